@@ -1,0 +1,148 @@
+//! From execution's state changes to the new state root: update each touched storage trie, then
+//! the account trie, on the persistent trie. Work is proportional to what the block changed.
+
+use alloy_primitives::{Address, B256, keccak256};
+use alloy_rlp::Encodable;
+use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
+use keel_evm::{BundleAccount, BundleState};
+use keel_storage::{StateChanges, StateReader};
+use keel_trie::{NodeStore, Trie};
+use rayon::prelude::*;
+
+use crate::ChainError;
+
+/// The new state root, the flat-state changes and the new trie nodes of one block.
+#[derive(Debug, Default)]
+pub struct StateUpdate {
+    pub state_root: B256,
+    pub changes: StateChanges,
+    pub trie_nodes: Vec<(B256, Vec<u8>)>,
+}
+
+/// One account's new record and the trie nodes of its storage trie.
+struct AccountUpdate {
+    address: Address,
+    account: Option<TrieAccount>,
+    wiped: bool,
+    storage: Vec<(B256, alloy_primitives::U256)>,
+    nodes: Vec<(B256, Vec<u8>)>,
+}
+
+/// Apply `bundle` (one block's changes) to the state at `parent_root`, read through `reader`.
+pub fn compute_state_update<R>(
+    reader: &R,
+    parent_root: B256,
+    bundle: &BundleState,
+) -> Result<StateUpdate, ChainError>
+where
+    R: StateReader + NodeStore + Sync,
+{
+    // Storage tries are independent of each other: build them in parallel.
+    let accounts: Vec<(&Address, &BundleAccount)> = bundle.state.iter().collect();
+    let updates = accounts
+        .par_iter()
+        .map(|(address, account)| account_update(reader, **address, account))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut trie = Trie::new(reader, parent_root);
+    let mut out = StateUpdate::default();
+    let mut buf = Vec::with_capacity(128);
+    for update in updates.into_iter().flatten() {
+        let key = keccak256(update.address);
+        match &update.account {
+            Some(account) => {
+                buf.clear();
+                account.encode(&mut buf);
+                trie.insert(key.as_slice(), buf.clone())?;
+            }
+            None => trie.remove(key.as_slice())?,
+        }
+        out.trie_nodes.extend(update.nodes);
+        if update.wiped {
+            out.changes.wiped_storage.push(update.address);
+        }
+        out.changes
+            .storage
+            .extend(update.storage.into_iter().map(|(slot, value)| (update.address, slot, value)));
+        out.changes.accounts.push((update.address, update.account));
+    }
+    let updates = trie.commit();
+    out.state_root = updates.root;
+    out.trie_nodes.extend(updates.nodes);
+    out.changes.codes = bundle
+        .contracts
+        .iter()
+        .filter(|(hash, _)| **hash != alloy_primitives::KECCAK256_EMPTY)
+        .map(|(hash, code)| (*hash, code.original_bytes()))
+        .collect();
+    Ok(out)
+}
+
+/// The new record of one account, or `None` if the block left it as it was.
+fn account_update<R>(
+    reader: &R,
+    address: Address,
+    account: &BundleAccount,
+) -> Result<Option<AccountUpdate>, ChainError>
+where
+    R: StateReader + NodeStore,
+{
+    let wiped = account.was_destroyed();
+    let Some(info) = &account.info else {
+        if account.original_info.is_none() && !wiped {
+            return Ok(None); // never existed, still doesn't
+        }
+        return Ok(Some(AccountUpdate {
+            address,
+            account: None,
+            wiped: true,
+            storage: Vec::new(),
+            nodes: Vec::new(),
+        }));
+    };
+
+    // Slots whose value differs from what the flat state holds.
+    let storage: Vec<(B256, alloy_primitives::U256)> = account
+        .storage
+        .iter()
+        .filter(|(_, slot)| if wiped { !slot.present_value.is_zero() } else { slot.is_changed() })
+        .map(|(key, slot)| (B256::from(*key), slot.present_value))
+        .collect();
+    if !wiped && storage.is_empty() && account.original_info.as_ref() == Some(info) {
+        return Ok(None);
+    }
+
+    let old_root = if wiped {
+        EMPTY_ROOT_HASH
+    } else {
+        reader.account(&address)?.map_or(EMPTY_ROOT_HASH, |a| a.storage_root)
+    };
+    let (storage_root, nodes) = if storage.is_empty() {
+        (old_root, Vec::new())
+    } else {
+        let mut trie = Trie::new(reader, old_root);
+        for (slot, value) in &storage {
+            let key = keccak256(slot);
+            if value.is_zero() {
+                trie.remove(key.as_slice())?;
+            } else {
+                trie.insert(key.as_slice(), alloy_rlp::encode(value))?;
+            }
+        }
+        let updates = trie.commit();
+        (updates.root, updates.nodes)
+    };
+
+    Ok(Some(AccountUpdate {
+        address,
+        account: Some(TrieAccount {
+            nonce: info.nonce,
+            balance: info.balance,
+            storage_root,
+            code_hash: info.code_hash,
+        }),
+        wiped,
+        storage,
+        nodes,
+    }))
+}

@@ -1,0 +1,46 @@
+//! keel: the binary. Parses the command line, sets up logging, and hands off to the commands.
+
+mod commands;
+mod datadir;
+
+use clap::{Parser, Subcommand};
+
+/// keel — an Ethereum ZK-rollup stack: L2 sequencer node, prover and L1 contracts.
+#[derive(Debug, Parser)]
+#[command(name = "keel", version, about, long_about = None)]
+struct Cli {
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter like `keel_chain=debug`).
+    #[arg(long = "log.level", env = "KEEL_LOG_LEVEL", default_value = "info", global = true)]
+    log_level: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import blocks from a file of concatenated RLP blocks (as written by `geth export`).
+    Import(commands::import::ImportArgs),
+    /// Export a range of canonical blocks to a file of concatenated RLP blocks.
+    Export(commands::export::ExportArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Logs go to stderr so stdout carries only the command's result.
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
+    let result = match cli.command {
+        Command::Import(args) => commands::import::run(args),
+        Command::Export(args) => commands::export::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

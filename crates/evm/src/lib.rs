@@ -1,0 +1,17 @@
+//! keel-evm: runs blocks on revm. It owns the adapter that lets revm read keel's state
+//! ([`StoreDb`]), the mapping from keel's [`ChainSpec`] to revm's fork rules ([`EvmSpec`]), and the
+//! block executor ([`execute_block`]) built on alloy-evm's Ethereum executor: system calls
+//! (EIP-4788, EIP-2935), transactions, withdrawals and EIP-7685 requests.
+//!
+//! It must not write to the store or validate headers: it returns what happened (receipts, gas,
+//! the state changes as a revm `BundleState`) and the caller decides.
+
+mod db;
+mod executor;
+mod spec;
+
+pub use db::{StoreDb, StoreDbError};
+pub use executor::{ExecutionError, ExecutionOutcome, execute_block};
+pub use spec::EvmSpec;
+
+pub use revm::database::{BundleAccount, BundleState};

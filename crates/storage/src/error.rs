@@ -1,0 +1,35 @@
+//! Store errors.
+
+/// Anything that can go wrong reading or writing the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file couldn't be created or opened (locked by another process, corrupt, ...).
+    #[error("database: {0}")]
+    Database(#[from] redb::DatabaseError),
+    #[error("transaction: {0}")]
+    Transaction(#[from] redb::TransactionError),
+    #[error("table: {0}")]
+    Table(#[from] redb::TableError),
+    #[error("storage: {0}")]
+    Storage(#[from] redb::StorageError),
+    #[error("commit: {0}")]
+    Commit(#[from] redb::CommitError),
+    /// Bytes in the store didn't decode: the store is corrupt or was written by another version.
+    #[error("corrupt {what} entry: {reason}")]
+    Corrupt { what: &'static str, reason: String },
+    /// A write didn't extend the current head.
+    #[error("block {number} ({hash}) does not extend head {head}")]
+    NotOnHead { number: u64, hash: alloy_primitives::B256, head: alloy_primitives::B256 },
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: &'static str, reason: impl std::fmt::Display) -> Self {
+        Self::Corrupt { what, reason: reason.to_string() }
+    }
+}
+
+impl From<StoreError> for keel_trie::TrieError {
+    fn from(e: StoreError) -> Self {
+        keel_trie::TrieError::Store(e.to_string())
+    }
+}

@@ -1,0 +1,23 @@
+//! keel-storage: the node's one database. It owns the on-disk layout (redb tables for chain data,
+//! flat state, trie nodes and, later, the rollup tables) and the guarantee that a block and
+//! everything it changes land in **one** write transaction, so a crash leaves the store at the last
+//! whole block.
+//!
+//! It must not interpret blocks (no execution, no validation): callers hand it a finished
+//! [`BlockWrite`]. The same [`Store`] runs on a file (`Store::open`) or fully in memory
+//! (`Store::in_memory`, redb's in-memory backend) for tests and `--datadir memory`; both go through
+//! the same code, so tests exercise what production runs.
+
+mod codec;
+mod error;
+mod reader;
+mod store;
+mod tables;
+mod traits;
+
+pub use error::StoreError;
+pub use reader::StoreReader;
+pub use store::{BlockWrite, StateChanges, Store};
+pub use traits::{ChainReader, StateReader};
+
+pub use alloy_trie::TrieAccount;

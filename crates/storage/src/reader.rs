@@ -1,0 +1,139 @@
+//! A consistent read-only view of the store (one redb read transaction).
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_rlp::Decodable;
+use alloy_trie::TrieAccount;
+use redb::{ReadOnlyTable, ReadTransaction};
+
+use crate::{
+    ChainReader, StateReader, StoreError,
+    codec::decode,
+    tables::{self, storage_key},
+};
+use keel_types::{BlockBody, Header, Receipt};
+
+/// A snapshot of the store: everything read through it sees the same committed state, even while
+/// a new block is being written. The hot tables (state and trie nodes) are opened once.
+pub struct StoreReader {
+    txn: ReadTransaction,
+    accounts: ReadOnlyTable<&'static [u8; 20], &'static [u8]>,
+    storage: ReadOnlyTable<&'static [u8; 52], &'static [u8; 32]>,
+    code: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
+    trie_nodes: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
+}
+
+impl StoreReader {
+    pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StoreError> {
+        Ok(Self {
+            accounts: txn.open_table(tables::ACCOUNTS)?,
+            storage: txn.open_table(tables::STORAGE)?,
+            code: txn.open_table(tables::CODE)?,
+            trie_nodes: txn.open_table(tables::TRIE_NODES)?,
+            txn,
+        })
+    }
+
+    fn get_bytes(
+        &self,
+        def: redb::TableDefinition<&[u8; 32], &[u8]>,
+        key: &B256,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let table = self.txn.open_table(def)?;
+        Ok(table.get(&key.0)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Every storage slot of an account (for `keel export`-style dumps and tests; not a hot path).
+    pub fn storage_slots(&self, address: &Address) -> Result<Vec<(B256, U256)>, StoreError> {
+        let start = storage_key(address, &B256::ZERO);
+        let end = storage_key(address, &B256::repeat_byte(0xff));
+        let mut out = Vec::new();
+        for entry in self.storage.range(&start..=&end)? {
+            let (k, v) = entry?;
+            let slot = B256::from_slice(&k.value()[20..]);
+            out.push((slot, U256::from_be_bytes(*v.value())));
+        }
+        Ok(out)
+    }
+
+    /// Number of accounts in the flat state.
+    pub fn account_count(&self) -> Result<u64, StoreError> {
+        use redb::ReadableTableMetadata;
+        Ok(self.accounts.len()?)
+    }
+}
+
+impl ChainReader for StoreReader {
+    fn header(&self, hash: &B256) -> Result<Option<Header>, StoreError> {
+        self.get_bytes(tables::HEADERS, hash)?.map(|b| decode("header", &b)).transpose()
+    }
+
+    fn body(&self, hash: &B256) -> Result<Option<BlockBody>, StoreError> {
+        self.get_bytes(tables::BODIES, hash)?.map(|b| decode("body", &b)).transpose()
+    }
+
+    fn receipts(&self, hash: &B256) -> Result<Option<Vec<Receipt>>, StoreError> {
+        self.get_bytes(tables::RECEIPTS, hash)?
+            .map(|b| decode::<Vec<Receipt>>("receipts", &b))
+            .transpose()
+    }
+
+    fn canonical_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
+        let table = self.txn.open_table(tables::CANONICAL)?;
+        Ok(table.get(number)?.map(|v| B256::from(*v.value())))
+    }
+
+    fn block_number(&self, hash: &B256) -> Result<Option<u64>, StoreError> {
+        let table = self.txn.open_table(tables::BLOCK_NUMBERS)?;
+        Ok(table.get(&hash.0)?.map(|v| v.value()))
+    }
+
+    fn tx_location(&self, tx_hash: &B256) -> Result<Option<(B256, u64)>, StoreError> {
+        let table = self.txn.open_table(tables::TX_LOOKUP)?;
+        Ok(table.get(&tx_hash.0)?.map(|v| {
+            let (block, index) = v.value();
+            (B256::from(*block), index)
+        }))
+    }
+
+    fn head_hash(&self) -> Result<Option<B256>, StoreError> {
+        meta_hash(&self.txn, tables::META_HEAD)
+    }
+
+    fn genesis_hash(&self) -> Result<Option<B256>, StoreError> {
+        meta_hash(&self.txn, tables::META_GENESIS)
+    }
+}
+
+fn meta_hash(txn: &ReadTransaction, key: &str) -> Result<Option<B256>, StoreError> {
+    let table = txn.open_table(tables::META)?;
+    let Some(v) = table.get(key)? else { return Ok(None) };
+    let bytes = v.value();
+    if bytes.len() != 32 {
+        return Err(StoreError::corrupt("meta", format!("{key} has {} bytes", bytes.len())));
+    }
+    Ok(Some(B256::from_slice(bytes)))
+}
+
+impl StateReader for StoreReader {
+    fn account(&self, address: &Address) -> Result<Option<TrieAccount>, StoreError> {
+        let Some(v) = self.accounts.get(&address.0.0)? else { return Ok(None) };
+        let mut bytes = v.value();
+        TrieAccount::decode(&mut bytes).map(Some).map_err(|e| StoreError::corrupt("account", e))
+    }
+
+    fn storage(&self, address: &Address, slot: &B256) -> Result<U256, StoreError> {
+        let key = storage_key(address, slot);
+        Ok(self.storage.get(&key)?.map_or(U256::ZERO, |v| U256::from_be_bytes(*v.value())))
+    }
+
+    fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.code.get(&code_hash.0)?.map(|v| Bytes::copy_from_slice(v.value())))
+    }
+}
+
+impl keel_trie::NodeStore for StoreReader {
+    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, keel_trie::TrieError> {
+        let v = self.trie_nodes.get(&hash.0).map_err(|e| keel_trie::TrieError::Store(e.to_string()))?;
+        Ok(v.map(|v| v.value().to_vec()))
+    }
+}

@@ -1,0 +1,41 @@
+//! The redb tables and their key/value layouts.
+
+use redb::TableDefinition;
+
+/// block hash → RLP header
+pub const HEADERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("headers");
+/// block hash → RLP body (transactions, ommers, withdrawals)
+pub const BODIES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("bodies");
+/// block hash → RLP list of EIP-2718 receipts
+pub const RECEIPTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("receipts");
+/// block number → canonical block hash
+pub const CANONICAL: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("canonical");
+/// block hash → block number
+pub const BLOCK_NUMBERS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("block_numbers");
+/// tx hash → (block hash, index in block)
+pub const TX_LOOKUP: TableDefinition<&[u8; 32], (&[u8; 32], u64)> =
+    TableDefinition::new("tx_lookup");
+/// address → RLP(TrieAccount) of the head state (flat state)
+pub const ACCOUNTS: TableDefinition<&[u8; 20], &[u8]> = TableDefinition::new("accounts");
+/// address ‖ slot (52 bytes) → value (32 bytes, big-endian), zero values absent
+pub const STORAGE: TableDefinition<&[u8; 52], &[u8; 32]> = TableDefinition::new("storage");
+/// code hash → bytecode
+pub const CODE: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("code");
+/// node hash → node RLP (content-addressed, shared by the account trie and all storage tries)
+pub const TRIE_NODES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("trie_nodes");
+/// small named values: the head, the genesis hash, the schema version
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+pub const META_HEAD: &str = "head";
+pub const META_GENESIS: &str = "genesis";
+pub const META_SCHEMA: &str = "schema";
+/// Bumped whenever a table layout changes, so an old datadir is refused instead of misread.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Key of a storage slot in [`STORAGE`].
+pub fn storage_key(address: &alloy_primitives::Address, slot: &alloy_primitives::B256) -> [u8; 52] {
+    let mut k = [0u8; 52];
+    k[..20].copy_from_slice(address.as_slice());
+    k[20..].copy_from_slice(slot.as_slice());
+    k
+}

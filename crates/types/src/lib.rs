@@ -1,0 +1,16 @@
+//! keel-types: the data that every other keel crate agrees on — the chain specification built from a
+//! geth-style genesis, the genesis block itself, and the block/transaction/receipt types of the chain.
+//!
+//! This crate does no I/O and holds no state: it only defines types, codecs and pure functions over
+//! them, so the sequencer, the prover and the contracts' tooling can all depend on it.
+
+pub mod block;
+pub mod chain_spec;
+pub mod genesis;
+
+pub use block::{Block, BlockBody, Receipt, SealedHeader, Transaction};
+pub use chain_spec::{ChainSpec, ChainSpecError};
+pub use genesis::{genesis_header, genesis_state_root};
+
+pub use alloy_consensus::Header;
+pub use alloy_genesis::Genesis;

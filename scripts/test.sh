@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Install what the tests need and run every test in the workspace.
+#
+#   bash scripts/test.sh
+#
+# Steps: npm L1 tools (tools/), cargo-nextest, `cargo nextest run` over all
+# targets, then doctests (nextest does not run those). A pre-set
+# CARGO_TARGET_DIR is respected. Exits non-zero if any step fails.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# 1. npm L1 tools (anvil, cast, solcjs, OpenZeppelin) from tools/package-lock.json.
+#    Skipped when tools/node_modules was installed from the current lock file.
+step "npm L1 tools (tools/)"
+if ! command -v npm >/dev/null 2>&1; then
+    echo "error: npm not found; install Node.js >= 20 with npm" >&2
+    exit 1
+fi
+stamp=tools/node_modules/.keel-lock-stamp
+lock_sum="$(sha256sum tools/package.json tools/package-lock.json | sha256sum | cut -d' ' -f1)"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_sum" \
+      && -x tools/node_modules/.bin/anvil && -x tools/node_modules/.bin/cast \
+      && -e tools/node_modules/.bin/solcjs ]]; then
+    echo "tools/node_modules is up to date with tools/package-lock.json"
+else
+    npm ci --prefix tools --no-audit --no-fund
+    echo "$lock_sum" > "$stamp"
+fi
+tools/node_modules/.bin/anvil --version | sed -n 1p
+tools/node_modules/.bin/cast --version | sed -n 1p
+echo "solcjs $(tools/node_modules/.bin/solcjs --version)"
+
+# 2. cargo-nextest
+step "cargo-nextest"
+if ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install cargo-nextest --locked
+fi
+cargo nextest --version | sed -n 1p
+
+# 3. all tests except doctests
+step "cargo nextest run --workspace --all-targets --no-fail-fast"
+status=0
+cargo nextest run --workspace --all-targets --no-fail-fast || status=$?
+
+# 4. doctests (run even if nextest failed, so every failure is reported)
+step "cargo test --workspace --doc"
+cargo test --workspace --doc || status=$?
+
+if [[ $status -ne 0 ]]; then
+    step "FAILED (exit $status)"
+else
+    step "all tests passed"
+fi
+exit "$status"
