@@ -1,15 +1,27 @@
 //! The [`Blockchain`]: the one place where blocks become chain state.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use alloy_primitives::B256;
+use alloy_consensus::{
+    EMPTY_OMMER_ROOT_HASH, Header, TxReceipt,
+    proofs::{calculate_receipt_root, calculate_transaction_root},
+};
+use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy_hardforks::EthereumHardforks;
+use alloy_primitives::{Address, B256, Bloom, Bytes};
+use alloy_trie::EMPTY_ROOT_HASH;
 use keel_evm::{StoreDb, execute_block};
 use keel_storage::{BlockWrite, ChainReader, Store};
-use keel_types::{Block, ChainSpec, Genesis, genesis_header};
+use keel_types::{Block, BlockBody, ChainSpec, Genesis, Receipt, Transaction, genesis_header};
 use tracing::debug;
 
 use crate::{
-    BlockError, ChainError, compute_state_update, genesis::write_genesis, recover_senders,
+    BlockError, ChainError, StateUpdate, compute_state_update,
+    genesis::write_genesis,
+    recover_senders,
     validation::{validate_body, validate_header, validate_outcome},
 };
 
@@ -17,7 +29,12 @@ use crate::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportOutcome {
     /// The block was validated, executed and stored as the new head.
-    Imported { number: u64, hash: B256, gas_used: u64 },
+    Imported {
+        number: u64,
+        hash: B256,
+        gas_used: u64,
+        timings: ImportTimings,
+    },
     /// The block was already in the store: nothing changed.
     AlreadyKnown { number: u64, hash: B256 },
 }
@@ -43,7 +60,10 @@ impl Blockchain {
                 write_genesis(&store, genesis, &spec)?;
             }
         }
-        Ok(Self { store, spec: Arc::new(spec) })
+        Ok(Self {
+            store,
+            spec: Arc::new(spec),
+        })
     }
 
     pub fn store(&self) -> &Store {
@@ -65,11 +85,18 @@ impl Blockchain {
         let started = Instant::now();
         let hash = block.header.hash_slow();
         let number = block.header.number;
-        let invalid = |error: BlockError| ChainError::InvalidBlock { number, hash, error };
+        let invalid = |error: BlockError| ChainError::InvalidBlock {
+            number,
+            hash,
+            error,
+        };
 
         let reader = self.store.reader()?;
         if let Some(known) = reader.block_number(&hash)? {
-            return Ok(ImportOutcome::AlreadyKnown { number: known, hash });
+            return Ok(ImportOutcome::AlreadyKnown {
+                number: known,
+                hash,
+            });
         }
         let parent_hash = block.header.parent_hash;
         let parent = reader
@@ -77,7 +104,10 @@ impl Blockchain {
             .ok_or_else(|| invalid(BlockError::UnknownParent(parent_hash)))?;
         let head = reader.head_hash()?.ok_or(ChainError::NoHead)?;
         if head != parent_hash {
-            return Err(invalid(BlockError::NotOnHead { parent: parent_hash, head }));
+            return Err(invalid(BlockError::NotOnHead {
+                parent: parent_hash,
+                head,
+            }));
         }
 
         validate_header(&self.spec, &block.header, &parent).map_err(invalid)?;
@@ -99,16 +129,12 @@ impl Blockchain {
         }
         let merkleized = started.elapsed();
 
-        let tx_hashes: Vec<B256> = block.body.transactions.iter().map(|tx| *tx.tx_hash()).collect();
-        self.store.write_block(&BlockWrite {
-            hash,
-            header: &block.header,
-            body: &block.body,
-            receipts: &outcome.receipts,
-            tx_hashes: &tx_hashes,
-            state: &update.changes,
-            trie_nodes: &update.trie_nodes,
-        })?;
+        self.commit(hash, block, &outcome.receipts, &update)?;
+        let timings = ImportTimings {
+            execution: executed,
+            state_root: merkleized - executed,
+            commit: started.elapsed() - merkleized,
+        };
         debug!(
             number,
             %hash,
@@ -119,6 +145,137 @@ impl Blockchain {
             store_ms = (started.elapsed() - merkleized).as_millis() as u64,
             "imported block"
         );
-        Ok(ImportOutcome::Imported { number, hash, gas_used: outcome.gas_used })
+        Ok(ImportOutcome::Imported {
+            number,
+            hash,
+            gas_used: outcome.gas_used,
+            timings,
+        })
+    }
+
+    /// Build a block on the head from `txs` (already ordered, senders recovered), execute it,
+    /// fill in the header's commitments and store it as the new head. Every transaction must be
+    /// valid: a block producer filters them first.
+    pub fn build_block(
+        &self,
+        attributes: &BlockAttributes,
+        txs: Vec<Transaction>,
+        senders: &[Address],
+    ) -> Result<Block, ChainError> {
+        let reader = self.store.reader()?;
+        let (parent_hash, parent) = reader.head()?.ok_or(ChainError::NoHead)?;
+        let mut header = next_header(&self.spec, &parent, parent_hash, attributes);
+        let body = BlockBody {
+            transactions: txs,
+            ommers: Vec::new(),
+            withdrawals: header.withdrawals_root.map(|_| Default::default()),
+        };
+        header.transactions_root = calculate_transaction_root(&body.transactions);
+        let mut block = Block { header, body };
+        let number = block.header.number;
+
+        let outcome =
+            execute_block(&self.spec, StoreDb::new(&reader), &block, senders).map_err(|e| {
+                ChainError::InvalidBlock {
+                    number,
+                    hash: B256::ZERO,
+                    error: BlockError::Execution(e.to_string()),
+                }
+            })?;
+        let update = compute_state_update(&reader, parent.state_root, &outcome.bundle)?;
+
+        let header = &mut block.header;
+        header.gas_used = outcome.gas_used;
+        header.receipts_root = calculate_receipt_root(&outcome.receipts);
+        header.logs_bloom = outcome
+            .receipts
+            .iter()
+            .fold(Bloom::ZERO, |acc, r| acc | r.bloom());
+        header.state_root = update.state_root;
+        if header.blob_gas_used.is_some() {
+            header.blob_gas_used = Some(outcome.blob_gas_used);
+        }
+        if header.requests_hash.is_some() {
+            header.requests_hash = Some(outcome.requests.requests_hash());
+        }
+        let hash = block.header.hash_slow();
+        self.commit(hash, &block, &outcome.receipts, &update)?;
+        Ok(block)
+    }
+
+    /// Store a block whose execution and state update are done.
+    fn commit(
+        &self,
+        hash: B256,
+        block: &Block,
+        receipts: &[Receipt],
+        update: &StateUpdate,
+    ) -> Result<(), ChainError> {
+        let tx_hashes: Vec<B256> = block
+            .body
+            .transactions
+            .iter()
+            .map(|tx| *tx.tx_hash())
+            .collect();
+        self.store.write_block(&BlockWrite {
+            hash,
+            header: &block.header,
+            body: &block.body,
+            receipts,
+            tx_hashes: &tx_hashes,
+            state: &update.changes,
+            trie_nodes: &update.trie_nodes,
+        })?;
+        Ok(())
+    }
+}
+
+/// Time spent in each phase of importing one block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportTimings {
+    pub execution: Duration,
+    pub state_root: Duration,
+    pub commit: Duration,
+}
+
+/// What the block producer decides about the next block; the rest follows from the parent.
+#[derive(Debug, Clone, Default)]
+pub struct BlockAttributes {
+    pub timestamp: u64,
+    pub coinbase: Address,
+    pub gas_limit: u64,
+    pub prev_randao: B256,
+    pub extra_data: Bytes,
+}
+
+/// The header of the child of `parent`, with every commitment still to be filled in.
+fn next_header(
+    spec: &ChainSpec,
+    parent: &Header,
+    parent_hash: B256,
+    attrs: &BlockAttributes,
+) -> Header {
+    let ts = attrs.timestamp;
+    let blob_params = spec.blob_params_at(ts);
+    Header {
+        parent_hash,
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: attrs.coinbase,
+        number: parent.number + 1,
+        gas_limit: attrs.gas_limit,
+        timestamp: ts,
+        extra_data: attrs.extra_data.clone(),
+        mix_hash: attrs.prev_randao,
+        base_fee_per_gas: parent.next_block_base_fee(spec.base_fee_params),
+        withdrawals_root: spec
+            .is_shanghai_active_at_timestamp(ts)
+            .then_some(EMPTY_ROOT_HASH),
+        blob_gas_used: blob_params.map(|_| 0),
+        excess_blob_gas: blob_params.map(|p| parent.next_block_excess_blob_gas(p).unwrap_or(0)),
+        parent_beacon_block_root: blob_params.map(|_| B256::ZERO),
+        requests_hash: spec
+            .is_prague_active_at_timestamp(ts)
+            .then_some(EMPTY_REQUESTS_HASH),
+        ..Default::default()
     }
 }

@@ -27,19 +27,35 @@ pub enum BlockError {
     #[error("ommers are not allowed after the merge")]
     Ommers,
     #[error("base fee {got:?}, expected {expected:?}")]
-    BaseFee { expected: Option<u64>, got: Option<u64> },
+    BaseFee {
+        expected: Option<u64>,
+        got: Option<u64>,
+    },
     #[error("{field}: expected {expected}, got {got}")]
-    ForkField { field: &'static str, expected: &'static str, got: &'static str },
+    ForkField {
+        field: &'static str,
+        expected: &'static str,
+        got: &'static str,
+    },
     #[error("excess blob gas {got:?}, expected {expected:?}")]
-    ExcessBlobGas { expected: Option<u64>, got: Option<u64> },
+    ExcessBlobGas {
+        expected: Option<u64>,
+        got: Option<u64>,
+    },
     #[error("blob gas used {got:?}, execution used {expected:?}")]
-    BlobGasUsed { expected: Option<u64>, got: Option<u64> },
+    BlobGasUsed {
+        expected: Option<u64>,
+        got: Option<u64>,
+    },
     #[error("transactions root {got}, computed {expected}")]
     TransactionsRoot { expected: B256, got: B256 },
     #[error("ommers hash {got}, computed {expected}")]
     OmmersHash { expected: B256, got: B256 },
     #[error("withdrawals root {got:?}, computed {expected:?}")]
-    WithdrawalsRoot { expected: Option<B256>, got: Option<B256> },
+    WithdrawalsRoot {
+        expected: Option<B256>,
+        got: Option<B256>,
+    },
     #[error("transaction {index}: invalid signature")]
     Signature { index: usize },
     #[error("execution failed: {0}")]
@@ -49,9 +65,15 @@ pub enum BlockError {
     #[error("receipts root {got}, computed {expected}")]
     ReceiptsRoot { expected: B256, got: B256 },
     #[error("logs bloom {got}, computed {expected}")]
-    LogsBloom { expected: Box<Bloom>, got: Box<Bloom> },
+    LogsBloom {
+        expected: Box<Bloom>,
+        got: Box<Bloom>,
+    },
     #[error("requests hash {got:?}, computed {expected:?}")]
-    RequestsHash { expected: Option<B256>, got: Option<B256> },
+    RequestsHash {
+        expected: Option<B256>,
+        got: Option<B256>,
+    },
     #[error("state root {got}, computed {expected}")]
     StateRoot { expected: B256, got: B256 },
 }
@@ -60,7 +82,11 @@ pub enum BlockError {
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
     #[error("invalid block {number} ({hash}): {error}")]
-    InvalidBlock { number: u64, hash: B256, error: BlockError },
+    InvalidBlock {
+        number: u64,
+        hash: B256,
+        error: BlockError,
+    },
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("trie: {0}")]

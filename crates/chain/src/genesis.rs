@@ -10,7 +10,11 @@ use keel_types::{BlockBody, ChainSpec, Genesis, genesis_header};
 use crate::ChainError;
 
 /// Build the genesis state on the trie, check its root against the header, and write both.
-pub fn write_genesis(store: &Store, genesis: &Genesis, spec: &ChainSpec) -> Result<B256, ChainError> {
+pub fn write_genesis(
+    store: &Store,
+    genesis: &Genesis,
+    spec: &ChainSpec,
+) -> Result<B256, ChainError> {
     let header = genesis_header(genesis, spec);
     let hash = header.hash_slow();
 
@@ -49,7 +53,10 @@ pub fn write_genesis(store: &Store, genesis: &Genesis, spec: &ChainSpec) -> Resu
     }
     let accounts = account_trie.commit();
     if accounts.root != header.state_root {
-        return Err(ChainError::GenesisStateRoot { computed: accounts.root, header: header.state_root });
+        return Err(ChainError::GenesisStateRoot {
+            computed: accounts.root,
+            header: header.state_root,
+        });
     }
     nodes.extend(accounts.nodes);
 

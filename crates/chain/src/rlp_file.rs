@@ -23,7 +23,11 @@ pub struct RlpBlocks<'a> {
 
 impl<'a> RlpBlocks<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        Self { data, offset: 0, index: 0 }
+        Self {
+            data,
+            offset: 0,
+            index: 0,
+        }
     }
 }
 
@@ -35,7 +39,12 @@ impl Iterator for RlpBlocks<'_> {
         if rest.is_empty() {
             return None;
         }
-        let err = |reason| RlpFileError { index: self.index, offset: self.offset, reason };
+        let (index, offset) = (self.index, self.offset);
+        let err = |reason| RlpFileError {
+            index,
+            offset,
+            reason,
+        };
         // Decode exactly one item: its header says how long it is.
         let mut probe = rest;
         let item_len = match RlpHeader::decode(&mut probe) {
@@ -70,7 +79,11 @@ pub fn decode_block(bytes: &[u8]) -> Result<Block, RlpFileError> {
         reason: alloy_rlp::Error::InputTooShort,
     }))?;
     if blocks.offset != bytes.len() {
-        return Err(RlpFileError { index: 1, offset: blocks.offset, reason: alloy_rlp::Error::UnexpectedLength });
+        return Err(RlpFileError {
+            index: 1,
+            offset: blocks.offset,
+            reason: alloy_rlp::Error::UnexpectedLength,
+        });
     }
     Ok(block)
 }

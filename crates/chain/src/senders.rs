@@ -13,7 +13,8 @@ const PARALLEL_THRESHOLD: usize = 16;
 /// Recover every transaction's sender (libsecp256k1), failing on the first bad signature.
 pub fn recover_senders(txs: &[Transaction]) -> Result<Vec<Address>, BlockError> {
     let recover = |(index, tx): (usize, &Transaction)| {
-        tx.recover_signer().map_err(|_| BlockError::Signature { index })
+        tx.recover_signer()
+            .map_err(|_| BlockError::Signature { index })
     };
     if txs.len() < PARALLEL_THRESHOLD {
         txs.iter().enumerate().map(recover).collect()

@@ -61,9 +61,12 @@ where
         if update.wiped {
             out.changes.wiped_storage.push(update.address);
         }
-        out.changes
-            .storage
-            .extend(update.storage.into_iter().map(|(slot, value)| (update.address, slot, value)));
+        out.changes.storage.extend(
+            update
+                .storage
+                .into_iter()
+                .map(|(slot, value)| (update.address, slot, value)),
+        );
         out.changes.accounts.push((update.address, update.account));
     }
     let updates = trie.commit();
@@ -105,7 +108,13 @@ where
     let storage: Vec<(B256, alloy_primitives::U256)> = account
         .storage
         .iter()
-        .filter(|(_, slot)| if wiped { !slot.present_value.is_zero() } else { slot.is_changed() })
+        .filter(|(_, slot)| {
+            if wiped {
+                !slot.present_value.is_zero()
+            } else {
+                slot.is_changed()
+            }
+        })
         .map(|(key, slot)| (B256::from(*key), slot.present_value))
         .collect();
     if !wiped && storage.is_empty() && account.original_info.as_ref() == Some(info) {
@@ -115,7 +124,9 @@ where
     let old_root = if wiped {
         EMPTY_ROOT_HASH
     } else {
-        reader.account(&address)?.map_or(EMPTY_ROOT_HASH, |a| a.storage_root)
+        reader
+            .account(&address)?
+            .map_or(EMPTY_ROOT_HASH, |a| a.storage_root)
     };
     let (storage_root, nodes) = if storage.is_empty() {
         (old_root, Vec::new())

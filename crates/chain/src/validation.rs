@@ -22,13 +22,23 @@ const GAS_LIMIT_BOUND_DIVISOR: u64 = 1024;
 const MAX_EXTRA_DATA: usize = 32;
 
 /// Check `header` against its `parent`: everything that doesn't need the body or execution.
-pub fn validate_header(spec: &ChainSpec, header: &Header, parent: &Header) -> Result<(), BlockError> {
+pub fn validate_header(
+    spec: &ChainSpec,
+    header: &Header,
+    parent: &Header,
+) -> Result<(), BlockError> {
     let expected = parent.number + 1;
     if header.number != expected {
-        return Err(BlockError::Number { expected, got: header.number });
+        return Err(BlockError::Number {
+            expected,
+            got: header.number,
+        });
     }
     if header.timestamp <= parent.timestamp {
-        return Err(BlockError::Timestamp { parent: parent.timestamp, got: header.timestamp });
+        return Err(BlockError::Timestamp {
+            parent: parent.timestamp,
+            got: header.timestamp,
+        });
     }
     if header.extra_data.len() > MAX_EXTRA_DATA {
         return Err(BlockError::ExtraDataTooLong(header.extra_data.len()));
@@ -37,10 +47,16 @@ pub fn validate_header(spec: &ChainSpec, header: &Header, parent: &Header) -> Re
         && header.gas_limit <= MAX_GAS_LIMIT
         && header.gas_limit.abs_diff(parent.gas_limit) < parent.gas_limit / GAS_LIMIT_BOUND_DIVISOR;
     if !limit_ok {
-        return Err(BlockError::GasLimit { parent: parent.gas_limit, got: header.gas_limit });
+        return Err(BlockError::GasLimit {
+            parent: parent.gas_limit,
+            got: header.gas_limit,
+        });
     }
     if header.gas_used > header.gas_limit {
-        return Err(BlockError::GasUsedOverLimit { used: header.gas_used, limit: header.gas_limit });
+        return Err(BlockError::GasUsedOverLimit {
+            used: header.gas_used,
+            limit: header.gas_limit,
+        });
     }
     // Post-merge: no proof of work.
     if header.difficulty != U256::ZERO {
@@ -59,26 +75,47 @@ pub fn validate_header(spec: &ChainSpec, header: &Header, parent: &Header) -> Re
         Some(alloy_eips::eip1559::INITIAL_BASE_FEE)
     };
     if header.base_fee_per_gas != expected_base_fee {
-        return Err(BlockError::BaseFee { expected: expected_base_fee, got: header.base_fee_per_gas });
+        return Err(BlockError::BaseFee {
+            expected: expected_base_fee,
+            got: header.base_fee_per_gas,
+        });
     }
 
     let ts = header.timestamp;
-    fork_field("withdrawalsRoot", spec.is_shanghai_active_at_timestamp(ts), header.withdrawals_root.is_some())?;
+    fork_field(
+        "withdrawalsRoot",
+        spec.is_shanghai_active_at_timestamp(ts),
+        header.withdrawals_root.is_some(),
+    )?;
     let cancun = spec.is_cancun_active_at_timestamp(ts);
     fork_field("blobGasUsed", cancun, header.blob_gas_used.is_some())?;
     fork_field("excessBlobGas", cancun, header.excess_blob_gas.is_some())?;
-    fork_field("parentBeaconBlockRoot", cancun, header.parent_beacon_block_root.is_some())?;
-    fork_field("requestsHash", spec.is_prague_active_at_timestamp(ts), header.requests_hash.is_some())?;
+    fork_field(
+        "parentBeaconBlockRoot",
+        cancun,
+        header.parent_beacon_block_root.is_some(),
+    )?;
+    fork_field(
+        "requestsHash",
+        spec.is_prague_active_at_timestamp(ts),
+        header.requests_hash.is_some(),
+    )?;
 
     if let Some(params) = spec.blob_params_at(ts) {
         // At the Cancun transition the parent has no blob fields: excess starts at zero.
         let expected = Some(parent.next_block_excess_blob_gas(params).unwrap_or(0));
         if header.excess_blob_gas != expected {
-            return Err(BlockError::ExcessBlobGas { expected, got: header.excess_blob_gas });
+            return Err(BlockError::ExcessBlobGas {
+                expected,
+                got: header.excess_blob_gas,
+            });
         }
         let max = params.max_blob_gas_per_block();
         if header.blob_gas_used.is_some_and(|used| used > max) {
-            return Err(BlockError::BlobGasUsed { expected: Some(max), got: header.blob_gas_used });
+            return Err(BlockError::BlobGasUsed {
+                expected: Some(max),
+                got: header.blob_gas_used,
+            });
         }
     }
     Ok(())
@@ -87,7 +124,11 @@ pub fn validate_header(spec: &ChainSpec, header: &Header, parent: &Header) -> Re
 fn fork_field(field: &'static str, active: bool, present: bool) -> Result<(), BlockError> {
     let word = |b: bool| if b { "present" } else { "absent" };
     if active != present {
-        return Err(BlockError::ForkField { field, expected: word(active), got: word(present) });
+        return Err(BlockError::ForkField {
+            field,
+            expected: word(active),
+            got: word(present),
+        });
     }
     Ok(())
 }
@@ -100,15 +141,28 @@ pub fn validate_body(block: &Block) -> Result<(), BlockError> {
     }
     let ommers_hash = block.body.calculate_ommers_root();
     if ommers_hash != header.ommers_hash {
-        return Err(BlockError::OmmersHash { expected: ommers_hash, got: header.ommers_hash });
+        return Err(BlockError::OmmersHash {
+            expected: ommers_hash,
+            got: header.ommers_hash,
+        });
     }
     let tx_root = calculate_transaction_root(&block.body.transactions);
     if tx_root != header.transactions_root {
-        return Err(BlockError::TransactionsRoot { expected: tx_root, got: header.transactions_root });
+        return Err(BlockError::TransactionsRoot {
+            expected: tx_root,
+            got: header.transactions_root,
+        });
     }
-    let withdrawals_root = block.body.withdrawals.as_ref().map(|w| calculate_withdrawals_root(w));
+    let withdrawals_root = block
+        .body
+        .withdrawals
+        .as_ref()
+        .map(|w| calculate_withdrawals_root(w));
     if withdrawals_root != header.withdrawals_root {
-        return Err(BlockError::WithdrawalsRoot { expected: withdrawals_root, got: header.withdrawals_root });
+        return Err(BlockError::WithdrawalsRoot {
+            expected: withdrawals_root,
+            got: header.withdrawals_root,
+        });
     }
     Ok(())
 }
@@ -116,28 +170,43 @@ pub fn validate_body(block: &Block) -> Result<(), BlockError> {
 /// Check what execution produced against the header (everything but the state root).
 pub fn validate_outcome(header: &Header, outcome: &ExecutionOutcome) -> Result<(), BlockError> {
     if outcome.gas_used != header.gas_used {
-        return Err(BlockError::GasUsed { expected: outcome.gas_used, got: header.gas_used });
+        return Err(BlockError::GasUsed {
+            expected: outcome.gas_used,
+            got: header.gas_used,
+        });
     }
     if let Some(got) = header.blob_gas_used
         && got != outcome.blob_gas_used
     {
-        return Err(BlockError::BlobGasUsed { expected: Some(outcome.blob_gas_used), got: Some(got) });
+        return Err(BlockError::BlobGasUsed {
+            expected: Some(outcome.blob_gas_used),
+            got: Some(got),
+        });
     }
     let receipts_root = calculate_receipt_root(&outcome.receipts);
     if receipts_root != header.receipts_root {
-        return Err(BlockError::ReceiptsRoot { expected: receipts_root, got: header.receipts_root });
+        return Err(BlockError::ReceiptsRoot {
+            expected: receipts_root,
+            got: header.receipts_root,
+        });
     }
     let mut bloom = Bloom::ZERO;
     for receipt in &outcome.receipts {
         bloom |= receipt.bloom();
     }
     if bloom != header.logs_bloom {
-        return Err(BlockError::LogsBloom { expected: Box::new(bloom), got: Box::new(header.logs_bloom) });
+        return Err(BlockError::LogsBloom {
+            expected: Box::new(bloom),
+            got: Box::new(header.logs_bloom),
+        });
     }
     if let Some(got) = header.requests_hash {
         let expected = outcome.requests.requests_hash();
         if expected != got {
-            return Err(BlockError::RequestsHash { expected: Some(expected), got: Some(got) });
+            return Err(BlockError::RequestsHash {
+                expected: Some(expected),
+                got: Some(got),
+            });
         }
     }
     Ok(())

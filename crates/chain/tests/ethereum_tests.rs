@@ -5,7 +5,10 @@
 //! Prints `N passed, N failed` with the name and reason of every failure. The bar is 98%; the known
 //! failures are listed with reasons in docs/ethereum-tests.md.
 
-use std::{collections::BTreeMap, path::{Path, PathBuf}};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use keel_chain::{Blockchain, rlp_file::decode_block};
@@ -43,11 +46,14 @@ struct PostAccount {
 }
 
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/ethereum-tests/BlockchainTests")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/ethereum-tests/BlockchainTests")
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -101,17 +107,22 @@ fn run_case(case: &Case) -> Result<(), String> {
         "blobGasUsed": field("blobGasUsed"),
         "alloc": case.pre,
     });
-    let (genesis, spec) = ChainSpec::from_genesis_json(&genesis.to_string()).map_err(|e| format!("genesis: {e}"))?;
+    let (genesis, spec) =
+        ChainSpec::from_genesis_json(&genesis.to_string()).map_err(|e| format!("genesis: {e}"))?;
     let store = Store::in_memory().map_err(|e| e.to_string())?;
     let chain = Blockchain::open(store, &genesis, spec).map_err(|e| format!("genesis: {e}"))?;
     let genesis_hash = chain.head().map_err(|e| e.to_string())?.1;
-    let expected_genesis: B256 = serde_json::from_value(field("hash")).map_err(|e| e.to_string())?;
+    let expected_genesis: B256 =
+        serde_json::from_value(field("hash")).map_err(|e| e.to_string())?;
     if genesis_hash != expected_genesis {
-        return Err(format!("genesis hash {genesis_hash}, expected {expected_genesis}"));
+        return Err(format!(
+            "genesis hash {genesis_hash}, expected {expected_genesis}"
+        ));
     }
 
     for (i, b) in case.blocks.iter().enumerate() {
-        let bytes = hex::decode(b.rlp.trim_start_matches("0x")).map_err(|e| format!("block {i}: hex: {e}"))?;
+        let bytes = hex::decode(b.rlp.trim_start_matches("0x"))
+            .map_err(|e| format!("block {i}: hex: {e}"))?;
         let result = decode_block(&bytes)
             .map_err(|e| e.to_string())
             .and_then(|block| chain.import_block(&block).map_err(|e| e.to_string()));
@@ -134,15 +145,27 @@ fn run_case(case: &Case) -> Result<(), String> {
     }
     if let Some(post) = &case.post_state {
         for (address, want) in post {
-            let got = reader.account(address).map_err(|e| e.to_string())?.ok_or(format!("account {address} missing"))?;
+            let got = reader
+                .account(address)
+                .map_err(|e| e.to_string())?
+                .ok_or(format!("account {address} missing"))?;
             if got.balance != want.balance {
-                return Err(format!("{address}: balance {}, expected {}", got.balance, want.balance));
+                return Err(format!(
+                    "{address}: balance {}, expected {}",
+                    got.balance, want.balance
+                ));
             }
             if U256::from(got.nonce) != want.nonce {
-                return Err(format!("{address}: nonce {}, expected {}", got.nonce, want.nonce));
+                return Err(format!(
+                    "{address}: nonce {}, expected {}",
+                    got.nonce, want.nonce
+                ));
             }
             if got.code_hash != keccak256(&want.code) {
-                return Err(format!("{address}: code hash {}, expected keccak of {}", got.code_hash, want.code));
+                return Err(format!(
+                    "{address}: code hash {}, expected keccak of {}",
+                    got.code_hash, want.code
+                ));
             }
             let slots: BTreeMap<U256, U256> = reader
                 .storage_slots(address)
@@ -150,14 +173,24 @@ fn run_case(case: &Case) -> Result<(), String> {
                 .into_iter()
                 .map(|(k, v)| (U256::from_be_bytes(k.0), v))
                 .collect();
-            let want_slots: BTreeMap<U256, U256> = want.storage.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (*k, *v)).collect();
+            let want_slots: BTreeMap<U256, U256> = want
+                .storage
+                .iter()
+                .filter(|(_, v)| !v.is_zero())
+                .map(|(k, v)| (*k, *v))
+                .collect();
             if slots != want_slots {
-                return Err(format!("{address}: storage {slots:?}, expected {want_slots:?}"));
+                return Err(format!(
+                    "{address}: storage {slots:?}, expected {want_slots:?}"
+                ));
             }
         }
         let count = reader.account_count().map_err(|e| e.to_string())?;
         if count != post.len() as u64 {
-            return Err(format!("{count} accounts in state, expected {}", post.len()));
+            return Err(format!(
+                "{count} accounts in state, expected {}",
+                post.len()
+            ));
         }
     }
     Ok(())
@@ -168,25 +201,46 @@ fn ethereum_block_tests() {
     let mut files = Vec::new();
     collect_files(&fixtures_dir(), &mut files);
     files.sort();
-    assert!(!files.is_empty(), "no fixtures under {}", fixtures_dir().display());
+    assert!(
+        !files.is_empty(),
+        "no fixtures under {}",
+        fixtures_dir().display()
+    );
 
     let mut cases = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).expect("fixture readable");
-        let parsed: BTreeMap<String, Case> = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let group = file.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        cases.extend(parsed.into_iter().map(|(name, case)| (format!("{group}/{name}"), case)));
+        let parsed: BTreeMap<String, Case> =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let group = file
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        cases.extend(
+            parsed
+                .into_iter()
+                .map(|(name, case)| (format!("{group}/{name}"), case)),
+        );
     }
 
-    let results: Vec<(String, Result<(), String>)> =
-        cases.par_iter().map(|(name, case)| (name.clone(), run_case(case))).collect();
-    let failed: Vec<_> = results.iter().filter_map(|(n, r)| r.as_ref().err().map(|e| (n, e))).collect();
+    let results: Vec<(String, Result<(), String>)> = cases
+        .par_iter()
+        .map(|(name, case)| (name.clone(), run_case(case)))
+        .collect();
+    let failed: Vec<_> = results
+        .iter()
+        .filter_map(|(n, r)| r.as_ref().err().map(|e| (n, e)))
+        .collect();
     for (name, reason) in &failed {
         println!("FAIL {name}: {reason}");
     }
     let passed = results.len() - failed.len();
     println!("{passed} passed, {} failed", failed.len());
     let ratio = passed as f64 / results.len() as f64;
-    assert!(ratio >= 0.98, "pass rate {:.2}% is below the 98% bar", ratio * 100.0);
+    assert!(
+        ratio >= 0.98,
+        "pass rate {:.2}% is below the 98% bar",
+        ratio * 100.0
+    );
 }

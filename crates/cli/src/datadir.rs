@@ -26,7 +26,10 @@ pub fn open_store(datadir: &Path) -> eyre::Result<Store> {
 pub fn open_existing_store(datadir: &Path) -> eyre::Result<Store> {
     let path = db_path(datadir);
     if !path.exists() {
-        eyre::bail!("no keel database at {} (is --datadir right?)", path.display());
+        eyre::bail!(
+            "no keel database at {} (is --datadir right?)",
+            path.display()
+        );
     }
     Store::open(&path).wrap_err_with(|| format!("opening database {}", path.display()))
 }

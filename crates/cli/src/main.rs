@@ -10,7 +10,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "keel", version, about, long_about = None)]
 struct Cli {
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter like `keel_chain=debug`).
-    #[arg(long = "log.level", env = "KEEL_LOG_LEVEL", default_value = "info", global = true)]
+    #[arg(
+        long = "log.level",
+        env = "KEEL_LOG_LEVEL",
+        default_value = "info",
+        global = true
+    )]
     log_level: String,
 
     #[command(subcommand)]
@@ -30,7 +35,10 @@ fn main() -> std::process::ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Logs go to stderr so stdout carries only the command's result.
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 
     let result = match cli.command {
         Command::Import(args) => commands::import::run(args),

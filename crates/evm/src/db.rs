@@ -2,7 +2,6 @@
 //! the canonical chain.
 
 use alloy_primitives::{Address, B256, U256};
-use alloy_trie::EMPTY_ROOT_HASH;
 use keel_storage::{ChainReader, StateReader, StoreError};
 use revm::{
     bytecode::Bytecode,
@@ -24,21 +23,21 @@ impl DBErrorMarker for StoreDbError {}
 
 /// Adapter from keel's readers to revm's [`DatabaseRef`].
 #[derive(Debug)]
-pub struct StoreDb<R> {
-    reader: R,
+pub struct StoreDb<'a, R> {
+    reader: &'a R,
 }
 
-impl<R> StoreDb<R> {
-    pub fn new(reader: R) -> Self {
+impl<'a, R> StoreDb<'a, R> {
+    pub fn new(reader: &'a R) -> Self {
         Self { reader }
     }
 
-    pub fn reader(&self) -> &R {
-        &self.reader
+    pub fn reader(&self) -> &'a R {
+        self.reader
     }
 }
 
-impl<R: StateReader + ChainReader> DatabaseRef for StoreDb<R> {
+impl<R: StateReader + ChainReader> DatabaseRef for StoreDb<'_, R> {
     type Error = StoreDbError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
@@ -55,7 +54,10 @@ impl<R: StateReader + ChainReader> DatabaseRef for StoreDb<R> {
         if code_hash == KECCAK_EMPTY {
             return Ok(Bytecode::default());
         }
-        let code = self.reader.code(&code_hash)?.ok_or(StoreDbError::MissingCode(code_hash))?;
+        let code = self
+            .reader
+            .code(&code_hash)?
+            .ok_or(StoreDbError::MissingCode(code_hash))?;
         Ok(Bytecode::new_raw(code))
     }
 
@@ -66,9 +68,4 @@ impl<R: StateReader + ChainReader> DatabaseRef for StoreDb<R> {
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
         Ok(self.reader.canonical_hash(number)?.unwrap_or_default())
     }
-}
-
-/// Storage root of an account that doesn't exist yet.
-pub const fn empty_storage_root() -> B256 {
-    EMPTY_ROOT_HASH
 }

@@ -1,13 +1,16 @@
 //! Execute one block's transactions on top of a state.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, sync::Arc};
 
 use alloy_consensus::transaction::Recovered;
 use alloy_eips::eip7685::Requests;
 use alloy_evm::{
     EvmEnv, EvmFactory,
     block::{BlockExecutionError, BlockExecutor, BlockExecutorFactory},
-    eth::{EthBlockExecutionCtx, EthBlockExecutorFactory, EthEvmFactory, receipt_builder::AlloyReceiptBuilder},
+    eth::{
+        EthBlockExecutionCtx, EthBlockExecutorFactory, EthEvmFactory,
+        receipt_builder::AlloyReceiptBuilder,
+    },
 };
 use alloy_primitives::Address;
 use keel_types::{Block, ChainSpec, Receipt};
@@ -39,8 +42,8 @@ pub struct ExecutionOutcome {
 
 /// Execute `block` with the given recovered `senders` over `db` (the parent's state). System calls,
 /// withdrawals and requests follow the forks active at the block's timestamp.
-pub fn execute_block<DB: DatabaseRef>(
-    spec: &ChainSpec,
+pub fn execute_block<DB: DatabaseRef + std::fmt::Debug>(
+    spec: &Arc<ChainSpec>,
     db: DB,
     block: &Block,
     senders: &[Address],
@@ -50,25 +53,39 @@ where
 {
     let txs = &block.body.transactions;
     if senders.len() != txs.len() {
-        return Err(ExecutionError::SenderCount { senders: senders.len(), txs: txs.len() });
+        return Err(ExecutionError::SenderCount {
+            senders: senders.len(),
+            txs: txs.len(),
+        });
     }
     let header = &block.header;
-    let evm_spec = EvmSpec(spec);
-    let mut state = State::builder().with_database_ref(db).with_bundle_update().build();
+    let evm_spec = EvmSpec(spec.clone());
+    let mut state = State::builder()
+        .with_database_ref(db)
+        .with_bundle_update()
+        .build();
 
     let evm_env = EvmEnv::for_eth_block(
         header,
-        evm_spec,
+        &evm_spec,
         spec.chain_id,
         spec.blob_params_at(header.timestamp),
     );
-    let factory = EthBlockExecutorFactory::new(AlloyReceiptBuilder::default(), evm_spec, EthEvmFactory);
+    let factory = EthBlockExecutorFactory::new(
+        AlloyReceiptBuilder::default(),
+        evm_spec,
+        EthEvmFactory::default(),
+    );
     let evm = factory.evm_factory().create_evm(&mut state, evm_env);
     let ctx = EthBlockExecutionCtx {
         parent_hash: header.parent_hash,
         parent_beacon_block_root: header.parent_beacon_block_root,
         ommers: &[],
-        withdrawals: block.body.withdrawals.as_ref().map(|w| Cow::Borrowed(w.as_slice())),
+        withdrawals: block
+            .body
+            .withdrawals
+            .as_ref()
+            .map(|w| Cow::Borrowed(w.as_slice())),
         extra_data: header.extra_data.clone(),
         tx_count_hint: Some(txs.len()),
         slot_number: None,

@@ -19,12 +19,19 @@ pub enum StoreError {
     Corrupt { what: &'static str, reason: String },
     /// A write didn't extend the current head.
     #[error("block {number} ({hash}) does not extend head {head}")]
-    NotOnHead { number: u64, hash: alloy_primitives::B256, head: alloy_primitives::B256 },
+    NotOnHead {
+        number: u64,
+        hash: alloy_primitives::B256,
+        head: alloy_primitives::B256,
+    },
 }
 
 impl StoreError {
     pub(crate) fn corrupt(what: &'static str, reason: impl std::fmt::Display) -> Self {
-        Self::Corrupt { what, reason: reason.to_string() }
+        Self::Corrupt {
+            what,
+            reason: reason.to_string(),
+        }
     }
 }
 

@@ -22,6 +22,12 @@ pub struct StoreReader {
     trie_nodes: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
 }
 
+impl std::fmt::Debug for StoreReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreReader").finish_non_exhaustive()
+    }
+}
+
 impl StoreReader {
     pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StoreError> {
         Ok(Self {
@@ -47,7 +53,7 @@ impl StoreReader {
         let start = storage_key(address, &B256::ZERO);
         let end = storage_key(address, &B256::repeat_byte(0xff));
         let mut out = Vec::new();
-        for entry in self.storage.range(&start..=&end)? {
+        for entry in self.storage.range::<&[u8; 52]>(&start..=&end)? {
             let (k, v) = entry?;
             let slot = B256::from_slice(&k.value()[20..]);
             out.push((slot, U256::from_be_bytes(*v.value())));
@@ -64,11 +70,15 @@ impl StoreReader {
 
 impl ChainReader for StoreReader {
     fn header(&self, hash: &B256) -> Result<Option<Header>, StoreError> {
-        self.get_bytes(tables::HEADERS, hash)?.map(|b| decode("header", &b)).transpose()
+        self.get_bytes(tables::HEADERS, hash)?
+            .map(|b| decode("header", &b))
+            .transpose()
     }
 
     fn body(&self, hash: &B256) -> Result<Option<BlockBody>, StoreError> {
-        self.get_bytes(tables::BODIES, hash)?.map(|b| decode("body", &b)).transpose()
+        self.get_bytes(tables::BODIES, hash)?
+            .map(|b| decode("body", &b))
+            .transpose()
     }
 
     fn receipts(&self, hash: &B256) -> Result<Option<Vec<Receipt>>, StoreError> {
@@ -106,34 +116,52 @@ impl ChainReader for StoreReader {
 
 fn meta_hash(txn: &ReadTransaction, key: &str) -> Result<Option<B256>, StoreError> {
     let table = txn.open_table(tables::META)?;
-    let Some(v) = table.get(key)? else { return Ok(None) };
+    let Some(v) = table.get(key)? else {
+        return Ok(None);
+    };
     let bytes = v.value();
     if bytes.len() != 32 {
-        return Err(StoreError::corrupt("meta", format!("{key} has {} bytes", bytes.len())));
+        return Err(StoreError::corrupt(
+            "meta",
+            format!("{key} has {} bytes", bytes.len()),
+        ));
     }
     Ok(Some(B256::from_slice(bytes)))
 }
 
 impl StateReader for StoreReader {
     fn account(&self, address: &Address) -> Result<Option<TrieAccount>, StoreError> {
-        let Some(v) = self.accounts.get(&address.0.0)? else { return Ok(None) };
+        let Some(v) = self.accounts.get(&address.0.0)? else {
+            return Ok(None);
+        };
         let mut bytes = v.value();
-        TrieAccount::decode(&mut bytes).map(Some).map_err(|e| StoreError::corrupt("account", e))
+        TrieAccount::decode(&mut bytes)
+            .map(Some)
+            .map_err(|e| StoreError::corrupt("account", e))
     }
 
     fn storage(&self, address: &Address, slot: &B256) -> Result<U256, StoreError> {
         let key = storage_key(address, slot);
-        Ok(self.storage.get(&key)?.map_or(U256::ZERO, |v| U256::from_be_bytes(*v.value())))
+        Ok(self
+            .storage
+            .get(&key)?
+            .map_or(U256::ZERO, |v| U256::from_be_bytes(*v.value())))
     }
 
     fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StoreError> {
-        Ok(self.code.get(&code_hash.0)?.map(|v| Bytes::copy_from_slice(v.value())))
+        Ok(self
+            .code
+            .get(&code_hash.0)?
+            .map(|v| Bytes::copy_from_slice(v.value())))
     }
 }
 
 impl keel_trie::NodeStore for StoreReader {
     fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, keel_trie::TrieError> {
-        let v = self.trie_nodes.get(&hash.0).map_err(|e| keel_trie::TrieError::Store(e.to_string()))?;
+        let v = self
+            .trie_nodes
+            .get(&hash.0)
+            .map_err(|e| keel_trie::TrieError::Store(e.to_string()))?;
         Ok(v.map(|v| v.value().to_vec()))
     }
 }

@@ -5,7 +5,7 @@ use std::{path::Path, sync::Arc};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::Encodable;
 use alloy_trie::TrieAccount;
-use redb::{Database, ReadableTable, backends::InMemoryBackend};
+use redb::{Database, ReadableDatabase, ReadableTable, backends::InMemoryBackend};
 
 use crate::{
     StoreError, StoreReader,
@@ -111,7 +111,9 @@ impl Store {
         let txn = self.db.begin_write()?;
         {
             let mut meta = txn.open_table(tables::META)?;
-            let head = meta.get(tables::META_HEAD)?.map(|v| B256::from_slice(v.value()));
+            let head = meta
+                .get(tables::META_HEAD)?
+                .map(|v| B256::from_slice(v.value()));
             match head {
                 None => {
                     meta.insert(tables::META_GENESIS, w.hash.as_slice())?;
@@ -129,15 +131,20 @@ impl Store {
 
             let mut buf = Vec::with_capacity(1024);
             w.header.encode(&mut buf);
-            txn.open_table(tables::HEADERS)?.insert(&w.hash.0, buf.as_slice())?;
+            txn.open_table(tables::HEADERS)?
+                .insert(&w.hash.0, buf.as_slice())?;
             buf.clear();
             w.body.encode(&mut buf);
-            txn.open_table(tables::BODIES)?.insert(&w.hash.0, buf.as_slice())?;
+            txn.open_table(tables::BODIES)?
+                .insert(&w.hash.0, buf.as_slice())?;
             buf.clear();
-            w.receipts.encode(&mut buf);
-            txn.open_table(tables::RECEIPTS)?.insert(&w.hash.0, buf.as_slice())?;
-            txn.open_table(tables::CANONICAL)?.insert(w.header.number, &w.hash.0)?;
-            txn.open_table(tables::BLOCK_NUMBERS)?.insert(&w.hash.0, w.header.number)?;
+            alloy_rlp::encode_list(w.receipts, &mut buf);
+            txn.open_table(tables::RECEIPTS)?
+                .insert(&w.hash.0, buf.as_slice())?;
+            txn.open_table(tables::CANONICAL)?
+                .insert(w.header.number, &w.hash.0)?;
+            txn.open_table(tables::BLOCK_NUMBERS)?
+                .insert(&w.hash.0, w.header.number)?;
             {
                 let mut lookup = txn.open_table(tables::TX_LOOKUP)?;
                 for (i, tx_hash) in w.tx_hashes.iter().enumerate() {
@@ -148,12 +155,16 @@ impl Store {
             let state = w.state;
             let mut accounts = txn.open_table(tables::ACCOUNTS)?;
             let mut storage = txn.open_table(tables::STORAGE)?;
-            let deleted = state.accounts.iter().filter(|(_, a)| a.is_none()).map(|(a, _)| a);
+            let deleted = state
+                .accounts
+                .iter()
+                .filter(|(_, a)| a.is_none())
+                .map(|(a, _)| a);
             for address in state.wiped_storage.iter().chain(deleted) {
                 let start = storage_key(address, &B256::ZERO);
                 let end = storage_key(address, &B256::repeat_byte(0xff));
                 let keys: Vec<[u8; 52]> = storage
-                    .range(&start..=&end)?
+                    .range::<&[u8; 52]>(&start..=&end)?
                     .map(|e| e.map(|(k, _)| *k.value()))
                     .collect::<Result<_, _>>()?;
                 for k in &keys {

@@ -22,7 +22,9 @@ pub trait ChainReader {
 
     /// Head header with its hash.
     fn head(&self) -> Result<Option<(B256, Header)>, StoreError> {
-        let Some(hash) = self.head_hash()? else { return Ok(None) };
+        let Some(hash) = self.head_hash()? else {
+            return Ok(None);
+        };
         let header = self
             .header(&hash)?
             .ok_or_else(|| StoreError::corrupt("head", format!("header {hash} missing")))?;

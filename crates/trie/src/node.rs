@@ -41,7 +41,11 @@ impl NodeRef {
     /// The reference as embedded in the parent, hashing dirty nodes below as
     /// needed. With `sink`, also commits: every dirty node is emitted
     /// (if hash-referenced) and marked clean.
-    pub(crate) fn update(&mut self, buf: &mut Vec<u8>, sink: &mut Option<&mut NodeSink>) -> RlpNode {
+    pub(crate) fn update(
+        &mut self,
+        buf: &mut Vec<u8>,
+        sink: &mut Option<&mut NodeSink>,
+    ) -> RlpNode {
         match self {
             Self::Hash(hash) => RlpNode::word_rlp(hash),
             Self::Node(node) => node.update(buf, sink),
@@ -83,7 +87,11 @@ pub(crate) enum NodeKind {
 impl Node {
     /// A freshly created (dirty, unhashed) node.
     pub(crate) fn new(kind: NodeKind) -> Self {
-        Self { kind, rlp: None, dirty: true }
+        Self {
+            kind,
+            rlp: None,
+            dirty: true,
+        }
     }
 
     /// Marks this node as changed; callers do the same on the way back up.
@@ -147,14 +155,18 @@ impl Node {
         match &self.kind {
             NodeKind::Leaf { key, value } => LeafNodeRef::new(key, value).encode(out),
             NodeKind::Extension { key, child } => {
-                let Some(child) = child.cached_rlp() else { return false };
+                let Some(child) = child.cached_rlp() else {
+                    return false;
+                };
                 ExtensionNodeRef::new(key, &child).encode(out);
             }
             NodeKind::Branch { children, value } => {
                 let mut refs: [Option<RlpNode>; 16] = Default::default();
                 for (slot, child) in refs.iter_mut().zip(children.iter()) {
                     if let Some(child) = child {
-                        let Some(rlp) = child.cached_rlp() else { return false };
+                        let Some(rlp) = child.cached_rlp() else {
+                            return false;
+                        };
                         *slot = Some(rlp);
                     }
                 }
@@ -167,9 +179,16 @@ impl Node {
 
 /// Encodes a 17-item branch node (16 children + value).
 fn encode_branch(children: &[Option<RlpNode>; 16], value: Option<&[u8]>, out: &mut dyn BufMut) {
-    let children_len: usize = children.iter().map(|c| c.as_ref().map_or(1, |c| c.len())).sum();
+    let children_len: usize = children
+        .iter()
+        .map(|c| c.as_ref().map_or(1, |c| c.len()))
+        .sum();
     let value_len = value.map_or(1, |v| v.length());
-    Header { list: true, payload_length: children_len + value_len }.encode(out);
+    Header {
+        list: true,
+        payload_length: children_len + value_len,
+    }
+    .encode(out);
     for child in children {
         match child {
             Some(child) => out.put_slice(child),
@@ -188,21 +207,34 @@ fn encode_branch(children: &[Option<RlpNode>; 16], value: Option<&[u8]>, out: &m
 pub(crate) fn decode_node(bytes: &[u8], rlp: RlpNode) -> Result<Node, TrieError> {
     let kind = match decode_raw(bytes)? {
         RawNode::Empty => return Err(TrieError::decode("empty node below the root")),
-        RawNode::Leaf { key, value } => NodeKind::Leaf { key, value: value.to_vec() },
+        RawNode::Leaf { key, value } => NodeKind::Leaf {
+            key,
+            value: value.to_vec(),
+        },
         RawNode::Extension { key, child } => {
-            let child = decode_ref(child)?
-                .ok_or_else(|| TrieError::decode("extension without child"))?;
+            let child =
+                decode_ref(child)?.ok_or_else(|| TrieError::decode("extension without child"))?;
             NodeKind::Extension { key, child }
         }
-        RawNode::Branch { children: raw, value } => {
+        RawNode::Branch {
+            children: raw,
+            value,
+        } => {
             let mut children: Box<[Option<NodeRef>; 16]> = Box::default();
             for (slot, raw) in children.iter_mut().zip(raw) {
                 *slot = decode_ref(raw)?;
             }
-            NodeKind::Branch { children, value: value.map(<[u8]>::to_vec) }
+            NodeKind::Branch {
+                children,
+                value: value.map(<[u8]>::to_vec),
+            }
         }
     };
-    Ok(Node { kind, rlp: Some(rlp), dirty: false })
+    Ok(Node {
+        kind,
+        rlp: Some(rlp),
+        dirty: false,
+    })
 }
 
 fn decode_ref(raw: RawRef<'_>) -> Result<Option<NodeRef>, TrieError> {
@@ -223,9 +255,18 @@ fn decode_ref(raw: RawRef<'_>) -> Result<Option<NodeRef>, TrieError> {
 pub(crate) enum RawNode<'a> {
     /// `0x80`: only valid as the root of an empty trie.
     Empty,
-    Leaf { key: Nibbles, value: &'a [u8] },
-    Extension { key: Nibbles, child: RawRef<'a> },
-    Branch { children: [RawRef<'a>; 16], value: Option<&'a [u8]> },
+    Leaf {
+        key: Nibbles,
+        value: &'a [u8],
+    },
+    Extension {
+        key: Nibbles,
+        child: RawRef<'a>,
+    },
+    Branch {
+        children: [RawRef<'a>; 16],
+        value: Option<&'a [u8]>,
+    },
 }
 
 /// A child reference as it appears inside its parent.
@@ -255,7 +296,9 @@ pub(crate) fn decode_raw(bytes: &[u8]) -> Result<RawNode<'_>, TrieError> {
     let mut count = 0;
     while !buf.is_empty() {
         let item = next_item(&mut buf)?;
-        let slot = items.get_mut(count).ok_or_else(|| TrieError::decode("too many list items"))?;
+        let slot = items
+            .get_mut(count)
+            .ok_or_else(|| TrieError::decode("too many list items"))?;
         *slot = item;
         count += 1;
     }
@@ -267,7 +310,10 @@ pub(crate) fn decode_raw(bytes: &[u8]) -> Result<RawNode<'_>, TrieError> {
                 *child = raw_ref(item)?;
             }
             let value = Header::decode_bytes(&mut &items[16][..], false)?;
-            Ok(RawNode::Branch { children, value: (!value.is_empty()).then_some(value) })
+            Ok(RawNode::Branch {
+                children,
+                value: (!value.is_empty()).then_some(value),
+            })
         }
         2 => {
             let path = Header::decode_bytes(&mut &items[0][..], false)?;
@@ -294,7 +340,9 @@ fn next_item<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], TrieError> {
     let start = *buf;
     let header = Header::decode(buf)?;
     // `Header::decode` has checked that the payload is present.
-    let rest = buf.get(header.payload_length..).ok_or(alloy_rlp::Error::InputTooShort)?;
+    let rest = buf
+        .get(header.payload_length..)
+        .ok_or(alloy_rlp::Error::InputTooShort)?;
     *buf = rest;
     Ok(&start[..start.len() - rest.len()])
 }
@@ -311,8 +359,9 @@ fn raw_ref(item: &[u8]) -> Result<RawRef<'_>, TrieError> {
 /// Decodes a hex-prefix ("compact") path; returns the nibbles and whether it
 /// is a leaf path.
 fn decode_path(encoded: &[u8]) -> Result<(Nibbles, bool), TrieError> {
-    let (&first, rest) =
-        encoded.split_first().ok_or_else(|| TrieError::decode("empty node path"))?;
+    let (&first, rest) = encoded
+        .split_first()
+        .ok_or_else(|| TrieError::decode("empty node path"))?;
     let flag = first & 0xf0;
     let is_leaf = flag & LeafNode::EVEN_FLAG != 0;
     let odd = flag & 0x10 != 0;
@@ -352,10 +401,10 @@ mod tests {
             &hex!("")[..],
             &hex!("c0"),
             &hex!("c3010203"),
-            &hex!("c28001"),          // invalid path flag (0x80 is empty string -> empty path)
-            &hex!("c2410101"),        // trailing byte
-            &hex!("c3824001"),        // path flag 0x4
-            &hex!("c20180"),          // extension (flag 0) with empty... single-byte path 0x01 odd flag? -> invalid
+            &hex!("c28001"), // invalid path flag (0x80 is empty string -> empty path)
+            &hex!("c2410101"), // trailing byte
+            &hex!("c3824001"), // path flag 0x4
+            &hex!("c20180"), // extension (flag 0) with empty... single-byte path 0x01 odd flag? -> invalid
             &hex!("ff"),
             &hex!("f90211"),
         ] {
@@ -373,7 +422,9 @@ mod tests {
         let mut again = Vec::new();
         assert!(node.encode_cached(&mut again));
         assert_eq!(buf, again);
-        let NodeKind::Branch { children, value } = node.kind else { panic!("not a branch") };
+        let NodeKind::Branch { children, value } = node.kind else {
+            panic!("not a branch")
+        };
         assert_eq!(value.as_deref(), Some(&b"hello"[..]));
         assert!(matches!(children[3], Some(NodeRef::Hash(h)) if h == B256::repeat_byte(7)));
     }

@@ -37,7 +37,11 @@ impl Recorder {
 
 impl<S: NodeStore> Resolver<S> {
     pub(crate) fn new(store: S) -> Self {
-        Self { store, recorder: None, buf: Vec::new() }
+        Self {
+            store,
+            recorder: None,
+            buf: Vec::new(),
+        }
     }
 
     pub(crate) fn start_recording(&mut self) {
@@ -45,11 +49,13 @@ impl<S: NodeStore> Resolver<S> {
     }
 
     pub(crate) fn take_recorded(&mut self) -> Vec<Vec<u8>> {
-        self.recorder.as_mut().map(|rec| {
-            rec.seen.clear();
-            std::mem::take(&mut rec.nodes)
-        })
-        .unwrap_or_default()
+        self.recorder
+            .as_mut()
+            .map(|rec| {
+                rec.seen.clear();
+                std::mem::take(&mut rec.nodes)
+            })
+            .unwrap_or_default()
     }
 
     /// Returns the node behind `r` (found at path length `depth`), loading it
@@ -65,7 +71,10 @@ impl<S: NodeStore> Resolver<S> {
     ) -> Result<&'a mut Node, TrieError> {
         if let NodeRef::Hash(hash) = r {
             let hash = *hash;
-            let bytes = self.store.node(&hash)?.ok_or(TrieError::MissingNode(hash))?;
+            let bytes = self
+                .store
+                .node(&hash)?
+                .ok_or(TrieError::MissingNode(hash))?;
             // The root is referenced by hash whatever its size; below the root
             // a hash reference must stay one, or the parent's encoding changes.
             let rlp = if depth == 0 && bytes.len() < 32 {
@@ -109,8 +118,14 @@ impl<S: NodeStore> Resolver<S> {
 /// caught here, before any mutation, so later path joins cannot overflow.
 fn check_depth(node: &Node, depth: usize) -> Result<(), TrieError> {
     let ok = match &node.kind {
-        NodeKind::Branch { children, .. } => depth < MAX_NIBBLES || children.iter().all(Option::is_none),
+        NodeKind::Branch { children, .. } => {
+            depth < MAX_NIBBLES || children.iter().all(Option::is_none)
+        }
         _ => depth + node.key_len() <= MAX_NIBBLES,
     };
-    if ok { Ok(()) } else { Err(TrieError::decode("node path exceeds 64 nibbles")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(TrieError::decode("node path exceeds 64 nibbles"))
+    }
 }

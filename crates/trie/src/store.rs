@@ -46,7 +46,8 @@ impl MemoryNodeStore {
     /// Adds raw node RLPs, keying each by its own keccak256. Use this for
     /// untrusted input such as an execution witness.
     pub fn insert_rlps(&mut self, it: impl IntoIterator<Item = Vec<u8>>) {
-        self.nodes.extend(it.into_iter().map(|rlp| (keccak256(&rlp), rlp)));
+        self.nodes
+            .extend(it.into_iter().map(|rlp| (keccak256(&rlp), rlp)));
     }
 }
 

@@ -43,7 +43,11 @@ impl<S: NodeStore> Trie<S> {
     /// trie. Nothing is loaded until an operation needs it.
     pub fn new(store: S, root: B256) -> Self {
         let root = (root != EMPTY_ROOT_HASH).then_some(NodeRef::Hash(root));
-        Self { root, resolver: Resolver::new(store), buf: Vec::new() }
+        Self {
+            root,
+            resolver: Resolver::new(store),
+            buf: Vec::new(),
+        }
     }
 
     pub fn store(&self) -> &S {
@@ -58,7 +62,9 @@ impl<S: NodeStore> Trie<S> {
     /// along the way are kept in memory.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, TrieError> {
         let mut rem = key_nibbles(key)?;
-        let Some(mut cur) = self.root.as_mut() else { return Ok(None) };
+        let Some(mut cur) = self.root.as_mut() else {
+            return Ok(None);
+        };
         let mut depth = 0;
         loop {
             let node = self.resolver.visit(cur, depth)?;
@@ -75,8 +81,12 @@ impl<S: NodeStore> Trie<S> {
                     cur = child;
                 }
                 NodeKind::Branch { children, value } => {
-                    let Some(nibble) = rem.first() else { return Ok(value.clone()) };
-                    let Some(child) = &mut children[usize::from(nibble)] else { return Ok(None) };
+                    let Some(nibble) = rem.first() else {
+                        return Ok(value.clone());
+                    };
+                    let Some(child) = &mut children[usize::from(nibble)] else {
+                        return Ok(None);
+                    };
                     rem = rem.slice(1..);
                     depth += 1;
                     cur = child;
@@ -116,7 +126,9 @@ impl<S: NodeStore> Trie<S> {
     /// The root hash. Only nodes changed since the last hashing are encoded
     /// and hashed; everything else comes from per-node caches.
     pub fn root(&mut self) -> B256 {
-        let Some(root) = &mut self.root else { return EMPTY_ROOT_HASH };
+        let Some(root) = &mut self.root else {
+            return EMPTY_ROOT_HASH;
+        };
         let rlp = root.update(&mut self.buf, &mut None);
         // The root hash is always keccak(rlp), even when the root is small
         // enough to be referenced inline.
@@ -132,7 +144,10 @@ impl<S: NodeStore> Trie<S> {
     pub fn commit(&mut self) -> TrieUpdates {
         let mut nodes: NodeSink = Vec::new();
         let Some(root) = &mut self.root else {
-            return TrieUpdates { root: EMPTY_ROOT_HASH, nodes };
+            return TrieUpdates {
+                root: EMPTY_ROOT_HASH,
+                nodes,
+            };
         };
         let rlp = root.update(&mut self.buf, &mut Some(&mut nodes));
         let hash = rlp.as_hash().unwrap_or_else(|| keccak256(&rlp));

@@ -51,7 +51,10 @@ pub(crate) fn insert<S: NodeStore>(
                 true
             }
         }
-        NodeKind::Branch { children, value: branch_value } => match rem.first() {
+        NodeKind::Branch {
+            children,
+            value: branch_value,
+        } => match rem.first() {
             None => {
                 if branch_value.as_ref() == Some(&value) {
                     return Ok(false);
@@ -115,11 +118,17 @@ fn split(key: Nibbles, existing: NodeSlot, rem: Nibbles, value: Vec<u8>) -> Node
         Some(nibble) => children[usize::from(nibble)] = Some(leaf(rem.slice(common + 1..), value)),
     }
 
-    let branch = NodeKind::Branch { children, value: branch_value };
+    let branch = NodeKind::Branch {
+        children,
+        value: branch_value,
+    };
     if common == 0 {
         branch
     } else {
-        NodeKind::Extension { key: key.slice(..common), child: NodeRef::new(branch) }
+        NodeKind::Extension {
+            key: key.slice(..common),
+            child: NodeRef::new(branch),
+        }
     }
 }
 
@@ -147,7 +156,11 @@ pub(crate) fn remove<S: NodeStore>(
     let node = res.visit(r, depth)?;
     match &mut node.kind {
         NodeKind::Leaf { key, .. } => {
-            return Ok(if *key == rem { Removal::Emptied } else { Removal::Unchanged });
+            return Ok(if *key == rem {
+                Removal::Emptied
+            } else {
+                Removal::Unchanged
+            });
         }
         NodeKind::Extension { key, child } => {
             if !rem.starts_with(key) {
@@ -246,25 +259,34 @@ fn collapse<S: NodeStore>(
     value: &mut Option<Vec<u8>>,
     depth: usize,
 ) -> Result<Collapse, TrieError> {
-    let mut present = children.iter().enumerate().filter(|(_, c)| c.is_some()).map(|(i, _)| i);
+    let mut present = children
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.is_some())
+        .map(|(i, _)| i);
     let (first, second) = (present.next(), present.next());
     match (first, second, value.is_some()) {
         (None, _, false) => Ok(Collapse::Empty),
         (None, _, true) => {
             let value = value.take().unwrap_or_default();
-            Ok(Collapse::Into(NodeKind::Leaf { key: Nibbles::new(), value }))
+            Ok(Collapse::Into(NodeKind::Leaf {
+                key: Nibbles::new(),
+                value,
+            }))
         }
         (Some(idx), None, false) => {
-            let Some(child) = &mut children[idx] else { return Ok(Collapse::Keep) };
+            let Some(child) = &mut children[idx] else {
+                return Ok(Collapse::Keep);
+            };
             // Already loaded on the way down for canonical tries.
             res.visit(child, depth + 1)?;
             let nibble = Nibbles::from_nibbles_unchecked([idx as u8]);
-            Ok(Collapse::Into(
-                absorb(nibble, child).unwrap_or_else(|| NodeKind::Extension {
+            Ok(Collapse::Into(absorb(nibble, child).unwrap_or_else(|| {
+                NodeKind::Extension {
                     key: nibble,
                     child: mem::replace(child, PLACEHOLDER),
-                }),
-            ))
+                }
+            })))
         }
         _ => Ok(Collapse::Keep),
     }
@@ -276,12 +298,15 @@ fn collapse<S: NodeStore>(
 /// Path lengths cannot overflow: `Resolver::visit` checked the child fits
 /// below its depth, and `prefix` is exactly the path down to it.
 fn absorb(prefix: Nibbles, child: &mut NodeRef) -> Option<NodeKind> {
-    let NodeRef::Node(child) = child else { return None };
+    let NodeRef::Node(child) = child else {
+        return None;
+    };
     let Node { kind, .. } = &mut **child;
     match kind {
-        NodeKind::Leaf { key, value } => {
-            Some(NodeKind::Leaf { key: prefix.join(key), value: mem::take(value) })
-        }
+        NodeKind::Leaf { key, value } => Some(NodeKind::Leaf {
+            key: prefix.join(key),
+            value: mem::take(value),
+        }),
         NodeKind::Extension { key, child } => Some(NodeKind::Extension {
             key: prefix.join(key),
             child: mem::replace(child, PLACEHOLDER),

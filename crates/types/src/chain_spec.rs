@@ -3,22 +3,22 @@
 
 use alloy_eips::{eip1559::BaseFeeParams, eip7840::BlobParams};
 use alloy_genesis::{ChainConfig, Genesis};
-use alloy_hardforks::{
-    EthereumChainHardforks, EthereumHardfork, EthereumHardforks, ForkCondition,
-};
+use alloy_hardforks::{EthereumChainHardforks, EthereumHardfork, EthereumHardforks, ForkCondition};
 use alloy_primitives::{Address, U256};
 
 /// Why a genesis' chain config can't be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainSpecError {
     /// keel only runs post-merge chains.
-    #[error(
-        "genesis config must be post-merge: set \"terminalTotalDifficulty\": 0 (found {0:?})"
-    )]
+    #[error("genesis config must be post-merge: set \"terminalTotalDifficulty\": 0 (found {0:?})")]
     NotPostMerge(Option<U256>),
     /// A fork that needs an earlier one was scheduled before it.
     #[error("fork order: {later} is scheduled at {later_time} but {earlier} is not active by then")]
-    ForkOrder { earlier: &'static str, later: &'static str, later_time: u64 },
+    ForkOrder {
+        earlier: &'static str,
+        later: &'static str,
+        later_time: u64,
+    },
     /// The file couldn't be parsed.
     #[error("invalid genesis JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -34,7 +34,7 @@ pub struct ChainSpec {
     /// EIP-1559 base fee parameters (denominator 8, elasticity 2 on Ethereum).
     pub base_fee_params: BaseFeeParams,
     /// Blob parameters per fork (Cancun, Prague, ...), from `blobSchedule` or the defaults.
-    pub blob_schedule: alloy_eips::eip7840::BlobScheduleBlobParams,
+    pub blob_schedule: alloy_eips::eip7892::BlobScheduleBlobParams,
     /// EIP-6110 deposit contract, if the chain has one (an L2 doesn't).
     pub deposit_contract: Option<Address>,
     /// Timestamps of the timestamp-activated forks, for quick checks and errors.
@@ -70,7 +70,10 @@ impl ChainSpec {
             (EthereumHardfork::Tangerine, block(config.eip150_block)),
             (EthereumHardfork::SpuriousDragon, block(config.eip158_block)),
             (EthereumHardfork::Byzantium, block(config.byzantium_block)),
-            (EthereumHardfork::Constantinople, block(config.constantinople_block)),
+            (
+                EthereumHardfork::Constantinople,
+                block(config.constantinople_block),
+            ),
             (EthereumHardfork::Petersburg, block(config.petersburg_block)),
             (EthereumHardfork::Istanbul, block(config.istanbul_block)),
             (EthereumHardfork::Berlin, block(config.berlin_block)),
@@ -91,7 +94,9 @@ impl ChainSpec {
 
         let mut blob_schedule = config.blob_schedule_blob_params();
         // geth's defaults when the schedule omits a fork that is active.
-        if blob_schedule.cancun == BlobParams::cancun() || config.blob_schedule.get("cancun").is_none() {
+        if blob_schedule.cancun == BlobParams::cancun()
+            || config.blob_schedule.get("cancun").is_none()
+        {
             blob_schedule.cancun = BlobParams::cancun();
         }
         if config.blob_schedule.get("prague").is_none() {
@@ -151,7 +156,11 @@ fn check_fork_order(config: &ChainConfig) -> Result<(), ChainSpecError> {
         if let Some(later_time) = later_time
             && earlier_time.is_none_or(|t| t > later_time)
         {
-            return Err(ChainSpecError::ForkOrder { earlier, later, later_time });
+            return Err(ChainSpecError::ForkOrder {
+                earlier,
+                later,
+                later_time,
+            });
         }
     }
     Ok(())

@@ -45,8 +45,11 @@ pub fn genesis_header(genesis: &Genesis, spec: &ChainSpec) -> Header {
         extra_data: genesis.extra_data.clone(),
         mix_hash: genesis.mix_hash,
         nonce: B64::from(genesis.nonce),
-        base_fee_per_gas: london
-            .then(|| genesis.base_fee_per_gas.map_or(INITIAL_BASE_FEE, |f| f as u64)),
+        base_fee_per_gas: london.then(|| {
+            genesis
+                .base_fee_per_gas
+                .map_or(INITIAL_BASE_FEE, |f| f as u64)
+        }),
         withdrawals_root: shanghai.then_some(EMPTY_ROOT_HASH),
         blob_gas_used: cancun.then(|| genesis.blob_gas_used.unwrap_or(0)),
         excess_blob_gas: cancun.then(|| genesis.excess_blob_gas.unwrap_or(0)),
@@ -81,7 +84,8 @@ mod tests {
 
     #[test]
     fn rejects_pre_merge() {
-        let json = r#"{"config": {"chainId": 1}, "gasLimit": "0x1", "difficulty": "0x1", "alloc": {}}"#;
+        let json =
+            r#"{"config": {"chainId": 1}, "gasLimit": "0x1", "difficulty": "0x1", "alloc": {}}"#;
         assert!(matches!(
             ChainSpec::from_genesis_json(json),
             Err(crate::ChainSpecError::NotPostMerge(None))

@@ -33,22 +33,35 @@ pub fn run(args: ExportArgs) -> eyre::Result<()> {
     let (_, head) = reader.head()?.ok_or_eyre("the datadir has no blocks")?;
     let last = args.last.unwrap_or(head.number).min(head.number);
     if args.first > last {
-        eyre::bail!("empty range: --first {} is after the last block {last}", args.first);
+        eyre::bail!(
+            "empty range: --first {} is after the last block {last}",
+            args.first
+        );
     }
     let file = std::fs::File::create(&args.file)
         .wrap_err_with(|| format!("creating {}", args.file.display()))?;
     let mut out = std::io::BufWriter::new(file);
     let mut buf = Vec::new();
     for number in args.first..=last {
-        let hash = reader.canonical_hash(number)?.ok_or_eyre(format!("block {number} missing"))?;
-        let header = reader.header(&hash)?.ok_or_eyre(format!("header {number} missing"))?;
-        let body = reader.body(&hash)?.ok_or_eyre(format!("body {number} missing"))?;
+        let hash = reader
+            .canonical_hash(number)?
+            .ok_or_eyre(format!("block {number} missing"))?;
+        let header = reader
+            .header(&hash)?
+            .ok_or_eyre(format!("header {number} missing"))?;
+        let body = reader
+            .body(&hash)?
+            .ok_or_eyre(format!("body {number} missing"))?;
         buf.clear();
         encode_block(&Block { header, body }, &mut buf);
         out.write_all(&buf)?;
     }
     out.flush()?;
     info!(first = args.first, last, file = %args.file.display(), "exported");
-    println!("exported {} blocks ({}..={last})", last - args.first + 1, args.first);
+    println!(
+        "exported {} blocks ({}..={last})",
+        last - args.first + 1,
+        args.first
+    );
     Ok(())
 }

@@ -41,7 +41,9 @@ pub fn run(args: ImportArgs) -> eyre::Result<()> {
     for (index, block) in RlpBlocks::new(&data).enumerate() {
         let block = block?;
         match chain.import_block(&block) {
-            Ok(ImportOutcome::Imported { number, gas_used, .. }) => {
+            Ok(ImportOutcome::Imported {
+                number, gas_used, ..
+            }) => {
                 imported += 1;
                 gas += gas_used;
                 if imported % 100 == 0 {
