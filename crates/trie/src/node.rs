@@ -252,6 +252,10 @@ fn decode_ref(raw: RawRef<'_>) -> Result<Option<NodeRef>, TrieError> {
 
 /// A node parsed without copying: shared by store decoding and proof
 /// verification.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "short-lived stack value; boxing would allocate on every decode"
+)]
 pub(crate) enum RawNode<'a> {
     /// `0x80`: only valid as the root of an empty trie.
     Empty,
@@ -399,14 +403,14 @@ mod tests {
     fn rejects_garbage() {
         for bad in [
             &hex!("")[..],
-            &hex!("c0"),
-            &hex!("c3010203"),
-            &hex!("c28001"), // invalid path flag (0x80 is empty string -> empty path)
+            &hex!("c0"),       // no items
+            &hex!("c3010203"), // three items
+            &hex!("c28001"),   // empty path
             &hex!("c2410101"), // trailing byte
             &hex!("c3824001"), // path flag 0x4
-            &hex!("c20180"), // extension (flag 0) with empty... single-byte path 0x01 odd flag? -> invalid
-            &hex!("ff"),
-            &hex!("f90211"),
+            &hex!("c20180"),   // even path with a non-zero padding nibble
+            &hex!("ff"),       // truncated header
+            &hex!("f90211"),   // truncated payload
         ] {
             assert!(decode_raw(bad).is_err(), "{}", hex::encode(bad));
         }

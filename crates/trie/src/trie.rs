@@ -28,6 +28,23 @@ pub struct Trie<S: NodeStore> {
     pub(crate) buf: Vec<u8>,
 }
 
+impl<S: NodeStore> std::fmt::Debug for Trie<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let root = match &self.root {
+            None => Some(EMPTY_ROOT_HASH),
+            Some(NodeRef::Hash(hash)) => Some(*hash),
+            Some(NodeRef::Node(node)) => node
+                .rlp
+                .as_ref()
+                .map(|rlp| rlp.as_hash().unwrap_or_else(|| keccak256(rlp))),
+        };
+        // `None` means changes are pending and not hashed yet.
+        f.debug_struct("Trie")
+            .field("root", &root)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The result of [`Trie::commit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrieUpdates {
@@ -35,6 +52,7 @@ pub struct TrieUpdates {
     pub root: B256,
     /// `(keccak256(rlp), rlp)` of every node created or changed since the
     /// previous commit that is referenced by hash, plus the root node.
+    /// Children come before their parents; the root is last.
     pub nodes: Vec<(B256, Vec<u8>)>,
 }
 
@@ -50,10 +68,12 @@ impl<S: NodeStore> Trie<S> {
         }
     }
 
+    /// The backing store.
     pub fn store(&self) -> &S {
         &self.resolver.store
     }
 
+    /// Consumes the trie, returning the store.
     pub fn into_store(self) -> S {
         self.resolver.store
     }

@@ -233,7 +233,12 @@ fn overlong_path_is_a_decode_error() {
     let mut long_leaf = Vec::new();
     LeafNodeRef::new(&Nibbles::unpack([0xab; 32]), &[1; 40]).encode(&mut long_leaf);
     let mut short_leaf = Vec::new();
-    LeafNodeRef::new(&Nibbles::unpack([0xcd; 31]), &[2; 40]).encode(&mut short_leaf);
+    // Nibbles 0xc, then (0xd, 0xc) x 31: with branch nibble 1, key 0x1c dc..dc.
+    let mut nibbles = vec![0xc];
+    for _ in 0..31 {
+        nibbles.extend([0xd, 0xc]);
+    }
+    LeafNodeRef::new(&Nibbles::from_nibbles(&nibbles), &[2; 40]).encode(&mut short_leaf);
     // Branch with child 0 -> long leaf, child 1 -> short leaf (short leaf is
     // 64 nibbles deep: fine; long leaf would be 65).
     let mut payload = Vec::new();
@@ -254,8 +259,8 @@ fn overlong_path_is_a_decode_error() {
 
     let mut short_key = vec![0x1c];
     short_key.extend([0xdc; 31]);
-    short_key.truncate(32);
     let mut trie = Trie::new(&store, root);
+    assert_eq!(trie.get(&short_key).unwrap(), Some(vec![2; 40]));
     assert!(matches!(trie.get(&[0x0a; 32]), Err(TrieError::Decode(_))));
     // Removing the sibling would merge the long leaf upward: must error, not panic.
     let mut trie = Trie::new(&store, root);

@@ -1,0 +1,171 @@
+//! keel-bench: generate chains and measure block import.
+//!
+//! `keel-bench import` generates a chain (ETH or ERC20 transfers), writes it as an RLP file, then
+//! imports it into a fresh redb datadir and reports Mgas/s, blocks/s and tx/s, including sender
+//! recovery, execution, state-root computation and the commit of every block.
+
+use std::{path::PathBuf, time::Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use eyre::WrapErr;
+use keel_bench::chaingen::{ChainGenConfig, Workload, generate};
+use keel_chain::{Blockchain, ImportOutcome, ImportTimings, rlp_file::RlpBlocks};
+use keel_storage::Store;
+use keel_types::ChainSpec;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keel-bench",
+    about = "Chain generator and import benchmark for keel"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum WorkloadArg {
+    Eth,
+    Erc20,
+}
+
+#[derive(Debug, clap::Args)]
+struct GenArgs {
+    /// Number of funded accounts that send and receive.
+    #[arg(long, default_value_t = 10_000)]
+    accounts: usize,
+    /// Number of blocks to generate.
+    #[arg(long, default_value_t = 200)]
+    blocks: usize,
+    /// Transactions per block.
+    #[arg(long, default_value_t = 500)]
+    txs: usize,
+    /// What the transactions do.
+    #[arg(long, value_enum, default_value = "eth")]
+    workload: WorkloadArg,
+    /// Block gas limit.
+    #[arg(long, default_value_t = 60_000_000)]
+    gas_limit: u64,
+}
+
+impl GenArgs {
+    fn config(&self) -> ChainGenConfig {
+        ChainGenConfig {
+            accounts: self.accounts,
+            blocks: self.blocks,
+            txs_per_block: self.txs,
+            workload: match self.workload {
+                WorkloadArg::Eth => Workload::EthTransfer,
+                WorkloadArg::Erc20 => Workload::Erc20Transfer,
+            },
+            gas_limit: self.gas_limit,
+            seed: 1,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a chain and write `genesis.json` and `blocks.rlp` into a directory.
+    Generate {
+        #[command(flatten)]
+        gen_args: GenArgs,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Generate a chain, then time its import into a fresh redb datadir.
+    Import {
+        #[command(flatten)]
+        gen_args: GenArgs,
+        /// Where to put the datadir (a fresh temporary directory inside it); default: system temp.
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+}
+
+fn main() -> eyre::Result<()> {
+    match Cli::parse().command {
+        Command::Generate { gen_args, out } => {
+            let chain = generate(&gen_args.config())?;
+            std::fs::create_dir_all(&out)?;
+            std::fs::write(out.join("genesis.json"), &chain.genesis_json)?;
+            std::fs::write(out.join("blocks.rlp"), chain.rlp())?;
+            println!(
+                "wrote {} blocks, {} txs, {} gas to {}",
+                chain.blocks.len(),
+                chain.total_txs,
+                chain.total_gas,
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Import { gen_args, workdir } => import(&gen_args, workdir),
+    }
+}
+
+fn import(gen_args: &GenArgs, workdir: Option<PathBuf>) -> eyre::Result<()> {
+    let started = Instant::now();
+    let chain = generate(&gen_args.config())?;
+    println!(
+        "generated {} blocks × {} {:?} txs ({} accounts) in {:.1}s",
+        chain.blocks.len(),
+        gen_args.txs,
+        gen_args.workload,
+        gen_args.accounts,
+        started.elapsed().as_secs_f64()
+    );
+
+    let dir = match workdir {
+        Some(w) => tempfile::tempdir_in(w)?,
+        None => tempfile::tempdir()?,
+    };
+    let rlp = chain.rlp();
+    std::fs::write(dir.path().join("blocks.rlp"), &rlp)?;
+    let (genesis, spec) = ChainSpec::from_genesis_json(&chain.genesis_json)?;
+    let store = Store::open(dir.path().join("keel.redb")).wrap_err("opening datadir")?;
+    let blockchain = Blockchain::open(store, &genesis, spec)?;
+
+    let started = Instant::now();
+    let mut phases = ImportTimings::default();
+    let (mut gas, mut blocks, mut txs) = (0u64, 0u64, 0u64);
+    for block in RlpBlocks::new(&rlp) {
+        let block = block?;
+        txs += block.body.transactions.len() as u64;
+        match blockchain.import_block(&block)? {
+            ImportOutcome::Imported {
+                gas_used, timings, ..
+            } => {
+                gas += gas_used;
+                blocks += 1;
+                phases.execution += timings.execution;
+                phases.state_root += timings.state_root;
+                phases.commit += timings.commit;
+            }
+            ImportOutcome::AlreadyKnown { .. } => eyre::bail!("fresh datadir already knew a block"),
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "imported {blocks} blocks, {txs} txs, {:.1} Mgas in {secs:.2}s: {:.1} Mgas/s, {:.1} blocks/s, {:.0} tx/s",
+        gas as f64 / 1e6,
+        gas as f64 / 1e6 / secs,
+        blocks as f64 / secs,
+        txs as f64 / secs
+    );
+    let pct = |d: std::time::Duration| 100.0 * d.as_secs_f64() / secs;
+    println!(
+        "phases: validate+recover+execute {:.2}s ({:.0}%), state root {:.2}s ({:.0}%), commit {:.2}s ({:.0}%)",
+        phases.execution.as_secs_f64(),
+        pct(phases.execution),
+        phases.state_root.as_secs_f64(),
+        pct(phases.state_root),
+        phases.commit.as_secs_f64(),
+        pct(phases.commit)
+    );
+    let db_size = std::fs::metadata(dir.path().join("keel.redb"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!("datadir size {:.1} MiB", db_size as f64 / (1 << 20) as f64);
+    Ok(())
+}
