@@ -92,16 +92,8 @@ impl ChainSpec {
             (EthereumHardfork::Osaka, time(config.osaka_time)),
         ]);
 
-        let mut blob_schedule = config.blob_schedule_blob_params();
-        // geth's defaults when the schedule omits a fork that is active.
-        if blob_schedule.cancun == BlobParams::cancun()
-            || config.blob_schedule.get("cancun").is_none()
-        {
-            blob_schedule.cancun = BlobParams::cancun();
-        }
-        if config.blob_schedule.get("prague").is_none() {
-            blob_schedule.prague = BlobParams::prague();
-        }
+        // Forks missing from `blobSchedule` get Ethereum's parameters.
+        let blob_schedule = config.blob_schedule_blob_params();
 
         Ok(Self {
             chain_id: config.chain_id,
