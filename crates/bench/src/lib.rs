@@ -4,3 +4,4 @@
 //! Test and benchmark tooling only: nothing in the node depends on it.
 
 pub mod chaingen;
+pub mod trie_bench;

@@ -213,7 +213,9 @@ fn open_store(datadir: &Path) -> Store {
 
 /// (number, hash) of the head of the datadir's store; the store is closed again on return.
 fn store_head(datadir: &Path) -> (u64, B256) {
-    let reader = open_store(datadir).reader().unwrap();
+    // The store must outlive its reader: a reader of a dropped store fails with DatabaseClosed.
+    let store = open_store(datadir);
+    let reader = store.reader().unwrap();
     let (hash, header) = reader.head().unwrap().expect("store has a head");
     (header.number, hash)
 }
@@ -237,7 +239,8 @@ fn import_prints_head_of_last_block() {
 
     // The store holds the whole canonical chain with its transactions.
     assert_eq!(store_head(&f.datadir), (30, f.hash(30)));
-    let reader = open_store(&f.datadir).reader().unwrap();
+    let store = open_store(&f.datadir);
+    let reader = store.reader().unwrap();
     assert_eq!(reader.genesis_hash().unwrap(), Some(f.genesis_hash()));
     assert_eq!(reader.canonical_hash(0).unwrap(), Some(f.genesis_hash()));
     for block in &f.chain.blocks {
@@ -273,7 +276,8 @@ fn reimport_is_idempotent() {
     assert!(log.contains("already_known=30"), "stderr: {log}");
     assert!(!log.contains("import done"), "stderr: {log}");
     assert_eq!(store_head(&f.datadir), (30, f.hash(30)));
-    let reader = open_store(&f.datadir).reader().unwrap();
+    let store = open_store(&f.datadir);
+    let reader = store.reader().unwrap();
     assert_eq!(reader.canonical_hash(31).unwrap(), None);
 }
 
@@ -320,7 +324,8 @@ fn check_invalid_block_20(corrupt: impl FnOnce(&mut Block), reason: &str) {
 
     assert_eq!(store_head(&f.datadir), (19, f.hash(19)));
     {
-        let reader = open_store(&f.datadir).reader().unwrap();
+        let store = open_store(&f.datadir);
+        let reader = store.reader().unwrap();
         assert_eq!(reader.canonical_hash(20).unwrap(), None);
         assert_eq!(reader.block_number(&bad_hash).unwrap(), None);
         assert_eq!(reader.header(&bad_hash).unwrap(), None);
@@ -417,7 +422,8 @@ fn truncated_last_block_keeps_the_whole_blocks_before_it() {
     // Blocks are imported as they are decoded: the 29 whole blocks before the damage are in, and
     // nothing of the truncated one.
     assert_eq!(store_head(&f.datadir), (29, f.hash(29)));
-    let reader = open_store(&f.datadir).reader().unwrap();
+    let store = open_store(&f.datadir);
+    let reader = store.reader().unwrap();
     assert_eq!(reader.canonical_hash(30).unwrap(), None);
 }
 
@@ -448,7 +454,8 @@ fn genesis_mismatch_is_refused() {
         "stderr: {log}"
     );
     assert_eq!(store_head(&f.datadir), (30, f.hash(30)));
-    let reader = open_store(&f.datadir).reader().unwrap();
+    let store = open_store(&f.datadir);
+    let reader = store.reader().unwrap();
     assert_eq!(reader.genesis_hash().unwrap(), Some(f.genesis_hash()));
 }
 
@@ -478,7 +485,7 @@ fn blocks_of_another_chain_are_refused() {
 fn export(datadir: &Path, range: &[&str], file: &Path) -> Output {
     let mut args: Vec<&std::ffi::OsStr> =
         vec!["export".as_ref(), "--datadir".as_ref(), datadir.as_os_str()];
-    args.extend(range.iter().map(|s| std::ffi::OsStr::new(s)));
+    args.extend(range.iter().map(std::ffi::OsStr::new));
     args.push(file.as_os_str());
     keel(&args)
 }
@@ -648,9 +655,9 @@ fn check_crashed_store(f: &Fixture, reference: &mut Reference) -> u64 {
     n
 }
 
-/// Start `keel import` of the whole file and SIGKILL it right after it logs that block
+/// Start `keel import` of the whole file and SIGKILL it `delay` after it logs that block
 /// `kill_after` (or a later one) is stored. Returns the last block number it logged.
-fn import_and_kill(f: &Fixture, kill_after: u64) -> u64 {
+fn import_and_kill(f: &Fixture, kill_after: u64, delay: Duration) -> u64 {
     let mut child = keel_command(&[
         "--log.level".as_ref(),
         "info,keel_chain=debug".as_ref(),
@@ -699,6 +706,9 @@ fn import_and_kill(f: &Fixture, kill_after: u64) -> u64 {
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
+    // A delay moves the kill from the start of the next block (execution) towards its end
+    // (state root and commit).
+    std::thread::sleep(delay);
     child.kill().expect("kill keel import");
     let status = child.wait().unwrap();
     drop(rx);
@@ -723,7 +733,7 @@ fn killed_import_leaves_the_last_whole_block() {
     let started = Instant::now();
     let f = Fixture::new(&ChainGenConfig {
         accounts: 2000,
-        blocks: 300,
+        blocks: 120,
         txs_per_block: 200,
         workload: Workload::EthTransfer,
         gas_limit: 30_000_000,
@@ -733,8 +743,8 @@ fn killed_import_leaves_the_last_whole_block() {
     let total = f.last_number();
     let mut reference = Reference::new(&f.chain.genesis_json);
 
-    // First kill: a fresh datadir, some way in.
-    let logged = import_and_kill(&f, 25);
+    // First kill: a fresh datadir, some way in, right after a block is stored.
+    let logged = import_and_kill(&f, 20, Duration::ZERO);
     let n1 = check_crashed_store(&f, &mut reference);
     // Block `logged` was committed before it was logged; the next one may have been committed
     // before the kill landed, but not more than that.
@@ -744,13 +754,10 @@ fn killed_import_leaves_the_last_whole_block() {
     );
     eprintln!("first kill at block {n1} after {:.1?}", started.elapsed());
 
-    // Second kill: resuming on the datadir left by the first.
-    let logged = import_and_kill(&f, n1 + 25);
+    // Second kill: resuming on the datadir left by the first, later within a block's import.
+    let logged = import_and_kill(&f, n1 + 30, Duration::from_millis(40));
     let n2 = check_crashed_store(&f, &mut reference);
-    assert!(
-        (logged..=logged + 1).contains(&n2),
-        "logged {logged}, head {n2}"
-    );
+    assert!(n2 >= logged, "logged {logged}, head {n2}");
     eprintln!("second kill at block {n2} after {:.1?}", started.elapsed());
 
     // Then the import completes.

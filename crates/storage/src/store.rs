@@ -113,7 +113,15 @@ impl Store {
             let mut meta = txn.open_table(tables::META)?;
             let head = meta
                 .get(tables::META_HEAD)?
-                .map(|v| B256::from_slice(v.value()));
+                .map(|v| {
+                    B256::try_from(v.value()).map_err(|_| {
+                        StoreError::corrupt(
+                            "meta",
+                            format!("{} has {} bytes", tables::META_HEAD, v.value().len()),
+                        )
+                    })
+                })
+                .transpose()?;
             match head {
                 None => {
                     meta.insert(tables::META_GENESIS, w.hash.as_slice())?;

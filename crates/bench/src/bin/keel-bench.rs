@@ -82,6 +82,16 @@ enum Command {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Time the trie alone: N accounts, then blocks of random account updates (update, root,
+    /// commit on a trie opened cold at the previous root).
+    Trie {
+        #[arg(long, default_value_t = 100_000)]
+        accounts: u32,
+        #[arg(long, default_value_t = 1_000)]
+        updates: u32,
+        #[arg(long, default_value_t = 10)]
+        blocks: u32,
+    },
 }
 
 fn main() -> eyre::Result<()> {
@@ -101,6 +111,34 @@ fn main() -> eyre::Result<()> {
             Ok(())
         }
         Command::Import { gen_args, workdir } => import(&gen_args, workdir),
+        Command::Trie {
+            accounts,
+            updates,
+            blocks,
+        } => {
+            let report = keel_bench::trie_bench::run(accounts, updates, blocks)?;
+            println!(
+                "built {accounts} leaves in {:.2?} ({} nodes)",
+                report.build, report.nodes
+            );
+            let n = report.blocks.len().max(1) as u32;
+            let sum = |f: fn(
+                &(
+                    std::time::Duration,
+                    std::time::Duration,
+                    std::time::Duration,
+                ),
+            ) -> std::time::Duration| {
+                report.blocks.iter().map(f).sum::<std::time::Duration>() / n
+            };
+            println!(
+                "per block of {updates} updates (mean of {blocks}): update {:.2?}, root {:.2?}, commit {:.2?}",
+                sum(|b| b.0),
+                sum(|b| b.1),
+                sum(|b| b.2)
+            );
+            Ok(())
+        }
     }
 }
 

@@ -1,0 +1,725 @@
+//! `Store::write_block` semantics and reading everything back, on a file store and on the
+//! in-memory store (both go through the same code, and both are checked here).
+
+use alloy_consensus::{Eip658Value, ReceiptWithBloom, SignableTransaction, TxLegacy};
+use alloy_primitives::{Address, B256, Bytes, Log, LogData, Signature, TxKind, U256, keccak256};
+use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
+use keel_storage::{BlockWrite, ChainReader, StateChanges, StateReader, Store, StoreError};
+use keel_trie::{EmptyNodeStore, NodeStore, Trie};
+use keel_types::{BlockBody, Header, Receipt, Transaction};
+use tempfile::TempDir;
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+/// Run `test` on a fresh file store and on a fresh in-memory store.
+fn on_both_backends(test: impl Fn(&Store)) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = Store::open(dir.path().join("keel.redb")).unwrap();
+    test(&file);
+    drop(file);
+    test(&Store::in_memory().unwrap());
+}
+
+/// Everything one block writes, owned, so tests can build it and then hand it to the store.
+#[derive(Debug, Clone)]
+struct TestBlock {
+    header: Header,
+    body: BlockBody,
+    receipts: Vec<Receipt>,
+    tx_hashes: Vec<B256>,
+    state: StateChanges,
+    nodes: Vec<(B256, Vec<u8>)>,
+}
+
+impl TestBlock {
+    /// A block with `txs` transactions (and as many receipts) and no state changes. `salt` makes
+    /// blocks with the same parent and number differ.
+    fn new(parent_hash: B256, number: u64, txs: u64, salt: u64) -> Self {
+        let header = Header {
+            parent_hash,
+            number,
+            timestamp: 1_700_000_000 + number * 12 + salt,
+            gas_limit: 30_000_000,
+            gas_used: 21_000 * txs,
+            ..Default::default()
+        };
+        let transactions: Vec<Transaction> = (0..txs)
+            .map(|i| transaction(number * 1_000 + salt * 100 + i))
+            .collect();
+        let tx_hashes = transactions.iter().map(|tx| *tx.tx_hash()).collect();
+        let receipts = (0..txs).map(|i| receipt(21_000 * (i + 1), i)).collect();
+        Self {
+            header,
+            body: BlockBody {
+                transactions,
+                ommers: Vec::new(),
+                withdrawals: Some(Default::default()),
+            },
+            receipts,
+            tx_hashes,
+            state: StateChanges::default(),
+            nodes: Vec::new(),
+        }
+    }
+
+    fn genesis() -> Self {
+        Self::new(B256::ZERO, 0, 0, 0)
+    }
+
+    /// A child of `self` with `txs` transactions.
+    fn child(&self, txs: u64) -> Self {
+        Self::new(self.hash(), self.header.number + 1, txs, 0)
+    }
+
+    fn hash(&self) -> B256 {
+        self.header.hash_slow()
+    }
+
+    fn write(&self, store: &Store) -> Result<(), StoreError> {
+        store.write_block(&BlockWrite {
+            hash: self.hash(),
+            header: &self.header,
+            body: &self.body,
+            receipts: &self.receipts,
+            tx_hashes: &self.tx_hashes,
+            state: &self.state,
+            trie_nodes: &self.nodes,
+        })
+    }
+}
+
+fn transaction(nonce: u64) -> Transaction {
+    let tx = TxLegacy {
+        chain_id: Some(1),
+        nonce,
+        gas_price: 1_000_000_000,
+        gas_limit: 21_000,
+        to: TxKind::Call(Address::repeat_byte(0x77)),
+        value: U256::from(nonce),
+        input: Bytes::new(),
+    };
+    tx.into_signed(Signature::test_signature()).into()
+}
+
+fn receipt(cumulative_gas_used: u64, i: u64) -> Receipt {
+    let log = Log {
+        address: Address::repeat_byte(0x42),
+        data: LogData::new_unchecked(vec![keccak256(i.to_be_bytes())], Bytes::from(vec![1, 2, 3])),
+    };
+    let receipt = alloy_consensus::Receipt {
+        status: Eip658Value::Eip658(i.is_multiple_of(2)),
+        cumulative_gas_used,
+        logs: vec![log],
+    };
+    let logs_bloom = receipt.bloom_slow();
+    Receipt::Eip1559(ReceiptWithBloom {
+        receipt,
+        logs_bloom,
+    })
+}
+
+fn addr(n: u64) -> Address {
+    let mut a = [0u8; 20];
+    a[12..].copy_from_slice(&n.to_be_bytes());
+    Address::from(a)
+}
+
+fn account(nonce: u64, balance: u64) -> TrieAccount {
+    TrieAccount {
+        nonce,
+        balance: U256::from(balance),
+        storage_root: EMPTY_ROOT_HASH,
+        code_hash: alloy_primitives::KECCAK256_EMPTY,
+    }
+}
+
+fn slot(n: u64) -> B256 {
+    B256::from(U256::from(n))
+}
+
+const SLOT_MAX: B256 = B256::repeat_byte(0xff);
+
+/// The whole chain as the store holds it: head, genesis, canonical hashes, blocks, tx lookups.
+#[track_caller]
+fn assert_chain(store: &Store, blocks: &[&TestBlock]) {
+    let reader = store.reader().unwrap();
+    let genesis = blocks[0].hash();
+    let head = blocks.last().unwrap();
+    assert_eq!(reader.genesis_hash().unwrap(), Some(genesis));
+    assert_eq!(reader.head_hash().unwrap(), Some(head.hash()));
+    assert_eq!(
+        reader.head().unwrap(),
+        Some((head.hash(), head.header.clone()))
+    );
+    for block in blocks {
+        let hash = block.hash();
+        let number = block.header.number;
+        assert_eq!(reader.canonical_hash(number).unwrap(), Some(hash));
+        assert_eq!(reader.block_number(&hash).unwrap(), Some(number));
+        assert_eq!(reader.header(&hash).unwrap().as_ref(), Some(&block.header));
+        assert_eq!(reader.body(&hash).unwrap().as_ref(), Some(&block.body));
+        assert_eq!(
+            reader.receipts(&hash).unwrap().as_ref(),
+            Some(&block.receipts)
+        );
+        for (i, tx_hash) in block.tx_hashes.iter().enumerate() {
+            assert_eq!(reader.tx_location(tx_hash).unwrap(), Some((hash, i as u64)));
+        }
+    }
+    assert_eq!(reader.canonical_hash(head.header.number + 1).unwrap(), None);
+}
+
+/// Nothing of `block` is in the store.
+#[track_caller]
+fn assert_absent(store: &Store, block: &TestBlock) {
+    let reader = store.reader().unwrap();
+    let hash = block.hash();
+    assert_eq!(reader.header(&hash).unwrap(), None);
+    assert_eq!(reader.body(&hash).unwrap(), None);
+    assert_eq!(reader.receipts(&hash).unwrap(), None);
+    assert_eq!(reader.block_number(&hash).unwrap(), None);
+    for tx_hash in &block.tx_hashes {
+        assert_eq!(reader.tx_location(tx_hash).unwrap(), None);
+    }
+    for (hash, _) in &block.state.codes {
+        assert_eq!(reader.code(hash).unwrap(), None);
+    }
+    for (hash, _) in &block.nodes {
+        assert_eq!(reader.node(hash).unwrap(), None);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// chain data
+
+#[test]
+fn empty_store_has_no_head() {
+    on_both_backends(|store| {
+        let reader = store.reader().unwrap();
+        assert_eq!(reader.head_hash().unwrap(), None);
+        assert_eq!(reader.genesis_hash().unwrap(), None);
+        assert_eq!(reader.head().unwrap(), None);
+        assert_eq!(reader.canonical_hash(0).unwrap(), None);
+        assert_eq!(reader.account_count().unwrap(), 0);
+        assert_eq!(reader.account(&addr(1)).unwrap(), None);
+        assert_eq!(reader.storage(&addr(1), &slot(1)).unwrap(), U256::ZERO);
+        assert_eq!(reader.code(&keccak256([1])).unwrap(), None);
+    });
+}
+
+#[test]
+fn genesis_write_sets_head_and_genesis() {
+    on_both_backends(|store| {
+        let before = store.reader().unwrap();
+        let genesis = TestBlock::genesis();
+        genesis.write(store).unwrap();
+        assert_chain(store, &[&genesis]);
+        let reader = store.reader().unwrap();
+        assert_eq!(reader.receipts(&genesis.hash()).unwrap(), Some(vec![]));
+        // A reader is a snapshot: one taken before the write still sees an empty store.
+        assert_eq!(before.head_hash().unwrap(), None);
+        assert_eq!(before.genesis_hash().unwrap(), None);
+        assert_eq!(before.header(&genesis.hash()).unwrap(), None);
+    });
+}
+
+#[test]
+fn blocks_extend_the_head() {
+    on_both_backends(|store| {
+        let genesis = TestBlock::genesis();
+        genesis.write(store).unwrap();
+        let b1 = genesis.child(3);
+        b1.write(store).unwrap();
+        assert_chain(store, &[&genesis, &b1]);
+        let b2 = b1.child(5);
+        b2.write(store).unwrap();
+        let b3 = b2.child(0);
+        b3.write(store).unwrap();
+        // The genesis stays the genesis; the head moves.
+        assert_chain(store, &[&genesis, &b1, &b2, &b3]);
+    });
+}
+
+#[test]
+fn write_not_on_head_is_refused_and_writes_nothing() {
+    on_both_backends(|store| {
+        let genesis = TestBlock::genesis();
+        genesis.write(store).unwrap();
+        let b1 = genesis.child(2);
+        b1.write(store).unwrap();
+
+        // A sibling of the head, carrying state, code and trie nodes.
+        let mut sibling = TestBlock::new(genesis.hash(), 1, 3, 1);
+        sibling.state.accounts.push((addr(5), Some(account(1, 5))));
+        sibling
+            .state
+            .storage
+            .push((addr(5), slot(1), U256::from(9)));
+        sibling
+            .state
+            .codes
+            .push((keccak256([0x60, 0x00]), Bytes::from(vec![0x60, 0x00])));
+        sibling.nodes.push((keccak256([0xc0]), vec![0xc0]));
+        // Blocks whose parent is not the head, for every way that can happen.
+        let unknown_parent = TestBlock::new(keccak256("nowhere"), 2, 1, 0);
+        let mut second_genesis = TestBlock::new(B256::ZERO, 0, 0, 7);
+        second_genesis
+            .state
+            .accounts
+            .push((addr(6), Some(account(0, 6))));
+        let cases = [sibling, unknown_parent, b1.clone(), second_genesis];
+        for block in &cases {
+            let err = block.write(store).unwrap_err();
+            match err {
+                StoreError::NotOnHead { number, hash, head } => {
+                    assert_eq!(number, block.header.number);
+                    assert_eq!(hash, block.hash());
+                    assert_eq!(head, b1.hash());
+                }
+                other => panic!("expected NotOnHead, got {other:?}"),
+            }
+            assert!(err_message(block, store).contains("does not extend head"));
+        }
+        for block in [&cases[0], &cases[1], &cases[3]] {
+            assert_absent(store, block);
+        }
+        let reader = store.reader().unwrap();
+        assert_eq!(reader.account(&addr(5)).unwrap(), None);
+        assert_eq!(reader.account(&addr(6)).unwrap(), None);
+        assert_eq!(reader.account_count().unwrap(), 0);
+        assert_eq!(reader.storage(&addr(5), &slot(1)).unwrap(), U256::ZERO);
+        // The chain is exactly what it was.
+        assert_chain(store, &[&genesis, &b1]);
+    });
+}
+
+fn err_message(block: &TestBlock, store: &Store) -> String {
+    block.write(store).unwrap_err().to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// state
+
+#[test]
+fn flat_state_updates() {
+    on_both_backends(|store| {
+        let (a, b, c, d) = (addr(100), addr(200), addr(300), addr(400));
+        // Neighbours of `a`, whose storage keys sit right next to a's in the table.
+        let (a_before, a_after) = (addr(99), addr(101));
+
+        let mut genesis = TestBlock::genesis();
+        genesis.state.accounts = vec![
+            (a, Some(account(0, 1_000))),
+            (b, Some(account(0, 2_000))),
+            (c, Some(account(0, 3_000))),
+            (a_before, Some(account(0, 1))),
+            (a_after, Some(account(0, 1))),
+        ];
+        genesis.state.storage = vec![
+            (a, B256::ZERO, U256::from(3)),
+            (a, slot(1), U256::from(1)),
+            (a, slot(2), U256::from(2)),
+            (a, SLOT_MAX, U256::from(4)),
+            (a_before, SLOT_MAX, U256::from(5)),
+            (a_after, B256::ZERO, U256::from(6)),
+            (b, slot(1), U256::from(7)),
+            // A zero value is "no slot".
+            (b, slot(9), U256::ZERO),
+        ];
+        genesis.write(store).unwrap();
+        {
+            let r = store.reader().unwrap();
+            assert_eq!(r.account_count().unwrap(), 5);
+            assert_eq!(r.account(&a).unwrap(), Some(account(0, 1_000)));
+            assert_eq!(r.account(&d).unwrap(), None);
+            assert_eq!(
+                r.storage_slots(&a).unwrap(),
+                vec![
+                    (B256::ZERO, U256::from(3)),
+                    (slot(1), U256::from(1)),
+                    (slot(2), U256::from(2)),
+                    (SLOT_MAX, U256::from(4)),
+                ]
+            );
+            assert_eq!(r.storage_slots(&b).unwrap(), vec![(slot(1), U256::from(7))]);
+            assert_eq!(r.storage(&b, &slot(9)).unwrap(), U256::ZERO);
+        }
+
+        // Block 1: update a, delete c, insert d; set, change and clear slots.
+        let mut b1 = genesis.child(1);
+        b1.state.accounts = vec![
+            (a, Some(account(1, 900))),
+            (c, None),
+            (d, Some(account(0, 4_000))),
+        ];
+        b1.state.storage = vec![
+            (a, slot(1), U256::from(10)),
+            (a, slot(2), U256::ZERO),
+            (b, slot(3), U256::from(8)),
+            // Clearing a slot that was never set is fine.
+            (d, slot(1), U256::ZERO),
+        ];
+        b1.write(store).unwrap();
+        {
+            let r = store.reader().unwrap();
+            assert_eq!(r.account_count().unwrap(), 5);
+            assert_eq!(r.account(&a).unwrap(), Some(account(1, 900)));
+            assert_eq!(r.account(&b).unwrap(), Some(account(0, 2_000)));
+            assert_eq!(r.account(&c).unwrap(), None);
+            assert_eq!(r.account(&d).unwrap(), Some(account(0, 4_000)));
+            assert_eq!(r.storage(&a, &slot(1)).unwrap(), U256::from(10));
+            assert_eq!(r.storage(&a, &slot(2)).unwrap(), U256::ZERO);
+            assert_eq!(
+                r.storage_slots(&a).unwrap(),
+                vec![
+                    (B256::ZERO, U256::from(3)),
+                    (slot(1), U256::from(10)),
+                    (SLOT_MAX, U256::from(4)),
+                ]
+            );
+            assert_eq!(
+                r.storage_slots(&b).unwrap(),
+                vec![(slot(1), U256::from(7)), (slot(3), U256::from(8))]
+            );
+            assert_eq!(r.storage_slots(&d).unwrap(), vec![]);
+        }
+
+        // Block 2: delete b (its storage goes with it); wipe a's storage and re-create one slot in
+        // the same block (a self-destruct and re-create). The neighbours keep theirs.
+        let mut b2 = b1.child(0);
+        b2.state.accounts = vec![(b, None), (a, Some(account(0, 5)))];
+        b2.state.wiped_storage = vec![a];
+        b2.state.storage = vec![(a, slot(5), U256::from(9))];
+        b2.write(store).unwrap();
+        {
+            let r = store.reader().unwrap();
+            assert_eq!(r.account_count().unwrap(), 4);
+            assert_eq!(r.account(&b).unwrap(), None);
+            assert_eq!(r.storage_slots(&b).unwrap(), vec![]);
+            assert_eq!(r.storage(&b, &slot(1)).unwrap(), U256::ZERO);
+            assert_eq!(r.storage(&b, &slot(3)).unwrap(), U256::ZERO);
+            assert_eq!(r.account(&a).unwrap(), Some(account(0, 5)));
+            assert_eq!(r.storage_slots(&a).unwrap(), vec![(slot(5), U256::from(9))]);
+            assert_eq!(r.storage(&a, &B256::ZERO).unwrap(), U256::ZERO);
+            assert_eq!(r.storage(&a, &SLOT_MAX).unwrap(), U256::ZERO);
+            assert_eq!(
+                r.storage_slots(&a_before).unwrap(),
+                vec![(SLOT_MAX, U256::from(5))]
+            );
+            assert_eq!(
+                r.storage_slots(&a_after).unwrap(),
+                vec![(B256::ZERO, U256::from(6))]
+            );
+        }
+
+        // Block 3: wiping an account without storage, and deleting one that doesn't exist.
+        let mut b3 = b2.child(0);
+        b3.state.wiped_storage = vec![d];
+        b3.state.accounts = vec![(c, None)];
+        b3.write(store).unwrap();
+        let r = store.reader().unwrap();
+        assert_eq!(r.account_count().unwrap(), 4);
+        assert_eq!(r.account(&d).unwrap(), Some(account(0, 4_000)));
+        assert_eq!(r.storage_slots(&a).unwrap(), vec![(slot(5), U256::from(9))]);
+    });
+}
+
+#[test]
+fn code_by_hash() {
+    on_both_backends(|store| {
+        let code1 = Bytes::from(vec![0x60, 0x01, 0x60, 0x00, 0x55]);
+        let code2 = Bytes::from(vec![0x5f; 1000]);
+        let mut genesis = TestBlock::genesis();
+        genesis.state.codes = vec![(keccak256(&code1), code1.clone())];
+        genesis.write(store).unwrap();
+        let mut b1 = genesis.child(0);
+        b1.state.codes = vec![(keccak256(&code2), code2.clone())];
+        b1.write(store).unwrap();
+
+        let r = store.reader().unwrap();
+        assert_eq!(r.code(&keccak256(&code1)).unwrap(), Some(code1));
+        assert_eq!(r.code(&keccak256(&code2)).unwrap(), Some(code2));
+        assert_eq!(r.code(&keccak256([0x00])).unwrap(), None);
+    });
+}
+
+#[test]
+fn trie_nodes_are_readable_through_node_store() {
+    on_both_backends(|store| {
+        let key = |i: u64| keccak256(i.to_be_bytes());
+        let value = |i: u64, v: u64| alloy_rlp::encode(U256::from(i * 1_000 + v));
+
+        // Genesis: a 200-leaf trie built from nothing.
+        let mut trie = Trie::new(EmptyNodeStore, EMPTY_ROOT_HASH);
+        for i in 0..200 {
+            trie.insert(key(i).as_slice(), value(i, 0)).unwrap();
+        }
+        let updates = trie.commit();
+        let root0 = updates.root;
+        assert!(updates.nodes.len() > 10);
+        let mut genesis = TestBlock::genesis();
+        genesis.header.state_root = root0;
+        genesis.nodes = updates.nodes.clone();
+        genesis.write(store).unwrap();
+
+        let reader = store.reader().unwrap();
+        for (hash, rlp) in &updates.nodes {
+            assert_eq!(reader.node(hash).unwrap().as_ref(), Some(rlp));
+            assert_eq!(keccak256(rlp), *hash);
+        }
+        assert_eq!(reader.node(&keccak256("no such node")).unwrap(), None);
+        let mut trie = Trie::new(&reader, root0);
+        for i in 0..200 {
+            assert_eq!(trie.get(key(i).as_slice()).unwrap(), Some(value(i, 0)));
+        }
+        assert_eq!(trie.get(key(200).as_slice()).unwrap(), None);
+
+        // Block 1: update the trie loaded from the store and store only what changed.
+        for i in 0..20 {
+            trie.insert(key(i).as_slice(), value(i, 1)).unwrap();
+        }
+        for i in 20..30 {
+            trie.remove(key(i).as_slice()).unwrap();
+        }
+        for i in 200..210 {
+            trie.insert(key(i).as_slice(), value(i, 1)).unwrap();
+        }
+        let updates = trie.commit();
+        let root1 = updates.root;
+        assert_ne!(root1, root0);
+        drop(trie);
+        drop(reader);
+        let mut b1 = genesis.child(0);
+        b1.header.state_root = root1;
+        b1.nodes = updates.nodes;
+        b1.write(store).unwrap();
+
+        let reader = store.reader().unwrap();
+        let mut trie = Trie::new(&reader, root1);
+        for i in 0..210 {
+            let expected = match i {
+                0..20 => Some(value(i, 1)),
+                20..30 => None,
+                30..200 => Some(value(i, 0)),
+                _ => Some(value(i, 1)),
+            };
+            assert_eq!(trie.get(key(i).as_slice()).unwrap(), expected, "key {i}");
+        }
+        // Nodes are content-addressed and never removed: the old root still reads.
+        let mut old = Trie::new(&reader, root0);
+        for i in 0..200 {
+            assert_eq!(old.get(key(i).as_slice()).unwrap(), Some(value(i, 0)));
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// the file store
+
+/// A small chain with state, code and trie nodes in every table.
+fn scenario() -> Vec<TestBlock> {
+    let code = Bytes::from(vec![0x60, 0x2a, 0x60, 0x00, 0x52]);
+    let mut trie = Trie::new(EmptyNodeStore, EMPTY_ROOT_HASH);
+    for i in 0u64..50 {
+        trie.insert(
+            keccak256(i.to_be_bytes()).as_slice(),
+            vec![0x80 + (i as u8 % 50)],
+        )
+        .unwrap();
+    }
+    let updates = trie.commit();
+
+    let mut genesis = TestBlock::genesis();
+    genesis.header.state_root = updates.root;
+    genesis.nodes = updates.nodes;
+    genesis.state.accounts = (1..=10).map(|i| (addr(i), Some(account(0, i)))).collect();
+    genesis.state.storage = (1..=10)
+        .map(|i| (addr(1), slot(i), U256::from(i)))
+        .collect();
+    genesis.state.codes = vec![(keccak256(&code), code)];
+    let mut b1 = genesis.child(4);
+    b1.state.accounts = vec![(addr(2), None), (addr(11), Some(account(3, 11)))];
+    b1.state.storage = vec![
+        (addr(1), slot(1), U256::ZERO),
+        (addr(11), slot(1), U256::MAX),
+    ];
+    let b2 = b1.child(2);
+    vec![genesis, b1, b2]
+}
+
+#[track_caller]
+fn assert_scenario(store: &Store, blocks: &[TestBlock]) {
+    assert_chain(store, &blocks.iter().collect::<Vec<_>>());
+    let r = store.reader().unwrap();
+    assert_eq!(r.account_count().unwrap(), 10);
+    assert_eq!(r.account(&addr(1)).unwrap(), Some(account(0, 1)));
+    assert_eq!(r.account(&addr(2)).unwrap(), None);
+    assert_eq!(r.account(&addr(11)).unwrap(), Some(account(3, 11)));
+    let slots: Vec<_> = (2..=10).map(|i| (slot(i), U256::from(i))).collect();
+    assert_eq!(r.storage_slots(&addr(1)).unwrap(), slots);
+    assert_eq!(r.storage(&addr(11), &slot(1)).unwrap(), U256::MAX);
+    for (hash, code) in &blocks[0].state.codes {
+        assert_eq!(r.code(hash).unwrap().as_ref(), Some(code));
+    }
+    let mut trie = Trie::new(&r, blocks[0].header.state_root);
+    for i in 0u64..50 {
+        assert_eq!(
+            trie.get(keccak256(i.to_be_bytes()).as_slice()).unwrap(),
+            Some(vec![0x80 + (i as u8 % 50)])
+        );
+    }
+}
+
+#[test]
+fn file_store_reopens_with_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.redb");
+    let blocks = scenario();
+    {
+        let store = Store::open(&path).unwrap();
+        for block in &blocks {
+            block.write(&store).unwrap();
+        }
+        assert_scenario(&store, &blocks);
+    }
+    let store = Store::open(&path).unwrap();
+    assert_scenario(&store, &blocks);
+    // The reopened store still refuses what doesn't extend the head, and takes what does.
+    assert!(matches!(
+        blocks[1].write(&store),
+        Err(StoreError::NotOnHead { .. })
+    ));
+    let b3 = blocks[2].child(1);
+    b3.write(&store).unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    let mut all: Vec<&TestBlock> = blocks.iter().collect();
+    all.push(&b3);
+    assert_chain(&store, &all);
+}
+
+#[test]
+fn in_memory_stores_are_independent() {
+    let blocks = scenario();
+    let one = Store::in_memory().unwrap();
+    for block in &blocks {
+        block.write(&one).unwrap();
+    }
+    let two = Store::in_memory().unwrap();
+    assert_eq!(two.reader().unwrap().head_hash().unwrap(), None);
+    // Clones share one database.
+    let clone = one.clone();
+    assert_scenario(&clone, &blocks);
+}
+
+#[test]
+fn second_open_of_a_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.redb");
+    let _store = Store::open(&path).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// corruption: wrong bytes in the file are errors, not panics
+
+/// A file store holding `scenario()`, closed again.
+fn scenario_file() -> (TempDir, std::path::PathBuf, Vec<TestBlock>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.redb");
+    let blocks = scenario();
+    let store = Store::open(&path).unwrap();
+    for block in &blocks {
+        block.write(&store).unwrap();
+    }
+    drop(store);
+    (dir, path, blocks)
+}
+
+/// Overwrite one raw entry of the (closed) database file.
+fn raw_write<K: redb::Key + 'static>(
+    path: &std::path::Path,
+    table: &str,
+    key: K::SelfType<'_>,
+    value: &[u8],
+) {
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let def: redb::TableDefinition<K, &[u8]> = redb::TableDefinition::new(table);
+        let mut t = txn.open_table(def).unwrap();
+        t.insert(key, value).unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+#[track_caller]
+fn assert_corrupt<T: std::fmt::Debug>(result: Result<T, StoreError>, what: &str) {
+    match result {
+        Err(StoreError::Corrupt { what: w, .. }) => assert_eq!(w, what),
+        other => panic!("expected a corrupt {what} error, got {other:?}"),
+    }
+}
+
+#[test]
+fn corrupt_chain_entries_are_errors() {
+    let (_dir, path, blocks) = scenario_file();
+    let (h1, h2) = (blocks[1].hash(), blocks[2].hash());
+    raw_write::<&[u8; 32]>(&path, "headers", &h1.0, b"\xc3garbage");
+    raw_write::<&[u8; 32]>(&path, "bodies", &h1.0, &[0xc0, 0xc0]);
+    raw_write::<&[u8; 32]>(&path, "receipts", &h1.0, &[0xff]);
+    // A valid header followed by a stray byte.
+    let mut header = alloy_rlp::encode(&blocks[2].header);
+    header.push(0x00);
+    raw_write::<&[u8; 32]>(&path, "headers", &h2.0, &header);
+
+    let store = Store::open(&path).unwrap();
+    let r = store.reader().unwrap();
+    assert_corrupt(r.header(&h1), "header");
+    assert_corrupt(r.body(&h1), "body");
+    assert_corrupt(r.receipts(&h1), "receipts");
+    assert_corrupt(r.header(&h2), "header");
+    // The head's header is corrupt, so the head can't be read.
+    assert_corrupt(r.head(), "header");
+    // Entries that weren't touched still read.
+    assert_eq!(r.body(&h2).unwrap().as_ref(), Some(&blocks[2].body));
+    assert_eq!(r.head_hash().unwrap(), Some(h2));
+}
+
+#[test]
+fn corrupt_account_is_an_error() {
+    let (_dir, path, _) = scenario_file();
+    raw_write::<&[u8; 20]>(&path, "accounts", &addr(3).0.0, b"\x01\x02");
+    let store = Store::open(&path).unwrap();
+    let r = store.reader().unwrap();
+    assert_corrupt(r.account(&addr(3)), "account");
+    assert_eq!(r.account(&addr(4)).unwrap(), Some(account(0, 4)));
+}
+
+#[test]
+fn corrupt_head_is_an_error() {
+    let (_dir, path, blocks) = scenario_file();
+    raw_write::<&str>(&path, "meta", "head", &[1, 2, 3]);
+    let store = Store::open(&path).unwrap();
+    let r = store.reader().unwrap();
+    assert_corrupt(r.head_hash(), "meta");
+    assert_corrupt(r.head(), "meta");
+    // Writing on a corrupt head is refused, not a panic, and writes nothing.
+    let b3 = blocks[2].child(1);
+    assert_corrupt(b3.write(&store), "meta");
+    assert_eq!(store.reader().unwrap().header(&b3.hash()).unwrap(), None);
+}
+
+#[test]
+fn other_schema_version_is_refused() {
+    let (_dir, path, _) = scenario_file();
+    raw_write::<&str>(&path, "meta", "schema", &999u32.to_be_bytes());
+    let err = Store::open(&path).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Corrupt { what: "schema", .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("schema"), "{err}");
+}
