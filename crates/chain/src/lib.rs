@@ -8,6 +8,7 @@
 mod blockchain;
 mod error;
 mod genesis;
+pub mod importer;
 pub mod rlp_file;
 mod senders;
 mod state_update;

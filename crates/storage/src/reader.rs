@@ -1,9 +1,10 @@
 //! A consistent read-only view of the store (one redb read transaction).
 
 use alloy_primitives::{Address, B256, Bytes, U256};
-use alloy_rlp::Decodable;
 use alloy_trie::TrieAccount;
-use redb::{ReadOnlyTable, ReadTransaction};
+use std::sync::Arc;
+
+use redb::{Database, ReadOnlyTable, ReadTransaction};
 
 use crate::{
     ChainReader, StateReader, StoreError,
@@ -15,6 +16,8 @@ use keel_types::{BlockBody, Header, Receipt};
 /// A snapshot of the store: everything read through it sees the same committed state, even while
 /// a new block is being written. The hot tables (state and trie nodes) are opened once.
 pub struct StoreReader {
+    /// Keeps the database open as long as the snapshot is in use.
+    _db: Arc<Database>,
     txn: ReadTransaction,
     accounts: ReadOnlyTable<&'static [u8; 20], &'static [u8]>,
     storage: ReadOnlyTable<&'static [u8; 52], &'static [u8; 32]>,
@@ -29,8 +32,9 @@ impl std::fmt::Debug for StoreReader {
 }
 
 impl StoreReader {
-    pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StoreError> {
+    pub(crate) fn new(db: Arc<Database>, txn: ReadTransaction) -> Result<Self, StoreError> {
         Ok(Self {
+            _db: db,
             accounts: txn.open_table(tables::ACCOUNTS)?,
             storage: txn.open_table(tables::STORAGE)?,
             code: txn.open_table(tables::CODE)?,
@@ -134,10 +138,7 @@ impl StateReader for StoreReader {
         let Some(v) = self.accounts.get(&address.0.0)? else {
             return Ok(None);
         };
-        let mut bytes = v.value();
-        TrieAccount::decode(&mut bytes)
-            .map(Some)
-            .map_err(|e| StoreError::corrupt("account", e))
+        decode("account", v.value()).map(Some)
     }
 
     fn storage(&self, address: &Address, slot: &B256) -> Result<U256, StoreError> {

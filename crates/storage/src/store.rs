@@ -1,11 +1,17 @@
 //! The database handle and the one way to write: a whole block per write transaction.
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::Encodable;
 use alloy_trie::TrieAccount;
-use redb::{Database, ReadableDatabase, ReadableTable, backends::InMemoryBackend};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, backends::InMemoryBackend};
 
 use crate::{
     StoreError, StoreReader,
@@ -45,6 +51,8 @@ pub struct BlockWrite<'a> {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    /// When set, block writes are atomic but not fsynced; [`Store::sync`] makes them durable.
+    deferred_sync: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -97,18 +105,42 @@ impl Store {
             }
         }
         txn.commit()?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            deferred_sync: Arc::new(AtomicBool::new(false)),
+        })
     }
 
-    /// A consistent snapshot for reading.
+    /// A consistent snapshot for reading. It keeps the database open while it lives.
     pub fn reader(&self) -> Result<StoreReader, StoreError> {
-        StoreReader::new(self.db.begin_read()?)
+        StoreReader::new(self.db.clone(), self.db.begin_read()?)
+    }
+
+    /// Choose whether each block write is fsynced (the default) or only made durable by the next
+    /// [`Store::sync`]. Either way every write is atomic: after a crash the store is at the last
+    /// whole block that was made durable. Deferring suits bulk import, where the blocks can be
+    /// read again from the file; a sequencer that answers users keeps every block durable.
+    pub fn set_deferred_sync(&self, deferred: bool) {
+        self.deferred_sync.store(deferred, Ordering::Relaxed);
+    }
+
+    /// Make every write so far durable (one fsync).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| StoreError::corrupt("durability", e))?;
+        txn.commit()?;
+        Ok(())
     }
 
     /// Write a block and all its effects in one transaction and make it the head. The block must
     /// be the genesis of an empty store or extend the current head; otherwise nothing is written.
     pub fn write_block(&self, w: &BlockWrite<'_>) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let mut txn = self.db.begin_write()?;
+        if self.deferred_sync.load(Ordering::Relaxed) {
+            txn.set_durability(Durability::None)
+                .map_err(|e| StoreError::corrupt("durability", e))?;
+        }
         {
             let mut meta = txn.open_table(tables::META)?;
             let head = meta

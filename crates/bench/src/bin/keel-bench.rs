@@ -9,7 +9,10 @@ use std::{path::PathBuf, time::Instant};
 use clap::{Parser, Subcommand, ValueEnum};
 use eyre::WrapErr;
 use keel_bench::chaingen::{ChainGenConfig, Workload, generate};
-use keel_chain::{Blockchain, ImportOutcome, ImportTimings, rlp_file::RlpBlocks};
+use keel_chain::{
+    Blockchain,
+    importer::{ImportStats, SyncPolicy, import_rlp},
+};
 use keel_storage::Store;
 use keel_types::ChainSpec;
 
@@ -164,26 +167,19 @@ fn import(gen_args: &GenArgs, workdir: Option<PathBuf>) -> eyre::Result<()> {
     let store = Store::open(dir.path().join("keel.redb")).wrap_err("opening datadir")?;
     let blockchain = Blockchain::open(store, &genesis, spec)?;
 
-    let started = Instant::now();
-    let mut phases = ImportTimings::default();
-    let (mut gas, mut blocks, mut txs) = (0u64, 0u64, 0u64);
-    for block in RlpBlocks::new(&rlp) {
-        let block = block?;
-        txs += block.body.transactions.len() as u64;
-        match blockchain.import_block(&block)? {
-            ImportOutcome::Imported {
-                gas_used, timings, ..
-            } => {
-                gas += gas_used;
-                blocks += 1;
-                phases.execution += timings.execution;
-                phases.state_root += timings.state_root;
-                phases.commit += timings.commit;
-            }
-            ImportOutcome::AlreadyKnown { .. } => eyre::bail!("fresh datadir already knew a block"),
-        }
+    let mut stats = ImportStats::default();
+    import_rlp(&blockchain, &rlp, SyncPolicy::default(), &mut stats, |_| {})?;
+    let ImportStats {
+        imported: blocks,
+        gas,
+        txs,
+        timings: phases,
+        ..
+    } = stats;
+    if blocks != chain.blocks.len() as u64 {
+        eyre::bail!("imported {blocks} of {} blocks", chain.blocks.len());
     }
-    let secs = started.elapsed().as_secs_f64();
+    let secs = stats.elapsed.as_secs_f64();
     println!(
         "imported {blocks} blocks, {txs} txs, {:.1} Mgas in {secs:.2}s: {:.1} Mgas/s, {:.1} blocks/s, {:.0} tx/s",
         gas as f64 / 1e6,

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 use eyre::WrapErr;
-use keel_chain::{Blockchain, ImportOutcome, rlp_file::RlpBlocks};
+use keel_chain::{
+    Blockchain,
+    importer::{ImportStats, SyncPolicy, import_rlp},
+};
 use keel_types::ChainSpec;
 use tracing::info;
 
@@ -36,38 +39,36 @@ pub fn run(args: ImportArgs) -> eyre::Result<()> {
     let (start_number, _) = chain.head()?;
     info!(file = %args.file.display(), bytes = data.len(), head = start_number, "importing");
 
-    let started = std::time::Instant::now();
-    let (mut imported, mut known, mut gas) = (0u64, 0u64, 0u64);
-    for (index, block) in RlpBlocks::new(&data).enumerate() {
-        let block = block?;
-        match chain.import_block(&block) {
-            Ok(ImportOutcome::Imported {
-                number, gas_used, ..
-            }) => {
-                imported += 1;
-                gas += gas_used;
-                if imported % 100 == 0 {
-                    info!(number, imported, "progress");
-                }
-            }
-            Ok(ImportOutcome::AlreadyKnown { .. }) => known += 1,
-            Err(e) => {
-                let (head_number, head_hash) = chain.head()?;
-                eyre::bail!(
-                    "block #{index} of the file rejected: {e}\nimported {imported} blocks; the store is at block {head_number} ({head_hash})"
-                );
-            }
+    let progress = |stats: &ImportStats| {
+        if stats.imported.is_multiple_of(100) {
+            info!(
+                number = stats.last_number,
+                imported = stats.imported,
+                "progress"
+            );
+        }
+    };
+    let mut stats = ImportStats::default();
+    match import_rlp(&chain, &data, SyncPolicy::default(), &mut stats, progress) {
+        Ok(()) => {}
+        Err(e) => {
+            let (head_number, head_hash) = chain.head()?;
+            eyre::bail!(
+                "{e}\nimported {} blocks; the store is at block {head_number} ({head_hash})",
+                stats.imported
+            );
         }
     }
-    let secs = started.elapsed().as_secs_f64();
-    if imported == 0 {
-        info!(already_known = known, "nothing new imported");
+    let secs = stats.elapsed.as_secs_f64();
+    if stats.imported == 0 {
+        info!(already_known = stats.already_known, "nothing new imported");
     } else {
         info!(
-            imported,
-            already_known = known,
+            imported = stats.imported,
+            already_known = stats.already_known,
+            txs = stats.txs,
             secs = format!("{secs:.2}"),
-            mgas_per_s = format!("{:.1}", gas as f64 / 1e6 / secs.max(1e-9)),
+            mgas_per_s = format!("{:.1}", stats.gas as f64 / 1e6 / secs.max(1e-9)),
             "import done"
         );
     }

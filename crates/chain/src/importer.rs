@@ -1,0 +1,125 @@
+//! Bulk import of an RLP block file: decode one block at a time, import it, and make the store
+//! durable in groups. Shared by `keel import` and the import benchmark so both measure and do the
+//! same thing.
+
+use std::time::{Duration, Instant};
+
+use crate::{
+    Blockchain, ChainError, ImportOutcome, ImportTimings,
+    rlp_file::{RlpBlocks, RlpFileError},
+};
+
+/// How often imported blocks are fsynced. Every block is written atomically either way; a crash
+/// loses at most the blocks since the last sync, and the next run imports them again.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncPolicy {
+    pub every_blocks: u64,
+    pub every: Duration,
+}
+
+impl Default for SyncPolicy {
+    fn default() -> Self {
+        Self {
+            every_blocks: 16,
+            every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Running totals of an import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportStats {
+    pub imported: u64,
+    pub already_known: u64,
+    pub gas: u64,
+    pub txs: u64,
+    /// Sum of the per-block phase timings.
+    pub timings: ImportTimings,
+    pub elapsed: Duration,
+    /// Number of the last block imported.
+    pub last_number: u64,
+}
+
+/// Why an import stopped early. The store holds every block before the failing one.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Decode(#[from] RlpFileError),
+    #[error("block {position} of the file rejected: {source}")]
+    Rejected {
+        /// Position in the file, from 1.
+        position: usize,
+        #[source]
+        source: ChainError,
+    },
+    #[error(transparent)]
+    Store(#[from] keel_storage::StoreError),
+}
+
+/// Import every block of `data` into `chain`, keeping running totals in `stats` (they stay valid
+/// when the import stops early). `on_block` sees the totals after each imported block (for
+/// progress logs). On error, the blocks before the failing one stay imported and durable.
+pub fn import_rlp(
+    chain: &Blockchain,
+    data: &[u8],
+    policy: SyncPolicy,
+    stats: &mut ImportStats,
+    mut on_block: impl FnMut(&ImportStats),
+) -> Result<(), ImportError> {
+    let store = chain.store();
+    store.set_deferred_sync(true);
+    let started = Instant::now();
+    let result = import_all(chain, data, policy, stats, &mut on_block);
+    store.set_deferred_sync(false);
+    let synced = store.sync();
+    stats.elapsed = started.elapsed();
+    result?;
+    Ok(synced?)
+}
+
+fn import_all(
+    chain: &Blockchain,
+    data: &[u8],
+    policy: SyncPolicy,
+    stats: &mut ImportStats,
+    on_block: &mut impl FnMut(&ImportStats),
+) -> Result<(), ImportError> {
+    let mut last_sync = Instant::now();
+    let mut unsynced = 0u64;
+    for (index, block) in RlpBlocks::new(data).enumerate() {
+        let block = block?;
+        let outcome = chain
+            .import_block(&block)
+            .map_err(|source| ImportError::Rejected {
+                position: index + 1,
+                source,
+            })?;
+        match outcome {
+            ImportOutcome::Imported {
+                number,
+                gas_used,
+                timings,
+                ..
+            } => {
+                stats.imported += 1;
+                stats.gas += gas_used;
+                stats.txs += block.body.transactions.len() as u64;
+                stats.last_number = number;
+                stats.timings.execution += timings.execution;
+                stats.timings.state_root += timings.state_root;
+                stats.timings.commit += timings.commit;
+                unsynced += 1;
+                if unsynced >= policy.every_blocks || last_sync.elapsed() >= policy.every {
+                    let sync_started = Instant::now();
+                    chain.store().sync()?;
+                    stats.timings.commit += sync_started.elapsed();
+                    last_sync = Instant::now();
+                    unsynced = 0;
+                }
+                on_block(stats);
+            }
+            ImportOutcome::AlreadyKnown { .. } => stats.already_known += 1,
+        }
+    }
+    Ok(())
+}
