@@ -1,6 +1,7 @@
 //! The [`Blockchain`]: the one place where blocks become chain state.
 
 use std::{
+    borrow::Cow,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -82,8 +83,32 @@ impl Blockchain {
 
     /// Validate, execute and store `block` as the new head. On any error nothing is written.
     pub fn import_block(&self, block: &Block) -> Result<ImportOutcome, ChainError> {
-        let started = Instant::now();
         let hash = block.header.hash_slow();
+        self.import_inner(block, hash, || {
+            recover_senders(&block.body.transactions).map(Cow::Owned)
+        })
+    }
+
+    /// [`Blockchain::import_block`] for a block whose hash and senders were computed ahead, e.g.
+    /// on another thread while the previous block executed.
+    pub fn import_prepared(&self, prepared: &PreparedBlock) -> Result<ImportOutcome, ChainError> {
+        self.import_inner(&prepared.block, prepared.hash, || {
+            prepared
+                .senders
+                .as_deref()
+                .map(Cow::Borrowed)
+                .map_err(Clone::clone)
+        })
+    }
+
+    /// Senders are recovered lazily, after the cheap checks, so known or orphan blocks cost little.
+    fn import_inner<'a>(
+        &self,
+        block: &Block,
+        hash: B256,
+        senders: impl FnOnce() -> Result<Cow<'a, [Address]>, BlockError>,
+    ) -> Result<ImportOutcome, ChainError> {
+        let started = Instant::now();
         let number = block.header.number;
         let invalid = |error: BlockError| ChainError::InvalidBlock {
             number,
@@ -112,7 +137,7 @@ impl Blockchain {
 
         validate_header(&self.spec, &block.header, &parent).map_err(invalid)?;
         validate_body(block).map_err(invalid)?;
-        let senders = recover_senders(&block.body.transactions).map_err(invalid)?;
+        let senders = senders().map_err(invalid)?;
 
         let db = StoreDb::new(&reader);
         let outcome = execute_block(&self.spec, db, block, &senders)
@@ -227,6 +252,27 @@ impl Blockchain {
             trie_nodes: &update.trie_nodes,
         })?;
         Ok(())
+    }
+}
+
+/// A decoded block with its hash and recovered senders (or the signature error), ready to import.
+#[derive(Debug, Clone)]
+pub struct PreparedBlock {
+    pub block: Block,
+    pub hash: B256,
+    pub senders: Result<Vec<Address>, BlockError>,
+}
+
+impl PreparedBlock {
+    /// Hash the header and recover the senders (in parallel for big blocks).
+    pub fn new(block: Block) -> Self {
+        let hash = block.header.hash_slow();
+        let senders = recover_senders(&block.body.transactions);
+        Self {
+            block,
+            hash,
+            senders,
+        }
     }
 }
 

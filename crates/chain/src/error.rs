@@ -4,7 +4,7 @@ use alloy_primitives::{B256, Bloom};
 use keel_storage::StoreError;
 
 /// A rule the block broke. The message names the check, the expected and the found value.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum BlockError {
     #[error("unknown parent {0}")]
     UnknownParent(B256),

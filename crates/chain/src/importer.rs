@@ -1,13 +1,16 @@
-//! Bulk import of an RLP block file: decode one block at a time, import it, and make the store
-//! durable in groups. Shared by `keel import` and the import benchmark so both measure and do the
+//! Bulk import of an RLP block file: decode and recover senders one block ahead on a second
+//! thread, import in order, and make the store durable in groups. Shared by `keel import` and the import benchmark so both measure and do the
 //! same thing.
 
 use std::time::{Duration, Instant};
 
 use crate::{
-    Blockchain, ChainError, ImportOutcome, ImportTimings,
+    Blockchain, ChainError, ImportOutcome, ImportTimings, PreparedBlock,
     rlp_file::{RlpBlocks, RlpFileError},
 };
+
+/// Blocks decoded and recovered ahead of the one being imported.
+const PIPELINE_DEPTH: usize = 2;
 
 /// How often imported blocks are fsynced. Every block is written atomically either way; a crash
 /// loses at most the blocks since the last sync, and the next run imports them again.
@@ -84,42 +87,57 @@ fn import_all(
     stats: &mut ImportStats,
     on_block: &mut impl FnMut(&ImportStats),
 ) -> Result<(), ImportError> {
-    let mut last_sync = Instant::now();
-    let mut unsynced = 0u64;
-    for (index, block) in RlpBlocks::new(data).enumerate() {
-        let block = block?;
-        let outcome = chain
-            .import_block(&block)
-            .map_err(|source| ImportError::Rejected {
-                position: index + 1,
-                source,
-            })?;
-        match outcome {
-            ImportOutcome::Imported {
-                number,
-                gas_used,
-                timings,
-                ..
-            } => {
-                stats.imported += 1;
-                stats.gas += gas_used;
-                stats.txs += block.body.transactions.len() as u64;
-                stats.last_number = number;
-                stats.timings.execution += timings.execution;
-                stats.timings.state_root += timings.state_root;
-                stats.timings.commit += timings.commit;
-                unsynced += 1;
-                if unsynced >= policy.every_blocks || last_sync.elapsed() >= policy.every {
-                    let sync_started = Instant::now();
-                    chain.store().sync()?;
-                    stats.timings.commit += sync_started.elapsed();
-                    last_sync = Instant::now();
-                    unsynced = 0;
+    // Decoding and sender recovery (the most CPU-heavy step that needs no state) run one block
+    // ahead on another thread, while this one executes, merkleizes and commits.
+    std::thread::scope(|scope| {
+        let (tx, rx) =
+            std::sync::mpsc::sync_channel::<Result<PreparedBlock, RlpFileError>>(PIPELINE_DEPTH);
+        scope.spawn(move || {
+            for block in RlpBlocks::new(data) {
+                if tx.send(block.map(PreparedBlock::new)).is_err() {
+                    break; // the importer stopped
                 }
-                on_block(stats);
             }
-            ImportOutcome::AlreadyKnown { .. } => stats.already_known += 1,
+        });
+
+        let mut last_sync = Instant::now();
+        let mut unsynced = 0u64;
+        for (index, prepared) in rx.into_iter().enumerate() {
+            let prepared = prepared?;
+            let outcome =
+                chain
+                    .import_prepared(&prepared)
+                    .map_err(|source| ImportError::Rejected {
+                        position: index + 1,
+                        source,
+                    })?;
+            match outcome {
+                ImportOutcome::Imported {
+                    number,
+                    gas_used,
+                    timings,
+                    ..
+                } => {
+                    stats.imported += 1;
+                    stats.gas += gas_used;
+                    stats.txs += prepared.block.body.transactions.len() as u64;
+                    stats.last_number = number;
+                    stats.timings.execution += timings.execution;
+                    stats.timings.state_root += timings.state_root;
+                    stats.timings.commit += timings.commit;
+                    unsynced += 1;
+                    if unsynced >= policy.every_blocks || last_sync.elapsed() >= policy.every {
+                        let sync_started = Instant::now();
+                        chain.store().sync()?;
+                        stats.timings.commit += sync_started.elapsed();
+                        last_sync = Instant::now();
+                        unsynced = 0;
+                    }
+                    on_block(stats);
+                }
+                ImportOutcome::AlreadyKnown { .. } => stats.already_known += 1,
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }

@@ -14,7 +14,7 @@ mod senders;
 mod state_update;
 mod validation;
 
-pub use blockchain::{BlockAttributes, Blockchain, ImportOutcome, ImportTimings};
+pub use blockchain::{BlockAttributes, Blockchain, ImportOutcome, ImportTimings, PreparedBlock};
 pub use error::{BlockError, ChainError};
 pub use senders::recover_senders;
 pub use state_update::{StateUpdate, compute_state_update};
