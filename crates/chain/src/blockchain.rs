@@ -23,6 +23,7 @@ use crate::{
     BlockError, ChainError, StateUpdate, compute_state_update,
     genesis::write_genesis,
     recover_senders,
+    senders::recover_senders_on_this_thread,
     validation::{validate_body, validate_header, validate_outcome},
 };
 
@@ -264,10 +265,11 @@ pub struct PreparedBlock {
 }
 
 impl PreparedBlock {
-    /// Hash the header and recover the senders (in parallel for big blocks).
+    /// Hash the header and recover the senders on the calling thread (meant to run beside the
+    /// importer, one block ahead).
     pub fn new(block: Block) -> Self {
         let hash = block.header.hash_slow();
-        let senders = recover_senders(&block.body.transactions);
+        let senders = recover_senders_on_this_thread(&block.body.transactions);
         Self {
             block,
             hash,

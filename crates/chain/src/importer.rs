@@ -23,8 +23,8 @@ pub struct SyncPolicy {
 impl Default for SyncPolicy {
     fn default() -> Self {
         Self {
-            every_blocks: 16,
-            every: Duration::from_secs(1),
+            every_blocks: 128,
+            every: Duration::from_secs(5),
         }
     }
 }

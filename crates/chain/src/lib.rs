@@ -16,5 +16,5 @@ mod validation;
 
 pub use blockchain::{BlockAttributes, Blockchain, ImportOutcome, ImportTimings, PreparedBlock};
 pub use error::{BlockError, ChainError};
-pub use senders::recover_senders;
+pub use senders::{recover_senders, recover_senders_on_this_thread};
 pub use state_update::{StateUpdate, compute_state_update};

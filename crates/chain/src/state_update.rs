@@ -11,6 +11,9 @@ use rayon::prelude::*;
 
 use crate::ChainError;
 
+/// From this many touched storage tries on, they are updated in parallel.
+const PARALLEL_STORAGE_TRIES: usize = 8;
+
 /// The new state root, the flat-state changes and the new trie nodes of one block.
 #[derive(Debug, Default)]
 pub struct StateUpdate {
@@ -37,12 +40,24 @@ pub fn compute_state_update<R>(
 where
     R: StateReader + NodeStore + Sync,
 {
-    // Storage tries are independent of each other: build them in parallel.
+    // Storage tries are independent of each other: build them in parallel when there are enough
+    // to pay for the fan-out; plain balance/nonce changes are cheap and stay on this thread.
     let accounts: Vec<(&Address, &BundleAccount)> = bundle.state.iter().collect();
-    let updates = accounts
-        .par_iter()
-        .map(|(address, account)| account_update(reader, **address, account))
-        .collect::<Result<Vec<_>, _>>()?;
+    let with_storage = accounts
+        .iter()
+        .filter(|(_, a)| !a.storage.is_empty())
+        .count();
+    let update = |(address, account): &(&Address, &BundleAccount)| {
+        account_update(reader, **address, account)
+    };
+    let updates = if with_storage >= PARALLEL_STORAGE_TRIES {
+        accounts
+            .par_iter()
+            .map(update)
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        accounts.iter().map(update).collect::<Result<Vec<_>, _>>()?
+    };
 
     let mut trie = Trie::new(reader, parent_root);
     let mut out = StateUpdate::default();

@@ -14,7 +14,6 @@ use alloy_rlp::Decodable;
 use keel_bench::chaingen::{self, ChainGenConfig, GeneratedChain, TOKEN_ADDRESS, Workload};
 use keel_chain::{
     Blockchain, ImportOutcome,
-    importer::SyncPolicy,
     rlp_file::{RlpBlocks, encode_block},
 };
 use keel_storage::{ChainReader, StateReader, Store, StoreReader, TrieAccount};
@@ -656,6 +655,9 @@ fn check_crashed_store(f: &Fixture, reference: &mut Reference) -> u64 {
     n
 }
 
+/// Fsync interval of the killed imports: short, so each kill lands after at least one fsync.
+const SYNC_BLOCKS: u64 = 16;
+
 /// Start `keel import` of the whole file and SIGKILL it `delay` after it logs that block
 /// `kill_after` (or a later one) is stored. Returns the last block number it logged.
 fn import_and_kill(f: &Fixture, kill_after: u64, delay: Duration) -> u64 {
@@ -663,6 +665,8 @@ fn import_and_kill(f: &Fixture, kill_after: u64, delay: Duration) -> u64 {
         "--log.level".as_ref(),
         "info,keel_chain=debug".as_ref(),
         "import".as_ref(),
+        "--import.sync-blocks".as_ref(),
+        SYNC_BLOCKS.to_string().as_ref(),
         "--network".as_ref(),
         f.genesis.as_os_str(),
         "--datadir".as_ref(),
@@ -748,8 +752,8 @@ fn killed_import_leaves_the_last_whole_block() {
     let logged = import_and_kill(&f, 20, Duration::ZERO);
     let n1 = check_crashed_store(&f, &mut reference);
     // Block `logged` was committed before it was logged, and the next one may have been too;
-    // `keel import` fsyncs every `every_blocks` blocks, so at most that many are lost.
-    let every = SyncPolicy::default().every_blocks;
+    // `keel import` fsyncs every `SYNC_BLOCKS` blocks here, so at most that many are lost.
+    let every = SYNC_BLOCKS;
     assert!(
         n1 <= logged + 1 && n1 + every > logged,
         "logged {logged}, head {n1}"
