@@ -127,7 +127,12 @@ fn run_case(case: &Case) -> Result<(), String> {
             .map_err(|e| e.to_string())
             .and_then(|block| chain.import_block(&block).map_err(|e| e.to_string()));
         match (&b.expect_exception, result) {
-            (None, Ok(_)) | (Some(_), Err(_)) => {}
+            (None, Ok(_)) => {}
+            (Some(exc), Err(e)) => {
+                if std::env::var_os("KEEL_SHOW_REJECTIONS").is_some() {
+                    println!("REJECT {exc} <= {e}");
+                }
+            }
             (None, Err(e)) => return Err(format!("block {i} rejected: {e}")),
             (Some(exc), Ok(_)) => return Err(format!("block {i} accepted, expected {exc}")),
         }
