@@ -14,10 +14,11 @@ use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::{Address, B256, Bloom, Bytes};
 use alloy_trie::EMPTY_ROOT_HASH;
-use keel_evm::{StoreDb, execute_block};
-use keel_storage::{BlockWrite, ChainReader, Store};
+use keel_evm::{ExecutionOutcome, StoreDb, execute_block};
+use keel_storage::{BlockWrite, ChainReader, StateReader, Store, StoreReader};
+use keel_trie::NodeStore;
 use keel_types::{Block, BlockBody, ChainSpec, Genesis, Receipt, Transaction, genesis_header};
-use tracing::debug;
+use tracing::{debug, info};
 
 use crate::{
     BlockError, ChainError, StateUpdate, compute_state_update,
@@ -36,6 +37,15 @@ pub enum ImportOutcome {
         hash: B256,
         gas_used: u64,
         timings: ImportTimings,
+    },
+    /// The block extends a side chain that is not (yet) the longest: stored, not canonical.
+    SideChain { number: u64, hash: B256 },
+    /// The block made its side chain the longest: it is the new head, and `unwound` blocks of the
+    /// old chain were taken off the canonical chain.
+    Reorged {
+        number: u64,
+        hash: B256,
+        unwound: u64,
     },
     /// The block was already in the store: nothing changed.
     AlreadyKnown { number: u64, hash: B256 },
@@ -129,32 +139,31 @@ impl Blockchain {
             .header(&parent_hash)?
             .ok_or_else(|| invalid(BlockError::UnknownParent(parent_hash)))?;
         let head = reader.head_hash()?.ok_or(ChainError::NoHead)?;
-        if head != parent_hash {
-            return Err(invalid(BlockError::NotOnHead {
-                parent: parent_hash,
-                head,
-            }));
-        }
+        let on_head = head == parent_hash;
 
         validate_header(&self.spec, &block.header, &parent).map_err(invalid)?;
         validate_body(block).map_err(invalid)?;
         let senders = senders().map_err(invalid)?;
 
-        let db = StoreDb::new(&reader);
-        let outcome = execute_block(&self.spec, db, block, &senders)
-            .map_err(|e| invalid(BlockError::Execution(e.to_string())))?;
-        validate_outcome(&block.header, &outcome).map_err(invalid)?;
-        let executed = started.elapsed();
-
-        let update = compute_state_update(&reader, parent.state_root, &outcome.bundle)?;
-        if update.state_root != block.header.state_root {
-            return Err(invalid(BlockError::StateRoot {
-                expected: update.state_root,
-                got: block.header.state_root,
-            }));
+        // On the head, execution reads the flat state; on a side chain, the parent's trie.
+        let (outcome, update, executed) = if on_head {
+            self.execute_and_merkleize(&reader, &reader, None, &parent, block, &senders, started)
+        } else {
+            let state = reader.state_at(parent.state_root);
+            let parent_id = Some((parent.number, parent_hash));
+            self.execute_and_merkleize(
+                &state, &reader, parent_id, &parent, block, &senders, started,
+            )
         }
+        .map_err(|e| match e {
+            ExecuteError::Block(error) => invalid(error),
+            ExecuteError::Chain(e) => e,
+        })?;
         let merkleized = started.elapsed();
 
+        if !on_head {
+            return self.import_side_block(&reader, hash, block, &outcome.receipts, &update, head);
+        }
         self.commit(hash, block, &outcome.receipts, &update)?;
         let timings = ImportTimings {
             execution: executed,
@@ -179,6 +188,93 @@ impl Blockchain {
         })
     }
 
+    /// Execute `block` on `state` (its parent's) and compute the new state root; check both against
+    /// the header. Returns the outcome, the state update and the time spent executing.
+    #[allow(clippy::too_many_arguments)]
+    fn execute_and_merkleize<S: StateReader + NodeStore + Sync>(
+        &self,
+        state: &S,
+        reader: &StoreReader,
+        side_parent: Option<(u64, B256)>,
+        parent: &Header,
+        block: &Block,
+        senders: &[Address],
+        started: Instant,
+    ) -> Result<(ExecutionOutcome, StateUpdate, Duration), ExecuteError> {
+        let mut db = StoreDb::new(state, reader);
+        if let Some((number, hash)) = side_parent {
+            db = db.with_parent(number, hash);
+        }
+        let outcome = execute_block(&self.spec, db, block, senders)
+            .map_err(|e| ExecuteError::Block(BlockError::Execution(e.to_string())))?;
+        validate_outcome(&block.header, &outcome).map_err(ExecuteError::Block)?;
+        let executed = started.elapsed();
+        let update = compute_state_update(state, parent.state_root, &outcome.bundle)
+            .map_err(ExecuteError::Chain)?;
+        if update.state_root != block.header.state_root {
+            return Err(ExecuteError::Block(BlockError::StateRoot {
+                expected: update.state_root,
+                got: block.header.state_root,
+            }));
+        }
+        Ok((outcome, update, executed))
+    }
+
+    /// Store a valid block whose parent is not the head; if its chain is now the longest, make it
+    /// canonical (unwinding the old head's blocks to the fork point in the same write).
+    fn import_side_block(
+        &self,
+        reader: &StoreReader,
+        hash: B256,
+        block: &Block,
+        receipts: &[Receipt],
+        update: &StateUpdate,
+        head: B256,
+    ) -> Result<ImportOutcome, ChainError> {
+        let number = block.header.number;
+        self.store.write_side_block(&BlockWrite {
+            hash,
+            header: &block.header,
+            body: &block.body,
+            receipts,
+            tx_hashes: &[],
+            state: &update.changes,
+            trie_nodes: &update.trie_nodes,
+        })?;
+        let head_number = reader.block_number(&head)?.ok_or(ChainError::NoHead)?;
+        if number <= head_number {
+            debug!(number, %hash, head_number, "stored side-chain block");
+            return Ok(ImportOutcome::SideChain { number, hash });
+        }
+
+        // The new chain: this block and its ancestors down to the first canonical one.
+        let mut new_chain = vec![hash];
+        let mut cursor = block.header.parent_hash;
+        loop {
+            let header = reader.header(&cursor)?.ok_or_else(|| {
+                ChainError::Store(keel_storage::StoreError::UnknownParent {
+                    hash,
+                    parent: cursor,
+                })
+            })?;
+            if reader.canonical_hash(header.number)? == Some(cursor) {
+                break;
+            }
+            new_chain.push(cursor);
+            cursor = header.parent_hash;
+        }
+        new_chain.reverse();
+        self.store.reorg(&new_chain)?;
+        let fork_number = number - new_chain.len() as u64;
+        let unwound = head_number - fork_number;
+        info!(number, %hash, fork_number, unwound, "reorg: a side chain became the longest");
+        Ok(ImportOutcome::Reorged {
+            number,
+            hash,
+            unwound,
+        })
+    }
+
     /// Build a block on the head from `txs` (already ordered, senders recovered), execute it,
     /// fill in the header's commitments and store it as the new head. Every transaction must be
     /// valid: a block producer filters them first.
@@ -200,13 +296,11 @@ impl Blockchain {
         let mut block = Block { header, body };
         let number = block.header.number;
 
-        let outcome =
-            execute_block(&self.spec, StoreDb::new(&reader), &block, senders).map_err(|e| {
-                ChainError::InvalidBlock {
-                    number,
-                    hash: B256::ZERO,
-                    error: BlockError::Execution(e.to_string()),
-                }
+        let outcome = execute_block(&self.spec, StoreDb::new(&reader, &reader), &block, senders)
+            .map_err(|e| ChainError::InvalidBlock {
+                number,
+                hash: B256::ZERO,
+                error: BlockError::Execution(e.to_string()),
             })?;
         let update = compute_state_update(&reader, parent.state_root, &outcome.bundle)?;
 
@@ -254,6 +348,12 @@ impl Blockchain {
         })?;
         Ok(())
     }
+}
+
+/// Why executing a block failed: the block broke a rule, or the node did.
+enum ExecuteError {
+    Block(BlockError),
+    Chain(ChainError),
 }
 
 /// A decoded block with its hash and recovered senders (or the signature error), ready to import.

@@ -34,6 +34,8 @@ impl Default for SyncPolicy {
 pub struct ImportStats {
     pub imported: u64,
     pub already_known: u64,
+    /// Valid blocks of a shorter side chain: stored, not canonical.
+    pub side_chain: u64,
     pub gas: u64,
     pub txs: u64,
     /// Sum of the per-block phase timings.
@@ -133,6 +135,12 @@ fn import_all(
                         last_sync = Instant::now();
                         unsynced = 0;
                     }
+                    on_block(stats);
+                }
+                ImportOutcome::SideChain { .. } => stats.side_chain += 1,
+                ImportOutcome::Reorged { number, .. } => {
+                    stats.imported += 1;
+                    stats.last_number = number;
                     on_block(stats);
                 }
                 ImportOutcome::AlreadyKnown { .. } => stats.already_known += 1,

@@ -21,27 +21,46 @@ pub enum StoreDbError {
 
 impl DBErrorMarker for StoreDbError {}
 
-/// Adapter from keel's readers to revm's [`DatabaseRef`].
-#[derive(Debug)]
-pub struct StoreDb<'a, R> {
-    reader: &'a R,
+/// Adapter from keel's readers to revm's [`DatabaseRef`]: state from `state` (the flat state, or
+/// a [`keel_storage::TrieState`] for a side chain), block hashes from `chain`.
+pub struct StoreDb<'a, S, C> {
+    state: &'a S,
+    chain: &'a C,
+    /// Set when executing on a block that is not the head: BLOCKHASH then follows its ancestry
+    /// instead of the canonical chain.
+    parent: Option<(u64, B256)>,
 }
 
-impl<'a, R> StoreDb<'a, R> {
-    pub fn new(reader: &'a R) -> Self {
-        Self { reader }
-    }
-
-    pub fn reader(&self) -> &'a R {
-        self.reader
+impl<S, C> std::fmt::Debug for StoreDb<'_, S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreDb")
+            .field("parent", &self.parent)
+            .finish_non_exhaustive()
     }
 }
 
-impl<R: StateReader + ChainReader> DatabaseRef for StoreDb<'_, R> {
+impl<'a, S, C> StoreDb<'a, S, C> {
+    /// State from `state`; block hashes from the canonical chain of `chain`.
+    pub fn new(state: &'a S, chain: &'a C) -> Self {
+        Self {
+            state,
+            chain,
+            parent: None,
+        }
+    }
+
+    /// Block hashes from the ancestry of block `number` (`hash`) instead of the canonical chain.
+    pub fn with_parent(mut self, number: u64, hash: B256) -> Self {
+        self.parent = Some((number, hash));
+        self
+    }
+}
+
+impl<S: StateReader, C: ChainReader> DatabaseRef for StoreDb<'_, S, C> {
     type Error = StoreDbError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self.reader.account(&address)?.map(|a| AccountInfo {
+        Ok(self.state.account(&address)?.map(|a| AccountInfo {
             balance: a.balance,
             nonce: a.nonce,
             code_hash: a.code_hash,
@@ -55,17 +74,28 @@ impl<R: StateReader + ChainReader> DatabaseRef for StoreDb<'_, R> {
             return Ok(Bytecode::default());
         }
         let code = self
-            .reader
+            .state
             .code(&code_hash)?
             .ok_or(StoreDbError::MissingCode(code_hash))?;
         Ok(Bytecode::new_raw(code))
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
-        Ok(self.reader.storage(&address, &B256::from(index))?)
+        Ok(self.state.storage(&address, &B256::from(index))?)
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
-        Ok(self.reader.canonical_hash(number)?.unwrap_or_default())
+        let Some((mut at, mut hash)) = self.parent else {
+            return Ok(self.chain.canonical_hash(number)?.unwrap_or_default());
+        };
+        // revm asks only for the 256 most recent blocks: a short walk up the parents.
+        while at > number {
+            let Some(header) = self.chain.header(&hash)? else {
+                return Ok(B256::ZERO);
+            };
+            hash = header.parent_hash;
+            at -= 1;
+        }
+        Ok(if at == number { hash } else { B256::ZERO })
     }
 }

@@ -17,6 +17,15 @@ pub enum StoreError {
     /// Bytes in the store didn't decode: the store is corrupt or was written by another version.
     #[error("corrupt {what} entry: {reason}")]
     Corrupt { what: &'static str, reason: String },
+    /// A trie lookup failed (a missing or malformed node).
+    #[error("trie: {0}")]
+    Trie(keel_trie::TrieError),
+    /// A block's parent is not in the store.
+    #[error("block {hash} has unknown parent {parent}")]
+    UnknownParent {
+        hash: alloy_primitives::B256,
+        parent: alloy_primitives::B256,
+    },
     /// A write didn't extend the current head.
     #[error("block {number} ({hash}) does not extend head {head}")]
     NotOnHead {

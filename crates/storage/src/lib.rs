@@ -11,13 +11,17 @@
 mod codec;
 mod error;
 mod reader;
+mod state_diff;
 mod store;
 mod tables;
 mod traits;
+mod trie_state;
 
 pub use error::StoreError;
 pub use reader::StoreReader;
-pub use store::{BlockWrite, StateChanges, Store};
+pub use state_diff::StateChanges;
+pub use store::{BlockWrite, Store};
 pub use traits::{ChainReader, StateReader};
+pub use trie_state::TrieState;
 
 pub use alloy_trie::TrieAccount;

@@ -65,6 +65,11 @@ impl StoreReader {
         Ok(out)
     }
 
+    /// The state under any stored state root, read through the trie.
+    pub fn state_at(&self, root: B256) -> crate::TrieState<'_> {
+        crate::TrieState::new(self, root)
+    }
+
     /// Number of accounts in the flat state.
     pub fn account_count(&self) -> Result<u64, StoreError> {
         use redb::ReadableTableMetadata;

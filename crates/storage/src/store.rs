@@ -8,30 +8,20 @@ use std::{
     },
 };
 
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::B256;
 use alloy_rlp::Encodable;
-use alloy_trie::TrieAccount;
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, backends::InMemoryBackend};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction,
+    backends::InMemoryBackend,
+};
 
 use crate::{
     StoreError, StoreReader,
-    tables::{self, storage_key},
+    codec::decode,
+    state_diff::{self, StateChanges},
+    tables,
 };
 use keel_types::{BlockBody, Header, Receipt};
-
-/// How the state changed in one block, as final values per key.
-#[derive(Debug, Default, Clone)]
-pub struct StateChanges {
-    /// New account records; `None` deletes the account (and its storage).
-    pub accounts: Vec<(Address, Option<TrieAccount>)>,
-    /// Accounts whose whole storage was cleared before `storage` is applied (self-destructed and
-    /// re-created in the same block).
-    pub wiped_storage: Vec<Address>,
-    /// Final slot values; zero deletes the slot.
-    pub storage: Vec<(Address, B256, U256)>,
-    /// New bytecode by hash.
-    pub codes: Vec<(B256, Bytes)>,
-}
 
 /// Everything one block writes. [`Store::write_block`] applies it atomically.
 #[derive(Debug)]
@@ -88,6 +78,8 @@ impl Store {
             txn.open_table(tables::STORAGE)?;
             txn.open_table(tables::CODE)?;
             txn.open_table(tables::TRIE_NODES)?;
+            txn.open_table(tables::STATE_REVERTS)?;
+            txn.open_table(tables::STATE_DIFFS)?;
             let mut meta = txn.open_table(tables::META)?;
             let version = tables::SCHEMA_VERSION.to_be_bytes();
             let existing = meta.get(tables::META_SCHEMA)?.map(|v| v.value().to_vec());
@@ -137,10 +129,7 @@ impl Store {
     /// be the genesis of an empty store or extend the current head; otherwise nothing is written.
     pub fn write_block(&self, w: &BlockWrite<'_>) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write()?;
-        if self.deferred_sync.load(Ordering::Relaxed) {
-            txn.set_durability(Durability::None)
-                .map_err(|e| StoreError::corrupt("durability", e))?;
-        }
+        self.set_txn_durability(&mut txn)?;
         {
             let mut meta = txn.open_table(tables::META)?;
             let head = meta
@@ -170,77 +159,234 @@ impl Store {
             meta.insert(tables::META_HEAD, w.hash.as_slice())?;
 
             let mut buf = Vec::with_capacity(1024);
-            w.header.encode(&mut buf);
-            txn.open_table(tables::HEADERS)?
-                .insert(&w.hash.0, buf.as_slice())?;
-            buf.clear();
-            w.body.encode(&mut buf);
-            txn.open_table(tables::BODIES)?
-                .insert(&w.hash.0, buf.as_slice())?;
-            buf.clear();
-            alloy_rlp::encode_list(w.receipts, &mut buf);
-            txn.open_table(tables::RECEIPTS)?
-                .insert(&w.hash.0, buf.as_slice())?;
+            write_block_data(&txn, w, &mut buf)?;
             txn.open_table(tables::CANONICAL)?
                 .insert(w.header.number, &w.hash.0)?;
-            txn.open_table(tables::BLOCK_NUMBERS)?
-                .insert(&w.hash.0, w.header.number)?;
-            {
-                let mut lookup = txn.open_table(tables::TX_LOOKUP)?;
-                for (i, tx_hash) in w.tx_hashes.iter().enumerate() {
-                    lookup.insert(&tx_hash.0, (&w.hash.0, i as u64))?;
-                }
-            }
+            index_transactions(&txn, &w.hash, w.tx_hashes)?;
 
-            let state = w.state;
             let mut accounts = txn.open_table(tables::ACCOUNTS)?;
             let mut storage = txn.open_table(tables::STORAGE)?;
-            let deleted = state
-                .accounts
-                .iter()
-                .filter(|(_, a)| a.is_none())
-                .map(|(a, _)| a);
-            for address in state.wiped_storage.iter().chain(deleted) {
-                let start = storage_key(address, &B256::ZERO);
-                let end = storage_key(address, &B256::repeat_byte(0xff));
-                let keys: Vec<[u8; 52]> = storage
-                    .range::<&[u8; 52]>(&start..=&end)?
-                    .map(|e| e.map(|(k, _)| *k.value()))
-                    .collect::<Result<_, _>>()?;
-                for k in &keys {
-                    storage.remove(k)?;
-                }
+            let revert = state_diff::apply(&mut accounts, &mut storage, w.state, &mut buf)?;
+            if head.is_some() {
+                // The genesis is never unwound; every later block keeps the diff that undoes it.
+                buf.clear();
+                revert.encode_diff(&mut buf);
+                txn.open_table(tables::STATE_REVERTS)?
+                    .insert(&w.hash.0, buf.as_slice())?;
             }
-            for (address, account) in &state.accounts {
-                match account {
-                    Some(account) => {
-                        buf.clear();
-                        account.encode(&mut buf);
-                        accounts.insert(&address.0.0, buf.as_slice())?;
-                    }
-                    None => {
-                        accounts.remove(&address.0.0)?;
-                    }
-                }
-            }
-            for (address, slot, value) in &state.storage {
-                let key = storage_key(address, slot);
-                if value.is_zero() {
-                    storage.remove(&key)?;
-                } else {
-                    storage.insert(&key, &value.to_be_bytes::<32>())?;
-                }
-            }
-            let mut code = txn.open_table(tables::CODE)?;
-            for (hash, bytes) in &state.codes {
-                code.insert(&hash.0, bytes.as_ref())?;
-            }
-            let mut nodes = txn.open_table(tables::TRIE_NODES)?;
-            for (hash, rlp) in w.trie_nodes {
-                nodes.insert(&hash.0, rlp.as_slice())?;
-            }
+            write_code_and_nodes(&txn, w)?;
         }
         txn.commit()?;
         Ok(())
     }
+
+    /// Store a block that does not extend the head (a side chain): its data, trie nodes and the
+    /// diff that would apply its state, but not the flat state, the canonical index or the head.
+    /// Its parent must be stored.
+    pub fn write_side_block(&self, w: &BlockWrite<'_>) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write()?;
+        self.set_txn_durability(&mut txn)?;
+        {
+            let known = txn.open_table(tables::BLOCK_NUMBERS)?;
+            if known.get(&w.header.parent_hash.0)?.is_none() {
+                return Err(StoreError::UnknownParent {
+                    hash: w.hash,
+                    parent: w.header.parent_hash,
+                });
+            }
+            drop(known);
+            let mut buf = Vec::with_capacity(1024);
+            write_block_data(&txn, w, &mut buf)?;
+            buf.clear();
+            w.state.encode_diff(&mut buf);
+            txn.open_table(tables::STATE_DIFFS)?
+                .insert(&w.hash.0, buf.as_slice())?;
+            write_code_and_nodes(&txn, w)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Make `new_chain` canonical: unwind the canonical blocks above the parent of
+    /// `new_chain[0]` (which must be canonical), then apply the stored blocks of `new_chain` in
+    /// order and make its last block the head. One write transaction: a crash leaves either the
+    /// old chain or the new one.
+    pub fn reorg(&self, new_chain: &[B256]) -> Result<(), StoreError> {
+        let Some(first) = new_chain.first() else {
+            return Ok(());
+        };
+        let mut txn = self.db.begin_write()?;
+        self.set_txn_durability(&mut txn)?;
+        {
+            let first_header = read_header(&txn, first)?;
+            let fork_number = first_header
+                .number
+                .checked_sub(1)
+                .ok_or_else(|| StoreError::corrupt("reorg", "the genesis cannot be replaced"))?;
+            let canonical_at_fork = txn
+                .open_table(tables::CANONICAL)?
+                .get(fork_number)?
+                .map(|v| B256::from(*v.value()));
+            if canonical_at_fork != Some(first_header.parent_hash) {
+                return Err(StoreError::corrupt(
+                    "reorg",
+                    format!(
+                        "parent {} of {first} is not canonical",
+                        first_header.parent_hash
+                    ),
+                ));
+            }
+
+            let mut accounts = txn.open_table(tables::ACCOUNTS)?;
+            let mut storage = txn.open_table(tables::STORAGE)?;
+            let mut canonical = txn.open_table(tables::CANONICAL)?;
+            let mut reverts = txn.open_table(tables::STATE_REVERTS)?;
+            let mut diffs = txn.open_table(tables::STATE_DIFFS)?;
+            let mut buf = Vec::with_capacity(1024);
+
+            // Unwind from the head down to the fork point.
+            let mut head = read_meta_hash(&txn, tables::META_HEAD)?
+                .ok_or_else(|| StoreError::corrupt("meta", "no head"))?;
+            while head != first_header.parent_hash {
+                let header = read_header(&txn, &head)?;
+                let revert = reverts
+                    .remove(&head.0)?
+                    .map(|v| StateChanges::decode_diff(v.value()))
+                    .transpose()?
+                    .ok_or_else(|| {
+                        StoreError::corrupt("state revert", format!("missing for {head}"))
+                    })?;
+                let forward = state_diff::apply(&mut accounts, &mut storage, &revert, &mut buf)?;
+                buf.clear();
+                forward.encode_diff(&mut buf);
+                diffs.insert(&head.0, buf.as_slice())?;
+                canonical.remove(header.number)?;
+                unindex_transactions(&txn, &head)?;
+                head = header.parent_hash;
+            }
+
+            // Apply the new chain.
+            for hash in new_chain {
+                let header = read_header(&txn, hash)?;
+                if header.parent_hash != head {
+                    return Err(StoreError::corrupt(
+                        "reorg",
+                        format!("{hash} does not extend {head}"),
+                    ));
+                }
+                let forward = diffs
+                    .remove(&hash.0)?
+                    .map(|v| StateChanges::decode_diff(v.value()))
+                    .transpose()?
+                    .ok_or_else(|| {
+                        StoreError::corrupt("state diff", format!("missing for {hash}"))
+                    })?;
+                let revert = state_diff::apply(&mut accounts, &mut storage, &forward, &mut buf)?;
+                buf.clear();
+                revert.encode_diff(&mut buf);
+                reverts.insert(&hash.0, buf.as_slice())?;
+                canonical.insert(header.number, &hash.0)?;
+                let body = read_body(&txn, hash)?;
+                let tx_hashes: Vec<B256> =
+                    body.transactions.iter().map(|tx| *tx.tx_hash()).collect();
+                index_transactions(&txn, hash, &tx_hashes)?;
+                head = *hash;
+            }
+            txn.open_table(tables::META)?
+                .insert(tables::META_HEAD, head.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn set_txn_durability(&self, txn: &mut WriteTransaction) -> Result<(), StoreError> {
+        if self.deferred_sync.load(Ordering::Relaxed) {
+            txn.set_durability(Durability::None)
+                .map_err(|e| StoreError::corrupt("durability", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Header, body, receipts and the hash → number index of a block.
+fn write_block_data(
+    txn: &WriteTransaction,
+    w: &BlockWrite<'_>,
+    buf: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    buf.clear();
+    w.header.encode(buf);
+    txn.open_table(tables::HEADERS)?
+        .insert(&w.hash.0, buf.as_slice())?;
+    buf.clear();
+    w.body.encode(buf);
+    txn.open_table(tables::BODIES)?
+        .insert(&w.hash.0, buf.as_slice())?;
+    buf.clear();
+    alloy_rlp::encode_list(w.receipts, buf);
+    txn.open_table(tables::RECEIPTS)?
+        .insert(&w.hash.0, buf.as_slice())?;
+    txn.open_table(tables::BLOCK_NUMBERS)?
+        .insert(&w.hash.0, w.header.number)?;
+    Ok(())
+}
+
+/// New bytecode and trie nodes: content-addressed, so writing them twice is harmless.
+fn write_code_and_nodes(txn: &WriteTransaction, w: &BlockWrite<'_>) -> Result<(), StoreError> {
+    let mut code = txn.open_table(tables::CODE)?;
+    for (hash, bytes) in &w.state.codes {
+        code.insert(&hash.0, bytes.as_ref())?;
+    }
+    let mut nodes = txn.open_table(tables::TRIE_NODES)?;
+    for (hash, rlp) in w.trie_nodes {
+        nodes.insert(&hash.0, rlp.as_slice())?;
+    }
+    Ok(())
+}
+
+fn index_transactions(
+    txn: &WriteTransaction,
+    block: &B256,
+    tx_hashes: &[B256],
+) -> Result<(), StoreError> {
+    let mut lookup = txn.open_table(tables::TX_LOOKUP)?;
+    for (i, tx_hash) in tx_hashes.iter().enumerate() {
+        lookup.insert(&tx_hash.0, (&block.0, i as u64))?;
+    }
+    Ok(())
+}
+
+fn unindex_transactions(txn: &WriteTransaction, block: &B256) -> Result<(), StoreError> {
+    let body = read_body(txn, block)?;
+    let mut lookup = txn.open_table(tables::TX_LOOKUP)?;
+    for tx in &body.transactions {
+        lookup.remove(&tx.tx_hash().0)?;
+    }
+    Ok(())
+}
+
+fn read_header(txn: &WriteTransaction, hash: &B256) -> Result<Header, StoreError> {
+    let table = txn.open_table(tables::HEADERS)?;
+    let value = table
+        .get(&hash.0)?
+        .ok_or_else(|| StoreError::corrupt("header", format!("{hash} missing")))?;
+    decode("header", value.value())
+}
+
+fn read_body(txn: &WriteTransaction, hash: &B256) -> Result<BlockBody, StoreError> {
+    let table = txn.open_table(tables::BODIES)?;
+    let value = table
+        .get(&hash.0)?
+        .ok_or_else(|| StoreError::corrupt("body", format!("{hash} missing")))?;
+    decode("body", value.value())
+}
+
+fn read_meta_hash(txn: &WriteTransaction, key: &str) -> Result<Option<B256>, StoreError> {
+    let table = txn.open_table(tables::META)?;
+    let Some(v) = table.get(key)? else {
+        return Ok(None);
+    };
+    B256::try_from(v.value())
+        .map(Some)
+        .map_err(|_| StoreError::corrupt("meta", format!("{key} has {} bytes", v.value().len())))
 }

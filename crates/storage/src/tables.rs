@@ -23,6 +23,10 @@ pub const STORAGE: TableDefinition<&[u8; 52], &[u8; 32]> = TableDefinition::new(
 pub const CODE: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("code");
 /// node hash → node RLP (content-addressed, shared by the account trie and all storage tries)
 pub const TRIE_NODES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("trie_nodes");
+/// canonical block hash → the state diff that undoes it (for unwinding on a reorg)
+pub const STATE_REVERTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("state_reverts");
+/// non-canonical block hash → the state diff that applies it on its parent's state
+pub const STATE_DIFFS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("state_diffs");
 /// small named values: the head, the genesis hash, the schema version
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
@@ -30,7 +34,7 @@ pub const META_HEAD: &str = "head";
 pub const META_GENESIS: &str = "genesis";
 pub const META_SCHEMA: &str = "schema";
 /// Bumped whenever a table layout changes, so an old datadir is refused instead of misread.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Key of a storage slot in [`STORAGE`].
 pub fn storage_key(address: &alloy_primitives::Address, slot: &alloy_primitives::B256) -> [u8; 52] {

@@ -1,0 +1,234 @@
+//! Side chains and reorgs through `keel import`: two chains from the same genesis, imported in
+//! turn; the longest becomes canonical, and the datadir's flat state, indexes and trie follow it
+//! exactly — checked against each chain imported alone into a fresh store.
+
+use std::{path::Path, process::Command};
+
+use alloy_primitives::B256;
+use keel_bench::chaingen::{
+    self, ChainGenConfig, GeneratedChain, TOKEN_ADDRESS, Workload, token_balance_slot,
+};
+use keel_chain::{Blockchain, rlp_file::encode_block};
+use keel_storage::{ChainReader, StateReader, Store, StoreReader};
+use keel_types::{Block, ChainSpec};
+
+const ACCOUNTS: usize = 40;
+
+fn generate(seed: u64, blocks: usize) -> GeneratedChain {
+    chaingen::generate(&ChainGenConfig {
+        accounts: ACCOUNTS,
+        blocks,
+        txs_per_block: 8,
+        workload: if seed.is_multiple_of(2) {
+            Workload::Erc20Transfer
+        } else {
+            Workload::EthTransfer
+        },
+        gas_limit: 30_000_000,
+        seed,
+    })
+    .expect("generate chain")
+}
+
+fn write_rlp(path: &Path, blocks: &[Block]) {
+    let mut out = Vec::new();
+    for block in blocks {
+        encode_block(block, &mut out);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// Run `keel import` and return its last stdout line.
+fn import(genesis: &Path, datadir: &Path, file: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(["import", "--network"])
+        .arg(genesis)
+        .arg("--datadir")
+        .arg(datadir)
+        .arg(file)
+        .output()
+        .expect("run keel import");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "keel import failed: {stderr}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The state and indexes a datadir must have when `blocks[..n]` of `chain` is canonical.
+fn assert_store_is(reader: &StoreReader, chain: &GeneratedChain, n: usize, other: &GeneratedChain) {
+    let (head_hash, head) = reader.head().unwrap().expect("head");
+    let expected_head = &chain.blocks[n - 1];
+    assert_eq!(head_hash, expected_head.header.hash_slow());
+
+    // Canonical index and transaction lookups follow the chain; the other chain's are gone.
+    for block in &chain.blocks[..n] {
+        let hash = block.header.hash_slow();
+        assert_eq!(
+            reader.canonical_hash(block.header.number).unwrap(),
+            Some(hash)
+        );
+        for (i, tx) in block.body.transactions.iter().enumerate() {
+            assert_eq!(
+                reader.tx_location(tx.tx_hash()).unwrap(),
+                Some((hash, i as u64))
+            );
+        }
+    }
+    assert_eq!(reader.canonical_hash(n as u64 + 1).unwrap(), None);
+    for block in &other.blocks {
+        for tx in &block.body.transactions {
+            assert_eq!(
+                reader.tx_location(tx.tx_hash()).unwrap(),
+                None,
+                "other chain's tx still indexed"
+            );
+        }
+    }
+
+    // Flat state: identical to the chain imported alone.
+    let (genesis, spec) = ChainSpec::from_genesis_json(&chain.genesis_json).unwrap();
+    let reference = Blockchain::open(Store::in_memory().unwrap(), &genesis, spec).unwrap();
+    for block in &chain.blocks[..n] {
+        reference.import_block(block).unwrap();
+    }
+    let want = reference.store().reader().unwrap();
+    assert_eq!(
+        reader.account_count().unwrap(),
+        want.account_count().unwrap()
+    );
+    let mut addresses: Vec<_> = chaingen::account_keys(ACCOUNTS)
+        .iter()
+        .map(|k| k.address())
+        .collect();
+    addresses.extend([
+        TOKEN_ADDRESS,
+        alloy_primitives::address!("0x000000000000000000000000000000000000c0de"),
+    ]);
+    for address in &addresses {
+        assert_eq!(
+            reader.account(address).unwrap(),
+            want.account(address).unwrap(),
+            "account {address}"
+        );
+        let slot = token_balance_slot(*address);
+        assert_eq!(
+            reader.storage(&TOKEN_ADDRESS, &slot).unwrap(),
+            want.storage(&TOKEN_ADDRESS, &slot).unwrap()
+        );
+    }
+    assert_eq!(
+        reader.storage_slots(&TOKEN_ADDRESS).unwrap(),
+        want.storage_slots(&TOKEN_ADDRESS).unwrap()
+    );
+
+    // The trie agrees with the flat state at the head's root.
+    let trie = reader.state_at(head.state_root);
+    for address in &addresses {
+        assert_eq!(
+            trie.account(address).unwrap(),
+            reader.account(address).unwrap()
+        );
+    }
+}
+
+#[test]
+fn longest_chain_wins_and_state_follows() {
+    let a = generate(1, 6);
+    let b = generate(2, 4);
+    assert_eq!(
+        a.genesis_json, b.genesis_json,
+        "both chains must share the genesis"
+    );
+    assert_ne!(
+        a.blocks[0].header.hash_slow(),
+        b.blocks[0].header.hash_slow()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = dir.path().join("genesis.json");
+    std::fs::write(&genesis, &a.genesis_json).unwrap();
+    let datadir = dir.path().join("data");
+    let (a3, b4, a6) = (
+        dir.path().join("a3.rlp"),
+        dir.path().join("b4.rlp"),
+        dir.path().join("a6.rlp"),
+    );
+    write_rlp(&a3, &a.blocks[..3]);
+    write_rlp(&b4, &b.blocks);
+    write_rlp(&a6, &a.blocks);
+    let hash = |c: &GeneratedChain, n: usize| c.blocks[n - 1].header.hash_slow();
+
+    // A1..A3 canonical.
+    assert_eq!(
+        import(&genesis, &datadir, &a3),
+        format!("head 3 {}", hash(&a, 3))
+    );
+    assert_store_is(
+        &Store::open(datadir.join("keel.redb"))
+            .unwrap()
+            .reader()
+            .unwrap(),
+        &a,
+        3,
+        &b,
+    );
+
+    // B1..B4 is longer: B1..B3 are stored as a side chain, B4 makes it canonical (3 blocks unwound).
+    assert_eq!(
+        import(&genesis, &datadir, &b4),
+        format!("head 4 {}", hash(&b, 4))
+    );
+    {
+        let store = Store::open(datadir.join("keel.redb")).unwrap();
+        let reader = store.reader().unwrap();
+        assert_store_is(&reader, &b, 4, &a);
+        // The old chain's blocks are still stored, just not canonical.
+        assert_eq!(reader.block_number(&hash(&a, 3)).unwrap(), Some(3));
+    }
+
+    // The whole of A: A1..A3 already known, A4 ties (side chain), A5 takes over, A6 extends it.
+    assert_eq!(
+        import(&genesis, &datadir, &a6),
+        format!("head 6 {}", hash(&a, 6))
+    );
+    let store = Store::open(datadir.join("keel.redb")).unwrap();
+    assert_store_is(&store.reader().unwrap(), &a, 6, &b);
+}
+
+#[test]
+fn state_at_an_old_root_reads_through_the_trie() {
+    let a = generate(3, 5);
+    let (genesis, spec) = ChainSpec::from_genesis_json(&a.genesis_json).unwrap();
+    let chain = Blockchain::open(Store::in_memory().unwrap(), &genesis, spec.clone()).unwrap();
+    let step = Blockchain::open(Store::in_memory().unwrap(), &genesis, spec).unwrap();
+    let addresses: Vec<_> = chaingen::account_keys(ACCOUNTS)
+        .iter()
+        .map(|k| k.address())
+        .collect();
+    let mut roots: Vec<(B256, Vec<_>)> = Vec::new();
+    for block in &a.blocks {
+        step.import_block(block).unwrap();
+        let reader = step.store().reader().unwrap();
+        let accounts: Vec<_> = addresses
+            .iter()
+            .map(|x| reader.account(x).unwrap())
+            .collect();
+        roots.push((block.header.state_root, accounts));
+        chain.import_block(block).unwrap();
+    }
+    // After the whole chain, every older state is still readable at its root.
+    let reader = chain.store().reader().unwrap();
+    for (root, accounts) in &roots {
+        let state = reader.state_at(*root);
+        for (address, want) in addresses.iter().zip(accounts) {
+            assert_eq!(&state.account(address).unwrap(), want);
+        }
+    }
+    // And it differs from the head where the chain changed it.
+    let first = &roots[0].1;
+    let last = &roots[roots.len() - 1].1;
+    assert_ne!(first, last);
+}

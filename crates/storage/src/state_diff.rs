@@ -1,0 +1,171 @@
+//! Block state diffs: applying one to the flat state, and getting back the diff that undoes it.
+//!
+//! Every canonical block keeps the diff that reverts it (so the head can be unwound on a reorg);
+//! every non-canonical block keeps the diff that applies it (so it can become canonical later).
+//! Applying a diff returns its inverse, read from the flat state just before it is overwritten, so
+//! one function serves both directions.
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_rlp::{Encodable, RlpDecodable, RlpEncodable};
+use alloy_trie::TrieAccount;
+use redb::{ReadableTable, Table};
+
+use crate::{StoreError, codec::decode, tables::storage_key};
+
+/// How the state changed in one block, as final values per key.
+///
+/// Applied in this order: clear the storage of `wiped_storage` and of deleted accounts, write
+/// `accounts`, write `storage`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StateChanges {
+    /// New account records; `None` deletes the account (and its storage).
+    pub accounts: Vec<(Address, Option<TrieAccount>)>,
+    /// Accounts whose whole storage was cleared before `storage` is applied (self-destructed and
+    /// re-created in the same block).
+    pub wiped_storage: Vec<Address>,
+    /// Final slot values; zero deletes the slot.
+    pub storage: Vec<(Address, B256, U256)>,
+    /// New bytecode by hash. Code is content-addressed and never removed, so diffs read back from
+    /// the store carry none.
+    pub codes: Vec<(B256, Bytes)>,
+}
+
+#[derive(RlpEncodable, RlpDecodable)]
+struct AccountEntry {
+    address: Address,
+    exists: bool,
+    account: TrieAccount,
+}
+
+#[derive(RlpEncodable, RlpDecodable)]
+struct SlotEntry {
+    address: Address,
+    slot: B256,
+    value: U256,
+}
+
+#[derive(RlpEncodable, RlpDecodable)]
+struct DiffRlp {
+    accounts: Vec<AccountEntry>,
+    wiped: Vec<Address>,
+    storage: Vec<SlotEntry>,
+}
+
+impl StateChanges {
+    /// RLP encoding of the account and storage parts (codes are not kept: see [`Self::codes`]).
+    pub(crate) fn encode_diff(&self, out: &mut Vec<u8>) {
+        DiffRlp {
+            accounts: self
+                .accounts
+                .iter()
+                .map(|(address, account)| AccountEntry {
+                    address: *address,
+                    exists: account.is_some(),
+                    account: account.unwrap_or_default(),
+                })
+                .collect(),
+            wiped: self.wiped_storage.clone(),
+            storage: self
+                .storage
+                .iter()
+                .map(|&(address, slot, value)| SlotEntry {
+                    address,
+                    slot,
+                    value,
+                })
+                .collect(),
+        }
+        .encode(out);
+    }
+
+    pub(crate) fn decode_diff(bytes: &[u8]) -> Result<Self, StoreError> {
+        let diff: DiffRlp = decode("state diff", bytes)?;
+        Ok(Self {
+            accounts: diff
+                .accounts
+                .into_iter()
+                .map(|e| (e.address, e.exists.then_some(e.account)))
+                .collect(),
+            wiped_storage: diff.wiped,
+            storage: diff
+                .storage
+                .into_iter()
+                .map(|e| (e.address, e.slot, e.value))
+                .collect(),
+            codes: Vec::new(),
+        })
+    }
+}
+
+type AccountsTable<'t> = Table<'t, &'static [u8; 20], &'static [u8]>;
+type StorageTable<'t> = Table<'t, &'static [u8; 52], &'static [u8; 32]>;
+
+/// Apply `changes` to the flat state and return the diff that undoes them.
+pub(crate) fn apply(
+    accounts: &mut AccountsTable<'_>,
+    storage: &mut StorageTable<'_>,
+    changes: &StateChanges,
+    buf: &mut Vec<u8>,
+) -> Result<StateChanges, StoreError> {
+    let mut inverse = StateChanges::default();
+
+    // 1. Clear storage, remembering every slot so the inverse can put it back.
+    let deleted = changes
+        .accounts
+        .iter()
+        .filter(|(_, a)| a.is_none())
+        .map(|(a, _)| a);
+    for address in changes.wiped_storage.iter().chain(deleted) {
+        let start = storage_key(address, &B256::ZERO);
+        let end = storage_key(address, &B256::repeat_byte(0xff));
+        let old: Vec<([u8; 52], [u8; 32])> = storage
+            .range::<&[u8; 52]>(&start..=&end)?
+            .map(|e| e.map(|(k, v)| (*k.value(), *v.value())))
+            .collect::<Result<_, _>>()?;
+        for (key, value) in &old {
+            storage.remove(key)?;
+            inverse.storage.push((
+                *address,
+                B256::from_slice(&key[20..]),
+                U256::from_be_bytes(*value),
+            ));
+        }
+        inverse.wiped_storage.push(*address);
+    }
+
+    // 2. Accounts.
+    for (address, account) in &changes.accounts {
+        let old = match account {
+            Some(account) => {
+                buf.clear();
+                account.encode(buf);
+                accounts
+                    .insert(&address.0.0, buf.as_slice())?
+                    .map(|v| v.value().to_vec())
+            }
+            None => accounts.remove(&address.0.0)?.map(|v| v.value().to_vec()),
+        };
+        let old = old
+            .map(|bytes| decode::<TrieAccount>("account", &bytes))
+            .transpose()?;
+        inverse.accounts.push((*address, old));
+    }
+
+    // 3. Slots. The inverse of a slot in wiped storage is already covered by the wipe above.
+    for (address, slot, value) in &changes.storage {
+        let key = storage_key(address, slot);
+        let old = if value.is_zero() {
+            storage.remove(&key)?.map(|v| *v.value())
+        } else {
+            storage
+                .insert(&key, &value.to_be_bytes::<32>())?
+                .map(|v| *v.value())
+        };
+        if !inverse.wiped_storage.contains(address) {
+            inverse
+                .storage
+                .push((*address, *slot, old.map_or(U256::ZERO, U256::from_be_bytes)));
+        }
+    }
+    Ok(inverse)
+}

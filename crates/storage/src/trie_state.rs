@@ -1,0 +1,60 @@
+//! State at any stored root, read through the trie instead of the flat tables: for executing a
+//! block on a side chain (whose parent is not the head) and for queries of older blocks.
+
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
+use keel_trie::{NodeStore, Trie, TrieError};
+
+use crate::{StateReader, StoreError, StoreReader, codec::decode};
+
+/// The state under `root`, read from trie nodes (slower than the flat state: every lookup walks
+/// the trie from the root).
+#[derive(Debug)]
+pub struct TrieState<'a> {
+    reader: &'a StoreReader,
+    root: B256,
+}
+
+impl<'a> TrieState<'a> {
+    pub fn new(reader: &'a StoreReader, root: B256) -> Self {
+        Self { reader, root }
+    }
+
+    fn lookup(&self, root: B256, key: B256) -> Result<Option<Vec<u8>>, StoreError> {
+        if root == EMPTY_ROOT_HASH {
+            return Ok(None);
+        }
+        Trie::new(self.reader, root)
+            .get(key.as_slice())
+            .map_err(StoreError::Trie)
+    }
+}
+
+impl StateReader for TrieState<'_> {
+    fn account(&self, address: &Address) -> Result<Option<TrieAccount>, StoreError> {
+        self.lookup(self.root, keccak256(address))?
+            .map(|bytes| decode("account leaf", &bytes))
+            .transpose()
+    }
+
+    fn storage(&self, address: &Address, slot: &B256) -> Result<U256, StoreError> {
+        let Some(account) = self.account(address)? else {
+            return Ok(U256::ZERO);
+        };
+        Ok(self
+            .lookup(account.storage_root, keccak256(slot))?
+            .map(|bytes| decode::<U256>("storage leaf", &bytes))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StoreError> {
+        self.reader.code(code_hash)
+    }
+}
+
+impl NodeStore for TrieState<'_> {
+    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
+        self.reader.node(hash)
+    }
+}
