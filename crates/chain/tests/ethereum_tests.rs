@@ -45,9 +45,14 @@ struct PostAccount {
     storage: BTreeMap<U256, U256>,
 }
 
+/// `../shared/fixtures/ethereum-tests/BlockchainTests` beside the repository, or the directory in
+/// `KEEL_ETHEREUM_TESTS`.
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/ethereum-tests/BlockchainTests")
+    match std::env::var_os("KEEL_ETHEREUM_TESTS") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/ethereum-tests/BlockchainTests"),
+    }
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -208,7 +213,7 @@ fn ethereum_block_tests() {
     files.sort();
     assert!(
         !files.is_empty(),
-        "no fixtures under {}",
+        "no fixtures under {} (the repository expects shared/ beside it; or set KEEL_ETHEREUM_TESTS)",
         fixtures_dir().display()
     );
 
