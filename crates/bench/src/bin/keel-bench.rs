@@ -84,6 +84,10 @@ enum Command {
         /// Where to put the datadir (a fresh temporary directory inside it); default: system temp.
         #[arg(long)]
         workdir: Option<PathBuf>,
+        /// Import the same chain this many times, each into a fresh datadir, and report each run
+        /// and the median (disk and VM noise make single runs vary).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// Time the trie alone: N accounts, then blocks of random account updates (update, root,
     /// commit on a trie opened cold at the previous root).
@@ -113,7 +117,11 @@ fn main() -> eyre::Result<()> {
             );
             Ok(())
         }
-        Command::Import { gen_args, workdir } => import(&gen_args, workdir),
+        Command::Import {
+            gen_args,
+            workdir,
+            runs,
+        } => import(&gen_args, workdir, runs),
         Command::Trie {
             accounts,
             updates,
@@ -145,7 +153,7 @@ fn main() -> eyre::Result<()> {
     }
 }
 
-fn import(gen_args: &GenArgs, workdir: Option<PathBuf>) -> eyre::Result<()> {
+fn import(gen_args: &GenArgs, workdir: Option<PathBuf>, runs: usize) -> eyre::Result<()> {
     let started = Instant::now();
     let chain = generate(&gen_args.config())?;
     println!(
@@ -156,50 +164,60 @@ fn import(gen_args: &GenArgs, workdir: Option<PathBuf>) -> eyre::Result<()> {
         gen_args.accounts,
         started.elapsed().as_secs_f64()
     );
-
-    let dir = match workdir {
-        Some(w) => tempfile::tempdir_in(w)?,
-        None => tempfile::tempdir()?,
-    };
     let rlp = chain.rlp();
-    std::fs::write(dir.path().join("blocks.rlp"), &rlp)?;
-    let (genesis, spec) = ChainSpec::from_genesis_json(&chain.genesis_json)?;
-    let store = Store::open(dir.path().join("keel.redb")).wrap_err("opening datadir")?;
-    let blockchain = Blockchain::open(store, &genesis, spec)?;
+    let mut rates = Vec::with_capacity(runs);
+    for run in 1..=runs.max(1) {
+        let dir = match &workdir {
+            Some(w) => tempfile::tempdir_in(w)?,
+            None => tempfile::tempdir()?,
+        };
+        let (genesis, spec) = ChainSpec::from_genesis_json(&chain.genesis_json)?;
+        let store = Store::open(dir.path().join("keel.redb")).wrap_err("opening datadir")?;
+        let blockchain = Blockchain::open(store, &genesis, spec)?;
 
-    let mut stats = ImportStats::default();
-    import_rlp(&blockchain, &rlp, SyncPolicy::default(), &mut stats, |_| {})?;
-    let ImportStats {
-        imported: blocks,
-        gas,
-        txs,
-        timings: phases,
-        ..
-    } = stats;
-    if blocks != chain.blocks.len() as u64 {
-        eyre::bail!("imported {blocks} of {} blocks", chain.blocks.len());
+        let mut stats = ImportStats::default();
+        import_rlp(&blockchain, &rlp, SyncPolicy::default(), &mut stats, |_| {})?;
+        if stats.imported != chain.blocks.len() as u64 {
+            eyre::bail!(
+                "imported {} of {} blocks",
+                stats.imported,
+                chain.blocks.len()
+            );
+        }
+        let secs = stats.elapsed.as_secs_f64();
+        let mgas = stats.gas as f64 / 1e6 / secs;
+        rates.push((
+            mgas,
+            secs,
+            stats.imported as f64 / secs,
+            stats.txs as f64 / secs,
+        ));
+        let phases = stats.timings;
+        let pct = |d: std::time::Duration| 100.0 * d.as_secs_f64() / secs;
+        let db_size = std::fs::metadata(dir.path().join("keel.redb"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        println!(
+            "run {run}: {} blocks, {} txs, {:.1} Mgas in {secs:.2}s: {mgas:.1} Mgas/s, {:.1} blocks/s, {:.0} tx/s; \
+             exec {:.0}%, state root {:.0}%, commit {:.0}%; datadir {:.0} MiB",
+            stats.imported,
+            stats.txs,
+            stats.gas as f64 / 1e6,
+            stats.imported as f64 / secs,
+            stats.txs as f64 / secs,
+            pct(phases.execution),
+            pct(phases.state_root),
+            pct(phases.commit),
+            db_size as f64 / (1 << 20) as f64
+        );
     }
-    let secs = stats.elapsed.as_secs_f64();
+    rates.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mgas, secs, blocks, txs) = rates[rates.len() / 2];
     println!(
-        "imported {blocks} blocks, {txs} txs, {:.1} Mgas in {secs:.2}s: {:.1} Mgas/s, {:.1} blocks/s, {:.0} tx/s",
-        gas as f64 / 1e6,
-        gas as f64 / 1e6 / secs,
-        blocks as f64 / secs,
-        txs as f64 / secs
+        "median of {}: {mgas:.1} Mgas/s, {blocks:.1} blocks/s, {txs:.0} tx/s ({secs:.2}s); range {:.1}..{:.1} Mgas/s",
+        rates.len(),
+        rates[0].0,
+        rates[rates.len() - 1].0
     );
-    let pct = |d: std::time::Duration| 100.0 * d.as_secs_f64() / secs;
-    println!(
-        "phases: validate+recover+execute {:.2}s ({:.0}%), state root {:.2}s ({:.0}%), commit {:.2}s ({:.0}%)",
-        phases.execution.as_secs_f64(),
-        pct(phases.execution),
-        phases.state_root.as_secs_f64(),
-        pct(phases.state_root),
-        phases.commit.as_secs_f64(),
-        pct(phases.commit)
-    );
-    let db_size = std::fs::metadata(dir.path().join("keel.redb"))
-        .map(|m| m.len())
-        .unwrap_or(0);
-    println!("datadir size {:.1} MiB", db_size as f64 / (1 << 20) as f64);
     Ok(())
 }
