@@ -32,8 +32,13 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log_level) {
+        Ok(filter) => filter,
+        Err(e) => {
+            eprintln!("error: invalid --log.level {:?}: {e}", cli.log_level);
+            return std::process::ExitCode::from(2);
+        }
+    };
     // Logs go to stderr so stdout carries only the command's result.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
