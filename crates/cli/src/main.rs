@@ -42,6 +42,7 @@ fn main() -> std::process::ExitCode {
     // Logs go to stderr so stdout carries only the command's result.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 
