@@ -297,10 +297,9 @@ impl Blockchain {
         let number = block.header.number;
 
         let outcome = execute_block(&self.spec, StoreDb::new(&reader, &reader), &block, senders)
-            .map_err(|e| ChainError::InvalidBlock {
+            .map_err(|e| ChainError::Build {
                 number,
-                hash: B256::ZERO,
-                error: BlockError::Execution(e.to_string()),
+                reason: e.to_string(),
             })?;
         let update = compute_state_update(&reader, parent.state_root, &outcome.bundle)?;
 

@@ -87,6 +87,9 @@ pub enum ChainError {
         hash: B256,
         error: BlockError,
     },
+    /// A block being built could not be executed (a transaction the builder was given is invalid).
+    #[error("building block {number}: {reason}")]
+    Build { number: u64, reason: String },
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("trie: {0}")]
