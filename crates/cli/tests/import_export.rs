@@ -366,6 +366,55 @@ fn invalid_transactions_root_stops_at_last_good_block() {
 }
 
 #[test]
+fn invalid_signature_stops_at_last_good_block() {
+    // Replace a transaction's signature by one that recovers to no key (s = 0), and recommit the
+    // body in the header so that the signature check is what fails.
+    check_invalid_block_20(
+        |b| {
+            let tx = b.body.transactions.pop().expect("a transaction");
+            let alloy_consensus::TxEnvelope::Eip1559(signed) = tx else {
+                panic!("chaingen makes EIP-1559 transactions")
+            };
+            let bad = alloy_primitives::Signature::new(
+                signed.signature().r(),
+                alloy_primitives::U256::ZERO,
+                false,
+            );
+            let (tx, _, _) = signed.into_parts();
+            let hash = keccak256("forged");
+            b.body
+                .transactions
+                .push(alloy_consensus::Signed::new_unchecked(tx, bad, hash).into());
+            b.header.transactions_root =
+                alloy_consensus::proofs::calculate_transaction_root(&b.body.transactions);
+        },
+        "invalid signature",
+    );
+}
+
+#[test]
+fn wrong_chain_id_is_rejected() {
+    // A transaction signed for another chain: the signature is valid, the chain id is not.
+    check_invalid_block_20(
+        |b| {
+            let tx = b.body.transactions.pop().expect("a transaction");
+            let alloy_consensus::TxEnvelope::Eip1559(signed) = tx else {
+                panic!("chaingen makes EIP-1559 transactions")
+            };
+            let (mut tx, sig, _) = signed.into_parts();
+            tx.chain_id = 1;
+            let hash = keccak256("other chain");
+            b.body
+                .transactions
+                .push(alloy_consensus::Signed::new_unchecked(tx, sig, hash).into());
+            b.header.transactions_root =
+                alloy_consensus::proofs::calculate_transaction_root(&b.body.transactions);
+        },
+        "invalid chain ID",
+    );
+}
+
+#[test]
 fn garbage_file_is_malformed_rlp_and_changes_nothing() {
     let f = Fixture::small();
     let part = f.write_blocks("part.rlp", &f.chain.blocks[..10]);
