@@ -232,7 +232,7 @@ impl Blockchain {
         head: B256,
     ) -> Result<ImportOutcome, ChainError> {
         let number = block.header.number;
-        self.store.write_side_block(&BlockWrite {
+        let write = BlockWrite {
             hash,
             header: &block.header,
             body: &block.body,
@@ -240,15 +240,16 @@ impl Blockchain {
             tx_hashes: &[],
             state: &update.changes,
             trie_nodes: &update.trie_nodes,
-        })?;
+        };
         let head_number = reader.block_number(&head)?.ok_or(ChainError::NoHead)?;
         if number <= head_number {
+            self.store.write_side_block(&write, None)?;
             debug!(number, %hash, head_number, "stored side-chain block");
             return Ok(ImportOutcome::SideChain { number, hash });
         }
 
-        // The new chain: this block and its ancestors down to the first canonical one.
-        let mut new_chain = vec![hash];
+        // The longest chain now: this block's non-canonical ancestors, oldest first.
+        let mut ancestors = Vec::new();
         let mut cursor = block.header.parent_hash;
         loop {
             let header = reader.header(&cursor)?.ok_or_else(|| {
@@ -260,12 +261,12 @@ impl Blockchain {
             if reader.canonical_hash(header.number)? == Some(cursor) {
                 break;
             }
-            new_chain.push(cursor);
+            ancestors.push(cursor);
             cursor = header.parent_hash;
         }
-        new_chain.reverse();
-        self.store.reorg(&new_chain)?;
-        let fork_number = number - new_chain.len() as u64;
+        ancestors.reverse();
+        self.store.write_side_block(&write, Some(&ancestors))?;
+        let fork_number = number - 1 - ancestors.len() as u64;
         let unwound = head_number - fork_number;
         info!(number, %hash, fork_number, unwound, "reorg: a side chain became the longest");
         Ok(ImportOutcome::Reorged {

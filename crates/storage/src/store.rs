@@ -183,7 +183,15 @@ impl Store {
     /// Store a block that does not extend the head (a side chain): its data, trie nodes and the
     /// diff that would apply its state, but not the flat state, the canonical index or the head.
     /// Its parent must be stored.
-    pub fn write_side_block(&self, w: &BlockWrite<'_>) -> Result<(), StoreError> {
+    ///
+    /// With `reorg_from = Some(ancestors)` (the block's non-canonical ancestors, oldest first) the
+    /// block's chain also becomes canonical, in the same write transaction (see
+    /// [`Store::reorg`]): a crash can't leave a longer side chain stored but not canonical.
+    pub fn write_side_block(
+        &self,
+        w: &BlockWrite<'_>,
+        reorg_from: Option<&[B256]>,
+    ) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write()?;
         self.set_txn_durability(&mut txn)?;
         {
@@ -202,6 +210,12 @@ impl Store {
             txn.open_table(tables::STATE_DIFFS)?
                 .insert(&w.hash.0, buf.as_slice())?;
             write_code_and_nodes(&txn, w)?;
+            if let Some(ancestors) = reorg_from {
+                let mut chain = Vec::with_capacity(ancestors.len() + 1);
+                chain.extend_from_slice(ancestors);
+                chain.push(w.hash);
+                reorg_in(&txn, &chain)?;
+            }
         }
         txn.commit()?;
         Ok(())
@@ -212,89 +226,12 @@ impl Store {
     /// order and make its last block the head. One write transaction: a crash leaves either the
     /// old chain or the new one.
     pub fn reorg(&self, new_chain: &[B256]) -> Result<(), StoreError> {
-        let Some(first) = new_chain.first() else {
+        if new_chain.is_empty() {
             return Ok(());
-        };
+        }
         let mut txn = self.db.begin_write()?;
         self.set_txn_durability(&mut txn)?;
-        {
-            let first_header = read_header(&txn, first)?;
-            let fork_number = first_header
-                .number
-                .checked_sub(1)
-                .ok_or_else(|| StoreError::corrupt("reorg", "the genesis cannot be replaced"))?;
-            let canonical_at_fork = txn
-                .open_table(tables::CANONICAL)?
-                .get(fork_number)?
-                .map(|v| B256::from(*v.value()));
-            if canonical_at_fork != Some(first_header.parent_hash) {
-                return Err(StoreError::corrupt(
-                    "reorg",
-                    format!(
-                        "parent {} of {first} is not canonical",
-                        first_header.parent_hash
-                    ),
-                ));
-            }
-
-            let mut accounts = txn.open_table(tables::ACCOUNTS)?;
-            let mut storage = txn.open_table(tables::STORAGE)?;
-            let mut canonical = txn.open_table(tables::CANONICAL)?;
-            let mut reverts = txn.open_table(tables::STATE_REVERTS)?;
-            let mut diffs = txn.open_table(tables::STATE_DIFFS)?;
-            let mut buf = Vec::with_capacity(1024);
-
-            // Unwind from the head down to the fork point.
-            let mut head = read_meta_hash(&txn, tables::META_HEAD)?
-                .ok_or_else(|| StoreError::corrupt("meta", "no head"))?;
-            while head != first_header.parent_hash {
-                let header = read_header(&txn, &head)?;
-                let revert = reverts
-                    .remove(&head.0)?
-                    .map(|v| StateChanges::decode_diff(v.value()))
-                    .transpose()?
-                    .ok_or_else(|| {
-                        StoreError::corrupt("state revert", format!("missing for {head}"))
-                    })?;
-                let forward = state_diff::apply(&mut accounts, &mut storage, &revert, &mut buf)?;
-                buf.clear();
-                forward.encode_diff(&mut buf);
-                diffs.insert(&head.0, buf.as_slice())?;
-                canonical.remove(header.number)?;
-                unindex_transactions(&txn, &head)?;
-                head = header.parent_hash;
-            }
-
-            // Apply the new chain.
-            for hash in new_chain {
-                let header = read_header(&txn, hash)?;
-                if header.parent_hash != head {
-                    return Err(StoreError::corrupt(
-                        "reorg",
-                        format!("{hash} does not extend {head}"),
-                    ));
-                }
-                let forward = diffs
-                    .remove(&hash.0)?
-                    .map(|v| StateChanges::decode_diff(v.value()))
-                    .transpose()?
-                    .ok_or_else(|| {
-                        StoreError::corrupt("state diff", format!("missing for {hash}"))
-                    })?;
-                let revert = state_diff::apply(&mut accounts, &mut storage, &forward, &mut buf)?;
-                buf.clear();
-                revert.encode_diff(&mut buf);
-                reverts.insert(&hash.0, buf.as_slice())?;
-                canonical.insert(header.number, &hash.0)?;
-                let body = read_body(&txn, hash)?;
-                let tx_hashes: Vec<B256> =
-                    body.transactions.iter().map(|tx| *tx.tx_hash()).collect();
-                index_transactions(&txn, hash, &tx_hashes)?;
-                head = *hash;
-            }
-            txn.open_table(tables::META)?
-                .insert(tables::META_HEAD, head.as_slice())?;
-        }
+        reorg_in(&txn, new_chain)?;
         txn.commit()?;
         Ok(())
     }
@@ -306,6 +243,85 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The body of [`Store::reorg`], inside a caller's write transaction.
+fn reorg_in(txn: &WriteTransaction, new_chain: &[B256]) -> Result<(), StoreError> {
+    let Some(first) = new_chain.first() else {
+        return Ok(());
+    };
+    let first_header = read_header(txn, first)?;
+    let fork_number = first_header
+        .number
+        .checked_sub(1)
+        .ok_or_else(|| StoreError::corrupt("reorg", "the genesis cannot be replaced"))?;
+    let canonical_at_fork = txn
+        .open_table(tables::CANONICAL)?
+        .get(fork_number)?
+        .map(|v| B256::from(*v.value()));
+    if canonical_at_fork != Some(first_header.parent_hash) {
+        return Err(StoreError::corrupt(
+            "reorg",
+            format!(
+                "parent {} of {first} is not canonical",
+                first_header.parent_hash
+            ),
+        ));
+    }
+
+    let mut accounts = txn.open_table(tables::ACCOUNTS)?;
+    let mut storage = txn.open_table(tables::STORAGE)?;
+    let mut canonical = txn.open_table(tables::CANONICAL)?;
+    let mut reverts = txn.open_table(tables::STATE_REVERTS)?;
+    let mut diffs = txn.open_table(tables::STATE_DIFFS)?;
+    let mut buf = Vec::with_capacity(1024);
+
+    // Unwind from the head down to the fork point.
+    let mut head = read_meta_hash(txn, tables::META_HEAD)?
+        .ok_or_else(|| StoreError::corrupt("meta", "no head"))?;
+    while head != first_header.parent_hash {
+        let header = read_header(txn, &head)?;
+        let revert = reverts
+            .remove(&head.0)?
+            .map(|v| StateChanges::decode_diff(v.value()))
+            .transpose()?
+            .ok_or_else(|| StoreError::corrupt("state revert", format!("missing for {head}")))?;
+        let forward = state_diff::apply(&mut accounts, &mut storage, &revert, &mut buf)?;
+        buf.clear();
+        forward.encode_diff(&mut buf);
+        diffs.insert(&head.0, buf.as_slice())?;
+        canonical.remove(header.number)?;
+        unindex_transactions(txn, &head)?;
+        head = header.parent_hash;
+    }
+
+    // Apply the new chain.
+    for hash in new_chain {
+        let header = read_header(txn, hash)?;
+        if header.parent_hash != head {
+            return Err(StoreError::corrupt(
+                "reorg",
+                format!("{hash} does not extend {head}"),
+            ));
+        }
+        let forward = diffs
+            .remove(&hash.0)?
+            .map(|v| StateChanges::decode_diff(v.value()))
+            .transpose()?
+            .ok_or_else(|| StoreError::corrupt("state diff", format!("missing for {hash}")))?;
+        let revert = state_diff::apply(&mut accounts, &mut storage, &forward, &mut buf)?;
+        buf.clear();
+        revert.encode_diff(&mut buf);
+        reverts.insert(&hash.0, buf.as_slice())?;
+        canonical.insert(header.number, &hash.0)?;
+        let body = read_body(txn, hash)?;
+        let tx_hashes: Vec<B256> = body.transactions.iter().map(|tx| *tx.tx_hash()).collect();
+        index_transactions(txn, hash, &tx_hashes)?;
+        head = *hash;
+    }
+    txn.open_table(tables::META)?
+        .insert(tables::META_HEAD, head.as_slice())?;
+    Ok(())
 }
 
 /// Header, body, receipts and the hash → number index of a block.
