@@ -365,28 +365,38 @@ fn invalid_transactions_root_stops_at_last_good_block() {
     );
 }
 
+/// Replace the last transaction of `b` by `edit(tx, signature)` (keeping it EIP-1559) and recommit
+/// the body in the header, so that the transaction itself is what the import rejects.
+fn replace_last_tx(
+    b: &mut Block,
+    edit: impl FnOnce(
+        alloy_consensus::TxEip1559,
+        alloy_primitives::Signature,
+    ) -> (alloy_consensus::TxEip1559, alloy_primitives::Signature),
+) {
+    let tx = b.body.transactions.pop().expect("a transaction");
+    let alloy_consensus::TxEnvelope::Eip1559(signed) = tx else {
+        panic!("chaingen makes EIP-1559 transactions")
+    };
+    let (tx, signature, _) = signed.into_parts();
+    let (tx, signature) = edit(tx, signature);
+    let signed = alloy_consensus::SignableTransaction::into_signed(tx, signature);
+    b.body.transactions.push(signed.into());
+    b.header.transactions_root =
+        alloy_consensus::proofs::calculate_transaction_root(&b.body.transactions);
+}
+
 #[test]
 fn invalid_signature_stops_at_last_good_block() {
-    // Replace a transaction's signature by one that recovers to no key (s = 0), and recommit the
-    // body in the header so that the signature check is what fails.
+    // s = 0 recovers to no key.
     check_invalid_block_20(
         |b| {
-            let tx = b.body.transactions.pop().expect("a transaction");
-            let alloy_consensus::TxEnvelope::Eip1559(signed) = tx else {
-                panic!("chaingen makes EIP-1559 transactions")
-            };
-            let bad = alloy_primitives::Signature::new(
-                signed.signature().r(),
-                alloy_primitives::U256::ZERO,
-                false,
-            );
-            let (tx, _, _) = signed.into_parts();
-            let hash = keccak256("forged");
-            b.body
-                .transactions
-                .push(alloy_consensus::Signed::new_unchecked(tx, bad, hash).into());
-            b.header.transactions_root =
-                alloy_consensus::proofs::calculate_transaction_root(&b.body.transactions);
+            replace_last_tx(b, |tx, sig| {
+                (
+                    tx,
+                    alloy_primitives::Signature::new(sig.r(), alloy_primitives::U256::ZERO, false),
+                )
+            })
         },
         "invalid signature",
     );
@@ -394,21 +404,13 @@ fn invalid_signature_stops_at_last_good_block() {
 
 #[test]
 fn wrong_chain_id_is_rejected() {
-    // A transaction signed for another chain: the signature is valid, the chain id is not.
+    // A transaction for another chain: it recovers to some sender, but the chain id is wrong.
     check_invalid_block_20(
         |b| {
-            let tx = b.body.transactions.pop().expect("a transaction");
-            let alloy_consensus::TxEnvelope::Eip1559(signed) = tx else {
-                panic!("chaingen makes EIP-1559 transactions")
-            };
-            let (mut tx, sig, _) = signed.into_parts();
-            tx.chain_id = 1;
-            let hash = keccak256("other chain");
-            b.body
-                .transactions
-                .push(alloy_consensus::Signed::new_unchecked(tx, sig, hash).into());
-            b.header.transactions_root =
-                alloy_consensus::proofs::calculate_transaction_root(&b.body.transactions);
+            replace_last_tx(b, |mut tx, sig| {
+                tx.chain_id = 1;
+                (tx, sig)
+            })
         },
         "invalid chain ID",
     );

@@ -281,15 +281,8 @@ fn reorg_in(txn: &WriteTransaction, new_chain: &[B256]) -> Result<(), StoreError
         .ok_or_else(|| StoreError::corrupt("meta", "no head"))?;
     while head != first_header.parent_hash {
         let header = read_header(txn, &head)?;
-        let revert = reverts
-            .remove(&head.0)?
-            .map(|v| StateChanges::decode_diff(v.value()))
-            .transpose()?
-            .ok_or_else(|| StoreError::corrupt("state revert", format!("missing for {head}")))?;
-        let forward = state_diff::apply(&mut accounts, &mut storage, &revert, &mut buf)?;
-        buf.clear();
-        forward.encode_diff(&mut buf);
-        diffs.insert(&head.0, buf.as_slice())?;
+        let mut flat = (&mut accounts, &mut storage);
+        swap_diff(&mut flat, &mut reverts, &mut diffs, &head, &mut buf)?;
         canonical.remove(header.number)?;
         unindex_transactions(txn, &head)?;
         head = header.parent_hash;
@@ -304,15 +297,8 @@ fn reorg_in(txn: &WriteTransaction, new_chain: &[B256]) -> Result<(), StoreError
                 format!("{hash} does not extend {head}"),
             ));
         }
-        let forward = diffs
-            .remove(&hash.0)?
-            .map(|v| StateChanges::decode_diff(v.value()))
-            .transpose()?
-            .ok_or_else(|| StoreError::corrupt("state diff", format!("missing for {hash}")))?;
-        let revert = state_diff::apply(&mut accounts, &mut storage, &forward, &mut buf)?;
-        buf.clear();
-        revert.encode_diff(&mut buf);
-        reverts.insert(&hash.0, buf.as_slice())?;
+        let mut flat = (&mut accounts, &mut storage);
+        swap_diff(&mut flat, &mut diffs, &mut reverts, hash, &mut buf)?;
         canonical.insert(header.number, &hash.0)?;
         let body = read_body(txn, hash)?;
         let tx_hashes: Vec<B256> = body.transactions.iter().map(|tx| *tx.tx_hash()).collect();
@@ -321,6 +307,33 @@ fn reorg_in(txn: &WriteTransaction, new_chain: &[B256]) -> Result<(), StoreError
     }
     txn.open_table(tables::META)?
         .insert(tables::META_HEAD, head.as_slice())?;
+    Ok(())
+}
+
+type DiffTable<'t> = redb::Table<'t, &'static [u8; 32], &'static [u8]>;
+type FlatTables<'a, 't> = (
+    &'a mut redb::Table<'t, &'static [u8; 20], &'static [u8]>,
+    &'a mut redb::Table<'t, &'static [u8; 52], &'static [u8; 32]>,
+);
+
+/// Take the diff stored for `block` in `from`, apply it to the flat state, and store its inverse
+/// in `to`: unwinding a block moves its revert to a forward diff, re-applying it the other way.
+fn swap_diff(
+    (accounts, storage): &mut FlatTables<'_, '_>,
+    from: &mut DiffTable<'_>,
+    to: &mut DiffTable<'_>,
+    block: &B256,
+    buf: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    let diff = from
+        .remove(&block.0)?
+        .map(|v| StateChanges::decode_diff(v.value()))
+        .transpose()?
+        .ok_or_else(|| StoreError::corrupt("state diff", format!("missing for {block}")))?;
+    let inverse = state_diff::apply(accounts, storage, &diff, buf)?;
+    buf.clear();
+    inverse.encode_diff(buf);
+    to.insert(&block.0, buf.as_slice())?;
     Ok(())
 }
 
