@@ -1,13 +1,13 @@
-//! Bulk import of an RLP block file: decode and recover senders one block ahead on a second
+//! Bulk import of a stream of blocks (an RLP block file): decode and recover senders one block ahead on a second
 //! thread, import in order, and make the store durable in groups. Shared by `keel import` and the import benchmark so both measure and do the
 //! same thing.
 
 use std::time::{Duration, Instant};
 
 use crate::{
-    Blockchain, ChainError, ImportOutcome, ImportTimings, PreparedBlock,
-    rlp_file::{RlpBlocks, RlpFileError},
+    Blockchain, ChainError, ImportOutcome, ImportTimings, PreparedBlock, rlp_file::RlpFileError,
 };
+use keel_types::Block;
 
 /// Blocks decoded and recovered ahead of the one being imported.
 const PIPELINE_DEPTH: usize = 2;
@@ -61,12 +61,12 @@ pub enum ImportError {
     Store(#[from] keel_storage::StoreError),
 }
 
-/// Import every block of `data` into `chain`, keeping running totals in `stats` (they stay valid
-/// when the import stops early). `on_block` sees the totals after each imported block (for
+/// Import every block of `blocks` (e.g. an [`RlpBlocks`] over a file) into `chain`, keeping
+/// running totals in `stats` (they stay valid when the import stops early). `on_block` sees the totals after each imported block (for
 /// progress logs). On error, the blocks before the failing one stay imported and durable.
-pub fn import_rlp(
+pub fn import_blocks(
     chain: &Blockchain,
-    data: &[u8],
+    blocks: impl Iterator<Item = Result<Block, RlpFileError>> + Send,
     policy: SyncPolicy,
     stats: &mut ImportStats,
     mut on_block: impl FnMut(&ImportStats),
@@ -74,7 +74,7 @@ pub fn import_rlp(
     let store = chain.store();
     store.set_deferred_sync(true);
     let started = Instant::now();
-    let result = import_all(chain, data, policy, stats, &mut on_block);
+    let result = import_all(chain, blocks, policy, stats, &mut on_block);
     store.set_deferred_sync(false);
     let synced = store.sync();
     stats.elapsed = started.elapsed();
@@ -84,7 +84,7 @@ pub fn import_rlp(
 
 fn import_all(
     chain: &Blockchain,
-    data: &[u8],
+    blocks: impl Iterator<Item = Result<Block, RlpFileError>> + Send,
     policy: SyncPolicy,
     stats: &mut ImportStats,
     on_block: &mut impl FnMut(&ImportStats),
@@ -95,7 +95,7 @@ fn import_all(
         let (tx, rx) =
             std::sync::mpsc::sync_channel::<Result<PreparedBlock, RlpFileError>>(PIPELINE_DEPTH);
         scope.spawn(move || {
-            for block in RlpBlocks::new(data) {
+            for block in blocks {
                 if tx.send(block.map(PreparedBlock::new)).is_err() {
                     break; // the importer stopped
                 }

@@ -566,7 +566,9 @@ fn export_round_trip_and_ranges() {
     assert_eq!(last_line(&stdout(&out)), "exported 8 blocks (5..=12)");
     let exported = std::fs::read(&range).unwrap();
     assert!(exported == rlp_of(&f.chain.blocks[4..12]));
-    let decoded: Vec<Block> = RlpBlocks::new(&exported).collect::<Result<_, _>>().unwrap();
+    let decoded: Vec<Block> = RlpBlocks::new(exported.as_slice())
+        .collect::<Result<_, _>>()
+        .unwrap();
     let numbers: Vec<u64> = decoded.iter().map(|b| b.header.number).collect();
     assert_eq!(numbers, (5..=12).collect::<Vec<_>>());
 

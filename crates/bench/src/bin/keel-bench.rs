@@ -11,7 +11,8 @@ use eyre::WrapErr;
 use keel_bench::chaingen::{ChainGenConfig, Workload, generate};
 use keel_chain::{
     Blockchain,
-    importer::{ImportStats, SyncPolicy, import_rlp},
+    importer::{ImportStats, SyncPolicy, import_blocks},
+    rlp_file::RlpBlocks,
 };
 use keel_storage::Store;
 use keel_types::ChainSpec;
@@ -176,7 +177,14 @@ fn import(gen_args: &GenArgs, workdir: Option<PathBuf>, runs: usize) -> eyre::Re
         let blockchain = Blockchain::open(store, &genesis, spec)?;
 
         let mut stats = ImportStats::default();
-        import_rlp(&blockchain, &rlp, SyncPolicy::default(), &mut stats, |_| {})?;
+        let blocks = RlpBlocks::new(rlp.as_slice());
+        import_blocks(
+            &blockchain,
+            blocks,
+            SyncPolicy::default(),
+            &mut stats,
+            |_| {},
+        )?;
         if stats.imported != chain.blocks.len() as u64 {
             eyre::bail!(
                 "imported {} of {} blocks",

@@ -6,7 +6,8 @@ use clap::Args;
 use eyre::WrapErr;
 use keel_chain::{
     Blockchain,
-    importer::{ImportStats, SyncPolicy, import_rlp},
+    importer::{ImportStats, SyncPolicy, import_blocks},
+    rlp_file::RlpBlocks,
 };
 use keel_types::ChainSpec;
 use tracing::info;
@@ -39,13 +40,15 @@ pub fn run(args: ImportArgs) -> eyre::Result<()> {
         .wrap_err_with(|| format!("reading genesis {}", args.network.display()))?;
     let (genesis, spec) = ChainSpec::from_genesis_json(&json)
         .wrap_err_with(|| format!("genesis {}", args.network.display()))?;
-    let data = std::fs::read(&args.file)
-        .wrap_err_with(|| format!("reading blocks {}", args.file.display()))?;
+    let file = std::fs::File::open(&args.file)
+        .wrap_err_with(|| format!("opening blocks {}", args.file.display()))?;
+    let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let blocks = RlpBlocks::new(std::io::BufReader::with_capacity(1 << 20, file));
 
     let store = datadir::open_store(&args.datadir)?;
     let chain = Blockchain::open(store, &genesis, spec)?;
     let (start_number, _) = chain.head()?;
-    info!(file = %args.file.display(), bytes = data.len(), head = start_number, "importing");
+    info!(file = %args.file.display(), bytes, head = start_number, "importing");
 
     let progress = |stats: &ImportStats| {
         if stats.imported.is_multiple_of(100) {
@@ -61,7 +64,7 @@ pub fn run(args: ImportArgs) -> eyre::Result<()> {
         every_blocks: args.sync_blocks.max(1),
         every: std::time::Duration::from_secs(args.sync_secs),
     };
-    match import_rlp(&chain, &data, policy, &mut stats, progress) {
+    match import_blocks(&chain, blocks, policy, &mut stats, progress) {
         Ok(()) => {}
         Err(e) => {
             let (head_number, head_hash) = chain.head()?;
