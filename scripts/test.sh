@@ -3,8 +3,8 @@
 #
 #   bash scripts/test.sh
 #
-# Steps: npm L1 tools (tools/), cargo-nextest, `cargo nextest run` over all
-# targets, then doctests (nextest does not run those). A pre-set
+# Steps: npm L1 tools (tools/), cargo-nextest, doctests (nextest does not run
+# those), then `cargo nextest run` over all targets. A pre-set
 # CARGO_TARGET_DIR is respected. Exits non-zero if any step fails.
 set -euo pipefail
 
@@ -40,14 +40,14 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 cargo nextest --version | sed -n 1p
 
-# 3. all tests except doctests
-step "cargo nextest run --workspace --all-targets --no-fail-fast"
-status=0
-cargo nextest run --workspace --all-targets --no-fail-fast || status=$?
-
-# 4. doctests (run even if nextest failed, so every failure is reported)
+# 3. doctests first (nextest does not run them), so that nextest's summary closes the output
 step "cargo test --workspace --doc"
+status=0
 cargo test --workspace --doc || status=$?
+
+# 4. every other test (run even if doctests failed, so every failure is reported)
+step "cargo nextest run --workspace --all-targets --no-fail-fast"
+cargo nextest run --workspace --all-targets --no-fail-fast || status=$?
 
 if [[ $status -ne 0 ]]; then
     step "FAILED (exit $status)"
