@@ -121,65 +121,47 @@ impl Blockchain {
     ) -> Result<ImportOutcome, ChainError> {
         let started = Instant::now();
         let number = block.header.number;
-        let invalid = |error: BlockError| ChainError::InvalidBlock {
-            number,
-            hash,
-            error,
-        };
-
         let reader = self.store.reader()?;
-        if let Some(known) = reader.block_number(&hash)? {
-            return Ok(ImportOutcome::AlreadyKnown {
-                number: known,
-                hash,
-            });
-        }
-        let parent_hash = block.header.parent_hash;
-        let parent = reader
-            .header(&parent_hash)?
-            .ok_or_else(|| invalid(BlockError::UnknownParent(parent_hash)))?;
-        let head = reader.head_hash()?.ok_or(ChainError::NoHead)?;
-        let on_head = head == parent_hash;
-
-        validate_header(&self.spec, &block.header, &parent).map_err(invalid)?;
-        validate_body(block).map_err(invalid)?;
-        let senders = senders().map_err(invalid)?;
-
-        // On the head, execution reads the flat state; on a side chain, the parent's trie.
-        let (outcome, update, executed) = if on_head {
-            self.execute_and_merkleize(&reader, &reader, None, &parent, block, &senders, started)
-        } else {
-            let state = reader.state_at(parent.state_root);
-            let parent_id = Some((parent.number, parent_hash));
-            self.execute_and_merkleize(
-                &state, &reader, parent_id, &parent, block, &senders, started,
-            )
-        }
-        .map_err(|e| match e {
-            ExecuteError::Block(error) => invalid(error),
-            ExecuteError::Chain(e) => e,
-        })?;
+        let (outcome, update, executed) =
+            match self.check_and_execute(&reader, block, hash, senders, started)? {
+                Checked::Known(known) => {
+                    return Ok(ImportOutcome::AlreadyKnown {
+                        number: known,
+                        hash,
+                    });
+                }
+                Checked::Side {
+                    parent,
+                    head,
+                    senders,
+                } => {
+                    // A side chain executes on its parent's state, read through the trie.
+                    let state = reader.state_at(parent.state_root);
+                    let parent_id = Some((parent.number, block.header.parent_hash));
+                    let (outcome, update, _) = self
+                        .execute_and_merkleize(
+                            &state, &reader, parent_id, &parent, block, &senders, started,
+                        )
+                        .map_err(|e| e.for_block(number, hash))?;
+                    return self.import_side_block(
+                        &reader,
+                        hash,
+                        block,
+                        &outcome.receipts,
+                        &update,
+                        head,
+                    );
+                }
+                Checked::OnHead(executed) => *executed,
+            };
         let merkleized = started.elapsed();
-
-        if !on_head {
-            return self.import_side_block(&reader, hash, block, &outcome.receipts, &update, head);
-        }
         self.commit(hash, block, &outcome.receipts, &update)?;
         let timings = ImportTimings {
             execution: executed,
             state_root: merkleized - executed,
             commit: started.elapsed() - merkleized,
         };
-        debug!(
-            number,
-            %hash,
-            txs = block.body.transactions.len(),
-            gas = outcome.gas_used,
-            exec_ms = executed.as_millis() as u64,
-            root_ms = (merkleized - executed).as_millis() as u64,
-            store_ms = (started.elapsed() - merkleized).as_millis() as u64,
-            "imported block"
-        );
+        log_imported(number, hash, block, outcome.gas_used, &timings);
         Ok(ImportOutcome::Imported {
             number,
             hash,
@@ -188,13 +170,129 @@ impl Blockchain {
         })
     }
 
+    /// The checks and execution shared by every import path, over any view of the chain
+    /// (`reader`: the store, or the store with a block still being written laid over it). A block
+    /// on the head is executed on `reader`'s flat state; a known block or one on a side chain is
+    /// reported back without executing.
+    fn check_and_execute<'a, R>(
+        &self,
+        reader: &R,
+        block: &Block,
+        hash: B256,
+        senders: impl FnOnce() -> Result<Cow<'a, [Address]>, BlockError>,
+        started: Instant,
+    ) -> Result<Checked<'a>, ChainError>
+    where
+        R: ChainReader + StateReader + NodeStore + Sync,
+    {
+        let number = block.header.number;
+        let invalid = |error: BlockError| ChainError::InvalidBlock {
+            number,
+            hash,
+            error,
+        };
+        if let Some(known) = reader.block_number(&hash)? {
+            return Ok(Checked::Known(known));
+        }
+        let parent_hash = block.header.parent_hash;
+        let parent = reader
+            .header(&parent_hash)?
+            .ok_or_else(|| invalid(BlockError::UnknownParent(parent_hash)))?;
+        let head = reader.head_hash()?.ok_or(ChainError::NoHead)?;
+
+        validate_header(&self.spec, &block.header, &parent).map_err(invalid)?;
+        validate_body(block).map_err(invalid)?;
+        let senders = senders().map_err(invalid)?;
+        if head != parent_hash {
+            return Ok(Checked::Side {
+                parent: Box::new(parent),
+                head,
+                senders,
+            });
+        }
+        let executed = self
+            .execute_and_merkleize(reader, reader, None, &parent, block, &senders, started)
+            .map_err(|e| e.for_block(number, hash))?;
+        Ok(Checked::OnHead(Box::new(executed)))
+    }
+
+    /// Validate and execute `prepared` on `reader` without writing it, if it extends `reader`'s
+    /// head: the first half of a pipelined import, whose second half,
+    /// [`Blockchain::commit_executed`], can then run while the next block executes on a
+    /// [`PendingOverlay`](crate::PendingOverlay). A known block or one on a side chain is handed
+    /// back for [`Blockchain::import_prepared`].
+    pub fn execute_on_head<R>(
+        &self,
+        reader: &R,
+        prepared: PreparedBlock,
+    ) -> Result<HeadExecution, ChainError>
+    where
+        R: ChainReader + StateReader + NodeStore + Sync,
+    {
+        let started = Instant::now();
+        let checked = self.check_and_execute(
+            reader,
+            &prepared.block,
+            prepared.hash,
+            || {
+                prepared
+                    .senders
+                    .as_deref()
+                    .map(Cow::Borrowed)
+                    .map_err(Clone::clone)
+            },
+            started,
+        )?;
+        let (outcome, update, executed) = match checked {
+            Checked::OnHead(executed) => *executed,
+            Checked::Known(_) | Checked::Side { .. } => {
+                return Ok(HeadExecution::NotOnHead(Box::new(prepared)));
+            }
+        };
+        let timings = ImportTimings {
+            execution: executed,
+            state_root: started.elapsed() - executed,
+            commit: Duration::ZERO,
+        };
+        Ok(HeadExecution::Executed(Box::new(ExecutedBlock {
+            hash: prepared.hash,
+            gas_used: outcome.gas_used,
+            receipts: outcome.receipts,
+            update,
+            timings,
+            block: prepared.block,
+        })))
+    }
+
+    /// Write a block from [`Blockchain::execute_on_head`] as the new head. Returns the time the
+    /// write took. The store refuses it unless its parent is the head by then.
+    pub fn commit_executed(&self, executed: &ExecutedBlock) -> Result<Duration, ChainError> {
+        let started = Instant::now();
+        self.commit(
+            executed.hash,
+            &executed.block,
+            &executed.receipts,
+            &executed.update,
+        )?;
+        let mut timings = executed.timings;
+        timings.commit = started.elapsed();
+        log_imported(
+            executed.block.header.number,
+            executed.hash,
+            &executed.block,
+            executed.gas_used,
+            &timings,
+        );
+        Ok(timings.commit)
+    }
+
     /// Execute `block` on `state` (its parent's) and compute the new state root; check both against
     /// the header. Returns the outcome, the state update and the time spent executing.
     #[allow(clippy::too_many_arguments)]
-    fn execute_and_merkleize<S: StateReader + NodeStore + Sync>(
+    fn execute_and_merkleize<S: StateReader + NodeStore + Sync, C: ChainReader>(
         &self,
         state: &S,
-        reader: &StoreReader,
+        reader: &C,
         side_parent: Option<(u64, B256)>,
         parent: &Header,
         block: &Block,
@@ -354,6 +452,63 @@ impl Blockchain {
 enum ExecuteError {
     Block(BlockError),
     Chain(ChainError),
+}
+
+impl ExecuteError {
+    fn for_block(self, number: u64, hash: B256) -> ChainError {
+        match self {
+            ExecuteError::Block(error) => ChainError::InvalidBlock {
+                number,
+                hash,
+                error,
+            },
+            ExecuteError::Chain(e) => e,
+        }
+    }
+}
+
+/// What [`Blockchain::check_and_execute`] found.
+enum Checked<'a> {
+    Known(u64),
+    Side {
+        parent: Box<Header>,
+        head: B256,
+        senders: Cow<'a, [Address]>,
+    },
+    OnHead(Box<(ExecutionOutcome, StateUpdate, Duration)>),
+}
+
+/// A block validated and executed on top of the head, not yet written.
+#[derive(Debug)]
+pub struct ExecutedBlock {
+    pub hash: B256,
+    pub block: Block,
+    pub receipts: Vec<Receipt>,
+    pub update: StateUpdate,
+    pub gas_used: u64,
+    /// Execution and state-root time (the commit is timed by [`Blockchain::commit_executed`]).
+    pub timings: ImportTimings,
+}
+
+/// What [`Blockchain::execute_on_head`] did with a block.
+#[derive(Debug)]
+pub enum HeadExecution {
+    Executed(Box<ExecutedBlock>),
+    /// Known, or not on the head: import it with [`Blockchain::import_prepared`].
+    NotOnHead(Box<PreparedBlock>),
+}
+
+fn log_imported(number: u64, hash: B256, block: &Block, gas: u64, timings: &ImportTimings) {
+    debug!(
+        number,
+        %hash,
+        txs = block.body.transactions.len(),
+        gas,
+        exec_ms = timings.execution.as_millis() as u64,
+        root_ms = timings.state_root.as_millis() as u64,
+        store_ms = timings.commit.as_millis() as u64,
+        "imported block"
+    );
 }
 
 /// A decoded block with its hash and recovered senders (or the signature error), ready to import.
