@@ -216,6 +216,76 @@ impl Blockchain {
         Ok(Checked::OnHead(Box::new(executed)))
     }
 
+    /// Validate and execute `prepared` on `reader` without writing it, if it extends `reader`'s
+    /// head: the first half of a pipelined import, whose second half,
+    /// [`Blockchain::commit_executed`], can then run while the next block executes on a
+    /// [`PendingOverlay`](crate::PendingOverlay). A known block or one on a side chain is handed
+    /// back for [`Blockchain::import_prepared`].
+    pub fn execute_on_head<R>(
+        &self,
+        reader: &R,
+        prepared: PreparedBlock,
+    ) -> Result<HeadExecution, ChainError>
+    where
+        R: ChainReader + StateReader + NodeStore + Sync,
+    {
+        let started = Instant::now();
+        let checked = self.check_and_execute(
+            reader,
+            &prepared.block,
+            prepared.hash,
+            || {
+                prepared
+                    .senders
+                    .as_deref()
+                    .map(Cow::Borrowed)
+                    .map_err(Clone::clone)
+            },
+            started,
+        )?;
+        let (outcome, update, executed) = match checked {
+            Checked::OnHead(executed) => *executed,
+            Checked::Known(_) | Checked::Side { .. } => {
+                return Ok(HeadExecution::NotOnHead(Box::new(prepared)));
+            }
+        };
+        let timings = ImportTimings {
+            execution: executed,
+            state_root: started.elapsed() - executed,
+            commit: Duration::ZERO,
+        };
+        Ok(HeadExecution::Executed(Box::new(ExecutedBlock {
+            hash: prepared.hash,
+            gas_used: outcome.gas_used,
+            receipts: outcome.receipts,
+            update,
+            timings,
+            block: prepared.block,
+        })))
+    }
+
+    /// Write a block from [`Blockchain::execute_on_head`] as the new head. Returns the time the
+    /// write took. The store refuses it unless its parent is the head by then.
+    pub fn commit_executed(&self, executed: &ExecutedBlock) -> Result<Duration, ChainError> {
+        let started = Instant::now();
+        self.commit(
+            executed.hash,
+            &executed.block,
+            &executed.receipts,
+            &executed.update,
+        )?;
+        let mut timings = executed.timings;
+        timings.commit = started.elapsed();
+        log_imported(
+            executed.block.header.number,
+            executed.hash,
+            &executed.block,
+            executed.gas_used,
+            &timings,
+        );
+        Ok(timings.commit)
+    }
+
     /// Execute `block` on `state` (its parent's) and compute the new state root; check both against
     /// the header. Returns the outcome, the state update and the time spent executing.
     #[allow(clippy::too_many_arguments)]
@@ -406,6 +476,26 @@ enum Checked<'a> {
         senders: Cow<'a, [Address]>,
     },
     OnHead(Box<(ExecutionOutcome, StateUpdate, Duration)>),
+}
+
+/// A block validated and executed on top of the head, not yet written.
+#[derive(Debug)]
+pub struct ExecutedBlock {
+    pub hash: B256,
+    pub block: Block,
+    pub receipts: Vec<Receipt>,
+    pub update: StateUpdate,
+    pub gas_used: u64,
+    /// Execution and state-root time (the commit is timed by [`Blockchain::commit_executed`]).
+    pub timings: ImportTimings,
+}
+
+/// What [`Blockchain::execute_on_head`] did with a block.
+#[derive(Debug)]
+pub enum HeadExecution {
+    Executed(Box<ExecutedBlock>),
+    /// Known, or not on the head: import it with [`Blockchain::import_prepared`].
+    NotOnHead(Box<PreparedBlock>),
 }
 
 fn log_imported(number: u64, hash: B256, block: &Block, gas: u64, timings: &ImportTimings) {

@@ -9,12 +9,17 @@ mod blockchain;
 mod error;
 mod genesis;
 pub mod importer;
+mod overlay;
 pub mod rlp_file;
 mod senders;
 mod state_update;
 mod validation;
 
-pub use blockchain::{BlockAttributes, Blockchain, ImportOutcome, ImportTimings, PreparedBlock};
+pub use blockchain::{
+    BlockAttributes, Blockchain, ExecutedBlock, HeadExecution, ImportOutcome, ImportTimings,
+    PreparedBlock,
+};
 pub use error::{BlockError, ChainError};
+pub use overlay::PendingOverlay;
 pub use senders::{recover_senders, recover_senders_on_this_thread};
 pub use state_update::{StateUpdate, compute_state_update};
