@@ -1,11 +1,15 @@
-//! Bulk import of a stream of blocks (an RLP block file): decode and recover senders one block ahead on a second
-//! thread, import in order, and make the store durable in groups. Shared by `keel import` and the import benchmark so both measure and do the
+//! Bulk import of a stream of blocks (an RLP block file), pipelined: decode and recover senders
+//! one block ahead, execute block N+1 while block N is written, and make the store durable in
+//! groups. Shared by `keel import` and the import benchmark so both measure and do the
 //! same thing.
 
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use crate::{
-    Blockchain, ChainError, ImportOutcome, ImportTimings, PreparedBlock, rlp_file::RlpFileError,
+    Blockchain, ChainError, ExecutedBlock, HeadExecution, ImportOutcome, ImportTimings,
+    PendingOverlay, PreparedBlock, rlp_file::RlpFileError,
 };
 use keel_types::Block;
 
@@ -59,6 +63,8 @@ pub enum ImportError {
     },
     #[error(transparent)]
     Store(#[from] keel_storage::StoreError),
+    #[error("the block writer thread panicked")]
+    WriterPanicked,
 }
 
 /// Import every block of `blocks` (e.g. an [`RlpBlocks`] over a file) into `chain`, keeping
@@ -89,8 +95,10 @@ fn import_all(
     stats: &mut ImportStats,
     on_block: &mut impl FnMut(&ImportStats),
 ) -> Result<(), ImportError> {
-    // Decoding and sender recovery (the most CPU-heavy step that needs no state) run one block
-    // ahead on another thread, while this one executes, merkleizes and commits.
+    // Three stages on their own threads: decoding and sender recovery run one block ahead; the
+    // main thread validates, executes and merkleizes block N+1 on the store with block N laid over
+    // it (`PendingOverlay`) while a writer thread writes block N. Writes stay in order, one whole
+    // block per write transaction, so crash safety is unchanged.
     std::thread::scope(|scope| {
         let (tx, rx) =
             std::sync::mpsc::sync_channel::<Result<PreparedBlock, RlpFileError>>(PIPELINE_DEPTH);
@@ -101,51 +109,161 @@ fn import_all(
                 }
             }
         });
-
-        let mut last_sync = Instant::now();
-        let mut unsynced = 0u64;
-        for (index, prepared) in rx.into_iter().enumerate() {
-            let prepared = prepared?;
-            let outcome =
-                chain
-                    .import_prepared(&prepared)
-                    .map_err(|source| ImportError::Rejected {
-                        position: index + 1,
-                        source,
-                    })?;
-            match outcome {
-                ImportOutcome::Imported {
-                    number,
-                    gas_used,
-                    timings,
-                    ..
-                } => {
-                    stats.imported += 1;
-                    stats.gas += gas_used;
-                    stats.txs += prepared.block.body.transactions.len() as u64;
-                    stats.last_number = number;
-                    stats.timings.execution += timings.execution;
-                    stats.timings.state_root += timings.state_root;
-                    stats.timings.commit += timings.commit;
-                    unsynced += 1;
-                    if unsynced >= policy.every_blocks || last_sync.elapsed() >= policy.every {
-                        let sync_started = Instant::now();
-                        chain.store().sync()?;
-                        stats.timings.commit += sync_started.elapsed();
-                        last_sync = Instant::now();
-                        unsynced = 0;
+        let mut writer = Writer {
+            chain,
+            policy,
+            last_sync: Instant::now(),
+            unsynced: 0,
+        };
+        let mut pending: Option<Pending<'_>> = None;
+        let result = (|| {
+            for (index, prepared) in rx.into_iter().enumerate() {
+                let prepared = prepared?;
+                let rejected = |source| ImportError::Rejected {
+                    position: index + 1,
+                    source,
+                };
+                let base = chain.store().reader()?;
+                let executed = match &pending {
+                    Some(p) => {
+                        chain.execute_on_head(&PendingOverlay::new(&base, &p.block), prepared)
                     }
-                    on_block(stats);
+                    None => chain.execute_on_head(&base, prepared),
+                };
+                // Whatever happened to this block, the previous one is written first.
+                writer.finish(pending.take(), stats, on_block)?;
+                let executed = executed.map_err(rejected)?;
+                match executed {
+                    HeadExecution::Executed(block) => {
+                        let block = Arc::new(*block);
+                        let write = Arc::clone(&block);
+                        let handle = scope.spawn(move || chain.commit_executed(&write));
+                        pending = Some(Pending {
+                            block,
+                            handle,
+                            index,
+                        });
+                    }
+                    HeadExecution::NotOnHead(prepared) => {
+                        // Known or on a side chain: the ordinary path, with nothing in flight.
+                        let outcome = chain.import_prepared(&prepared).map_err(rejected)?;
+                        writer.record(
+                            outcome,
+                            prepared.block.body.transactions.len(),
+                            stats,
+                            on_block,
+                        )?;
+                    }
                 }
-                ImportOutcome::SideChain { .. } => stats.side_chain += 1,
-                ImportOutcome::Reorged { number, .. } => {
-                    stats.imported += 1;
-                    stats.last_number = number;
-                    on_block(stats);
-                }
-                ImportOutcome::AlreadyKnown { .. } => stats.already_known += 1,
             }
-        }
-        Ok(())
+            Ok(())
+        })();
+        let finished = writer.finish(pending.take(), stats, on_block);
+        result.and(finished)
     })
+}
+
+/// A block being written on the writer thread.
+struct Pending<'scope> {
+    block: Arc<ExecutedBlock>,
+    handle: std::thread::ScopedJoinHandle<'scope, Result<Duration, ChainError>>,
+    /// Position of the block in the input, from 0.
+    index: usize,
+}
+
+/// Accounts for written blocks and fsyncs by the policy.
+struct Writer<'a> {
+    chain: &'a Blockchain,
+    policy: SyncPolicy,
+    last_sync: Instant,
+    unsynced: u64,
+}
+
+impl Writer<'_> {
+    /// Wait for the pending write (if any) and account for it.
+    fn finish(
+        &mut self,
+        pending: Option<Pending<'_>>,
+        stats: &mut ImportStats,
+        on_block: &mut impl FnMut(&ImportStats),
+    ) -> Result<(), ImportError> {
+        let Some(Pending {
+            block,
+            handle,
+            index,
+        }) = pending
+        else {
+            return Ok(());
+        };
+        let commit = handle
+            .join()
+            .map_err(|_| ImportError::WriterPanicked)?
+            .map_err(|source| ImportError::Rejected {
+                position: index + 1,
+                source,
+            })?;
+        let mut timings = block.timings;
+        timings.commit = commit;
+        let outcome = ImportOutcome::Imported {
+            number: block.block.header.number,
+            hash: block.hash,
+            gas_used: block.gas_used,
+            timings,
+        };
+        self.record(
+            outcome,
+            block.block.body.transactions.len(),
+            stats,
+            on_block,
+        )
+    }
+
+    /// Count one block's outcome, and fsync when the policy says so (never while a write is in
+    /// flight: `finish` joined it first).
+    fn record(
+        &mut self,
+        outcome: ImportOutcome,
+        txs: usize,
+        stats: &mut ImportStats,
+        on_block: &mut impl FnMut(&ImportStats),
+    ) -> Result<(), ImportError> {
+        let number = match outcome {
+            ImportOutcome::Imported {
+                number,
+                gas_used,
+                timings,
+                ..
+            } => {
+                stats.gas += gas_used;
+                stats.timings.execution += timings.execution;
+                stats.timings.state_root += timings.state_root;
+                stats.timings.commit += timings.commit;
+                number
+            }
+            ImportOutcome::Reorged { number, .. } => number,
+            ImportOutcome::SideChain { .. } => {
+                stats.side_chain += 1;
+                return Ok(());
+            }
+            ImportOutcome::AlreadyKnown { .. } => {
+                stats.already_known += 1;
+                return Ok(());
+            }
+        };
+        stats.imported += 1;
+        stats.txs += txs as u64;
+        stats.last_number = number;
+        self.unsynced += 1;
+        if self.unsynced >= self.policy.every_blocks
+            || self.last_sync.elapsed() >= self.policy.every
+        {
+            let sync_started = Instant::now();
+            self.chain.store().sync()?;
+            stats.timings.commit += sync_started.elapsed();
+            self.last_sync = Instant::now();
+            self.unsynced = 0;
+        }
+        on_block(stats);
+        Ok(())
+    }
 }

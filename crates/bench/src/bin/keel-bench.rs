@@ -207,7 +207,7 @@ fn import(gen_args: &GenArgs, workdir: Option<PathBuf>, runs: usize) -> eyre::Re
             .unwrap_or(0);
         println!(
             "run {run}: {} blocks, {} txs, {:.1} Mgas in {secs:.2}s: {mgas:.1} Mgas/s, {:.1} blocks/s, {:.0} tx/s; \
-             exec {:.0}%, state root {:.0}%, commit {:.0}%; datadir {:.0} MiB",
+             busy: exec {:.0}%, state root {:.0}%, write {:.0}% of wall (overlapping); datadir {:.0} MiB",
             stats.imported,
             stats.txs,
             stats.gas as f64 / 1e6,
