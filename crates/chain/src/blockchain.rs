@@ -104,11 +104,7 @@ impl Blockchain {
     /// on another thread while the previous block executed.
     pub fn import_prepared(&self, prepared: &PreparedBlock) -> Result<ImportOutcome, ChainError> {
         self.import_inner(&prepared.block, prepared.hash, || {
-            prepared
-                .senders
-                .as_deref()
-                .map(Cow::Borrowed)
-                .map_err(Clone::clone)
+            prepared.borrowed_senders()
         })
     }
 
@@ -234,13 +230,7 @@ impl Blockchain {
             reader,
             &prepared.block,
             prepared.hash,
-            || {
-                prepared
-                    .senders
-                    .as_deref()
-                    .map(Cow::Borrowed)
-                    .map_err(Clone::clone)
-            },
+            || prepared.borrowed_senders(),
             started,
         )?;
         let (outcome, update, executed) = match checked {
@@ -520,6 +510,14 @@ pub struct PreparedBlock {
 }
 
 impl PreparedBlock {
+    /// The recovered senders, borrowed, or the signature error.
+    fn borrowed_senders(&self) -> Result<Cow<'_, [Address]>, BlockError> {
+        self.senders
+            .as_deref()
+            .map(Cow::Borrowed)
+            .map_err(Clone::clone)
+    }
+
     /// Hash the header and recover the senders on the calling thread (meant to run beside the
     /// importer, one block ahead).
     pub fn new(block: Block) -> Self {
