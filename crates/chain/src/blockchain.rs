@@ -7,12 +7,12 @@ use std::{
 };
 
 use alloy_consensus::{
-    EMPTY_OMMER_ROOT_HASH, Header, TxReceipt,
+    EMPTY_OMMER_ROOT_HASH, Header,
     proofs::{calculate_receipt_root, calculate_transaction_root},
 };
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_hardforks::EthereumHardforks;
-use alloy_primitives::{Address, B256, Bloom, Bytes};
+use alloy_primitives::{Address, B256, Bytes};
 use alloy_trie::EMPTY_ROOT_HASH;
 use keel_evm::{ExecutionOutcome, StoreDb, execute_block};
 use keel_storage::{BlockWrite, ChainReader, StateReader, Store, StoreReader};
@@ -25,7 +25,7 @@ use crate::{
     genesis::write_genesis,
     recover_senders,
     senders::recover_senders_on_this_thread,
-    validation::{validate_body, validate_header, validate_outcome},
+    validation::{logs_bloom, validate_body, validate_header, validate_outcome},
 };
 
 /// What importing one block did.
@@ -395,10 +395,7 @@ impl Blockchain {
         let header = &mut block.header;
         header.gas_used = outcome.gas_used;
         header.receipts_root = calculate_receipt_root(&outcome.receipts);
-        header.logs_bloom = outcome
-            .receipts
-            .iter()
-            .fold(Bloom::ZERO, |acc, r| acc | r.bloom());
+        header.logs_bloom = logs_bloom(&outcome.receipts);
         header.state_root = update.state_root;
         if header.blob_gas_used.is_some() {
             header.blob_gas_used = Some(outcome.blob_gas_used);

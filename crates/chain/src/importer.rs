@@ -3,9 +3,10 @@
 //! groups. Shared by `keel import` and the import benchmark so both measure and do the
 //! same thing.
 
-use std::time::{Duration, Instant};
-
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use crate::{
     Blockchain, ChainError, ExecutedBlock, HeadExecution, ImportOutcome, ImportTimings,
@@ -67,9 +68,10 @@ pub enum ImportError {
     WriterPanicked,
 }
 
-/// Import every block of `blocks` (e.g. an [`RlpBlocks`] over a file) into `chain`, keeping
-/// running totals in `stats` (they stay valid when the import stops early). `on_block` sees the totals after each imported block (for
-/// progress logs). On error, the blocks before the failing one stay imported and durable.
+/// Import every block of `blocks` (e.g. an [`RlpBlocks`](crate::rlp_file::RlpBlocks) over a
+/// file) into `chain`, keeping running totals in `stats` (they stay valid when the import stops
+/// early). `on_block` sees the totals after each imported block (for progress logs). On error, the
+/// blocks before the failing one stay imported and durable.
 pub fn import_blocks(
     chain: &Blockchain,
     blocks: impl Iterator<Item = Result<Block, RlpFileError>> + Send,

@@ -190,10 +190,7 @@ pub fn validate_outcome(header: &Header, outcome: &ExecutionOutcome) -> Result<(
             got: header.receipts_root,
         });
     }
-    let mut bloom = Bloom::ZERO;
-    for receipt in &outcome.receipts {
-        bloom |= receipt.bloom();
-    }
+    let bloom = logs_bloom(&outcome.receipts);
     if bloom != header.logs_bloom {
         return Err(BlockError::LogsBloom {
             expected: Box::new(bloom),
@@ -210,4 +207,9 @@ pub fn validate_outcome(header: &Header, outcome: &ExecutionOutcome) -> Result<(
         }
     }
     Ok(())
+}
+
+/// The block's logs bloom: the union of its receipts' blooms.
+pub(crate) fn logs_bloom(receipts: &[keel_types::Receipt]) -> Bloom {
+    receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom())
 }

@@ -9,7 +9,7 @@ use redb::{Database, ReadOnlyTable, ReadTransaction};
 use crate::{
     ChainReader, StateReader, StoreError,
     codec::decode,
-    tables::{self, storage_key},
+    tables::{self, storage_key, storage_range},
 };
 use keel_types::{BlockBody, Header, Receipt};
 
@@ -54,8 +54,7 @@ impl StoreReader {
 
     /// Every storage slot of an account (for `keel export`-style dumps and tests; not a hot path).
     pub fn storage_slots(&self, address: &Address) -> Result<Vec<(B256, U256)>, StoreError> {
-        let start = storage_key(address, &B256::ZERO);
-        let end = storage_key(address, &B256::repeat_byte(0xff));
+        let (start, end) = storage_range(address);
         let mut out = Vec::new();
         for entry in self.storage.range::<&[u8; 52]>(&start..=&end)? {
             let (k, v) = entry?;

@@ -10,7 +10,11 @@ use alloy_rlp::{Encodable, RlpDecodable, RlpEncodable};
 use alloy_trie::TrieAccount;
 use redb::{ReadableTable, Table};
 
-use crate::{StoreError, codec::decode, tables::storage_key};
+use crate::{
+    StoreError,
+    codec::decode,
+    tables::{storage_key, storage_range},
+};
 
 /// How the state changed in one block, as final values per key.
 ///
@@ -116,8 +120,7 @@ pub(crate) fn apply(
         .filter(|(_, a)| a.is_none())
         .map(|(a, _)| a);
     for address in changes.wiped_storage.iter().chain(deleted) {
-        let start = storage_key(address, &B256::ZERO);
-        let end = storage_key(address, &B256::repeat_byte(0xff));
+        let (start, end) = storage_range(address);
         let old: Vec<([u8; 52], [u8; 32])> = storage
             .range::<&[u8; 52]>(&start..=&end)?
             .map(|e| e.map(|(k, v)| (*k.value(), *v.value())))

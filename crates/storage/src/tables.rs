@@ -36,6 +36,14 @@ pub const META_SCHEMA: &str = "schema";
 /// Bumped whenever a table layout changes, so an old datadir is refused instead of misread.
 pub const SCHEMA_VERSION: u32 = 2;
 
+/// First and last possible keys of an account's slots in [`STORAGE`] (an inclusive range).
+pub fn storage_range(address: &alloy_primitives::Address) -> ([u8; 52], [u8; 52]) {
+    (
+        storage_key(address, &alloy_primitives::B256::ZERO),
+        storage_key(address, &alloy_primitives::B256::repeat_byte(0xff)),
+    )
+}
+
 /// Key of a storage slot in [`STORAGE`].
 pub fn storage_key(address: &alloy_primitives::Address, slot: &alloy_primitives::B256) -> [u8; 52] {
     let mut k = [0u8; 52];
