@@ -225,6 +225,10 @@ impl Blockchain {
     where
         R: ChainReader + StateReader + NodeStore + Sync,
     {
+        // Decided before any validation, so a side block isn't validated twice.
+        if reader.head_hash()? != Some(prepared.block.header.parent_hash) {
+            return Ok(HeadExecution::NotOnHead(Box::new(prepared)));
+        }
         let started = Instant::now();
         let checked = self.check_and_execute(
             reader,
