@@ -9,7 +9,7 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, sol};
-use keel_chain::{BlockAttributes, Blockchain, ChainError};
+use keel_chain::{BlockAttributes, Blockchain, ChainError, ListTxSource};
 use keel_storage::Store;
 use keel_types::{Block, ChainSpec, Transaction};
 use rayon::prelude::*;
@@ -187,9 +187,14 @@ pub fn generate(config: &ChainGenConfig) -> eyre::Result<GeneratedChain> {
             prev_randao: keccak256((b as u64).to_be_bytes()),
             extra_data: Bytes::new(),
         };
+        let mut source = ListTxSource::new(txs, senders);
         let block = chain
-            .build_block(&attributes, txs, &senders)
-            .map_err(|e: ChainError| eyre::eyre!(e))?;
+            .build_block(&attributes, &mut source)
+            .map_err(|e: ChainError| eyre::eyre!(e))?
+            .block;
+        if let Some((hash, reason)) = source.skipped.first() {
+            eyre::bail!("generated transaction {hash} was left out of block {b}: {reason:?}");
+        }
         total_gas += block.header.gas_used;
         total_txs += block.body.transactions.len();
         blocks.push(block);

@@ -14,10 +14,11 @@ use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_trie::EMPTY_ROOT_HASH;
-use keel_evm::{ExecutionOutcome, StoreDb, execute_block};
+use keel_evm::{ExecutionOutcome, StoreDb, TxSource, execute_block};
 use keel_storage::{BlockWrite, ChainReader, StateReader, Store, StoreReader};
 use keel_trie::NodeStore;
-use keel_types::{Block, BlockBody, ChainSpec, Genesis, Receipt, Transaction, genesis_header};
+use keel_types::{Block, BlockBody, ChainSpec, Genesis, Receipt, genesis_header};
+use tokio::sync::broadcast;
 use tracing::{debug, info};
 
 use crate::{
@@ -56,6 +57,29 @@ pub enum ImportOutcome {
 pub struct Blockchain {
     store: Store,
     spec: Arc<ChainSpec>,
+    events: broadcast::Sender<Arc<NewBlock>>,
+}
+
+/// How many new-head events a slow subscriber may fall behind before it misses some.
+pub const EVENT_CAPACITY: usize = 256;
+
+/// A block that just became the canonical head, with its receipts.
+#[derive(Debug)]
+pub struct NewBlock {
+    pub hash: B256,
+    pub block: Block,
+    pub receipts: Vec<Receipt>,
+}
+
+/// A block made by [`Blockchain::build_block`] and stored as the head.
+#[derive(Debug)]
+pub struct BuiltBlock {
+    pub hash: B256,
+    pub block: Block,
+    pub receipts: Vec<Receipt>,
+    /// Sender of each transaction in the block.
+    pub senders: Vec<Address>,
+    pub timings: ImportTimings,
 }
 
 impl Blockchain {
@@ -75,6 +99,7 @@ impl Blockchain {
         Ok(Self {
             store,
             spec: Arc::new(spec),
+            events: broadcast::channel(EVENT_CAPACITY).0,
         })
     }
 
@@ -83,6 +108,11 @@ impl Blockchain {
     }
 
     pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    /// The chain spec, shared (for executors and RPC that outlive a borrow).
+    pub fn spec_arc(&self) -> &Arc<ChainSpec> {
         &self.spec
     }
 
@@ -358,6 +388,7 @@ impl Blockchain {
         }
         ancestors.reverse();
         self.store.write_side_block(&write, Some(&ancestors))?;
+        self.notify(hash, block, receipts);
         let fork_number = number - 1 - ancestors.len() as u64;
         let unwound = head_number - fork_number;
         info!(number, %hash, fork_number, unwound, "reorg: a side chain became the longest");
@@ -368,35 +399,36 @@ impl Blockchain {
         })
     }
 
-    /// Build a block on the head from `txs` (already ordered, senders recovered), execute it,
-    /// fill in the header's commitments and store it as the new head. Every transaction must be
-    /// valid: a block producer filters them first.
+    /// Build a block on the head from the candidates of `source` (best first): each is executed
+    /// in turn and those that are invalid or don't fit are left out and reported to the source.
+    /// The header's commitments are filled in and the block is stored as the new head.
     pub fn build_block(
         &self,
         attributes: &BlockAttributes,
-        txs: Vec<Transaction>,
-        senders: &[Address],
-    ) -> Result<Block, ChainError> {
+        source: &mut impl TxSource,
+    ) -> Result<BuiltBlock, ChainError> {
+        let started = Instant::now();
         let reader = self.store.reader()?;
         let (parent_hash, parent) = reader.head()?.ok_or(ChainError::NoHead)?;
         let mut header = next_header(&self.spec, &parent, parent_hash, attributes);
+        let number = header.number;
+        let built =
+            keel_evm::build_block(&self.spec, StoreDb::new(&reader, &reader), &header, source)
+                .map_err(|e| ChainError::Build {
+                    number,
+                    reason: e.to_string(),
+                })?;
+        let executed = started.elapsed();
+        let outcome = built.outcome;
+        let update = compute_state_update(&reader, parent.state_root, &outcome.bundle)?;
+        let merkleized = started.elapsed();
+
         let body = BlockBody {
-            transactions: txs,
+            transactions: built.transactions,
             ommers: Vec::new(),
             withdrawals: header.withdrawals_root.map(|_| Default::default()),
         };
         header.transactions_root = calculate_transaction_root(&body.transactions);
-        let mut block = Block { header, body };
-        let number = block.header.number;
-
-        let outcome = execute_block(&self.spec, StoreDb::new(&reader, &reader), &block, senders)
-            .map_err(|e| ChainError::Build {
-                number,
-                reason: e.to_string(),
-            })?;
-        let update = compute_state_update(&reader, parent.state_root, &outcome.bundle)?;
-
-        let header = &mut block.header;
         header.gas_used = outcome.gas_used;
         header.receipts_root = calculate_receipt_root(&outcome.receipts);
         header.logs_bloom = logs_bloom(&outcome.receipts);
@@ -407,9 +439,35 @@ impl Blockchain {
         if header.requests_hash.is_some() {
             header.requests_hash = Some(outcome.requests.requests_hash());
         }
+        let block = Block { header, body };
         let hash = block.header.hash_slow();
         self.commit(hash, &block, &outcome.receipts, &update)?;
-        Ok(block)
+        let timings = ImportTimings {
+            execution: executed,
+            state_root: merkleized - executed,
+            commit: started.elapsed() - merkleized,
+        };
+        Ok(BuiltBlock {
+            hash,
+            block,
+            receipts: outcome.receipts,
+            senders: built.senders,
+            timings,
+        })
+    }
+
+    /// New canonical heads as they are stored, for RPC subscriptions, filters and waiters.
+    /// A receiver that falls behind by more than [`EVENT_CAPACITY`] blocks gets `Lagged`.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<NewBlock>> {
+        self.events.subscribe()
+    }
+
+    /// The EIP-1559 base fee of the block that would follow the head.
+    pub fn next_base_fee(&self) -> Result<u64, ChainError> {
+        let (_, head) = self.store.reader()?.head()?.ok_or(ChainError::NoHead)?;
+        Ok(head
+            .next_block_base_fee(self.spec.base_fee_params)
+            .unwrap_or_default())
     }
 
     /// Store a block whose execution and state update are done.
@@ -435,7 +493,19 @@ impl Blockchain {
             state: &update.changes,
             trie_nodes: &update.trie_nodes,
         })?;
+        self.notify(hash, block, receipts);
         Ok(())
+    }
+
+    /// Tell subscribers about a new head; costs nothing when nobody listens (e.g. during import).
+    fn notify(&self, hash: B256, block: &Block, receipts: &[Receipt]) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(Arc::new(NewBlock {
+                hash,
+                block: block.clone(),
+                receipts: receipts.to_vec(),
+            }));
+        }
     }
 }
 

@@ -3,23 +3,29 @@
 //! store the block with all its effects in one write. Also the import/export of RLP block files.
 //!
 //! It must not know about RPC, L1 or the sequencer's schedule: they drive it through this API.
-//! (The mempool and payload builder join this crate with the L2 node.)
+//! The [`Mempool`] lives here too: it checks transactions against the head state and offers the
+//! block builder the best ones first.
 
 mod blockchain;
 mod error;
 mod genesis;
 pub mod importer;
+pub mod mempool;
 mod overlay;
 pub mod rlp_file;
 mod senders;
 mod state_update;
+mod tx_source;
 mod validation;
 
 pub use blockchain::{
-    BlockAttributes, Blockchain, ExecutedBlock, HeadExecution, ImportOutcome, ImportTimings,
-    PreparedBlock,
+    BlockAttributes, Blockchain, BuiltBlock, EVENT_CAPACITY, ExecutedBlock, HeadExecution,
+    ImportOutcome, ImportTimings, NewBlock, PreparedBlock,
 };
 pub use error::{BlockError, ChainError};
+pub use keel_evm::{SkipReason, TxSource};
+pub use mempool::{Mempool, MempoolConfig, MempoolError};
 pub use overlay::PendingOverlay;
 pub use senders::{recover_senders, recover_senders_on_this_thread};
 pub use state_update::{StateUpdate, compute_state_update};
+pub use tx_source::ListTxSource;

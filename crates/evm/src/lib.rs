@@ -11,7 +11,9 @@ mod executor;
 mod spec;
 
 pub use db::{StoreDb, StoreDbError};
-pub use executor::{ExecutionError, ExecutionOutcome, execute_block};
-pub use spec::EvmSpec;
+pub use executor::{
+    BuiltBlock, ExecutionError, ExecutionOutcome, SkipReason, TxSource, build_block, execute_block,
+};
+pub use spec::{EvmSpec, intrinsic_gas, spec_id_at};
 
 pub use revm::database::{BundleAccount, BundleState};

@@ -42,6 +42,10 @@ pub struct ChainSpec {
     pub cancun_time: Option<u64>,
     pub prague_time: Option<u64>,
     pub osaka_time: Option<u64>,
+    /// Where an L2 sends the base fee (`base fee per gas × gas used`, credited after the block's
+    /// transactions); `None` burns it, as on Ethereum. A chain rule: every node of a chain must
+    /// agree on it.
+    pub base_fee_vault: Option<Address>,
 }
 
 impl ChainSpec {
@@ -105,12 +109,19 @@ impl ChainSpec {
             cancun_time: config.cancun_time,
             prague_time: config.prague_time,
             osaka_time: config.osaka_time,
+            base_fee_vault: None,
         })
     }
 
     /// Override the EIP-1559 elasticity multiplier (an L2 may choose another than Ethereum's 2).
     pub fn with_elasticity(mut self, elasticity: u64) -> Self {
         self.base_fee_params.elasticity_multiplier = elasticity.max(1) as u128;
+        self
+    }
+
+    /// Send the base fee to `vault` instead of burning it.
+    pub fn with_base_fee_vault(mut self, vault: Option<Address>) -> Self {
+        self.base_fee_vault = vault;
         self
     }
 

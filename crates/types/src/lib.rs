@@ -6,6 +6,7 @@
 
 pub mod block;
 pub mod chain_spec;
+pub mod dev;
 pub mod genesis;
 
 pub use block::{Block, BlockBody, Receipt, SealedHeader, Transaction};

@@ -1,0 +1,447 @@
+//! The mempool: admission checks for transactions that arrive over RPC, per-sender pending and
+//! queued lists, replacement by fee bump, limits with eviction of the cheapest, and the
+//! best-first view the block producer builds from.
+
+mod error;
+mod pool;
+
+use std::sync::Arc;
+
+use alloy_consensus::{Transaction as _, transaction::SignerRecoverable};
+use alloy_eips::{Decodable2718, Encodable2718};
+use alloy_primitives::{Address, B256};
+use keel_evm::{intrinsic_gas, spec_id_at};
+use keel_storage::{ChainReader, StateReader};
+use keel_types::{Block, Transaction};
+use parking_lot::Mutex;
+use rayon::prelude::*;
+use tokio::sync::broadcast;
+use tracing::debug;
+
+pub use error::MempoolError;
+pub use pool::{BestTransactions, PooledTx};
+use pool::{Pool, SenderTxs, max_cost};
+
+use crate::Blockchain;
+
+/// Limits and price rules of the pool.
+#[derive(Debug, Clone)]
+pub struct MempoolConfig {
+    /// Transactions in the pool, pending and queued together; past it the cheapest is evicted.
+    pub max_txs: usize,
+    /// Transactions one sender may have in the pool.
+    pub max_per_sender: usize,
+    /// A replacement (same sender and nonce) must raise both fee caps by at least this much.
+    pub price_bump_percent: u128,
+    /// Lowest priority fee per gas accepted.
+    pub min_tip: u128,
+    /// Largest encoded transaction accepted, in bytes.
+    pub max_tx_bytes: usize,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        Self {
+            max_txs: 200_000,
+            max_per_sender: 1_000,
+            price_bump_percent: 10,
+            min_tip: 0,
+            max_tx_bytes: 128 * 1024,
+        }
+    }
+}
+
+/// Pending and queued counts, as `txpool_status` reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub pending: usize,
+    pub queued: usize,
+}
+
+/// Every transaction in the pool, split as `txpool_content` reports it.
+#[derive(Debug, Default)]
+pub struct PoolContent {
+    pub pending: Vec<Arc<PooledTx>>,
+    pub queued: Vec<Arc<PooledTx>>,
+}
+
+/// How many new-transaction events a slow subscriber may fall behind before it misses some.
+const NEW_TX_CAPACITY: usize = 16_384;
+
+/// Below this many transactions, recovering senders on the rayon pool costs more than it saves.
+const PARALLEL_RECOVERY: usize = 4;
+
+/// The L2 mempool. Shared by the RPC server (which adds) and the block producer (which takes).
+#[derive(Debug)]
+pub struct Mempool {
+    config: MempoolConfig,
+    chain: Blockchain,
+    pool: Mutex<Pool>,
+    new_txs: broadcast::Sender<B256>,
+}
+
+/// A transaction that passed the checks that need no state, with its sender.
+struct Decoded {
+    tx: Transaction,
+    sender: Address,
+    hash: B256,
+    size: usize,
+}
+
+impl Mempool {
+    pub fn new(config: MempoolConfig, chain: Blockchain) -> Self {
+        Self {
+            config,
+            chain,
+            pool: Mutex::new(Pool::default()),
+            new_txs: broadcast::channel(NEW_TX_CAPACITY).0,
+        }
+    }
+
+    pub fn config(&self) -> &MempoolConfig {
+        &self.config
+    }
+
+    /// Admit one EIP-2718 encoded signed transaction. Returns its hash.
+    pub fn add_raw(&self, raw: &[u8]) -> Result<B256, MempoolError> {
+        self.add_raw_batch(&[raw]).pop().unwrap_or_else(|| {
+            Err(MempoolError::Internal(
+                "no result for the transaction".into(),
+            ))
+        })
+    }
+
+    /// Admit many encoded transactions at once: decoding and signature recovery run in parallel
+    /// on the rayon pool, then all are checked against the head state and inserted under one
+    /// lock. One result per input, in order. CPU-bound: call it off async executor threads.
+    pub fn add_raw_batch<B: AsRef<[u8]> + Sync>(
+        &self,
+        raws: &[B],
+    ) -> Vec<Result<B256, MempoolError>> {
+        let decode = |raw: &B| self.decode(raw.as_ref());
+        let decoded: Vec<Result<Decoded, MempoolError>> = if raws.len() < PARALLEL_RECOVERY {
+            raws.iter().map(decode).collect()
+        } else {
+            raws.par_iter().map(decode).collect()
+        };
+        match self.insert_decoded(decoded) {
+            Ok(results) => results,
+            Err(e) => vec![Err(e); raws.len()],
+        }
+    }
+
+    /// The checks that need no state: size, type, encoding, chain id, gas and fee fields, and the
+    /// signature.
+    fn decode(&self, raw: &[u8]) -> Result<Decoded, MempoolError> {
+        let limit = self.config.max_tx_bytes;
+        if raw.len() > limit {
+            return Err(MempoolError::Oversized {
+                size: raw.len(),
+                limit,
+            });
+        }
+        match raw.first() {
+            Some(0x7e) => return Err(MempoolError::PrivilegedTx),
+            Some(0x03) => return Err(MempoolError::BlobTx),
+            None => return Err(MempoolError::Decode("empty input".into())),
+            _ => {}
+        }
+        let mut buf = raw;
+        let tx =
+            Transaction::decode_2718(&mut buf).map_err(|e| MempoolError::Decode(e.to_string()))?;
+        if !buf.is_empty() {
+            return Err(MempoolError::Decode(format!(
+                "{} trailing bytes after the transaction",
+                buf.len()
+            )));
+        }
+        if tx.is_eip4844() {
+            return Err(MempoolError::BlobTx);
+        }
+        let want = self.chain.spec().chain_id;
+        match tx.chain_id() {
+            None => return Err(MempoolError::Unprotected),
+            Some(got) if got != want => return Err(MempoolError::ChainId { got, want }),
+            Some(_) => {}
+        }
+        if let Some(tip) = tx.max_priority_fee_per_gas()
+            && tip > tx.max_fee_per_gas()
+        {
+            return Err(MempoolError::TipAboveFeeCap);
+        }
+        let sender = tx.recover_signer().map_err(|_| MempoolError::Signature)?;
+        let hash = *tx.tx_hash();
+        Ok(Decoded {
+            size: tx.encode_2718_len(),
+            tx,
+            sender,
+            hash,
+        })
+    }
+
+    /// The checks against the head state (nonce, balance, base fee, block gas limit), then
+    /// insertion with replacement and eviction rules.
+    fn insert_decoded(
+        &self,
+        decoded: Vec<Result<Decoded, MempoolError>>,
+    ) -> Result<Vec<Result<B256, MempoolError>>, MempoolError> {
+        let internal = |e: &dyn std::fmt::Display| MempoolError::Internal(e.to_string());
+        let reader = self.chain.store().reader().map_err(|e| internal(&e))?;
+        let (_, head) = reader
+            .head()
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| MempoolError::Internal("no head block".into()))?;
+        let base_fee = head
+            .next_block_base_fee(self.chain.spec().base_fee_params)
+            .unwrap_or_default();
+        let spec_id = spec_id_at(self.chain.spec_arc(), head.timestamp + 1, head.number + 1);
+
+        let mut added = Vec::new();
+        let mut pool = self.pool.lock();
+        let results = decoded
+            .into_iter()
+            .map(|d| {
+                let d = d?;
+                let hash = d.hash;
+                if pool.by_hash.contains_key(&hash) {
+                    return Err(MempoolError::AlreadyKnown);
+                }
+                let gas = d.tx.gas_limit();
+                if gas > head.gas_limit {
+                    return Err(MempoolError::GasLimit {
+                        gas,
+                        limit: head.gas_limit,
+                    });
+                }
+                let want = intrinsic_gas(spec_id, &d.tx);
+                if gas < want {
+                    return Err(MempoolError::IntrinsicGas { have: gas, want });
+                }
+                let max_fee = d.tx.max_fee_per_gas();
+                if max_fee < u128::from(base_fee) {
+                    return Err(MempoolError::FeeCapBelowBaseFee {
+                        sender: d.sender,
+                        max_fee,
+                        base_fee,
+                    });
+                }
+                let max_tip = d.tx.max_priority_fee_per_gas().unwrap_or(max_fee);
+                let tip = max_tip.min(max_fee - u128::from(base_fee));
+                if tip < self.config.min_tip {
+                    return Err(MempoolError::Underpriced {
+                        needed: self.config.min_tip,
+                        permitted: tip,
+                    });
+                }
+                let account = reader
+                    .account(&d.sender)
+                    .map_err(|e| internal(&e))?
+                    .unwrap_or_default();
+                let nonce = d.tx.nonce();
+                if nonce < account.nonce {
+                    return Err(MempoolError::NonceTooLow {
+                        sender: d.sender,
+                        tx_nonce: nonce,
+                        state_nonce: account.nonce,
+                    });
+                }
+                let max_gap = self.config.max_per_sender as u64;
+                if nonce - account.nonce >= max_gap {
+                    return Err(MempoolError::NonceTooHigh {
+                        sender: d.sender,
+                        tx_nonce: nonce,
+                        state_nonce: account.nonce,
+                        max_gap,
+                    });
+                }
+                let cost = max_cost(&d.tx);
+                if cost > account.balance {
+                    return Err(MempoolError::InsufficientFunds {
+                        sender: d.sender,
+                        have: account.balance,
+                        want: cost,
+                    });
+                }
+                let seq = pool.next_seq;
+                let pooled = Arc::new(PooledTx {
+                    hash,
+                    sender: d.sender,
+                    nonce,
+                    max_fee,
+                    max_tip,
+                    size: d.size,
+                    seq,
+                    tx: d.tx,
+                });
+                self.insert(&mut pool, pooled, account.nonce)?;
+                pool.next_seq += 1;
+                added.push(hash);
+                Ok(hash)
+            })
+            .collect();
+        drop(pool);
+        if self.new_txs.receiver_count() > 0 {
+            for hash in added {
+                let _ = self.new_txs.send(hash);
+            }
+        }
+        Ok(results)
+    }
+
+    /// Put a checked transaction in the pool: as a replacement if its sender already has one at
+    /// that nonce, otherwise within the per-sender and global limits.
+    fn insert(
+        &self,
+        pool: &mut Pool,
+        tx: Arc<PooledTx>,
+        state_nonce: u64,
+    ) -> Result<(), MempoolError> {
+        let sender = pool.senders.entry(tx.sender).or_insert_with(|| SenderTxs {
+            state_nonce,
+            ..Default::default()
+        });
+        sender.state_nonce = state_nonce;
+        if let Some(old) = sender.txs.get(&tx.nonce) {
+            let bump = |old: u128| old + old * self.config.price_bump_percent / 100;
+            if tx.max_fee < bump(old.max_fee) || tx.max_tip < bump(old.max_tip) {
+                return Err(MempoolError::ReplacementUnderpriced);
+            }
+            let old_hash = old.hash;
+            debug!(replaced = %old_hash, by = %tx.hash, "replaced transaction");
+            pool.by_hash.remove(&old_hash);
+            let sender = pool.senders.entry(tx.sender).or_default();
+            sender.txs.insert(tx.nonce, tx.clone());
+            pool.by_hash.insert(tx.hash, tx);
+            return Ok(());
+        }
+        let count = sender.txs.len();
+        if count >= self.config.max_per_sender {
+            // A lower nonce than the sender's highest is worth more: the highest makes room.
+            match sender.txs.last_key_value() {
+                Some((&highest, _)) if highest > tx.nonce => {
+                    if let Some(evicted) = sender.txs.remove(&highest) {
+                        pool.by_hash.remove(&evicted.hash);
+                    }
+                }
+                _ => {
+                    return Err(MempoolError::AccountLimit {
+                        sender: tx.sender,
+                        count,
+                    });
+                }
+            }
+        }
+        if pool.len() >= self.config.max_txs {
+            let cheapest = pool
+                .cheapest_evictable()
+                .filter(|c| c.max_fee < tx.max_fee)
+                .map(|c| c.hash)
+                .ok_or(MempoolError::PoolFullUnderpriced)?;
+            pool.remove(&cheapest);
+            debug!(evicted = %cheapest, "pool full: evicted the cheapest transaction");
+        }
+        let sender = pool.senders.entry(tx.sender).or_insert_with(|| SenderTxs {
+            state_nonce,
+            ..Default::default()
+        });
+        sender.txs.insert(tx.nonce, tx.clone());
+        pool.by_hash.insert(tx.hash, tx);
+        Ok(())
+    }
+
+    /// A transaction in the pool.
+    pub fn get(&self, hash: &B256) -> Option<Arc<PooledTx>> {
+        self.pool.lock().by_hash.get(hash).cloned()
+    }
+
+    /// The nonce `sender`'s next transaction would take given its pending ones, or `None` if it
+    /// has none pending (then the account nonce applies).
+    pub fn pending_nonce(&self, sender: &Address) -> Option<u64> {
+        let pool = self.pool.lock();
+        let txs = pool.senders.get(sender)?;
+        let pending = txs.pending_len() as u64;
+        (pending > 0).then_some(txs.state_nonce + pending)
+    }
+
+    pub fn status(&self) -> PoolStatus {
+        let (pending, queued) = self.pool.lock().counts();
+        PoolStatus { pending, queued }
+    }
+
+    pub fn len(&self) -> usize {
+        self.pool.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn content(&self) -> PoolContent {
+        let pool = self.pool.lock();
+        let mut content = PoolContent::default();
+        for sender in pool.senders.values() {
+            let pending = sender.pending_len();
+            for (i, tx) in sender.txs.range(sender.state_nonce..).enumerate() {
+                if i < pending {
+                    content.pending.push(tx.1.clone());
+                } else {
+                    content.queued.push(tx.1.clone());
+                }
+            }
+        }
+        content
+    }
+
+    /// Hashes of transactions as they are admitted.
+    pub fn subscribe(&self) -> broadcast::Receiver<B256> {
+        self.new_txs.subscribe()
+    }
+
+    /// The pending transactions, best first at `base_fee`, for the next block.
+    pub fn best_transactions(&self, base_fee: u64) -> BestTransactions {
+        BestTransactions::new(&self.pool.lock(), base_fee)
+    }
+
+    /// Bring the pool up to a new head: drop what `block` included (and anything else its
+    /// senders' new nonces made stale) and the transactions the builder found `invalid`.
+    /// `senders` are the block's transaction senders.
+    pub fn on_new_block(
+        &self,
+        block: &Block,
+        senders: &[Address],
+        invalid: &[(B256, Address, String)],
+    ) -> Result<(), MempoolError> {
+        let reader = self
+            .chain
+            .store()
+            .reader()
+            .map_err(|e| MempoolError::Internal(e.to_string()))?;
+        let mut touched: Vec<Address> = senders.to_vec();
+        touched.extend(invalid.iter().map(|(_, sender, _)| *sender));
+        touched.sort_unstable();
+        touched.dedup();
+        let nonces = touched
+            .iter()
+            .map(|sender| {
+                let nonce = reader
+                    .account(sender)
+                    .map_err(|e| MempoolError::Internal(e.to_string()))?
+                    .map_or(0, |a| a.nonce);
+                Ok((*sender, nonce))
+            })
+            .collect::<Result<Vec<_>, MempoolError>>()?;
+        let mut pool = self.pool.lock();
+        for tx in &block.body.transactions {
+            pool.remove(tx.tx_hash());
+        }
+        for (hash, sender, reason) in invalid {
+            if pool.remove(hash).is_some() {
+                debug!(%hash, %sender, reason, "dropped a transaction the block builder found invalid");
+            }
+        }
+        for (sender, nonce) in nonces {
+            pool.set_state_nonce(sender, nonce);
+        }
+        Ok(())
+    }
+}

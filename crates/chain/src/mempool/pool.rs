@@ -1,0 +1,237 @@
+//! The pool's bookkeeping: transactions by hash and, per sender, by nonce. A sender's
+//! transactions from its on-chain nonce up to the first gap are *pending* (ready for the next
+//! block); the rest are *queued* until the gap is filled.
+
+use std::{
+    cmp::Ordering,
+    collections::{BTreeMap, BinaryHeap, HashMap, HashSet},
+    sync::Arc,
+};
+
+use alloy_consensus::Transaction as _;
+use alloy_primitives::{Address, B256, U256};
+use keel_evm::{SkipReason, TxSource};
+use keel_types::Transaction;
+
+/// A transaction in the pool, with what admission worked out about it.
+#[derive(Debug)]
+pub struct PooledTx {
+    pub hash: B256,
+    pub sender: Address,
+    pub tx: Transaction,
+    pub nonce: u64,
+    /// Max fee per gas (the gas price for legacy and EIP-2930 txs).
+    pub max_fee: u128,
+    /// Max priority fee per gas (the gas price for legacy and EIP-2930 txs).
+    pub max_tip: u128,
+    /// Encoded size in bytes.
+    pub size: usize,
+    /// Arrival order, to break ties between equally paying transactions (first come first served).
+    pub(crate) seq: u64,
+}
+
+impl PooledTx {
+    /// The tip per gas this transaction pays at `base_fee`, or `None` if it can't pay the base fee.
+    pub fn effective_tip(&self, base_fee: u64) -> Option<u128> {
+        let base_fee = u128::from(base_fee);
+        (self.max_fee >= base_fee).then(|| self.max_tip.min(self.max_fee - base_fee))
+    }
+}
+
+/// One sender's transactions and the nonce its account has on chain.
+#[derive(Debug, Default)]
+pub(crate) struct SenderTxs {
+    pub state_nonce: u64,
+    pub txs: BTreeMap<u64, Arc<PooledTx>>,
+}
+
+impl SenderTxs {
+    /// The pending run: transactions from the state nonce up to the first gap.
+    pub fn pending(&self) -> impl Iterator<Item = &Arc<PooledTx>> {
+        let mut expected = self.state_nonce;
+        self.txs
+            .range(self.state_nonce..)
+            .map_while(move |(nonce, tx)| {
+                (*nonce == expected).then(|| {
+                    expected += 1;
+                    tx
+                })
+            })
+    }
+
+    pub fn pending_len(&self) -> usize {
+        self.pending().count()
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    pub by_hash: HashMap<B256, Arc<PooledTx>>,
+    pub senders: HashMap<Address, SenderTxs>,
+    pub next_seq: u64,
+}
+
+impl Pool {
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    /// Take `tx` out of the pool.
+    pub fn remove(&mut self, hash: &B256) -> Option<Arc<PooledTx>> {
+        let tx = self.by_hash.remove(hash)?;
+        if let Some(sender) = self.senders.get_mut(&tx.sender) {
+            if sender.txs.get(&tx.nonce).is_some_and(|t| t.hash == *hash) {
+                sender.txs.remove(&tx.nonce);
+            }
+            if sender.txs.is_empty() {
+                self.senders.remove(&tx.sender);
+            }
+        }
+        Some(tx)
+    }
+
+    /// Record that `sender`'s account nonce is now `nonce`: its transactions below it are spent
+    /// (included, or replaced by another at that nonce) and leave the pool. Returns how many left.
+    pub fn set_state_nonce(&mut self, sender: Address, nonce: u64) -> usize {
+        let Some(entry) = self.senders.get_mut(&sender) else {
+            return 0;
+        };
+        entry.state_nonce = nonce;
+        let keep = entry.txs.split_off(&nonce);
+        let stale = std::mem::replace(&mut entry.txs, keep);
+        for tx in stale.values() {
+            self.by_hash.remove(&tx.hash);
+        }
+        if entry.txs.is_empty() {
+            self.senders.remove(&sender);
+        }
+        stale.len()
+    }
+
+    /// The cheapest transaction that could be evicted without opening a nonce gap: the
+    /// highest-nonce transaction of some sender, lowest max fee first, newest first on ties.
+    pub fn cheapest_evictable(&self) -> Option<&Arc<PooledTx>> {
+        self.senders
+            .values()
+            .filter_map(|s| s.txs.values().next_back())
+            .min_by(|a, b| a.max_fee.cmp(&b.max_fee).then(b.seq.cmp(&a.seq)))
+    }
+
+    pub fn counts(&self) -> (usize, usize) {
+        let pending: usize = self.senders.values().map(SenderTxs::pending_len).sum();
+        (pending, self.len() - pending)
+    }
+}
+
+/// The pending transactions at one moment, offered best first: by effective tip at the block's
+/// base fee, each sender's in nonce order (the best sender's next transaction competes with the
+/// other senders' heads). Used by the block producer as the block's [`TxSource`].
+#[derive(Debug)]
+pub struct BestTransactions {
+    base_fee: u64,
+    /// Each sender's pending run, in nonce order.
+    runs: Vec<Vec<Arc<PooledTx>>>,
+    /// Heads of the runs still offered: (tip, seq, run index, position in the run).
+    heap: BinaryHeap<Head>,
+    /// Senders whose later transactions must not be offered in this block.
+    stopped: HashSet<Address>,
+    /// Transactions the builder found invalid: the pool drops them after the block.
+    pub invalid: Vec<(B256, Address, String)>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Head {
+    tip: u128,
+    seq: u64,
+    run: usize,
+    pos: usize,
+}
+
+impl Ord for Head {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Higher tip first; on equal tips the earlier arrival.
+        self.tip
+            .cmp(&other.tip)
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl BestTransactions {
+    pub(crate) fn new(pool: &Pool, base_fee: u64) -> Self {
+        let mut best = Self {
+            base_fee,
+            runs: Vec::with_capacity(pool.senders.len()),
+            heap: BinaryHeap::with_capacity(pool.senders.len()),
+            stopped: HashSet::new(),
+            invalid: Vec::new(),
+        };
+        for sender in pool.senders.values() {
+            let run: Vec<_> = sender.pending().cloned().collect();
+            if !run.is_empty() {
+                best.runs.push(run);
+                best.push_head(best.runs.len() - 1, 0);
+            }
+        }
+        best
+    }
+
+    /// Queue the run's transaction at `pos` if it can pay the base fee; a sender whose next
+    /// transaction can't pay has nothing more to offer in this block.
+    fn push_head(&mut self, run: usize, pos: usize) {
+        if let Some(tx) = self.runs[run].get(pos)
+            && let Some(tip) = tx.effective_tip(self.base_fee)
+        {
+            self.heap.push(Head {
+                tip,
+                seq: tx.seq,
+                run,
+                pos,
+            });
+        }
+    }
+
+    /// Candidates still on offer.
+    pub fn remaining(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+impl Iterator for BestTransactions {
+    type Item = Arc<PooledTx>;
+
+    fn next(&mut self) -> Option<Arc<PooledTx>> {
+        loop {
+            let head = self.heap.pop()?;
+            let tx = self.runs[head.run][head.pos].clone();
+            if self.stopped.contains(&tx.sender) {
+                continue;
+            }
+            self.push_head(head.run, head.pos + 1);
+            return Some(tx);
+        }
+    }
+}
+
+impl TxSource for BestTransactions {
+    fn next_tx(&mut self) -> Option<(Transaction, Address)> {
+        self.next().map(|tx| (tx.tx.clone(), tx.sender))
+    }
+
+    fn skipped(&mut self, tx_hash: B256, sender: Address, reason: SkipReason) {
+        self.stopped.insert(sender);
+        if let SkipReason::Invalid(why) = reason {
+            self.invalid.push((tx_hash, sender, why));
+        }
+    }
+}
+
+/// What a transaction costs its sender at most: gas limit × max fee + value.
+pub(crate) fn max_cost(tx: &Transaction) -> U256 {
+    U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas()) + tx.value()
+}

@@ -1,0 +1,38 @@
+//! What every RPC handler shares: the chain, the mempool, the settings, the filter registry and
+//! the transaction intake.
+
+use std::sync::Arc;
+
+use keel_chain::{Blockchain, Mempool};
+use keel_storage::StoreReader;
+
+use crate::{RpcConfig, error::RpcResult, filters::Filters, send::TxIngest};
+
+/// Shared state of the RPC server; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RpcContext {
+    pub chain: Blockchain,
+    pub mempool: Arc<Mempool>,
+    pub config: Arc<RpcConfig>,
+    pub(crate) filters: Arc<Filters>,
+    pub(crate) ingest: TxIngest,
+}
+
+impl RpcContext {
+    /// Must be called within a tokio runtime (it starts the transaction intake task).
+    pub fn new(config: RpcConfig, chain: Blockchain, mempool: Arc<Mempool>) -> Self {
+        let ingest = TxIngest::spawn(mempool.clone());
+        Self {
+            filters: Arc::new(Filters::new(config.filter_timeout)),
+            chain,
+            mempool,
+            config: Arc::new(config),
+            ingest,
+        }
+    }
+
+    /// A consistent read view of the store (one redb read transaction).
+    pub fn reader(&self) -> RpcResult<StoreReader> {
+        Ok(self.chain.store().reader()?)
+    }
+}

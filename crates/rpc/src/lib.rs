@@ -1,0 +1,29 @@
+//! keel-rpc: the JSON-RPC server users and their tools talk to. HTTP and WebSocket on one port
+//! (jsonrpsee), JSON-RPC batches, the `eth_`, `net_`, `web3_`, `txpool_` and `debug_getRaw*`
+//! namespaces with geth's output shapes, filters and subscriptions.
+//!
+//! It reads the chain through [`keel_chain::Blockchain`] and its store, and writes only by
+//! handing transactions to the [`keel_chain::Mempool`]: it never builds or stores blocks.
+
+mod block_id;
+mod config;
+mod context;
+mod convert;
+mod debug;
+mod error;
+mod eth_blocks;
+mod eth_call;
+mod eth_fees;
+mod eth_state;
+mod filters;
+mod logs;
+mod net_web3;
+mod pubsub;
+mod send;
+mod server;
+mod txpool;
+
+pub use config::RpcConfig;
+pub use context::RpcContext;
+pub use error::RpcError;
+pub use server::{RpcServer, start};

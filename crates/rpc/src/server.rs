@@ -1,0 +1,71 @@
+//! Starting the server: one port for HTTP and WebSocket, with the configured limits.
+
+use std::net::SocketAddr;
+
+use jsonrpsee::{
+    RpcModule,
+    server::{BatchRequestConfig, ServerConfig, ServerHandle},
+};
+use tracing::info;
+
+use crate::{RpcContext, error::RpcError};
+
+/// A running server. Dropping the handle does not stop it; call [`RpcServer::stop`].
+#[derive(Debug)]
+pub struct RpcServer {
+    pub local_addr: SocketAddr,
+    pub handle: ServerHandle,
+}
+
+impl RpcServer {
+    /// Stop accepting requests and wait until the server is down.
+    pub async fn stop(self) {
+        let _ = self.handle.stop();
+        self.handle.stopped().await;
+    }
+}
+
+/// Every method of every namespace, on one module.
+pub fn methods(ctx: RpcContext) -> Result<RpcModule<RpcContext>, RpcError> {
+    let mut module = RpcModule::new(ctx);
+    let registrations = [
+        crate::eth_blocks::register,
+        crate::eth_state::register,
+        crate::eth_call::register,
+        crate::eth_fees::register,
+        crate::send::register,
+        crate::logs::register,
+        crate::filters::register,
+        crate::pubsub::register,
+        crate::txpool::register,
+        crate::net_web3::register,
+        crate::debug::register,
+    ];
+    for register in registrations {
+        register(&mut module).map_err(|e| RpcError::Internal(e.to_string()))?;
+    }
+    Ok(module)
+}
+
+/// Bind `ctx.config.addr` and serve every namespace over HTTP and WebSocket.
+pub async fn start(ctx: RpcContext) -> Result<RpcServer, RpcError> {
+    let config = ctx.config.clone();
+    let module = methods(ctx)?;
+    let server_config = ServerConfig::builder()
+        .max_request_body_size(config.max_request_bytes)
+        .max_response_body_size(config.max_response_bytes)
+        .max_connections(config.max_connections)
+        .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
+        .build();
+    let server = jsonrpsee::server::Server::builder()
+        .set_config(server_config)
+        .build(config.addr)
+        .await
+        .map_err(|e| RpcError::Internal(format!("cannot listen on {}: {e}", config.addr)))?;
+    let local_addr = server
+        .local_addr()
+        .map_err(|e| RpcError::Internal(e.to_string()))?;
+    let handle = server.start(module);
+    info!(%local_addr, "JSON-RPC server listening (HTTP and WebSocket)");
+    Ok(RpcServer { local_addr, handle })
+}

@@ -1,0 +1,10 @@
+//! keel-sequencer: the sequencer's components, each one loop with its own config. For now the
+//! [`BlockProducer`], which turns the mempool into blocks on a schedule; the L1 components
+//! (watcher, committer, proof sender) join it in later issues.
+//!
+//! It drives the chain and the mempool through their public APIs and must not reach into the
+//! store or the RPC server.
+
+mod block_producer;
+
+pub use block_producer::{BlockProducer, BlockProducerConfig, BlockProducerError};

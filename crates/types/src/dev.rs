@@ -1,0 +1,158 @@
+//! The dev chain: the L2 genesis `keel l2 --dev` starts from. It funds the ten accounts of the
+//! standard test mnemonic (the ones anvil and hardhat fund, so wallets and scripts written for
+//! those work unchanged) and predeploys Multicall3 and the EIP-2935 block-hash history contract.
+
+use std::collections::BTreeMap;
+
+use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
+use alloy_primitives::{Address, B256, Bytes, U256, address, b256};
+
+/// The mnemonic whose first ten accounts the dev genesis funds.
+pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
+
+/// Address and private key of the mnemonic's accounts `m/44'/60'/0'/0/{0..9}` (public test keys:
+/// never use them for anything of value).
+pub const DEV_ACCOUNTS: [(Address, B256); 10] = [
+    (
+        address!("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"),
+        b256!("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"),
+    ),
+    (
+        address!("0x70997970C51812dc3A010C7d01b50e0d17dc79C8"),
+        b256!("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"),
+    ),
+    (
+        address!("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"),
+        b256!("0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"),
+    ),
+    (
+        address!("0x90F79bf6EB2c4f870365E785982E1f101E93b906"),
+        b256!("0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"),
+    ),
+    (
+        address!("0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"),
+        b256!("0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a"),
+    ),
+    (
+        address!("0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc"),
+        b256!("0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba"),
+    ),
+    (
+        address!("0x976EA74026E726554dB657fA54763abd0C3a0aa9"),
+        b256!("0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e"),
+    ),
+    (
+        address!("0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"),
+        b256!("0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356"),
+    ),
+    (
+        address!("0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f"),
+        b256!("0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97"),
+    ),
+    (
+        address!("0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"),
+        b256!("0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6"),
+    ),
+];
+
+/// keel's default L2 chain id (DESIGN.md section 4).
+pub const DEFAULT_L2_CHAIN_ID: u64 = 1_729_001;
+
+/// Multicall3's canonical address on every chain.
+pub const MULTICALL3_ADDRESS: Address = address!("0xcA11bde05977b3631167028862bE2a173976CA11");
+
+/// Multicall3's canonical runtime code (see `contracts/predeploys/README.md`).
+pub fn multicall3_code() -> Bytes {
+    let hex = include_str!("../../../contracts/predeploys/Multicall3.runtime.hex").trim();
+    // The file is committed and checked by a test; an unreadable one is a build defect.
+    hex.parse().unwrap_or_default()
+}
+
+/// Gas limit of dev blocks: high enough that throughput, not the limit, decides how much fits.
+pub const DEV_GAS_LIMIT: u64 = 1_000_000_000;
+
+/// Balance of each funded dev account: one million ether.
+pub fn dev_balance() -> U256 {
+    U256::from(1_000_000u64) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+/// The dev genesis: Prague from block 0, chain id [`DEFAULT_L2_CHAIN_ID`], the ten dev accounts
+/// funded, Multicall3 and the EIP-2935 history contract predeployed, base fee 1 gwei.
+pub fn dev_genesis() -> Genesis {
+    let mut alloc = BTreeMap::new();
+    for (address, _) in DEV_ACCOUNTS {
+        alloc.insert(
+            address,
+            GenesisAccount::default().with_balance(dev_balance()),
+        );
+    }
+    alloc.insert(
+        MULTICALL3_ADDRESS,
+        GenesisAccount::default()
+            .with_code(Some(multicall3_code()))
+            .with_nonce(Some(1)),
+    );
+    alloc.insert(
+        alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS,
+        GenesisAccount::default()
+            .with_code(Some(alloy_eips::eip2935::HISTORY_STORAGE_CODE.clone()))
+            .with_nonce(Some(1)),
+    );
+    let config = ChainConfig {
+        chain_id: DEFAULT_L2_CHAIN_ID,
+        homestead_block: Some(0),
+        eip150_block: Some(0),
+        eip155_block: Some(0),
+        eip158_block: Some(0),
+        byzantium_block: Some(0),
+        constantinople_block: Some(0),
+        petersburg_block: Some(0),
+        istanbul_block: Some(0),
+        berlin_block: Some(0),
+        london_block: Some(0),
+        merge_netsplit_block: Some(0),
+        terminal_total_difficulty: Some(U256::ZERO),
+        terminal_total_difficulty_passed: true,
+        shanghai_time: Some(0),
+        cancun_time: Some(0),
+        prague_time: Some(0),
+        ..Default::default()
+    };
+    Genesis {
+        config,
+        alloc,
+        gas_limit: DEV_GAS_LIMIT,
+        base_fee_per_gas: Some(1_000_000_000),
+        difficulty: U256::ZERO,
+        timestamp: 0,
+        extra_data: Bytes::from_static(b"keel dev"),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ChainSpec;
+
+    #[test]
+    fn multicall3_is_the_canonical_code() {
+        let code = multicall3_code();
+        assert_eq!(code.len(), 0xee0);
+        // Code hash of Multicall3 on Ethereum mainnet.
+        assert_eq!(
+            alloy_primitives::keccak256(&code),
+            b256!("0xd5c15df687b16f2ff992fc8d767b4216323184a2bbc6ee2f9c398c318e770891")
+        );
+    }
+
+    #[test]
+    fn dev_genesis_is_a_valid_prague_chain() {
+        let genesis = dev_genesis();
+        let json = serde_json::to_string(&genesis).expect("serializes");
+        let (_, spec) = ChainSpec::from_genesis_json(&json).expect("valid genesis");
+        assert_eq!(spec.chain_id, DEFAULT_L2_CHAIN_ID);
+        assert!(spec.prague_time == Some(0));
+        assert_eq!(genesis.alloc.len(), 12);
+    }
+}
