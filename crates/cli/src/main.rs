@@ -28,6 +28,8 @@ enum Command {
     Import(commands::import::ImportArgs),
     /// Export a range of canonical blocks to a file of concatenated RLP blocks.
     Export(commands::export::ExportArgs),
+    /// The L2: run the sequencer node (`keel l2 --dev` for a local rollup).
+    L2(commands::l2::L2Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -39,16 +41,26 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    // Logs go to stderr so stdout carries only the command's result.
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    // A node logs to stdout (there is no monitor yet); other commands log to stderr so stdout
+    // carries only their result.
+    if matches!(cli.command, Command::L2(_)) {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_writer(std::io::stdout)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .init();
+    }
 
     let result = match cli.command {
         Command::Import(args) => commands::import::run(args),
         Command::Export(args) => commands::export::run(args),
+        Command::L2(args) => commands::l2::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

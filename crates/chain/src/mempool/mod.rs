@@ -445,3 +445,6 @@ impl Mempool {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

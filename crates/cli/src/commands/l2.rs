@@ -1,0 +1,227 @@
+//! `keel l2`: run the L2 sequencer node — mempool, block producer and JSON-RPC server. The L1
+//! components (watcher, committer, proof sender) join in later releases.
+
+use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use alloy_primitives::Address;
+use clap::Args;
+use eyre::WrapErr;
+use keel_chain::{Blockchain, Mempool, MempoolConfig};
+use keel_rpc::{RpcConfig, RpcContext};
+use keel_sequencer::{BlockProducer, BlockProducerConfig};
+use keel_types::{ChainSpec, Genesis, dev};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::datadir;
+
+#[derive(Debug, Args)]
+pub struct L2Args {
+    /// Run a local development rollup: the dev genesis (the ten accounts of the test mnemonic
+    /// funded, Multicall3 predeployed), an in-memory store unless --datadir is given, and the
+    /// funded keys printed at start.
+    #[arg(long)]
+    pub dev: bool,
+    /// Genesis file (geth-style JSON) of the L2. Required unless --dev.
+    #[arg(long, env = "KEEL_NETWORK", value_name = "GENESIS.json")]
+    pub network: Option<PathBuf>,
+    /// Directory of the node's database (`memory` keeps everything in memory). A node restarted
+    /// on the same datadir resumes from its last block. Default: `./keel-data`, or `memory`
+    /// with --dev.
+    #[arg(long, env = "KEEL_DATADIR", value_name = "DIR")]
+    pub datadir: Option<PathBuf>,
+    /// Don't show the terminal monitor; logs go to stdout. (There is no monitor yet: logs always
+    /// go to stdout.)
+    #[arg(long)]
+    pub no_monitor: bool,
+
+    #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
+    pub producer: BlockProducerArgs,
+    #[command(flatten)]
+    pub txpool: TxPoolArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "JSON-RPC (HTTP and WebSocket on one port)")]
+pub struct HttpArgs {
+    /// Address to listen on.
+    #[arg(long = "http.addr", env = "KEEL_HTTP_ADDR", default_value = "127.0.0.1")]
+    pub addr: IpAddr,
+    /// Port for HTTP and WebSocket (0 picks a free one; the address is logged).
+    #[arg(long = "http.port", env = "KEEL_HTTP_PORT", default_value_t = 1729)]
+    pub port: u16,
+    /// Largest request body, in bytes.
+    #[arg(long = "rpc.max-request-size", env = "KEEL_RPC_MAX_REQUEST_SIZE", default_value_t = RpcConfig::default().max_request_bytes)]
+    pub max_request_bytes: u32,
+    /// Most calls in one JSON-RPC batch.
+    #[arg(long = "rpc.max-batch-len", env = "KEEL_RPC_MAX_BATCH_LEN", default_value_t = RpcConfig::default().max_batch_len)]
+    pub max_batch_len: u32,
+    /// Gas limit (and cap) of eth_call and eth_estimateGas.
+    #[arg(long = "rpc.gas-cap", env = "KEEL_RPC_GAS_CAP", default_value_t = RpcConfig::default().gas_cap)]
+    pub gas_cap: u64,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Block producer")]
+pub struct BlockProducerArgs {
+    /// Time between blocks, in milliseconds.
+    #[arg(long = "block-producer.block-time", env = "KEEL_BLOCK_PRODUCER_BLOCK_TIME", default_value_t = 1000, value_name = "MS")]
+    pub block_time_ms: u64,
+    /// Address that receives the priority fees.
+    #[arg(long = "block-producer.coinbase-address", env = "KEEL_BLOCK_PRODUCER_COINBASE_ADDRESS", default_value_t = Address::ZERO)]
+    pub coinbase: Address,
+    /// Address that receives the base fees. Unset, base fees are burned. A chain rule: every node
+    /// of a chain must use the same value.
+    #[arg(long = "block-producer.base-fee-vault-address", env = "KEEL_BLOCK_PRODUCER_BASE_FEE_VAULT_ADDRESS")]
+    pub base_fee_vault: Option<Address>,
+    /// EIP-1559 elasticity multiplier (target gas = gas limit / elasticity). A chain rule.
+    #[arg(long = "block-producer.elasticity-multiplier", alias = "elasticity-multiplier", env = "KEEL_BLOCK_PRODUCER_ELASTICITY_MULTIPLIER", default_value_t = 2)]
+    pub elasticity: u64,
+    /// Don't produce blocks while the mempool has nothing to include. Off by default: blocks
+    /// come on schedule like on L1, so block numbers and timestamps advance predictably.
+    #[arg(long = "block-producer.skip-empty", env = "KEEL_BLOCK_PRODUCER_SKIP_EMPTY")]
+    pub skip_empty: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Transaction pool")]
+pub struct TxPoolArgs {
+    /// Most transactions in the pool (pending and queued); beyond it the cheapest is evicted.
+    #[arg(long = "txpool.max-txs", env = "KEEL_TXPOOL_MAX_TXS", default_value_t = MempoolConfig::default().max_txs)]
+    pub max_txs: usize,
+    /// Most transactions one sender may have in the pool.
+    #[arg(long = "txpool.max-per-sender", env = "KEEL_TXPOOL_MAX_PER_SENDER", default_value_t = MempoolConfig::default().max_per_sender)]
+    pub max_per_sender: usize,
+    /// Fee bump, in percent, a replacement transaction needs.
+    #[arg(long = "txpool.price-bump", env = "KEEL_TXPOOL_PRICE_BUMP", default_value_t = MempoolConfig::default().price_bump_percent)]
+    pub price_bump: u128,
+    /// Lowest priority fee per gas accepted, in wei.
+    #[arg(long = "txpool.min-tip", env = "KEEL_TXPOOL_MIN_TIP", default_value_t = MempoolConfig::default().min_tip)]
+    pub min_tip: u128,
+}
+
+pub fn run(args: L2Args) -> eyre::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("keel-rt")
+        .build()
+        .wrap_err("starting the async runtime")?;
+    runtime.block_on(run_node(args))
+}
+
+/// The genesis to start from: the file given, or the dev genesis.
+fn load_genesis(args: &L2Args) -> eyre::Result<Genesis> {
+    match (&args.network, args.dev) {
+        (Some(path), _) => {
+            let json = std::fs::read_to_string(path)
+                .wrap_err_with(|| format!("reading genesis {}", path.display()))?;
+            let genesis: Genesis = serde_json::from_str(&json)
+                .wrap_err_with(|| format!("parsing genesis {}", path.display()))?;
+            Ok(genesis)
+        }
+        (None, true) => Ok(dev::dev_genesis()),
+        (None, false) => eyre::bail!("--network GENESIS.json is required (or use --dev)"),
+    }
+}
+
+async fn run_node(args: L2Args) -> eyre::Result<()> {
+    let genesis = load_genesis(&args)?;
+    let spec = ChainSpec::from_genesis(&genesis)
+        .wrap_err("invalid genesis")?
+        .with_elasticity(args.producer.elasticity)
+        .with_base_fee_vault(args.producer.base_fee_vault);
+    let datadir = args.datadir.clone().unwrap_or_else(|| {
+        PathBuf::from(if args.dev { datadir::MEMORY } else { "keel-data" })
+    });
+    let store = datadir::open_store(&datadir)?;
+    let chain = Blockchain::open(store, &genesis, spec)?;
+    let (head, head_hash) = chain.head()?;
+    info!(
+        datadir = %datadir.display(),
+        chain_id = chain.spec().chain_id,
+        head,
+        %head_hash,
+        "chain opened"
+    );
+
+    let pool_config = MempoolConfig {
+        max_txs: args.txpool.max_txs,
+        max_per_sender: args.txpool.max_per_sender,
+        price_bump_percent: args.txpool.price_bump,
+        min_tip: args.txpool.min_tip,
+        ..MempoolConfig::default()
+    };
+    let mempool = Arc::new(Mempool::new(pool_config, chain.clone()));
+
+    let rpc_config = RpcConfig {
+        addr: (args.http.addr, args.http.port).into(),
+        max_request_bytes: args.http.max_request_bytes,
+        max_batch_len: args.http.max_batch_len,
+        gas_cap: args.http.gas_cap,
+        ..RpcConfig::default()
+    };
+    let ctx = RpcContext::new(rpc_config, chain.clone(), mempool.clone());
+    let server = keel_rpc::start(ctx).await?;
+
+    let producer = BlockProducer::new(
+        BlockProducerConfig {
+            block_time: Duration::from_millis(args.producer.block_time_ms.max(1)),
+            coinbase: args.producer.coinbase,
+            skip_empty: args.producer.skip_empty,
+            ..BlockProducerConfig::default()
+        },
+        chain.clone(),
+        mempool,
+    );
+    let (shutdown, stop) = watch::channel(false);
+    let producer_task = tokio::spawn(producer.run(stop));
+
+    let url = format!("http://{}", server.local_addr);
+    println!("keel L2 node running");
+    println!("  chain id:  {}", chain.spec().chain_id);
+    println!("  HTTP RPC:  {url}");
+    println!("  WS RPC:    ws://{}", server.local_addr);
+    if args.dev {
+        println!("  funded dev accounts (mnemonic \"{}\"):", dev::DEV_MNEMONIC);
+        for (i, (address, key)) in dev::DEV_ACCOUNTS.iter().enumerate() {
+            println!("    ({i}) {address}  key {key}");
+        }
+    }
+
+    wait_for_signal().await;
+    info!("shutting down");
+    let _ = shutdown.send(true);
+    if let Err(e) = producer_task.await {
+        warn!(error = %e, "block producer task failed");
+    }
+    server.stop().await;
+    chain.store().sync()?;
+    let (head, head_hash) = chain.head()?;
+    info!(head, %head_hash, "stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
