@@ -4,4 +4,5 @@
 //! Test and benchmark tooling only: nothing in the node depends on it.
 
 pub mod chaingen;
+pub mod produce_bench;
 pub mod trie_bench;

@@ -90,6 +90,19 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// Time the sequencer's path without the network: mempool admission of every transaction
+    /// (in batches, as RPC batches arrive), then block production on a redb datadir until the
+    /// pool is empty.
+    Produce {
+        #[command(flatten)]
+        gen_args: GenArgs,
+        /// Transactions per admission batch.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// Where to put the datadir; default: system temp.
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Time the trie alone: N accounts, then blocks of random account updates (update, root,
     /// commit on a trie opened cold at the previous root).
     Trie {
@@ -123,6 +136,39 @@ fn main() -> eyre::Result<()> {
             workdir,
             runs,
         } => import(&gen_args, workdir, runs),
+        Command::Produce {
+            gen_args,
+            batch,
+            workdir,
+        } => {
+            let dir = match &workdir {
+                Some(w) => tempfile::tempdir_in(w)?,
+                None => tempfile::tempdir()?,
+            };
+            let r = keel_bench::produce_bench::run(&gen_args.config(), batch, dir.path())?;
+            let per_sec = |d: std::time::Duration| r.txs as f64 / d.as_secs_f64();
+            println!(
+                "admission: {} txs in {:.2}s = {:.0} tx/s (batches of {batch})",
+                r.txs,
+                r.admission.as_secs_f64(),
+                per_sec(r.admission)
+            );
+            println!(
+                "production: {} blocks in {:.2}s = {:.0} tx/s, {:.1} Mgas/s (execution {:.2}s, state root {:.2}s, commit {:.2}s)",
+                r.blocks,
+                r.production.as_secs_f64(),
+                per_sec(r.production),
+                r.gas as f64 / 1e6 / r.production.as_secs_f64(),
+                r.execution.as_secs_f64(),
+                r.state_root.as_secs_f64(),
+                r.commit.as_secs_f64()
+            );
+            println!(
+                "end to end (admission + production, one core each would overlap them): {:.0} tx/s",
+                per_sec(r.admission + r.production)
+            );
+            Ok(())
+        }
         Command::Trie {
             accounts,
             updates,
