@@ -147,6 +147,21 @@ mod tests {
     }
 
     #[test]
+    fn dev_accounts_derive_from_the_mnemonic() {
+        use alloy_signer_local::{MnemonicBuilder, coins_bip39::English};
+        for (i, (address, key)) in DEV_ACCOUNTS.iter().enumerate() {
+            let signer = MnemonicBuilder::<English>::default()
+                .phrase(DEV_MNEMONIC)
+                .index(i as u32)
+                .expect("index")
+                .build()
+                .expect("derive");
+            assert_eq!(signer.address(), *address, "account {i}");
+            assert_eq!(B256::from_slice(&signer.to_bytes()[..]), *key, "key {i}");
+        }
+    }
+
+    #[test]
     fn dev_genesis_is_a_valid_prague_chain() {
         let genesis = dev_genesis();
         let json = serde_json::to_string(&genesis).expect("serializes");
