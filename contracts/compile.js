@@ -8,7 +8,7 @@ const solc = require(path.join(__dirname, '..', 'tools', 'node_modules', 'solc')
 
 const root = __dirname;
 const nodeModules = path.join(root, '..', 'tools', 'node_modules');
-const dirs = ['bench', 'l1', 'l2'];
+const dirs = ['bench', 'l1', 'l2', 'test'];
 const sources = {};
 for (const dir of dirs) {
   const full = path.join(root, dir);

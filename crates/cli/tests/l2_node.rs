@@ -22,7 +22,13 @@ struct Node {
 impl Node {
     fn start(extra: &[&str]) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
-            .args(["l2", "--http.port", "0", "--block-producer.block-time", "200"])
+            .args([
+                "l2",
+                "--http.port",
+                "0",
+                "--block-producer.block-time",
+                "200",
+            ])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -129,7 +135,8 @@ fn address(i: usize) -> String {
 
 /// Creation bytecode of the BenchToken test contract (ERC20 with approve/allowance and events).
 fn bench_token_bytecode() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/artifacts/BenchToken.json");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/artifacts/BenchToken.json");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("artifact")).expect("json");
     json["bytecode"].as_str().expect("bytecode").to_string()
@@ -142,15 +149,27 @@ fn json(text: &str) -> serde_json::Value {
 #[test]
 fn cast_works_against_the_dev_node() {
     let node = Node::start(&["--dev"]);
-    assert_eq!(node.cast(&["chain-id"]), dev::DEFAULT_L2_CHAIN_ID.to_string());
+    assert_eq!(
+        node.cast(&["chain-id"]),
+        dev::DEFAULT_L2_CHAIN_ID.to_string()
+    );
 
     // A plain transfer, then its receipt.
     let recipient = "0x00000000000000000000000000000000000000aa";
     let sent = json(&node.cast(&[
-        "send", "--json", "--private-key", &key(0), recipient, "--value", "1ether",
+        "send",
+        "--json",
+        "--private-key",
+        &key(0),
+        recipient,
+        "--value",
+        "1ether",
     ]));
     assert_eq!(sent["status"], "0x1", "{sent}");
-    let tx_hash = sent["transactionHash"].as_str().expect("tx hash").to_string();
+    let tx_hash = sent["transactionHash"]
+        .as_str()
+        .expect("tx hash")
+        .to_string();
     let receipt = json(&node.cast(&["receipt", "--json", &tx_hash]));
     assert_eq!(receipt["status"], "0x1");
     assert_eq!(receipt["gasUsed"], "0x5208");
@@ -166,31 +185,63 @@ fn cast_works_against_the_dev_node() {
 
     // Deploy a contract, estimate and send a call that logs, read it back, find the log.
     let deployed = json(&node.cast(&[
-        "send", "--json", "--private-key", &key(1), "--create", &bench_token_bytecode(),
+        "send",
+        "--json",
+        "--private-key",
+        &key(1),
+        "--create",
+        &bench_token_bytecode(),
     ]));
     assert_eq!(deployed["status"], "0x1", "{deployed}");
-    let token = deployed["contractAddress"].as_str().expect("contract address").to_string();
+    let token = deployed["contractAddress"]
+        .as_str()
+        .expect("contract address")
+        .to_string();
     assert_ne!(node.cast(&["code", &token]), "0x");
 
     let estimate: u64 = node
-        .cast(&["estimate", "--from", &address(1), &token, "approve(address,uint256)", &address(2), "5"])
+        .cast(&[
+            "estimate",
+            "--from",
+            &address(1),
+            &token,
+            "approve(address,uint256)",
+            &address(2),
+            "5",
+        ])
         .parse()
         .expect("gas estimate");
     assert!((21_000..100_000).contains(&estimate), "estimate {estimate}");
 
     let approved = json(&node.cast(&[
-        "send", "--json", "--private-key", &key(1), &token, "approve(address,uint256)", &address(2), "5",
+        "send",
+        "--json",
+        "--private-key",
+        &key(1),
+        &token,
+        "approve(address,uint256)",
+        &address(2),
+        "5",
     ]));
     assert_eq!(approved["status"], "0x1", "{approved}");
     assert_eq!(approved["logs"].as_array().map(Vec::len), Some(1));
 
     let allowance = node.cast(&[
-        "call", &token, "allowance(address,address)(uint256)", &address(1), &address(2),
+        "call",
+        &token,
+        "allowance(address,address)(uint256)",
+        &address(1),
+        &address(2),
     ]);
     assert_eq!(allowance, "5");
 
     let logs = json(&node.cast(&[
-        "logs", "--json", "--from-block", "0", "--address", &token,
+        "logs",
+        "--json",
+        "--from-block",
+        "0",
+        "--address",
+        &token,
         "Approval(address,address,uint256)",
     ]));
     let logs = logs.as_array().expect("log list");
@@ -199,11 +250,22 @@ fn cast_works_against_the_dev_node() {
 
     // A call that reverts is reported as such by cast estimate.
     let out = Command::new(tools_bin("cast"))
-        .args(["estimate", "--from", &address(3), &token, "transfer(address,uint256)", &address(2), "1"])
+        .args([
+            "estimate",
+            "--from",
+            &address(3),
+            &token,
+            "transfer(address,uint256)",
+            &address(2),
+            "1",
+        ])
         .args(["--rpc-url", &node.url])
         .output()
         .expect("run cast");
-    assert!(!out.status.success(), "a transfer without balance must not estimate");
+    assert!(
+        !out.status.success(),
+        "a transfer without balance must not estimate"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("revert"), "{stderr}");
 }
@@ -225,11 +287,20 @@ fn a_persistent_node_resumes_after_restart() {
 
     let node = Node::start(&args);
     let sent = json(&node.cast(&[
-        "send", "--json", "--private-key", &key(0), recipient, "--value", "7",
+        "send",
+        "--json",
+        "--private-key",
+        &key(0),
+        recipient,
+        "--value",
+        "7",
     ]));
     assert_eq!(sent["status"], "0x1");
     let included_in = u64::from_str_radix(
-        sent["blockNumber"].as_str().expect("block number").trim_start_matches("0x"),
+        sent["blockNumber"]
+            .as_str()
+            .expect("block number")
+            .trim_start_matches("0x"),
         16,
     )
     .expect("hex block number");
@@ -241,7 +312,10 @@ fn a_persistent_node_resumes_after_restart() {
     // Clean restart: same chain, same state, and it goes on from there.
     let node = Node::start(&args);
     assert!(node.block_number() >= head_before);
-    assert_eq!(node.cast(&["block", &head_before.to_string(), "--json"]), block_before);
+    assert_eq!(
+        node.cast(&["block", &head_before.to_string(), "--json"]),
+        block_before
+    );
     assert_eq!(node.cast(&["balance", recipient]), "7");
     assert_eq!(node.cast(&["nonce", &address(0)]), "1");
     node.wait_for_block(head_before + 2);
@@ -252,7 +326,11 @@ fn a_persistent_node_resumes_after_restart() {
     let node = Node::start(&args);
     assert!(node.block_number() >= head_killed);
     assert_eq!(node.cast(&["balance", recipient]), "7");
-    let receipt = json(&node.cast(&["receipt", "--json", sent["transactionHash"].as_str().expect("hash")]));
+    let receipt = json(&node.cast(&[
+        "receipt",
+        "--json",
+        sent["transactionHash"].as_str().expect("hash"),
+    ]));
     assert_eq!(receipt["status"], "0x1");
     node.wait_for_block(head_killed + 1);
 }
@@ -265,5 +343,8 @@ fn l2_without_a_genesis_explains_what_is_missing() {
         .expect("run keel");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--network") && stderr.contains("--dev"), "{stderr}");
+    assert!(
+        stderr.contains("--network") && stderr.contains("--dev"),
+        "{stderr}"
+    );
 }

@@ -6,10 +6,15 @@
 //! It must not write to the store or validate headers: it returns what happened (receipts, gas,
 //! the state changes as a revm `BundleState`) and the caller decides.
 
+mod call;
 mod db;
 mod executor;
 mod spec;
 
+pub use call::{
+    AccessListInspector, AccessListOutcome, CallResult, EstimateError, call_env,
+    create_access_list, estimate_gas, next_block_call_env, transact,
+};
 pub use db::{StoreDb, StoreDbError};
 pub use executor::{
     BuiltBlock, ExecutionError, ExecutionOutcome, SkipReason, TxSource, build_block, execute_block,

@@ -1,10 +1,14 @@
 //! keel's blocks, transactions, receipts and logs in the shapes of `alloy-rpc-types-eth`, which
 //! serialize as geth does.
 
-use alloy_consensus::{Sealed, TxReceipt};
-use alloy_primitives::{B256, U256};
-use alloy_rpc_types_eth::{Header as RpcHeader, Log};
-use keel_types::{Header, Receipt};
+use alloy_consensus::{Sealed, Transaction as _, transaction::Recovered};
+use alloy_primitives::{Address, B256, U256};
+use alloy_rlp::Encodable;
+use alloy_rpc_types_eth::{
+    Block as RpcBlock, BlockTransactions, Header as RpcHeader, Log, Transaction as RpcTransaction,
+    TransactionInfo, TransactionReceipt,
+};
+use keel_types::{Block, Header, Receipt, Transaction};
 
 /// A header as `eth_getBlockBy*` and `newHeads` show it. `size` is the encoded block's size when
 /// known (block responses carry it; `newHeads` does not).
@@ -26,6 +30,20 @@ pub(crate) struct TxPosition {
     pub tx_index: u64,
 }
 
+/// One log of a mined transaction, `log_index` counted over the whole block.
+fn rpc_log(pos: TxPosition, log_index: u64, inner: alloy_primitives::Log) -> Log {
+    Log {
+        inner,
+        block_hash: Some(pos.block_hash),
+        block_number: Some(pos.block_number),
+        block_timestamp: Some(pos.block_timestamp),
+        transaction_hash: Some(pos.tx_hash),
+        transaction_index: Some(pos.tx_index),
+        log_index: Some(log_index),
+        removed: false,
+    }
+}
+
 /// The logs of one receipt, numbered from `first_log_index` (the count of logs in the block's
 /// earlier receipts), with `blockTimestamp` as geth returns it.
 pub(crate) fn receipt_logs(pos: TxPosition, first_log_index: u64, receipt: &Receipt) -> Vec<Log> {
@@ -33,15 +51,180 @@ pub(crate) fn receipt_logs(pos: TxPosition, first_log_index: u64, receipt: &Rece
         .logs()
         .iter()
         .enumerate()
-        .map(|(i, log)| Log {
-            inner: log.clone(),
-            block_hash: Some(pos.block_hash),
-            block_number: Some(pos.block_number),
-            block_timestamp: Some(pos.block_timestamp),
-            transaction_hash: Some(pos.tx_hash),
-            transaction_index: Some(pos.tx_index),
-            log_index: Some(first_log_index + i as u64),
-            removed: false,
+        .map(|(i, log)| rpc_log(pos, first_log_index + i as u64, log.clone()))
+        .collect()
+}
+
+/// The block context of a mined transaction.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MinedAt {
+    pub block_hash: B256,
+    pub block_number: u64,
+    pub block_timestamp: u64,
+    pub index: u64,
+    pub base_fee: Option<u64>,
+}
+
+impl MinedAt {
+    pub fn of(header: &Header, block_hash: B256, index: u64) -> Self {
+        Self {
+            block_hash,
+            block_number: header.number,
+            block_timestamp: header.timestamp,
+            index,
+            base_fee: header.base_fee_per_gas,
+        }
+    }
+}
+
+/// A transaction as `eth_getTransactionBy*` shows it: with its block context when mined
+/// (`gasPrice` is then the effective price), with null block fields when pending (`gasPrice`
+/// is then the fee cap, as geth shows it).
+pub(crate) fn rpc_transaction(
+    tx: Transaction,
+    sender: Address,
+    at: Option<MinedAt>,
+) -> RpcTransaction {
+    let hash = *tx.tx_hash();
+    let info = match at {
+        Some(at) => TransactionInfo {
+            hash: Some(hash),
+            index: Some(at.index),
+            block_hash: Some(at.block_hash),
+            block_number: Some(at.block_number),
+            base_fee: at.base_fee,
+            block_timestamp: Some(at.block_timestamp),
+        },
+        None => TransactionInfo {
+            hash: Some(hash),
+            ..Default::default()
+        },
+    };
+    RpcTransaction::from_transaction(Recovered::new_unchecked(tx, sender), info)
+}
+
+/// A pending transaction as JSON: geth shows `blockTimestamp: null` beside the other null block
+/// fields (alloy's type leaves it out).
+pub(crate) fn pending_transaction_json(tx: Transaction, sender: Address) -> serde_json::Value {
+    let mut value =
+        serde_json::to_value(rpc_transaction(tx, sender, None)).unwrap_or(serde_json::Value::Null);
+    if let Some(object) = value.as_object_mut() {
+        object
+            .entry("blockTimestamp")
+            .or_insert(serde_json::Value::Null);
+    }
+    value
+}
+
+/// Everything a receipt needs beyond the stored consensus receipt.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReceiptContext {
+    pub pos: TxPosition,
+    pub sender: Address,
+    /// Gas this transaction alone used (the difference of cumulative gas used).
+    pub gas_used: u64,
+    /// Logs in the block's earlier receipts.
+    pub first_log_index: u64,
+    pub base_fee: Option<u64>,
+    /// The block's blob gas price, for blob transactions.
+    pub blob_gas_price: Option<u128>,
+}
+
+/// A receipt as `eth_getTransactionReceipt` shows it.
+pub(crate) fn rpc_receipt(
+    receipt: &Receipt,
+    tx: &Transaction,
+    ctx: ReceiptContext,
+) -> TransactionReceipt {
+    let mut log_index = ctx.first_log_index;
+    let inner = receipt.clone().map_logs(|log| {
+        let log = rpc_log(ctx.pos, log_index, log);
+        log_index += 1;
+        log
+    });
+    let blob_gas_used = tx.blob_gas_used();
+    TransactionReceipt {
+        inner,
+        transaction_hash: ctx.pos.tx_hash,
+        transaction_index: Some(ctx.pos.tx_index),
+        block_hash: Some(ctx.pos.block_hash),
+        block_number: Some(ctx.pos.block_number),
+        gas_used: ctx.gas_used,
+        effective_gas_price: tx.effective_gas_price(ctx.base_fee),
+        blob_gas_used,
+        blob_gas_price: blob_gas_used.and(ctx.blob_gas_price),
+        from: ctx.sender,
+        to: tx.to(),
+        contract_address: tx.is_create().then(|| ctx.sender.create(tx.nonce())),
+    }
+}
+
+/// Receipts of a whole block, given the senders of its transactions.
+pub(crate) fn block_receipts(
+    block: &Block,
+    hash: B256,
+    receipts: &[Receipt],
+    senders: &[Address],
+    blob_gas_price: Option<u128>,
+) -> Vec<TransactionReceipt> {
+    let mut cumulative = 0u64;
+    let mut first_log_index = 0u64;
+    block
+        .body
+        .transactions
+        .iter()
+        .zip(receipts)
+        .zip(senders)
+        .enumerate()
+        .map(|(index, ((tx, receipt), sender))| {
+            let gas_used = receipt.cumulative_gas_used().saturating_sub(cumulative);
+            cumulative = receipt.cumulative_gas_used();
+            let ctx = ReceiptContext {
+                pos: TxPosition {
+                    block_hash: hash,
+                    block_number: block.header.number,
+                    block_timestamp: block.header.timestamp,
+                    tx_hash: *tx.tx_hash(),
+                    tx_index: index as u64,
+                },
+                sender: *sender,
+                gas_used,
+                first_log_index,
+                base_fee: block.header.base_fee_per_gas,
+                blob_gas_price,
+            };
+            first_log_index += receipt.logs().len() as u64;
+            rpc_receipt(receipt, tx, ctx)
         })
         .collect()
+}
+
+/// A block as `eth_getBlockBy*` shows it: transaction hashes, or full transactions when
+/// `senders` (one per transaction) are given. `size` is the RLP size of the whole block;
+/// `totalDifficulty` is absent as in geth after the merge.
+pub(crate) fn rpc_block(hash: B256, block: Block, senders: Option<&[Address]>) -> RpcBlock {
+    let size = block.length();
+    let Block { header, body } = block;
+    let transactions = match senders {
+        Some(senders) => BlockTransactions::Full(
+            body.transactions
+                .into_iter()
+                .zip(senders)
+                .enumerate()
+                .map(|(index, (tx, sender))| {
+                    rpc_transaction(tx, *sender, Some(MinedAt::of(&header, hash, index as u64)))
+                })
+                .collect(),
+        ),
+        None => {
+            BlockTransactions::Hashes(body.transactions.iter().map(|tx| *tx.tx_hash()).collect())
+        }
+    };
+    let uncles = body.ommers.iter().map(|ommer| ommer.hash_slow()).collect();
+    RpcBlock {
+        header: rpc_header(header, hash, Some(size)),
+        uncles,
+        transactions,
+        withdrawals: body.withdrawals,
+    }
 }

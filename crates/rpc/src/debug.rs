@@ -1,9 +1,69 @@
-//! (to be written)
+//! `debug_getRawHeader`, `debug_getRawBlock`, `debug_getRawTransaction` and
+//! `debug_getRawReceipts`: the consensus encodings (RLP, EIP-2718) of what the store holds.
 
-use jsonrpsee::{RpcModule, core::RegisterMethodError};
+use alloy_eips::Encodable2718;
+use alloy_primitives::{B256, Bytes};
+use alloy_rpc_types_eth::BlockId;
+use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
+use keel_storage::ChainReader;
 
-use crate::RpcContext;
+use crate::{
+    RpcContext,
+    block_id::resolve_header,
+    error::{RpcError, RpcResult},
+    eth_blocks::block_by_id,
+};
 
-pub(crate) fn register(_module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+fn raw_transaction(ctx: &RpcContext, hash: B256) -> RpcResult<Bytes> {
+    let reader = ctx.reader()?;
+    if let Some((block_hash, index)) = reader.tx_location(&hash)?
+        && let Some(body) = reader.body(&block_hash)?
+        && let Some(tx) = usize::try_from(index)
+            .ok()
+            .and_then(|i| body.transactions.get(i))
+    {
+        return Ok(tx.encoded_2718().into());
+    }
+    // geth answers "0x" for a transaction it doesn't know.
+    Ok(ctx
+        .mempool
+        .get(&hash)
+        .map(|pooled| pooled.tx.encoded_2718().into())
+        .unwrap_or_default())
+}
+
+pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+    module.register_blocking_method("debug_getRawHeader", |params, ctx, _| {
+        let id: BlockId = params.one()?;
+        let reader = ctx.reader()?;
+        let (_, header) =
+            resolve_header(&reader, id)?.ok_or_else(|| RpcError::server("header not found"))?;
+        Ok::<_, ErrorObjectOwned>(Bytes::from(alloy_rlp::encode(&header)))
+    })?;
+    module.register_blocking_method("debug_getRawBlock", |params, ctx, _| {
+        let id: BlockId = params.one()?;
+        let reader = ctx.reader()?;
+        let found = block_by_id(&reader, id)?.ok_or_else(|| RpcError::server("block not found"))?;
+        Ok::<_, ErrorObjectOwned>(Bytes::from(alloy_rlp::encode(&found.block)))
+    })?;
+    module.register_blocking_method("debug_getRawTransaction", |params, ctx, _| {
+        let hash: B256 = params.one()?;
+        Ok::<_, ErrorObjectOwned>(raw_transaction(&ctx, hash)?)
+    })?;
+    module.register_blocking_method("debug_getRawReceipts", |params, ctx, _| {
+        let id: BlockId = params.one()?;
+        let reader = ctx.reader()?;
+        let (hash, _) =
+            resolve_header(&reader, id)?.ok_or_else(|| RpcError::server("block not found"))?;
+        let receipts = reader
+            .receipts(&hash)
+            .map_err(RpcError::from)?
+            .ok_or_else(|| RpcError::Internal(format!("receipts of block {hash} missing")))?;
+        let raw: Vec<Bytes> = receipts
+            .iter()
+            .map(|receipt| receipt.encoded_2718().into())
+            .collect();
+        Ok::<_, ErrorObjectOwned>(raw)
+    })?;
     Ok(())
 }

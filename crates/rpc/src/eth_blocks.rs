@@ -1,19 +1,323 @@
-//! (to be written)
+//! Chain data: `eth_chainId`, `eth_blockNumber`, `eth_syncing`, `eth_accounts`, blocks by number
+//! or hash, block receipts, transaction counts, uncles (always none), transactions by hash or
+//! position (mined, or pending in the mempool), and receipts.
+//!
+//! Senders are not stored with blocks: they are recovered from the signatures when a response
+//! needs them (in parallel for a whole block).
 
-use alloy_primitives::B256;
-use alloy_rpc_types_eth::TransactionReceipt;
-use jsonrpsee::{RpcModule, core::RegisterMethodError};
+use alloy_consensus::{Transaction as _, transaction::SignerRecoverable};
+use alloy_primitives::{Address, B256, U64};
+use alloy_rpc_types_eth::{
+    Block as RpcBlock, BlockId, BlockNumberOrTag, Index, TransactionReceipt,
+};
+use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
+use keel_storage::{ChainReader, StoreReader};
+use keel_types::{Block, Header, Receipt, Transaction};
 
-use crate::{RpcContext, error::RpcResult};
+use crate::{
+    RpcContext,
+    block_id::{resolve_header, resolve_number},
+    convert::{
+        MinedAt, ReceiptContext, TxPosition, block_receipts, pending_transaction_json, rpc_block,
+        rpc_receipt, rpc_transaction,
+    },
+    error::{RpcError, RpcResult},
+};
 
-pub(crate) fn register(_module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
-    Ok(())
+/// A stored block with its hash.
+pub(crate) struct FoundBlock {
+    pub hash: B256,
+    pub block: Block,
+}
+
+/// The block with `hash`, if the store has it.
+pub(crate) fn block_by_hash(reader: &StoreReader, hash: B256) -> RpcResult<Option<FoundBlock>> {
+    let Some(header) = reader.header(&hash)? else {
+        return Ok(None);
+    };
+    let body = reader
+        .body(&hash)?
+        .ok_or_else(|| RpcError::Internal(format!("body of block {hash} missing")))?;
+    Ok(Some(FoundBlock {
+        hash,
+        block: Block { header, body },
+    }))
+}
+
+/// The block a block id names, if any.
+pub(crate) fn block_by_id(reader: &StoreReader, id: BlockId) -> RpcResult<Option<FoundBlock>> {
+    match resolve_header(reader, id)? {
+        Some((hash, _)) => block_by_hash(reader, hash),
+        None => Ok(None),
+    }
+}
+
+/// The block a number or tag names, if any.
+fn block_by_number(reader: &StoreReader, tag: BlockNumberOrTag) -> RpcResult<Option<FoundBlock>> {
+    match resolve_number(reader, tag)? {
+        Some((_, hash)) => block_by_hash(reader, hash),
+        None => Ok(None),
+    }
+}
+
+/// The sender of every transaction of a block.
+pub(crate) fn senders(block: &Block) -> RpcResult<Vec<Address>> {
+    keel_chain::recover_senders(&block.body.transactions).map_err(|e| {
+        RpcError::Internal(format!("stored transaction without a valid signature: {e}"))
+    })
+}
+
+fn sender(tx: &Transaction) -> RpcResult<Address> {
+    tx.recover_signer().map_err(|e| {
+        RpcError::Internal(format!("stored transaction without a valid signature: {e}"))
+    })
+}
+
+/// The receipts stored for a block.
+fn stored_receipts(reader: &StoreReader, hash: B256) -> RpcResult<Vec<Receipt>> {
+    reader
+        .receipts(&hash)?
+        .ok_or_else(|| RpcError::Internal(format!("receipts of block {hash} missing")))
+}
+
+/// The blob gas price of a block, for the receipts of blob transactions.
+fn blob_gas_price(ctx: &RpcContext, header: &Header) -> Option<u128> {
+    let params = ctx.chain.spec().blob_params_at(header.timestamp)?;
+    header.blob_fee(params)
+}
+
+fn rpc_block_of(found: FoundBlock, full: bool) -> RpcResult<RpcBlock> {
+    if full {
+        let senders = senders(&found.block)?;
+        Ok(rpc_block(found.hash, found.block, Some(&senders)))
+    } else {
+        Ok(rpc_block(found.hash, found.block, None))
+    }
+}
+
+/// Where a transaction is on the canonical chain: (block hash, index), or `None`.
+fn canonical_location(reader: &StoreReader, hash: &B256) -> RpcResult<Option<(B256, u64)>> {
+    let Some((block_hash, index)) = reader.tx_location(hash)? else {
+        return Ok(None);
+    };
+    let canonical = match reader.block_number(&block_hash)? {
+        Some(number) => reader.canonical_hash(number)? == Some(block_hash),
+        None => false,
+    };
+    Ok(canonical.then_some((block_hash, index)))
 }
 
 /// The receipt of a canonical transaction, `None` if it isn't in a block (yet).
 pub(crate) fn transaction_receipt(
-    _ctx: &RpcContext,
-    _hash: B256,
+    ctx: &RpcContext,
+    hash: B256,
 ) -> RpcResult<Option<TransactionReceipt>> {
-    Ok(None)
+    let reader = ctx.reader()?;
+    let Some((block_hash, index)) = canonical_location(&reader, &hash)? else {
+        return Ok(None);
+    };
+    let Some(found) = block_by_hash(&reader, block_hash)? else {
+        return Ok(None);
+    };
+    let receipts = stored_receipts(&reader, block_hash)?;
+    let i = usize::try_from(index).map_err(|e| RpcError::Internal(e.to_string()))?;
+    let (Some(tx), Some(receipt)) = (found.block.body.transactions.get(i), receipts.get(i)) else {
+        return Err(RpcError::Internal(format!(
+            "transaction {hash} indexed at {block_hash}[{index}] but not there"
+        )));
+    };
+    let earlier = &receipts[..i];
+    let cumulative_before = earlier.last().map_or(0, |r| r.cumulative_gas_used());
+    let first_log_index = earlier.iter().map(|r| r.logs().len() as u64).sum();
+    let header = &found.block.header;
+    let receipt_ctx = ReceiptContext {
+        pos: TxPosition {
+            block_hash,
+            block_number: header.number,
+            block_timestamp: header.timestamp,
+            tx_hash: hash,
+            tx_index: index,
+        },
+        sender: sender(tx)?,
+        gas_used: receipt
+            .cumulative_gas_used()
+            .saturating_sub(cumulative_before),
+        first_log_index,
+        base_fee: header.base_fee_per_gas,
+        blob_gas_price: tx
+            .blob_versioned_hashes()
+            .and_then(|_| blob_gas_price(ctx, header)),
+    };
+    Ok(Some(rpc_receipt(receipt, tx, receipt_ctx)))
+}
+
+/// A transaction by hash: mined (canonical chain) or pending in the mempool.
+fn transaction_by_hash(ctx: &RpcContext, hash: B256) -> RpcResult<Option<serde_json::Value>> {
+    let reader = ctx.reader()?;
+    if let Some((block_hash, index)) = canonical_location(&reader, &hash)?
+        && let Some(found) = block_by_hash(&reader, block_hash)?
+    {
+        return mined_transaction(found, index).map(|tx| tx.map(to_json).transpose())?;
+    }
+    Ok(ctx
+        .mempool
+        .get(&hash)
+        .map(|pooled| pending_transaction_json(pooled.tx.clone(), pooled.sender)))
+}
+
+fn to_json<T: serde::Serialize>(value: T) -> RpcResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| RpcError::Internal(e.to_string()))
+}
+
+/// The transaction at `index` of a block, with its block context.
+fn mined_transaction(
+    found: FoundBlock,
+    index: u64,
+) -> RpcResult<Option<alloy_rpc_types_eth::Transaction>> {
+    let Ok(i) = usize::try_from(index) else {
+        return Ok(None);
+    };
+    let FoundBlock { hash, block } = found;
+    let Some(tx) = block.body.transactions.into_iter().nth(i) else {
+        return Ok(None);
+    };
+    let sender = sender(&tx)?;
+    Ok(Some(rpc_transaction(
+        tx,
+        sender,
+        Some(MinedAt::of(&block.header, hash, index)),
+    )))
+}
+
+fn receipts_of_block(ctx: &RpcContext, id: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+    let reader = ctx.reader()?;
+    let Some(found) = block_by_id(&reader, id)? else {
+        return Ok(None);
+    };
+    let receipts = stored_receipts(&reader, found.hash)?;
+    let senders = senders(&found.block)?;
+    let blob_gas_price = blob_gas_price(ctx, &found.block.header);
+    Ok(Some(block_receipts(
+        &found.block,
+        found.hash,
+        &receipts,
+        &senders,
+        blob_gas_price,
+    )))
+}
+
+/// `true` unless the caller passed `false` for "full transactions" (absent means hashes).
+fn full_flag(flag: Option<bool>) -> bool {
+    flag.unwrap_or(false)
+}
+
+pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+    module.register_method("eth_chainId", |_, ctx, _| {
+        Ok::<_, ErrorObjectOwned>(U64::from(ctx.chain.spec().chain_id))
+    })?;
+    module.register_blocking_method("eth_blockNumber", |_, ctx, _| {
+        let (number, _) = ctx.chain.head().map_err(RpcError::from)?;
+        Ok::<_, ErrorObjectOwned>(U64::from(number))
+    })?;
+    module.register_method("eth_syncing", |_, _, _| Ok::<_, ErrorObjectOwned>(false))?;
+    module.register_method("eth_accounts", |_, _, _| {
+        Ok::<_, ErrorObjectOwned>(Vec::<Address>::new())
+    })?;
+
+    module.register_blocking_method("eth_getBlockByNumber", |params, ctx, _| {
+        let mut seq = params.sequence();
+        let tag: BlockNumberOrTag = seq.next()?;
+        let full = full_flag(seq.optional_next()?);
+        let reader = ctx.reader()?;
+        let block = block_by_number(&reader, tag)?
+            .map(|found| rpc_block_of(found, full))
+            .transpose()?;
+        Ok::<_, ErrorObjectOwned>(block)
+    })?;
+    module.register_blocking_method("eth_getBlockByHash", |params, ctx, _| {
+        let mut seq = params.sequence();
+        let hash: B256 = seq.next()?;
+        let full = full_flag(seq.optional_next()?);
+        let reader = ctx.reader()?;
+        let block = block_by_hash(&reader, hash)?
+            .map(|found| rpc_block_of(found, full))
+            .transpose()?;
+        Ok::<_, ErrorObjectOwned>(block)
+    })?;
+    module.register_blocking_method("eth_getBlockReceipts", |params, ctx, _| {
+        let id: BlockId = params.one()?;
+        Ok::<_, ErrorObjectOwned>(receipts_of_block(&ctx, id)?)
+    })?;
+
+    module.register_blocking_method("eth_getBlockTransactionCountByNumber", |params, ctx, _| {
+        let tag: BlockNumberOrTag = params.one()?;
+        let reader = ctx.reader()?;
+        let count = block_by_number(&reader, tag)?
+            .map(|found| U64::from(found.block.body.transactions.len()));
+        Ok::<_, ErrorObjectOwned>(count)
+    })?;
+    module.register_blocking_method("eth_getBlockTransactionCountByHash", |params, ctx, _| {
+        let hash: B256 = params.one()?;
+        let reader = ctx.reader()?;
+        let count = block_by_hash(&reader, hash)?
+            .map(|found| U64::from(found.block.body.transactions.len()));
+        Ok::<_, ErrorObjectOwned>(count)
+    })?;
+    module.register_blocking_method("eth_getUncleCountByBlockNumber", |params, ctx, _| {
+        let tag: BlockNumberOrTag = params.one()?;
+        let reader = ctx.reader()?;
+        let count =
+            block_by_number(&reader, tag)?.map(|found| U64::from(found.block.body.ommers.len()));
+        Ok::<_, ErrorObjectOwned>(count)
+    })?;
+    module.register_blocking_method("eth_getUncleCountByBlockHash", |params, ctx, _| {
+        let hash: B256 = params.one()?;
+        let reader = ctx.reader()?;
+        let count =
+            block_by_hash(&reader, hash)?.map(|found| U64::from(found.block.body.ommers.len()));
+        Ok::<_, ErrorObjectOwned>(count)
+    })?;
+    // keel only has post-merge blocks: there is never an uncle to return.
+    module.register_method("eth_getUncleByBlockHashAndIndex", |params, _, _| {
+        let _: (B256, Index) = params.parse()?;
+        Ok::<_, ErrorObjectOwned>(Option::<RpcBlock>::None)
+    })?;
+    module.register_method("eth_getUncleByBlockNumberAndIndex", |params, _, _| {
+        let _: (BlockNumberOrTag, Index) = params.parse()?;
+        Ok::<_, ErrorObjectOwned>(Option::<RpcBlock>::None)
+    })?;
+
+    module.register_blocking_method("eth_getTransactionByHash", |params, ctx, _| {
+        let hash: B256 = params.one()?;
+        Ok::<_, ErrorObjectOwned>(transaction_by_hash(&ctx, hash)?)
+    })?;
+    module.register_blocking_method(
+        "eth_getTransactionByBlockHashAndIndex",
+        |params, ctx, _| {
+            let (hash, index): (B256, Index) = params.parse()?;
+            let reader = ctx.reader()?;
+            let tx = match block_by_hash(&reader, hash)? {
+                Some(found) => mined_transaction(found, index.0 as u64)?,
+                None => None,
+            };
+            Ok::<_, ErrorObjectOwned>(tx)
+        },
+    )?;
+    module.register_blocking_method(
+        "eth_getTransactionByBlockNumberAndIndex",
+        |params, ctx, _| {
+            let (tag, index): (BlockNumberOrTag, Index) = params.parse()?;
+            let reader = ctx.reader()?;
+            let tx = match block_by_number(&reader, tag)? {
+                Some(found) => mined_transaction(found, index.0 as u64)?,
+                None => None,
+            };
+            Ok::<_, ErrorObjectOwned>(tx)
+        },
+    )?;
+    module.register_blocking_method("eth_getTransactionReceipt", |params, ctx, _| {
+        let hash: B256 = params.one()?;
+        Ok::<_, ErrorObjectOwned>(transaction_receipt(&ctx, hash)?)
+    })?;
+    Ok(())
 }

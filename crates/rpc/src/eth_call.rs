@@ -1,9 +1,375 @@
-//! (to be written)
+//! `eth_call`, `eth_estimateGas` and `eth_createAccessList`: a transaction request executed on
+//! revm over the state after a block, with optional state and block overrides, nothing
+//! committed. The rules follow geth:
+//!
+//! - The block environment is the chosen block's (number, timestamp, base fee, gas limit,
+//!   coinbase). `pending` runs on the head state in the environment of the block that would
+//!   follow: number + 1, timestamp `max(now, head + 1)`, the next base fee.
+//! - `gas` defaults to the configured gas cap and is capped by it; the block gas limit does not
+//!   bound it. No nonce check, no EIP-3607 check, `from` defaults to the zero address.
+//! - With no fee fields (or all zero) the gas price is 0 and the block's base fee is taken as 0
+//!   so the fee check passes (geth's `NoBaseFee`); with fees, they are checked as for a real
+//!   transaction.
+//! - A revert is error code 3, message `execution reverted: <reason>` (Error(string) and Panic
+//!   decoded), data = the revert bytes; a revert without data is -32000 `execution reverted`;
+//!   a halt is -32000 with geth's VM error message.
 
-use jsonrpsee::{RpcModule, core::RegisterMethodError};
+use std::{
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
-use crate::RpcContext;
+use alloy_eips::eip2930::AccessListResult;
+use alloy_evm::{
+    EvmEnv,
+    overrides::{StateOverrideError, apply_block_overrides, apply_state_overrides},
+    rpc::TryIntoTxEnv,
+};
+use alloy_primitives::{Address, Bytes, U64, U256};
+use alloy_rpc_types_eth::{
+    BlockId, BlockNumberOrTag, BlockOverrides, TransactionRequest, state::StateOverride,
+};
+use alloy_sol_types::{Panic, Revert, SolError};
+use jsonrpsee::{
+    RpcModule,
+    core::RegisterMethodError,
+    types::{ErrorObjectOwned, Params},
+};
+use keel_evm::{
+    CallResult, EstimateError, StoreDb, StoreDbError, call_env, create_access_list, estimate_gas,
+    next_block_call_env, transact,
+};
+use keel_storage::{ChainReader, StoreReader};
+use revm::{
+    context::TxEnv,
+    context_interface::result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
+    database::CacheDB,
+};
 
-pub(crate) fn register(_module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+use crate::{
+    RpcContext,
+    block_id::require_header,
+    error::{RpcError, RpcResult},
+    eth_state::{BlockState, state_after},
+};
+
+/// geth's `estimateGasErrorRatio`: an estimate may be this much (relatively) above the minimum.
+const ESTIMATE_ERROR_RATIO: f64 = 0.015;
+
+/// The database a call runs on: the block's state under a cache that takes the overrides.
+type CallDb<'a> = CacheDB<StoreDb<'a, BlockState<'a>, StoreReader>>;
+
+/// The parameters `eth_call`, `eth_estimateGas` and `eth_createAccessList` share:
+/// `[request, block?, stateOverrides?, blockOverrides?]`.
+struct CallParams {
+    request: TransactionRequest,
+    block: BlockId,
+    state: Option<StateOverride>,
+    block_overrides: Option<Box<BlockOverrides>>,
+}
+
+impl CallParams {
+    fn parse(params: Params<'_>) -> Result<Self, ErrorObjectOwned> {
+        let mut seq = params.sequence();
+        let request: TransactionRequest = seq.next()?;
+        let block: Option<BlockId> = seq.optional_next()?;
+        let state: Option<StateOverride> = seq.optional_next()?;
+        let block_overrides: Option<Box<BlockOverrides>> = seq.optional_next()?;
+        Ok(Self {
+            request,
+            block: block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)),
+            state,
+            block_overrides,
+        })
+    }
+}
+
+/// Set up the state, environment and transaction of a call, then run `f` on them.
+fn with_call<T>(
+    ctx: &RpcContext,
+    params: CallParams,
+    f: impl FnOnce(&mut CallDb<'_>, &EvmEnv, TxEnv) -> RpcResult<T>,
+) -> RpcResult<T> {
+    let CallParams {
+        mut request,
+        block,
+        state: state_overrides,
+        block_overrides,
+    } = params;
+    let reader = ctx.reader()?;
+    let (hash, header) = require_header(&reader, block)?;
+    let state = state_after(&reader, hash, &header)?;
+    let spec = ctx.chain.spec_arc();
+    let pending = matches!(block, BlockId::Number(BlockNumberOrTag::Pending));
+    let mut env = if pending {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let timestamp = now.max(header.timestamp.saturating_add(1));
+        let base_fee = header
+            .next_block_base_fee(spec.base_fee_params)
+            .unwrap_or_default();
+        next_block_call_env(spec, &header, timestamp, base_fee)
+    } else {
+        call_env(spec, &header)
+    };
+    let mut store_db = StoreDb::new(&state, &reader);
+    if !pending && reader.canonical_hash(header.number)? != Some(hash) {
+        // A block off the canonical chain: BLOCKHASH follows its own ancestry.
+        store_db = store_db.with_parent(header.number, hash);
+    }
+    let mut db = CacheDB::new(store_db);
+    if let Some(overrides) = block_overrides {
+        apply_block_overrides(*overrides, &mut db, &mut env.block_env);
+    }
+    if let Some(overrides) = state_overrides {
+        if let Some((address, _)) = overrides
+            .iter()
+            .find(|(_, account)| account.move_precompile_to.is_some())
+        {
+            return Err(RpcError::invalid_params(format!(
+                "account {address}: movePrecompileToAddress is not supported"
+            )));
+        }
+        apply_state_overrides(overrides, &mut db).map_err(|e| match e {
+            StateOverrideError::Database(e) => RpcError::Internal(e.to_string()),
+            StateOverrideError::BothStateAndStateDiff(address) => RpcError::invalid_params(
+                format!("account {address} has both 'state' and 'stateDiff'"),
+            ),
+            other => RpcError::invalid_params(other.to_string()),
+        })?;
+    }
+
+    let cap = if ctx.config.gas_cap == 0 {
+        u64::MAX / 2
+    } else {
+        ctx.config.gas_cap
+    };
+    request.gas = Some(request.gas.map_or(cap, |gas| gas.min(cap)));
+    let no_fees = [
+        request.gas_price,
+        request.max_fee_per_gas,
+        request.max_priority_fee_per_gas,
+    ]
+    .iter()
+    .all(|fee| fee.is_none_or(|fee| fee == 0));
+    if no_fees {
+        // geth's NoBaseFee: a call that names no price pays none, and BASEFEE reads 0.
+        env.block_env.basefee = 0;
+    }
+    if let Some(chain_id) = request.chain_id
+        && chain_id != spec.chain_id
+    {
+        return Err(RpcError::server(format!(
+            "chainId does not match node's (have={chain_id}, want={})",
+            spec.chain_id
+        )));
+    }
+    let tx: TxEnv = request
+        .try_into_tx_env(&env)
+        .map_err(|e| RpcError::server(e.to_string()))?;
+    f(&mut db, &env, tx)
+}
+
+/// Run `f` on a blocking thread with the parsed parameters.
+fn call_method<T: serde::Serialize>(
+    params: Params<'_>,
+    ctx: Arc<RpcContext>,
+    f: impl FnOnce(&mut CallDb<'_>, &EvmEnv, TxEnv) -> RpcResult<T>,
+) -> Result<T, ErrorObjectOwned> {
+    let params = CallParams::parse(params)?;
+    Ok(with_call(&ctx, params, f)?)
+}
+
+pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+    module.register_blocking_method("eth_call", |params, ctx, _| {
+        call_method(params, ctx, |db, env, tx| {
+            let caller = tx.caller;
+            let result = transact(db, env, tx).map_err(|e| evm_error(e, caller))?;
+            call_output(result)
+        })
+    })?;
+    module.register_blocking_method("eth_estimateGas", |params, ctx, _| {
+        let cap = ctx.config.gas_cap;
+        call_method(params, ctx, |db, env, tx| {
+            let caller = tx.caller;
+            estimate_gas(db, env, tx, cap, ESTIMATE_ERROR_RATIO)
+                .map(U64::from)
+                .map_err(|e| match e {
+                    EstimateError::Evm(e) => evm_error(e, caller),
+                    EstimateError::Reverted(data) => revert_error(data),
+                    EstimateError::Halted(reason) => RpcError::server(halt_message(&reason)),
+                    EstimateError::GasRequiredExceedsAllowance(gas) => {
+                        RpcError::server(format!("gas required exceeds allowance ({gas})"))
+                    }
+                    EstimateError::InsufficientFundsForTransfer => {
+                        RpcError::server("insufficient funds for transfer")
+                    }
+                })
+        })
+    })?;
+    module.register_blocking_method("eth_createAccessList", |params, ctx, _| {
+        call_method(params, ctx, |db, env, tx| {
+            let caller = tx.caller;
+            let outcome = create_access_list(db, env, tx).map_err(|e| evm_error(e, caller))?;
+            let error = match &outcome.result {
+                ExecutionResult::Success { .. } => None,
+                ExecutionResult::Revert { .. } => Some("execution reverted".to_string()),
+                ExecutionResult::Halt { reason, .. } => Some(halt_message(reason)),
+            };
+            Ok(AccessListResult {
+                access_list: outcome.access_list,
+                gas_used: U256::from(outcome.gas_used),
+                error,
+            })
+        })
+    })?;
     Ok(())
+}
+
+/// What `eth_call` returns for an outcome: the output, or the revert/halt as an error.
+fn call_output(result: CallResult) -> RpcResult<Bytes> {
+    match result {
+        ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+        ExecutionResult::Revert { output, .. } => Err(revert_error(output)),
+        ExecutionResult::Halt { reason, .. } => Err(RpcError::server(halt_message(&reason))),
+    }
+}
+
+/// A revert as geth reports it: code 3 with the data and the decoded reason, or plain
+/// "execution reverted" (-32000) when there is no data.
+fn revert_error(data: Bytes) -> RpcError {
+    if data.is_empty() {
+        return RpcError::server("execution reverted");
+    }
+    RpcError::Reverted {
+        reason: revert_reason(&data),
+        data,
+    }
+}
+
+/// The reason of a Solidity `Error(string)` or `Panic(uint256)` revert, as geth's
+/// `abi.UnpackRevert` gives it.
+fn revert_reason(data: &[u8]) -> Option<String> {
+    if let Ok(revert) = Revert::abi_decode(data) {
+        return Some(revert.reason);
+    }
+    let panic = Panic::abi_decode(data).ok()?;
+    let reason = match u64::try_from(panic.code) {
+        Ok(0x00) => "generic panic",
+        Ok(0x01) => "assert(false)",
+        Ok(0x11) => "arithmetic underflow or overflow",
+        Ok(0x12) => "division or modulo by zero",
+        Ok(0x21) => "enum overflow",
+        Ok(0x22) => "invalid encoded storage byte array accessed",
+        Ok(0x31) => "out-of-bounds array access; popping on an empty array",
+        Ok(0x32) => "out-of-bounds access of an array or bytesN",
+        Ok(0x41) => "out of memory",
+        Ok(0x51) => "uninitialized function",
+        _ => return Some(format!("unknown panic code: {:#x}", panic.code)),
+    };
+    Some(reason.to_string())
+}
+
+/// geth's VM error message for a halt.
+fn halt_message(reason: &HaltReason) -> String {
+    match reason {
+        HaltReason::OutOfGas(_) => "out of gas",
+        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode | HaltReason::NotActivated => {
+            "invalid opcode"
+        }
+        HaltReason::InvalidJump => "invalid jump destination",
+        HaltReason::StackUnderflow => "stack underflow",
+        HaltReason::StackOverflow => "stack limit reached 1024",
+        HaltReason::OutOfOffset => "return data out of bounds",
+        HaltReason::CreateCollision => "contract address collision",
+        HaltReason::NonceOverflow => "nonce uint64 overflow",
+        HaltReason::CreateContractSizeLimit => "max code size exceeded",
+        HaltReason::CreateContractStartingWithEF => "invalid code: must not begin with 0xef",
+        HaltReason::CreateInitCodeSizeLimit => "max initcode size exceeded",
+        HaltReason::StateChangeDuringStaticCall | HaltReason::CallNotAllowedInsideStatic => {
+            "write protection"
+        }
+        HaltReason::OutOfFunds => "insufficient balance for transfer",
+        HaltReason::CallTooDeep => "max call depth exceeded",
+        HaltReason::OverflowPayment => "gas uint64 overflow",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+/// An EVM failure before execution (an invalid transaction) with geth's message, or a store
+/// failure.
+fn evm_error(error: EVMError<StoreDbError>, from: Address) -> RpcError {
+    match error {
+        EVMError::Transaction(invalid) => RpcError::server(match invalid {
+            InvalidTransaction::LackOfFundForMaxFee { fee, balance } => format!(
+                "insufficient funds for gas * price + value: address {from} have {balance} want {fee}"
+            ),
+            InvalidTransaction::GasPriceLessThanBasefee => {
+                format!("max fee per gas less than block base fee: address {from}")
+            }
+            InvalidTransaction::PriorityFeeGreaterThanMaxFee => {
+                format!("max priority fee per gas higher than max fee per gas: address {from}")
+            }
+            InvalidTransaction::CallGasCostMoreThanGasLimit {
+                initial_gas,
+                gas_limit,
+            } => format!("intrinsic gas too low: have {gas_limit}, want {initial_gas}"),
+            InvalidTransaction::GasFloorMoreThanGasLimit {
+                gas_floor,
+                gas_limit,
+            } => format!(
+                "insufficient gas for floor data gas cost: have {gas_limit}, want {gas_floor}"
+            ),
+            InvalidTransaction::CreateInitCodeSizeLimit => "max initcode size exceeded".into(),
+            InvalidTransaction::TxGasLimitGreaterThanCap { gas_limit, cap } => {
+                format!("transaction gas limit too high (cap: {cap}, tx: {gas_limit})")
+            }
+            InvalidTransaction::EmptyAuthorizationList => {
+                "EIP-7702 transaction with empty auth list".into()
+            }
+            other => other.to_string(),
+        }),
+        EVMError::Header(e) => RpcError::server(e.to_string()),
+        EVMError::Database(e) => RpcError::Internal(e.to_string()),
+        EVMError::Custom(e) => RpcError::server(e),
+        EVMError::CustomAny(e) => RpcError::server(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revert_reasons_decode_like_geth() {
+        let error = Revert::from("not enough").abi_encode();
+        assert_eq!(revert_reason(&error).as_deref(), Some("not enough"));
+        let panic = Panic::from(U256::from(0x11)).abi_encode();
+        assert_eq!(
+            revert_reason(&panic).as_deref(),
+            Some("arithmetic underflow or overflow")
+        );
+        let unknown = Panic::from(U256::from(0x99)).abi_encode();
+        assert_eq!(
+            revert_reason(&unknown).as_deref(),
+            Some("unknown panic code: 0x99")
+        );
+        assert_eq!(revert_reason(&[0xde, 0xad, 0xbe, 0xef]), None);
+    }
+
+    #[test]
+    fn reverts_without_data_are_plain_server_errors() {
+        let error = ErrorObjectOwned::from(revert_error(Bytes::new()));
+        assert_eq!(error.code(), -32000);
+        assert_eq!(error.message(), "execution reverted");
+        let data = Bytes::from(Revert::from("nope").abi_encode());
+        let error = ErrorObjectOwned::from(revert_error(data.clone()));
+        assert_eq!(error.code(), 3);
+        assert_eq!(error.message(), "execution reverted: nope");
+        let shown: Bytes = serde_json::from_str(error.data().map_or("null", |d| d.get()))
+            .expect("data is hex bytes");
+        assert_eq!(shown, data);
+    }
 }

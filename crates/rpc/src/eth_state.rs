@@ -1,9 +1,218 @@
-//! (to be written)
+//! Account state at any block: `eth_getBalance`, `eth_getCode`, `eth_getStorageAt`,
+//! `eth_getTransactionCount` and `eth_getProof` (EIP-1186).
+//!
+//! The head block's state is read from the flat tables (one lookup per value); any older block's
+//! through the persistent trie under its state root. Proofs always come from the trie.
 
-use jsonrpsee::{RpcModule, core::RegisterMethodError};
+use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
+use alloy_rpc_types_eth::{
+    BlockId, BlockNumberOrTag, EIP1186AccountProofResponse, EIP1186StorageProof,
+};
+use alloy_serde::JsonStorageKey;
+use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
+use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
+use keel_storage::{ChainReader, StateReader, StoreError, StoreReader, TrieState};
+use keel_trie::Trie;
+use keel_types::Header;
+use revm::primitives::KECCAK_EMPTY;
 
-use crate::RpcContext;
+use crate::{
+    RpcContext,
+    block_id::require_header,
+    error::{RpcError, RpcResult},
+};
 
-pub(crate) fn register(_module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+/// Most storage keys one `eth_getProof` may ask for.
+const MAX_PROOF_KEYS: usize = 1_024;
+
+/// The state after one block: the flat state for the head, the trie for any other block.
+#[derive(Debug)]
+pub(crate) enum BlockState<'a> {
+    Head(&'a StoreReader),
+    Trie(TrieState<'a>),
+}
+
+impl StateReader for BlockState<'_> {
+    fn account(&self, address: &Address) -> Result<Option<TrieAccount>, StoreError> {
+        match self {
+            Self::Head(reader) => reader.account(address),
+            Self::Trie(state) => state.account(address),
+        }
+    }
+
+    fn storage(&self, address: &Address, slot: &B256) -> Result<U256, StoreError> {
+        match self {
+            Self::Head(reader) => reader.storage(address, slot),
+            Self::Trie(state) => state.storage(address, slot),
+        }
+    }
+
+    fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StoreError> {
+        match self {
+            Self::Head(reader) => reader.code(code_hash),
+            Self::Trie(state) => state.code(code_hash),
+        }
+    }
+}
+
+/// The state after block `hash` (whose header is `header`).
+pub(crate) fn state_after<'a>(
+    reader: &'a StoreReader,
+    hash: B256,
+    header: &Header,
+) -> RpcResult<BlockState<'a>> {
+    if reader.head_hash()? == Some(hash) {
+        Ok(BlockState::Head(reader))
+    } else {
+        Ok(BlockState::Trie(reader.state_at(header.state_root)))
+    }
+}
+
+/// The code of an account (empty if none).
+pub(crate) fn account_code(
+    state: &impl StateReader,
+    account: Option<&TrieAccount>,
+) -> RpcResult<Bytes> {
+    let Some(account) = account else {
+        return Ok(Bytes::new());
+    };
+    if account.code_hash == KECCAK_EMPTY {
+        return Ok(Bytes::new());
+    }
+    state.code(&account.code_hash)?.ok_or_else(|| {
+        RpcError::Internal(format!(
+            "code {} is referenced but missing",
+            account.code_hash
+        ))
+    })
+}
+
+fn block_or_latest(id: Option<BlockId>) -> BlockId {
+    id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest))
+}
+
+/// Run `f` on the state after the block `id` names.
+fn with_state<T>(
+    ctx: &RpcContext,
+    id: Option<BlockId>,
+    f: impl FnOnce(&BlockState<'_>) -> RpcResult<T>,
+) -> RpcResult<T> {
+    let reader = ctx.reader()?;
+    let (hash, header) = require_header(&reader, block_or_latest(id))?;
+    let state = state_after(&reader, hash, &header)?;
+    f(&state)
+}
+
+pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+    module.register_blocking_method("eth_getBalance", |params, ctx, _| {
+        let mut seq = params.sequence();
+        let address: Address = seq.next()?;
+        let id: Option<BlockId> = seq.optional_next()?;
+        let balance = with_state(&ctx, id, |state| {
+            Ok(state.account(&address)?.map_or(U256::ZERO, |a| a.balance))
+        })?;
+        Ok::<_, ErrorObjectOwned>(balance)
+    })?;
+    module.register_blocking_method("eth_getCode", |params, ctx, _| {
+        let mut seq = params.sequence();
+        let address: Address = seq.next()?;
+        let id: Option<BlockId> = seq.optional_next()?;
+        let code = with_state(&ctx, id, |state| {
+            let account = state.account(&address)?;
+            account_code(state, account.as_ref())
+        })?;
+        Ok::<_, ErrorObjectOwned>(code)
+    })?;
+    module.register_blocking_method("eth_getStorageAt", |params, ctx, _| {
+        let mut seq = params.sequence();
+        let address: Address = seq.next()?;
+        let slot: JsonStorageKey = seq.next()?;
+        let id: Option<BlockId> = seq.optional_next()?;
+        let value = with_state(&ctx, id, |state| {
+            Ok(state.storage(&address, &slot.as_b256())?)
+        })?;
+        Ok::<_, ErrorObjectOwned>(B256::from(value))
+    })?;
+    module.register_blocking_method("eth_getTransactionCount", |params, ctx, _| {
+        let mut seq = params.sequence();
+        let address: Address = seq.next()?;
+        let id: Option<BlockId> = seq.optional_next()?;
+        let pending = matches!(id, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+        let nonce = with_state(&ctx, id, |state| {
+            Ok(state.account(&address)?.map_or(0, |a| a.nonce))
+        })?;
+        let nonce = if pending {
+            ctx.mempool
+                .pending_nonce(&address)
+                .map_or(nonce, |pool| pool.max(nonce))
+        } else {
+            nonce
+        };
+        Ok::<_, ErrorObjectOwned>(U64::from(nonce))
+    })?;
+    module.register_blocking_method("eth_getProof", |params, ctx, _| {
+        let mut seq = params.sequence();
+        let address: Address = seq.next()?;
+        let keys: Vec<JsonStorageKey> = seq.next()?;
+        let id: Option<BlockId> = seq.optional_next()?;
+        Ok::<_, ErrorObjectOwned>(get_proof(&ctx, address, keys, block_or_latest(id))?)
+    })?;
     Ok(())
+}
+
+/// EIP-1186 account and storage proofs from the trie under the block's state root.
+fn get_proof(
+    ctx: &RpcContext,
+    address: Address,
+    keys: Vec<JsonStorageKey>,
+    id: BlockId,
+) -> RpcResult<EIP1186AccountProofResponse> {
+    if keys.len() > MAX_PROOF_KEYS {
+        return Err(RpcError::invalid_params(format!(
+            "too many storage keys: {} (at most {MAX_PROOF_KEYS})",
+            keys.len()
+        )));
+    }
+    let reader = ctx.reader()?;
+    let (_, header) = require_header(&reader, id)?;
+    let mut account_trie = Trie::new(&reader, header.state_root);
+    let account_proof = account_trie
+        .proof(keccak256(address).as_slice())
+        .map_err(StoreError::Trie)?;
+    let account: Option<TrieAccount> = account_trie
+        .get(keccak256(address).as_slice())
+        .map_err(StoreError::Trie)?
+        .map(|leaf| {
+            alloy_rlp::Decodable::decode(&mut leaf.as_slice())
+                .map_err(|e| RpcError::Internal(format!("undecodable account leaf: {e}")))
+        })
+        .transpose()?;
+    let storage_root = account.as_ref().map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
+    let mut storage_trie = Trie::new(&reader, storage_root);
+    let mut storage_proof = Vec::with_capacity(keys.len());
+    for key in keys {
+        let hashed = keccak256(key.as_b256());
+        let proof = storage_trie
+            .proof(hashed.as_slice())
+            .map_err(StoreError::Trie)?;
+        let value = storage_trie
+            .get(hashed.as_slice())
+            .map_err(StoreError::Trie)?
+            .map(|leaf| {
+                <U256 as alloy_rlp::Decodable>::decode(&mut leaf.as_slice())
+                    .map_err(|e| RpcError::Internal(format!("undecodable storage leaf: {e}")))
+            })
+            .transpose()?
+            .unwrap_or_default();
+        storage_proof.push(EIP1186StorageProof { key, value, proof });
+    }
+    Ok(EIP1186AccountProofResponse {
+        address,
+        balance: account.as_ref().map_or(U256::ZERO, |a| a.balance),
+        code_hash: account.as_ref().map_or(KECCAK_EMPTY, |a| a.code_hash),
+        nonce: account.as_ref().map_or(0, |a| a.nonce),
+        storage_hash: storage_root,
+        account_proof,
+        storage_proof,
+    })
 }

@@ -56,6 +56,7 @@ pub async fn start(ctx: RpcContext) -> Result<RpcServer, RpcError> {
         .max_response_body_size(config.max_response_bytes)
         .max_connections(config.max_connections)
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
+        .set_id_provider(crate::pubsub::GethIdProvider)
         .build();
     let server = jsonrpsee::server::Server::builder()
         .set_config(server_config)

@@ -63,17 +63,14 @@ async fn each_rejection_returns_its_error() {
                 .map(|pending| *pending.tx_hash())
         }
     };
-    let rejected = |raw: Vec<u8>| {
-        let send = send.clone();
-        async move {
-            let err = send(raw).await.expect_err("must be rejected");
-            let rpc = err
-                .as_error_resp()
-                .expect("a JSON-RPC error response")
-                .clone();
-            assert_eq!(rpc.code, -32000, "{rpc:?}");
-            rpc.message.to_string()
-        }
+    let rejected = |raw: Vec<u8>| async move {
+        let err = send(raw).await.expect_err("must be rejected");
+        let rpc = err
+            .as_error_resp()
+            .expect("a JSON-RPC error response")
+            .clone();
+        assert_eq!(rpc.code, -32000, "{rpc:?}");
+        rpc.message.to_string()
     };
 
     let mut low_gas = tx(0, 10 * GWEI, GWEI);

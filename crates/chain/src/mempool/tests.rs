@@ -60,20 +60,41 @@ fn accepts_a_valid_transfer_and_reports_it_pending() {
     let pool = pool();
     let hash = pool.add_raw(&transfer(0, 0, GWEI)).expect("accepted");
     assert!(pool.get(&hash).is_some());
-    assert_eq!(pool.status(), PoolStatus { pending: 1, queued: 0 });
+    assert_eq!(
+        pool.status(),
+        PoolStatus {
+            pending: 1,
+            queued: 0
+        }
+    );
     assert_eq!(pool.pending_nonce(&dev::DEV_ACCOUNTS[0].0), Some(1));
-    assert_eq!(pool.add_raw(&transfer(0, 0, GWEI)), Err(MempoolError::AlreadyKnown));
+    assert_eq!(
+        pool.add_raw(&transfer(0, 0, GWEI)),
+        Err(MempoolError::AlreadyKnown)
+    );
 }
 
 #[test]
 fn a_nonce_gap_is_queued_until_filled() {
     let pool = pool();
     pool.add_raw(&transfer(0, 2, GWEI)).expect("future nonce");
-    assert_eq!(pool.status(), PoolStatus { pending: 0, queued: 1 });
+    assert_eq!(
+        pool.status(),
+        PoolStatus {
+            pending: 0,
+            queued: 1
+        }
+    );
     assert_eq!(pool.pending_nonce(&dev::DEV_ACCOUNTS[0].0), None);
     pool.add_raw(&transfer(0, 0, GWEI)).expect("nonce 0");
     pool.add_raw(&transfer(0, 1, GWEI)).expect("nonce 1");
-    assert_eq!(pool.status(), PoolStatus { pending: 3, queued: 0 });
+    assert_eq!(
+        pool.status(),
+        PoolStatus {
+            pending: 3,
+            queued: 0
+        }
+    );
     assert_eq!(pool.pending_nonce(&dev::DEV_ACCOUNTS[0].0), Some(3));
 }
 
@@ -95,9 +116,7 @@ fn rejects_with_geth_messages() {
 
     let mut rich = tx1559(0, 10 * GWEI, GWEI);
     rich.value = dev::dev_balance();
-    assert!(
-        msg(sign(&s, rich)).starts_with("insufficient funds for gas * price + value"),
-    );
+    assert!(msg(sign(&s, rich)).starts_with("insufficient funds for gas * price + value"),);
 
     let mut wrong_chain = tx1559(0, 10 * GWEI, GWEI);
     wrong_chain.chain_id = 1;
@@ -160,8 +179,13 @@ fn min_tip_makes_cheap_transactions_underpriced() {
         min_tip: GWEI,
         ..Default::default()
     });
-    let err = pool.add_raw(&transfer(0, 0, GWEI / 2)).expect_err("underpriced");
-    assert!(err.to_string().starts_with("transaction underpriced"), "{err}");
+    let err = pool
+        .add_raw(&transfer(0, 0, GWEI / 2))
+        .expect_err("underpriced");
+    assert!(
+        err.to_string().starts_with("transaction underpriced"),
+        "{err}"
+    );
     pool.add_raw(&transfer(0, 0, GWEI)).expect("at the minimum");
 }
 
@@ -169,7 +193,9 @@ fn min_tip_makes_cheap_transactions_underpriced() {
 fn replacement_needs_a_ten_percent_bump() {
     let pool = pool();
     let s = signer(0);
-    let first = pool.add_raw(&sign(&s, tx1559(0, 10 * GWEI, GWEI))).expect("first");
+    let first = pool
+        .add_raw(&sign(&s, tx1559(0, 10 * GWEI, GWEI)))
+        .expect("first");
     let err = pool
         .add_raw(&sign(&s, tx1559(0, 10 * GWEI + GWEI / 2, GWEI + GWEI / 2)))
         .expect_err("5% bump");
@@ -190,14 +216,14 @@ fn nonce_too_low_after_inclusion() {
     pool.add_raw(&transfer(0, 0, GWEI)).expect("nonce 0");
     let base_fee = chain.next_base_fee().expect("base fee");
     let mut best = pool.best_transactions(base_fee);
-    let built = chain
-        .build_block(&attributes(1), &mut best)
-        .expect("block");
+    let built = chain.build_block(&attributes(1), &mut best).expect("block");
     assert_eq!(built.block.body.transactions.len(), 1);
     pool.on_new_block(&built.block, &built.senders, &best.invalid)
         .expect("prune");
     assert!(pool.is_empty());
-    let err = pool.add_raw(&transfer(0, 0, 2 * GWEI)).expect_err("spent nonce");
+    let err = pool
+        .add_raw(&transfer(0, 0, 2 * GWEI))
+        .expect_err("spent nonce");
     assert_eq!(
         err.to_string(),
         format!(
@@ -226,7 +252,9 @@ fn per_sender_limit_keeps_the_lowest_nonces() {
     pool.add_raw(&transfer(0, 1, GWEI)).expect("nonce 1");
     let far = pool.add_raw(&transfer(0, 2, GWEI + 1)).expect("nonce 2");
     // Full: a nonce beyond the sender's window is refused...
-    let err = pool.add_raw(&transfer(0, 3, GWEI)).expect_err("over the limit");
+    let err = pool
+        .add_raw(&transfer(0, 3, GWEI))
+        .expect_err("over the limit");
     assert!(matches!(err, MempoolError::NonceTooHigh { .. }), "{err}");
     // ...and nothing changed.
     assert_eq!(pool.len(), 3);
@@ -243,14 +271,18 @@ fn a_full_pool_evicts_the_cheapest_for_a_better_offer() {
     let s0 = signer(0);
     let s1 = signer(1);
     let s2 = signer(2);
-    let cheap = pool.add_raw(&sign(&s0, tx1559(0, 5 * GWEI, GWEI))).expect("cheap");
-    pool.add_raw(&sign(&s1, tx1559(0, 10 * GWEI, GWEI))).expect("dear");
+    let cheap = pool
+        .add_raw(&sign(&s0, tx1559(0, 5 * GWEI, GWEI)))
+        .expect("cheap");
+    pool.add_raw(&sign(&s1, tx1559(0, 10 * GWEI, GWEI)))
+        .expect("dear");
     let err = pool
         .add_raw(&sign(&s2, tx1559(0, 4 * GWEI, GWEI)))
         .expect_err("cheaper than all");
     assert_eq!(err, MempoolError::PoolFullUnderpriced);
     assert!(err.to_string().starts_with("transaction underpriced"));
-    pool.add_raw(&sign(&s2, tx1559(0, 20 * GWEI, GWEI))).expect("better offer");
+    pool.add_raw(&sign(&s2, tx1559(0, 20 * GWEI, GWEI)))
+        .expect("better offer");
     assert!(pool.get(&cheap).is_none(), "the cheapest was evicted");
     assert_eq!(pool.len(), 2);
 }
@@ -259,9 +291,12 @@ fn a_full_pool_evicts_the_cheapest_for_a_better_offer() {
 fn best_transactions_order_by_tip_and_keep_nonce_order() {
     let pool = pool();
     // Sender 0: two txs, tip 1 then 5 gwei; sender 1: one tx, tip 3 gwei.
-    pool.add_raw(&sign(&signer(0), tx1559(0, 100 * GWEI, GWEI))).expect("s0 n0");
-    pool.add_raw(&sign(&signer(0), tx1559(1, 100 * GWEI, 5 * GWEI))).expect("s0 n1");
-    pool.add_raw(&sign(&signer(1), tx1559(0, 100 * GWEI, 3 * GWEI))).expect("s1 n0");
+    pool.add_raw(&sign(&signer(0), tx1559(0, 100 * GWEI, GWEI)))
+        .expect("s0 n0");
+    pool.add_raw(&sign(&signer(0), tx1559(1, 100 * GWEI, 5 * GWEI)))
+        .expect("s0 n1");
+    pool.add_raw(&sign(&signer(1), tx1559(0, 100 * GWEI, 3 * GWEI)))
+        .expect("s1 n0");
     let order: Vec<(Address, u64)> = pool
         .best_transactions(GWEI as u64)
         .map(|tx| (tx.sender, tx.nonce))
@@ -280,7 +315,9 @@ fn the_builder_skips_and_the_pool_drops_invalid_transactions() {
     all.value = dev::dev_balance() - U256::from(10u64 * 21_000 * 10 * GWEI as u64);
     pool.add_raw(&sign(&s, all.clone())).expect("first");
     all.nonce = 1;
-    let second = pool.add_raw(&sign(&s, all)).expect("second passes admission");
+    let second = pool
+        .add_raw(&sign(&s, all))
+        .expect("second passes admission");
     pool.add_raw(&transfer(4, 0, GWEI)).expect("other sender");
     let mut best = pool.best_transactions(chain.next_base_fee().expect("base fee"));
     let built = chain.build_block(&attributes(1), &mut best).expect("block");
@@ -302,5 +339,11 @@ fn batch_admission_matches_one_by_one() {
     assert_eq!(results.len(), 21);
     assert!(results[..20].iter().all(Result::is_ok));
     assert!(results[20].is_err());
-    assert_eq!(pool.status(), PoolStatus { pending: 20, queued: 0 });
+    assert_eq!(
+        pool.status(),
+        PoolStatus {
+            pending: 20,
+            queued: 0
+        }
+    );
 }

@@ -47,7 +47,11 @@ pub struct L2Args {
 #[command(next_help_heading = "JSON-RPC (HTTP and WebSocket on one port)")]
 pub struct HttpArgs {
     /// Address to listen on.
-    #[arg(long = "http.addr", env = "KEEL_HTTP_ADDR", default_value = "127.0.0.1")]
+    #[arg(
+        long = "http.addr",
+        env = "KEEL_HTTP_ADDR",
+        default_value = "127.0.0.1"
+    )]
     pub addr: IpAddr,
     /// Port for HTTP and WebSocket (0 picks a free one; the address is logged).
     #[arg(long = "http.port", env = "KEEL_HTTP_PORT", default_value_t = 1729)]
@@ -67,21 +71,37 @@ pub struct HttpArgs {
 #[command(next_help_heading = "Block producer")]
 pub struct BlockProducerArgs {
     /// Time between blocks, in milliseconds.
-    #[arg(long = "block-producer.block-time", env = "KEEL_BLOCK_PRODUCER_BLOCK_TIME", default_value_t = 1000, value_name = "MS")]
+    #[arg(
+        long = "block-producer.block-time",
+        env = "KEEL_BLOCK_PRODUCER_BLOCK_TIME",
+        default_value_t = 1000,
+        value_name = "MS"
+    )]
     pub block_time_ms: u64,
     /// Address that receives the priority fees.
     #[arg(long = "block-producer.coinbase-address", env = "KEEL_BLOCK_PRODUCER_COINBASE_ADDRESS", default_value_t = Address::ZERO)]
     pub coinbase: Address,
     /// Address that receives the base fees. Unset, base fees are burned. A chain rule: every node
     /// of a chain must use the same value.
-    #[arg(long = "block-producer.base-fee-vault-address", env = "KEEL_BLOCK_PRODUCER_BASE_FEE_VAULT_ADDRESS")]
+    #[arg(
+        long = "block-producer.base-fee-vault-address",
+        env = "KEEL_BLOCK_PRODUCER_BASE_FEE_VAULT_ADDRESS"
+    )]
     pub base_fee_vault: Option<Address>,
     /// EIP-1559 elasticity multiplier (target gas = gas limit / elasticity). A chain rule.
-    #[arg(long = "block-producer.elasticity-multiplier", alias = "elasticity-multiplier", env = "KEEL_BLOCK_PRODUCER_ELASTICITY_MULTIPLIER", default_value_t = 2)]
+    #[arg(
+        long = "block-producer.elasticity-multiplier",
+        alias = "elasticity-multiplier",
+        env = "KEEL_BLOCK_PRODUCER_ELASTICITY_MULTIPLIER",
+        default_value_t = 2
+    )]
     pub elasticity: u64,
     /// Don't produce blocks while the mempool has nothing to include. Off by default: blocks
     /// come on schedule like on L1, so block numbers and timestamps advance predictably.
-    #[arg(long = "block-producer.skip-empty", env = "KEEL_BLOCK_PRODUCER_SKIP_EMPTY")]
+    #[arg(
+        long = "block-producer.skip-empty",
+        env = "KEEL_BLOCK_PRODUCER_SKIP_EMPTY"
+    )]
     pub skip_empty: bool,
 }
 
@@ -133,7 +153,11 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         .with_elasticity(args.producer.elasticity)
         .with_base_fee_vault(args.producer.base_fee_vault);
     let datadir = args.datadir.clone().unwrap_or_else(|| {
-        PathBuf::from(if args.dev { datadir::MEMORY } else { "keel-data" })
+        PathBuf::from(if args.dev {
+            datadir::MEMORY
+        } else {
+            "keel-data"
+        })
     });
     let store = datadir::open_store(&datadir)?;
     let chain = Blockchain::open(store, &genesis, spec)?;
@@ -184,7 +208,10 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     println!("  HTTP RPC:  {url}");
     println!("  WS RPC:    ws://{}", server.local_addr);
     if args.dev {
-        println!("  funded dev accounts (mnemonic \"{}\"):", dev::DEV_MNEMONIC);
+        println!(
+            "  funded dev accounts (mnemonic \"{}\"):",
+            dev::DEV_MNEMONIC
+        );
         for (i, (address, key)) in dev::DEV_ACCOUNTS.iter().enumerate() {
             println!("    ({i}) {address}  key {key}");
         }
