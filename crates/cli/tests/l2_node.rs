@@ -110,11 +110,12 @@ fn tools_bin(name: &str) -> PathBuf {
     path
 }
 
-/// Run `cast ARGS --rpc-url URL`, failing the test with cast's stderr if it fails.
+/// Run `cast SUBCOMMAND --rpc-url URL ARGS...`, failing the test with cast's stderr if it fails.
 fn cast(url: &str, args: &[&str]) -> String {
     let out = Command::new(tools_bin("cast"))
-        .args(args)
+        .args(&args[..1])
         .args(["--rpc-url", url])
+        .args(&args[1..])
         .output()
         .expect("run cast");
     assert!(
