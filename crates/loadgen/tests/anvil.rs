@@ -1,0 +1,217 @@
+//! Runs the load generator against a real anvil (tools/node_modules/.bin/anvil, installed by
+//! `scripts/test.sh`; the tests fail if it is missing) with small workloads and checks the
+//! counts of the report and the state the load left on chain. No timing assertions.
+
+use std::time::Duration;
+
+use alloy::primitives::{Address, U256};
+use keel_loadgen::{
+    Endpoint, LoadConfig, RunReport, Target, TargetReport, Workload,
+    accounts::derive_accounts,
+    anvil::{AnvilProcess, find_anvil},
+    cli::Args,
+    rpc::Rpc,
+    workload::{TOKENS_PER_ACCOUNT, storage_count, token_balance_of},
+};
+use serde_json::json;
+
+async fn spawn_anvil() -> AnvilProcess {
+    let bin = find_anvil(None).expect("anvil is required: run `npm ci --prefix tools`");
+    AnvilProcess::spawn(&bin).await.expect("start anvil")
+}
+
+fn small(workload: Workload) -> LoadConfig {
+    LoadConfig {
+        workload,
+        accounts: 20,
+        txs_per_account: 5,
+        progress: Duration::ZERO,
+        timeout: Duration::from_secs(120),
+        ..LoadConfig::default()
+    }
+}
+
+fn target(name: &str, url: &str) -> Target {
+    Target {
+        name: name.into(),
+        endpoint: Endpoint::Url(url.into()),
+    }
+}
+
+fn only(report: &RunReport) -> &TargetReport {
+    assert!(
+        report.failures.is_empty(),
+        "failures: {:?}",
+        report.failures
+    );
+    assert_eq!(report.targets.len(), 1);
+    &report.targets[0]
+}
+
+fn assert_all_included(t: &TargetReport, n: u64) {
+    assert_eq!(t.planned, n, "{t:#?}");
+    assert_eq!(t.sent, n, "{t:#?}");
+    assert_eq!(t.rejected, 0, "errors: {:?}", t.errors);
+    assert_eq!(t.skipped, 0);
+    assert_eq!(t.included, n, "{t:#?}");
+    assert_eq!(t.missing, 0);
+    assert!(!t.timed_out && !t.stalled);
+    assert_eq!(t.reverted, 0);
+    assert_eq!(t.receipts_checked, n.min(200));
+    assert_eq!(t.other_txs, 0);
+    let (first, last) = (t.first_block.unwrap(), t.last_block.unwrap());
+    assert_eq!(t.blocks, last - first + 1);
+    assert!(t.max_block_txs >= 1 && t.max_block_txs <= n);
+    assert!(t.span_secs > 0.0 && t.included_tps > 0.0 && t.gas_per_sec > 0.0);
+    assert!(t.latency_p50_ms <= t.latency_p99_ms && t.latency_p99_ms <= t.latency_max_ms);
+    assert!(t.requests >= 1);
+}
+
+async fn call_u256(rpc: &Rpc, to: Address, data: alloy::primitives::Bytes) -> U256 {
+    let out: alloy::primitives::Bytes = rpc
+        .call("eth_call", json!([{"to": to, "data": data}, "latest"]))
+        .await
+        .unwrap();
+    U256::from_be_slice(&out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eth_transfers_all_included() {
+    let anvil = spawn_anvil().await;
+    let cfg = small(Workload::Eth);
+    let report = keel_loadgen::run(&cfg, &[target("anvil", &anvil.url)])
+        .await
+        .unwrap();
+    let t = only(&report);
+    assert_all_included(t, 100);
+    assert_eq!(t.gas_used, 100 * 21_000);
+    assert_eq!(t.contract, None);
+    assert_eq!(t.chain_id, 31337);
+
+    // Every load account sent its 5 transactions.
+    let rpc = Rpc::new("anvil", &anvil.url, 1, Duration::from_secs(10)).unwrap();
+    for key in derive_accounts(&cfg.seed, cfg.accounts) {
+        assert_eq!(rpc.nonce(key.address(), "latest").await.unwrap(), 5);
+    }
+
+    // A rerun on the same chain reads the new nonces and needs no funding.
+    let report = keel_loadgen::run(&cfg, &[target("again", &anvil.url)])
+        .await
+        .unwrap();
+    assert_all_included(only(&report), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erc20_and_storage_workloads_change_state() {
+    let anvil = spawn_anvil().await;
+    let rpc = Rpc::new("anvil", &anvil.url, 1, Duration::from_secs(10)).unwrap();
+    let keys = derive_accounts("keel-loadgen", 20);
+
+    let cfg = small(Workload::Erc20);
+    let report = keel_loadgen::run(&cfg, &[target("anvil", &anvil.url)])
+        .await
+        .unwrap();
+    let t = only(&report);
+    assert_all_included(t, 100);
+    let token = t.contract.expect("LoadToken address");
+    // Each account sent 5 units to the next one and got 5 from the previous one.
+    for key in &keys {
+        let bal = call_u256(&rpc, token, token_balance_of(key.address())).await;
+        assert_eq!(bal, U256::from(TOKENS_PER_ACCOUNT));
+    }
+
+    let cfg = LoadConfig {
+        slots: 3,
+        ..small(Workload::Storage)
+    };
+    let report = keel_loadgen::run(&cfg, &[target("anvil", &anvil.url)])
+        .await
+        .unwrap();
+    let t = only(&report);
+    assert_all_included(t, 100);
+    let contract = t.contract.expect("StorageHeavy address");
+    for key in &keys {
+        let n = call_u256(&rpc, contract, storage_count(key.address())).await;
+        assert_eq!(n, U256::from(5 * 3));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_spawned_anvils_compared_from_the_cli() {
+    let args: Args = clap::Parser::try_parse_from([
+        "keel-loadgen",
+        "--target",
+        "first=spawn-anvil",
+        "--spawn-anvil",
+        "--accounts",
+        "10",
+        "--txs-per-account",
+        "3",
+        "--batch-size",
+        "7",
+        "--concurrency",
+        "2",
+        "--max-inflight-per-sender",
+        "2",
+        "--max-inflight",
+        "15",
+        "--progress-secs",
+        "0",
+    ])
+    .unwrap();
+    let (cfg, targets) = args.into_config().unwrap();
+    let report = keel_loadgen::run(&cfg, &targets).await.unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.targets.len(), 2);
+    assert_eq!(report.targets[1].name, "anvil");
+    for t in &report.targets {
+        assert_all_included(t, 30);
+        assert_eq!(t.requests, 5, "30 txs in batches of 7");
+    }
+    let ratios = report.ratios();
+    assert_eq!(ratios[0], 1.0);
+    assert!(ratios[1] > 0.0);
+    let table = report.render();
+    assert!(
+        table.contains("first") && table.contains("anvil"),
+        "{table}"
+    );
+    let json = report.to_json();
+    assert_eq!(json["targets"][1]["included"], 30);
+}
+
+#[tokio::test]
+async fn dead_endpoint_and_bad_url_are_reported() {
+    let cfg = LoadConfig {
+        setup_timeout: Duration::from_secs(5),
+        ..small(Workload::Eth)
+    };
+    let report = keel_loadgen::run(
+        &cfg,
+        &[
+            target("dead", "http://127.0.0.1:1"),
+            target("bad", "not a url"),
+            target("ws", "ws://x"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(report.targets.is_empty());
+    assert_eq!(report.failures.len(), 3);
+    let e = &report.failures[0].error;
+    assert!(
+        e.contains("dead") && e.contains("http://127.0.0.1:1"),
+        "{e}"
+    );
+    assert!(e.contains("eth_chainId"), "{e}");
+    assert!(
+        report.failures[1].error.contains("invalid URL"),
+        "{}",
+        report.failures[1].error
+    );
+    assert!(
+        report.failures[2].error.contains("http://"),
+        "{}",
+        report.failures[2].error
+    );
+}
