@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-/// Minimal ERC20 used by the import benchmark and the load generator. Balances are seeded in the
-/// genesis (storage slot 0 mapping), so the benchmark needs no mint transactions.
+/// Minimal ERC20 used by the import benchmark and the load generator. The import benchmark seeds
+/// balances in its genesis (storage slot 0 mapping); `keel-loadgen --workload erc20` deploys it,
+/// minting the whole supply to the deployer, who hands tokens to the load accounts.
 contract BenchToken {
     mapping(address => uint256) public balanceOf; // slot 0
     mapping(address => mapping(address => uint256)) public allowance; // slot 1
@@ -10,6 +11,12 @@ contract BenchToken {
 
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Approval(address indexed owner, address indexed spender, uint256 value);
+
+    constructor(uint256 supply) {
+        totalSupply = supply;
+        balanceOf[msg.sender] = supply;
+        emit Transfer(address(0), msg.sender, supply);
+    }
 
     function name() external pure returns (string memory) { return "Bench"; }
     function symbol() external pure returns (string memory) { return "BNCH"; }

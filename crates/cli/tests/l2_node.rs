@@ -134,7 +134,8 @@ fn address(i: usize) -> String {
     dev::DEV_ACCOUNTS[i].0.to_string()
 }
 
-/// Creation bytecode of the BenchToken test contract (ERC20 with approve/allowance and events).
+/// Creation bytecode of BenchToken (an ERC20 with approve/allowance and events; the constructor
+/// takes the supply minted to the deployer).
 fn bench_token_bytecode() -> String {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/artifacts/BenchToken.json");
@@ -192,6 +193,8 @@ fn cast_works_against_the_dev_node() {
         &key(1),
         "--create",
         &bench_token_bytecode(),
+        "constructor(uint256)",
+        "0",
     ]));
     assert_eq!(deployed["status"], "0x1", "{deployed}");
     let token = deployed["contractAddress"]

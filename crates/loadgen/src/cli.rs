@@ -14,7 +14,7 @@ const LONG_ABOUT: &str = "\
 Load generator: measures the sustained included TPS, gas/s and submit→inclusion latency of \
 Ethereum JSON-RPC endpoints (keel, anvil, …), one after the other with the same workload.
 
-Per target: (1) setup, untimed: read eth_chainId and the fees, deploy LoadToken (erc20) or \
+Per target: (1) setup, untimed: read eth_chainId and the fees, deploy BenchToken (erc20) or \
 StorageHeavy (storage) from the funder, top up each load account to twice the cost of its \
 transactions, hand out tokens (erc20), and wait until all of it is included; (2) pre-sign every \
 transaction in parallel, untimed; (3) timed phase: send them as JSON-RPC batch arrays of \
@@ -59,7 +59,7 @@ pub struct Args {
     #[arg(long)]
     pub spawn_anvil: bool,
 
-    /// eth: 1-wei transfers to the next account (21,000 gas); erc20: LoadToken transfer of 1
+    /// eth: 1-wei transfers to the next account (21,000 gas); erc20: BenchToken transfer of 1
     /// unit to the next account; storage: StorageHeavy touch(--slots) writing fresh slots.
     #[arg(long, value_enum, default_value_t = Workload::Eth)]
     pub workload: Workload,
@@ -119,7 +119,7 @@ pub struct Args {
     #[arg(long)]
     pub tip_gwei: Option<f64>,
 
-    /// Read LoadToken.json and StorageHeavy.json from this directory instead of the artifacts
+    /// Read BenchToken.json and StorageHeavy.json from this directory instead of the artifacts
     /// embedded at build time (contracts/artifacts).
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,

@@ -119,7 +119,7 @@ pub struct LoadConfig {
     pub max_fee: Option<u128>,
     /// maxPriorityFeePerGas override, wei.
     pub tip: Option<u128>,
-    /// Directory with LoadToken.json / StorageHeavy.json (default: the embedded artifacts).
+    /// Directory with BenchToken.json / StorageHeavy.json (default: the embedded artifacts).
     pub artifacts_dir: Option<PathBuf>,
     /// anvil binary for spawn-anvil targets (default: tools/node_modules/.bin/anvil, PATH).
     pub anvil_bin: Option<PathBuf>,

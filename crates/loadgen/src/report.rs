@@ -27,7 +27,7 @@ pub struct TargetReport {
     pub workload: Workload,
     /// Chain id.
     pub chain_id: u64,
-    /// The deployed LoadToken / StorageHeavy (none for `eth`).
+    /// The deployed BenchToken / StorageHeavy (none for `eth`).
     pub contract: Option<alloy::primitives::Address>,
     /// Load accounts.
     pub accounts: usize,

@@ -1,5 +1,5 @@
 //! The untimed setup of a target: chain id and fees, contract deployment, funding the load
-//! accounts (ETH, and LoadToken for erc20) from the funder, and the load accounts' nonces.
+//! accounts (ETH, and BenchToken for erc20) from the funder, and the load accounts' nonces.
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ pub const GWEI: u128 = 1_000_000_000;
 
 /// Gas limit of the funder's ETH transfers.
 const FUND_GAS: u64 = 21_000;
-/// Gas limit of the funder's LoadToken transfers (fresh recipient ≈ 52,000).
+/// Gas limit of the funder's BenchToken transfers (fresh recipient ≈ 52,000).
 const TOKEN_FUND_GAS: u64 = 80_000;
 /// Most funder transactions sent before waiting for their inclusion (keel's mempool, like geth's,
 /// bounds how far a sender's nonces may run ahead; keel's default is 1,000).
@@ -67,7 +67,7 @@ pub struct Setup {
     pub params: TxParams,
     /// Base fee of the latest block when the setup started, wei.
     pub base_fee: u128,
-    /// The deployed LoadToken / StorageHeavy (zero for `eth`).
+    /// The deployed BenchToken / StorageHeavy (zero for `eth`).
     pub contract: Address,
     /// Next nonce of each load account.
     pub nonces: Vec<u64>,
@@ -264,7 +264,7 @@ pub async fn run(rpc: &Rpc, o: &SetupOpts<'_>) -> Result<Setup> {
                 &params,
                 nonce,
                 init,
-                "LoadToken",
+                "BenchToken",
                 o.inclusion_timeout,
             )
             .await?;
@@ -383,7 +383,7 @@ pub async fn run(rpc: &Rpc, o: &SetupOpts<'_>) -> Result<Setup> {
                 let bal = U256::try_from_be_slice(&v).unwrap_or_default();
                 if bal < U256::from(o.txs_per_account) {
                     bail!(
-                        "target `{}`: account {first} holds {bal} LoadToken units after funding",
+                        "target `{}`: account {first} holds {bal} BenchToken units after funding",
                         rpc.name()
                     );
                 }

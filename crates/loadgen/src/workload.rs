@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::Call;
 
 sol! {
-    /// `contracts/bench/LoadToken.sol` (the calls the generator makes).
-    interface ILoadToken {
+    /// `contracts/bench/BenchToken.sol` (the calls the generator makes).
+    interface IBenchToken {
         function transfer(address to, uint256 value) external returns (bool);
         function balanceOf(address owner) external view returns (uint256);
     }
@@ -32,7 +32,7 @@ sol! {
 pub enum Workload {
     /// ETH transfers of 1 wei from account i to account i+1 (21,000 gas).
     Eth,
-    /// LoadToken `transfer(account i+1, 1)` from account i (≈35,000 gas; recipients already hold tokens).
+    /// BenchToken `transfer(account i+1, 1)` from account i (≈35,000 gas; recipients already hold tokens).
     Erc20,
     /// StorageHeavy `touch(slots)`: `slots` fresh storage slots per call (≈23,000 gas per slot).
     Storage,
@@ -62,7 +62,7 @@ impl Workload {
         }
     }
 
-    /// The `j`-th load transaction of sender `s` of `addrs` (`contract` is the deployed LoadToken
+    /// The `j`-th load transaction of sender `s` of `addrs` (`contract` is the deployed BenchToken
     /// or StorageHeavy; unused for `eth`).
     pub fn call(
         self,
@@ -83,7 +83,7 @@ impl Workload {
             Self::Erc20 => Call {
                 to: TxKind::Call(contract),
                 value: U256::ZERO,
-                input: ILoadToken::transferCall {
+                input: IBenchToken::transferCall {
                     to: next,
                     value: U256::from(1),
                 }
@@ -114,7 +114,7 @@ struct Artifact {
 /// Creation bytecode of the bench contracts.
 #[derive(Clone, Debug)]
 pub struct Artifacts {
-    /// LoadToken creation code (constructor takes `uint256 supply`).
+    /// BenchToken creation code (constructor takes `uint256 supply`).
     pub load_token: Bytes,
     /// StorageHeavy creation code (no constructor arguments).
     pub storage_heavy: Bytes,
@@ -138,8 +138,8 @@ impl Artifacts {
     pub fn embedded() -> Result<Self> {
         Ok(Self {
             load_token: parse_artifact(
-                "LoadToken",
-                include_str!("../../../contracts/artifacts/LoadToken.json"),
+                "BenchToken",
+                include_str!("../../../contracts/artifacts/BenchToken.json"),
             )?,
             storage_heavy: parse_artifact(
                 "StorageHeavy",
@@ -148,7 +148,7 @@ impl Artifacts {
         })
     }
 
-    /// Reads `LoadToken.json` and `StorageHeavy.json` from `dir`.
+    /// Reads `BenchToken.json` and `StorageHeavy.json` from `dir`.
     pub fn from_dir(dir: &Path) -> Result<Self> {
         let read = |name: &str| -> Result<Bytes> {
             let path = dir.join(format!("{name}.json"));
@@ -157,12 +157,12 @@ impl Artifacts {
             parse_artifact(name, &json)
         };
         Ok(Self {
-            load_token: read("LoadToken")?,
+            load_token: read("BenchToken")?,
             storage_heavy: read("StorageHeavy")?,
         })
     }
 
-    /// LoadToken init code minting `supply` to the deployer.
+    /// BenchToken init code minting `supply` to the deployer.
     pub fn load_token_init(&self, supply: U256) -> Bytes {
         let mut code = self.load_token.to_vec();
         code.extend_from_slice(&supply.abi_encode());
@@ -170,14 +170,14 @@ impl Artifacts {
     }
 }
 
-/// Calldata of LoadToken `transfer(to, value)`.
+/// Calldata of BenchToken `transfer(to, value)`.
 pub fn token_transfer(to: Address, value: U256) -> Bytes {
-    ILoadToken::transferCall { to, value }.abi_encode().into()
+    IBenchToken::transferCall { to, value }.abi_encode().into()
 }
 
-/// Calldata of LoadToken `balanceOf(owner)`.
+/// Calldata of BenchToken `balanceOf(owner)`.
 pub fn token_balance_of(owner: Address) -> Bytes {
-    ILoadToken::balanceOfCall { owner }.abi_encode().into()
+    IBenchToken::balanceOfCall { owner }.abi_encode().into()
 }
 
 /// Calldata of StorageHeavy `count(caller)`.

@@ -113,7 +113,7 @@ async fn erc20_and_storage_workloads_change_state() {
         .unwrap();
     let t = only(&report);
     assert_all_included(t, 100);
-    let token = t.contract.expect("LoadToken address");
+    let token = t.contract.expect("BenchToken address");
     // Each account sent 5 units to the next one and got 5 from the previous one.
     for key in &keys {
         let bal = call_u256(&rpc, token, token_balance_of(key.address())).await;
