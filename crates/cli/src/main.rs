@@ -2,6 +2,7 @@
 
 mod commands;
 mod datadir;
+mod journal;
 
 use clap::{Parser, Subcommand};
 

@@ -21,14 +21,12 @@ struct Node {
 
 impl Node {
     fn start(extra: &[&str]) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
-            .args([
-                "l2",
-                "--http.port",
-                "0",
-                "--block-producer.block-time",
-                "200",
-            ])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keel"));
+        command.args(["l2", "--http.port", "0"]);
+        if !extra.contains(&"--block-producer.block-time") {
+            command.args(["--block-producer.block-time", "200"]);
+        }
+        let mut child = command
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -337,6 +335,55 @@ fn a_persistent_node_resumes_after_restart() {
     ]));
     assert_eq!(receipt["status"], "0x1");
     node.wait_for_block(head_killed + 1);
+}
+
+#[test]
+fn pending_transactions_survive_a_clean_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let datadir = dir.path().join("data");
+    let datadir = datadir.to_str().expect("utf-8 path");
+    let recipient = "0x00000000000000000000000000000000000000dd";
+
+    // No block for an hour: the transaction waits in the pool when the node stops.
+    let node = Node::start(&[
+        "--dev",
+        "--datadir",
+        datadir,
+        "--block-producer.block-time",
+        "3600000",
+    ]);
+    let hash = node.cast(&[
+        "send",
+        "--async",
+        "--private-key",
+        &key(4),
+        recipient,
+        "--value",
+        "9",
+    ]);
+    let pending = json(&node.cast(&["tx", "--json", &hash]));
+    assert!(pending["blockNumber"].is_null(), "{pending}");
+    node.terminate();
+    assert!(Path::new(datadir).join("txpool.journal").exists());
+
+    let node = Node::start(&["--dev", "--datadir", datadir]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let tx = json(&node.cast(&["tx", "--json", &hash]));
+        if !tx["blockNumber"].is_null() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the journaled transaction was not included"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(node.cast(&["balance", recipient]), "9");
+    assert!(
+        !Path::new(datadir).join("txpool.journal").exists(),
+        "the journal is consumed"
+    );
 }
 
 #[test]

@@ -392,6 +392,16 @@ impl Mempool {
         content
     }
 
+    /// Every transaction in the pool, EIP-2718 encoded, each sender's in nonce order: what a
+    /// node saves on shutdown and admits again on start.
+    pub fn export_raw(&self) -> Vec<Vec<u8>> {
+        let pool = self.pool.lock();
+        pool.senders
+            .values()
+            .flat_map(|sender| sender.txs.values().map(|tx| tx.tx.encoded_2718()))
+            .collect()
+    }
+
     /// Hashes of transactions as they are admitted.
     pub fn subscribe(&self) -> broadcast::Receiver<B256> {
         self.new_txs.subscribe()

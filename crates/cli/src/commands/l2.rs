@@ -178,6 +178,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         ..MempoolConfig::default()
     };
     let mempool = Arc::new(Mempool::new(pool_config, chain.clone()));
+    crate::journal::restore(&datadir, &mempool)?;
 
     let rpc_config = RpcConfig {
         addr: (args.http.addr, args.http.port).into(),
@@ -197,7 +198,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             ..BlockProducerConfig::default()
         },
         chain.clone(),
-        mempool,
+        mempool.clone(),
     );
     let (shutdown, stop) = watch::channel(false);
     let producer_task = tokio::spawn(producer.run(stop));
@@ -224,6 +225,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         warn!(error = %e, "block producer task failed");
     }
     server.stop().await;
+    crate::journal::save(&datadir, &mempool)?;
     chain.store().sync()?;
     let (head, head_hash) = chain.head()?;
     info!(head, %head_hash, "stopped");
