@@ -3,7 +3,6 @@
 //! with the fields geth returns.
 
 mod common;
-mod helpers;
 
 use std::time::Duration;
 
@@ -16,56 +15,54 @@ use alloy::{
     signers::SignerSync,
     sol_types::SolCall,
 };
-use helpers::{
-    CHAIN_ID, GAS_PRICE, MAX_FEE, RpcProbe, TIP, client, deploy_probe, keys, next_nonce, quantity,
-    raw, request_1559, send_ok, sorted,
-};
 use serde_json::json;
 
-use common::TestNode;
+use common::{
+    CHAIN_ID, Fee, GAS_PRICE, MAX_FEE, RpcProbe, TIP, TestNode, call_ok, deploy_probe, keys,
+    next_nonce, quantity, request, request_1559, rpc, send_ok, sorted, word,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_transaction_type_executes_and_eip7702_delegates() {
     let node = TestNode::start(Duration::from_millis(200)).await;
-    let rpc = client(&node.http_url);
+    let provider = node.client();
     let owner = TestNode::dev_signer(0);
-    let probe = deploy_probe(&rpc, &owner).await;
+    let probe = deploy_probe(&node, &owner).await;
     let increment = RpcProbe::incrementCall {}.abi_encode();
 
     // Type 0: legacy with EIP-155.
-    let legacy = TransactionRequest::default()
-        .with_from(owner.address())
-        .with_to(probe)
-        .with_input(increment.clone())
-        .with_nonce(next_nonce(&rpc, owner.address()).await)
-        .with_chain_id(CHAIN_ID)
-        .with_gas_limit(200_000)
-        .with_gas_price(GAS_PRICE);
-    let r0 = send_ok(&rpc, &owner, legacy).await;
+    let legacy_fee = Fee::Legacy {
+        gas_price: GAS_PRICE,
+    };
+    let legacy = request(
+        owner.address(),
+        next_nonce(&node, owner.address()).await,
+        200_000,
+        legacy_fee,
+    )
+    .with_to(probe)
+    .with_input(increment.clone());
+    let r0 = send_ok(&node, &owner, legacy).await;
     // Type 1: EIP-2930 with an access list naming the slot it writes.
-    let eip2930 = TransactionRequest::default()
-        .with_from(owner.address())
-        .with_to(probe)
-        .with_input(increment.clone())
-        .with_nonce(next_nonce(&rpc, owner.address()).await)
-        .with_chain_id(CHAIN_ID)
-        .with_gas_limit(200_000)
-        .with_gas_price(GAS_PRICE)
-        .with_access_list(AccessList(vec![AccessListItem {
-            address: probe,
-            storage_keys: vec![helpers::word(0)],
-        }]));
-    let r1 = send_ok(&rpc, &owner, eip2930).await;
+    let eip2930 = request(
+        owner.address(),
+        next_nonce(&node, owner.address()).await,
+        200_000,
+        legacy_fee,
+    )
+    .with_to(probe)
+    .with_input(increment.clone())
+    .with_access_list(AccessList(vec![AccessListItem {
+        address: probe,
+        storage_keys: vec![word(0)],
+    }]));
+    let r1 = send_ok(&node, &owner, eip2930).await;
     // Type 2: EIP-1559.
-    let eip1559 = request_1559(&rpc, &owner, 200_000)
-        .await
-        .with_to(probe)
-        .with_input(increment.clone());
-    let r2 = send_ok(&rpc, &owner, eip1559).await;
+    let r2 = call_ok(&node, &owner, probe, increment.clone()).await;
     for (receipt, ty) in [(&r0, 0u8), (&r1, 1), (&r2, 2)] {
         assert_eq!(receipt.inner.tx_type() as u8, ty);
-        let json = raw(
-            &rpc,
+        let json = rpc(
+            &node,
             "eth_getTransactionByHash",
             json!([receipt.transaction_hash]),
         )
@@ -75,13 +72,14 @@ async fn every_transaction_type_executes_and_eip7702_delegates() {
         assert_eq!(json["blockHash"], json!(receipt.block_hash));
     }
     let number = RpcProbe::numberCall::abi_decode_returns(
-        &rpc.call(
-            TransactionRequest::default()
-                .with_to(probe)
-                .with_input(RpcProbe::numberCall {}.abi_encode()),
-        )
-        .await
-        .expect("eth_call"),
+        &provider
+            .call(
+                TransactionRequest::default()
+                    .with_to(probe)
+                    .with_input(RpcProbe::numberCall {}.abi_encode()),
+            )
+            .await
+            .expect("eth_call"),
     )
     .expect("uint256");
     assert_eq!(number, U256::from(3));
@@ -92,20 +90,20 @@ async fn every_transaction_type_executes_and_eip7702_delegates() {
     let authorization = Authorization {
         chain_id: U256::from(CHAIN_ID),
         address: probe,
-        nonce: next_nonce(&rpc, delegator.address()).await,
+        nonce: next_nonce(&node, delegator.address()).await,
     };
     let signature = delegator
         .sign_hash_sync(&authorization.signature_hash())
         .expect("sign the authorization");
-    let eip7702 = request_1559(&rpc, &owner, 300_000)
+    let eip7702 = request_1559(&node, &owner, 300_000)
         .await
         .with_to(delegator.address())
         .with_input(increment.clone())
         .with_authorization_list(vec![authorization.into_signed(signature)]);
-    let r4 = send_ok(&rpc, &owner, eip7702).await;
+    let r4 = send_ok(&node, &owner, eip7702).await;
     assert_eq!(r4.inner.tx_type() as u8, 4);
-    let tx4 = raw(
-        &rpc,
+    let tx4 = rpc(
+        &node,
         "eth_getTransactionByHash",
         json!([r4.transaction_hash]),
     )
@@ -117,7 +115,7 @@ async fn every_transaction_type_executes_and_eip7702_delegates() {
         "{tx4}"
     );
 
-    let code = rpc
+    let code = provider
         .get_code_at(delegator.address())
         .await
         .expect("eth_getCode");
@@ -135,7 +133,7 @@ async fn every_transaction_type_executes_and_eip7702_delegates() {
             .with_to(delegator.address())
             .with_input(input)
     };
-    let own_number = rpc
+    let own_number = provider
         .call(call(RpcProbe::numberCall {}.abi_encode()))
         .await
         .expect("call through the delegation");
@@ -143,7 +141,7 @@ async fn every_transaction_type_executes_and_eip7702_delegates() {
         RpcProbe::numberCall::abi_decode_returns(&own_number).expect("uint256"),
         U256::from(1)
     );
-    let this = rpc
+    let this = provider
         .call(call(RpcProbe::selfAddressCall {}.abi_encode()))
         .await
         .expect("call through the delegation");
@@ -151,13 +149,13 @@ async fn every_transaction_type_executes_and_eip7702_delegates() {
         RpcProbe::selfAddressCall::abi_decode_returns(&this).expect("address"),
         delegator.address()
     );
-    let slot0 = rpc
+    let slot0 = provider
         .get_storage_at(delegator.address(), U256::ZERO)
         .await
         .expect("eth_getStorageAt");
     assert_eq!(slot0, U256::from(1));
     // The delegator's nonce went up with the authorization.
-    assert_eq!(next_nonce(&rpc, delegator.address()).await, 1);
+    assert_eq!(next_nonce(&node, delegator.address()).await, 1);
     node.stop().await;
 }
 
@@ -249,35 +247,31 @@ const LOG_FIELDS: &[&str] = &[
 #[tokio::test(flavor = "multi_thread")]
 async fn blocks_transactions_receipts_and_logs_have_geths_shape() {
     let node = TestNode::start(Duration::from_millis(200)).await;
-    let rpc = client(&node.http_url);
     let owner = TestNode::dev_signer(0);
 
-    assert_eq!(raw(&rpc, "eth_chainId", json!([])).await, "0x1a61e9");
-    assert_eq!(raw(&rpc, "eth_syncing", json!([])).await, false);
-    assert_eq!(raw(&rpc, "eth_accounts", json!([])).await, json!([]));
+    assert_eq!(rpc(&node, "eth_chainId", json!([])).await, "0x1a61e9");
+    assert_eq!(rpc(&node, "eth_syncing", json!([])).await, false);
+    assert_eq!(rpc(&node, "eth_accounts", json!([])).await, json!([]));
 
-    let deploy_nonce = next_nonce(&rpc, owner.address()).await;
+    let deploy_nonce = next_nonce(&node, owner.address()).await;
     let deploy = send_ok(
-        &rpc,
+        &node,
         &owner,
-        request_1559(&rpc, &owner, 2_000_000)
+        request_1559(&node, &owner, 2_000_000)
             .await
             .with_deploy_code(RpcProbe::BYTECODE.clone()),
     )
     .await;
     let probe = deploy.contract_address.expect("contract address");
     assert_eq!(probe, owner.address().create(deploy_nonce));
-    let increment = request_1559(&rpc, &owner, 200_000)
-        .await
-        .with_to(probe)
-        .with_input(RpcProbe::incrementCall {}.abi_encode());
-    let receipt = send_ok(&rpc, &owner, increment).await;
+    let increment = RpcProbe::incrementCall {}.abi_encode();
+    let receipt = call_ok(&node, &owner, probe, increment).await;
     let hash = receipt.transaction_hash;
     let block_number = receipt.block_number.expect("mined");
-    assert!(quantity(&raw(&rpc, "eth_blockNumber", json!([])).await) >= block_number);
+    assert!(quantity(&rpc(&node, "eth_blockNumber", json!([])).await) >= u128::from(block_number));
 
     // The receipt.
-    let receipt_json = raw(&rpc, "eth_getTransactionReceipt", json!([hash])).await;
+    let receipt_json = rpc(&node, "eth_getTransactionReceipt", json!([hash])).await;
     assert_eq!(
         keys(&receipt_json),
         sorted(RECEIPT_FIELDS),
@@ -296,8 +290,8 @@ async fn blocks_transactions_receipts_and_logs_have_geths_shape() {
     assert_eq!(logs[0]["removed"], false);
 
     // The block with full transactions.
-    let block = raw(
-        &rpc,
+    let block = rpc(
+        &node,
         "eth_getBlockByNumber",
         json!([format!("{block_number:#x}"), true]),
     )
@@ -314,28 +308,25 @@ async fn blocks_transactions_receipts_and_logs_have_geths_shape() {
     assert_eq!(tx["hash"], json!(hash));
     assert_eq!(tx["blockTimestamp"], block["timestamp"]);
     // A mined EIP-1559 transaction shows its effective price as gasPrice.
-    let base_fee = quantity(&block["baseFeePerGas"]) as u128;
-    assert_eq!(
-        quantity(&tx["gasPrice"]) as u128,
-        (base_fee + TIP).min(MAX_FEE)
-    );
+    let base_fee = quantity(&block["baseFeePerGas"]);
+    assert_eq!(quantity(&tx["gasPrice"]), (base_fee + TIP).min(MAX_FEE));
     assert_eq!(receipt_json["effectiveGasPrice"], tx["gasPrice"]);
     // `size` is the length of the block's RLP.
-    let raw_block = raw(&rpc, "debug_getRawBlock", json!([block["hash"]])).await;
+    let raw_block = rpc(&node, "debug_getRawBlock", json!([block["hash"]])).await;
     let raw_len = (raw_block.as_str().expect("hex").len() - 2) / 2;
     assert_eq!(quantity(&block["size"]) as usize, raw_len);
 
     // The same block by hash with hashes only.
-    let by_hash = raw(&rpc, "eth_getBlockByHash", json!([block["hash"], false])).await;
+    let by_hash = rpc(&node, "eth_getBlockByHash", json!([block["hash"], false])).await;
     assert_eq!(by_hash["hash"], block["hash"]);
     let hashes: Vec<serde_json::Value> = txs.iter().map(|tx| tx["hash"].clone()).collect();
     assert_eq!(by_hash["transactions"], json!(hashes));
 
     // Per-transaction gas adds up to the block's; receipts by block equal receipts by hash.
-    let block_receipts = raw(&rpc, "eth_getBlockReceipts", json!([block["hash"]])).await;
+    let block_receipts = rpc(&node, "eth_getBlockReceipts", json!([block["hash"]])).await;
     let block_receipts = block_receipts.as_array().expect("receipts");
     assert_eq!(block_receipts.len(), txs.len());
-    let gas_sum: u64 = block_receipts.iter().map(|r| quantity(&r["gasUsed"])).sum();
+    let gas_sum: u128 = block_receipts.iter().map(|r| quantity(&r["gasUsed"])).sum();
     assert_eq!(gas_sum, quantity(&block["gasUsed"]));
     assert_eq!(block_receipts[index], receipt_json);
     let mut log_index = 0;
@@ -347,46 +338,51 @@ async fn blocks_transactions_receipts_and_logs_have_geths_shape() {
     }
 
     // By position, and the counts.
-    let by_position = raw(
-        &rpc,
+    let by_position = rpc(
+        &node,
         "eth_getTransactionByBlockNumberAndIndex",
         json!([format!("{block_number:#x}"), format!("{index:#x}")]),
     )
     .await;
     assert_eq!(&by_position, tx);
-    let by_hash_position = raw(
-        &rpc,
+    let by_hash_position = rpc(
+        &node,
         "eth_getTransactionByBlockHashAndIndex",
         json!([block["hash"], format!("{index:#x}")]),
     )
     .await;
     assert_eq!(&by_hash_position, tx);
     assert_eq!(
-        raw(&rpc, "eth_getTransactionByHash", json!([hash])).await,
+        rpc(&node, "eth_getTransactionByHash", json!([hash])).await,
         *tx
     );
-    let count = raw(
-        &rpc,
+    let count = rpc(
+        &node,
         "eth_getBlockTransactionCountByNumber",
         json!([format!("{block_number:#x}")]),
     )
     .await;
     assert_eq!(quantity(&count) as usize, txs.len());
-    let count = raw(
-        &rpc,
+    let count = rpc(
+        &node,
         "eth_getBlockTransactionCountByHash",
         json!([block["hash"]]),
     )
     .await;
     assert_eq!(quantity(&count) as usize, txs.len());
     assert_eq!(
-        raw(&rpc, "eth_getUncleCountByBlockHash", json!([block["hash"]])).await,
+        rpc(
+            &node,
+            "eth_getUncleCountByBlockHash",
+            json!([block["hash"]])
+        )
+        .await,
         "0x0"
     );
 
     // The deployment's receipt names the contract and has no recipient.
-    let deployment = raw(
-        &rpc,
+    let deployment = rpc(
+        &node,
         "eth_getTransactionReceipt",
         json!([deploy.transaction_hash]),
     )
@@ -396,8 +392,8 @@ async fn blocks_transactions_receipts_and_logs_have_geths_shape() {
     assert_eq!(deployment["to"], serde_json::Value::Null);
     // Genesis has no transactions.
     assert_eq!(
-        raw(
-            &rpc,
+        rpc(
+            &node,
             "eth_getTransactionByBlockNumberAndIndex",
             json!(["earliest", "0x0"]),
         )
@@ -408,23 +404,23 @@ async fn blocks_transactions_receipts_and_logs_have_geths_shape() {
     // Unknown things are null.
     let unknown = format!("0x{}", "ab".repeat(32));
     assert_eq!(
-        raw(&rpc, "eth_getTransactionByHash", json!([unknown])).await,
+        rpc(&node, "eth_getTransactionByHash", json!([unknown])).await,
         serde_json::Value::Null
     );
     assert_eq!(
-        raw(&rpc, "eth_getTransactionReceipt", json!([unknown])).await,
+        rpc(&node, "eth_getTransactionReceipt", json!([unknown])).await,
         serde_json::Value::Null
     );
     assert_eq!(
-        raw(&rpc, "eth_getBlockByHash", json!([unknown, false])).await,
+        rpc(&node, "eth_getBlockByHash", json!([unknown, false])).await,
         serde_json::Value::Null
     );
     assert_eq!(
-        raw(&rpc, "eth_getBlockByNumber", json!(["0xffffffff", false])).await,
+        rpc(&node, "eth_getBlockByNumber", json!(["0xffffffff", false])).await,
         serde_json::Value::Null
     );
     assert_eq!(
-        raw(&rpc, "eth_getBlockReceipts", json!(["0xffffffff"])).await,
+        rpc(&node, "eth_getBlockReceipts", json!(["0xffffffff"])).await,
         serde_json::Value::Null
     );
     node.stop().await;

@@ -2,7 +2,6 @@
 //! against a running node, including geth's revert errors (code 3 with the revert data).
 
 mod common;
-mod helpers;
 
 use std::time::Duration;
 
@@ -12,12 +11,12 @@ use alloy::{
     providers::Provider,
     sol_types::{Revert, SolCall, SolError},
 };
-use helpers::{
-    RpcProbe, client, deploy_probe, quantity, raw, raw_err, request_1559, send_ok, word,
-};
 use serde_json::json;
 
-use common::TestNode;
+use common::{
+    RpcError, RpcProbe, TestNode, call_ok, deploy_probe, quantity, request_1559, rpc, rpc_error,
+    send_ok, word,
+};
 
 fn call_json(from: Address, to: Address, input: Vec<u8>) -> serde_json::Value {
     json!({ "from": from, "to": to, "input": Bytes::from(input) })
@@ -31,30 +30,24 @@ fn decode_u256(value: &serde_json::Value) -> U256 {
 #[tokio::test(flavor = "multi_thread")]
 async fn eth_call_applies_state_and_block_overrides() {
     let node = TestNode::start(Duration::from_millis(150)).await;
-    let rpc = client(&node.http_url);
+    let provider = node.client();
     let owner = TestNode::dev_signer(0);
-    let probe = deploy_probe(&rpc, &owner).await;
-    let set = request_1559(&rpc, &owner, 200_000)
-        .await
-        .with_to(probe)
-        .with_input(
-            RpcProbe::setNumberCall {
-                value: U256::from(7),
-            }
-            .abi_encode(),
-        );
-    let set_block = send_ok(&rpc, &owner, set)
+    let probe = deploy_probe(&node, &owner).await;
+    let set = RpcProbe::setNumberCall {
+        value: U256::from(7),
+    };
+    let set_block = call_ok(&node, &owner, probe, set.abi_encode())
         .await
         .block_number
         .expect("mined");
     let number = RpcProbe::numberCall {}.abi_encode();
     let call = call_json(owner.address(), probe, number.clone());
 
-    let plain = raw(&rpc, "eth_call", json!([call, "latest"])).await;
+    let plain = rpc(&node, "eth_call", json!([call, "latest"])).await;
     assert_eq!(decode_u256(&plain), U256::from(7));
     // At the block before the write the slot was still 0.
-    let before = raw(
-        &rpc,
+    let before = rpc(
+        &node,
         "eth_call",
         json!([call, format!("{:#x}", set_block - 1)]),
     )
@@ -63,16 +56,17 @@ async fn eth_call_applies_state_and_block_overrides() {
 
     // stateDiff changes one slot; state replaces the whole storage.
     let diff = json!({ probe.to_string(): { "stateDiff": { word(0).to_string(): word(42) } } });
-    let with_diff = raw(&rpc, "eth_call", json!([call, "latest", diff])).await;
+    let with_diff = rpc(&node, "eth_call", json!([call, "latest", diff])).await;
     assert_eq!(decode_u256(&with_diff), U256::from(42));
     let replaced = json!({ probe.to_string(): { "state": { word(1).to_string(): word(3) } } });
-    let with_state = raw(&rpc, "eth_call", json!([call, "latest", replaced])).await;
+    let with_state = rpc(&node, "eth_call", json!([call, "latest", replaced])).await;
     assert_eq!(decode_u256(&with_state), U256::ZERO);
     let both = json!({ probe.to_string(): {
         "state": { word(1).to_string(): word(3) },
         "stateDiff": { word(1).to_string(): word(3) },
     } });
-    let (code, message, _) = raw_err(&rpc, "eth_call", json!([call, "latest", both])).await;
+    let RpcError { code, message, .. } =
+        rpc_error(&node, "eth_call", json!([call, "latest", both])).await;
     assert_eq!(code, -32602, "{message}");
 
     // Code at an empty address, with storage, and a balance for another one.
@@ -86,17 +80,22 @@ async fn eth_call_applies_state_and_block_overrides() {
         rich.to_string(): { "balance": "0x3039" },
     });
     let at_elsewhere = call_json(owner.address(), elsewhere, number.clone());
-    let result = raw(&rpc, "eth_call", json!([at_elsewhere, "latest", overrides])).await;
+    let result = rpc(
+        &node,
+        "eth_call",
+        json!([at_elsewhere, "latest", overrides]),
+    )
+    .await;
     assert_eq!(decode_u256(&result), U256::from(5));
     let balance_of = call_json(
         owner.address(),
         elsewhere,
         RpcProbe::balanceOfCall { who: rich }.abi_encode(),
     );
-    let result = raw(&rpc, "eth_call", json!([balance_of, "latest", overrides])).await;
+    let result = rpc(&node, "eth_call", json!([balance_of, "latest", overrides])).await;
     assert_eq!(decode_u256(&result), U256::from(12345));
     // Without the overrides there is no code there: the call returns nothing.
-    let result = raw(&rpc, "eth_call", json!([at_elsewhere, "latest"])).await;
+    let result = rpc(&node, "eth_call", json!([at_elsewhere, "latest"])).await;
     assert_eq!(result, "0x");
 
     // The block environment: the chosen block's, overridable; "pending" is the next block.
@@ -107,14 +106,14 @@ async fn eth_call_applies_state_and_block_overrides() {
         let out = RpcProbe::envCall::abi_decode_returns(&bytes).expect("env");
         (out.blockNumber, out.timestamp, out.baseFee)
     };
-    let at_set = raw(
-        &rpc,
+    let at_set = rpc(
+        &node,
         "eth_call",
         json!([env_call, format!("{set_block:#x}")]),
     )
     .await;
-    let block = raw(
-        &rpc,
+    let block = rpc(
+        &node,
         "eth_getBlockByNumber",
         json!([format!("{set_block:#x}"), false]),
     )
@@ -128,16 +127,21 @@ async fn eth_call_applies_state_and_block_overrides() {
     let mut priced = env_call.clone();
     priced["maxFeePerGas"] = json!("0x2540be400");
     priced["maxPriorityFeePerGas"] = json!("0x0");
-    let at_set_priced = raw(&rpc, "eth_call", json!([priced, format!("{set_block:#x}")])).await;
+    let at_set_priced = rpc(
+        &node,
+        "eth_call",
+        json!([priced, format!("{set_block:#x}")]),
+    )
+    .await;
     assert_eq!(
         decode_env(&at_set_priced).2,
         U256::from(quantity(&block["baseFeePerGas"]))
     );
-    let head_before = rpc.get_block_number().await.expect("head");
-    let pending = raw(&rpc, "eth_call", json!([env_call, "pending"])).await;
+    let head_before = provider.get_block_number().await.expect("head");
+    let pending = rpc(&node, "eth_call", json!([env_call, "pending"])).await;
     assert!(decode_env(&pending).0 > U256::from(head_before));
-    let overridden = raw(
-        &rpc,
+    let overridden = rpc(
+        &node,
         "eth_call",
         json!([env_call, "latest", {}, { "number": "0x99", "time": "0x12d687" }]),
     )
@@ -152,17 +156,18 @@ async fn eth_call_applies_state_and_block_overrides() {
         "input": Bytes::from(RpcProbe::callerCall {}.abi_encode()),
         "gas": "0xffffffffff",
     });
-    let result = raw(&rpc, "eth_call", json!([from_contract])).await;
+    let result = rpc(&node, "eth_call", json!([from_contract])).await;
     let bytes: Bytes = serde_json::from_value(result).expect("hex");
     assert_eq!(
         RpcProbe::callerCall::abi_decode_returns(&bytes).expect("address"),
         probe
     );
     // An unknown block is geth's "header not found".
-    let (code, message, _) = raw_err(&rpc, "eth_call", json!([call, "0xffffff"])).await;
+    let RpcError { code, message, .. } =
+        rpc_error(&node, "eth_call", json!([call, "0xffffff"])).await;
     assert_eq!((code, message.as_str()), (-32000, "header not found"));
     // Garbage parameters are invalid params.
-    let (code, _, _) = raw_err(&rpc, "eth_call", json!([{ "to": "0x1234" }])).await;
+    let RpcError { code, .. } = rpc_error(&node, "eth_call", json!([{ "to": "0x1234" }])).await;
     assert_eq!(code, -32602);
     node.stop().await;
 }
@@ -170,15 +175,14 @@ async fn eth_call_applies_state_and_block_overrides() {
 #[tokio::test(flavor = "multi_thread")]
 async fn reverts_carry_their_data_and_estimates_are_sufficient() {
     let node = TestNode::start(Duration::from_millis(150)).await;
-    let rpc = client(&node.http_url);
     let owner = TestNode::dev_signer(0);
-    let probe = deploy_probe(&rpc, &owner).await;
+    let probe = deploy_probe(&node, &owner).await;
 
     // A plain transfer is exactly 21,000.
     let stranger = address!("0x0000000000000000000000000000000000005eed");
     let transfer = json!({ "from": owner.address(), "to": stranger, "value": "0x1" });
     assert_eq!(
-        raw(&rpc, "eth_estimateGas", json!([transfer])).await,
+        rpc(&node, "eth_estimateGas", json!([transfer])).await,
         "0x5208"
     );
 
@@ -193,7 +197,11 @@ async fn reverts_carry_their_data_and_estimates_are_sufficient() {
         .abi_encode(),
     );
     for method in ["eth_call", "eth_estimateGas"] {
-        let (code, message, data) = raw_err(&rpc, method, json!([failing, "latest"])).await;
+        let RpcError {
+            code,
+            message,
+            data,
+        } = rpc_error(&node, method, json!([failing, "latest"])).await;
         assert_eq!(code, 3, "{method}");
         assert_eq!(message, "execution reverted: value too small", "{method}");
         assert_eq!(data, Some(json!(expected_data)), "{method}");
@@ -207,7 +215,11 @@ async fn reverts_carry_their_data_and_estimates_are_sufficient() {
         }
         .abi_encode(),
     );
-    let (code, message, data) = raw_err(&rpc, "eth_call", json!([panicking])).await;
+    let RpcError {
+        code,
+        message,
+        data,
+    } = rpc_error(&node, "eth_call", json!([panicking])).await;
     assert_eq!(
         (code, message.as_str()),
         (3, "execution reverted: assert(false)")
@@ -219,7 +231,11 @@ async fn reverts_carry_their_data_and_estimates_are_sufficient() {
         probe,
         RpcProbe::failEmptyCall {}.abi_encode(),
     );
-    let (code, message, data) = raw_err(&rpc, "eth_estimateGas", json!([empty])).await;
+    let RpcError {
+        code,
+        message,
+        data,
+    } = rpc_error(&node, "eth_estimateGas", json!([empty])).await;
     assert_eq!(
         (code, message.as_str(), data),
         (-32000, "execution reverted", None)
@@ -227,12 +243,12 @@ async fn reverts_carry_their_data_and_estimates_are_sufficient() {
 
     // Sending more than one has.
     let broke = json!({ "from": stranger, "to": owner.address(), "value": "0xde0b6b3a7640000" });
-    let (code, message, _) = raw_err(&rpc, "eth_estimateGas", json!([broke])).await;
+    let RpcError { code, message, .. } = rpc_error(&node, "eth_estimateGas", json!([broke])).await;
     assert_eq!(
         (code, message.as_str()),
         (-32000, "insufficient funds for transfer")
     );
-    let (code, message, _) = raw_err(&rpc, "eth_call", json!([broke])).await;
+    let RpcError { code, message, .. } = rpc_error(&node, "eth_call", json!([broke])).await;
     assert_eq!(code, -32000);
     assert!(
         message.starts_with("insufficient funds for gas * price + value"),
@@ -242,7 +258,8 @@ async fn reverts_carry_their_data_and_estimates_are_sufficient() {
     let increment = RpcProbe::incrementCall {}.abi_encode();
     let mut starved = call_json(owner.address(), probe, increment.clone());
     starved["gas"] = json!("0x5208");
-    let (code, message, _) = raw_err(&rpc, "eth_estimateGas", json!([starved])).await;
+    let RpcError { code, message, .. } =
+        rpc_error(&node, "eth_estimateGas", json!([starved])).await;
     assert_eq!(
         (code, message.as_str()),
         (-32000, "gas required exceeds allowance (21000)")
@@ -256,19 +273,21 @@ async fn reverts_carry_their_data_and_estimates_are_sufficient() {
         }
         .abi_encode(),
     ] {
-        let estimate = quantity(
-            &raw(
-                &rpc,
+        let estimate: u64 = quantity(
+            &rpc(
+                &node,
                 "eth_estimateGas",
                 json!([call_json(owner.address(), probe, input.clone())]),
             )
             .await,
-        );
-        let request = request_1559(&rpc, &owner, estimate)
+        )
+        .try_into()
+        .expect("a u64 estimate");
+        let request = request_1559(&node, &owner, estimate)
             .await
             .with_to(probe)
             .with_input(input);
-        let receipt = send_ok(&rpc, &owner, request).await;
+        let receipt = send_ok(&node, &owner, request).await;
         assert!(estimate >= receipt.gas_used);
         assert!(
             estimate <= receipt.gas_used + receipt.gas_used / 10 + 5_000,
@@ -278,9 +297,9 @@ async fn reverts_carry_their_data_and_estimates_are_sufficient() {
     }
     // Deployment estimate (no `to`).
     let deploy = json!({ "from": owner.address(), "input": RpcProbe::BYTECODE.clone() });
-    assert!(quantity(&raw(&rpc, "eth_estimateGas", json!([deploy])).await) > 100_000);
+    assert!(quantity(&rpc(&node, "eth_estimateGas", json!([deploy])).await) > 100_000);
     // eth_call of a deployment returns the runtime code.
-    let runtime = raw(&rpc, "eth_call", json!([deploy])).await;
+    let runtime = rpc(&node, "eth_call", json!([deploy])).await;
     assert_eq!(runtime, json!(RpcProbe::DEPLOYED_BYTECODE.clone()));
     node.stop().await;
 }
@@ -288,10 +307,9 @@ async fn reverts_carry_their_data_and_estimates_are_sufficient() {
 #[tokio::test(flavor = "multi_thread")]
 async fn create_access_list_names_what_the_call_touches() {
     let node = TestNode::start(Duration::from_millis(150)).await;
-    let rpc = client(&node.http_url);
     let owner = TestNode::dev_signer(0);
-    let a = deploy_probe(&rpc, &owner).await;
-    let b = deploy_probe(&rpc, &owner).await;
+    let a = deploy_probe(&node, &owner).await;
+    let b = deploy_probe(&node, &owner).await;
 
     // A reads B's slot 0: B and that slot are listed; A (the recipient) is not.
     let read = call_json(
@@ -299,7 +317,7 @@ async fn create_access_list_names_what_the_call_touches() {
         a,
         RpcProbe::numberOfCall { other: b }.abi_encode(),
     );
-    let result = raw(&rpc, "eth_createAccessList", json!([read, "latest"])).await;
+    let result = rpc(&node, "eth_createAccessList", json!([read, "latest"])).await;
     assert_eq!(
         result["accessList"],
         json!([{ "address": b, "storageKeys": [word(0)] }]),
@@ -319,7 +337,7 @@ async fn create_access_list_names_what_the_call_touches() {
         }
         .abi_encode(),
     );
-    let result = raw(&rpc, "eth_createAccessList", json!([write])).await;
+    let result = rpc(&node, "eth_createAccessList", json!([write])).await;
     let slot = keccak256([who.into_word().as_slice(), word(1).as_slice()].concat());
     assert_eq!(
         result["accessList"],
@@ -336,7 +354,7 @@ async fn create_access_list_names_what_the_call_touches() {
         }
         .abi_encode(),
     );
-    let result = raw(&rpc, "eth_createAccessList", json!([failing])).await;
+    let result = rpc(&node, "eth_createAccessList", json!([failing])).await;
     assert_eq!(result["error"], "execution reverted", "{result}");
     assert_eq!(result["accessList"], json!([]));
     node.stop().await;

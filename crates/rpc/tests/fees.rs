@@ -2,40 +2,15 @@
 //! with transactions of known tips.
 
 mod common;
-mod support;
 
-use std::time::Duration;
-
-use alloy::{
-    eips::BlockNumberOrTag,
-    providers::{Provider, ProviderBuilder},
-};
+use alloy::{eips::BlockNumberOrTag, providers::Provider};
 use keel_chain::MempoolConfig;
 use keel_rpc::RpcConfig;
-use keel_storage::ChainReader;
 use serde_json::{Value, json};
 
-use common::TestNode;
-use support::{
-    Fee, GWEI, produce, quantity, rpc, rpc_error, send, transfer, wait_for_block, wait_mined,
+use common::{
+    Fee, GWEI, TestNode, canonical, produce, quantity, rpc, rpc_error, send, transfer, wait_mined,
 };
-
-/// A node that makes blocks only when the test asks (after its first automatic block 1).
-async fn manual_node(rpc: RpcConfig) -> TestNode {
-    let node = TestNode::start_with(Duration::from_secs(3600), MempoolConfig::default(), rpc).await;
-    wait_for_block(&node, 1).await;
-    node
-}
-
-/// Base fee, gas used and gas limit of canonical block `number`.
-fn header(node: &TestNode, number: u64) -> keel_types::Header {
-    let reader = node.chain.store().reader().expect("reader");
-    let hash = reader
-        .canonical_hash(number)
-        .expect("lookup")
-        .expect("canonical block");
-    reader.header(&hash).expect("lookup").expect("header")
-}
 
 fn quantities(value: &Value) -> Vec<u128> {
     value
@@ -48,10 +23,13 @@ fn quantities(value: &Value) -> Vec<u128> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fee_history_and_suggestions_follow_the_blocks() {
-    let node = manual_node(RpcConfig {
-        max_fee_history: 3,
-        ..RpcConfig::default()
-    })
+    let node = TestNode::start_manual(
+        MempoolConfig::default(),
+        RpcConfig {
+            max_fee_history: 3,
+            ..RpcConfig::default()
+        },
+    )
     .await;
 
     // A chain without transactions suggests the minimum tip, 1 wei.
@@ -65,10 +43,9 @@ async fn fee_history_and_suggestions_follow_the_blocks() {
     // a 1559 tx capped by its fee cap, another 1559 tip and a legacy gas price over the base fee.
     let base2 = u128::from(node.chain.next_base_fee().expect("base fee"));
     let txs = [
-        transfer(&node, 1, 0, Fee::tip(3 * GWEI)).await,
-        transfer(&node, 2, 0, Fee::tip(GWEI)).await,
+        transfer(1, 0, Fee::tip(3 * GWEI)).await,
+        transfer(2, 0, Fee::tip(GWEI)).await,
         transfer(
-            &node,
             3,
             0,
             Fee::Legacy {
@@ -77,7 +54,6 @@ async fn fee_history_and_suggestions_follow_the_blocks() {
         )
         .await,
         transfer(
-            &node,
             4,
             0,
             Fee::Dynamic {
@@ -98,7 +74,7 @@ async fn fee_history_and_suggestions_follow_the_blocks() {
     }
     // Block 3: empty. Block 4: one transfer with a 5 gwei tip.
     produce(&node).await;
-    let hash = send(&node, &transfer(&node, 5, 0, Fee::tip(5 * GWEI)).await).await;
+    let hash = send(&node, &transfer(5, 0, Fee::tip(5 * GWEI)).await).await;
     let (b4, _) = produce(&node).await;
     assert_eq!(wait_mined(&node, hash).await.0, b4);
     assert_eq!(b4, 4);
@@ -128,7 +104,7 @@ async fn fee_history_and_suggestions_follow_the_blocks() {
     }
     assert_eq!(quantity(&history["oldestBlock"]), 2);
     let expected_base_fees: Vec<u128> = (2..=4)
-        .map(|n| u128::from(header(&node, n).base_fee_per_gas.expect("London")))
+        .map(|n| u128::from(canonical(&node, n).1.base_fee_per_gas.expect("London")))
         .chain([u128::from(node.chain.next_base_fee().expect("base fee"))])
         .collect();
     assert_eq!(expected_base_fees[0], base2);
@@ -141,7 +117,7 @@ async fn fee_history_and_suggestions_follow_the_blocks() {
         .collect();
     let expected_ratios: Vec<f64> = (2..=4)
         .map(|n| {
-            let h = header(&node, n);
+            let h = canonical(&node, n).1;
             h.gas_used as f64 / h.gas_limit as f64
         })
         .collect();
@@ -167,7 +143,7 @@ async fn fee_history_and_suggestions_follow_the_blocks() {
     assert_eq!(history["blobGasUsedRatio"], json!([0.0, 0.0, 0.0]));
 
     // alloy reads the same history.
-    let provider = ProviderBuilder::new().connect_http(node.http_url.parse().expect("url"));
+    let provider = node.client();
     let typed = provider
         .get_fee_history(3, BlockNumberOrTag::Latest, &percentiles)
         .await
@@ -192,7 +168,7 @@ async fn fee_history_and_suggestions_follow_the_blocks() {
     assert_eq!(
         quantities(&past["baseFeePerGas"]),
         vec![
-            u128::from(header(&node, 1).base_fee_per_gas.expect("London")),
+            u128::from(canonical(&node, 1).1.base_fee_per_gas.expect("London")),
             base2,
             expected_base_fees[1],
         ]
@@ -214,10 +190,8 @@ async fn fee_history_and_suggestions_follow_the_blocks() {
     // Bad requests.
     let beyond = rpc_error(&node, "eth_feeHistory", json!(["0x1", "0x63"])).await;
     assert!(
-        beyond["message"]
-            .as_str()
-            .is_some_and(|m| m.starts_with("request beyond head block")),
-        "{beyond}"
+        beyond.message.starts_with("request beyond head block"),
+        "{beyond:?}"
     );
     for bad in [
         json!([50.0, 10.0]),
@@ -227,14 +201,12 @@ async fn fee_history_and_suggestions_follow_the_blocks() {
     ] {
         let error = rpc_error(&node, "eth_feeHistory", json!(["0x2", "latest", bad])).await;
         assert!(
-            error["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("invalid reward percentile")),
-            "{error}"
+            error.message.starts_with("invalid reward percentile"),
+            "{error:?}"
         );
     }
     let missing = rpc_error(&node, "eth_feeHistory", json!(["0x2"])).await;
-    assert_eq!(missing["code"], -32602, "{missing}");
+    assert_eq!(missing.code, -32602, "{missing:?}");
 
     // The suggestion: the 60th percentile of each recent block's three lowest tips
     // (1, 2, 3 gwei from block 2 and 5 gwei from block 4) is 2 gwei.
@@ -255,8 +227,7 @@ async fn fee_history_and_suggestions_follow_the_blocks() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_tip_floor_is_the_mempool_minimum() {
-    let node = TestNode::start_with(
-        Duration::from_secs(3600),
+    let node = TestNode::start_manual(
         MempoolConfig {
             min_tip: 7,
             ..MempoolConfig::default()
@@ -264,7 +235,6 @@ async fn the_tip_floor_is_the_mempool_minimum() {
         RpcConfig::default(),
     )
     .await;
-    wait_for_block(&node, 1).await;
     let tip = quantity(&rpc(&node, "eth_maxPriorityFeePerGas", json!([])).await);
     assert_eq!(tip, 7);
     node.stop().await;

@@ -7,22 +7,11 @@ use std::time::Duration;
 use keel_chain::MempoolConfig;
 use keel_rpc::RpcConfig;
 
-async fn post(url: &str, body: String) -> (u16, String) {
-    let client = alloy::transports::http::reqwest::Client::new();
-    let response = client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("HTTP request");
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
-}
+use common::{TestNode, post_text};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_requests_and_batches_are_refused() {
-    let node = common::TestNode::start_with(
+    let node = TestNode::start_with(
         Duration::from_millis(200),
         MempoolConfig::default(),
         RpcConfig {
@@ -40,7 +29,7 @@ async fn oversized_requests_and_batches_are_refused() {
         r#"{{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
         "ab".repeat(8_192)
     );
-    let (status, text) = post(&node.http_url, big).await;
+    let (status, text) = post_text(&node, big).await;
     assert!(
         status == 413 || text.contains("too big") || text.contains("-32007"),
         "status {status}: {text}"
@@ -48,13 +37,13 @@ async fn oversized_requests_and_batches_are_refused() {
 
     // A batch over the length limit: an error, not 11 answers.
     let batch = format!("[{}]", (0..11).map(call).collect::<Vec<_>>().join(","));
-    let (_, text) = post(&node.http_url, batch).await;
+    let (_, text) = post_text(&node, batch).await;
     let value: serde_json::Value = serde_json::from_str(&text).expect("JSON answer");
     assert!(value.get("error").is_some(), "{text}");
 
     // Within the limits everything is answered, in order.
     let batch = format!("[{}]", (0..10).map(call).collect::<Vec<_>>().join(","));
-    let (status, text) = post(&node.http_url, batch).await;
+    let (status, text) = post_text(&node, batch).await;
     assert_eq!(status, 200);
     let answers: Vec<serde_json::Value> = serde_json::from_str(&text).expect("batch answer");
     assert_eq!(answers.len(), 10);

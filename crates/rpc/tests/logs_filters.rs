@@ -3,57 +3,24 @@
 //! test contract.
 
 mod common;
-mod support;
 
 use std::{collections::HashSet, time::Duration};
 
 use alloy::{
     primitives::{Address, B256, Bytes, keccak256},
-    providers::{Provider, ProviderBuilder},
+    providers::Provider,
     rpc::types::{Filter, Log},
-    sol_types::{SolCall, SolEvent},
+    sol_types::SolCall,
 };
 use keel_chain::MempoolConfig;
 use keel_rpc::RpcConfig;
 use keel_storage::ChainReader;
 use serde_json::{Value, json};
 
-use common::TestNode;
-use support::{
-    Fee, LogEmitter, address_topic, call_tx, deploy_emitter_tx, produce, quantity, rpc, rpc_error,
-    send, transfer, uint_topic, wait_for_block, wait_mined,
+use common::{
+    Fee, LogEmitter, PING, PONG, TestNode, address_topic, call_tx, canonical, deploy_emitter_tx,
+    ping, pongs, produce, quantity, rpc, rpc_error, send, transfer, wait_mined, word,
 };
-
-async fn manual_node(rpc: RpcConfig) -> TestNode {
-    let node = TestNode::start_with(Duration::from_secs(3600), MempoolConfig::default(), rpc).await;
-    wait_for_block(&node, 1).await;
-    node
-}
-
-fn canonical(node: &TestNode, number: u64) -> (B256, keel_types::Header) {
-    let reader = node.chain.store().reader().expect("reader");
-    let hash = reader
-        .canonical_hash(number)
-        .expect("lookup")
-        .expect("canonical block");
-    (hash, reader.header(&hash).expect("lookup").expect("header"))
-}
-
-fn ping(id: u64, data: &[u8]) -> Vec<u8> {
-    LogEmitter::pingCall {
-        id: alloy::primitives::U256::from(id),
-        data: Bytes::copy_from_slice(data),
-    }
-    .abi_encode()
-}
-
-fn pongs(first: u64, count: u64) -> Vec<u8> {
-    LogEmitter::pongsCall {
-        first: alloy::primitives::U256::from(first),
-        count: alloy::primitives::U256::from(count),
-    }
-    .abi_encode()
-}
 
 fn both(id: u64) -> Vec<u8> {
     LogEmitter::bothCall {
@@ -64,8 +31,8 @@ fn both(id: u64) -> Vec<u8> {
 
 /// The ABI encoding of a Ping's unindexed `bytes data`: offset, length, padded bytes.
 fn ping_data(data: &[u8]) -> Bytes {
-    let mut out = uint_topic(32).to_vec();
-    out.extend_from_slice(uint_topic(data.len() as u64).as_slice());
+    let mut out = word(32).to_vec();
+    out.extend_from_slice(word(data.len() as u64).as_slice());
     let mut padded = data.to_vec();
     padded.resize(data.len().div_ceil(32) * 32, 0);
     out.extend_from_slice(&padded);
@@ -87,28 +54,25 @@ fn topic(log: &Value, i: usize) -> B256 {
     serde_json::from_value(log["topics"][i].clone()).expect("a topic")
 }
 
-const PING: B256 = LogEmitter::Ping::SIGNATURE_HASH;
-const PONG: B256 = LogEmitter::Pong::SIGNATURE_HASH;
-
 #[tokio::test(flavor = "multi_thread")]
 async fn get_logs_filters_by_address_topics_and_blocks() {
-    let node = manual_node(RpcConfig::default()).await;
+    let node = TestNode::start_manual(MempoolConfig::default(), RpcConfig::default()).await;
     let sender1 = TestNode::dev_signer(1).address();
 
     // Block 2: two emitters. Block 3: a Ping from each. Block 4: three Pongs from A.
     // Block 5: nothing. Block 6: Ping, Pong and an anonymous log from A.
-    let (deploy_a, a) = deploy_emitter_tx(&node, 0, 0).await;
-    let (deploy_b, b) = deploy_emitter_tx(&node, 0, 1).await;
+    let (deploy_a, a) = deploy_emitter_tx(0, 0).await;
+    let (deploy_b, b) = deploy_emitter_tx(0, 1).await;
     send(&node, &deploy_a).await;
     send(&node, &deploy_b).await;
     assert_eq!(produce(&node).await.0, 2);
-    let ping_a = send(&node, &call_tx(&node, 1, 0, a, ping(1, &[0xab])).await).await;
-    let ping_b = send(&node, &call_tx(&node, 2, 0, b, ping(2, &[])).await).await;
+    let ping_a = send(&node, &call_tx(1, 0, a, ping(1, &[0xab])).await).await;
+    let ping_b = send(&node, &call_tx(2, 0, b, ping(2, &[])).await).await;
     assert_eq!(produce(&node).await.0, 3);
-    let pongs_a = send(&node, &call_tx(&node, 3, 0, a, pongs(10, 3)).await).await;
+    let pongs_a = send(&node, &call_tx(3, 0, a, pongs(10, 3)).await).await;
     assert_eq!(produce(&node).await.0, 4);
     assert_eq!(produce(&node).await.0, 5);
-    let both_a = send(&node, &call_tx(&node, 1, 1, a, both(7)).await).await;
+    let both_a = send(&node, &call_tx(1, 1, a, both(7)).await).await;
     assert_eq!(produce(&node).await.0, 6);
     for (hash, block) in [(ping_a, 3), (ping_b, 3), (pongs_a, 4), (both_a, 6)] {
         assert_eq!(wait_mined(&node, hash).await.0, block);
@@ -123,7 +87,7 @@ async fn get_logs_filters_by_address_topics_and_blocks() {
         first,
         &json!({
             "address": a,
-            "topics": [PING, address_topic(sender1), uint_topic(1)],
+            "topics": [PING, address_topic(sender1), word(1)],
             "data": ping_data(&[0xab]),
             "blockNumber": "0x3",
             "blockHash": hash3,
@@ -176,7 +140,7 @@ async fn get_logs_filters_by_address_topics_and_blocks() {
         2
     );
     assert_eq!(
-        count(json!({ "fromBlock": "0x0", "topics": [null, null, uint_topic(2)] })).await,
+        count(json!({ "fromBlock": "0x0", "topics": [null, null, word(2)] })).await,
         1
     );
     assert_eq!(
@@ -189,8 +153,7 @@ async fn get_logs_filters_by_address_topics_and_blocks() {
         7
     );
     assert_eq!(
-        count(json!({ "fromBlock": "0x0", "topics": [PONG, [uint_topic(11), uint_topic(99)]] }))
-            .await,
+        count(json!({ "fromBlock": "0x0", "topics": [PONG, [word(11), word(99)]] })).await,
         1
     );
     // Negative: an address or a topic nobody logs.
@@ -246,12 +209,12 @@ async fn get_logs_filters_by_address_topics_and_blocks() {
         json!([{ "blockHash": hash3, "fromBlock": "0x1" }]),
     )
     .await;
-    assert_eq!(both_given["code"], -32602);
+    assert_eq!(both_given.code, -32602);
     assert!(
-        both_given["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("cannot specify both BlockHash and FromBlock/ToBlock")),
-        "{both_given}"
+        both_given
+            .message
+            .contains("cannot specify both BlockHash and FromBlock/ToBlock"),
+        "{both_given:?}"
     );
     let unknown = rpc_error(
         &node,
@@ -259,23 +222,23 @@ async fn get_logs_filters_by_address_topics_and_blocks() {
         json!([{ "blockHash": B256::repeat_byte(7) }]),
     )
     .await;
-    assert_eq!(unknown["message"], "unknown block");
+    assert_eq!(unknown.message, "unknown block");
     let inverted = rpc_error(
         &node,
         "eth_getLogs",
         json!([{ "fromBlock": "0x5", "toBlock": "0x4" }]),
     )
     .await;
-    assert_eq!(inverted["message"], "invalid block range params");
+    assert_eq!(inverted.message, "invalid block range params");
     let pending = rpc_error(&node, "eth_getLogs", json!([{ "toBlock": "pending" }])).await;
-    assert_eq!(pending["message"], "pending logs are not supported");
+    assert_eq!(pending.message, "pending logs are not supported");
     let bad_topic = rpc_error(&node, "eth_getLogs", json!([{ "topics": ["0x1234"] }])).await;
-    assert_eq!(bad_topic["code"], -32602, "{bad_topic}");
+    assert_eq!(bad_topic.code, -32602, "{bad_topic:?}");
     let missing = rpc_error(&node, "eth_getLogs", json!([])).await;
-    assert_eq!(missing["code"], -32602, "{missing}");
+    assert_eq!(missing.code, -32602, "{missing:?}");
 
     // alloy parses the logs.
-    let provider = ProviderBuilder::new().connect_http(node.http_url.parse().expect("url"));
+    let provider = node.client();
     let typed: Vec<Log> = provider
         .get_logs(&Filter::new().address(a).event_signature(PONG).from_block(0))
         .await
@@ -292,23 +255,26 @@ async fn get_logs_filters_by_address_topics_and_blocks() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_logs_enforces_the_range_and_result_limits() {
-    let node = manual_node(RpcConfig {
-        max_logs_block_range: 3,
-        max_logs: 2,
-        ..RpcConfig::default()
-    })
+    let node = TestNode::start_manual(
+        MempoolConfig::default(),
+        RpcConfig {
+            max_logs_block_range: 3,
+            max_logs: 2,
+            ..RpcConfig::default()
+        },
+    )
     .await;
-    let (deploy, a) = deploy_emitter_tx(&node, 0, 0).await;
+    let (deploy, a) = deploy_emitter_tx(0, 0).await;
     send(&node, &deploy).await;
     produce(&node).await; // 2
-    send(&node, &call_tx(&node, 1, 0, a, pongs(0, 3)).await).await;
+    send(&node, &call_tx(1, 0, a, pongs(0, 3)).await).await;
     produce(&node).await; // 3: three logs
     produce(&node).await; // 4
     produce(&node).await; // 5
 
     let range = rpc_error(&node, "eth_getLogs", json!([{ "fromBlock": "0x0" }])).await;
-    assert_eq!(range["code"], -32005);
-    assert_eq!(range["message"], "exceed maximum block range: 3");
+    assert_eq!(range.code, -32005);
+    assert_eq!(range.message, "exceed maximum block range: 3");
     // Three blocks are allowed, but block 3 alone has more logs than allowed.
     let results = rpc_error(
         &node,
@@ -316,8 +282,8 @@ async fn get_logs_enforces_the_range_and_result_limits() {
         json!([{ "fromBlock": "0x3", "toBlock": "0x5" }]),
     )
     .await;
-    assert_eq!(results["code"], -32005);
-    assert_eq!(results["message"], "query exceeds max results 2");
+    assert_eq!(results.code, -32005);
+    assert_eq!(results.message, "query exceeds max results 2");
     // The part of the range that fits is suggested.
     let retry = rpc_error(
         &node,
@@ -326,12 +292,12 @@ async fn get_logs_enforces_the_range_and_result_limits() {
     )
     .await;
     assert_eq!(
-        retry["message"],
+        retry.message,
         "query exceeds max results 2, retry with the range 2-2"
     );
     let fits = get_logs(
         &node,
-        json!({ "fromBlock": "0x3", "toBlock": "0x5", "topics": [null, uint_topic(1)] }),
+        json!({ "fromBlock": "0x3", "toBlock": "0x5", "topics": [null, word(1)] }),
     )
     .await;
     assert_eq!(fits.len(), 1);
@@ -341,7 +307,7 @@ async fn get_logs_enforces_the_range_and_result_limits() {
         json!([{ "blockHash": canonical(&node, 3).0 }]),
     )
     .await;
-    assert_eq!(by_hash["code"], -32005);
+    assert_eq!(by_hash.code, -32005);
     node.stop().await;
 }
 
@@ -387,7 +353,7 @@ async fn block_filter_reports_each_new_block_once() {
     }
 
     // alloy reads the ids and changes as quantities and hashes.
-    let provider = ProviderBuilder::new().connect_http(node.http_url.parse().expect("url"));
+    let provider = node.client();
     let typed = provider
         .new_block_filter()
         .await
@@ -416,17 +382,17 @@ async fn block_filter_reports_each_new_block_once() {
         json!(false)
     );
     let gone = rpc_error(&node, "eth_getFilterChanges", json!([id])).await;
-    assert_eq!(gone["code"], -32000);
-    assert_eq!(gone["message"], "filter not found");
+    assert_eq!(gone.code, -32000);
+    assert_eq!(gone.message, "filter not found");
     let never = rpc_error(&node, "eth_getFilterChanges", json!(["0x1234"])).await;
-    assert_eq!(never["message"], "filter not found");
+    assert_eq!(never.message, "filter not found");
     node.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn log_filters_report_new_matching_logs_once() {
-    let node = manual_node(RpcConfig::default()).await;
-    let (deploy, a) = deploy_emitter_tx(&node, 0, 0).await;
+    let node = TestNode::start_manual(MempoolConfig::default(), RpcConfig::default()).await;
+    let (deploy, a) = deploy_emitter_tx(0, 0).await;
     send(&node, &deploy).await;
     produce(&node).await; // 2
 
@@ -453,11 +419,11 @@ async fn log_filters_report_new_matching_logs_once() {
         json!([])
     );
 
-    send(&node, &call_tx(&node, 1, 0, a, pongs(1, 2)).await).await;
+    send(&node, &call_tx(1, 0, a, pongs(1, 2)).await).await;
     produce(&node).await; // 3: Pong 1, Pong 2
-    send(&node, &call_tx(&node, 1, 1, a, ping(5, &[])).await).await;
+    send(&node, &call_tx(1, 1, a, ping(5, &[])).await).await;
     produce(&node).await; // 4: a Ping (other topic)
-    send(&node, &call_tx(&node, 1, 2, a, pongs(3, 1)).await).await;
+    send(&node, &call_tx(1, 2, a, pongs(3, 1)).await).await;
     produce(&node).await; // 5: Pong 3
 
     // Three blocks since the last poll, none lost; each log once.
@@ -494,20 +460,20 @@ async fn log_filters_report_new_matching_logs_once() {
         json!([{ "fromBlock": "0x5", "toBlock": "0x3" }]),
     )
     .await;
-    assert_eq!(inverted["message"], "invalid block range params");
+    assert_eq!(inverted.message, "invalid block range params");
     let pending = rpc_error(&node, "eth_newFilter", json!([{ "fromBlock": "pending" }])).await;
-    assert_eq!(pending["message"], "pending logs are not supported");
+    assert_eq!(pending.message, "pending logs are not supported");
     let blocks_id = rpc(&node, "eth_newBlockFilter", json!([])).await;
     let not_logs = rpc_error(&node, "eth_getFilterLogs", json!([blocks_id])).await;
-    assert_eq!(not_logs["message"], "filter not found");
+    assert_eq!(not_logs.message, "filter not found");
 
     // alloy: a log filter and typed changes.
-    let provider = ProviderBuilder::new().connect_http(node.http_url.parse().expect("url"));
+    let provider = node.client();
     let typed = provider
         .new_filter(&Filter::new().address(a).event_signature(PING))
         .await
         .expect("alloy newFilter");
-    send(&node, &call_tx(&node, 2, 0, a, ping(9, &[1, 2, 3])).await).await;
+    send(&node, &call_tx(2, 0, a, ping(9, &[1, 2, 3])).await).await;
     produce(&node).await;
     let logs: Vec<Log> = provider.get_filter_changes(typed).await.expect("changes");
     assert_eq!(logs.len(), 1);
@@ -519,14 +485,14 @@ async fn log_filters_report_new_matching_logs_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pending_transaction_filters_report_hashes_or_transactions() {
-    let node = manual_node(RpcConfig::default()).await;
+    let node = TestNode::start_manual(MempoolConfig::default(), RpcConfig::default()).await;
     let hashes_id = rpc(&node, "eth_newPendingTransactionFilter", json!([])).await;
     let full_id = rpc(&node, "eth_newPendingTransactionFilter", json!([true])).await;
 
     let txs = [
-        transfer(&node, 1, 0, Fee::tip(1_000)).await,
-        transfer(&node, 2, 0, Fee::tip(2_000)).await,
-        transfer(&node, 1, 1, Fee::tip(3_000)).await,
+        transfer(1, 0, Fee::tip(1_000)).await,
+        transfer(2, 0, Fee::tip(2_000)).await,
+        transfer(1, 1, Fee::tip(3_000)).await,
     ];
     let mut sent = Vec::new();
     for tx in &txs {
@@ -560,7 +526,7 @@ async fn pending_transaction_filters_report_hashes_or_transactions() {
     assert_eq!(full[1]["from"], json!(TestNode::dev_signer(2).address()));
 
     // After a block, only new arrivals; a pool transaction in full.
-    let later = send(&node, &transfer(&node, 3, 0, Fee::tip(1)).await).await;
+    let later = send(&node, &transfer(3, 0, Fee::tip(1)).await).await;
     let hashes: Vec<B256> =
         serde_json::from_value(rpc(&node, "eth_getFilterChanges", json!([hashes_id])).await)
             .expect("hashes");
@@ -591,13 +557,13 @@ async fn filters_expire_when_not_polled() {
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
     let gone = rpc_error(&node, "eth_getFilterChanges", json!([idle])).await;
-    assert_eq!(gone["message"], "filter not found");
+    assert_eq!(gone.message, "filter not found");
     assert_eq!(
         rpc(&node, "eth_uninstallFilter", json!([idle])).await,
         json!(false)
     );
     tokio::time::sleep(Duration::from_secs(4)).await;
     let gone = rpc_error(&node, "eth_getFilterChanges", json!([polled])).await;
-    assert_eq!(gone["message"], "filter not found");
+    assert_eq!(gone.message, "filter not found");
     node.stop().await;
 }

@@ -9,7 +9,7 @@ use alloy::{
     consensus::{SignableTransaction, TxEip1559, TxEip4844, TxEnvelope, TxLegacy},
     eips::Encodable2718,
     primitives::{Address, B256, Bytes, TxKind, U256, address},
-    providers::{Provider, ProviderBuilder},
+    providers::Provider,
     signers::{SignerSync, local::PrivateKeySigner},
 };
 use keel_chain::MempoolConfig;
@@ -52,7 +52,7 @@ async fn each_rejection_returns_its_error() {
         RpcConfig::default(),
     )
     .await;
-    let provider = ProviderBuilder::new().connect_http(node.http_url.parse().expect("url"));
+    let provider = node.client();
     let s = common::TestNode::dev_signer(1);
     let send = |raw: Vec<u8>| {
         let provider = provider.clone();
@@ -209,7 +209,7 @@ async fn each_rejection_returns_its_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn nonce_too_low_once_included() {
     let node = common::TestNode::start(Duration::from_millis(100)).await;
-    let provider = ProviderBuilder::new().connect_http(node.http_url.parse().expect("url"));
+    let provider = node.client();
     let s = common::TestNode::dev_signer(5);
     let raw = sign(&s, tx(0, 10 * GWEI, GWEI));
     let hash = *provider

@@ -9,7 +9,7 @@ use alloy::{
     consensus::{SignableTransaction, TxEip1559, TxEnvelope},
     eips::Encodable2718,
     primitives::{B256, Bytes, TxKind, U256, address},
-    providers::{Provider, ProviderBuilder},
+    providers::Provider,
     rpc::types::TransactionReceipt,
     signers::SignerSync,
 };
@@ -36,7 +36,7 @@ fn transfer(signer: usize, nonce: u64) -> Bytes {
 #[tokio::test(flavor = "multi_thread")]
 async fn returns_the_receipt_once_included() {
     let node = common::TestNode::start(Duration::from_millis(150)).await;
-    let provider = ProviderBuilder::new().connect_http(node.http_url.parse().expect("url"));
+    let provider = node.client();
     let raw = transfer(6, 0);
     let receipt: TransactionReceipt = provider
         .raw_request("eth_sendRawTransactionSync".into(), (raw.clone(),))
@@ -67,7 +67,7 @@ async fn returns_the_receipt_once_included() {
 async fn times_out_with_code_4_and_rejects_bad_transactions_at_once() {
     // No block for an hour: the transaction stays pending.
     let node = common::TestNode::start(Duration::from_secs(3600)).await;
-    let provider = ProviderBuilder::new().connect_http(node.http_url.parse().expect("url"));
+    let provider = node.client();
     let err = provider
         .raw_request::<_, TransactionReceipt>(
             "eth_sendRawTransactionSync".into(),

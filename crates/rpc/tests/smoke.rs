@@ -4,12 +4,12 @@ mod common;
 
 use std::time::Duration;
 
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::providers::Provider;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn node_starts_and_produces_blocks() {
     let node = common::TestNode::start(Duration::from_millis(200)).await;
-    let provider = ProviderBuilder::new().connect_http(node.http_url.parse().expect("url"));
+    let provider = node.client();
     // Blocks appear on schedule even with an empty mempool.
     let produced = async {
         loop {

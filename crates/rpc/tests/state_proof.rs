@@ -2,7 +2,6 @@
 //! proofs checked with alloy-trie's verifier against the block's state root.
 
 mod common;
-mod helpers;
 
 use std::time::Duration;
 
@@ -14,12 +13,12 @@ use alloy::{
     sol_types::SolCall,
 };
 use alloy_trie::{Nibbles, TrieAccount, proof::verify_proof};
-use helpers::{
-    RpcProbe, client, deploy_probe, quantity, raw, request_1559, send_ok, wait_for_block, word,
-};
 use serde_json::json;
 
-use common::TestNode;
+use common::{
+    RpcError, RpcProbe, TestNode, call_ok, deploy_probe, quantity, request_1559, rpc, rpc_error,
+    send_ok, wait_for_block, word,
+};
 
 /// Check every proof of an `eth_getProof` answer against `state_root`.
 fn verify(state_root: B256, proof: &EIP1186AccountProofResponse) {
@@ -52,65 +51,53 @@ fn verify(state_root: B256, proof: &EIP1186AccountProofResponse) {
 }
 
 async fn get_proof(
-    rpc: &alloy::providers::DynProvider,
+    node: &TestNode,
     address: Address,
     keys: serde_json::Value,
     block: serde_json::Value,
 ) -> EIP1186AccountProofResponse {
-    serde_json::from_value(raw(rpc, "eth_getProof", json!([address, keys, block])).await)
+    serde_json::from_value(rpc(node, "eth_getProof", json!([address, keys, block])).await)
         .expect("an EIP-1186 response")
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn state_at_head_and_older_blocks_with_verified_proofs() {
     let node = TestNode::start(Duration::from_millis(150)).await;
-    let rpc = client(&node.http_url);
+    let provider = node.client();
     let owner = TestNode::dev_signer(0);
-    let before_deploy = rpc.get_block_number().await.expect("head");
-    let probe = deploy_probe(&rpc, &owner).await;
+    let before_deploy = provider.get_block_number().await.expect("head");
+    let probe = deploy_probe(&node, &owner).await;
 
-    let set = request_1559(&rpc, &owner, 200_000)
-        .await
-        .with_to(probe)
-        .with_input(
-            RpcProbe::setNumberCall {
-                value: U256::from(7),
-            }
-            .abi_encode(),
-        );
-    let set_block = send_ok(&rpc, &owner, set)
+    let set = RpcProbe::setNumberCall {
+        value: U256::from(7),
+    };
+    let set_block = call_ok(&node, &owner, probe, set.abi_encode())
         .await
         .block_number
         .expect("mined");
     let fresh = address!("0x00000000000000000000000000000000c0ffee01");
-    let credit = request_1559(&rpc, &owner, 200_000)
-        .await
-        .with_to(probe)
-        .with_input(
-            RpcProbe::creditCall {
-                who: fresh,
-                amount: U256::from(5),
-            }
-            .abi_encode(),
-        );
-    send_ok(&rpc, &owner, credit).await;
+    let credit = RpcProbe::creditCall {
+        who: fresh,
+        amount: U256::from(5),
+    };
+    call_ok(&node, &owner, probe, credit.abi_encode()).await;
     let one_eth = U256::from(10u64).pow(U256::from(18));
-    let transfer = request_1559(&rpc, &owner, 21_000)
+    let transfer = request_1559(&node, &owner, 21_000)
         .await
         .with_to(fresh)
         .with_value(one_eth);
-    let transfer_block = send_ok(&rpc, &owner, transfer)
+    let transfer_block = send_ok(&node, &owner, transfer)
         .await
         .block_number
         .expect("mined");
     // Make the transfer's block historical (not the head) too.
-    wait_for_block(&rpc, transfer_block + 1).await;
+    wait_for_block(&node, transfer_block + 1).await;
 
     // Balances: before, at and after the transfer, by number, by hash and at the head.
     let balance = |block: serde_json::Value| {
-        let rpc = rpc.clone();
+        let node = &node;
         async move {
-            let value = raw(&rpc, "eth_getBalance", json!([fresh, block])).await;
+            let value = rpc(node, "eth_getBalance", json!([fresh, block])).await;
             serde_json::from_value::<U256>(value).expect("quantity")
         }
     };
@@ -124,8 +111,8 @@ async fn state_at_head_and_older_blocks_with_verified_proofs() {
     );
     assert_eq!(balance(json!("latest")).await, one_eth);
     assert_eq!(balance(json!("earliest")).await, U256::ZERO);
-    let older = raw(
-        &rpc,
+    let older = rpc(
+        &node,
         "eth_getBlockByNumber",
         json!([format!("{:#x}", transfer_block - 1), false]),
     )
@@ -139,23 +126,23 @@ async fn state_at_head_and_older_blocks_with_verified_proofs() {
         U256::ZERO
     );
     // A block past the head is geth's "header not found".
-    let (code, message, _) =
-        helpers::raw_err(&rpc, "eth_getBalance", json!([fresh, "0xffffffff"])).await;
+    let RpcError { code, message, .. } =
+        rpc_error(&node, "eth_getBalance", json!([fresh, "0xffffffff"])).await;
     assert_eq!((code, message.as_str()), (-32000, "header not found"));
 
     // Code and storage, now and before.
-    let code = rpc.get_code_at(probe).await.expect("eth_getCode");
+    let code = provider.get_code_at(probe).await.expect("eth_getCode");
     assert_eq!(code, RpcProbe::DEPLOYED_BYTECODE.clone());
-    let code_before = rpc
+    let code_before = provider
         .get_code_at(probe)
         .block_id(BlockId::number(before_deploy))
         .await
         .expect("eth_getCode");
     assert_eq!(code_before, Bytes::new());
-    let slot0 = raw(&rpc, "eth_getStorageAt", json!([probe, "0x0", "latest"])).await;
+    let slot0 = rpc(&node, "eth_getStorageAt", json!([probe, "0x0", "latest"])).await;
     assert_eq!(slot0, json!(word(7)));
-    let slot0_before = raw(
-        &rpc,
+    let slot0_before = rpc(
+        &node,
         "eth_getStorageAt",
         json!([probe, "0x0", format!("{:#x}", set_block - 1)]),
     )
@@ -163,8 +150,8 @@ async fn state_at_head_and_older_blocks_with_verified_proofs() {
     assert_eq!(slot0_before, json!(word(0)));
     // credits[fresh] lives at keccak(fresh . 1).
     let credit_slot = keccak256([fresh.into_word().as_slice(), word(1).as_slice()].concat());
-    let credited = raw(
-        &rpc,
+    let credited = rpc(
+        &node,
         "eth_getStorageAt",
         json!([probe, credit_slot, "latest"]),
     )
@@ -174,11 +161,11 @@ async fn state_at_head_and_older_blocks_with_verified_proofs() {
     // Nonces: the owner's at genesis, now, and pending (nothing pending: the same).
     let owner_address = owner.address();
     let nonce = |block: &'static str| {
-        let rpc = rpc.clone();
+        let node = &node;
         async move {
             quantity(
-                &raw(
-                    &rpc,
+                &rpc(
+                    node,
                     "eth_getTransactionCount",
                     json!([owner_address, block]),
                 )
@@ -191,10 +178,10 @@ async fn state_at_head_and_older_blocks_with_verified_proofs() {
     assert_eq!(nonce("pending").await, 4);
 
     // Proofs at the head: the contract with a set slot, a mapping slot and an empty slot.
-    let head = raw(&rpc, "eth_getBlockByNumber", json!(["latest", false])).await;
+    let head = rpc(&node, "eth_getBlockByNumber", json!(["latest", false])).await;
     let head_root: B256 = serde_json::from_value(head["stateRoot"].clone()).expect("root");
     let proof = get_proof(
-        &rpc,
+        &node,
         probe,
         json!(["0x0", credit_slot, word(9)]),
         json!(head["number"]),
@@ -210,22 +197,22 @@ async fn state_at_head_and_older_blocks_with_verified_proofs() {
     assert!(!proof.account_proof.is_empty());
     verify(head_root, &proof);
     // An EOA and an account that does not exist.
-    let eoa = get_proof(&rpc, fresh, json!([]), json!(head["number"])).await;
+    let eoa = get_proof(&node, fresh, json!([]), json!(head["number"])).await;
     assert_eq!(eoa.balance, one_eth);
     assert_eq!(eoa.storage_hash, alloy_trie::EMPTY_ROOT_HASH);
     verify(head_root, &eoa);
     let nobody = address!("0x000000000000000000000000000000000000dead");
-    let absent = get_proof(&rpc, nobody, json!(["0x1"]), json!(head["number"])).await;
+    let absent = get_proof(&node, nobody, json!(["0x1"]), json!(head["number"])).await;
     assert_eq!(absent.balance, U256::ZERO);
     assert_eq!(absent.code_hash, alloy_trie::KECCAK_EMPTY);
     assert_eq!(absent.storage_hash, alloy_trie::EMPTY_ROOT_HASH);
     verify(head_root, &absent);
     // A proof at an older block verifies against that block's root, with that block's values.
     let old_root: B256 = serde_json::from_value(older["stateRoot"].clone()).expect("root");
-    let old = get_proof(&rpc, fresh, json!([]), json!(older["number"])).await;
+    let old = get_proof(&node, fresh, json!([]), json!(older["number"])).await;
     assert_eq!(old.balance, U256::ZERO);
     verify(old_root, &old);
-    let old_probe = get_proof(&rpc, probe, json!(["0x0"]), json!(older["number"])).await;
+    let old_probe = get_proof(&node, probe, json!(["0x0"]), json!(older["number"])).await;
     assert_eq!(old_probe.storage_proof[0].value, U256::from(7));
     verify(old_root, &old_probe);
     // A tampered proof must not verify.

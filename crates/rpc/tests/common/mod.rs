@@ -1,15 +1,29 @@
-//! An in-process L2 node for RPC tests: the dev genesis on an in-memory store, the mempool, a
-//! block producer and the RPC server on a free 127.0.0.1 port.
+//! What the RPC tests share: an in-process L2 node (the dev genesis on an in-memory store, the
+//! mempool, a block producer and the RPC server on a free 127.0.0.1 port), raw JSON-RPC calls
+//! ([`json_rpc`]), and transactions signed locally and the test contracts ([`tx`]).
 
 #![allow(dead_code)]
 
+mod json_rpc;
+mod tx;
+
+// Not every test binary uses every part.
+#[allow(unused_imports)]
+pub use json_rpc::*;
+#[allow(unused_imports)]
+pub use tx::*;
+
 use std::{sync::Arc, time::Duration};
 
-use alloy::signers::local::PrivateKeySigner;
+use alloy::{
+    primitives::B256,
+    providers::{DynProvider, Provider, ProviderBuilder, WsConnect},
+    signers::local::PrivateKeySigner,
+};
 use keel_chain::{Blockchain, Mempool, MempoolConfig};
 use keel_rpc::{RpcConfig, RpcContext, RpcServer};
 use keel_sequencer::{BlockProducer, BlockProducerConfig};
-use keel_storage::Store;
+use keel_storage::{ChainReader, Store};
 use keel_types::{ChainSpec, dev};
 use tokio::sync::watch;
 
@@ -27,6 +41,14 @@ impl TestNode {
     /// A node that makes a block every `block_time`.
     pub async fn start(block_time: Duration) -> TestNode {
         Self::start_with(block_time, MempoolConfig::default(), RpcConfig::default()).await
+    }
+
+    /// A node that makes blocks only when the test asks with [`produce`]: the producer's first
+    /// tick makes block 1 (awaited here), the next one is an hour away.
+    pub async fn start_manual(pool: MempoolConfig, rpc: RpcConfig) -> TestNode {
+        let node = Self::start_with(Duration::from_secs(3600), pool, rpc).await;
+        wait_for_block(&node, 1).await;
+        node
     }
 
     pub async fn start_with(
@@ -69,10 +91,86 @@ impl TestNode {
         PrivateKeySigner::from_bytes(&dev::DEV_ACCOUNTS[i].1).expect("valid dev key")
     }
 
+    /// An HTTP client that sends exactly what the test asks for (no fillers).
+    pub fn client(&self) -> DynProvider {
+        ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect_http(self.http_url.parse().expect("url"))
+            .erased()
+    }
+
+    /// A WebSocket client, for subscriptions.
+    pub async fn ws_client(&self) -> DynProvider {
+        ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect_ws(WsConnect::new(self.ws_url.clone()))
+            .await
+            .expect("WebSocket connection")
+            .erased()
+    }
+
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
     }
+}
+
+/// Produce one block now (for nodes started with [`TestNode::start_manual`]). Returns its number
+/// and hash.
+pub async fn produce(node: &TestNode) -> (u64, B256) {
+    let producer = node.producer.clone();
+    let built = tokio::task::spawn_blocking(move || producer.produce_block())
+        .await
+        .expect("producer task")
+        .expect("produce a block")
+        .expect("a block (empty blocks are not skipped)");
+    (built.block.header.number, built.hash)
+}
+
+/// Wait until the head is at least block `number`.
+pub async fn wait_for_block(node: &TestNode, number: u64) {
+    let reached = async {
+        loop {
+            if node.chain.head().expect("head").0 >= number {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), reached)
+        .await
+        .unwrap_or_else(|_| panic!("block {number} within 30 s"));
+}
+
+/// Wait until `hash` is in a canonical block; returns the block's number and hash.
+pub async fn wait_mined(node: &TestNode, hash: B256) -> (u64, B256) {
+    let mined = async {
+        loop {
+            let reader = node.chain.store().reader().expect("reader");
+            if let Some((block, _)) = reader.tx_location(&hash).expect("tx lookup") {
+                let number = reader
+                    .block_number(&block)
+                    .expect("block number")
+                    .expect("known block");
+                return (number, block);
+            }
+            drop(reader);
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), mined)
+        .await
+        .unwrap_or_else(|_| panic!("transaction {hash} mined within 30 s"))
+}
+
+/// The hash and header of canonical block `number`, read from the store.
+pub fn canonical(node: &TestNode, number: u64) -> (B256, keel_types::Header) {
+    let reader = node.chain.store().reader().expect("reader");
+    let hash = reader
+        .canonical_hash(number)
+        .expect("lookup")
+        .expect("canonical block");
+    (hash, reader.header(&hash).expect("lookup").expect("header"))
 }
