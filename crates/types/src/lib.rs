@@ -8,10 +8,12 @@ pub mod block;
 pub mod chain_spec;
 pub mod dev;
 pub mod genesis;
+pub mod l1_message;
 
 pub use block::{Block, BlockBody, Receipt, SealedHeader, Transaction};
 pub use chain_spec::{ChainSpec, ChainSpecError};
 pub use genesis::{genesis_header, genesis_state_root};
+pub use l1_message::{L1Message, verify_withdrawal_proof, withdrawal_proof, withdrawals_root};
 
 pub use alloy_consensus::Header;
 pub use alloy_genesis::Genesis;
