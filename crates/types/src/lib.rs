@@ -10,12 +10,14 @@ pub mod dev;
 pub mod genesis;
 pub mod l1_message;
 pub mod privileged;
+pub mod public_inputs;
 
 pub use block::{Block, BlockBody, Receipt, SealedHeader, Transaction};
 pub use chain_spec::{ChainSpec, ChainSpecError};
 pub use genesis::{genesis_header, genesis_state_root};
 pub use l1_message::{L1Message, verify_withdrawal_proof, withdrawal_proof, withdrawals_root};
 pub use privileged::{PrivilegedTx, apply_l1_alias, privileged_rolling_hash};
+pub use public_inputs::{PUBLIC_INPUTS_LEN, PublicInputs};
 
 pub use alloy_consensus::Header;
 pub use alloy_genesis::Genesis;
