@@ -1,5 +1,7 @@
 //! keel-types: the data that every other keel crate agrees on — the chain specification built from a
-//! geth-style genesis, the genesis block itself, and the block/transaction/receipt types of the chain.
+//! geth-style genesis, the genesis block itself, the block/transaction/receipt types of the chain,
+//! the dev genesis, and the rollup formats L1 and L2 must agree on byte for byte: privileged
+//! transactions and their rolling hash, L1 messages and the withdrawals tree, batch public inputs.
 //!
 //! This crate does no I/O and holds no state: it only defines types, codecs and pure functions over
 //! them, so the sequencer, the prover and the contracts' tooling can all depend on it.
