@@ -1,6 +1,7 @@
 //! The dev chain: the L2 genesis `keel l2 --dev` starts from. It funds the ten accounts of the
 //! standard test mnemonic (the ones anvil and hardhat fund, so wallets and scripts written for
-//! those work unchanged) and predeploys Multicall3 and the EIP-2935 block-hash history contract.
+//! those work unchanged) and predeploys the L2 system contracts (`CommonBridgeL2`, `Messenger`),
+//! Multicall3 and the EIP-2935 block-hash history contract.
 
 use std::collections::BTreeMap;
 
@@ -68,6 +69,33 @@ pub fn multicall3_code() -> Bytes {
     hex.parse().unwrap_or_default()
 }
 
+/// The L2 bridge (`CommonBridgeL2`), a genesis predeploy (DESIGN.md section 7).
+pub const L2_BRIDGE_ADDRESS: Address = address!("0x000000000000000000000000000000000000ffff");
+
+/// The L2→L1 `Messenger`, a genesis predeploy.
+pub const MESSENGER_ADDRESS: Address = address!("0x000000000000000000000000000000000000fffe");
+
+/// Runtime code of a committed contract artifact (`contracts/artifacts/NAME.json`).
+fn artifact_runtime(json: &str) -> Bytes {
+    // The artifacts are committed and checked by a test; an unreadable one is a build defect.
+    serde_json::from_str::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| v["deployedBytecode"].as_str()?.parse().ok())
+        .unwrap_or_default()
+}
+
+/// `CommonBridgeL2`'s runtime code.
+pub fn l2_bridge_code() -> Bytes {
+    artifact_runtime(include_str!(
+        "../../../contracts/artifacts/CommonBridgeL2.json"
+    ))
+}
+
+/// `Messenger`'s runtime code.
+pub fn messenger_code() -> Bytes {
+    artifact_runtime(include_str!("../../../contracts/artifacts/Messenger.json"))
+}
+
 /// Gas limit of dev blocks: high enough that throughput, not the limit, decides how much fits.
 pub const DEV_GAS_LIMIT: u64 = 1_000_000_000;
 
@@ -92,6 +120,17 @@ pub fn dev_genesis() -> Genesis {
             .with_code(Some(multicall3_code()))
             .with_nonce(Some(1)),
     );
+    for (address, code) in [
+        (L2_BRIDGE_ADDRESS, l2_bridge_code()),
+        (MESSENGER_ADDRESS, messenger_code()),
+    ] {
+        alloc.insert(
+            address,
+            GenesisAccount::default()
+                .with_code(Some(code))
+                .with_nonce(Some(1)),
+        );
+    }
     alloc.insert(
         alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS,
         GenesisAccount::default()
@@ -168,6 +207,8 @@ mod tests {
         let (_, spec) = ChainSpec::from_genesis_json(&json).expect("valid genesis");
         assert_eq!(spec.chain_id, DEFAULT_L2_CHAIN_ID);
         assert!(spec.prague_time == Some(0));
-        assert_eq!(genesis.alloc.len(), 12);
+        assert_eq!(genesis.alloc.len(), 14);
+        assert!(l2_bridge_code().len() > 1_000);
+        assert!(messenger_code().len() > 100);
     }
 }
