@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Compile the Solidity sources under contracts/ with solcjs (tools/node_modules) and write one
 // artifact per contract to contracts/artifacts/NAME.json: ABI, creation and deployed bytecode.
-// Usage: node contracts/compile.js   (from the repo root; needs `npm ci --prefix tools`)
+// Usage: node contracts/compile.js [--out DIR]   (from the repo root; needs `npm ci --prefix tools`)
+// --out writes the artifacts to DIR instead (the test command compares them with the committed ones).
 const fs = require('fs');
 const path = require('path');
 const solc = require(path.join(__dirname, '..', 'tools', 'node_modules', 'solc'));
@@ -37,7 +38,9 @@ const out = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports
 const errors = (out.errors || []).filter((e) => e.severity === 'error');
 for (const e of out.errors || []) console.error(e.formattedMessage);
 if (errors.length) process.exit(1);
-fs.mkdirSync(path.join(root, 'artifacts'), { recursive: true });
+const outFlag = process.argv.indexOf('--out');
+const outDir = outFlag > 0 ? path.resolve(process.argv[outFlag + 1]) : path.join(root, 'artifacts');
+fs.mkdirSync(outDir, { recursive: true });
 for (const [file, contracts] of Object.entries(out.contracts)) {
   if (!Object.prototype.hasOwnProperty.call(sources, file)) continue;
   for (const [name, c] of Object.entries(contracts)) {
@@ -49,7 +52,7 @@ for (const [file, contracts] of Object.entries(out.contracts)) {
       bytecode: '0x' + c.evm.bytecode.object,
       deployedBytecode: '0x' + c.evm.deployedBytecode.object,
     };
-    fs.writeFileSync(path.join(root, 'artifacts', `${name}.json`), JSON.stringify(artifact, null, 1) + '\n');
-    console.log(`wrote contracts/artifacts/${name}.json`);
+    fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(artifact, null, 1) + '\n');
+    console.log(`wrote ${path.join(outDir, `${name}.json`)}`);
   }
 }

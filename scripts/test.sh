@@ -3,7 +3,8 @@
 #
 #   bash scripts/test.sh
 #
-# Steps: npm L1 tools (tools/), cargo-nextest, doctests (nextest does not run
+# Steps: npm L1 tools (tools/), a check that the committed contract artifacts match
+# their sources, cargo-nextest, doctests (nextest does not run
 # those), then `cargo nextest run` over all targets. A pre-set
 # CARGO_TARGET_DIR is respected. Exits non-zero if any step fails.
 set -euo pipefail
@@ -33,19 +34,31 @@ tools/node_modules/.bin/anvil --version | sed -n 1p
 tools/node_modules/.bin/cast --version | sed -n 1p
 echo "solcjs $(tools/node_modules/.bin/solcjs --version)"
 
-# 2. cargo-nextest
+# 2. the committed contract artifacts must be what the sources compile to
+step "contract artifacts match a fresh compile"
+fresh="$(mktemp -d)"
+node contracts/compile.js --out "$fresh" > /dev/null
+if ! diff -r -q "$fresh" contracts/artifacts; then
+    echo "error: contracts/artifacts differ from a fresh compile; run \`node contracts/compile.js\` and commit the result" >&2
+    rm -rf "$fresh"
+    exit 1
+fi
+rm -rf "$fresh"
+echo "contracts/artifacts are up to date"
+
+# 3. cargo-nextest
 step "cargo-nextest"
 if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
 fi
 cargo nextest --version | sed -n 1p
 
-# 3. doctests first (nextest does not run them), so that nextest's summary closes the output
+# 4. doctests first (nextest does not run them), so that nextest's summary closes the output
 step "cargo test --workspace --doc"
 status=0
 cargo test --workspace --doc || status=$?
 
-# 4. every other test (run even if doctests failed, so every failure is reported)
+# 5. every other test (run even if doctests failed, so every failure is reported)
 step "cargo nextest run --workspace --all-targets --no-fail-fast"
 cargo nextest run --workspace --all-targets --no-fail-fast || status=$?
 
