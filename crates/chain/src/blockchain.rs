@@ -465,9 +465,7 @@ impl Blockchain {
     /// The EIP-1559 base fee of the block that would follow the head.
     pub fn next_base_fee(&self) -> Result<u64, ChainError> {
         let (_, head) = self.store.reader()?.head()?.ok_or(ChainError::NoHead)?;
-        Ok(head
-            .next_block_base_fee(self.spec.base_fee_params)
-            .unwrap_or_default())
+        Ok(self.spec.next_base_fee(&head))
     }
 
     /// Store a block whose execution and state update are done.
@@ -618,6 +616,15 @@ pub struct BlockAttributes {
     pub gas_limit: u64,
     pub prev_randao: B256,
     pub extra_data: Bytes,
+}
+
+/// The timestamp a block built now on `parent` gets: the wall clock in whole seconds, but always
+/// past the parent's (so with sub-second block times timestamps run ahead of the clock).
+pub fn next_block_timestamp(parent: &Header) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    now.max(parent.timestamp.saturating_add(1))
 }
 
 /// The header of the child of `parent`, with every commitment still to be filled in.

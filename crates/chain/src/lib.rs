@@ -20,7 +20,7 @@ mod validation;
 
 pub use blockchain::{
     BlockAttributes, Blockchain, BuiltBlock, EVENT_CAPACITY, ExecutedBlock, HeadExecution,
-    ImportOutcome, ImportTimings, NewBlock, PreparedBlock,
+    ImportOutcome, ImportTimings, NewBlock, PreparedBlock, next_block_timestamp,
 };
 pub use error::{BlockError, ChainError};
 pub use keel_evm::{SkipReason, TxSource};

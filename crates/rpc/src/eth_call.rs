@@ -14,10 +14,7 @@
 //!   decoded), data = the revert bytes; a revert without data is -32000 `execution reverted`;
 //!   a halt is -32000 with geth's VM error message.
 
-use std::{
-    sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::sync::Arc;
 
 use alloy_eips::eip2930::AccessListResult;
 use alloy_evm::{
@@ -102,13 +99,8 @@ fn with_call<T>(
     let spec = ctx.chain.spec_arc();
     let pending = matches!(block, BlockId::Number(BlockNumberOrTag::Pending));
     let mut env = if pending {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let timestamp = now.max(header.timestamp.saturating_add(1));
-        let base_fee = header
-            .next_block_base_fee(spec.base_fee_params)
-            .unwrap_or_default();
+        let timestamp = keel_chain::next_block_timestamp(&header);
+        let base_fee = spec.next_base_fee(&header);
         next_block_call_env(spec, &header, timestamp, base_fee)
     } else {
         call_env(spec, &header)

@@ -88,9 +88,7 @@ fn gas_price(ctx: &RpcContext) -> RpcResult<U256> {
     let (_, head) = reader
         .head()?
         .ok_or_else(|| RpcError::Internal("no head block".into()))?;
-    let base_fee = head
-        .next_block_base_fee(ctx.chain.spec().base_fee_params)
-        .unwrap_or_default();
+    let base_fee = ctx.chain.spec().next_base_fee(&head);
     let tip = suggested_tip(ctx, &reader)?;
     Ok(U256::from(base_fee) + U256::from(tip))
 }
@@ -289,9 +287,7 @@ fn fee_history(
     }
     // The fees of the block after the newest one.
     if let Some((header, blob_params)) = last {
-        let next_base_fee = header
-            .next_block_base_fee(spec.base_fee_params)
-            .unwrap_or_default();
+        let next_base_fee = spec.next_base_fee(&header);
         history.base_fee_per_gas.push(U256::from(next_base_fee));
         let next_blob_fee = blob_params
             .and_then(|params| header.next_block_blob_fee(params))

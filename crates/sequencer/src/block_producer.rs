@@ -1,13 +1,13 @@
 //! The [`BlockProducer`]: every `block_time` it builds a block from the mempool's best
 //! transactions, stores it as the new head, and prunes the pool.
 
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{sync::Arc, time::Duration};
 
 use alloy_primitives::{Address, Bytes, keccak256};
-use keel_chain::{BlockAttributes, Blockchain, BuiltBlock, ChainError, Mempool, MempoolError};
+use keel_chain::{
+    BlockAttributes, Blockchain, BuiltBlock, ChainError, Mempool, MempoolError,
+    next_block_timestamp,
+};
 use tokio::sync::watch;
 use tracing::{debug, error, info};
 
@@ -72,20 +72,13 @@ impl BlockProducer {
             .map_err(ChainError::from)?
             .ok_or(ChainError::NoHead)?;
         drop(reader);
-        let base_fee = parent
-            .next_block_base_fee(self.chain.spec().base_fee_params)
-            .unwrap_or_default();
+        let base_fee = self.chain.spec().next_base_fee(&parent);
         let mut best = self.mempool.best_transactions(base_fee);
         if self.config.skip_empty && best.remaining() == 0 {
             return Ok(None);
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         let attributes = BlockAttributes {
-            // Timestamps are whole seconds and must rise: with sub-second block times they run
-            // ahead of the clock.
-            timestamp: now.max(parent.timestamp + 1),
+            timestamp: next_block_timestamp(&parent),
             coinbase: self.config.coinbase,
             gas_limit: self.config.gas_limit.unwrap_or(parent.gas_limit),
             prev_randao: keccak256(parent_hash),

@@ -1,72 +1,27 @@
 //! The BlockProducer on the dev chain in an in-memory store: fees go where they should, blocks
 //! are made or skipped as configured, and the pool is pruned.
 
-use std::sync::Arc;
+mod common;
 
-use alloy_consensus::{SignableTransaction, TxEip1559};
-use alloy_eips::Encodable2718;
-use alloy_primitives::{Address, Bytes, TxKind, U256, address};
-use alloy_signer::SignerSync;
-use alloy_signer_local::PrivateKeySigner;
-use keel_chain::{Blockchain, Mempool, MempoolConfig};
-use keel_sequencer::{BlockProducer, BlockProducerConfig};
-use keel_storage::{StateReader, Store};
-use keel_types::{ChainSpec, Transaction, dev};
+use alloy_primitives::{Address, U256, address};
+use common::{COINBASE, Node, balance, node, signed};
+use keel_types::dev;
 
-const COINBASE: Address = address!("0x000000000000000000000000000000000000c0de");
 const VAULT: Address = address!("0x000000000000000000000000000000000000fee5");
 const TO: Address = address!("0x00000000000000000000000000000000000000aa");
 
-fn node(vault: Option<Address>, skip_empty: bool) -> (Blockchain, Arc<Mempool>, BlockProducer) {
-    let genesis = dev::dev_genesis();
-    let spec = ChainSpec::from_genesis(&genesis)
-        .expect("spec")
-        .with_base_fee_vault(vault);
-    let chain =
-        Blockchain::open(Store::in_memory().expect("store"), &genesis, spec).expect("chain");
-    let mempool = Arc::new(Mempool::new(MempoolConfig::default(), chain.clone()));
-    let producer = BlockProducer::new(
-        BlockProducerConfig {
-            coinbase: COINBASE,
-            skip_empty,
-            ..Default::default()
-        },
-        chain.clone(),
-        mempool.clone(),
-    );
-    (chain, mempool, producer)
-}
-
+/// 5 wei to `TO` from dev account `i`.
 fn transfer(i: usize, nonce: u64, tip: u128) -> Vec<u8> {
-    let tx = TxEip1559 {
-        chain_id: dev::DEFAULT_L2_CHAIN_ID,
-        nonce,
-        gas_limit: 21_000,
-        max_fee_per_gas: 100_000_000_000,
-        max_priority_fee_per_gas: tip,
-        to: TxKind::Call(TO),
-        value: U256::from(5),
-        access_list: Default::default(),
-        input: Bytes::new(),
-    };
-    let signer = PrivateKeySigner::from_bytes(&dev::DEV_ACCOUNTS[i].1).expect("key");
-    let sig = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
-    Transaction::from(tx.into_signed(sig)).encoded_2718()
-}
-
-fn balance(chain: &Blockchain, address: Address) -> U256 {
-    chain
-        .store()
-        .reader()
-        .expect("reader")
-        .account(&address)
-        .expect("read")
-        .map_or(U256::ZERO, |a| a.balance)
+    signed(i, nonce, TO, U256::from(5), Vec::new(), 21_000, tip)
 }
 
 #[test]
 fn tips_go_to_the_coinbase_and_base_fees_to_the_vault() {
-    let (chain, mempool, producer) = node(Some(VAULT), false);
+    let Node {
+        chain,
+        mempool,
+        producer,
+    } = node(Some(VAULT), false);
     let tip = 2_000_000_000u128;
     mempool.add_raw(&transfer(0, 0, tip)).expect("tx 0");
     mempool.add_raw(&transfer(1, 0, tip)).expect("tx 1");
@@ -84,7 +39,11 @@ fn tips_go_to_the_coinbase_and_base_fees_to_the_vault() {
 
 #[test]
 fn without_a_vault_the_base_fee_is_burned() {
-    let (chain, mempool, producer) = node(None, false);
+    let Node {
+        chain,
+        mempool,
+        producer,
+    } = node(None, false);
     let before = balance(&chain, dev::DEV_ACCOUNTS[0].0);
     mempool.add_raw(&transfer(0, 0, 1)).expect("tx");
     let built = producer.produce_block().expect("build").expect("a block");
@@ -98,7 +57,11 @@ fn without_a_vault_the_base_fee_is_burned() {
 
 #[test]
 fn empty_blocks_are_made_unless_skipped() {
-    let (chain, _, producer) = node(None, false);
+    let Node {
+        chain,
+        mempool: _,
+        producer,
+    } = node(None, false);
     let built = producer
         .produce_block()
         .expect("build")
@@ -106,7 +69,11 @@ fn empty_blocks_are_made_unless_skipped() {
     assert!(built.block.body.transactions.is_empty());
     assert_eq!(chain.head().expect("head").0, 1);
 
-    let (chain, mempool, producer) = node(None, true);
+    let Node {
+        chain,
+        mempool,
+        producer,
+    } = node(None, true);
     assert!(producer.produce_block().expect("build").is_none());
     assert_eq!(chain.head().expect("head").0, 0);
     mempool.add_raw(&transfer(2, 0, 1)).expect("tx");
@@ -116,7 +83,11 @@ fn empty_blocks_are_made_unless_skipped() {
 
 #[test]
 fn higher_tips_go_first_and_nonces_stay_in_order() {
-    let (_, mempool, producer) = node(None, false);
+    let Node {
+        chain: _,
+        mempool,
+        producer,
+    } = node(None, false);
     mempool.add_raw(&transfer(3, 0, 1)).expect("low tip");
     mempool
         .add_raw(&transfer(3, 1, 9_000_000_000))

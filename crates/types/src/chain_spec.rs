@@ -113,6 +113,13 @@ impl ChainSpec {
         })
     }
 
+    /// The EIP-1559 base fee of the block that follows `parent` (zero after a pre-London parent).
+    pub fn next_base_fee(&self, parent: &alloy_consensus::Header) -> u64 {
+        parent
+            .next_block_base_fee(self.base_fee_params)
+            .unwrap_or_default()
+    }
+
     /// Override the EIP-1559 elasticity multiplier (an L2 may choose another than Ethereum's 2).
     pub fn with_elasticity(mut self, elasticity: u64) -> Self {
         self.base_fee_params.elasticity_multiplier = elasticity.max(1) as u128;

@@ -191,9 +191,7 @@ impl Mempool {
             .head()
             .map_err(|e| internal(&e))?
             .ok_or_else(|| MempoolError::Internal("no head block".into()))?;
-        let base_fee = head
-            .next_block_base_fee(self.chain.spec().base_fee_params)
-            .unwrap_or_default();
+        let base_fee = self.chain.spec().next_base_fee(&head);
         let spec_id = spec_id_at(self.chain.spec_arc(), head.timestamp + 1, head.number + 1);
 
         let mut added = Vec::new();
