@@ -26,10 +26,10 @@ import {Messenger} from "./Messenger.sol";
 /// Deposits arrive as privileged transactions from L1 with `from` = `to` = this contract, so
 /// `msg.sender == address(this)` identifies them; for ETH the node mints the value to this contract
 /// before the call. If a deposit can't be delivered it is turned into a withdrawal back to L1 for the
-/// same amount, **to the deposit's L2 recipient address used as the L1 receiver** (`to` or
-/// `destination`): the L2 call carries no other address (the L1 depositor is not in the
-/// calldata), and for an EOA recipient it is the same key on L1. A contract recipient that rejects
-/// a deposit gets the claim on L1 at its own address number.
+/// same amount, **to the L1 depositor**: the L1 bridge appends the depositor's address (20 bytes)
+/// after the ABI-encoded arguments of `mintETH` / `mintERC20` (the selector and arguments stay those
+/// of DESIGN.md; the ABI decoder ignores trailing bytes). A call without the suffix refunds to the
+/// deposit's L2 recipient address instead.
 contract CommonBridgeL2 {
     /// @notice The pseudo-address that stands for ETH in withdrawal messages.
     address public constant ETH = 0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE;
@@ -45,6 +45,12 @@ contract CommonBridgeL2 {
     /// and the recipient's own needs; below that the recipient gets no gas (an EOA still receives
     /// ETH through the 2300 stipend; a contract recipient's deposit is sent back to L1).
     uint256 public constant DELIVERY_GAS_RESERVE = 60_000;
+
+    /// Where the ABI-encoded arguments of `mintETH(address)` end: selector + one word.
+    uint256 private constant MINT_ETH_ARGS_END = 4 + 32;
+
+    /// Where the ABI-encoded arguments of `mintERC20(address,address,address,uint256)` end.
+    uint256 private constant MINT_ERC20_ARGS_END = 4 + 4 * 32;
 
     /// @notice An ETH withdrawal was started (by a user, or by a failed ETH deposit).
     /// @param senderOnL2 Who withdrew; `address(this)` when a failed deposit is sent back.
@@ -139,16 +145,17 @@ contract CommonBridgeL2 {
     /// @dev Only callable by this contract itself, i.e. by a privileged transaction from the L1
     /// bridge (whose value the node mints to this contract first). Never reverts on a failed
     /// delivery: if `to` reverts (or runs out of the gas it is given, which is everything above
-    /// `DELIVERY_GAS_RESERVE`), the value is burned and withdrawn back to L1 with `to` as the L1
-    /// receiver. The recipient's return data is not copied.
-    /// @param to The L2 recipient (and the L1 receiver if delivery fails).
+    /// `DELIVERY_GAS_RESERVE`), the value is burned and withdrawn back to L1 to the depositor (the
+    /// 20 bytes the L1 bridge appends after the arguments; `to` if absent). The recipient's return
+    /// data is not copied.
+    /// @param to The L2 recipient.
     function mintETH(address to) external payable {
         _onlySelf();
         uint256 amount = msg.value;
         if (_call(to, amount, "")) {
             emit DepositProcessed(to, amount);
         } else {
-            _withdrawETH(address(this), to, amount);
+            _withdrawETH(address(this), _refundReceiver(MINT_ETH_ARGS_END, to), amount);
         }
     }
 
@@ -156,12 +163,12 @@ contract CommonBridgeL2 {
     /// @dev Only callable by this contract itself (a privileged transaction from the L1 bridge). Mints
     /// only if `tokenL2.l1Address()` returns exactly `tokenL1`; if that check fails (wrong address,
     /// no code, malformed answer, revert) or `crosschainMint` reverts, it never reverts but starts an
-    /// ERC20 withdrawal of the same amount for the same (tokenL1, tokenL2) pair back to L1, with
-    /// `destination` as the L1 receiver; the L1 bridge recorded that pair's provenance, so the
-    /// withdrawal is claimable.
+    /// ERC20 withdrawal of the same amount for the same (tokenL1, tokenL2) pair back to L1, to the
+    /// depositor (the 20 bytes appended after the arguments; `destination` if absent); the L1
+    /// bridge recorded that pair's provenance, so the withdrawal is claimable.
     /// @param tokenL1 The L1 token locked in the L1 bridge.
     /// @param tokenL2 The L2 token to mint.
-    /// @param destination The L2 recipient (and the L1 receiver if delivery fails).
+    /// @param destination The L2 recipient.
     /// @param amount The amount.
     function mintERC20(address tokenL1, address tokenL2, address destination, uint256 amount) external {
         _onlySelf();
@@ -170,8 +177,17 @@ contract CommonBridgeL2 {
         if (delivered) {
             emit ERC20DepositProcessed(tokenL1, tokenL2, destination, amount);
         } else {
-            _sendERC20Withdrawal(address(this), tokenL1, tokenL2, destination, amount);
+            _sendERC20Withdrawal(
+                address(this), tokenL1, tokenL2, _refundReceiver(MINT_ERC20_ARGS_END, destination), amount
+            );
         }
+    }
+
+    /// The L1 depositor appended by the L1 bridge at `argsEnd` (the end of the ABI-encoded
+    /// arguments), or `fallbackReceiver` if the calldata carries no such suffix.
+    function _refundReceiver(uint256 argsEnd, address fallbackReceiver) private pure returns (address) {
+        if (msg.data.length < argsEnd + 20) return fallbackReceiver;
+        return address(bytes20(msg.data[argsEnd:argsEnd + 20]));
     }
 
     /// Reverts unless the caller is this contract (a privileged transaction from the L1 bridge).
