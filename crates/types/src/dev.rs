@@ -1,12 +1,13 @@
 //! The dev chain: the L2 genesis `keel l2 --dev` starts from. It funds the ten accounts of the
 //! standard test mnemonic (the ones anvil and hardhat fund, so wallets and scripts written for
 //! those work unchanged) and predeploys the L2 system contracts (`CommonBridgeL2`, `Messenger`),
-//! Multicall3 and the EIP-2935 block-hash history contract.
+//! Multicall3 and the EIP-2935 block-hash history contract — it is [`l2_genesis`] with the dev
+//! accounts funded.
 
-use std::collections::BTreeMap;
-
-use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
+use alloy_genesis::Genesis;
 use alloy_primitives::{Address, B256, Bytes, U256, address, b256};
+
+use crate::l2_genesis::{L2GenesisConfig, l2_genesis};
 
 /// The mnemonic whose first ten accounts the dev genesis funds.
 pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
@@ -104,75 +105,114 @@ pub fn dev_balance() -> U256 {
     U256::from(1_000_000u64) * U256::from(10u64).pow(U256::from(18u64))
 }
 
-/// The dev genesis: Prague from block 0, chain id [`DEFAULT_L2_CHAIN_ID`], the ten dev accounts
-/// funded, Multicall3 and the EIP-2935 history contract predeployed, base fee 1 gwei.
+/// The dev genesis: [`l2_genesis`] with the defaults (Prague from block 0, chain id
+/// [`DEFAULT_L2_CHAIN_ID`], gas limit [`DEV_GAS_LIMIT`], base fee 1 gwei) and the ten dev accounts
+/// funded with [`dev_balance`] each; `extraData` is `"keel dev"`.
 pub fn dev_genesis() -> Genesis {
-    let mut alloc = BTreeMap::new();
-    for (address, _) in DEV_ACCOUNTS {
-        alloc.insert(
-            address,
-            GenesisAccount::default().with_balance(dev_balance()),
-        );
-    }
-    alloc.insert(
-        MULTICALL3_ADDRESS,
-        GenesisAccount::default()
-            .with_code(Some(multicall3_code()))
-            .with_nonce(Some(1)),
-    );
-    for (address, code) in [
-        (L2_BRIDGE_ADDRESS, l2_bridge_code()),
-        (MESSENGER_ADDRESS, messenger_code()),
-    ] {
-        alloc.insert(
-            address,
-            GenesisAccount::default()
-                .with_code(Some(code))
-                .with_nonce(Some(1)),
-        );
-    }
-    alloc.insert(
-        alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS,
-        GenesisAccount::default()
-            .with_code(Some(alloy_eips::eip2935::HISTORY_STORAGE_CODE.clone()))
-            .with_nonce(Some(1)),
-    );
-    let config = ChainConfig {
-        chain_id: DEFAULT_L2_CHAIN_ID,
-        homestead_block: Some(0),
-        eip150_block: Some(0),
-        eip155_block: Some(0),
-        eip158_block: Some(0),
-        byzantium_block: Some(0),
-        constantinople_block: Some(0),
-        petersburg_block: Some(0),
-        istanbul_block: Some(0),
-        berlin_block: Some(0),
-        london_block: Some(0),
-        merge_netsplit_block: Some(0),
-        terminal_total_difficulty: Some(U256::ZERO),
-        terminal_total_difficulty_passed: true,
-        shanghai_time: Some(0),
-        cancun_time: Some(0),
-        prague_time: Some(0),
-        ..Default::default()
-    };
-    Genesis {
-        config,
-        alloc,
-        gas_limit: DEV_GAS_LIMIT,
-        base_fee_per_gas: Some(1_000_000_000),
-        difficulty: U256::ZERO,
-        timestamp: 0,
+    let config = L2GenesisConfig {
         extra_data: Bytes::from_static(b"keel dev"),
-        ..Default::default()
-    }
+        funded: DEV_ACCOUNTS
+            .iter()
+            .map(|(address, _)| (*address, dev_balance()))
+            .collect(),
+        ..L2GenesisConfig::default()
+    };
+    // Chain id 1729001, distinct non-predeploy addresses: the config is valid by construction
+    // (and `dev_genesis_is_a_valid_prague_chain` checks it).
+    l2_genesis(&config).expect("the dev genesis config is valid")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ChainSpec;
+    use alloy_genesis::{ChainConfig, GenesisAccount};
+    use std::collections::BTreeMap;
+
+    /// `dev_genesis` as it was built by hand before `l2_genesis` existed, kept to pin that the
+    /// rewrite changed nothing.
+    fn hand_built_dev_genesis() -> Genesis {
+        let mut alloc = BTreeMap::new();
+        for (address, _) in DEV_ACCOUNTS {
+            alloc.insert(
+                address,
+                GenesisAccount::default().with_balance(dev_balance()),
+            );
+        }
+        alloc.insert(
+            MULTICALL3_ADDRESS,
+            GenesisAccount::default()
+                .with_code(Some(multicall3_code()))
+                .with_nonce(Some(1)),
+        );
+        for (address, code) in [
+            (L2_BRIDGE_ADDRESS, l2_bridge_code()),
+            (MESSENGER_ADDRESS, messenger_code()),
+        ] {
+            alloc.insert(
+                address,
+                GenesisAccount::default()
+                    .with_code(Some(code))
+                    .with_nonce(Some(1)),
+            );
+        }
+        alloc.insert(
+            alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS,
+            GenesisAccount::default()
+                .with_code(Some(alloy_eips::eip2935::HISTORY_STORAGE_CODE.clone()))
+                .with_nonce(Some(1)),
+        );
+        let config = ChainConfig {
+            chain_id: DEFAULT_L2_CHAIN_ID,
+            homestead_block: Some(0),
+            eip150_block: Some(0),
+            eip155_block: Some(0),
+            eip158_block: Some(0),
+            byzantium_block: Some(0),
+            constantinople_block: Some(0),
+            petersburg_block: Some(0),
+            istanbul_block: Some(0),
+            berlin_block: Some(0),
+            london_block: Some(0),
+            merge_netsplit_block: Some(0),
+            terminal_total_difficulty: Some(U256::ZERO),
+            terminal_total_difficulty_passed: true,
+            shanghai_time: Some(0),
+            cancun_time: Some(0),
+            prague_time: Some(0),
+            ..Default::default()
+        };
+        Genesis {
+            config,
+            alloc,
+            gas_limit: DEV_GAS_LIMIT,
+            base_fee_per_gas: Some(1_000_000_000),
+            difficulty: U256::ZERO,
+            timestamp: 0,
+            extra_data: Bytes::from_static(b"keel dev"),
+            ..Default::default()
+        }
+    }
+
+    /// The dev genesis state root: the root of batch 0 that dev deployments hand to
+    /// `OnChainProposer`, and what existing dev datadirs were built on.
+    const DEV_GENESIS_STATE_ROOT: B256 =
+        b256!("0x2bab2b08b41027846c897ce74442cb58a6be2385efc33db9dd95e090c422cfa4");
+
+    #[test]
+    fn dev_genesis_is_unchanged_by_the_l2_genesis_builder() {
+        let before = hand_built_dev_genesis();
+        let after = dev_genesis();
+        assert_eq!(after, before);
+        let root = crate::genesis_state_root(&after);
+        assert_eq!(root, crate::genesis_state_root(&before));
+        assert_eq!(root, DEV_GENESIS_STATE_ROOT);
+        let spec = ChainSpec::from_genesis(&after).expect("valid genesis");
+        assert_eq!(
+            crate::genesis_header(&after, &spec).hash_slow(),
+            crate::genesis_header(&before, &spec).hash_slow()
+        );
+    }
 
     #[test]
     fn multicall3_is_the_canonical_code() {

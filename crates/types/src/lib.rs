@@ -11,6 +11,7 @@ pub mod chain_spec;
 pub mod dev;
 pub mod genesis;
 pub mod l1_message;
+pub mod l2_genesis;
 pub mod privileged;
 pub mod public_inputs;
 
@@ -18,6 +19,7 @@ pub use block::{Block, BlockBody, Receipt, SealedHeader, Transaction};
 pub use chain_spec::{ChainSpec, ChainSpecError};
 pub use genesis::{genesis_header, genesis_state_root};
 pub use l1_message::{L1Message, verify_withdrawal_proof, withdrawal_proof, withdrawals_root};
+pub use l2_genesis::{L2GenesisConfig, L2GenesisError, l2_genesis};
 pub use privileged::{PrivilegedTx, apply_l1_alias, privileged_rolling_hash};
 pub use public_inputs::{PUBLIC_INPUTS_LEN, PublicInputs};
 

@@ -75,6 +75,25 @@ pub fn signed(
     Transaction::from(tx.into_signed(sig)).encoded_2718()
 }
 
+/// A contract creation from dev account `i` (`init_code`: creation code and constructor
+/// arguments), EIP-1559, signed and encoded. The contract lands at `DEV_ACCOUNTS[i].0.create(nonce)`.
+pub fn signed_create(i: usize, nonce: u64, init_code: Vec<u8>, gas_limit: u64) -> Vec<u8> {
+    let tx = TxEip1559 {
+        chain_id: dev::DEFAULT_L2_CHAIN_ID,
+        nonce,
+        gas_limit,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Create,
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input: Bytes::from(init_code),
+    };
+    let signer = PrivateKeySigner::from_bytes(&dev::DEV_ACCOUNTS[i].1).expect("key");
+    let sig = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
+    Transaction::from(tx.into_signed(sig)).encoded_2718()
+}
+
 pub fn balance(chain: &Blockchain, address: Address) -> U256 {
     chain
         .store()
