@@ -29,8 +29,9 @@ enum Command {
     Import(commands::import::ImportArgs),
     /// Export a range of canonical blocks to a file of concatenated RLP blocks.
     Export(commands::export::ExportArgs),
-    /// The L2: run the sequencer node (`keel l2 --dev` for a local rollup).
-    L2(commands::l2::L2Args),
+    /// The L2: run the sequencer node (`keel l2 --dev` for a local rollup), or one of its
+    /// subcommands (deploy the L1 contracts, write a genesis).
+    L2(Box<commands::l2::L2Cli>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -61,7 +62,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Import(args) => commands::import::run(args),
         Command::Export(args) => commands::export::run(args),
-        Command::L2(args) => commands::l2::run(args),
+        Command::L2(cli) => commands::l2::dispatch(*cli),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

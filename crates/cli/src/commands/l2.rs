@@ -15,6 +15,37 @@ use tracing::{info, warn};
 
 use crate::datadir;
 
+/// `keel l2`: runs the node unless a subcommand is given.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct L2Cli {
+    #[command(subcommand)]
+    pub command: Option<L2Command>,
+    #[command(flatten)]
+    pub node: L2Args,
+}
+
+/// The subcommands of `keel l2`.
+#[derive(Debug, clap::Subcommand)]
+pub enum L2Command {
+    /// Deploy the L1 contracts (CommonBridge, OnChainProposer, AttestationVerifier behind
+    /// ERC-1967 proxies) and write their addresses to a JSON file that `keel l2` reads.
+    Deploy(super::deploy::DeployArgs),
+    /// Write an L2 genesis file: chain id, funded accounts and the L2 system contracts
+    /// (CommonBridgeL2, Messenger, Multicall3). Prints its state root.
+    Genesis(super::genesis::GenesisArgs),
+}
+
+/// Dispatches `keel l2 [SUBCOMMAND]`.
+pub fn dispatch(cli: L2Cli) -> eyre::Result<()> {
+    match cli.command {
+        None => run(cli.node),
+        Some(L2Command::Deploy(args)) => super::deploy::run(args),
+        Some(L2Command::Genesis(args)) => super::genesis::run(args),
+    }
+}
+
+/// The node's settings.
 #[derive(Debug, Args)]
 pub struct L2Args {
     /// Run a local development rollup: the dev genesis (the ten accounts of the test mnemonic

@@ -1,5 +1,7 @@
 //! One module per command.
 
+pub mod deploy;
 pub mod export;
+pub mod genesis;
 pub mod import;
 pub mod l2;

@@ -1,0 +1,12 @@
+//! keel-l1: everything that talks to the L1 — the bindings of keel's L1 contracts (from the
+//! committed artifacts in `contracts/artifacts`), the deployer behind `keel l2 deploy` and its
+//! deployment file, and a launcher for a local anvil (tests and `keel l2 --dev`).
+//!
+//! It owns no L2 state: the sequencer components use it to read and write L1.
+
+pub mod anvil;
+pub mod contracts;
+pub mod deploy;
+
+pub use anvil::{Anvil, AnvilConfig, AnvilError, find_anvil};
+pub use deploy::{DeployConfig, DeployError, DeployOutcome, Deployment, deploy};
