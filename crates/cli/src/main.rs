@@ -3,6 +3,7 @@
 mod commands;
 mod datadir;
 mod journal;
+mod l1_config;
 
 use clap::{Parser, Subcommand};
 

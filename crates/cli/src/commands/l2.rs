@@ -13,7 +13,7 @@ use keel_types::{ChainSpec, Genesis, dev};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::datadir;
+use crate::{datadir, l1_config::L1Args};
 
 /// `keel l2`: runs the node unless a subcommand is given.
 #[derive(Debug, Args)]
@@ -72,6 +72,8 @@ pub struct L2Args {
     pub producer: BlockProducerArgs,
     #[command(flatten)]
     pub txpool: TxPoolArgs,
+    #[command(flatten)]
+    pub l1: L1Args,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +192,9 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             "keel-data"
         })
     });
+    let l1 = args
+        .l1
+        .resolve(spec.chain_id, keel_types::genesis_state_root(&genesis))?;
     let store = datadir::open_store(&datadir)?;
     let chain = Blockchain::open(store, &genesis, spec)?;
     let (head, head_hash) = chain.head()?;
@@ -239,6 +244,16 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     println!("  chain id:  {}", chain.spec().chain_id);
     println!("  HTTP RPC:  {url}");
     println!("  WS RPC:    ws://{}", server.local_addr);
+    match &l1 {
+        Some(l1) => {
+            println!("  L1 bridge:           {}", l1.bridge);
+            println!("  L1 OnChainProposer:  {}", l1.on_chain_proposer);
+            if let Some(url) = &l1.eth_rpc_url {
+                println!("  L1 RPC:    {url}");
+            }
+        }
+        None => info!("no L1 configured: the node runs without deposits or batch commits"),
+    }
     if args.dev {
         println!(
             "  funded dev accounts (mnemonic \"{}\"):",

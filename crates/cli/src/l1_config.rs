@@ -1,0 +1,200 @@
+//! Where the node finds its L1: the RPC URL and the contract addresses, from the deployment file
+//! of `keel l2 deploy` (`--l1.deployment`) with `--l1.bridge-address` and
+//! `--l1.on-chain-proposer-address` taking precedence.
+
+use std::path::PathBuf;
+
+use alloy_primitives::{Address, B256};
+use clap::Args;
+use eyre::{WrapErr, bail};
+use keel_l1::Deployment;
+
+/// The node's L1 settings.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "L1")]
+pub struct L1Args {
+    /// L1 JSON-RPC endpoint.
+    #[arg(long = "eth.rpc-url", env = "KEEL_ETH_RPC_URL", value_name = "URL")]
+    pub eth_rpc_url: Option<String>,
+    /// Deployment file written by `keel l2 deploy` (contract addresses and the parameters they
+    /// were initialized with). Checked against this node's genesis.
+    #[arg(long = "l1.deployment", env = "KEEL_L1_DEPLOYMENT", value_name = "FILE")]
+    pub deployment: Option<PathBuf>,
+    /// CommonBridge proxy address (overrides the deployment file).
+    #[arg(long = "l1.bridge-address", env = "KEEL_L1_BRIDGE_ADDRESS", value_name = "ADDRESS")]
+    pub bridge: Option<Address>,
+    /// OnChainProposer proxy address (overrides the deployment file).
+    #[arg(
+        long = "l1.on-chain-proposer-address",
+        env = "KEEL_L1_ON_CHAIN_PROPOSER_ADDRESS",
+        value_name = "ADDRESS"
+    )]
+    pub on_chain_proposer: Option<Address>,
+}
+
+/// The resolved L1 settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct L1Settings {
+    /// The L1 RPC.
+    pub eth_rpc_url: Option<String>,
+    /// The CommonBridge proxy.
+    pub bridge: Address,
+    /// The OnChainProposer proxy.
+    pub on_chain_proposer: Address,
+    /// L1 block to start scanning from (the deployment's first block), if known.
+    pub deploy_block: Option<u64>,
+}
+
+impl L1Args {
+    /// The L1 settings, or `None` if no L1 contract is configured. `chain_id` and
+    /// `genesis_state_root` are this node's; a deployment file made for another L2 is refused.
+    pub fn resolve(&self, chain_id: u64, genesis_state_root: B256) -> eyre::Result<Option<L1Settings>> {
+        let deployment = match &self.deployment {
+            Some(path) => {
+                let d = Deployment::load(path)
+                    .wrap_err_with(|| format!("--l1.deployment {}", path.display()))?;
+                if !d.complete {
+                    bail!(
+                        "--l1.deployment {}: the deployment is not complete; run `keel l2 deploy` again with --out {} to finish it",
+                        path.display(),
+                        path.display()
+                    );
+                }
+                if d.l2_chain_id != chain_id {
+                    bail!(
+                        "--l1.deployment {}: made for L2 chain id {}, this node's genesis has {chain_id}",
+                        path.display(),
+                        d.l2_chain_id
+                    );
+                }
+                if d.genesis_state_root != genesis_state_root {
+                    bail!(
+                        "--l1.deployment {}: made for the genesis state root {}, this node's is {genesis_state_root}",
+                        path.display(),
+                        d.genesis_state_root
+                    );
+                }
+                Some(d)
+            }
+            None => None,
+        };
+        let bridge = self
+            .bridge
+            .or(deployment.as_ref().map(|d| d.contracts.common_bridge.proxy));
+        let on_chain_proposer = self
+            .on_chain_proposer
+            .or(deployment.as_ref().map(|d| d.contracts.on_chain_proposer.proxy));
+        match (bridge, on_chain_proposer) {
+            (None, None) => {
+                if self.eth_rpc_url.is_some() {
+                    bail!(
+                        "--eth.rpc-url is set but no L1 contracts are: give --l1.deployment FILE \
+                         (from `keel l2 deploy`) or --l1.bridge-address and --l1.on-chain-proposer-address"
+                    );
+                }
+                Ok(None)
+            }
+            (Some(bridge), Some(on_chain_proposer)) => Ok(Some(L1Settings {
+                eth_rpc_url: self.eth_rpc_url.clone(),
+                bridge,
+                on_chain_proposer,
+                deploy_block: deployment.and_then(|d| d.deploy_block),
+            })),
+            (Some(_), None) => bail!("--l1.bridge-address needs --l1.on-chain-proposer-address too"),
+            (None, Some(_)) => bail!("--l1.on-chain-proposer-address needs --l1.bridge-address too"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keel_l1::deploy::{DeployedContracts, ProxyAddresses};
+
+    fn deployment(complete: bool) -> Deployment {
+        let pair = |b: u8| ProxyAddresses {
+            proxy: Address::repeat_byte(b),
+            implementation: Address::repeat_byte(b + 1),
+        };
+        Deployment {
+            l1_chain_id: 31337,
+            l2_chain_id: 7,
+            deployer: Address::repeat_byte(9),
+            first_nonce: 0,
+            owner: Address::repeat_byte(9),
+            genesis_state_root: B256::repeat_byte(0xaa),
+            validium: false,
+            sequencers: vec![Address::repeat_byte(9)],
+            verifier_signers: vec![Address::repeat_byte(9)],
+            verifier_threshold: 1,
+            inclusion_max_wait: 60,
+            max_privileged_gas_limit: 1_000_000,
+            contracts: DeployedContracts {
+                common_bridge: pair(0x10),
+                on_chain_proposer: pair(0x20),
+                attestation_verifier: pair(0x30),
+            },
+            deploy_block: Some(5),
+            complete,
+        }
+    }
+
+    fn args(file: Option<PathBuf>) -> L1Args {
+        L1Args {
+            eth_rpc_url: Some("http://127.0.0.1:8545".into()),
+            deployment: file,
+            bridge: None,
+            on_chain_proposer: None,
+        }
+    }
+
+    #[test]
+    fn reads_the_file_and_lets_flags_override() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("d.json");
+        deployment(true).save(&path).expect("save");
+        let root = B256::repeat_byte(0xaa);
+        let settings = args(Some(path.clone()))
+            .resolve(7, root)
+            .expect("valid")
+            .expect("configured");
+        assert_eq!(settings.bridge, Address::repeat_byte(0x10));
+        assert_eq!(settings.on_chain_proposer, Address::repeat_byte(0x20));
+        assert_eq!(settings.deploy_block, Some(5));
+
+        let mut overridden = args(Some(path));
+        overridden.bridge = Some(Address::repeat_byte(0x44));
+        let settings = overridden.resolve(7, root).expect("valid").expect("configured");
+        assert_eq!(settings.bridge, Address::repeat_byte(0x44));
+        assert_eq!(settings.on_chain_proposer, Address::repeat_byte(0x20));
+    }
+
+    #[test]
+    fn refuses_a_file_for_another_l2_or_an_unfinished_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("d.json");
+        deployment(true).save(&path).expect("save");
+        let root = B256::repeat_byte(0xaa);
+        let err = args(Some(path.clone())).resolve(8, root).expect_err("chain id");
+        assert!(err.to_string().contains("chain id 7"), "{err}");
+        let err = args(Some(path.clone()))
+            .resolve(7, B256::ZERO)
+            .expect_err("root");
+        assert!(err.to_string().contains("genesis state root"), "{err}");
+        deployment(false).save(&path).expect("save");
+        let err = args(Some(path)).resolve(7, root).expect_err("incomplete");
+        assert!(err.to_string().contains("not complete"), "{err}");
+    }
+
+    #[test]
+    fn needs_both_addresses_or_none() {
+        let root = B256::ZERO;
+        let mut only_bridge = args(None);
+        only_bridge.bridge = Some(Address::repeat_byte(1));
+        assert!(only_bridge.resolve(7, root).is_err());
+        assert!(args(None).resolve(7, root).is_err(), "an RPC URL without contracts");
+        let mut nothing = args(None);
+        nothing.eth_rpc_url = None;
+        assert_eq!(nothing.resolve(7, root).expect("no L1"), None);
+    }
+}
