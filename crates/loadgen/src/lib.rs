@@ -37,7 +37,7 @@ pub use workload::Workload;
 
 use crate::{
     accounts::{Key, Presigned, parse_key},
-    anvil::{AnvilProcess, find_anvil},
+    anvil::spawn_anvil,
     report::Meta,
     rpc::Rpc,
     setup::SetupOpts,
@@ -248,11 +248,10 @@ async fn run_target(cfg: &LoadConfig, target: &Target, shared: &Shared) -> Resul
     let url = match &target.endpoint {
         Endpoint::Url(u) => u.clone(),
         Endpoint::SpawnAnvil => {
-            let bin = find_anvil(cfg.anvil_bin.as_deref())?;
-            let a = AnvilProcess::spawn(&bin)
+            let a = spawn_anvil(cfg.anvil_bin.as_deref())
                 .await
                 .wrap_err_with(|| format!("target `{name}`"))?;
-            eprintln!("[{name}] started {} at {}", bin.display(), a.url);
+            eprintln!("[{name}] started anvil at {}", a.url);
             let url = a.url.clone();
             _anvil = Some(a);
             url

@@ -8,16 +8,17 @@ use alloy::primitives::{Address, U256};
 use keel_loadgen::{
     Endpoint, LoadConfig, RunReport, Target, TargetReport, Workload,
     accounts::derive_accounts,
-    anvil::{AnvilProcess, find_anvil},
+    anvil::spawn_anvil as start_anvil,
     cli::Args,
     rpc::Rpc,
     workload::{TOKENS_PER_ACCOUNT, storage_count, token_balance_of},
 };
 use serde_json::json;
 
-async fn spawn_anvil() -> AnvilProcess {
-    let bin = find_anvil(None).expect("anvil is required: run `npm ci --prefix tools`");
-    AnvilProcess::spawn(&bin).await.expect("start anvil")
+async fn spawn_anvil() -> keel_l1::Anvil {
+    start_anvil(None)
+        .await
+        .expect("anvil is required: run `npm ci --prefix tools`")
 }
 
 fn small(workload: Workload) -> LoadConfig {
