@@ -18,10 +18,18 @@ pub struct L1Args {
     pub eth_rpc_url: Option<String>,
     /// Deployment file written by `keel l2 deploy` (contract addresses and the parameters they
     /// were initialized with). Checked against this node's genesis.
-    #[arg(long = "l1.deployment", env = "KEEL_L1_DEPLOYMENT", value_name = "FILE")]
+    #[arg(
+        long = "l1.deployment",
+        env = "KEEL_L1_DEPLOYMENT",
+        value_name = "FILE"
+    )]
     pub deployment: Option<PathBuf>,
     /// CommonBridge proxy address (overrides the deployment file).
-    #[arg(long = "l1.bridge-address", env = "KEEL_L1_BRIDGE_ADDRESS", value_name = "ADDRESS")]
+    #[arg(
+        long = "l1.bridge-address",
+        env = "KEEL_L1_BRIDGE_ADDRESS",
+        value_name = "ADDRESS"
+    )]
     pub bridge: Option<Address>,
     /// OnChainProposer proxy address (overrides the deployment file).
     #[arg(
@@ -48,7 +56,11 @@ pub struct L1Settings {
 impl L1Args {
     /// The L1 settings, or `None` if no L1 contract is configured. `chain_id` and
     /// `genesis_state_root` are this node's; a deployment file made for another L2 is refused.
-    pub fn resolve(&self, chain_id: u64, genesis_state_root: B256) -> eyre::Result<Option<L1Settings>> {
+    pub fn resolve(
+        &self,
+        chain_id: u64,
+        genesis_state_root: B256,
+    ) -> eyre::Result<Option<L1Settings>> {
         let deployment = match &self.deployment {
             Some(path) => {
                 let d = Deployment::load(path)
@@ -81,9 +93,9 @@ impl L1Args {
         let bridge = self
             .bridge
             .or(deployment.as_ref().map(|d| d.contracts.common_bridge.proxy));
-        let on_chain_proposer = self
-            .on_chain_proposer
-            .or(deployment.as_ref().map(|d| d.contracts.on_chain_proposer.proxy));
+        let on_chain_proposer = self.on_chain_proposer.or(deployment
+            .as_ref()
+            .map(|d| d.contracts.on_chain_proposer.proxy));
         match (bridge, on_chain_proposer) {
             (None, None) => {
                 if self.eth_rpc_url.is_some() {
@@ -100,8 +112,12 @@ impl L1Args {
                 on_chain_proposer,
                 deploy_block: deployment.and_then(|d| d.deploy_block),
             })),
-            (Some(_), None) => bail!("--l1.bridge-address needs --l1.on-chain-proposer-address too"),
-            (None, Some(_)) => bail!("--l1.on-chain-proposer-address needs --l1.bridge-address too"),
+            (Some(_), None) => {
+                bail!("--l1.bridge-address needs --l1.on-chain-proposer-address too")
+            }
+            (None, Some(_)) => {
+                bail!("--l1.on-chain-proposer-address needs --l1.bridge-address too")
+            }
         }
     }
 }
@@ -164,7 +180,10 @@ mod tests {
 
         let mut overridden = args(Some(path));
         overridden.bridge = Some(Address::repeat_byte(0x44));
-        let settings = overridden.resolve(7, root).expect("valid").expect("configured");
+        let settings = overridden
+            .resolve(7, root)
+            .expect("valid")
+            .expect("configured");
         assert_eq!(settings.bridge, Address::repeat_byte(0x44));
         assert_eq!(settings.on_chain_proposer, Address::repeat_byte(0x20));
     }
@@ -175,7 +194,9 @@ mod tests {
         let path = dir.path().join("d.json");
         deployment(true).save(&path).expect("save");
         let root = B256::repeat_byte(0xaa);
-        let err = args(Some(path.clone())).resolve(8, root).expect_err("chain id");
+        let err = args(Some(path.clone()))
+            .resolve(8, root)
+            .expect_err("chain id");
         assert!(err.to_string().contains("chain id 7"), "{err}");
         let err = args(Some(path.clone()))
             .resolve(7, B256::ZERO)
@@ -192,7 +213,10 @@ mod tests {
         let mut only_bridge = args(None);
         only_bridge.bridge = Some(Address::repeat_byte(1));
         assert!(only_bridge.resolve(7, root).is_err());
-        assert!(args(None).resolve(7, root).is_err(), "an RPC URL without contracts");
+        assert!(
+            args(None).resolve(7, root).is_err(),
+            "an RPC URL without contracts"
+        );
         let mut nothing = args(None);
         nothing.eth_rpc_url = None;
         assert_eq!(nothing.resolve(7, root).expect("no L1"), None);

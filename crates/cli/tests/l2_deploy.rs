@@ -58,19 +58,37 @@ async fn deploy_twice_then_run_the_node_with_the_file() {
         deployment.genesis_state_root,
         keel_types::genesis_state_root(&dev::dev_genesis())
     );
-    assert_eq!(deployment.owner, dev::DEV_ACCOUNTS[0].0, "owner defaults to the deployer");
+    assert_eq!(
+        deployment.owner,
+        dev::DEV_ACCOUNTS[0].0,
+        "owner defaults to the deployer"
+    );
     assert!(stdout.contains(&deployment.contracts.common_bridge.proxy.to_string()));
 
     let second = keel(&deploy);
     assert!(second.status.success(), "{}", text(&second));
     let stdout = String::from_utf8_lossy(&second.stdout);
-    assert!(stdout.contains("already deployed: nothing sent"), "{stdout}");
+    assert!(
+        stdout.contains("already deployed: nothing sent"),
+        "{stdout}"
+    );
     assert_eq!(stdout.matches("exists    ").count(), 6, "{stdout}");
-    assert_eq!(Deployment::load(&file).expect("file"), deployment, "file unchanged");
+    assert_eq!(
+        Deployment::load(&file).expect("file"),
+        deployment,
+        "file unchanged"
+    );
 
     // The node reads the addresses from the file.
     let mut node = Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(["l2", "--dev", "--http.port", "0", "--l1.deployment", file_arg])
+        .args([
+            "l2",
+            "--dev",
+            "--http.port",
+            "0",
+            "--l1.deployment",
+            file_arg,
+        ])
         .args(["--eth.rpc-url", &anvil.url])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -123,7 +141,11 @@ async fn deploy_twice_then_run_the_node_with_the_file() {
         file_arg,
     ]);
     assert!(!refused.status.success());
-    assert!(text(&refused).contains("genesis state root"), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("genesis state root"),
+        "{}",
+        text(&refused)
+    );
 }
 
 #[test]

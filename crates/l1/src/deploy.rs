@@ -351,11 +351,7 @@ impl Deployment {
             );
         }
         if self.deployer != deployer {
-            return mismatch(
-                "deployer",
-                self.deployer.to_string(),
-                deployer.to_string(),
-            );
+            return mismatch("deployer", self.deployer.to_string(), deployer.to_string());
         }
         let wanted = Self::plan(config, l1_chain_id, deployer, self.first_nonce);
         let fields: [(&'static str, String, String); 8] = [
@@ -512,10 +508,7 @@ pub async fn deploy<P: Provider>(
             return Err(DeployError::StepFailed {
                 step,
                 name,
-                message: format!(
-                    "created {:?}, planned {address}",
-                    receipt.contract_address
-                ),
+                message: format!("created {:?}, planned {address}", receipt.contract_address),
             });
         }
         if deployment.deploy_block.is_none() {

@@ -84,14 +84,24 @@ async fn eth_deposit_emits_the_privileged_tx_whose_hash_is_queued() {
     let mut expected = mintETHCall { to: recipient }.abi_encode();
     expected.extend_from_slice(addr(USER).as_slice());
     assert_eq!(tx.data.as_ref(), expected.as_slice());
-    let gas_limit: U256 = bridge.ETH_DEPOSIT_GAS_LIMIT().call().await.expect("constant");
+    let gas_limit: U256 = bridge
+        .ETH_DEPOSIT_GAS_LIMIT()
+        .call()
+        .await
+        .expect("constant");
     assert_eq!(U256::from(tx.gas_limit), gas_limit);
 
     // The Rust hash of DESIGN.md section 4 is the one the bridge queued.
     assert_eq!(queued_hash(&l1, 0).await, tx.hash());
     assert_eq!(l1.balance(*bridge.address()).await, before + amount);
-    assert_eq!(bridge.transactionId().call().await.expect("id"), U256::from(1));
-    assert_eq!(bridge.pendingTxCount().call().await.expect("count"), U256::from(1));
+    assert_eq!(
+        bridge.transactionId().call().await.expect("id"),
+        U256::from(1)
+    );
+    assert_eq!(
+        bridge.pendingTxCount().call().await.expect("count"),
+        U256::from(1)
+    );
 }
 
 #[tokio::test]
@@ -117,15 +127,23 @@ async fn plain_transfer_deposits_to_the_sender() {
         .with_to(*bridge.address())
         .with_value(U256::ZERO);
     let err = l1.send(zero).await.expect_err("zero deposit refused");
-    assert!(err.contains("ZeroAmount") || err.contains("revert"), "{err}");
-    assert_eq!(bridge.transactionId().call().await.expect("id"), U256::from(1));
+    assert!(
+        err.contains("ZeroAmount") || err.contains("revert"),
+        "{err}"
+    );
+    assert_eq!(
+        bridge.transactionId().call().await.expect("id"),
+        U256::from(1)
+    );
 }
 
 #[tokio::test]
 async fn erc20_deposit_locks_tokens_and_records_provenance() {
     let l1 = L1::start().await;
     let bridge = l1.bridge();
-    let token = TestToken::deploy(&l1.provider).await.expect("token deployed");
+    let token = TestToken::deploy(&l1.provider)
+        .await
+        .expect("token deployed");
     let user = addr(USER);
     let token_l2 = Address::repeat_byte(0x77);
     let destination = Address::repeat_byte(0x55);
@@ -170,7 +188,10 @@ async fn erc20_deposit_locks_tokens_and_records_provenance() {
     assert!(receipt.status());
     let (_, tx) = privileged_tx_of(&receipt);
     assert_eq!(tx.value, U256::ZERO);
-    assert_eq!((tx.from, tx.to), (dev::L2_BRIDGE_ADDRESS, dev::L2_BRIDGE_ADDRESS));
+    assert_eq!(
+        (tx.from, tx.to),
+        (dev::L2_BRIDGE_ADDRESS, dev::L2_BRIDGE_ADDRESS)
+    );
     let mut expected = mintERC20Call {
         tokenL1: *token.address(),
         tokenL2: token_l2,
@@ -183,13 +204,24 @@ async fn erc20_deposit_locks_tokens_and_records_provenance() {
     assert_eq!(queued_hash(&l1, 0).await, tx.hash());
 
     assert_eq!(
-        token.balanceOf(*bridge.address()).call().await.expect("balance"),
+        token
+            .balanceOf(*bridge.address())
+            .call()
+            .await
+            .expect("balance"),
         amount,
         "tokens locked in the bridge"
     );
-    assert_eq!(token.balanceOf(user).call().await.expect("balance"), U256::from(4_000u64));
     assert_eq!(
-        bridge.deposits(*token.address(), token_l2).call().await.expect("provenance"),
+        token.balanceOf(user).call().await.expect("balance"),
+        U256::from(4_000u64)
+    );
+    assert_eq!(
+        bridge
+            .deposits(*token.address(), token_l2)
+            .call()
+            .await
+            .expect("provenance"),
         amount
     );
     // Provenance is per (L1 token, L2 token) pair.
@@ -228,9 +260,17 @@ async fn send_to_l2_aliases_contract_callers_only() {
     assert_eq!(queued_hash(&l1, 0).await, tx.hash());
 
     // From a contract: the L2 sender is the aliased contract address.
-    let caller = L1Caller::deploy(&l1.provider).await.expect("caller deployed");
+    let caller = L1Caller::deploy(&l1.provider)
+        .await
+        .expect("caller deployed");
     let receipt = caller
-        .send(*bridge.address(), target, U256::from(50_000), U256::ZERO, data.clone())
+        .send(
+            *bridge.address(),
+            target,
+            U256::from(50_000),
+            U256::ZERO,
+            data.clone(),
+        )
         .from(addr(USER))
         .send()
         .await
@@ -243,7 +283,11 @@ async fn send_to_l2_aliases_contract_callers_only() {
     assert_eq!(tx.from, apply_l1_alias(*caller.address()));
     assert_ne!(tx.from, *caller.address());
     assert_eq!(
-        bridge.applyL1Alias(*caller.address()).call().await.expect("alias"),
+        bridge
+            .applyL1Alias(*caller.address())
+            .call()
+            .await
+            .expect("alias"),
         tx.from,
         "the contract's aliasing agrees with keel_types"
     );
@@ -259,7 +303,10 @@ async fn send_to_l2_aliases_contract_callers_only() {
             .await;
         assert!(refused.is_err(), "gas limit {gas} refused");
     }
-    assert_eq!(bridge.transactionId().call().await.expect("id"), U256::from(2));
+    assert_eq!(
+        bridge.transactionId().call().await.expect("id"),
+        U256::from(2)
+    );
 }
 
 #[tokio::test]
@@ -271,7 +318,12 @@ async fn privileged_txs_burn_l1_gas_in_proportion_to_their_l2_gas() {
     // second and third.
     for gas in [100_000u64, 100_000, 4_100_000] {
         let receipt = bridge
-            .sendToL2(Address::repeat_byte(1), U256::from(gas), U256::ZERO, Bytes::new())
+            .sendToL2(
+                Address::repeat_byte(1),
+                U256::from(gas),
+                U256::ZERO,
+                Bytes::new(),
+            )
             .from(addr(USER))
             .send()
             .await
@@ -305,7 +357,11 @@ async fn rolling_hash_matches_rust_for_every_prefix() {
         hashes.push(privileged_tx_of(&receipt).1.hash());
     }
     assert_eq!(
-        bridge.getPendingTransactionsVersionedHash(0).call().await.expect("n = 0"),
+        bridge
+            .getPendingTransactionsVersionedHash(0)
+            .call()
+            .await
+            .expect("n = 0"),
         B256::ZERO
     );
     for n in 1..=5u16 {
@@ -319,7 +375,13 @@ async fn rolling_hash_matches_rust_for_every_prefix() {
         assert_eq!(&on_l1[..2], &n.to_be_bytes(), "count prefix");
     }
     // More than are pending is refused.
-    assert!(bridge.getPendingTransactionsVersionedHash(6).call().await.is_err());
+    assert!(
+        bridge
+            .getPendingTransactionsVersionedHash(6)
+            .call()
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]

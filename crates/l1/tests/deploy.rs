@@ -33,7 +33,10 @@ async fn deploys_initializes_and_records_everything() {
     assert!(outcome.existing.is_empty());
     let d = &outcome.deployment;
     assert!(d.complete);
-    assert_eq!(d.l1_chain_id, provider.get_chain_id().await.expect("chain id"));
+    assert_eq!(
+        d.l1_chain_id,
+        provider.get_chain_id().await.expect("chain id")
+    );
     assert_eq!(Deployment::load(&out).expect("file"), *d, "file = outcome");
     assert!(d.deploy_block.is_some());
 
@@ -59,14 +62,25 @@ async fn deploys_initializes_and_records_everything() {
         bridge.inclusionMaxWait().call().await.expect("wait"),
         U256::from(config.inclusion_max_wait)
     );
-    assert!(proposer.isSequencer(config.sequencers[0]).call().await.expect("seq"));
+    assert!(
+        proposer
+            .isSequencer(config.sequencers[0])
+            .call()
+            .await
+            .expect("seq")
+    );
     assert!(!proposer.isSequencer(addr(USER)).call().await.expect("seq"));
     assert_eq!(
         proposer.getVerifiers().call().await.expect("verifiers"),
         vec![c.attestation_verifier.proxy]
     );
     assert_eq!(
-        proposer.getBatch(U256::ZERO).call().await.expect("batch 0").newStateRoot,
+        proposer
+            .getBatch(U256::ZERO)
+            .call()
+            .await
+            .expect("batch 0")
+            .newStateRoot,
         config.genesis_state_root
     );
     assert!(!proposer.validium().call().await.expect("validium"));
@@ -79,7 +93,10 @@ async fn deploys_initializes_and_records_everything() {
     );
 
     // A second run with the same file sends nothing.
-    let nonce = provider.get_transaction_count(addr(OWNER)).await.expect("nonce");
+    let nonce = provider
+        .get_transaction_count(addr(OWNER))
+        .await
+        .expect("nonce");
     let again = deploy(&provider, addr(OWNER), &config, &out)
         .await
         .expect("second run");
@@ -87,7 +104,10 @@ async fn deploys_initializes_and_records_everything() {
     assert_eq!(again.existing.len(), 6);
     assert_eq!(again.deployment, *d);
     assert_eq!(
-        provider.get_transaction_count(addr(OWNER)).await.expect("nonce"),
+        provider
+            .get_transaction_count(addr(OWNER))
+            .await
+            .expect("nonce"),
         nonce,
         "no transaction sent"
     );
@@ -135,7 +155,10 @@ async fn resumes_an_interrupted_deployment() {
     assert_eq!(existing, addresses[..3].to_vec(), "implementations kept");
     assert_eq!(sent, addresses[3..].to_vec(), "only the proxies sent");
     assert!(outcome.deployment.complete);
-    assert_eq!(outcome.deployment.contracts, done.contracts, "same addresses as planned");
+    assert_eq!(
+        outcome.deployment.contracts, done.contracts,
+        "same addresses as planned"
+    );
     let bridge = CommonBridge::new(done.contracts.common_bridge.proxy, &provider);
     assert_eq!(
         bridge.onChainProposer().call().await.expect("link"),
@@ -154,10 +177,15 @@ async fn refuses_a_file_for_another_configuration_or_a_used_nonce() {
     // Plan only: a file written for this configuration, then the deployer's nonce used by
     // another transaction before any deployment.
     let plan_anvil = Anvil::spawn(&AnvilConfig::default()).await.expect("anvil");
-    let mut planned = deploy(&wallet_provider(&plan_anvil.url), addr(OWNER), &config, &out)
-        .await
-        .expect("deploys")
-        .deployment;
+    let mut planned = deploy(
+        &wallet_provider(&plan_anvil.url),
+        addr(OWNER),
+        &config,
+        &out,
+    )
+    .await
+    .expect("deploys")
+    .deployment;
     drop(plan_anvil);
     planned.complete = false;
     planned.save(&out).expect("save");
@@ -177,7 +205,15 @@ async fn refuses_a_file_for_another_configuration_or_a_used_nonce() {
         .await
         .expect_err("the planned nonce is gone");
     assert!(
-        matches!(err, DeployError::NonceMoved { step: 0, planned: 0, actual: 1, .. }),
+        matches!(
+            err,
+            DeployError::NonceMoved {
+                step: 0,
+                planned: 0,
+                actual: 1,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(
@@ -196,7 +232,13 @@ async fn refuses_a_file_for_another_configuration_or_a_used_nonce() {
         .await
         .expect_err("another configuration");
     assert!(
-        matches!(err, DeployError::Mismatch { field: "genesis state root", .. }),
+        matches!(
+            err,
+            DeployError::Mismatch {
+                field: "genesis state root",
+                ..
+            }
+        ),
         "{err}"
     );
 
@@ -228,5 +270,8 @@ async fn a_dead_l1_is_a_clear_error() {
     .await
     .expect_err("nothing listens");
     assert!(matches!(err, DeployError::Rpc(_)), "{err}");
-    assert!(!dir.path().join("d.json").exists(), "no file for a failed start");
+    assert!(
+        !dir.path().join("d.json").exists(),
+        "no file for a failed start"
+    );
 }

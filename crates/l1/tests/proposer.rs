@@ -84,7 +84,11 @@ async fn commit_needs_the_sequencer_the_next_number_and_a_blob() {
     assert_reverts_with::<OnChainProposer::MissingBlob, _>(
         l1.commit(SEQUENCER, &batch, None).await,
     );
-    assert_eq!(last_committed(&l1).await, 0, "nothing committed by the refused calls");
+    assert_eq!(
+        last_committed(&l1).await,
+        0,
+        "nothing committed by the refused calls"
+    );
 
     let receipt = l1
         .commit(SEQUENCER, &batch, Some(BLOB))
@@ -106,7 +110,11 @@ async fn commit_needs_the_sequencer_the_next_number_and_a_blob() {
         .call()
         .await
         .expect("getBatch");
-    assert_eq!(stored.blobVersionedHash, blob_versioned_hash(BLOB), "blobhash(0) stored");
+    assert_eq!(
+        stored.blobVersionedHash,
+        blob_versioned_hash(BLOB),
+        "blobhash(0) stored"
+    );
     assert_eq!(stored.newStateRoot, batch.new_state_root);
     assert_eq!(stored.lastBlockHash, batch.last_block_hash);
 
@@ -170,7 +178,11 @@ async fn commit_checks_the_privileged_rolling_hash() {
         .await
         .expect("batch 1 with two privileged txs");
     assert_eq!(
-        l1.proposer().nextPrivilegedId().call().await.expect("next id"),
+        l1.proposer()
+            .nextPrivilegedId()
+            .call()
+            .await
+            .expect("next id"),
         U256::from(2)
     );
     let mut second = Batch::simple(2);
@@ -347,7 +359,11 @@ async fn verify_rejects_bad_attestations_and_order() {
     );
     // One proof per verifier.
     assert_reverts_with::<OnChainProposer::WrongProofCount, _>(l1.verify(1, vec![vec![]]).await);
-    assert_eq!(last_verified(&l1).await, 0, "nothing verified by the refused calls");
+    assert_eq!(
+        last_verified(&l1).await,
+        0,
+        "nothing verified by the refused calls"
+    );
 
     // The right signatures pass, then batch 2 alone.
     l1.verify(1, vec![vec![attest(&inputs1, &[SIGNERS[2], SIGNERS[1]])]])

@@ -28,11 +28,21 @@ pub struct DeployArgs {
     )]
     pub eth_rpc_url: String,
     /// Private key (hex) of the deployer, which pays for and sends the six deployments.
-    #[arg(long, env = "KEEL_DEPLOYER_PRIVATE_KEY", value_name = "HEX", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "KEEL_DEPLOYER_PRIVATE_KEY",
+        value_name = "HEX",
+        hide_env_values = true
+    )]
     pub private_key: String,
     /// The deployment file to write. If it exists, the deployment it records is checked and
     /// finished instead of redeployed (a complete one sends nothing).
-    #[arg(long, env = "KEEL_DEPLOYMENT", default_value = "deployment.json", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "KEEL_DEPLOYMENT",
+        default_value = "deployment.json",
+        value_name = "FILE"
+    )]
     pub out: PathBuf,
     /// The L2 genesis (as written by `keel l2 genesis`): its state root becomes batch 0 of the
     /// OnChainProposer and its chain id goes into privileged-tx hashes and proofs.
@@ -55,7 +65,11 @@ pub struct DeployArgs {
     pub verifier_threshold: u64,
     /// Seconds a deposit (privileged tx) may stay pending before batches with ordinary txs must
     /// include it.
-    #[arg(long = "inclusion-max-wait", default_value_t = 3600, value_name = "SECS")]
+    #[arg(
+        long = "inclusion-max-wait",
+        default_value_t = 3600,
+        value_name = "SECS"
+    )]
     pub inclusion_max_wait: u64,
     /// Cap on the L2 gas limit of a privileged tx (`sendToL2`).
     #[arg(long = "max-privileged-gas-limit", default_value_t = 10_000_000)]
