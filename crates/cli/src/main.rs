@@ -33,6 +33,8 @@ enum Command {
     /// The L2: run the sequencer node (`keel l2 --dev` for a local rollup), or one of its
     /// subcommands (deploy the L1 contracts, write a genesis).
     L2(Box<commands::l2::L2Cli>),
+    /// Deposits and withdrawals: `keel bridge deposit|deposit-erc20|withdraw|withdraw-erc20|balance`.
+    Bridge(Box<commands::bridge::BridgeCli>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -64,6 +66,7 @@ fn main() -> std::process::ExitCode {
         Command::Import(args) => commands::import::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::L2(cli) => commands::l2::dispatch(*cli),
+        Command::Bridge(cli) => commands::bridge::run(*cli),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

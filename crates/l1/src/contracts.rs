@@ -48,3 +48,27 @@ pub mod test {
         "../../contracts/artifacts/L1Caller.json"
     );
 }
+
+/// The L2 system contracts and the example bridged token, for clients that call them on the L2.
+pub mod l2 {
+    use alloy::sol;
+
+    sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        CommonBridgeL2,
+        "../../contracts/artifacts/CommonBridgeL2.json"
+    );
+    sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        Messenger,
+        "../../contracts/artifacts/Messenger.json"
+    );
+    sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        BridgedERC20,
+        "../../contracts/artifacts/BridgedERC20.json"
+    );
+}

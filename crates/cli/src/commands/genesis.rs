@@ -121,7 +121,7 @@ fn parse_fund(s: &str) -> Result<(Address, U256), String> {
 }
 
 /// Parses a 0x-prefixed address; a mixed-case one must carry a valid EIP-55 checksum.
-fn parse_address(s: &str) -> Result<Address, String> {
+pub(crate) fn parse_address(s: &str) -> Result<Address, String> {
     let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"));
     let Some(hex) = hex.filter(|h| h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit()))
     else {
@@ -143,7 +143,7 @@ fn parse_address(s: &str) -> Result<Address, String> {
 
 /// Parses an amount of wei: a decimal number of wei, `0x` hex wei, or a decimal number with a
 /// unit suffix (`ether`, `gwei`, `wei`). Fractions finer than one wei are refused, not rounded.
-fn parse_amount(s: &str) -> Result<U256, String> {
+pub(crate) fn parse_amount(s: &str) -> Result<U256, String> {
     let bad = |why: &str| format!("bad amount {s:?}: {why}");
     let lower = s.to_ascii_lowercase();
     let (number, decimals) = [("ether", 18), ("gwei", 9), ("wei", 0)]

@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod bridge;
 pub mod deploy;
 pub mod export;
 pub mod genesis;

@@ -1,0 +1,478 @@
+//! `keel bridge`: deposits and withdrawals for users, without hand-crafted calldata. Deposits are
+//! L1 transactions to the CommonBridge; withdrawals are L2 transactions to CommonBridgeL2.
+
+use std::{path::PathBuf, time::Duration};
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, B256, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::TransactionReceipt,
+    signers::local::PrivateKeySigner,
+};
+use clap::{Args, Subcommand};
+use eyre::{WrapErr, bail, eyre};
+use keel_l1::{
+    Deployment,
+    contracts::{
+        CommonBridge,
+        l2::{BridgedERC20, CommonBridgeL2, Messenger},
+    },
+};
+use keel_types::{PrivilegedTx, dev};
+
+use super::genesis::{parse_address, parse_amount};
+
+/// `keel bridge SUBCOMMAND`.
+#[derive(Debug, Args)]
+pub struct BridgeCli {
+    #[command(subcommand)]
+    pub command: BridgeCommand,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum BridgeCommand {
+    /// Deposit ETH from L1 to L2 (CommonBridge.deposit). Prints the L2 transaction hash.
+    Deposit(DepositArgs),
+    /// Deposit an ERC20 from L1 to its bridged token on L2 (approves the bridge if needed).
+    DepositErc20(DepositErc20Args),
+    /// Withdraw ETH from L2 to L1 (CommonBridgeL2.withdraw). Claim it on L1 once its batch is
+    /// verified.
+    Withdraw(WithdrawArgs),
+    /// Withdraw a bridged ERC20 from L2 to its L1 token.
+    WithdrawErc20(WithdrawErc20Args),
+    /// Show an account's ETH (and optionally token) balances on L1 and L2.
+    Balance(BalanceArgs),
+}
+
+/// Where L1 and L2 are.
+#[derive(Debug, Args)]
+pub struct Endpoints {
+    /// L1 JSON-RPC endpoint.
+    #[arg(
+        long = "eth.rpc-url",
+        env = "KEEL_ETH_RPC_URL",
+        default_value = "http://127.0.0.1:8545",
+        value_name = "URL"
+    )]
+    pub eth_rpc_url: String,
+    /// L2 JSON-RPC endpoint (a keel node).
+    #[arg(
+        long = "l2.rpc-url",
+        env = "KEEL_L2_RPC_URL",
+        default_value = "http://127.0.0.1:1729",
+        value_name = "URL"
+    )]
+    pub l2_rpc_url: String,
+    /// Deployment file of `keel l2 deploy` (for the CommonBridge address).
+    #[arg(
+        long = "l1.deployment",
+        env = "KEEL_L1_DEPLOYMENT",
+        default_value = "deployment.json",
+        value_name = "FILE"
+    )]
+    pub deployment: PathBuf,
+    /// CommonBridge proxy address (instead of the deployment file).
+    #[arg(
+        long = "l1.bridge-address",
+        env = "KEEL_L1_BRIDGE_ADDRESS",
+        value_name = "ADDRESS"
+    )]
+    pub bridge: Option<Address>,
+}
+
+/// The signing key.
+#[derive(Debug, Args)]
+pub struct KeyArg {
+    /// Private key (hex) of the account that sends (and, for deposits, pays).
+    #[arg(
+        long,
+        env = "KEEL_PRIVATE_KEY",
+        value_name = "HEX",
+        hide_env_values = true
+    )]
+    pub private_key: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DepositArgs {
+    /// Amount: wei, or with a unit (`1.5ether`, `20gwei`).
+    #[arg(long, value_parser = parse_amount)]
+    pub amount: U256,
+    /// L2 recipient. Default: the sender's own address.
+    #[arg(long, value_parser = parse_address)]
+    pub to: Option<Address>,
+    /// Wait until the deposit is executed on L2 and print its receipt status.
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds to wait with --wait.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub key: KeyArg,
+    #[command(flatten)]
+    pub endpoints: Endpoints,
+}
+
+#[derive(Debug, Args)]
+pub struct DepositErc20Args {
+    /// The L1 token.
+    #[arg(long = "token-l1", value_parser = parse_address)]
+    pub token_l1: Address,
+    /// The L2 token it is minted as (its `l1Address()` must be --token-l1, else the deposit is
+    /// sent back to L1).
+    #[arg(long = "token-l2", value_parser = parse_address)]
+    pub token_l2: Address,
+    /// Amount in the token's smallest unit (or with a unit suffix for 18-decimal tokens).
+    #[arg(long, value_parser = parse_amount)]
+    pub amount: U256,
+    /// L2 recipient. Default: the sender's own address.
+    #[arg(long, value_parser = parse_address)]
+    pub to: Option<Address>,
+    #[command(flatten)]
+    pub key: KeyArg,
+    #[command(flatten)]
+    pub endpoints: Endpoints,
+}
+
+#[derive(Debug, Args)]
+pub struct WithdrawArgs {
+    /// Amount: wei, or with a unit (`1.5ether`).
+    #[arg(long, value_parser = parse_amount)]
+    pub amount: U256,
+    /// L1 receiver (who can claim). Default: the sender's own address.
+    #[arg(long, value_parser = parse_address)]
+    pub to: Option<Address>,
+    #[command(flatten)]
+    pub key: KeyArg,
+    #[command(flatten)]
+    pub endpoints: Endpoints,
+}
+
+#[derive(Debug, Args)]
+pub struct WithdrawErc20Args {
+    /// The L1 token to receive.
+    #[arg(long = "token-l1", value_parser = parse_address)]
+    pub token_l1: Address,
+    /// The L2 token to burn.
+    #[arg(long = "token-l2", value_parser = parse_address)]
+    pub token_l2: Address,
+    /// Amount in the token's smallest unit.
+    #[arg(long, value_parser = parse_amount)]
+    pub amount: U256,
+    /// L1 receiver. Default: the sender's own address.
+    #[arg(long, value_parser = parse_address)]
+    pub to: Option<Address>,
+    #[command(flatten)]
+    pub key: KeyArg,
+    #[command(flatten)]
+    pub endpoints: Endpoints,
+}
+
+#[derive(Debug, Args)]
+pub struct BalanceArgs {
+    /// The account.
+    #[arg(long, value_parser = parse_address)]
+    pub address: Address,
+    /// Also show this L1 token's balance.
+    #[arg(long = "token-l1", value_parser = parse_address)]
+    pub token_l1: Option<Address>,
+    /// Also show this L2 token's balance.
+    #[arg(long = "token-l2", value_parser = parse_address)]
+    pub token_l2: Option<Address>,
+    /// L1 JSON-RPC endpoint.
+    #[arg(
+        long = "eth.rpc-url",
+        env = "KEEL_ETH_RPC_URL",
+        default_value = "http://127.0.0.1:8545"
+    )]
+    pub eth_rpc_url: String,
+    /// L2 JSON-RPC endpoint.
+    #[arg(
+        long = "l2.rpc-url",
+        env = "KEEL_L2_RPC_URL",
+        default_value = "http://127.0.0.1:1729"
+    )]
+    pub l2_rpc_url: String,
+}
+
+/// Runs a `keel bridge` command.
+pub fn run(cli: BridgeCli) -> eyre::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .wrap_err("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            BridgeCommand::Deposit(a) => deposit(a).await,
+            BridgeCommand::DepositErc20(a) => deposit_erc20(a).await,
+            BridgeCommand::Withdraw(a) => withdraw(a).await,
+            BridgeCommand::WithdrawErc20(a) => withdraw_erc20(a).await,
+            BridgeCommand::Balance(a) => balance(a).await,
+        }
+    })
+}
+
+fn signer(key: &KeyArg) -> eyre::Result<PrivateKeySigner> {
+    let hex = key.private_key.trim().trim_start_matches("0x");
+    let bytes: B256 = hex
+        .parse()
+        .map_err(|_| eyre!("--private-key: expected 32 bytes of hex"))?;
+    PrivateKeySigner::from_bytes(&bytes)
+        .map_err(|e| eyre!("--private-key: not a valid secp256k1 key: {e}"))
+}
+
+fn client(url: &str, signer: Option<&PrivateKeySigner>) -> eyre::Result<DynProvider> {
+    let parsed = url.parse().wrap_err_with(|| format!("bad RPC URL {url}"))?;
+    Ok(match signer {
+        Some(s) => ProviderBuilder::new()
+            .wallet(EthereumWallet::from(s.clone()))
+            .connect_http(parsed)
+            .erased(),
+        None => ProviderBuilder::new().connect_http(parsed).erased(),
+    })
+}
+
+fn bridge_address(e: &Endpoints) -> eyre::Result<Address> {
+    if let Some(a) = e.bridge {
+        return Ok(a);
+    }
+    let d = Deployment::load(&e.deployment).wrap_err(
+        "no bridge address: give --l1.bridge-address or --l1.deployment FILE (from `keel l2 deploy`)",
+    )?;
+    Ok(d.contracts.common_bridge.proxy)
+}
+
+/// Fails with the revert reason if the receipt says the tx failed.
+fn ensure_success(what: &str, receipt: &TransactionReceipt) -> eyre::Result<()> {
+    if !receipt.status() {
+        bail!("{what} reverted (tx {})", receipt.transaction_hash);
+    }
+    Ok(())
+}
+
+/// The privileged tx (its L2 hash) announced in an L1 receipt.
+fn privileged_tx(receipt: &TransactionReceipt, l2_chain_id: u64) -> eyre::Result<PrivilegedTx> {
+    let event = receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|log| log.log_decode::<CommonBridge::PrivilegedTxSent>().ok())
+        .ok_or_else(|| eyre!("no PrivilegedTxSent in the receipt"))?;
+    let e = &event.inner.data;
+    Ok(PrivilegedTx {
+        chain_id: l2_chain_id,
+        nonce: e
+            .transactionId
+            .try_into()
+            .map_err(|_| eyre!("transaction id too large"))?,
+        from: e.from,
+        to: e.to,
+        value: e.value,
+        gas_limit: e
+            .gasLimit
+            .try_into()
+            .map_err(|_| eyre!("gas limit too large"))?,
+        data: e.data.clone(),
+    })
+}
+
+async fn deposit(a: DepositArgs) -> eyre::Result<()> {
+    let signer = signer(&a.key)?;
+    let from = signer.address();
+    let l1 = client(&a.endpoints.eth_rpc_url, Some(&signer))?;
+    let bridge = CommonBridge::new(bridge_address(&a.endpoints)?, &l1);
+    let to = a.to.unwrap_or(from);
+    let receipt = bridge
+        .deposit(to)
+        .value(a.amount)
+        .send()
+        .await
+        .wrap_err("sending the deposit to L1")?
+        .get_receipt()
+        .await
+        .wrap_err("waiting for the L1 receipt")?;
+    ensure_success("the deposit", &receipt)?;
+    let chain_id: u64 = bridge
+        .l2ChainId()
+        .call()
+        .await
+        .wrap_err("reading the L2 chain id from the bridge")?
+        .try_into()
+        .map_err(|_| eyre!("L2 chain id too large"))?;
+    let tx = privileged_tx(&receipt, chain_id)?;
+    println!("L1 tx:      {}", receipt.transaction_hash);
+    println!("deposit id: {}", tx.nonce);
+    println!("L2 tx:      {}", tx.hash());
+    println!("deposited {} wei to {to} on L2", a.amount);
+    if a.wait {
+        let l2 = client(&a.endpoints.l2_rpc_url, None)?;
+        let l2_receipt = wait_for_receipt(&l2, tx.hash(), Duration::from_secs(a.timeout)).await?;
+        println!(
+            "L2 receipt: status {} in block {}",
+            u8::from(l2_receipt.status()),
+            l2_receipt.block_number.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+async fn wait_for_receipt(
+    provider: &DynProvider,
+    hash: B256,
+    timeout: Duration,
+) -> eyre::Result<TransactionReceipt> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(r) = provider
+            .get_transaction_receipt(hash)
+            .await
+            .wrap_err("asking L2 for the receipt")?
+        {
+            return Ok(r);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("no L2 receipt for {hash} within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn deposit_erc20(a: DepositErc20Args) -> eyre::Result<()> {
+    let signer = signer(&a.key)?;
+    let from = signer.address();
+    let l1 = client(&a.endpoints.eth_rpc_url, Some(&signer))?;
+    let bridge_address = bridge_address(&a.endpoints)?;
+    let bridge = CommonBridge::new(bridge_address, &l1);
+    let token = BridgedERC20::new(a.token_l1, &l1);
+    let allowance = token
+        .allowance(from, bridge_address)
+        .call()
+        .await
+        .wrap_err("reading the allowance (is --token-l1 an ERC20?)")?;
+    if allowance < a.amount {
+        let r = token
+            .approve(bridge_address, a.amount)
+            .send()
+            .await
+            .wrap_err("approving the bridge")?
+            .get_receipt()
+            .await?;
+        ensure_success("the approval", &r)?;
+        println!(
+            "approved the bridge for {} (tx {})",
+            a.amount, r.transaction_hash
+        );
+    }
+    let to = a.to.unwrap_or(from);
+    let receipt = bridge
+        .depositERC20(a.token_l1, a.token_l2, to, a.amount)
+        .send()
+        .await
+        .wrap_err("sending the ERC20 deposit to L1")?
+        .get_receipt()
+        .await?;
+    ensure_success("the ERC20 deposit", &receipt)?;
+    let chain_id: u64 = bridge
+        .l2ChainId()
+        .call()
+        .await?
+        .try_into()
+        .map_err(|_| eyre!("L2 chain id too large"))?;
+    let tx = privileged_tx(&receipt, chain_id)?;
+    println!("L1 tx:      {}", receipt.transaction_hash);
+    println!("deposit id: {}", tx.nonce);
+    println!("L2 tx:      {}", tx.hash());
+    Ok(())
+}
+
+/// Prints the L1 messages (withdrawals) an L2 receipt carries.
+fn print_messages(receipt: &TransactionReceipt) -> eyre::Result<()> {
+    let mut found = false;
+    for log in receipt.inner.logs() {
+        if log.address() != dev::MESSENGER_ADDRESS {
+            continue;
+        }
+        if let Ok(m) = log.log_decode::<Messenger::L1Message>() {
+            found = true;
+            println!(
+                "L1 message: id {} data {}",
+                m.inner.data.messageId, m.inner.data.data
+            );
+        }
+    }
+    if !found {
+        bail!("the L2 receipt carries no L1Message");
+    }
+    println!("claim it on L1 once the batch with this transaction is verified");
+    Ok(())
+}
+
+async fn withdraw(a: WithdrawArgs) -> eyre::Result<()> {
+    let signer = signer(&a.key)?;
+    let to = a.to.unwrap_or(signer.address());
+    let l2 = client(&a.endpoints.l2_rpc_url, Some(&signer))?;
+    let bridge = CommonBridgeL2::new(dev::L2_BRIDGE_ADDRESS, &l2);
+    let receipt = bridge
+        .withdraw(to)
+        .value(a.amount)
+        .send()
+        .await
+        .wrap_err("sending the withdrawal to L2")?
+        .get_receipt()
+        .await
+        .wrap_err("waiting for the L2 receipt")?;
+    ensure_success("the withdrawal", &receipt)?;
+    println!("L2 tx:      {}", receipt.transaction_hash);
+    println!("withdrew {} wei to {to} on L1", a.amount);
+    print_messages(&receipt)
+}
+
+async fn withdraw_erc20(a: WithdrawErc20Args) -> eyre::Result<()> {
+    let signer = signer(&a.key)?;
+    let to = a.to.unwrap_or(signer.address());
+    let l2 = client(&a.endpoints.l2_rpc_url, Some(&signer))?;
+    let bridge = CommonBridgeL2::new(dev::L2_BRIDGE_ADDRESS, &l2);
+    let receipt = bridge
+        .withdrawERC20(a.token_l1, a.token_l2, to, a.amount)
+        .send()
+        .await
+        .wrap_err("sending the ERC20 withdrawal to L2")?
+        .get_receipt()
+        .await?;
+    ensure_success("the ERC20 withdrawal", &receipt)?;
+    println!("L2 tx:      {}", receipt.transaction_hash);
+    println!("withdrew {} of {} to {to} on L1", a.amount, a.token_l1);
+    print_messages(&receipt)
+}
+
+async fn balance(a: BalanceArgs) -> eyre::Result<()> {
+    let l1 = client(&a.eth_rpc_url, None)?;
+    let l2 = client(&a.l2_rpc_url, None)?;
+    let on_l1 = l1
+        .get_balance(a.address)
+        .await
+        .wrap_err_with(|| format!("L1 at {}", a.eth_rpc_url))?;
+    let on_l2 = l2
+        .get_balance(a.address)
+        .await
+        .wrap_err_with(|| format!("L2 at {}", a.l2_rpc_url))?;
+    println!("L1 ETH: {on_l1}");
+    println!("L2 ETH: {on_l2}");
+    if let Some(t) = a.token_l1 {
+        let b = BridgedERC20::new(t, &l1)
+            .balanceOf(a.address)
+            .call()
+            .await?;
+        println!("L1 token {t}: {b}");
+    }
+    if let Some(t) = a.token_l2 {
+        let b = BridgedERC20::new(t, &l2)
+            .balanceOf(a.address)
+            .call()
+            .await?;
+        println!("L2 token {t}: {b}");
+    }
+    Ok(())
+}

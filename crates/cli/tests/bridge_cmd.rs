@@ -1,0 +1,188 @@
+//! `keel bridge` as a user runs it: a deposit on a real anvil with the contracts deployed, and a
+//! withdrawal on a `keel l2 --dev` node.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use alloy::{
+    primitives::{Address, B256, U256},
+    providers::{Provider, ProviderBuilder},
+};
+use common::{Node, address, key};
+use keel_l1::{Anvil, AnvilConfig, DeployConfig, contracts::CommonBridge, deploy};
+use keel_types::{dev, genesis_state_root};
+
+fn keel(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(args)
+        .env_remove("KEEL_ETH_RPC_URL")
+        .env_remove("KEEL_L2_RPC_URL")
+        .output()
+        .expect("run keel")
+}
+
+fn stdout_of(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "keel failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The value after `label` on the line that starts with it.
+fn field<'a>(stdout: &'a str, label: &str) -> &'a str {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label:?} line in {stdout}"))
+        .trim()
+}
+
+fn ether(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deposit_queues_the_l2_tx_it_prints() {
+    let anvil = Anvil::spawn(&AnvilConfig::default()).await.expect("anvil");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("deployment.json");
+    let provider = ProviderBuilder::new()
+        .wallet(
+            alloy::signers::local::PrivateKeySigner::from_bytes(&dev::DEV_ACCOUNTS[0].1)
+                .expect("key"),
+        )
+        .connect_http(anvil.url.parse().expect("url"));
+    let deployer = dev::DEV_ACCOUNTS[0].0;
+    let config = DeployConfig {
+        owner: deployer,
+        sequencers: vec![deployer],
+        verifier_signers: vec![deployer],
+        verifier_threshold: 1,
+        inclusion_max_wait: 3600,
+        max_privileged_gas_limit: 10_000_000,
+        validium: false,
+        genesis_state_root: genesis_state_root(&dev::dev_genesis()),
+        l2_chain_id: dev::DEFAULT_L2_CHAIN_ID,
+        receipt_timeout: std::time::Duration::from_secs(30),
+    };
+    let deployment = deploy(&provider, deployer, &config, &file)
+        .await
+        .expect("deploys")
+        .deployment;
+    let recipient = "0x00000000000000000000000000000000000000b0";
+
+    let out = keel(&[
+        "bridge",
+        "deposit",
+        "--amount",
+        "1.5ether",
+        "--to",
+        recipient,
+        "--private-key",
+        &key(5),
+        "--eth.rpc-url",
+        &anvil.url,
+        "--l1.deployment",
+        file.to_str().expect("utf-8"),
+    ]);
+    let stdout = stdout_of(&out);
+    let l2_tx: B256 = field(&stdout, "L2 tx:").parse().expect("L2 tx hash");
+    assert_eq!(field(&stdout, "deposit id:"), "0");
+
+    let bridge = CommonBridge::new(deployment.contracts.common_bridge.proxy, &provider);
+    assert_eq!(
+        bridge
+            .privilegedTxHashes(U256::ZERO)
+            .call()
+            .await
+            .expect("hash"),
+        l2_tx,
+        "the printed L2 tx hash is the one the bridge queued"
+    );
+    let half = ether(1) / U256::from(2);
+    assert_eq!(
+        provider
+            .get_balance(*bridge.address())
+            .await
+            .expect("balance"),
+        ether(1) + half
+    );
+
+    // A bad amount is refused before anything is sent.
+    let out = keel(&[
+        "bridge",
+        "deposit",
+        "--amount",
+        "1.5",
+        "--private-key",
+        &key(5),
+        "--eth.rpc-url",
+        &anvil.url,
+        "--l1.deployment",
+        file.to_str().expect("utf-8"),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad amount"));
+    assert_eq!(
+        bridge.transactionId().call().await.expect("id"),
+        U256::from(1),
+        "nothing more queued"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn withdraw_burns_on_l2_and_prints_the_message() {
+    let node = Node::start(&["--dev"]);
+    let receiver = "0x00000000000000000000000000000000000000c1";
+    let l2 = ProviderBuilder::new().connect_http(node.url.parse().expect("url"));
+    let sender: Address = address(6).parse().expect("address");
+    let before = l2.get_balance(sender).await.expect("balance");
+    let burned_before = l2.get_balance(Address::ZERO).await.expect("balance");
+
+    let out = keel(&[
+        "bridge",
+        "withdraw",
+        "--amount",
+        "2ether",
+        "--to",
+        receiver,
+        "--private-key",
+        &key(6),
+        "--l2.rpc-url",
+        &node.url,
+    ]);
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains("L1 message: id 1 "), "{stdout}");
+    let l2_tx: B256 = field(&stdout, "L2 tx:").parse().expect("L2 tx hash");
+    let receipt = l2
+        .get_transaction_receipt(l2_tx)
+        .await
+        .expect("rpc")
+        .expect("the printed tx has a receipt");
+    let fee = U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
+    let after = l2.get_balance(sender).await.expect("balance");
+    assert_eq!(
+        before - after,
+        ether(2) + fee,
+        "the sender paid the amount and gas"
+    );
+    // The amount is burned to address(0) (which is also the dev coinbase, so it gets the tip too).
+    assert!(l2.get_balance(Address::ZERO).await.expect("balance") - burned_before >= ether(2));
+
+    let out = keel(&[
+        "bridge",
+        "balance",
+        "--address",
+        &address(6),
+        "--l2.rpc-url",
+        &node.url,
+        "--eth.rpc-url",
+        &node.url,
+    ]);
+    let stdout = stdout_of(&out);
+    assert_eq!(field(&stdout, "L2 ETH:"), after.to_string());
+}

@@ -1,0 +1,134 @@
+//! Shared by the CLI end-to-end tests: the `keel l2` process, foundry's `cast`, the dev keys.
+
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use keel_types::dev;
+
+/// A running `keel l2` process, killed when dropped.
+pub struct Node {
+    pub child: Child,
+    pub url: String,
+    /// Every stdout line after the URL, for failure messages.
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl Node {
+    pub fn start(extra: &[&str]) -> Node {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keel"));
+        command.args(["l2", "--http.port", "0"]);
+        if !extra.contains(&"--block-producer.block-time") {
+            command.args(["--block-producer.block-time", "200"]);
+        }
+        let mut child = command
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn keel l2");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let url = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = lines
+                .recv_timeout(left)
+                .expect("keel l2 printed its HTTP RPC address within 30 s");
+            if let Some(url) = line.trim().strip_prefix("HTTP RPC:") {
+                break url.trim().to_string();
+            }
+        };
+        Node { child, url, lines }
+    }
+
+    pub fn cast(&self, args: &[&str]) -> String {
+        cast(&self.url, args)
+    }
+
+    pub fn block_number(&self) -> u64 {
+        self.cast(&["block-number"]).parse().expect("block number")
+    }
+
+    /// Wait until the head is at least `n`.
+    pub fn wait_for_block(&self, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.block_number() < n {
+            assert!(Instant::now() < deadline, "no block {n} within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn terminate(mut self) {
+        // SIGTERM: the node shuts down cleanly.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "keel l2 exited with {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "keel l2 did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        while self.lines.try_recv().is_ok() {}
+    }
+}
+
+pub fn tools_bin(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tools/node_modules/.bin")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `npm ci --prefix tools` (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// Run `cast SUBCOMMAND --rpc-url URL ARGS...`, failing the test with cast's stderr if it fails.
+pub fn cast(url: &str, args: &[&str]) -> String {
+    let out = Command::new(tools_bin("cast"))
+        .args(&args[..1])
+        .args(["--rpc-url", url])
+        .args(&args[1..])
+        .output()
+        .expect("run cast");
+    assert!(
+        out.status.success(),
+        "cast {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub fn key(i: usize) -> String {
+    dev::DEV_ACCOUNTS[i].1.to_string()
+}
+
+pub fn address(i: usize) -> String {
+    dev::DEV_ACCOUNTS[i].0.to_string()
+}
