@@ -5,8 +5,10 @@
 //! It owns no L2 state: the sequencer components use it to read and write L1.
 
 pub mod anvil;
+pub mod client;
 pub mod contracts;
 pub mod deploy;
 
 pub use anvil::{Anvil, AnvilConfig, AnvilError, find_anvil};
+pub use client::{L1Client, L1ClientConfig, L1ClientError};
 pub use deploy::{DeployConfig, DeployError, DeployOutcome, Deployment, deploy};

@@ -6,5 +6,7 @@
 //! store or the RPC server.
 
 mod block_producer;
+pub mod l1_watcher;
 
 pub use block_producer::{BlockProducer, BlockProducerConfig, BlockProducerError};
+pub use l1_watcher::{L1Watcher, L1WatcherConfig, MemorySink, PrivilegedTxSink};

@@ -8,9 +8,11 @@
 //! (`Store::in_memory`, redb's in-memory backend) for tests and `--datadir memory`; both go through
 //! the same code, so tests exercise what production runs.
 
+pub mod batches;
 mod codec;
 mod error;
 mod reader;
+pub mod rollup;
 mod state_diff;
 mod store;
 mod tables;

@@ -419,3 +419,11 @@ fn read_meta_hash(txn: &WriteTransaction, key: &str) -> Result<Option<B256>, Sto
         .map(Some)
         .map_err(|_| StoreError::corrupt("meta", format!("{key} has {} bytes", v.value().len())))
 }
+
+impl Store {
+    /// The database, for the table groups kept in other modules of this crate (`rollup`,
+    /// `batches`).
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
+    }
+}

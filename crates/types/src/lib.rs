@@ -6,6 +6,7 @@
 //! This crate does no I/O and holds no state: it only defines types, codecs and pure functions over
 //! them, so the sequencer, the prover and the contracts' tooling can all depend on it.
 
+pub mod batch;
 pub mod block;
 pub mod chain_spec;
 pub mod dev;
@@ -15,6 +16,7 @@ pub mod l2_genesis;
 pub mod privileged;
 pub mod public_inputs;
 
+pub use batch::{Batch, BatchMessage};
 pub use block::{Block, BlockBody, Receipt, SealedHeader, Transaction};
 pub use chain_spec::{ChainSpec, ChainSpecError};
 pub use genesis::{genesis_header, genesis_state_root};

@@ -1,0 +1,657 @@
+//! The L1Watcher against a real anvil with keel's contracts deployed: deposits and `sendToL2`
+//! calls reach the sink in id order with the bridge's hashes, none twice; many deposits in one L1
+//! block; the block delay; a restart on the same datadir; an L1 outage; refusals (a hash that
+//! doesn't match, an id gap).
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, B256, Bytes, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::TransactionReceipt,
+    signers::local::PrivateKeySigner,
+};
+use keel_l1::{
+    Anvil, AnvilConfig, DeployConfig, Deployment, L1Client, L1ClientConfig,
+    contracts::{CommonBridge::CommonBridgeInstance, test::L1Caller},
+    deploy,
+};
+use keel_sequencer::{
+    L1Watcher, L1WatcherConfig, MemorySink,
+    l1_watcher::{L1WatcherStatus, Refusal},
+};
+use keel_storage::Store;
+use keel_types::{PrivilegedTx, apply_l1_alias, dev};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::watch,
+    task::JoinHandle,
+};
+
+const USER: usize = 5;
+const WAIT: Duration = Duration::from_secs(20);
+
+fn addr(i: usize) -> Address {
+    dev::DEV_ACCOUNTS[i].0
+}
+
+fn ether(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+/// A URL where nothing listens.
+fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Anvil with keel's L1 contracts deployed (by dev account 0) and a client that signs with
+/// every dev key.
+struct L1 {
+    anvil: Anvil,
+    provider: DynProvider,
+    deployment: Deployment,
+    _dir: tempfile::TempDir,
+}
+
+impl L1 {
+    async fn start() -> Self {
+        let anvil = Anvil::spawn(&AnvilConfig::default())
+            .await
+            .expect("anvil starts");
+        let signer = |i: usize| PrivateKeySigner::from_bytes(&dev::DEV_ACCOUNTS[i].1).expect("key");
+        let mut wallet = EthereumWallet::from(signer(0));
+        for i in 1..dev::DEV_ACCOUNTS.len() {
+            wallet.register_signer(signer(i));
+        }
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_simple_nonce_management()
+            .fetch_chain_id()
+            .wallet(wallet)
+            .connect_http(anvil.url.parse().expect("url"))
+            .erased();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = DeployConfig {
+            owner: addr(0),
+            sequencers: vec![addr(1)],
+            verifier_signers: vec![addr(2)],
+            verifier_threshold: 1,
+            inclusion_max_wait: 3600,
+            max_privileged_gas_limit: 10_000_000,
+            validium: false,
+            genesis_state_root: keel_types::genesis_state_root(&dev::dev_genesis()),
+            l2_chain_id: dev::DEFAULT_L2_CHAIN_ID,
+            receipt_timeout: Duration::from_secs(30),
+        };
+        let outcome = deploy(
+            &provider,
+            addr(0),
+            &config,
+            &dir.path().join("deployment.json"),
+        )
+        .await
+        .expect("deploys");
+        Self {
+            anvil,
+            provider,
+            deployment: outcome.deployment,
+            _dir: dir,
+        }
+    }
+
+    fn bridge(&self) -> CommonBridgeInstance<&DynProvider> {
+        CommonBridgeInstance::new(
+            self.deployment.contracts.common_bridge.proxy,
+            &self.provider,
+        )
+    }
+
+    /// A watcher config for this deployment: no delay, fast ticks.
+    fn watcher_config(&self) -> L1WatcherConfig {
+        let mut config = L1WatcherConfig::new(
+            self.deployment.contracts.common_bridge.proxy,
+            dev::DEFAULT_L2_CHAIN_ID,
+            self.deployment.deploy_block.unwrap_or(0),
+        );
+        config.watch_interval = Duration::from_millis(50);
+        config.block_delay = 0;
+        config
+    }
+
+    async fn deposit(&self, recipient: Address, wei: U256) -> TransactionReceipt {
+        let receipt = self
+            .bridge()
+            .deposit(recipient)
+            .value(wei)
+            .from(addr(USER))
+            .send()
+            .await
+            .expect("deposit sent")
+            .get_receipt()
+            .await
+            .expect("receipt");
+        assert!(receipt.status());
+        receipt
+    }
+
+    async fn send_to_l2(&self, to: Address, data: Vec<u8>) -> TransactionReceipt {
+        let receipt = self
+            .bridge()
+            .sendToL2(to, U256::from(100_000), U256::from(7), Bytes::from(data))
+            .from(addr(USER))
+            .send()
+            .await
+            .expect("sendToL2 sent")
+            .get_receipt()
+            .await
+            .expect("receipt");
+        assert!(receipt.status());
+        receipt
+    }
+
+    async fn rpc(&self, method: &'static str, params: serde_json::Value) {
+        let _: serde_json::Value = self
+            .provider
+            .raw_request(method.into(), params)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"));
+    }
+
+    async fn mine(&self, blocks: u64) {
+        for _ in 0..blocks {
+            self.rpc("evm_mine", serde_json::json!([])).await;
+        }
+    }
+
+    async fn head(&self) -> u64 {
+        self.provider.get_block_number().await.expect("head")
+    }
+
+    async fn queued_hash(&self, id: u64) -> B256 {
+        self.bridge()
+            .privilegedTxHashes(U256::from(id))
+            .call()
+            .await
+            .expect("privilegedTxHashes")
+    }
+
+    async fn transaction_id(&self) -> u64 {
+        self.bridge()
+            .transactionId()
+            .call()
+            .await
+            .expect("transactionId")
+            .to()
+    }
+}
+
+/// Fast retries, so an outage is reported in milliseconds.
+fn client(urls: Vec<String>) -> L1Client {
+    L1Client::new(L1ClientConfig {
+        urls,
+        request_timeout: Duration::from_secs(2),
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(20),
+        max_attempts: 2,
+        max_elapsed: Duration::from_secs(2),
+        max_log_range: 1_000,
+    })
+    .expect("client")
+}
+
+/// A watcher running in a task.
+struct Running {
+    shutdown: watch::Sender<bool>,
+    status: watch::Receiver<L1WatcherStatus>,
+    task: JoinHandle<()>,
+}
+
+fn spawn(watcher: L1Watcher) -> Running {
+    let (shutdown, rx) = watch::channel(false);
+    let status = watcher.status();
+    let task = tokio::spawn(watcher.run(rx));
+    Running {
+        shutdown,
+        status,
+        task,
+    }
+}
+
+impl Running {
+    async fn stop(self) {
+        self.shutdown.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("the watcher stops on shutdown")
+            .expect("the watcher task did not panic");
+    }
+}
+
+/// Ids are 0..n in order, each once, and every hash is the one the bridge queued.
+async fn assert_delivered_as_queued(l1: &L1, txs: &[PrivilegedTx]) {
+    let ids: Vec<u64> = txs.iter().map(|tx| tx.nonce).collect();
+    assert_eq!(ids, (0..txs.len() as u64).collect::<Vec<_>>());
+    for tx in txs {
+        assert_eq!(tx.chain_id, dev::DEFAULT_L2_CHAIN_ID);
+        assert_eq!(tx.hash(), l1.queued_hash(tx.nonce).await, "tx {}", tx.nonce);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deposits_and_l2_calls_reach_the_sink_in_order_once() {
+    let l1 = L1::start().await;
+    let store = Store::in_memory().expect("store");
+    let sink = Arc::new(MemorySink::new());
+    // The first URL is dead: the client fails over to anvil.
+    let watcher = L1Watcher::new(
+        l1.watcher_config(),
+        client(vec![dead_url(), l1.anvil.url.clone()]),
+        store.clone(),
+        sink.clone(),
+    );
+    let running = spawn(watcher);
+
+    let recipient = Address::repeat_byte(0x42);
+    l1.deposit(recipient, ether(1)).await;
+    l1.send_to_l2(Address::repeat_byte(0x77), vec![1, 2, 3])
+        .await;
+    let caller = L1Caller::deploy(&l1.provider).await.expect("L1Caller");
+    caller
+        .send(
+            l1.deployment.contracts.common_bridge.proxy,
+            Address::repeat_byte(0x78),
+            U256::from(50_000),
+            U256::ZERO,
+            Bytes::from_static(b"via contract"),
+        )
+        .from(addr(USER))
+        .send()
+        .await
+        .expect("send via contract")
+        .get_receipt()
+        .await
+        .expect("receipt");
+    assert!(sink.wait_for(3, WAIT).await, "got {:?}", sink.txs());
+
+    let txs = sink.txs();
+    assert_delivered_as_queued(&l1, &txs).await;
+    assert_eq!(txs[0].from, dev::L2_BRIDGE_ADDRESS);
+    assert_eq!(txs[0].to, dev::L2_BRIDGE_ADDRESS);
+    assert_eq!(txs[0].value, ether(1));
+    assert_eq!(txs[0].gas_limit, 200_000);
+    assert_eq!(txs[1].from, addr(USER));
+    assert_eq!(txs[1].to, Address::repeat_byte(0x77));
+    assert_eq!(txs[1].value, U256::from(7));
+    assert_eq!(txs[1].gas_limit, 100_000);
+    assert_eq!(txs[1].data.as_ref(), &[1, 2, 3]);
+    assert_eq!(txs[2].from, apply_l1_alias(*caller.address()));
+    assert_eq!(txs[2].data.as_ref(), b"via contract");
+
+    // More, while it runs: still in order, none twice.
+    for i in 0..4u8 {
+        l1.deposit(Address::repeat_byte(i + 1), ether(2)).await;
+    }
+    assert!(sink.wait_for(7, WAIT).await, "got {:?}", sink.txs());
+    // A few more ticks deliver nothing new.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let txs = sink.txs();
+    assert_eq!(txs.len(), 7);
+    assert_eq!(l1.transaction_id().await, 7);
+    assert_delivered_as_queued(&l1, &txs).await;
+
+    // The store holds them all and a cursor at (or near) the head.
+    let progress = store.l1_watcher_progress().expect("progress");
+    assert_eq!(progress.last_privileged_id, Some(6));
+    assert!(progress.l1_cursor.expect("cursor") + 1 >= l1.head().await);
+    assert_eq!(store.pending_privileged_txs().expect("pending"), txs);
+    let status = running.status.borrow().clone();
+    assert_eq!(status.last_error, None);
+    assert_eq!(status.last_privileged_id, Some(6));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn fifty_deposits_in_one_l1_block_arrive_in_order() {
+    let l1 = L1::start().await;
+    let store = Store::in_memory().expect("store");
+    let sink = Arc::new(MemorySink::new());
+    let mut watcher = L1Watcher::new(
+        l1.watcher_config(),
+        client(vec![l1.anvil.url.clone()]),
+        store.clone(),
+        sink.clone(),
+    );
+    let before = watcher.poll().await.expect("poll");
+    assert!(before.delivered.is_empty());
+
+    l1.rpc("evm_setAutomine", serde_json::json!([false])).await;
+    let mut pending = Vec::new();
+    for i in 0..50u64 {
+        let recipient = Address::with_last_byte(i as u8 + 1);
+        let sent = l1
+            .bridge()
+            .deposit(recipient)
+            .value(U256::from(1_000 + i))
+            .from(addr(USER))
+            .gas(300_000)
+            .send()
+            .await
+            .expect("deposit sent");
+        pending.push(*sent.tx_hash());
+    }
+    l1.rpc("evm_mine", serde_json::json!([])).await;
+    l1.rpc("evm_setAutomine", serde_json::json!([true])).await;
+    let head = l1.head().await;
+    for hash in &pending {
+        let receipt = l1
+            .provider
+            .get_transaction_receipt(*hash)
+            .await
+            .expect("receipt")
+            .expect("mined");
+        assert!(receipt.status());
+        assert_eq!(receipt.block_number, Some(head), "all in one block");
+    }
+
+    let outcome = watcher.poll().await.expect("poll");
+    assert_eq!(outcome.refused, None);
+    assert_eq!(outcome.delivered.len(), 50);
+    assert!(outcome.caught_up);
+    let txs = sink.txs();
+    assert_delivered_as_queued(&l1, &txs).await;
+    for (i, tx) in txs.iter().enumerate() {
+        assert_eq!(tx.value, U256::from(1_000 + i as u64));
+    }
+    // Nothing new: nothing delivered again.
+    let again = watcher.poll().await.expect("poll");
+    assert!(again.delivered.is_empty());
+    assert_eq!(sink.len(), 50);
+}
+
+#[tokio::test]
+async fn block_delay_holds_deposits_back_until_enough_blocks_follow() {
+    let l1 = L1::start().await;
+    let store = Store::in_memory().expect("store");
+    let sink = Arc::new(MemorySink::new());
+    let mut config = l1.watcher_config();
+    config.block_delay = 2;
+    let mut watcher = L1Watcher::new(
+        config,
+        client(vec![l1.anvil.url.clone()]),
+        store.clone(),
+        sink.clone(),
+    );
+    // Let the deployment blocks pass the delay first.
+    l1.mine(2).await;
+    watcher.poll().await.expect("poll");
+
+    let receipt = l1.deposit(Address::repeat_byte(9), ether(1)).await;
+    let block = receipt.block_number.expect("mined");
+    assert_eq!(l1.head().await, block);
+    let outcome = watcher.poll().await.expect("poll");
+    assert!(outcome.delivered.is_empty(), "0 blocks on top");
+    assert!(outcome.l1_cursor < Some(block));
+    l1.mine(1).await;
+    let outcome = watcher.poll().await.expect("poll");
+    assert!(outcome.delivered.is_empty(), "1 block on top");
+    assert_eq!(outcome.l1_cursor, Some(block - 1));
+    assert!(sink.is_empty());
+
+    l1.mine(1).await;
+    let outcome = watcher.poll().await.expect("poll");
+    assert_eq!(outcome.delivered.len(), 1, "2 blocks on top");
+    assert_eq!(outcome.scanned, Some((block, block)));
+    assert_eq!(outcome.l1_cursor, Some(block));
+    assert_delivered_as_queued(&l1, &sink.txs()).await;
+}
+
+#[tokio::test]
+async fn a_restart_on_the_same_datadir_resumes_without_duplicates() {
+    let l1 = L1::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("keel.redb");
+
+    let first_sink = Arc::new(MemorySink::new());
+    let cursor = {
+        let store = Store::open(&path).expect("store");
+        let mut watcher = L1Watcher::new(
+            l1.watcher_config(),
+            client(vec![l1.anvil.url.clone()]),
+            store.clone(),
+            first_sink.clone(),
+        );
+        for i in 0..3u8 {
+            l1.deposit(Address::repeat_byte(i + 1), ether(1)).await;
+        }
+        let outcome = watcher.poll().await.expect("poll");
+        assert_eq!(outcome.delivered.len(), 3);
+        // The block producer included ids 0 and 1.
+        store
+            .set_privileged_included_up_to(1)
+            .expect("mark included");
+        outcome.l1_cursor.expect("cursor")
+    };
+    assert_delivered_as_queued(&l1, &first_sink.txs()).await;
+
+    // While the node is down: two more deposits.
+    for i in 3..5u8 {
+        l1.deposit(Address::repeat_byte(i + 1), ether(1)).await;
+    }
+
+    let store = Store::open(&path).expect("store reopens");
+    let sink = Arc::new(MemorySink::new());
+    let mut watcher = L1Watcher::new(
+        l1.watcher_config(),
+        client(vec![l1.anvil.url.clone()]),
+        store.clone(),
+        sink.clone(),
+    );
+    let outcome = watcher.poll().await.expect("poll");
+    // It scans from its cursor on, and hands over the stored but not included id 2 first.
+    assert_eq!(outcome.scanned.map(|(from, _)| from), Some(cursor + 1));
+    let ids: Vec<u64> = outcome.delivered.iter().map(|tx| tx.nonce).collect();
+    assert_eq!(ids, vec![3, 4]);
+    let ids: Vec<u64> = sink.txs().iter().map(|tx| tx.nonce).collect();
+    assert_eq!(ids, vec![2, 3, 4]);
+    let again = watcher.poll().await.expect("poll");
+    assert!(again.delivered.is_empty());
+    assert_eq!(sink.len(), 3);
+
+    // Across both runs every id was stored once, with the bridge's hashes.
+    let all = store.privileged_txs_from(0, 100).expect("stored");
+    assert_delivered_as_queued(&l1, &all).await;
+    assert_eq!(all.len(), 5);
+    assert_eq!(&all[..3], first_sink.txs().as_slice());
+}
+
+/// A TCP proxy to anvil that can be switched off (it then drops every connection).
+struct Proxy {
+    url: String,
+    up: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (up, up_rx) = watch::channel(true);
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut up = up_rx.clone();
+                if !*up.borrow() {
+                    continue; // dropped: the client sees the connection close
+                }
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = up.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { url, up, task }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l1_outage_is_reported_and_survived() {
+    let l1 = L1::start().await;
+    let proxy = Proxy::start(([127, 0, 0, 1], l1.anvil.port).into()).await;
+    let store = Store::in_memory().expect("store");
+    let sink = Arc::new(MemorySink::new());
+    let watcher = L1Watcher::new(
+        l1.watcher_config(),
+        client(vec![proxy.url.clone()]),
+        store,
+        sink.clone(),
+    );
+    let mut running = spawn(watcher);
+
+    l1.deposit(Address::repeat_byte(1), ether(1)).await;
+    assert!(sink.wait_for(1, WAIT).await, "delivered while L1 is up");
+
+    // L1 goes away: the watcher reports it and keeps running.
+    proxy.set_up(false);
+    l1.deposit(Address::repeat_byte(2), ether(1)).await;
+    tokio::time::timeout(
+        WAIT,
+        running
+            .status
+            .wait_for(|s| s.l1_unreachable && s.consecutive_failures >= 2),
+    )
+    .await
+    .expect("the outage is reported")
+    .expect("status channel open");
+    let status = running.status.borrow().clone();
+    let error = status.last_error.expect("an error");
+    assert!(error.contains("L1 unreachable"), "{error}");
+    assert!(
+        !running.task.is_finished(),
+        "the watcher survives the outage"
+    );
+    assert_eq!(sink.len(), 1);
+
+    // L1 is back: the deposit made meanwhile arrives, once.
+    proxy.set_up(true);
+    assert!(sink.wait_for(2, WAIT).await, "delivered after the outage");
+    tokio::time::timeout(WAIT, running.status.wait_for(|s| s.last_error.is_none()))
+        .await
+        .expect("the error clears")
+        .expect("status channel open");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let txs = sink.txs();
+    assert_eq!(txs.len(), 2);
+    assert_delivered_as_queued(&l1, &txs).await;
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn an_l1_down_at_start_is_an_error_not_a_crash() {
+    let store = Store::in_memory().expect("store");
+    let sink = Arc::new(MemorySink::new());
+    let config = L1WatcherConfig::new(Address::repeat_byte(1), dev::DEFAULT_L2_CHAIN_ID, 0);
+    let mut watcher = L1Watcher::new(config, client(vec![dead_url()]), store.clone(), sink);
+    let status = watcher.status();
+    let err = watcher.poll().await.expect_err("no L1");
+    assert!(err.is_unreachable(), "{err}");
+    assert!(status.borrow().l1_unreachable);
+    assert_eq!(
+        store.l1_watcher_progress().expect("progress"),
+        Default::default(),
+        "nothing written"
+    );
+}
+
+#[tokio::test]
+async fn a_hash_mismatch_is_refused_and_not_skipped() {
+    let l1 = L1::start().await;
+    let store = Store::in_memory().expect("store");
+    let sink = Arc::new(MemorySink::new());
+    // The wrong L2 chain id: every hash built here differs from the bridge's.
+    let mut config = l1.watcher_config();
+    config.l2_chain_id = 1;
+    let mut watcher = L1Watcher::new(
+        config,
+        client(vec![l1.anvil.url.clone()]),
+        store.clone(),
+        sink.clone(),
+    );
+    let receipt = l1.deposit(Address::repeat_byte(3), ether(1)).await;
+    let block = receipt.block_number.expect("mined");
+    l1.mine(3).await;
+    for _ in 0..2 {
+        let outcome = watcher.poll().await.expect("poll");
+        match outcome.refused {
+            Some(Refusal::HashMismatch { id, l1_block, .. }) => {
+                assert_eq!((id, l1_block), (0, block));
+            }
+            other => panic!("expected a hash mismatch, got {other:?}"),
+        }
+        assert!(outcome.delivered.is_empty());
+        assert_eq!(outcome.l1_cursor, Some(block - 1), "not past the bad event");
+    }
+    assert!(sink.is_empty());
+    assert!(watcher.status().borrow().last_error.is_some());
+    let progress = store.l1_watcher_progress().expect("progress");
+    assert_eq!(progress.last_privileged_id, None);
+    assert_eq!(progress.l1_cursor, Some(block - 1));
+}
+
+#[tokio::test]
+async fn a_missed_log_is_a_gap_the_watcher_does_not_cross() {
+    let l1 = L1::start().await;
+    let first = l1.deposit(Address::repeat_byte(1), ether(1)).await;
+    let second = l1.deposit(Address::repeat_byte(2), ether(1)).await;
+    let (b0, b1) = (
+        first.block_number.expect("mined"),
+        second.block_number.expect("mined"),
+    );
+    // Starting after the first deposit misses id 0.
+    let store = Store::in_memory().expect("store");
+    let sink = Arc::new(MemorySink::new());
+    let mut config = l1.watcher_config();
+    config.start_block = b0 + 1;
+    let mut watcher = L1Watcher::new(
+        config,
+        client(vec![l1.anvil.url.clone()]),
+        store.clone(),
+        sink.clone(),
+    );
+    let outcome = watcher.poll().await.expect("poll");
+    assert_eq!(
+        outcome.refused,
+        Some(Refusal::Gap {
+            expected: 0,
+            found: 1,
+            l1_block: b1
+        })
+    );
+    assert!(sink.is_empty());
+    assert_eq!(outcome.l1_cursor, Some(b1 - 1));
+    assert_eq!(
+        store
+            .l1_watcher_progress()
+            .expect("progress")
+            .last_privileged_id,
+        None
+    );
+}
