@@ -1,8 +1,10 @@
 //! keel-bench: a deterministic chain generator (funded accounts, signed ETH and ERC20 transfers,
-//! blocks built by keel's own payload builder) and the benchmarks that import such chains.
+//! blocks built by keel's own payload builder), the benchmarks that import such chains, and the
+//! L1 gas of keel's L1 contracts (`l1_gas`).
 //!
 //! Test and benchmark tooling only: nothing in the node depends on it.
 
 pub mod chaingen;
+pub mod l1_gas;
 pub mod produce_bench;
 pub mod trie_bench;

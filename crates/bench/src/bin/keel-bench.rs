@@ -3,6 +3,9 @@
 //! `keel-bench import` generates a chain (ETH or ERC20 transfers), writes it as an RLP file, then
 //! imports it into a fresh redb datadir and reports Mgas/s, blocks/s and tx/s, including sender
 //! recovery, execution, state-root computation and the commit of every block.
+//!
+//! `keel-bench l1-gas` deploys keel's L1 contracts on a local anvil and reports the gas of every
+//! user- and operator-facing L1 operation (deposits, commits, verification, claims).
 
 use std::{path::PathBuf, time::Instant};
 
@@ -20,7 +23,7 @@ use keel_types::ChainSpec;
 #[derive(Debug, Parser)]
 #[command(
     name = "keel-bench",
-    about = "Chain generator and import benchmark for keel"
+    about = "Chain generator, import benchmark and L1 contract gas report for keel"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -103,6 +106,16 @@ enum Command {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Measure the L1 gas of keel's L1 contracts on a local anvil (Prague): deployment, deposits,
+    /// `sendToL2`, `commitBatch`, `verifyBatches` and withdrawal claims.
+    L1Gas {
+        /// Print the results as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// The anvil binary (default: tools/node_modules/.bin/anvil, else `anvil` on PATH).
+        #[arg(long)]
+        anvil: Option<PathBuf>,
+    },
     /// Time the trie alone: N accounts, then blocks of random account updates (update, root,
     /// commit on a trie opened cold at the previous root).
     Trie {
@@ -167,6 +180,22 @@ fn main() -> eyre::Result<()> {
                 "end to end (admission + production, one core each would overlap them): {:.0} tx/s",
                 per_sec(r.admission + r.production)
             );
+            Ok(())
+        }
+        Command::L1Gas { json, anvil } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .wrap_err("starting the async runtime")?;
+            let report =
+                runtime.block_on(keel_bench::l1_gas::run(&keel_bench::l1_gas::L1GasOptions {
+                    anvil,
+                }))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+            } else {
+                print!("{}", report.to_table());
+            }
             Ok(())
         }
         Command::Trie {
