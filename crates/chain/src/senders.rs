@@ -11,7 +11,7 @@ use keel_types::Transaction;
 const PARALLEL_THRESHOLD: usize = 16;
 
 /// Recover every transaction's sender (libsecp256k1) on the rayon pool, failing on the first bad
-/// signature.
+/// signature. A privileged transaction has no signature: its sender is its `from`.
 pub fn recover_senders(txs: &[Transaction]) -> Result<Vec<Address>, BlockError> {
     if txs.len() < PARALLEL_THRESHOLD {
         recover_senders_on_this_thread(txs)

@@ -375,7 +375,7 @@ fn replace_last_tx(
     ) -> (alloy_consensus::TxEip1559, alloy_primitives::Signature),
 ) {
     let tx = b.body.transactions.pop().expect("a transaction");
-    let alloy_consensus::TxEnvelope::Eip1559(signed) = tx else {
+    let keel_types::Transaction::Ethereum(alloy_consensus::TxEnvelope::Eip1559(signed)) = tx else {
         panic!("chaingen makes EIP-1559 transactions")
     };
     let (tx, signature, _) = signed.into_parts();

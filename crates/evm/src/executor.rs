@@ -1,33 +1,50 @@
 //! Execute one block's transactions on top of a state: a block someone else built
 //! ([`execute_block`]), or a new block filled from a source of candidate transactions
 //! ([`build_block`]).
+//!
+//! Ethereum transactions run through alloy-evm's Ethereum block executor. Privileged transactions
+//! (type `0x7e`, DESIGN.md section 4) run on the same executor and state, by the rules of
+//! [`execute_privileged`]: no signature, no nonce check or bump, no fee (gas price 0: nothing to
+//! the coinbase, nothing to the base-fee vault), their gas counted against the block gas limit
+//! and in the receipts' cumulative gas; the value is minted when `from` is the L2 bridge, else
+//! debited from `from`; a `from` that cannot pay makes a failed receipt and no state change.
 
 use std::{borrow::Cow, sync::Arc};
 
-use alloy_consensus::{Header, transaction::Recovered};
+use alloy_consensus::{Header, ReceiptEnvelope, TxType, transaction::Recovered};
 use alloy_eips::{eip4895::Withdrawal, eip7685::Requests};
 use alloy_evm::{
-    EvmEnv, EvmFactory,
+    Evm, EvmEnv, EvmFactory,
     block::{
         BlockExecutionError, BlockExecutionResult, BlockExecutor, BlockExecutorFactory,
         BlockValidationError,
     },
     eth::{
-        EthBlockExecutionCtx, EthBlockExecutorFactory, EthEvmFactory,
+        EthBlockExecutionCtx, EthBlockExecutorFactory, EthEvmFactory, EthTxResult,
         receipt_builder::AlloyReceiptBuilder,
     },
 };
-use alloy_primitives::{Address, B256};
-use keel_types::{Block, ChainSpec, Receipt, Transaction};
+use alloy_primitives::{Address, B256, Sealed, TxKind};
+use keel_types::{Block, ChainSpec, PrivilegedTx, Receipt, Transaction, dev::L2_BRIDGE_ADDRESS};
 use revm::{
+    context::TxEnv,
+    context_interface::{
+        Cfg as _,
+        result::{
+            ExecutionResult, HaltReason, InvalidTransaction, OutOfGasError, ResultAndState,
+            ResultGas,
+        },
+    },
     database::{
         BundleState, DatabaseRef, State, WrapDatabaseRef, states::bundle_state::BundleRetention,
     },
-    database_interface::DatabaseCommitExt,
+    database_interface::{Database, DatabaseCommit, DatabaseCommitExt},
     inspector::NoOpInspector,
+    primitives::hardfork::SpecId,
+    state::{Account, EvmState, TransactionId},
 };
 
-use crate::EvmSpec;
+use crate::{EvmSpec, intrinsic_gas};
 
 /// Why a block could not be executed.
 #[derive(Debug, thiserror::Error)]
@@ -124,11 +141,14 @@ where
     fn finish(
         mut self,
         header: &Header,
-        result: BlockExecutionResult<Receipt>,
+        result: BlockExecutionResult<ReceiptEnvelope>,
+        privileged: Privileged,
     ) -> Result<ExecutionOutcome, ExecutionError> {
         // An L2 keeps the base fee in a vault instead of burning it (DESIGN.md section 4).
+        // Privileged transactions pay no fee.
         if let (Some(vault), Some(base_fee)) = (self.spec.base_fee_vault, header.base_fee_per_gas) {
-            let amount = u128::from(base_fee) * u128::from(result.gas_used);
+            let fee_gas = result.gas_used.saturating_sub(privileged.gas_used);
+            let amount = u128::from(base_fee) * u128::from(fee_gas);
             if amount > 0 {
                 self.state
                     .increment_balances([(vault, amount)])
@@ -138,8 +158,14 @@ where
             }
         }
         self.state.merge_transitions(BundleRetention::PlainState);
+        let receipts = result
+            .receipts
+            .into_iter()
+            .enumerate()
+            .map(|(index, receipt)| privileged.receipt(index, receipt))
+            .collect();
         Ok(ExecutionOutcome {
-            receipts: result.receipts,
+            receipts,
             gas_used: result.gas_used,
             blob_gas_used: result.blob_gas_used,
             requests: result.requests,
@@ -150,7 +176,8 @@ where
 
 /// Execute `block` with the given recovered `senders` over `db` (the parent's state). System calls,
 /// withdrawals and requests follow the forks active at the block's timestamp. Any invalid
-/// transaction makes the block invalid.
+/// transaction makes the block invalid. A privileged transaction's sender is its `from` (its entry
+/// in `senders` is not used).
 pub fn execute_block<DB: DatabaseRef + std::fmt::Debug>(
     spec: &Arc<ChainSpec>,
     db: DB,
@@ -170,20 +197,23 @@ where
     let withdrawals = block.body.withdrawals.as_ref().map(|w| w.as_slice());
     let mut run = BlockRun::new(spec, db, &block.header);
     let mut executor = run.executor(&block.header, withdrawals, txs.len())?;
+    let mut privileged = Privileged::default();
     for (tx, sender) in txs.iter().zip(senders) {
-        executor.execute_transaction(Recovered::new_unchecked(tx, *sender))?;
+        execute_transaction(&mut executor, tx, *sender, &mut privileged)?;
     }
     let (_evm, result) = executor.finish()?;
-    run.finish(&block.header, result)
+    run.finish(&block.header, result, privileged)
 }
 
 /// Where [`build_block`] gets its candidate transactions, best first, and tells what became of
-/// each.
+/// each. Privileged transactions are ordinary candidates; their sender is their `from`.
 pub trait TxSource {
     /// The next candidate and its sender, or `None` to end the block.
     fn next_tx(&mut self) -> Option<(Transaction, Address)>;
     /// The candidate could not go into this block; the source should not offer that sender's
-    /// later transactions in this block either (their nonces would no longer follow).
+    /// later transactions in this block either (their nonces would no longer follow). For a
+    /// privileged transaction, no later privileged transaction should be offered either: they
+    /// are included in `nonce` order, none skipped.
     fn skipped(&mut self, tx_hash: B256, sender: Address, reason: SkipReason);
 }
 
@@ -211,7 +241,8 @@ const MIN_TX_GAS: u64 = 21_000;
 /// Fill a block with `header` (its commitments not yet set) from `source` over `db`, the
 /// parent's state: each candidate is executed in turn; one that is invalid on the state built so
 /// far, or does not fit the gas left, is left out and reported to the source. Errors are failures
-/// of the node (the database), not of a transaction.
+/// of the node (the database), not of a transaction. A privileged candidate whose `from` cannot
+/// pay its value is not left out: it goes in with a failed receipt (see [`execute_privileged`]).
 pub fn build_block<DB: DatabaseRef + std::fmt::Debug>(
     spec: &Arc<ChainSpec>,
     db: DB,
@@ -228,13 +259,15 @@ where
     let mut transactions = Vec::new();
     let mut senders = Vec::new();
     let mut gas_used = 0u64;
+    let mut privileged = Privileged::default();
     while gas_limit - gas_used >= MIN_TX_GAS {
         let Some((tx, sender)) = source.next_tx() else {
             break;
         };
-        match executor.execute_transaction(Recovered::new_unchecked(&tx, sender)) {
+        let sender = tx.as_privileged().map_or(sender, |p| p.from);
+        match execute_transaction(&mut executor, &tx, sender, &mut privileged) {
             Ok(gas) => {
-                gas_used += gas.tx_gas_used();
+                gas_used += gas;
                 transactions.push(tx);
                 senders.push(sender);
             }
@@ -252,10 +285,225 @@ where
         }
     }
     let (_evm, result) = executor.finish()?;
-    let outcome = run.finish(header, result)?;
+    let outcome = run.finish(header, result, privileged)?;
     Ok(BuiltBlock {
         transactions,
         senders,
         outcome,
     })
+}
+
+/// The privileged transactions of a block being executed: which receipts are theirs, and the gas
+/// they used (which pays no base fee).
+#[derive(Debug, Default)]
+struct Privileged {
+    /// Indices of their receipts, ascending.
+    indices: Vec<usize>,
+    gas_used: u64,
+}
+
+impl Privileged {
+    /// The block's `index`-th receipt as the executor built it, typed `0x7e` if it is a privileged
+    /// transaction's.
+    fn receipt(&self, index: usize, receipt: ReceiptEnvelope) -> Receipt {
+        if self.indices.binary_search(&index).is_err() {
+            return Receipt::Ethereum(receipt);
+        }
+        match receipt {
+            ReceiptEnvelope::Eip1559(receipt) => Receipt::Privileged(receipt),
+            other => Receipt::Privileged(
+                other
+                    .as_receipt_with_bloom()
+                    .expect("every receipt envelope holds a receipt with bloom")
+                    .clone(),
+            ),
+        }
+    }
+}
+
+/// Execute the next transaction of the block: an Ethereum one through alloy-evm, a privileged one
+/// by [`execute_privileged`]. Returns the gas it used.
+fn execute_transaction<DB>(
+    executor: &mut Executor<'_, DB>,
+    tx: &Transaction,
+    sender: Address,
+    privileged: &mut Privileged,
+) -> Result<u64, BlockExecutionError>
+where
+    DB: DatabaseRef + std::fmt::Debug,
+    DB::Error: Send + Sync + 'static,
+{
+    match tx {
+        Transaction::Ethereum(eth) => Ok(executor
+            .execute_transaction(Recovered::new_unchecked(eth, sender))?
+            .tx_gas_used()),
+        Transaction::Privileged(sealed) => {
+            let index = executor.receipts.len();
+            let gas = execute_privileged(executor, sealed)?;
+            privileged.indices.push(index);
+            privileged.gas_used += gas;
+            Ok(gas)
+        }
+    }
+}
+
+/// Execute a privileged transaction (DESIGN.md section 4) on the block's executor and append its
+/// receipt. Returns the gas it used.
+///
+/// - Like any transaction, it must be for this chain and its gas limit must fit the gas left in
+///   the block (else the error makes the block invalid, or the builder leave it out).
+/// - No signature, no nonce check and no nonce bump: revm bumps the caller's nonce for a call,
+///   so the bump is taken back out of the state changes before they are committed.
+/// - No fee: it runs at gas price 0 (the caller pays no gas, the coinbase gets no tip) and its gas
+///   is left out of the base-fee vault's credit; its gas still counts in the block's gas used and
+///   in the receipts' cumulative gas.
+/// - From the L2 bridge, its `value` is minted to the bridge before the call; the mint stands even
+///   if the call then reverts (the L1 side has locked the funds either way).
+/// - From anyone else, `value` moves from `from` as in a normal call.
+/// - It cannot be left out, so what would make an ordinary transaction invalid on the state makes
+///   it fail instead: if `from` (not the bridge) has less than `value`, or the gas limit is below
+///   the intrinsic gas (with the EIP-7623 floor) or above the per-transaction cap, it is included
+///   with a failed receipt (status 0, no logs) and no state change at all (no mint either). It
+///   then uses its intrinsic gas, capped at its gas limit: 21,000 for a plain transfer.
+fn execute_privileged<DB>(
+    executor: &mut Executor<'_, DB>,
+    sealed: &Sealed<PrivilegedTx>,
+) -> Result<u64, BlockExecutionError>
+where
+    DB: DatabaseRef + std::fmt::Debug,
+    DB::Error: Send + Sync + 'static,
+{
+    let tx = sealed.inner();
+    let hash = sealed.hash();
+    let invalid = |error: InvalidTransaction| {
+        BlockExecutionError::from(BlockValidationError::InvalidTx {
+            hash,
+            error: Box::new(error),
+        })
+    };
+    let fatal = |error: &dyn std::fmt::Display| {
+        BlockExecutionError::msg(format!("privileged transaction {hash}: {error}"))
+    };
+
+    if tx.chain_id != executor.evm.chain_id() {
+        return Err(invalid(InvalidTransaction::InvalidChainId));
+    }
+    let block_gas_used = if executor.evm.cfg_env().enable_amsterdam_eip8037 {
+        executor.block_regular_gas_used
+    } else {
+        executor.cumulative_tx_gas_used
+    };
+    let block_available_gas = executor.evm.block().gas_limit - block_gas_used;
+    if tx.gas_limit > block_available_gas {
+        return Err(
+            BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas {
+                transaction_gas_limit: tx.gas_limit,
+                block_available_gas,
+            }
+            .into(),
+        );
+    }
+
+    let spec_id: SpecId = executor.evm.cfg_env().spec;
+    let intrinsic = intrinsic_gas(spec_id, &Transaction::Privileged(sealed.clone()));
+    if intrinsic > tx.gas_limit || tx.gas_limit > executor.evm.cfg_env().tx_gas_limit_cap() {
+        let gas = intrinsic.min(tx.gas_limit);
+        return Ok(commit_failed(
+            executor,
+            gas,
+            HaltReason::OutOfGas(OutOfGasError::Basic),
+        ));
+    }
+
+    let caller_info = executor
+        .evm
+        .db_mut()
+        .basic(tx.from)
+        .map_err(|e| fatal(&e))?;
+    let caller = caller_info.clone().unwrap_or_default();
+    let mint = tx.from == L2_BRIDGE_ADDRESS;
+    if !mint && caller.balance < tx.value {
+        return Ok(commit_failed(executor, intrinsic, HaltReason::OutOfFunds));
+    }
+    if mint && !tx.value.is_zero() {
+        let balance = caller
+            .balance
+            .checked_add(tx.value)
+            .ok_or_else(|| invalid(InvalidTransaction::OverflowPaymentInTransaction))?;
+        // As `increment_balances` does, with the full 256-bit value.
+        let mut account = match caller_info {
+            Some(info) => Account::from(info),
+            None => Account::new_not_existing(TransactionId::ZERO),
+        };
+        account.info.balance = balance;
+        account.mark_touch();
+        executor
+            .evm
+            .db_mut()
+            .commit(EvmState::from_iter([(tx.from, account)]));
+    }
+
+    let tx_env = TxEnv {
+        tx_type: keel_types::privileged::PRIVILEGED_TX_TYPE,
+        caller: tx.from,
+        gas_limit: tx.gas_limit,
+        gas_price: 0,
+        kind: TxKind::Call(tx.to),
+        value: tx.value,
+        data: tx.data.clone(),
+        nonce: caller.nonce,
+        chain_id: Some(tx.chain_id),
+        gas_priority_fee: None,
+        ..TxEnv::default()
+    };
+    // No nonce rule, and the L2 bridge (a contract) may be the caller (EIP-3607 off). The type
+    // 0x7e is a custom type to revm: it skips the fee checks, and gas price 0 charges nothing.
+    let cfg = &mut executor.evm.ctx_mut().cfg;
+    let saved = (cfg.disable_nonce_check, cfg.disable_eip3607);
+    cfg.disable_nonce_check = true;
+    cfg.disable_eip3607 = true;
+    let result = executor.evm.transact(tx_env);
+    let cfg = &mut executor.evm.ctx_mut().cfg;
+    (cfg.disable_nonce_check, cfg.disable_eip3607) = saved;
+    let mut result = match result {
+        Ok(result) => result,
+        // The checks above leave nothing for revm to reject; after a mint it is too late to
+        // leave the transaction out, so anything else is a failure of the node.
+        Err(error) if mint => return Err(fatal(&error)),
+        Err(error) => return Err(BlockExecutionError::evm(error, hash)),
+    };
+    // Take back the nonce bump revm gives the caller of a call.
+    if let Some(account) = result.state.get_mut(&tx.from)
+        && account.info.nonce > caller.nonce
+    {
+        account.info.nonce -= 1;
+    }
+    Ok(executor
+        .commit_transaction(EthTxResult {
+            result,
+            blob_gas_used: 0,
+            tx_type: TxType::Eip1559,
+        })
+        .tx_gas_used())
+}
+
+/// Append the failed receipt of a privileged transaction that could not run: `gas` used, no
+/// logs, no state change.
+fn commit_failed<DB>(executor: &mut Executor<'_, DB>, gas: u64, reason: HaltReason) -> u64
+where
+    DB: DatabaseRef + std::fmt::Debug,
+    DB::Error: Send + Sync + 'static,
+{
+    let result = ExecutionResult::Halt {
+        reason,
+        gas: ResultGas::default().with_total_gas_spent(gas),
+        logs: Vec::new(),
+    };
+    executor
+        .commit_transaction(EthTxResult {
+            result: ResultAndState::new(result, EvmState::default()),
+            blob_gas_used: 0,
+            tx_type: TxType::Eip1559,
+        })
+        .tx_gas_used()
 }

@@ -1,14 +1,24 @@
 //! keel's blocks, transactions, receipts and logs in the shapes of `alloy-rpc-types-eth`, which
 //! serialize as geth does.
+//!
+//! A privileged transaction (type `0x7e`, DESIGN.md section 4) has no alloy shape: it shows as
+//! [`PrivilegedRpcTransaction`], geth-like — `type: "0x7e"`, `hash` (its privileged hash),
+//! `from`, `to`, `value`, `gas`, `input`, `nonce` (the L1 bridge's transaction id), `chainId`,
+//! the block fields, `gasPrice`, `maxFeePerGas` and `maxPriorityFeePerGas` all 0, and no
+//! signature fields. Its receipt is an ordinary receipt with `type: "0x7e"` and
+//! `effectiveGasPrice: "0x0"` (receipts of every type serialize through [`AnyReceiptEnvelope`],
+//! which shows the same fields as alloy's Ethereum receipt envelope).
 
 use alloy_consensus::{Sealed, Transaction as _, transaction::Recovered};
-use alloy_primitives::{Address, B256, U256};
+use alloy_eips::Typed2718 as _;
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::Encodable;
 use alloy_rpc_types_eth::{
-    Block as RpcBlock, BlockTransactions, Header as RpcHeader, Log, Transaction as RpcTransaction,
-    TransactionInfo, TransactionReceipt,
+    AnyReceiptEnvelope, BlockTransactions, Header as RpcHeader, Log, TransactionInfo,
+    TransactionReceipt,
 };
-use keel_types::{Block, Header, Receipt, Transaction};
+use keel_types::{Block, Header, Receipt, Transaction, privileged::PRIVILEGED_TX_TYPE};
+use serde::Serialize;
 
 /// A header as `eth_getBlockBy*` and `newHeads` show it. `size` is the encoded block's size when
 /// known (block responses carry it; `newHeads` does not).
@@ -77,6 +87,55 @@ impl MinedAt {
     }
 }
 
+/// A transaction in RPC output: an Ethereum one in alloy's shape, or a privileged one.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub(crate) enum RpcTransaction {
+    Ethereum(Box<alloy_rpc_types_eth::Transaction>),
+    Privileged(Box<PrivilegedRpcTransaction>),
+}
+
+/// A privileged transaction (type `0x7e`) as the RPC shows it (see the module docs).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PrivilegedRpcTransaction {
+    #[serde(rename = "type", with = "alloy_serde::quantity")]
+    pub tx_type: u8,
+    pub hash: B256,
+    #[serde(with = "alloy_serde::quantity")]
+    pub chain_id: u64,
+    #[serde(with = "alloy_serde::quantity")]
+    pub nonce: u64,
+    pub from: Address,
+    pub to: Address,
+    pub value: U256,
+    #[serde(with = "alloy_serde::quantity")]
+    pub gas: u64,
+    #[serde(with = "alloy_serde::quantity")]
+    pub gas_price: u128,
+    #[serde(with = "alloy_serde::quantity")]
+    pub max_fee_per_gas: u128,
+    #[serde(with = "alloy_serde::quantity")]
+    pub max_priority_fee_per_gas: u128,
+    pub input: Bytes,
+    pub block_hash: Option<B256>,
+    #[serde(with = "alloy_serde::quantity::opt")]
+    pub block_number: Option<u64>,
+    #[serde(
+        with = "alloy_serde::quantity::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub block_timestamp: Option<u64>,
+    #[serde(with = "alloy_serde::quantity::opt")]
+    pub transaction_index: Option<u64>,
+}
+
+/// A receipt as `eth_getTransactionReceipt` shows it.
+pub(crate) type RpcReceipt = TransactionReceipt<AnyReceiptEnvelope<Log>>;
+
+/// A block as `eth_getBlockBy*` shows it.
+pub(crate) type RpcBlock = alloy_rpc_types_eth::Block<RpcTransaction>;
+
 /// A transaction as `eth_getTransactionBy*` shows it: with its block context when mined
 /// (`gasPrice` is then the effective price), with null block fields when pending (`gasPrice`
 /// is then the fee cap, as geth shows it).
@@ -85,6 +144,31 @@ pub(crate) fn rpc_transaction(
     sender: Address,
     at: Option<MinedAt>,
 ) -> RpcTransaction {
+    let tx = match tx {
+        Transaction::Ethereum(tx) => tx,
+        Transaction::Privileged(tx) => {
+            let hash = tx.hash();
+            let tx = tx.into_inner();
+            return RpcTransaction::Privileged(Box::new(PrivilegedRpcTransaction {
+                tx_type: PRIVILEGED_TX_TYPE,
+                hash,
+                chain_id: tx.chain_id,
+                nonce: tx.nonce,
+                from: tx.from,
+                to: tx.to,
+                value: tx.value,
+                gas: tx.gas_limit,
+                gas_price: 0,
+                max_fee_per_gas: 0,
+                max_priority_fee_per_gas: 0,
+                input: tx.data,
+                block_hash: at.map(|at| at.block_hash),
+                block_number: at.map(|at| at.block_number),
+                block_timestamp: at.map(|at| at.block_timestamp),
+                transaction_index: at.map(|at| at.index),
+            }));
+        }
+    };
     let hash = *tx.tx_hash();
     let info = match at {
         Some(at) => TransactionInfo {
@@ -100,7 +184,12 @@ pub(crate) fn rpc_transaction(
             ..Default::default()
         },
     };
-    RpcTransaction::from_transaction(Recovered::new_unchecked(tx, sender), info)
+    RpcTransaction::Ethereum(Box::new(
+        alloy_rpc_types_eth::Transaction::from_transaction(
+            Recovered::new_unchecked(tx, sender),
+            info,
+        ),
+    ))
 }
 
 /// A pending transaction as JSON: geth shows `blockTimestamp: null` beside the other null block
@@ -131,17 +220,16 @@ pub(crate) struct ReceiptContext {
 }
 
 /// A receipt as `eth_getTransactionReceipt` shows it.
-pub(crate) fn rpc_receipt(
-    receipt: &Receipt,
-    tx: &Transaction,
-    ctx: ReceiptContext,
-) -> TransactionReceipt {
+pub(crate) fn rpc_receipt(receipt: &Receipt, tx: &Transaction, ctx: ReceiptContext) -> RpcReceipt {
     let mut log_index = ctx.first_log_index;
-    let inner = receipt.clone().map_logs(|log| {
-        let log = rpc_log(ctx.pos, log_index, log);
-        log_index += 1;
-        log
-    });
+    let inner = AnyReceiptEnvelope {
+        inner: receipt.as_receipt_with_bloom().clone().map_logs(|log| {
+            let log = rpc_log(ctx.pos, log_index, log);
+            log_index += 1;
+            log
+        }),
+        r#type: receipt.ty(),
+    };
     let blob_gas_used = tx.blob_gas_used();
     TransactionReceipt {
         inner,
@@ -166,7 +254,7 @@ pub(crate) fn block_receipts(
     receipts: &[Receipt],
     senders: &[Address],
     blob_gas_price: Option<u128>,
-) -> Vec<TransactionReceipt> {
+) -> Vec<RpcReceipt> {
     let mut cumulative = 0u64;
     let mut first_log_index = 0u64;
     block

@@ -7,9 +7,7 @@
 
 use alloy_consensus::{Transaction as _, transaction::SignerRecoverable};
 use alloy_primitives::{Address, B256, U64};
-use alloy_rpc_types_eth::{
-    Block as RpcBlock, BlockId, BlockNumberOrTag, Index, TransactionReceipt,
-};
+use alloy_rpc_types_eth::{BlockId, BlockNumberOrTag, Index};
 use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
 use keel_storage::{ChainReader, StoreReader};
 use keel_types::{Block, Header, Receipt, Transaction};
@@ -18,8 +16,8 @@ use crate::{
     RpcContext,
     block_id::{resolve_header, resolve_number},
     convert::{
-        MinedAt, ReceiptContext, TxPosition, block_receipts, pending_transaction_json, rpc_block,
-        rpc_receipt, rpc_transaction,
+        MinedAt, ReceiptContext, RpcBlock, RpcReceipt, RpcTransaction, TxPosition, block_receipts,
+        pending_transaction_json, rpc_block, rpc_receipt, rpc_transaction,
     },
     error::{RpcError, RpcResult},
 };
@@ -108,10 +106,7 @@ fn canonical_location(reader: &StoreReader, hash: &B256) -> RpcResult<Option<(B2
 }
 
 /// The receipt of a canonical transaction, `None` if it isn't in a block (yet).
-pub(crate) fn transaction_receipt(
-    ctx: &RpcContext,
-    hash: B256,
-) -> RpcResult<Option<TransactionReceipt>> {
+pub(crate) fn transaction_receipt(ctx: &RpcContext, hash: B256) -> RpcResult<Option<RpcReceipt>> {
     let reader = ctx.reader()?;
     let Some((block_hash, index)) = canonical_location(&reader, &hash)? else {
         return Ok(None);
@@ -170,10 +165,7 @@ fn to_json<T: serde::Serialize>(value: T) -> RpcResult<serde_json::Value> {
 }
 
 /// The transaction at `index` of a block, with its block context.
-fn mined_transaction(
-    found: FoundBlock,
-    index: u64,
-) -> RpcResult<Option<alloy_rpc_types_eth::Transaction>> {
+fn mined_transaction(found: FoundBlock, index: u64) -> RpcResult<Option<RpcTransaction>> {
     let Ok(i) = usize::try_from(index) else {
         return Ok(None);
     };
@@ -189,7 +181,7 @@ fn mined_transaction(
     )))
 }
 
-fn receipts_of_block(ctx: &RpcContext, id: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+fn receipts_of_block(ctx: &RpcContext, id: BlockId) -> RpcResult<Option<Vec<RpcReceipt>>> {
     let reader = ctx.reader()?;
     let Some(found) = block_by_id(&reader, id)? else {
         return Ok(None);

@@ -21,9 +21,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy_consensus::transaction::{Recovered, SignerRecoverable};
+use alloy_consensus::transaction::SignerRecoverable;
 use alloy_primitives::{B256, U256};
-use alloy_rpc_types_eth::{Log, Transaction as RpcTransaction, TransactionInfo};
+use alloy_rpc_types_eth::Log;
 use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
 use keel_chain::mempool::PooledTx;
 use keel_storage::{ChainReader, StoreReader};
@@ -35,6 +35,7 @@ use tracing::warn;
 
 use crate::{
     RpcContext,
+    convert::{RpcTransaction, rpc_transaction},
     error::{RpcError, RpcResult},
     logs::{LogFilter, query_logs, stored_block_logs},
 };
@@ -146,10 +147,7 @@ pub(crate) fn diff_logs(
 /// A transaction of the pool as geth shows a pending one: no block fields, and `gasPrice` the
 /// fee cap for EIP-1559 transactions.
 pub(crate) fn pending_rpc_transaction(pooled: &PooledTx) -> RpcTransaction {
-    RpcTransaction::from_transaction(
-        Recovered::new_unchecked(pooled.tx.clone(), pooled.sender),
-        TransactionInfo::default(),
-    )
+    rpc_transaction(pooled.tx.clone(), pooled.sender, None)
 }
 
 /// A transaction that entered the pool, in the pending shape (as geth reports what entered the
@@ -176,10 +174,7 @@ pub(crate) fn announced_transaction(ctx: &RpcContext, hash: &B256) -> Option<Rpc
         let Ok(sender) = tx.recover_signer() else {
             return Ok(None);
         };
-        Ok(Some(RpcTransaction::from_transaction(
-            Recovered::new_unchecked(tx, sender),
-            TransactionInfo::default(),
-        )))
+        Ok(Some(rpc_transaction(tx, sender, None)))
     };
     mined().unwrap_or_else(|e| {
         warn!(error = %e, %hash, "cannot read an announced transaction");

@@ -113,10 +113,12 @@ fn receipt(cumulative_gas_used: u64, i: u64) -> Receipt {
         logs: vec![log],
     };
     let logs_bloom = receipt.bloom_slow();
-    Receipt::Eip1559(ReceiptWithBloom {
-        receipt,
-        logs_bloom,
-    })
+    Receipt::Ethereum(alloy_consensus::ReceiptEnvelope::Eip1559(
+        ReceiptWithBloom {
+            receipt,
+            logs_bloom,
+        },
+    ))
 }
 
 fn addr(n: u64) -> Address {

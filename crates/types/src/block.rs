@@ -1,16 +1,13 @@
 //! Block, transaction and receipt types of a keel chain.
 
-use alloy_consensus::{ReceiptEnvelope, TxEnvelope};
 use alloy_primitives::{B256, Sealable};
 
-/// A signed transaction as carried in a block body (EIP-2718 envelope).
-pub type Transaction = TxEnvelope;
+pub use crate::envelope::{Receipt, Transaction};
+
 /// A full block: header plus body.
 pub type Block = alloy_consensus::Block<Transaction>;
 /// A block body: transactions, ommers (always empty post-merge) and withdrawals.
 pub type BlockBody = alloy_consensus::BlockBody<Transaction>;
-/// A transaction receipt (EIP-2718 envelope).
-pub type Receipt = ReceiptEnvelope;
 
 /// A header together with its hash, computed once.
 pub type SealedHeader = alloy_consensus::Sealed<alloy_consensus::Header>;

@@ -10,6 +10,7 @@ pub mod batch;
 pub mod block;
 pub mod chain_spec;
 pub mod dev;
+pub mod envelope;
 pub mod genesis;
 pub mod l1_message;
 pub mod l2_genesis;

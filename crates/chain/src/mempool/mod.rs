@@ -7,7 +7,7 @@ mod pool;
 
 use std::sync::Arc;
 
-use alloy_consensus::{Transaction as _, transaction::SignerRecoverable};
+use alloy_consensus::{Transaction as _, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, B256};
 use keel_evm::{intrinsic_gas, spec_id_at};
@@ -147,8 +147,9 @@ impl Mempool {
             _ => {}
         }
         let mut buf = raw;
+        // Only Ethereum types: a privileged transaction never enters the pool.
         let tx =
-            Transaction::decode_2718(&mut buf).map_err(|e| MempoolError::Decode(e.to_string()))?;
+            TxEnvelope::decode_2718(&mut buf).map_err(|e| MempoolError::Decode(e.to_string()))?;
         if !buf.is_empty() {
             return Err(MempoolError::Decode(format!(
                 "{} trailing bytes after the transaction",
@@ -173,7 +174,7 @@ impl Mempool {
         let hash = *tx.tx_hash();
         Ok(Decoded {
             size: tx.encode_2718_len(),
-            tx,
+            tx: tx.into(),
             sender,
             hash,
         })
