@@ -16,6 +16,7 @@ mod eth_call;
 mod eth_fees;
 mod eth_state;
 mod filters;
+mod keel;
 mod logs;
 mod net_web3;
 mod pubsub;

@@ -40,6 +40,7 @@ pub fn methods(ctx: RpcContext) -> Result<RpcModule<RpcContext>, RpcError> {
         crate::txpool::register,
         crate::net_web3::register,
         crate::debug::register,
+        crate::keel::register,
     ];
     for register in registrations {
         register(&mut module).map_err(|e| RpcError::Internal(e.to_string()))?;

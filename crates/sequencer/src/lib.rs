@@ -5,8 +5,10 @@
 //! It drives the chain and the mempool through their public APIs and must not reach into the
 //! store or the RPC server.
 
+pub mod batch_sealer;
 mod block_producer;
 pub mod l1_watcher;
 
+pub use batch_sealer::{BatchSealer, BatchSealerConfig, SealError};
 pub use block_producer::{BlockProducer, BlockProducerConfig, BlockProducerError};
 pub use l1_watcher::{L1Watcher, L1WatcherConfig, MemorySink, PrivilegedTxSink};

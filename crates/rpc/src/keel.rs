@@ -1,0 +1,138 @@
+//! The `keel_` namespace: sealed batches and withdrawal proofs (DESIGN.md section 10).
+//!
+//! - `keel_batchNumber` → the last sealed batch number (0 before the first).
+//! - `keel_getBatchByNumber(n)` / `keel_getBatchByBlock(blockNumber)` → the batch, or `null` if
+//!   it is not sealed.
+//! - `keel_getWithdrawalProof(txHash)` → for each `L1Message` of that transaction,
+//!   `{batchNumber, messageId, messageHash, leaf, proof}`: `messageHash` is the message data (for
+//!   a withdrawal, the hash of what is withdrawn), `leaf` its leaf in the batch's withdrawals tree
+//!   and `proof` the sibling path that OpenZeppelin's `MerkleProof.verify` checks against the
+//!   batch's `withdrawalsRoot`. It returns `null` while the transaction's block is not yet in a
+//!   sealed batch (batches are sealed every `--committer.commit-time`; the root, and so the proof,
+//!   only exists once the batch's last block is known), and also for an unknown transaction. A
+//!   claim on L1 additionally needs the batch to be verified there.
+
+use alloy_primitives::{B256, U64, U256};
+use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
+use keel_storage::ChainReader;
+use keel_types::{Batch, withdrawal_proof};
+use serde::Serialize;
+
+use crate::{RpcContext, error::RpcError};
+
+/// A batch as JSON.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchJson {
+    number: U64,
+    first_block: U64,
+    last_block: U64,
+    state_root: B256,
+    last_block_hash: B256,
+    privileged_rolling_hash: B256,
+    withdrawals_root: B256,
+    non_privileged_tx_count: U64,
+    /// Data hashes of the batch's L1 messages, in message order.
+    l1_messages: Vec<B256>,
+}
+
+/// One entry of `keel_getWithdrawalProof`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WithdrawalProof {
+    batch_number: U64,
+    message_id: U256,
+    message_hash: B256,
+    leaf: B256,
+    proof: Vec<B256>,
+}
+
+fn batch_json(ctx: &RpcContext, batch: Batch) -> Result<BatchJson, RpcError> {
+    let messages = ctx
+        .chain
+        .store()
+        .batch_messages(batch.number)?
+        .unwrap_or_default();
+    Ok(BatchJson {
+        number: U64::from(batch.number),
+        first_block: U64::from(batch.first_block),
+        last_block: U64::from(batch.last_block),
+        state_root: batch.state_root,
+        last_block_hash: batch.last_block_hash,
+        privileged_rolling_hash: batch.privileged_rolling_hash,
+        withdrawals_root: batch.withdrawals_root,
+        non_privileged_tx_count: U64::from(batch.non_privileged_tx_count),
+        l1_messages: messages.iter().map(|m| m.data).collect(),
+    })
+}
+
+fn batch_by_number(ctx: &RpcContext, number: u64) -> Result<Option<BatchJson>, RpcError> {
+    match ctx.chain.store().batch(number)? {
+        Some(batch) => Ok(Some(batch_json(ctx, batch)?)),
+        None => Ok(None),
+    }
+}
+
+fn withdrawal_proofs(
+    ctx: &RpcContext,
+    tx_hash: B256,
+) -> Result<Option<Vec<WithdrawalProof>>, RpcError> {
+    let store = ctx.chain.store();
+    let reader = store.reader()?;
+    let Some((block_hash, _)) = reader.tx_location(&tx_hash)? else {
+        return Ok(None);
+    };
+    let Some(block) = reader.block_number(&block_hash)? else {
+        return Ok(None);
+    };
+    let Some(batch_number) = store.batch_number_of_block(block)? else {
+        return Ok(None);
+    };
+    let messages = store.batch_messages(batch_number)?.unwrap_or_default();
+    let leaves: Vec<B256> = messages.iter().map(|m| m.message().leaf()).collect();
+    let mut out = Vec::new();
+    for (index, message) in messages.iter().enumerate() {
+        if message.tx_hash != tx_hash {
+            continue;
+        }
+        let proof = withdrawal_proof(&leaves, index)
+            .ok_or_else(|| RpcError::Internal(format!("no proof for leaf {index}")))?;
+        out.push(WithdrawalProof {
+            batch_number: U64::from(batch_number),
+            message_id: message.message_id,
+            message_hash: message.data,
+            leaf: leaves[index],
+            proof,
+        });
+    }
+    Ok(Some(out))
+}
+
+pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+    module.register_blocking_method("keel_batchNumber", |_, ctx, _| {
+        let last = ctx.chain.store().last_batch().map_err(RpcError::from)?;
+        Ok::<_, ErrorObjectOwned>(U64::from(last.map_or(0, |b| b.number)))
+    })?;
+    module.register_blocking_method("keel_getBatchByNumber", |params, ctx, _| {
+        let number: U64 = params.one()?;
+        Ok::<_, ErrorObjectOwned>(batch_by_number(&ctx, number.to())?)
+    })?;
+    module.register_blocking_method("keel_getBatchByBlock", |params, ctx, _| {
+        let block: U64 = params.one()?;
+        let number = ctx
+            .chain
+            .store()
+            .batch_number_of_block(block.to())
+            .map_err(RpcError::from)?;
+        let batch = match number {
+            Some(n) if n > 0 => batch_by_number(&ctx, n)?,
+            _ => None,
+        };
+        Ok::<_, ErrorObjectOwned>(batch)
+    })?;
+    module.register_blocking_method("keel_getWithdrawalProof", |params, ctx, _| {
+        let tx_hash: B256 = params.one()?;
+        Ok::<_, ErrorObjectOwned>(withdrawal_proofs(&ctx, tx_hash)?)
+    })?;
+    Ok(())
+}
