@@ -2,6 +2,7 @@
 //! killed when dropped. Used by the end-to-end tests and by `keel l2 --dev`.
 
 use std::{
+    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -109,47 +110,67 @@ impl Drop for Anvil {
     }
 }
 
-fn free_port() -> Result<u16, std::io::Error> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
-}
-
 impl Anvil {
-    /// Starts anvil on a free port and waits (up to 30 s) until it answers `eth_chainId`.
-    /// Retries with another port if anvil exits at once (the port was taken meanwhile).
+    /// Starts anvil on a port it picks itself (`--port 0`, read back from its "Listening on"
+    /// line, so two anvils started at once can never race for one port) and waits (up to 30 s)
+    /// until it answers `eth_chainId`.
     pub async fn spawn(config: &AnvilConfig) -> Result<Self, AnvilError> {
         let bin = find_anvil(config.bin.as_deref())?;
-        let mut last_err = None;
-        for _ in 0..3 {
-            let port = free_port().map_err(|source| AnvilError::Spawn {
-                bin: bin.clone(),
-                source,
-            })?;
-            let mut cmd = Command::new(&bin);
-            cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--hardfork", &config.hardfork])
-                .args(&config.extra_args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            if let Some(secs) = config.block_time {
-                cmd.args(["--block-time", &secs.to_string()]);
-            }
-            let child = cmd.spawn().map_err(|source| AnvilError::Spawn {
-                bin: bin.clone(),
-                source,
-            })?;
-            let mut anvil = Self {
-                child,
-                url: format!("http://127.0.0.1:{port}"),
-                port,
-            };
-            match anvil.wait_ready(Duration::from_secs(30)).await {
-                Ok(()) => return Ok(anvil),
-                Err(e) => last_err = Some(e),
-            }
+        let spawn_err = |source| AnvilError::Spawn {
+            bin: bin.clone(),
+            source,
+        };
+        let mut cmd = Command::new(&bin);
+        cmd.args(["--host", "127.0.0.1", "--port", "0"])
+            .args(["--hardfork", &config.hardfork])
+            .args(&config.extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(secs) = config.block_time {
+            cmd.args(["--block-time", &secs.to_string()]);
         }
-        Err(last_err.unwrap_or_else(|| AnvilError::NotReady("no attempt".into())))
+        let mut child = cmd.spawn().map_err(spawn_err)?;
+        let Some(stdout) = child.stdout.take() else {
+            let _ = child.kill();
+            return Err(AnvilError::NotReady("no stdout".into()));
+        };
+        // Read until the "Listening on HOST:PORT" line, then keep draining stdout in the
+        // background so anvil never blocks on a full pipe.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.trim().strip_prefix("Listening on ")
+                    && let Some(sender) = tx.take()
+                {
+                    let _ = sender.send(addr.trim().to_string());
+                }
+            }
+        });
+        let addr = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
+            .await
+            .ok()
+            .and_then(Result::ok);
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(AnvilError::NotReady(
+                "it printed no \"Listening on\" line within 30 s".into(),
+            ));
+        };
+        let port = addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| AnvilError::NotReady(format!("unexpected listen address {addr}")))?;
+        let mut anvil = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+        };
+        anvil.wait_ready(Duration::from_secs(30)).await?;
+        Ok(anvil)
     }
 
     async fn wait_ready(&mut self, timeout: Duration) -> Result<(), AnvilError> {

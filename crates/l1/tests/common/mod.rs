@@ -163,7 +163,11 @@ impl L1 {
             .send_transaction(tx)
             .await
             .map_err(|e| format!("{e:?}"))?;
-        let receipt = pending.get_receipt().await.map_err(|e| format!("{e:?}"))?;
+        let receipt = pending
+            .with_timeout(Some(Duration::from_secs(60)))
+            .get_receipt()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
         if receipt.status() {
             Ok(receipt)
         } else {
