@@ -24,7 +24,7 @@ pub use blockchain::{
 };
 pub use error::{BlockError, ChainError};
 pub use keel_evm::{SkipReason, TxSource};
-pub use mempool::{Mempool, MempoolConfig, MempoolError};
+pub use mempool::{BlockCandidates, Mempool, MempoolConfig, MempoolError, PrivilegedLimits};
 pub use overlay::PendingOverlay;
 pub use senders::{recover_senders, recover_senders_on_this_thread};
 pub use state_update::{StateUpdate, compute_state_update};

@@ -1,15 +1,40 @@
-//! The [`BlockProducer`]: every `block_time` it builds a block from the mempool's best
-//! transactions, stores it as the new head, and prunes the pool.
+//! The [`BlockProducer`]: every `block_time` it builds a block from the mempool, stores it as the
+//! new head, and prunes the pool.
+//!
+//! **Privileged transactions** (L1 deposits and other L1→L2 calls, from the mempool's privileged
+//! lane) go first in each block, in id order, none skipped or reordered, within a per-block
+//! budget ([`BlockProducerConfig::max_privileged_gas_per_block`] and
+//! [`BlockProducerConfig::max_privileged_txs_per_block`]); the ordinary transactions follow, best
+//! first. One that doesn't fit waits, with every later one, for the next block (see
+//! [`BlockCandidates`]).
+//!
+//! After a block is stored, the lane drops what it included, then the producer advances the
+//! store's privileged *included* marker ([`Store::set_privileged_included_up_to`]) to the last
+//! id the chain includes. That is a second write, not part of the block's: a crash between the
+//! two leaves the marker behind the chain, so at restart the L1Watcher hands the lane again
+//! deposits the chain already has. The lane ignores them: it finds them in the chain's
+//! transaction index by hash (see [`keel_chain::mempool::privileged`]), and the producer
+//! brings the marker up to date after its next block. The marker only ever bounds what is
+//! re-pushed; the chain itself decides what is included.
+//!
+//! [`Store::set_privileged_included_up_to`]: keel_storage::Store::set_privileged_included_up_to
+//! [`BlockCandidates`]: keel_chain::BlockCandidates
 
 use std::{sync::Arc, time::Duration};
 
 use alloy_primitives::{Address, Bytes, keccak256};
 use keel_chain::{
-    BlockAttributes, Blockchain, BuiltBlock, ChainError, Mempool, MempoolError,
+    BlockAttributes, Blockchain, BuiltBlock, ChainError, Mempool, MempoolError, PrivilegedLimits,
     next_block_timestamp,
 };
+use keel_types::PrivilegedTx;
 use tokio::sync::watch;
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
+
+use crate::PrivilegedTxSink;
+
+/// Default [`BlockProducerConfig::max_privileged_txs_per_block`].
+pub const DEFAULT_MAX_PRIVILEGED_TXS_PER_BLOCK: usize = 1000;
 
 /// How and when blocks are made.
 #[derive(Debug, Clone)]
@@ -23,6 +48,12 @@ pub struct BlockProducerConfig {
     /// The gas limit of new blocks; `None` keeps the parent's.
     pub gas_limit: Option<u64>,
     pub extra_data: Bytes,
+    /// Most gas, summed over their gas limits, the privileged transactions of one block may
+    /// reserve; `None` for a quarter of the block's gas limit. The first privileged transaction
+    /// of a block goes in whatever its gas limit (if it fits the block).
+    pub max_privileged_gas_per_block: Option<u64>,
+    /// Most privileged transactions in one block (0 would stop their inclusion).
+    pub max_privileged_txs_per_block: usize,
 }
 
 impl Default for BlockProducerConfig {
@@ -33,6 +64,18 @@ impl Default for BlockProducerConfig {
             skip_empty: false,
             gas_limit: None,
             extra_data: Bytes::new(),
+            max_privileged_gas_per_block: None,
+            max_privileged_txs_per_block: DEFAULT_MAX_PRIVILEGED_TXS_PER_BLOCK,
+        }
+    }
+}
+
+impl BlockProducerConfig {
+    /// The privileged budget of a block with gas limit `gas_limit`.
+    pub fn privileged_limits(&self, gas_limit: u64) -> PrivilegedLimits {
+        PrivilegedLimits {
+            max_gas: self.max_privileged_gas_per_block.unwrap_or(gas_limit / 4),
+            max_txs: self.max_privileged_txs_per_block,
         }
     }
 }
@@ -64,8 +107,10 @@ impl BlockProducer {
         }
     }
 
-    /// Build, execute and store one block now from the best pending transactions, then prune
-    /// the pool. Returns `None` if the pool had nothing and empty blocks are skipped.
+    /// Build, execute and store one block now: the privileged transactions ready in the lane
+    /// first (within the budget), then the best pending ones; then prune the pool and advance
+    /// the store's privileged included marker. Returns `None` if the pool had nothing and empty
+    /// blocks are skipped.
     pub fn produce_block(&self) -> Result<Option<BuiltBlock>, BlockProducerError> {
         let reader = self.chain.store().reader().map_err(ChainError::from)?;
         let (parent_hash, parent) = keel_storage::ChainReader::head(&reader)
@@ -73,28 +118,44 @@ impl BlockProducer {
             .ok_or(ChainError::NoHead)?;
         drop(reader);
         let base_fee = self.chain.spec().next_base_fee(&parent);
-        let mut best = self.mempool.best_transactions(base_fee);
-        if self.config.skip_empty && best.remaining() == 0 {
+        let gas_limit = self.config.gas_limit.unwrap_or(parent.gas_limit);
+        let mut candidates = self
+            .mempool
+            .block_candidates(base_fee, self.config.privileged_limits(gas_limit));
+        if self.config.skip_empty && candidates.is_empty() {
+            self.advance_included_marker();
             return Ok(None);
         }
         let attributes = BlockAttributes {
             timestamp: next_block_timestamp(&parent),
             coinbase: self.config.coinbase,
-            gas_limit: self.config.gas_limit.unwrap_or(parent.gas_limit),
+            gas_limit,
             prev_randao: keccak256(parent_hash),
             extra_data: self.config.extra_data.clone(),
         };
-        let built = self.chain.build_block(&attributes, &mut best)?;
-        self.mempool
-            .on_new_block(&built.block, &built.senders, &best.invalid)?;
+        let built = self.chain.build_block(&attributes, &mut candidates)?;
+        // Drops from the lane what the block included before anything can fail.
+        let pruned = self
+            .mempool
+            .on_new_block(&built.block, &built.senders, &candidates.invalid());
+        self.advance_included_marker();
+        pruned?;
         let header = &built.block.header;
+        let privileged = built
+            .block
+            .body
+            .transactions
+            .iter()
+            .filter(|tx| tx.is_privileged())
+            .count();
         info!(
             number = header.number,
             hash = %built.hash,
             txs = built.block.body.transactions.len(),
+            privileged,
             gas = header.gas_used,
             base_fee = header.base_fee_per_gas.unwrap_or_default(),
-            dropped = best.invalid.len(),
+            dropped = candidates.invalid().len(),
             pool = self.mempool.len(),
             exec_ms = built.timings.execution.as_millis() as u64,
             root_ms = built.timings.state_root.as_millis() as u64,
@@ -102,6 +163,28 @@ impl BlockProducer {
             "produced block"
         );
         Ok(Some(built))
+    }
+
+    /// Bring the store's privileged included marker up to what the lane knows the chain includes.
+    /// A failure is logged, not returned: the block is stored either way, and a lagging marker
+    /// only makes the L1Watcher re-push at restart deposits the lane then ignores.
+    fn advance_included_marker(&self) {
+        let Some(included) = self.mempool.privileged_included_up_to() else {
+            return;
+        };
+        let store = self.chain.store();
+        match store.l1_watcher_progress() {
+            Ok(progress) if progress.included_up_to.is_some_and(|m| m >= included) => {}
+            Ok(_) => match store.set_privileged_included_up_to(included) {
+                Ok(()) => debug!(included, "privileged included marker advanced"),
+                Err(e) => warn!(
+                    included,
+                    error = %e,
+                    "can't advance the privileged included marker"
+                ),
+            },
+            Err(e) => warn!(error = %e, "can't read the privileged included marker"),
+        }
     }
 
     /// Produce a block every `block_time` until `shutdown` turns true. A failed block is logged
@@ -131,5 +214,14 @@ impl BlockProducer {
             }
         }
         debug!("block producer stopped");
+    }
+}
+
+/// The L1Watcher hands its privileged transactions to the mempool's privileged lane
+/// ([`Mempool::add_privileged`]): ids already held or already in the chain are ignored, a
+/// transaction for another chain id is refused (logged).
+impl PrivilegedTxSink for Mempool {
+    fn push(&self, txs: Vec<PrivilegedTx>) {
+        self.add_privileged(txs);
     }
 }

@@ -1,26 +1,30 @@
 //! The mempool: admission checks for transactions that arrive over RPC, per-sender pending and
 //! queued lists, replacement by fee bump, limits with eviction of the cheapest, and the
-//! best-first view the block producer builds from.
+//! best-first view the block producer builds from. Privileged (L1→L2) transactions wait apart, in
+//! the privileged lane (see [`privileged`] for its rules), and go first in a block.
 
 mod error;
 mod pool;
+pub mod privileged;
 
 use std::sync::Arc;
 
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::{Decodable2718, Encodable2718};
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, Sealable};
 use keel_evm::{intrinsic_gas, spec_id_at};
-use keel_storage::{ChainReader, StateReader};
-use keel_types::{Block, Transaction};
+use keel_storage::{ChainReader, StateReader, StoreError};
+use keel_types::{Block, PrivilegedTx, Transaction};
 use parking_lot::Mutex;
 use rayon::prelude::*;
 use tokio::sync::broadcast;
-use tracing::debug;
+use tracing::{debug, error, info, warn};
 
 pub use error::MempoolError;
 pub use pool::{BestTransactions, PooledTx};
 use pool::{Pool, SenderTxs, max_cost};
+use privileged::PrivilegedLane;
+pub use privileged::{BlockCandidates, PrivilegedLimits};
 
 use crate::Blockchain;
 
@@ -71,12 +75,14 @@ const NEW_TX_CAPACITY: usize = 16_384;
 /// Below this many transactions, recovering senders on the rayon pool costs more than it saves.
 const PARALLEL_RECOVERY: usize = 4;
 
-/// The L2 mempool. Shared by the RPC server (which adds) and the block producer (which takes).
+/// The L2 mempool. Shared by the RPC server (which adds ordinary transactions), the L1Watcher
+/// (which adds privileged ones) and the block producer (which takes both).
 #[derive(Debug)]
 pub struct Mempool {
     config: MempoolConfig,
     chain: Blockchain,
     pool: Mutex<Pool>,
+    privileged: Mutex<PrivilegedLane>,
     new_txs: broadcast::Sender<B256>,
 }
 
@@ -89,13 +95,18 @@ struct Decoded {
 }
 
 impl Mempool {
+    /// An empty pool on `chain`. The privileged lane starts at the id after the store's
+    /// included marker (if the store can't be read now, at the first privileged push).
     pub fn new(config: MempoolConfig, chain: Blockchain) -> Self {
-        Self {
+        let pool = Self {
             config,
             chain,
             pool: Mutex::new(Pool::default()),
+            privileged: Mutex::new(PrivilegedLane::default()),
             new_txs: broadcast::channel(NEW_TX_CAPACITY).0,
-        }
+        };
+        pool.init_privileged_lane(&mut pool.privileged.lock());
+        pool
     }
 
     pub fn config(&self) -> &MempoolConfig {
@@ -412,14 +423,20 @@ impl Mempool {
     }
 
     /// Bring the pool up to a new head: drop what `block` included (and anything else its
-    /// senders' new nonces made stale) and the transactions the builder found `invalid`.
-    /// `senders` are the block's transaction senders.
+    /// senders' new nonces made stale) and the transactions the builder found `invalid`
+    /// ([`BlockCandidates::invalid`]). `senders` are the block's transaction senders.
+    ///
+    /// The privileged lane is updated first, whatever happens next: it drops the ids the block
+    /// included and moves its next id past them, then drops an invalid privileged transaction
+    /// and moves past it too (see [`BlockCandidates`]). Offering an included privileged
+    /// transaction again would include it twice, as nothing in its execution stops that.
     pub fn on_new_block(
         &self,
         block: &Block,
         senders: &[Address],
         invalid: &[(B256, Address, String)],
     ) -> Result<(), MempoolError> {
+        self.privileged_on_new_block(block, invalid);
         let reader = self
             .chain
             .store()
@@ -440,7 +457,12 @@ impl Mempool {
             })
             .collect::<Result<Vec<_>, MempoolError>>()?;
         let mut pool = self.pool.lock();
-        for tx in &block.body.transactions {
+        for tx in block
+            .body
+            .transactions
+            .iter()
+            .filter(|tx| !tx.is_privileged())
+        {
             pool.remove(tx.tx_hash());
         }
         for (hash, sender, reason) in invalid {
@@ -452,6 +474,184 @@ impl Mempool {
             pool.set_state_nonce(sender, nonce);
         }
         Ok(())
+    }
+
+    /// The privileged part of [`Mempool::on_new_block`].
+    fn privileged_on_new_block(&self, block: &Block, invalid: &[(B256, Address, String)]) {
+        let mut lane = self.privileged.lock();
+        if let Some(last) = block
+            .body
+            .transactions
+            .iter()
+            .filter_map(Transaction::as_privileged)
+            .map(|tx| tx.nonce)
+            .max()
+        {
+            lane.included_up_to(last);
+        }
+        for (hash, _, reason) in invalid {
+            let Some(next) = lane.next_id else { break };
+            if lane.txs.get(&next).is_some_and(|tx| tx.hash() == *hash) {
+                error!(
+                    id = next,
+                    %hash,
+                    reason,
+                    "dropped a privileged transaction the block builder found invalid; its id is \
+                     skipped"
+                );
+                lane.included_up_to(next);
+            }
+        }
+    }
+
+    /// Set the lane's next id from the store's included marker, if not done yet.
+    fn init_privileged_lane(&self, lane: &mut PrivilegedLane) {
+        if lane.next_id.is_some() {
+            return;
+        }
+        match self.chain.store().l1_watcher_progress() {
+            Ok(progress) => {
+                let next = progress.included_up_to.map_or(0, |id| id + 1);
+                lane.next_id = Some(next);
+                lane.txs = lane.txs.split_off(&next);
+            }
+            Err(e) => error!(
+                error = %e,
+                "can't read the privileged included marker: privileged transactions wait until it \
+                 can be read"
+            ),
+        }
+    }
+
+    /// Add privileged transactions (from the L1Watcher) to the privileged lane. Ignored: an id
+    /// the lane already holds or that the chain already includes (see
+    /// [`privileged`] for how that is found, so a re-push after a restart adds
+    /// nothing), and, logged as an error, a transaction for another chain id. Returns how many
+    /// were added.
+    ///
+    /// Looking up new ids in the chain's transaction index reads the store (one short read
+    /// transaction per call).
+    pub fn add_privileged(&self, txs: Vec<PrivilegedTx>) -> usize {
+        let want = self.chain.spec().chain_id;
+        let mut lane = self.privileged.lock();
+        self.init_privileged_lane(&mut lane);
+        let mut reader = None;
+        // Once an id is found not in the chain, no later one can be.
+        let mut may_be_included = true;
+        let mut added = 0;
+        let mut sorted = txs;
+        sorted.sort_by_key(|tx| tx.nonce);
+        for tx in sorted {
+            let id = tx.nonce;
+            if tx.chain_id != want {
+                error!(
+                    id,
+                    chain_id = tx.chain_id,
+                    want,
+                    "refused a privileged transaction for another chain"
+                );
+                continue;
+            }
+            if lane.next_id.is_some_and(|next| id < next) {
+                continue;
+            }
+            if let Some(held) = lane.txs.get(&id) {
+                if *held.inner() != tx {
+                    warn!(
+                        id,
+                        held = %held.hash(),
+                        pushed = %tx.hash(),
+                        "a privileged transaction differs from the one held under its id: kept the held one"
+                    );
+                }
+                continue;
+            }
+            let tx = tx.seal_slow();
+            if may_be_included && lane.next_id.is_some() {
+                match self.is_included(&mut reader, &tx.hash()) {
+                    Ok(true) => {
+                        debug!(id, "privileged transaction already in the chain: ignored");
+                        lane.included_up_to(id);
+                        continue;
+                    }
+                    Ok(false) => may_be_included = false,
+                    Err(e) => {
+                        // Keep it: the next block's lane snapshot happens after this push, and a
+                        // transaction the chain holds is below the marker unless the marker lags.
+                        error!(
+                            id,
+                            error = %e,
+                            "can't check whether a privileged transaction is in the chain: keeping it"
+                        );
+                        may_be_included = false;
+                    }
+                }
+            }
+            lane.txs.insert(id, tx);
+            added += 1;
+        }
+        if added > 0 {
+            info!(
+                added,
+                next_id = lane.next_id,
+                held = lane.txs.len(),
+                "privileged transactions added to the lane"
+            );
+        }
+        added
+    }
+
+    /// Whether the canonical chain has the transaction `hash`.
+    fn is_included(
+        &self,
+        reader: &mut Option<keel_storage::StoreReader>,
+        hash: &B256,
+    ) -> Result<bool, StoreError> {
+        let reader = match reader {
+            Some(reader) => reader,
+            None => reader.insert(self.chain.store().reader()?),
+        };
+        Ok(reader.tx_location(hash)?.is_some())
+    }
+
+    /// The id the next block must include first (`None` while the store's marker is unreadable).
+    pub fn privileged_next_id(&self) -> Option<u64> {
+        self.privileged.lock().next_id
+    }
+
+    /// The highest privileged id the chain includes, as far as the lane knows (an id dropped as
+    /// invalid counts: it will never be included). What the store's included marker should say.
+    pub fn privileged_included_up_to(&self) -> Option<u64> {
+        self.privileged
+            .lock()
+            .next_id
+            .and_then(|next| next.checked_sub(1))
+    }
+
+    /// Privileged transactions held by the lane, ready or waiting behind a gap.
+    pub fn privileged_len(&self) -> usize {
+        self.privileged.lock().txs.len()
+    }
+
+    /// The privileged transactions ready for the next block: the contiguous run from the next id.
+    pub fn privileged_ready(&self) -> Vec<PrivilegedTx> {
+        self.privileged
+            .lock()
+            .ready(usize::MAX)
+            .into_iter()
+            .map(|tx| tx.into_inner())
+            .collect()
+    }
+
+    /// The candidates of the next block at `base_fee`: the privileged transactions ready (within
+    /// `limits`), then the pending ordinary ones best first.
+    pub fn block_candidates(&self, base_fee: u64, limits: PrivilegedLimits) -> BlockCandidates {
+        let privileged = {
+            let mut lane = self.privileged.lock();
+            self.init_privileged_lane(&mut lane);
+            lane.ready(limits.max_txs)
+        };
+        BlockCandidates::new(privileged, limits, self.best_transactions(base_fee))
     }
 }
 

@@ -6,7 +6,7 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use keel_storage::Store;
-use keel_types::{ChainSpec, Transaction, dev};
+use keel_types::{ChainSpec, PrivilegedTx, Transaction, dev};
 
 use super::*;
 use crate::{BlockAttributes, Blockchain};
@@ -346,4 +346,162 @@ fn batch_admission_matches_one_by_one() {
             queued: 0
         }
     );
+}
+
+/// A deposit with id `id` for `value` wei to `Address::with_last_byte(0x40 + id)`, reserving
+/// `gas_limit`: the L2 bridge calls itself with `mintETH(recipient) ‖ depositor`.
+fn deposit(id: u64, gas_limit: u64) -> PrivilegedTx {
+    let recipient = Address::with_last_byte(0x40 + id as u8);
+    let mut data = alloy_primitives::keccak256("mintETH(address)")[..4].to_vec();
+    data.extend_from_slice(B256::left_padding_from(recipient.as_slice()).as_slice());
+    data.extend_from_slice(Address::repeat_byte(0xd0).as_slice());
+    PrivilegedTx {
+        chain_id: dev::DEFAULT_L2_CHAIN_ID,
+        nonce: id,
+        from: dev::L2_BRIDGE_ADDRESS,
+        to: dev::L2_BRIDGE_ADDRESS,
+        value: U256::from(1_000 + id),
+        gas_limit,
+        data: data.into(),
+    }
+}
+
+const NO_LIMITS: PrivilegedLimits = PrivilegedLimits {
+    max_gas: u64::MAX,
+    max_txs: usize::MAX,
+};
+
+fn privileged_ids(block: &Block) -> Vec<u64> {
+    block
+        .body
+        .transactions
+        .iter()
+        .filter_map(|tx| tx.as_privileged().map(|p| p.nonce))
+        .collect()
+}
+
+#[test]
+fn the_lane_ignores_held_and_lower_ids_and_offers_a_contiguous_run() {
+    let pool = pool();
+    assert_eq!(pool.privileged_next_id(), Some(0));
+    assert_eq!(pool.privileged_included_up_to(), None);
+    assert_eq!(
+        pool.add_privileged(vec![deposit(3, 100_000), deposit(1, 100_000)]),
+        2
+    );
+    assert_eq!(pool.add_privileged(vec![deposit(1, 100_000)]), 0, "held");
+    let other = PrivilegedTx {
+        chain_id: 1,
+        ..deposit(0, 100_000)
+    };
+    assert_eq!(pool.add_privileged(vec![other]), 0, "another chain");
+    assert!(pool.privileged_ready().is_empty(), "id 0 is missing");
+    assert_eq!(pool.add_privileged(vec![deposit(0, 100_000)]), 1);
+    let ready: Vec<u64> = pool.privileged_ready().iter().map(|t| t.nonce).collect();
+    assert_eq!(ready, vec![0, 1]);
+    assert_eq!(pool.privileged_len(), 3);
+    assert!(pool.is_empty(), "the ordinary pool doesn't count them");
+}
+
+#[test]
+fn a_privileged_tx_that_does_not_fit_waits_with_the_later_ones() {
+    let chain = chain();
+    let pool = Mempool::new(MempoolConfig::default(), chain.clone());
+    // Each deposit reserves the whole block: the second can't fit after the first.
+    let block_gas = 1_000_000;
+    pool.add_privileged((0..3).map(|id| deposit(id, block_gas)).collect());
+    pool.add_raw(&transfer(0, 0, GWEI)).expect("ordinary");
+    let attrs = BlockAttributes {
+        gas_limit: block_gas,
+        ..attributes(1)
+    };
+    let mut candidates = pool.block_candidates(chain.next_base_fee().expect("fee"), NO_LIMITS);
+    let built = chain.build_block(&attrs, &mut candidates).expect("block");
+    assert_eq!(privileged_ids(&built.block), vec![0]);
+    assert_eq!(
+        built.block.body.transactions.len(),
+        2,
+        "the ordinary tx follows"
+    );
+    assert!(candidates.invalid().is_empty());
+    pool.on_new_block(&built.block, &built.senders, &candidates.invalid())
+        .expect("prune");
+    assert_eq!(pool.privileged_next_id(), Some(1));
+    assert_eq!(pool.privileged_len(), 2);
+
+    // A deposit reserving more than a whole block can never go in: the lane holds it.
+    let attrs = BlockAttributes {
+        gas_limit: block_gas - 1,
+        ..attributes(2)
+    };
+    let mut candidates = pool.block_candidates(chain.next_base_fee().expect("fee"), NO_LIMITS);
+    let built = chain.build_block(&attrs, &mut candidates).expect("block");
+    assert!(built.block.body.transactions.is_empty());
+    pool.on_new_block(&built.block, &built.senders, &candidates.invalid())
+        .expect("prune");
+    assert_eq!(pool.privileged_next_id(), Some(1));
+    assert_eq!(pool.privileged_len(), 2);
+}
+
+#[test]
+fn a_privileged_tx_found_invalid_is_dropped_and_its_id_skipped() {
+    let chain = chain();
+    let pool = Mempool::new(MempoolConfig::default(), chain.clone());
+    // Past the lane's own check (which refuses another chain id), as a bug would let it in.
+    let wrong = PrivilegedTx {
+        chain_id: 1,
+        ..deposit(0, 100_000)
+    };
+    pool.privileged
+        .lock()
+        .txs
+        .insert(0, wrong.clone().seal_slow());
+    pool.add_privileged(vec![deposit(1, 100_000)]);
+    let mut candidates = pool.block_candidates(chain.next_base_fee().expect("fee"), NO_LIMITS);
+    let built = chain
+        .build_block(&attributes(1), &mut candidates)
+        .expect("block");
+    assert!(
+        built.block.body.transactions.is_empty(),
+        "nothing after the skipped one in this block"
+    );
+    let invalid = candidates.invalid();
+    assert_eq!(invalid.len(), 1);
+    assert_eq!(invalid[0].0, wrong.hash());
+    pool.on_new_block(&built.block, &built.senders, &invalid)
+        .expect("prune");
+    assert_eq!(pool.privileged_next_id(), Some(1));
+
+    let mut candidates = pool.block_candidates(chain.next_base_fee().expect("fee"), NO_LIMITS);
+    let built = chain
+        .build_block(&attributes(2), &mut candidates)
+        .expect("block");
+    assert_eq!(privileged_ids(&built.block), vec![1]);
+    pool.on_new_block(&built.block, &built.senders, &candidates.invalid())
+        .expect("prune");
+    assert_eq!(pool.privileged_included_up_to(), Some(1));
+    assert_eq!(pool.privileged_len(), 0);
+}
+
+#[test]
+fn a_new_pool_skips_what_the_chain_already_includes() {
+    let chain = chain();
+    let first = Mempool::new(MempoolConfig::default(), chain.clone());
+    first.add_privileged((0..2).map(|id| deposit(id, 100_000)).collect());
+    let mut candidates = first.block_candidates(chain.next_base_fee().expect("fee"), NO_LIMITS);
+    let built = chain
+        .build_block(&attributes(1), &mut candidates)
+        .expect("block");
+    assert_eq!(privileged_ids(&built.block), vec![0, 1]);
+
+    // No marker was written: the new pool starts at 0 and finds 0 and 1 in the chain.
+    let second = Mempool::new(MempoolConfig::default(), chain.clone());
+    assert_eq!(second.privileged_next_id(), Some(0));
+    assert_eq!(
+        second.add_privileged((0..3).map(|id| deposit(id, 100_000)).collect()),
+        1
+    );
+    assert_eq!(second.privileged_next_id(), Some(2));
+    let ready: Vec<u64> = second.privileged_ready().iter().map(|t| t.nonce).collect();
+    assert_eq!(ready, vec![2]);
 }

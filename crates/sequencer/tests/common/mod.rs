@@ -26,22 +26,27 @@ pub struct Node {
 
 /// The dev chain with the base fee going to `vault` (burned if `None`).
 pub fn node(vault: Option<Address>, skip_empty: bool) -> Node {
-    let genesis = dev::dev_genesis();
-    let spec = ChainSpec::from_genesis(&genesis)
-        .expect("spec")
-        .with_base_fee_vault(vault);
-    let chain =
-        Blockchain::open(Store::in_memory().expect("store"), &genesis, spec).expect("chain");
-    let mempool = Arc::new(Mempool::new(MempoolConfig::default(), chain.clone()));
-    let producer = BlockProducer::new(
+    node_on(
+        Store::in_memory().expect("store"),
+        vault,
         BlockProducerConfig {
             coinbase: COINBASE,
             skip_empty,
             ..Default::default()
         },
-        chain.clone(),
-        mempool.clone(),
-    );
+    )
+}
+
+/// The dev chain in `store` (opened, or created from the dev genesis), the base fee going to
+/// `vault`, with a fresh mempool and a producer configured by `config`.
+pub fn node_on(store: Store, vault: Option<Address>, config: BlockProducerConfig) -> Node {
+    let genesis = dev::dev_genesis();
+    let spec = ChainSpec::from_genesis(&genesis)
+        .expect("spec")
+        .with_base_fee_vault(vault);
+    let chain = Blockchain::open(store, &genesis, spec).expect("chain");
+    let mempool = Arc::new(Mempool::new(MempoolConfig::default(), chain.clone()));
+    let producer = BlockProducer::new(config, chain.clone(), mempool.clone());
     Node {
         chain,
         mempool,
