@@ -13,9 +13,15 @@ use keel_l1::Deployment;
 #[derive(Debug, Args)]
 #[command(next_help_heading = "L1")]
 pub struct L1Args {
-    /// L1 JSON-RPC endpoint.
-    #[arg(long = "eth.rpc-url", env = "KEEL_ETH_RPC_URL", value_name = "URL")]
-    pub eth_rpc_url: Option<String>,
+    /// L1 JSON-RPC endpoint. Repeat it (or give a comma-separated list) for failover: the
+    /// first that answers is used. With --dev and no URL, keel starts its own anvil.
+    #[arg(
+        long = "eth.rpc-url",
+        env = "KEEL_ETH_RPC_URL",
+        value_name = "URL",
+        value_delimiter = ','
+    )]
+    pub eth_rpc_url: Vec<String>,
     /// Deployment file written by `keel l2 deploy` (contract addresses and the parameters they
     /// were initialized with). Checked against this node's genesis.
     #[arg(
@@ -40,11 +46,56 @@ pub struct L1Args {
     pub on_chain_proposer: Option<Address>,
 }
 
+/// The L1Watcher's settings.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "L1 watcher (deposits)")]
+pub struct WatcherArgs {
+    /// Milliseconds between polls of the bridge's `PrivilegedTxSent` logs once caught up.
+    #[arg(
+        long = "watcher.watch-interval",
+        env = "KEEL_WATCHER_WATCH_INTERVAL",
+        default_value_t = 1000,
+        value_name = "MS"
+    )]
+    pub watch_interval_ms: u64,
+    /// L1 blocks below the head that are not read yet, so shallow L1 reorgs never reach the L2
+    /// (0 with --dev unless given).
+    #[arg(
+        long = "watcher.block-delay",
+        env = "KEEL_WATCHER_BLOCK_DELAY",
+        value_name = "BLOCKS"
+    )]
+    pub block_delay: Option<u64>,
+    /// Most L1 blocks scanned per poll.
+    #[arg(
+        long = "watcher.max-block-step",
+        env = "KEEL_WATCHER_MAX_BLOCK_STEP",
+        default_value_t = 5000,
+        value_name = "BLOCKS"
+    )]
+    pub max_block_step: u64,
+}
+
+/// When batches are sealed.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Committer (batches)")]
+pub struct CommitterArgs {
+    /// Milliseconds between batch seals: each seal turns the blocks since the last batch into the
+    /// next one, whose withdrawal proofs `keel_getWithdrawalProof` then returns (5000 with --dev
+    /// unless given, else 60000).
+    #[arg(
+        long = "committer.commit-time",
+        env = "KEEL_COMMITTER_COMMIT_TIME",
+        value_name = "MS"
+    )]
+    pub commit_time_ms: Option<u64>,
+}
+
 /// The resolved L1 settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct L1Settings {
-    /// The L1 RPC.
-    pub eth_rpc_url: Option<String>,
+    /// The L1 RPCs, in failover order.
+    pub eth_rpc_url: Vec<String>,
     /// The CommonBridge proxy.
     pub bridge: Address,
     /// The OnChainProposer proxy.
@@ -98,7 +149,7 @@ impl L1Args {
             .map(|d| d.contracts.on_chain_proposer.proxy));
         match (bridge, on_chain_proposer) {
             (None, None) => {
-                if self.eth_rpc_url.is_some() {
+                if !self.eth_rpc_url.is_empty() {
                     bail!(
                         "--eth.rpc-url is set but no L1 contracts are: give --l1.deployment FILE \
                          (from `keel l2 deploy`) or --l1.bridge-address and --l1.on-chain-proposer-address"
@@ -157,7 +208,7 @@ mod tests {
 
     fn args(file: Option<PathBuf>) -> L1Args {
         L1Args {
-            eth_rpc_url: Some("http://127.0.0.1:8545".into()),
+            eth_rpc_url: vec!["http://127.0.0.1:8545".into()],
             deployment: file,
             bridge: None,
             on_chain_proposer: None,
@@ -218,7 +269,7 @@ mod tests {
             "an RPC URL without contracts"
         );
         let mut nothing = args(None);
-        nothing.eth_rpc_url = None;
+        nothing.eth_rpc_url.clear();
         assert_eq!(nothing.resolve(7, root).expect("no L1"), None);
     }
 }

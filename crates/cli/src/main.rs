@@ -2,6 +2,7 @@
 
 mod commands;
 mod datadir;
+mod dev_l1;
 mod journal;
 mod l1_config;
 

@@ -7,13 +7,20 @@ use alloy_primitives::Address;
 use clap::Args;
 use eyre::WrapErr;
 use keel_chain::{Blockchain, Mempool, MempoolConfig};
+use keel_l1::{L1Client, L1ClientConfig};
 use keel_rpc::{RpcConfig, RpcContext};
-use keel_sequencer::{BlockProducer, BlockProducerConfig};
+use keel_sequencer::{
+    BatchSealer, BatchSealerConfig, BlockProducer, BlockProducerConfig, L1Watcher, L1WatcherConfig,
+    PrivilegedTxSink,
+};
 use keel_types::{ChainSpec, Genesis, dev};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::{datadir, l1_config::L1Args};
+use crate::{
+    datadir,
+    l1_config::{CommitterArgs, L1Args, WatcherArgs},
+};
 
 /// `keel l2`: runs the node unless a subcommand is given.
 #[derive(Debug, Args)]
@@ -74,6 +81,10 @@ pub struct L2Args {
     pub txpool: TxPoolArgs,
     #[command(flatten)]
     pub l1: L1Args,
+    #[command(flatten)]
+    pub watcher: WatcherArgs,
+    #[command(flatten)]
+    pub committer: CommitterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -192,9 +203,23 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             "keel-data"
         })
     });
-    let l1 = args
-        .l1
-        .resolve(spec.chain_id, keel_types::genesis_state_root(&genesis))?;
+    // `--dev` without any L1 setting runs its own anvil with the contracts deployed.
+    let wants_dev_l1 = args.dev
+        && args.l1.eth_rpc_url.is_empty()
+        && args.l1.deployment.is_none()
+        && args.l1.bridge.is_none()
+        && args.l1.on_chain_proposer.is_none();
+    let dev_l1 = if wants_dev_l1 {
+        Some(crate::dev_l1::start(&genesis).await?)
+    } else {
+        None
+    };
+    let l1 = match &dev_l1 {
+        Some(dev_l1) => Some(dev_l1.settings.clone()),
+        None => args
+            .l1
+            .resolve(spec.chain_id, keel_types::genesis_state_root(&genesis))?,
+    };
     let store = datadir::open_store(&datadir)?;
     let chain = Blockchain::open(store, &genesis, spec)?;
     let (head, head_hash) = chain.head()?;
@@ -237,19 +262,58 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         mempool.clone(),
     );
     let (shutdown, stop) = watch::channel(false);
-    let producer_task = tokio::spawn(producer.run(stop));
+    let producer_task = tokio::spawn(producer.run(stop.clone()));
+    let mut l1_tasks = Vec::new();
+    if let Some(l1) = &l1 {
+        if l1.eth_rpc_url.is_empty() {
+            warn!("no --eth.rpc-url: deposits from L1 are not watched");
+        } else {
+            let client = L1Client::new(L1ClientConfig::new(l1.eth_rpc_url.clone()))
+                .wrap_err("--eth.rpc-url")?;
+            let mut config = L1WatcherConfig::new(
+                l1.bridge,
+                chain.spec().chain_id,
+                l1.deploy_block.unwrap_or(0),
+            );
+            config.watch_interval = Duration::from_millis(args.watcher.watch_interval_ms.max(1));
+            config.block_delay = args.watcher.block_delay.unwrap_or(if args.dev {
+                0
+            } else {
+                keel_sequencer::l1_watcher::DEFAULT_BLOCK_DELAY
+            });
+            config.max_block_step = args.watcher.max_block_step.max(1);
+            let sink: Arc<dyn PrivilegedTxSink> = mempool.clone();
+            let watcher = L1Watcher::new(config, client, chain.store().clone(), sink);
+            l1_tasks.push(tokio::spawn(watcher.run(stop.clone())));
+        }
+    }
+    let commit_time =
+        args.committer
+            .commit_time_ms
+            .unwrap_or(if args.dev { 5_000 } else { 60_000 });
+    let sealer = BatchSealer::new(
+        BatchSealerConfig {
+            commit_time: Duration::from_millis(commit_time.max(1)),
+            ..BatchSealerConfig::default()
+        },
+        chain.clone(),
+    );
+    l1_tasks.push(tokio::spawn(sealer.run(stop)));
 
     let url = format!("http://{}", server.local_addr);
     println!("keel L2 node running");
     println!("  chain id:  {}", chain.spec().chain_id);
     println!("  HTTP RPC:  {url}");
     println!("  WS RPC:    ws://{}", server.local_addr);
+    if let Some(dev_l1) = &dev_l1 {
+        println!("  L1 (anvil, started by keel): {}", dev_l1.anvil.url);
+    }
     match &l1 {
         Some(l1) => {
             println!("  L1 bridge:           {}", l1.bridge);
             println!("  L1 OnChainProposer:  {}", l1.on_chain_proposer);
-            if let Some(url) = &l1.eth_rpc_url {
-                println!("  L1 RPC:    {url}");
+            if let Some(url) = l1.eth_rpc_url.first() {
+                println!("  L1 RPC:              {url}");
             }
         }
         None => info!("no L1 configured: the node runs without deposits or batch commits"),
@@ -267,6 +331,12 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     wait_for_signal().await;
     info!("shutting down");
     let _ = shutdown.send(true);
+    for task in l1_tasks {
+        if let Err(e) = task.await {
+            warn!(error = %e, "an L1 task failed");
+        }
+    }
+    drop(dev_l1);
     if let Err(e) = producer_task.await {
         warn!(error = %e, "block producer task failed");
     }

@@ -55,6 +55,21 @@ impl Node {
         Node { child, url, lines }
     }
 
+    /// Reads stdout until a line starting with `prefix` (after trimming); returns the rest of it.
+    pub fn wait_for_line(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("keel l2 printed no {prefix:?} line within 30 s"));
+            if let Some(rest) = line.trim().strip_prefix(prefix) {
+                return rest.trim().to_string();
+            }
+        }
+    }
+
     pub fn cast(&self, args: &[&str]) -> String {
         cast(&self.url, args)
     }

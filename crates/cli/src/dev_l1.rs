@@ -1,0 +1,66 @@
+//! The L1 of `keel l2 --dev`: an anvil started by the node (from `tools/node_modules/.bin` or
+//! PATH) with keel's contracts deployed by dev account 0, which is also the owner, the sequencer
+//! and the prover signer. Anvil is stopped with the node.
+
+use std::time::Duration;
+
+use alloy::{
+    network::EthereumWallet, providers::ProviderBuilder, signers::local::PrivateKeySigner,
+};
+use eyre::{WrapErr, eyre};
+use keel_l1::{Anvil, AnvilConfig, DeployConfig, deploy};
+use keel_types::{Genesis, dev};
+use tracing::info;
+
+use crate::l1_config::L1Settings;
+
+/// A running dev L1: anvil (killed on drop), the deployment's directory and the settings.
+pub struct DevL1 {
+    pub anvil: Anvil,
+    pub settings: L1Settings,
+    /// Holds the deployment file; removed with the node.
+    _dir: tempfile::TempDir,
+}
+
+/// Starts anvil and deploys the contracts for `genesis`.
+pub async fn start(genesis: &Genesis) -> eyre::Result<DevL1> {
+    let anvil = Anvil::spawn(&AnvilConfig::default()).await.map_err(|e| {
+        eyre!("{e}\n`keel l2 --dev` runs its own L1; or pass --eth.rpc-url and --l1.deployment")
+    })?;
+    let (deployer, key) = dev::DEV_ACCOUNTS[0];
+    let signer = PrivateKeySigner::from_bytes(&key).wrap_err("dev key")?;
+    let url = anvil.url.parse().wrap_err("anvil url")?;
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(url);
+    let config = DeployConfig {
+        owner: deployer,
+        sequencers: vec![deployer],
+        verifier_signers: vec![deployer],
+        verifier_threshold: 1,
+        inclusion_max_wait: 3600,
+        max_privileged_gas_limit: 10_000_000,
+        validium: false,
+        genesis_state_root: keel_types::genesis_state_root(genesis),
+        l2_chain_id: genesis.config.chain_id,
+        receipt_timeout: Duration::from_secs(30),
+    };
+    let dir = tempfile::tempdir().wrap_err("a directory for the dev deployment file")?;
+    let file = dir.path().join("deployment.json");
+    let outcome = deploy(&provider, deployer, &config, &file)
+        .await
+        .wrap_err("deploying the contracts on the dev L1")?;
+    let c = outcome.deployment.contracts;
+    info!(url = %anvil.url, bridge = %c.common_bridge.proxy, proposer = %c.on_chain_proposer.proxy, "dev L1 ready");
+    let settings = L1Settings {
+        eth_rpc_url: vec![anvil.url.clone()],
+        bridge: c.common_bridge.proxy,
+        on_chain_proposer: c.on_chain_proposer.proxy,
+        deploy_block: outcome.deployment.deploy_block,
+    };
+    Ok(DevL1 {
+        anvil,
+        settings,
+        _dir: dir,
+    })
+}

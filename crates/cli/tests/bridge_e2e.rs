@@ -1,0 +1,171 @@
+//! Deposits and withdrawals through a running node, end to end: `keel l2 --dev` starts its own
+//! anvil and deploys the contracts, the L1Watcher brings deposits to L2 as privileged txs, and
+//! withdrawals get a proof from `keel_getWithdrawalProof` once their batch is sealed.
+
+mod common;
+
+use std::{
+    process::{Command, Output},
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    primitives::{Address, B256, U256},
+    providers::{Provider, ProviderBuilder},
+};
+use common::{Node, key};
+use keel_types::{L1Message, dev, verify_withdrawal_proof};
+use serde_json::{Value, json};
+
+fn keel(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(args)
+        .env_remove("KEEL_ETH_RPC_URL")
+        .env_remove("KEEL_L2_RPC_URL")
+        .output()
+        .expect("run keel")
+}
+
+fn stdout_of(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "keel failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn field<'a>(stdout: &'a str, label: &str) -> &'a str {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label:?} line in {stdout}"))
+        .trim()
+}
+
+fn ether(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+/// A dev node with its own L1; returns it with the bridge address and the L1 URL.
+fn dev_node() -> (Node, String, String) {
+    let node = Node::start(&[
+        "--dev",
+        "--watcher.watch-interval",
+        "100",
+        "--committer.commit-time",
+        "500",
+    ]);
+    let bridge = node.wait_for_line("L1 bridge:");
+    let l1_url = node.wait_for_line("L1 RPC:");
+    (node, bridge, l1_url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eth_deposit_arrives_and_a_withdrawal_gets_a_proof() {
+    let (node, bridge, l1_url) = dev_node();
+    let l1 = ProviderBuilder::new().connect_http(l1_url.parse().expect("url"));
+    let l2 = ProviderBuilder::new().connect_http(node.url.parse().expect("url"));
+    let bridge_address: Address = bridge.parse().expect("bridge address");
+    let recipient = Address::repeat_byte(0xd1);
+    let coinbase_before = l2.get_balance(Address::ZERO).await.expect("balance");
+
+    let out = keel(&[
+        "bridge",
+        "deposit",
+        "--amount",
+        "3ether",
+        "--to",
+        &recipient.to_string(),
+        "--private-key",
+        &key(5),
+        "--eth.rpc-url",
+        &l1_url,
+        "--l1.bridge-address",
+        &bridge,
+        "--l2.rpc-url",
+        &node.url,
+        "--wait",
+        "--timeout",
+        "60",
+    ]);
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains("L2 receipt: status 1"), "{stdout}");
+    let l2_tx: B256 = field(&stdout, "L2 tx:").parse().expect("hash");
+
+    assert_eq!(l2.get_balance(recipient).await.expect("balance"), ether(3));
+    assert_eq!(
+        l1.get_balance(bridge_address).await.expect("balance"),
+        ether(3)
+    );
+    let receipt: Value = l2
+        .raw_request("eth_getTransactionReceipt".into(), (l2_tx,))
+        .await
+        .expect("receipt");
+    assert_eq!(receipt["type"], json!("0x7e"));
+    assert_eq!(receipt["status"], json!("0x1"));
+    let tx: Value = l2
+        .raw_request("eth_getTransactionByHash".into(), (l2_tx,))
+        .await
+        .expect("tx");
+    assert_eq!(
+        tx["from"].as_str().map(str::to_lowercase),
+        Some(dev::L2_BRIDGE_ADDRESS.to_string().to_lowercase())
+    );
+    assert_eq!(
+        l2.get_balance(dev::L2_BRIDGE_ADDRESS)
+            .await
+            .expect("balance"),
+        U256::ZERO,
+        "the bridge keeps nothing"
+    );
+    // The deposit paid no fee: whatever the coinbase gained came from other txs (none here).
+    assert_eq!(
+        l2.get_balance(Address::ZERO).await.expect("balance"),
+        coinbase_before
+    );
+
+    // Withdraw 1 ETH from a funded dev account and wait for the batch.
+    let receiver = Address::repeat_byte(0xe1);
+    let out = keel(&[
+        "bridge",
+        "withdraw",
+        "--amount",
+        "1ether",
+        "--to",
+        &receiver.to_string(),
+        "--private-key",
+        &key(6),
+        "--l2.rpc-url",
+        &node.url,
+    ]);
+    let stdout = stdout_of(&out);
+    let withdrawal: B256 = field(&stdout, "L2 tx:").parse().expect("hash");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let proofs = loop {
+        let proofs: Value = l2
+            .raw_request("keel_getWithdrawalProof".into(), (withdrawal,))
+            .await
+            .expect("keel_getWithdrawalProof");
+        if !proofs.is_null() {
+            break proofs;
+        }
+        assert!(Instant::now() < deadline, "no proof within 30 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let p = &proofs[0];
+    let batch: Value = l2
+        .raw_request("keel_getBatchByNumber".into(), (p["batchNumber"].clone(),))
+        .await
+        .expect("batch");
+    let root: B256 = serde_json::from_value(batch["withdrawalsRoot"].clone()).expect("root");
+    let leaf = L1Message {
+        sender_on_l2: dev::L2_BRIDGE_ADDRESS,
+        data: serde_json::from_value(p["messageHash"].clone()).expect("hash"),
+        message_id: serde_json::from_value(p["messageId"].clone()).expect("id"),
+    }
+    .leaf();
+    let proof: Vec<B256> = serde_json::from_value(p["proof"].clone()).expect("proof");
+    assert!(verify_withdrawal_proof(&proof, root, leaf));
+}
