@@ -17,11 +17,11 @@ use std::{path::PathBuf, time::Duration};
 use alloy::{
     consensus::BlobTransactionSidecar,
     eips::eip4844::builder::{SidecarBuilder, SimpleCoder},
-    network::{EthereumWallet, TransactionBuilder, TransactionBuilder4844},
+    network::{TransactionBuilder, TransactionBuilder4844},
     primitives::{Address, B256, Bytes, U256, keccak256},
-    providers::{DynProvider, Provider, ProviderBuilder, fillers::BlobGasFiller},
+    providers::{DynProvider, Provider},
     rpc::types::{TransactionReceipt, TransactionRequest},
-    signers::{SignerSync, local::PrivateKeySigner},
+    signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
 use eyre::{WrapErr, bail, eyre};
@@ -182,25 +182,12 @@ fn ether(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
 }
 
-/// A client of `url` that signs with any of the ten dev keys (chosen by the tx's `from`), with
-/// simple nonce management (ask the node each time), as keel-l1's tests do.
+/// A client of `url` that signs with any of the ten dev keys (chosen by the tx's `from`).
 fn wallet_provider(url: &str) -> eyre::Result<DynProvider> {
-    let mut wallet = EthereumWallet::from(signer(0)?);
-    for i in 1..dev::DEV_ACCOUNTS.len() {
-        wallet.register_signer(signer(i)?);
-    }
     let url = url
         .parse()
         .map_err(|e| eyre!("anvil url {url} does not parse: {e}"))?;
-    Ok(ProviderBuilder::new()
-        .disable_recommended_fillers()
-        .with_gas_estimation()
-        .filler(BlobGasFiller::default())
-        .with_simple_nonce_management()
-        .fetch_chain_id()
-        .wallet(wallet)
-        .connect_http(url)
-        .erased())
+    Ok(keel_l1::dev_wallet_provider(url))
 }
 
 /// The fields of a `commitBatch`.
@@ -243,15 +230,12 @@ impl Batch {
 
 /// The concatenated 65-byte signatures of `signers` over `keccak256(public_inputs)`.
 fn attest(public_inputs: &PublicInputs, signers: &[usize]) -> eyre::Result<Bytes> {
-    let digest = public_inputs.digest();
-    let mut proof = Vec::with_capacity(65 * signers.len());
-    for &i in signers {
-        let signature = signer(i)?
-            .sign_hash_sync(&digest)
-            .wrap_err("signing an attestation")?;
-        proof.extend_from_slice(&signature.as_bytes());
-    }
-    Ok(proof.into())
+    let keys = signers
+        .iter()
+        .map(|&i| signer(i))
+        .collect::<eyre::Result<Vec<_>>>()?;
+    let refs: Vec<&PrivateKeySigner> = keys.iter().collect();
+    keel_l1::attest(public_inputs, &refs).wrap_err("signing an attestation")
 }
 
 /// `keccak256(tokenL1 ‖ tokenL2 ‖ receiver ‖ amount)`: a withdrawal message's data.

@@ -5,10 +5,14 @@
 //! It owns no L2 state: the sequencer components use it to read and write L1.
 
 pub mod anvil;
+pub mod attestation;
 pub mod client;
 pub mod contracts;
 pub mod deploy;
+pub mod dev_wallet;
 
 pub use anvil::{Anvil, AnvilConfig, AnvilError, find_anvil};
+pub use attestation::attest;
 pub use client::{L1Client, L1ClientConfig, L1ClientError};
 pub use deploy::{DeployConfig, DeployError, DeployOutcome, Deployment, deploy};
+pub use dev_wallet::{dev_signer, dev_wallet_provider};

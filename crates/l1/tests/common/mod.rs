@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use alloy::{
     eips::eip4844::builder::{SidecarBuilder, SimpleCoder},
-    network::{EthereumWallet, TransactionBuilder, TransactionBuilder4844},
+    network::{TransactionBuilder, TransactionBuilder4844},
     primitives::{Address, B256, Bytes, U256},
-    providers::{DynProvider, Provider, ProviderBuilder, fillers::BlobGasFiller},
+    providers::{DynProvider, Provider},
     rpc::types::{TransactionReceipt, TransactionRequest},
-    signers::{SignerSync, local::PrivateKeySigner},
+    signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolError},
 };
 use keel_l1::{
@@ -73,21 +73,7 @@ pub struct L1 {
 
 /// A client of `url` that signs with any of the ten dev keys (chosen by the tx's `from`).
 pub fn wallet_provider(url: &str) -> DynProvider {
-    let mut wallet = EthereumWallet::from(signer(0));
-    for i in 1..dev::DEV_ACCOUNTS.len() {
-        wallet.register_signer(signer(i));
-    }
-    // Simple nonce management (ask the node each time): the default cached nonces would leave a
-    // gap after a transaction that fails at estimation, and the next one would never be mined.
-    ProviderBuilder::new()
-        .disable_recommended_fillers()
-        .with_gas_estimation()
-        .filler(BlobGasFiller::default())
-        .with_simple_nonce_management()
-        .fetch_chain_id()
-        .wallet(wallet)
-        .connect_http(url.parse().expect("url"))
-        .erased()
+    keel_l1::dev_wallet_provider(url.parse().expect("url"))
 }
 
 impl L1 {
@@ -278,15 +264,11 @@ impl Batch {
     }
 }
 
-/// The concatenated 65-byte signatures of `signers` over `keccak256(public_inputs)`.
+/// The concatenated 65-byte signatures of dev accounts `signers` over `keccak256(public_inputs)`.
 pub fn attest(public_inputs: &PublicInputs, signers: &[usize]) -> Bytes {
-    let digest = public_inputs.digest();
-    let mut proof = Vec::new();
-    for &i in signers {
-        let signature = signer(i).sign_hash_sync(&digest).expect("sign");
-        proof.extend_from_slice(&signature.as_bytes());
-    }
-    proof.into()
+    let keys: Vec<PrivateKeySigner> = signers.iter().map(|&i| signer(i)).collect();
+    let refs: Vec<&PrivateKeySigner> = keys.iter().collect();
+    keel_l1::attest(public_inputs, &refs).expect("sign")
 }
 
 /// Asserts that `result` failed with the custom error `E` (its selector is in the revert data).
