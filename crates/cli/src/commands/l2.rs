@@ -221,6 +221,19 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             .resolve(spec.chain_id, keel_types::genesis_state_root(&genesis))?,
     };
     let store = datadir::open_store(&datadir)?;
+    if dev_l1.is_some() {
+        let progress = store
+            .l1_watcher_progress()
+            .wrap_err("reading the L1 watcher's progress")?;
+        if progress.l1_cursor.is_some() || progress.last_privileged_id.is_some() {
+            eyre::bail!(
+                "{} holds deposits from an earlier L1, but --dev starts a fresh anvil each time, \
+                 whose deposits would clash with them; use --datadir memory, or run your own L1 \
+                 and pass --eth.rpc-url and --l1.deployment",
+                datadir.display()
+            );
+        }
+    }
     let chain = Blockchain::open(store, &genesis, spec)?;
     let (head, head_hash) = chain.head()?;
     info!(
