@@ -147,6 +147,22 @@ pub struct BlockProducerArgs {
         env = "KEEL_BLOCK_PRODUCER_SKIP_EMPTY"
     )]
     pub skip_empty: bool,
+    /// Most deposits and other L1 messages (privileged txs) in one block; they go first, in L1
+    /// order, and the rest wait for the next block.
+    #[arg(
+        long = "block-producer.max-privileged-txs",
+        env = "KEEL_BLOCK_PRODUCER_MAX_PRIVILEGED_TXS",
+        default_value_t = keel_sequencer::DEFAULT_MAX_PRIVILEGED_TXS_PER_BLOCK
+    )]
+    pub max_privileged_txs: usize,
+    /// Most gas (summed over their gas limits) privileged txs may take in one block. Default: a
+    /// quarter of the block gas limit.
+    #[arg(
+        long = "block-producer.max-privileged-gas",
+        env = "KEEL_BLOCK_PRODUCER_MAX_PRIVILEGED_GAS",
+        value_name = "GAS"
+    )]
+    pub max_privileged_gas: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -269,6 +285,8 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             block_time: Duration::from_millis(args.producer.block_time_ms.max(1)),
             coinbase: args.producer.coinbase,
             skip_empty: args.producer.skip_empty,
+            max_privileged_gas_per_block: args.producer.max_privileged_gas,
+            max_privileged_txs_per_block: args.producer.max_privileged_txs.max(1),
             ..BlockProducerConfig::default()
         },
         chain.clone(),
