@@ -3,47 +3,13 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
 use alloy::{
     primitives::{Address, B256, U256},
     providers::{Provider, ProviderBuilder},
 };
-use common::{Node, address, key};
+use common::{Node, address, ether, field, keel, key, stdout_of};
 use keel_l1::{Anvil, AnvilConfig, DeployConfig, contracts::CommonBridge, deploy};
 use keel_types::{dev, genesis_state_root};
-
-fn keel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
-        .env_remove("KEEL_ETH_RPC_URL")
-        .env_remove("KEEL_L2_RPC_URL")
-        .output()
-        .expect("run keel")
-}
-
-fn stdout_of(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "keel failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// The value after `label` on the line that starts with it.
-fn field<'a>(stdout: &'a str, label: &str) -> &'a str {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(label))
-        .unwrap_or_else(|| panic!("no {label:?} line in {stdout}"))
-        .trim()
-}
-
-fn ether(n: u64) -> U256 {
-    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deposit_queues_the_l2_tx_it_prints() {

@@ -4,49 +4,15 @@
 
 mod common;
 
-use std::{
-    process::{Command, Output},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use alloy::{
     primitives::{Address, B256, U256},
     providers::{Provider, ProviderBuilder},
 };
-use common::{Node, key};
+use common::{Node, ether, field, keel, key, stdout_of};
 use keel_types::{L1Message, dev, verify_withdrawal_proof};
 use serde_json::{Value, json};
-
-fn keel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
-        .env_remove("KEEL_ETH_RPC_URL")
-        .env_remove("KEEL_L2_RPC_URL")
-        .output()
-        .expect("run keel")
-}
-
-fn stdout_of(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "keel failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn field<'a>(stdout: &'a str, label: &str) -> &'a str {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(label))
-        .unwrap_or_else(|| panic!("no {label:?} line in {stdout}"))
-        .trim()
-}
-
-fn ether(n: u64) -> U256 {
-    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
-}
 
 /// A dev node with its own L1; returns it with the bridge address and the L1 URL.
 fn dev_node() -> (Node, String, String) {

@@ -7,7 +7,7 @@
 mod common;
 
 use std::{
-    process::{Child, Command, Output, Stdio},
+    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -20,7 +20,7 @@ use alloy::{
     sol,
     sol_types::{SolCall, SolEvent},
 };
-use common::{Node, key};
+use common::{Node, ether, field, key, stdout_of};
 use keel_l1::contracts::{
     CommonBridge,
     l2::{BridgedERC20, CommonBridgeL2, Messenger},
@@ -53,10 +53,6 @@ const ETH: Address = address!("0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE");
 
 /// How long anything asynchronous (a deposit reaching L2, a batch being sealed) may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-fn ether(n: u64) -> U256 {
-    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
-}
 
 fn dev_address(i: usize) -> Address {
     dev::DEV_ACCOUNTS[i].0
@@ -127,7 +123,7 @@ impl Env {
 
     /// Runs `keel bridge ARGS...` to completion; returns its stdout (failing if it failed).
     fn bridge_cli(&self, args: &[&str]) -> String {
-        stdout_of(self.bridge_command(args).output().expect("run keel bridge"))
+        stdout_of(&self.bridge_command(args).output().expect("run keel bridge"))
     }
 
     /// Starts `keel bridge ARGS...` without waiting for it.
@@ -152,25 +148,6 @@ fn client(url: &str, signer: Option<usize>) -> DynProvider {
         }
         None => ProviderBuilder::new().connect_http(url).erased(),
     }
-}
-
-fn stdout_of(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "keel failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// The rest of the stdout line starting with `label`.
-fn field<'a>(stdout: &'a str, label: &str) -> &'a str {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(label))
-        .unwrap_or_else(|| panic!("no {label:?} line in {stdout}"))
-        .trim()
 }
 
 /// The privileged tx announced by the one `PrivilegedTxSent` of an L1 receipt, and its `l1From`.
@@ -866,9 +843,9 @@ async fn eth_and_erc20_withdrawals_burn_and_their_proofs_verify_on_l1() {
                 .expect("withdraw"),
         );
     }
-    let eth_stdout = stdout_of(eth_cli.wait_with_output().expect("keel bridge withdraw"));
+    let eth_stdout = stdout_of(&eth_cli.wait_with_output().expect("keel bridge withdraw"));
     let erc20_stdout = stdout_of(
-        erc20_cli
+        &erc20_cli
             .wait_with_output()
             .expect("keel bridge withdraw-erc20"),
     );

@@ -2,31 +2,18 @@
 //! the file, a second run sends nothing, and `keel l2` reads the file (and refuses one made for
 //! another genesis).
 
+mod common;
+
+use common::{keel, text};
 use std::{
     io::{BufRead, BufReader},
-    process::{Command, Output, Stdio},
+    process::{Command, Stdio},
     sync::mpsc,
     time::Duration,
 };
 
 use keel_l1::{Anvil, AnvilConfig, Deployment};
 use keel_types::dev;
-
-fn keel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
-        .env_remove("KEEL_ETH_RPC_URL")
-        .output()
-        .expect("run keel")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deploy_twice_then_run_the_node_with_the_file() {

@@ -241,6 +241,22 @@ impl Store {
         txn.commit()?;
         Ok(())
     }
+
+    /// Forgets the L1Watcher's cursor so it scans its (new) L1 from the start block again. Only
+    /// allowed while no privileged tx was ever stored: with deposits of an earlier L1 in the chain,
+    /// a fresh L1's ids would collide with them. Returns whether it was allowed.
+    pub fn reset_l1_watcher_cursor(&self) -> Result<bool, StoreError> {
+        let txn = self.database().begin_write()?;
+        {
+            let mut meta = txn.open_table(ROLLUP_META)?;
+            if progress_in(Some(&meta))?.last_privileged_id.is_some() {
+                return Ok(false);
+            }
+            meta.remove(L1_WATCHER_CURSOR)?;
+        }
+        txn.commit()?;
+        Ok(true)
+    }
 }
 
 #[cfg(test)]
@@ -387,6 +403,22 @@ mod tests {
         assert_eq!(
             store.pending_privileged_txs().expect("pending"),
             vec![tx(1)]
+        );
+    }
+
+    #[test]
+    fn the_cursor_resets_only_without_privileged_txs() {
+        let store = Store::in_memory().expect("store");
+        store.record_privileged_txs(&[], Some(30)).expect("cursor");
+        assert!(store.reset_l1_watcher_cursor().expect("reset"));
+        assert_eq!(store.l1_watcher_progress().expect("read").l1_cursor, None);
+        store
+            .record_privileged_txs(&[tx(0)], Some(40))
+            .expect("a deposit");
+        assert!(!store.reset_l1_watcher_cursor().expect("refused"));
+        assert_eq!(
+            store.l1_watcher_progress().expect("read").l1_cursor,
+            Some(40)
         );
     }
 }

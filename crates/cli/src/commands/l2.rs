@@ -237,18 +237,19 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             .resolve(spec.chain_id, keel_types::genesis_state_root(&genesis))?,
     };
     let store = datadir::open_store(&datadir)?;
-    if dev_l1.is_some() {
-        let progress = store
-            .l1_watcher_progress()
-            .wrap_err("reading the L1 watcher's progress")?;
-        if progress.l1_cursor.is_some() || progress.last_privileged_id.is_some() {
-            eyre::bail!(
-                "{} holds deposits from an earlier L1, but --dev starts a fresh anvil each time, \
-                 whose deposits would clash with them; use --datadir memory, or run your own L1 \
-                 and pass --eth.rpc-url and --l1.deployment",
-                datadir.display()
-            );
-        }
+    // `--dev` starts a fresh anvil each time: a datadir from an earlier run can follow it only if
+    // it holds no deposits of the earlier L1 (their ids would collide with the new L1's).
+    if dev_l1.is_some()
+        && !store
+            .reset_l1_watcher_cursor()
+            .wrap_err("resetting the L1 watcher for the fresh dev L1")?
+    {
+        eyre::bail!(
+            "{} holds deposits from an earlier L1, but --dev starts a fresh anvil each time, \
+             whose deposits would clash with them; use --datadir memory (the default with --dev), \
+             or run your own L1 and pass --eth.rpc-url and --l1.deployment",
+            datadir.display()
+        );
     }
     let chain = Blockchain::open(store, &genesis, spec)?;
     let (head, head_hash) = chain.head()?;

@@ -5,11 +5,12 @@
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, Output, Stdio},
     sync::mpsc,
     time::{Duration, Instant},
 };
 
+use alloy::primitives::U256;
 use keel_types::dev;
 
 /// A running `keel l2` process, killed when dropped.
@@ -146,4 +147,43 @@ pub fn key(i: usize) -> String {
 
 pub fn address(i: usize) -> String {
     dev::DEV_ACCOUNTS[i].0.to_string()
+}
+
+/// Runs the `keel` binary with `args` (the L1/L2 URL variables of the environment removed).
+pub fn keel(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(args)
+        .env_remove("KEEL_ETH_RPC_URL")
+        .env_remove("KEEL_L2_RPC_URL")
+        .output()
+        .expect("run keel")
+}
+
+/// stdout and stderr of a finished command, for failure messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The stdout of a command that must have succeeded.
+pub fn stdout_of(out: &Output) -> String {
+    assert!(out.status.success(), "keel failed: {}", text(out));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The rest of the stdout line starting with `label`.
+pub fn field<'a>(stdout: &'a str, label: &str) -> &'a str {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label:?} line in {stdout}"))
+        .trim()
+}
+
+/// `n` ether in wei.
+pub fn ether(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
 }
