@@ -14,6 +14,9 @@ use common::{Node, ether, field, keel, key, stdout_of};
 use keel_types::{L1Message, dev, verify_withdrawal_proof};
 use serde_json::{Value, json};
 
+const VAULT: &str = "0x000000000000000000000000000000000000fee5";
+const COINBASE: &str = "0x000000000000000000000000000000000000c0de";
+
 /// A dev node with its own L1; returns it with the bridge address and the L1 URL.
 fn dev_node() -> (Node, String, String) {
     let node = Node::start(&[
@@ -22,6 +25,10 @@ fn dev_node() -> (Node, String, String) {
         "100",
         "--committer.commit-time",
         "500",
+        "--block-producer.base-fee-vault-address",
+        VAULT,
+        "--block-producer.coinbase-address",
+        COINBASE,
     ]);
     let bridge = node.wait_for_line("L1 bridge:");
     let l1_url = node.wait_for_line("L1 RPC:");
@@ -35,7 +42,8 @@ async fn eth_deposit_arrives_and_a_withdrawal_gets_a_proof() {
     let l2 = ProviderBuilder::new().connect_http(node.url.parse().expect("url"));
     let bridge_address: Address = bridge.parse().expect("bridge address");
     let recipient = Address::repeat_byte(0xd1);
-    let coinbase_before = l2.get_balance(Address::ZERO).await.expect("balance");
+    let vault: Address = VAULT.parse().expect("vault");
+    let coinbase: Address = COINBASE.parse().expect("coinbase");
 
     let out = keel(&[
         "bridge",
@@ -86,11 +94,10 @@ async fn eth_deposit_arrives_and_a_withdrawal_gets_a_proof() {
         U256::ZERO,
         "the bridge keeps nothing"
     );
-    // The deposit paid no fee: whatever the coinbase gained came from other txs (none here).
-    assert_eq!(
-        l2.get_balance(Address::ZERO).await.expect("balance"),
-        coinbase_before
-    );
+    // The deposit paid no fee: the coinbase and the base-fee vault got nothing (no other L2 tx
+    // has been sent yet).
+    assert_eq!(l2.get_balance(coinbase).await.expect("balance"), U256::ZERO);
+    assert_eq!(l2.get_balance(vault).await.expect("balance"), U256::ZERO);
 
     // Withdraw 1 ETH from a funded dev account and wait for the batch.
     let receiver = Address::repeat_byte(0xe1);
@@ -108,6 +115,8 @@ async fn eth_deposit_arrives_and_a_withdrawal_gets_a_proof() {
     ]);
     let stdout = stdout_of(&out);
     let withdrawal: B256 = field(&stdout, "L2 tx:").parse().expect("hash");
+    // An ordinary tx does pay the vault, so the zero above is the deposit paying no fee.
+    assert!(l2.get_balance(vault).await.expect("balance") > U256::ZERO);
     let deadline = Instant::now() + Duration::from_secs(30);
     let proofs = loop {
         let proofs: Value = l2
