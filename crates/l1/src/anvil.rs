@@ -77,7 +77,7 @@ pub struct AnvilConfig {
     pub hardfork: String,
     /// `--block-time` in seconds; unset = a block per transaction (automine).
     pub block_time: Option<u64>,
-    /// Further arguments.
+    /// Further arguments (not `--silent`: the launcher reads anvil's "Listening on" line).
     pub extra_args: Vec<String>,
 }
 

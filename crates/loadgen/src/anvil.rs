@@ -8,7 +8,8 @@ use eyre::{Result, WrapErr};
 use keel_l1::{Anvil, AnvilConfig};
 
 /// The arguments anvil is started with besides the launcher's (`--host`, `--port`, `--hardfork`).
-pub const ANVIL_ARGS: &[&str] = &["--gas-limit", "3000000000", "--silent"];
+/// Not `--silent`: the launcher reads anvil's "Listening on" line (and drains the rest).
+pub const ANVIL_ARGS: &[&str] = &["--gas-limit", "3000000000"];
 
 /// Starts anvil (`bin`, or found as `keel_l1::find_anvil` does) for a load run.
 pub async fn spawn_anvil(bin: Option<&Path>) -> Result<Anvil> {

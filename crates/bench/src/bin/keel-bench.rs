@@ -6,6 +6,10 @@
 //!
 //! `keel-bench l1-gas` deploys keel's L1 contracts on a local anvil and reports the gas of every
 //! user- and operator-facing L1 operation (deposits, commits, verification, claims).
+//!
+//! `keel-bench deposits` sends N deposits on a local anvil and times the L1Watcher (until all are
+//! in the mempool's privileged lane) and block production (until all are in L2 blocks), then
+//! checks every recipient's L2 balance.
 
 use std::{path::PathBuf, time::Instant};
 
@@ -23,7 +27,7 @@ use keel_types::ChainSpec;
 #[derive(Debug, Parser)]
 #[command(
     name = "keel-bench",
-    about = "Chain generator, import benchmark and L1 contract gas report for keel"
+    about = "Chain generator, import benchmark, L1 contract gas report and deposit pipeline benchmark for keel"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -116,6 +120,28 @@ enum Command {
         #[arg(long)]
         anvil: Option<PathBuf>,
     },
+    /// Time deposits from L1 into L2 blocks: N ETH deposits mined on a local anvil, then the
+    /// L1Watcher until all are in the privileged lane and block production until all are
+    /// included (default budget, then a larger one), end to end from `evm_mine`; every L2
+    /// balance is checked.
+    Deposits {
+        /// How many deposits (sent from the ten dev accounts).
+        #[arg(long, default_value_t = keel_bench::deposits::DEFAULT_DEPOSITS)]
+        deposits: usize,
+        /// Privileged txs per block of the larger budget (its gas budget is the whole block);
+        /// default: --deposits.
+        #[arg(long)]
+        max_privileged_per_block: Option<usize>,
+        /// Print the results as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// The anvil binary (default: tools/node_modules/.bin/anvil, else `anvil` on PATH).
+        #[arg(long)]
+        anvil: Option<PathBuf>,
+        /// Where to put the datadirs; default: system temp.
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Time the trie alone: N accounts, then blocks of random account updates (update, root,
     /// commit on a trie opened cold at the previous root).
     Trie {
@@ -191,6 +217,31 @@ fn main() -> eyre::Result<()> {
                 runtime.block_on(keel_bench::l1_gas::run(&keel_bench::l1_gas::L1GasOptions {
                     anvil,
                 }))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+            } else {
+                print!("{}", report.to_table());
+            }
+            Ok(())
+        }
+        Command::Deposits {
+            deposits,
+            max_privileged_per_block,
+            json,
+            anvil,
+            workdir,
+        } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .wrap_err("starting the async runtime")?;
+            let options = keel_bench::deposits::DepositsOptions {
+                deposits,
+                max_privileged_per_block,
+                anvil,
+                workdir,
+            };
+            let report = runtime.block_on(keel_bench::deposits::run(&options))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report.to_json())?);
             } else {
