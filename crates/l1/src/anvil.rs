@@ -110,6 +110,26 @@ impl Drop for Anvil {
     }
 }
 
+/// On Linux, asks the kernel to SIGKILL anvil when the thread that started it exits, so an anvil
+/// never outlives a node that was killed without the chance to stop it (SIGKILL, a crash).
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and only calls prctl, which is
+    // async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
+
 impl Anvil {
     /// Starts anvil on a port it picks itself (`--port 0`, read back from its "Listening on"
     /// line, so two anvils started at once can never race for one port) and waits (up to 30 s)
@@ -130,6 +150,7 @@ impl Anvil {
         if let Some(secs) = config.block_time {
             cmd.args(["--block-time", &secs.to_string()]);
         }
+        die_with_parent(&mut cmd);
         let mut child = cmd.spawn().map_err(spawn_err)?;
         let Some(stdout) = child.stdout.take() else {
             let _ = child.kill();
