@@ -160,15 +160,9 @@ fn privileged_tx_of(receipt: &TransactionReceipt) -> (Address, PrivilegedTx) {
         .collect();
     assert_eq!(events.len(), 1, "one PrivilegedTxSent in {receipt:?}");
     let e = &events[0].inner.data;
-    let tx = PrivilegedTx {
-        chain_id: dev::DEFAULT_L2_CHAIN_ID,
-        nonce: e.transactionId.to(),
-        from: e.from,
-        to: e.to,
-        value: e.value,
-        gas_limit: e.gasLimit.to(),
-        data: e.data.clone(),
-    };
+    let tx = e
+        .to_privileged_tx(dev::DEFAULT_L2_CHAIN_ID)
+        .expect("fields fit");
     (e.l1From, tx)
 }
 

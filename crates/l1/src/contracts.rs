@@ -72,3 +72,49 @@ pub mod l2 {
         "../../contracts/artifacts/BridgedERC20.json"
     );
 }
+
+/// A `PrivilegedTxSent` field that doesn't fit the privileged tx's `u64`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("PrivilegedTxSent {field} {value} does not fit in 64 bits")]
+pub struct EventFieldTooLarge {
+    /// The field.
+    pub field: &'static str,
+    /// Its value.
+    pub value: alloy::primitives::U256,
+}
+
+impl CommonBridge::PrivilegedTxSent {
+    /// The privileged transaction this event announces on the L2 `l2_chain_id` (DESIGN.md
+    /// section 4): its nonce is the bridge's transaction id.
+    pub fn to_privileged_tx(
+        &self,
+        l2_chain_id: u64,
+    ) -> Result<keel_types::PrivilegedTx, EventFieldTooLarge> {
+        let small = |field: &'static str, value: alloy::primitives::U256| {
+            u64::try_from(value).map_err(|_| EventFieldTooLarge { field, value })
+        };
+        Ok(keel_types::PrivilegedTx {
+            chain_id: l2_chain_id,
+            nonce: small("transactionId", self.transactionId)?,
+            from: self.from,
+            to: self.to,
+            value: self.value,
+            gas_limit: small("gasLimit", self.gasLimit)?,
+            data: self.data.clone(),
+        })
+    }
+}
+
+/// The privileged transactions announced in an L1 receipt's logs, in log order.
+pub fn privileged_txs_in_receipt(
+    receipt: &alloy::rpc::types::TransactionReceipt,
+    l2_chain_id: u64,
+) -> Result<Vec<keel_types::PrivilegedTx>, EventFieldTooLarge> {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .filter_map(|log| log.log_decode::<CommonBridge::PrivilegedTxSent>().ok())
+        .map(|event| event.inner.data.to_privileged_tx(l2_chain_id))
+        .collect()
+}

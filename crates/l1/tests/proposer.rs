@@ -14,7 +14,7 @@ use common::{
     attest, blob_versioned_hash, ether,
 };
 use keel_l1::contracts::{AttestationVerifier, CommonBridge, OnChainProposer};
-use keel_types::{PrivilegedTx, dev, privileged_rolling_hash};
+use keel_types::{dev, privileged_rolling_hash};
 
 const BLOB: &[u8] = b"state diff of the batch";
 
@@ -29,25 +29,9 @@ async fn deposits(l1: &L1, n: u64) -> Vec<B256> {
             .from(addr(USER))
             .into_transaction_request();
         let receipt = l1.send(tx).await.expect("deposit");
-        let event = receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|log| log.log_decode::<CommonBridge::PrivilegedTxSent>().ok())
-            .expect("PrivilegedTxSent");
-        let e = &event.inner.data;
-        hashes.push(
-            PrivilegedTx {
-                chain_id: dev::DEFAULT_L2_CHAIN_ID,
-                nonce: e.transactionId.to(),
-                from: e.from,
-                to: e.to,
-                value: e.value,
-                gas_limit: e.gasLimit.to(),
-                data: e.data.clone(),
-            }
-            .hash(),
-        );
+        let txs = keel_l1::contracts::privileged_txs_in_receipt(&receipt, dev::DEFAULT_L2_CHAIN_ID)
+            .expect("fields fit");
+        hashes.push(txs[0].hash());
     }
     hashes
 }

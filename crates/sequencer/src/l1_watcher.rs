@@ -514,19 +514,11 @@ impl L1Watcher {
         let event = log
             .log_decode::<PrivilegedTxSent>()
             .map_err(|e| e.to_string())?;
-        let e = &event.inner.data;
-        let small = |what: &str, v: U256| {
-            u64::try_from(v).map_err(|_| format!("{what} {v} does not fit in 64 bits"))
-        };
-        Ok(PrivilegedTx {
-            chain_id: self.config.l2_chain_id,
-            nonce: small("transactionId", e.transactionId)?,
-            from: e.from,
-            to: e.to,
-            value: e.value,
-            gas_limit: small("gasLimit", e.gasLimit)?,
-            data: e.data.clone(),
-        })
+        event
+            .inner
+            .data
+            .to_privileged_tx(self.config.l2_chain_id)
+            .map_err(|e| e.to_string())
     }
 
     /// Compares each tx's hash with the bridge's queue at L1 block `at`; the index of the first

@@ -17,6 +17,7 @@ use keel_l1::{
     contracts::{
         CommonBridge,
         l2::{BridgedERC20, CommonBridgeL2, Messenger},
+        privileged_txs_in_receipt,
     },
 };
 use keel_types::{PrivilegedTx, dev};
@@ -254,28 +255,10 @@ fn ensure_success(what: &str, receipt: &TransactionReceipt) -> eyre::Result<()> 
 
 /// The privileged tx (its L2 hash) announced in an L1 receipt.
 fn privileged_tx(receipt: &TransactionReceipt, l2_chain_id: u64) -> eyre::Result<PrivilegedTx> {
-    let event = receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|log| log.log_decode::<CommonBridge::PrivilegedTxSent>().ok())
-        .ok_or_else(|| eyre!("no PrivilegedTxSent in the receipt"))?;
-    let e = &event.inner.data;
-    Ok(PrivilegedTx {
-        chain_id: l2_chain_id,
-        nonce: e
-            .transactionId
-            .try_into()
-            .map_err(|_| eyre!("transaction id too large"))?,
-        from: e.from,
-        to: e.to,
-        value: e.value,
-        gas_limit: e
-            .gasLimit
-            .try_into()
-            .map_err(|_| eyre!("gas limit too large"))?,
-        data: e.data.clone(),
-    })
+    privileged_txs_in_receipt(receipt, l2_chain_id)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| eyre!("no PrivilegedTxSent in the receipt"))
 }
 
 async fn deposit(a: DepositArgs) -> eyre::Result<()> {
