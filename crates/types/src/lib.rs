@@ -7,6 +7,7 @@
 //! them, so the sequencer, the prover and the contracts' tooling can all depend on it.
 
 pub mod batch;
+pub mod blob;
 pub mod block;
 pub mod chain_spec;
 pub mod dev;
@@ -16,8 +17,12 @@ pub mod l1_message;
 pub mod l2_genesis;
 pub mod privileged;
 pub mod public_inputs;
+pub mod state_diff;
 
 pub use batch::{Batch, BatchMessage};
+pub use blob::{
+    BlobError, Codec, decode_state_diff_payload, encode_state_diff_payload, pack_blob, unpack_blob,
+};
 pub use block::{Block, BlockBody, Receipt, SealedHeader, Transaction};
 pub use chain_spec::{ChainSpec, ChainSpecError};
 pub use genesis::{genesis_header, genesis_state_root};
@@ -25,6 +30,9 @@ pub use l1_message::{L1Message, verify_withdrawal_proof, withdrawal_proof, withd
 pub use l2_genesis::{L2GenesisConfig, L2GenesisError, l2_genesis};
 pub use privileged::{PrivilegedTx, apply_l1_alias, privileged_rolling_hash};
 pub use public_inputs::{PUBLIC_INPUTS_LEN, PublicInputs};
+pub use state_diff::{
+    AccountDiff, CodeChange, DiffHeader, PrivilegedLog, StateDiff, StateDiffError, WithdrawalLog,
+};
 
 pub use alloy_consensus::Header;
 pub use alloy_genesis::Genesis;
