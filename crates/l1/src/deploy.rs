@@ -7,7 +7,8 @@
 //! sent. That lets the bridge and the OnChainProposer be initialized with each other's address, and
 //! makes a re-run safe: the plan is written to the file before the first transaction, a step whose
 //! address already holds code is skipped, and a step is only sent with exactly its planned nonce —
-//! so an interrupted deploy resumes without sending anything twice.
+//! so an interrupted deploy resumes without sending anything twice. The three implementations are
+//! sent together, then the three proxies: two L1 blocks rather than six.
 
 use std::{
     path::{Path, PathBuf},
@@ -460,62 +461,76 @@ pub async fn deploy<P: Provider>(
     wait_for_no_inflight(provider, deployer, config.receipt_timeout).await?;
     let mut sent = Vec::new();
     let mut existing = Vec::new();
-    for (step, address) in deployment.step_addresses().into_iter().enumerate() {
-        let name = STEP_NAMES[step];
-        let code = provider.get_code_at(address).await.map_err(rpc_err)?;
-        if !code.is_empty() {
-            existing.push((name, address));
-            continue;
+    // Two rounds: the three implementations, then the three proxies (whose constructors need the
+    // implementations' code). Within a round the transactions are independent, so they are all sent
+    // before any receipt is awaited: two L1 blocks instead of six.
+    let addresses = deployment.step_addresses();
+    for round in [0..3usize, 3..6usize] {
+        let mut in_flight = Vec::new();
+        for step in round {
+            let (name, address) = (STEP_NAMES[step], addresses[step]);
+            let code = provider.get_code_at(address).await.map_err(rpc_err)?;
+            if !code.is_empty() {
+                existing.push((name, address));
+                continue;
+            }
+            let planned = deployment.first_nonce + step as u64;
+            if in_flight.is_empty() {
+                // Steps land in nonce order, so the first missing one must hold the next nonce.
+                let actual = provider
+                    .get_transaction_count(deployer)
+                    .latest()
+                    .await
+                    .map_err(rpc_err)?;
+                if actual != planned {
+                    return Err(DeployError::NonceMoved {
+                        step,
+                        name,
+                        planned,
+                        actual,
+                    });
+                }
+            }
+            let tx = TransactionRequest::default()
+                .with_from(deployer)
+                .with_nonce(planned)
+                .with_deploy_code(deployment.creation_code(step));
+            let pending = provider.send_transaction(tx).await.map_err(rpc_err)?;
+            info!(step = name, %address, tx_hash = %pending.tx_hash(), "sent");
+            in_flight.push((step, pending));
         }
-        let planned = deployment.first_nonce + step as u64;
-        let actual = provider
-            .get_transaction_count(deployer)
-            .latest()
-            .await
-            .map_err(rpc_err)?;
-        if actual != planned {
-            return Err(DeployError::NonceMoved {
-                step,
-                name,
-                planned,
-                actual,
-            });
+        for (step, pending) in in_flight {
+            let (name, address) = (STEP_NAMES[step], addresses[step]);
+            let tx_hash = *pending.tx_hash();
+            let receipt = pending
+                .with_timeout(Some(config.receipt_timeout))
+                .get_receipt()
+                .await
+                .map_err(|e| DeployError::StepFailed {
+                    step,
+                    name,
+                    message: format!("no receipt for {tx_hash}: {e}"),
+                })?;
+            if !receipt.status() {
+                return Err(DeployError::StepFailed {
+                    step,
+                    name,
+                    message: format!("transaction {tx_hash} reverted"),
+                });
+            }
+            if receipt.contract_address != Some(address) {
+                return Err(DeployError::StepFailed {
+                    step,
+                    name,
+                    message: format!("created {:?}, planned {address}", receipt.contract_address),
+                });
+            }
+            if deployment.deploy_block.is_none() {
+                deployment.deploy_block = receipt.block_number;
+                deployment.save(out)?;
+            }
+            sent.push((name, address, tx_hash));
         }
-        let tx = TransactionRequest::default()
-            .with_from(deployer)
-            .with_nonce(planned)
-            .with_deploy_code(deployment.creation_code(step));
-        let pending = provider.send_transaction(tx).await.map_err(rpc_err)?;
-        let tx_hash = *pending.tx_hash();
-        info!(step = name, %address, %tx_hash, "sent");
-        let receipt = pending
-            .with_timeout(Some(config.receipt_timeout))
-            .get_receipt()
-            .await
-            .map_err(|e| DeployError::StepFailed {
-                step,
-                name,
-                message: format!("no receipt for {tx_hash}: {e}"),
-            })?;
-        if !receipt.status() {
-            return Err(DeployError::StepFailed {
-                step,
-                name,
-                message: format!("transaction {tx_hash} reverted"),
-            });
-        }
-        if receipt.contract_address != Some(address) {
-            return Err(DeployError::StepFailed {
-                step,
-                name,
-                message: format!("created {:?}, planned {address}", receipt.contract_address),
-            });
-        }
-        if deployment.deploy_block.is_none() {
-            deployment.deploy_block = receipt.block_number;
-            deployment.save(out)?;
-        }
-        sent.push((name, address, tx_hash));
     }
 
     check_links(provider, &deployment).await?;
