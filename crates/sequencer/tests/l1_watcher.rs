@@ -6,11 +6,9 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use alloy::{
-    network::EthereumWallet,
     primitives::{Address, B256, Bytes, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     rpc::types::TransactionReceipt,
-    signers::local::PrivateKeySigner,
 };
 use keel_l1::{
     Anvil, AnvilConfig, DeployConfig, Deployment, L1Client, L1ClientConfig,
@@ -62,19 +60,7 @@ impl L1 {
         let anvil = Anvil::spawn(&AnvilConfig::default())
             .await
             .expect("anvil starts");
-        let signer = |i: usize| PrivateKeySigner::from_bytes(&dev::DEV_ACCOUNTS[i].1).expect("key");
-        let mut wallet = EthereumWallet::from(signer(0));
-        for i in 1..dev::DEV_ACCOUNTS.len() {
-            wallet.register_signer(signer(i));
-        }
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .with_gas_estimation()
-            .with_simple_nonce_management()
-            .fetch_chain_id()
-            .wallet(wallet)
-            .connect_http(anvil.url.parse().expect("url"))
-            .erased();
+        let provider = keel_l1::dev_wallet_provider(anvil.url.parse().expect("url"));
         let dir = tempfile::tempdir().expect("tempdir");
         let config = DeployConfig {
             owner: addr(0),
