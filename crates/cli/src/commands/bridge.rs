@@ -47,9 +47,9 @@ pub enum BridgeCommand {
     Balance(BalanceArgs),
 }
 
-/// Where L1 and L2 are.
+/// The L1 and L2 JSON-RPC endpoints.
 #[derive(Debug, Args)]
-pub struct Endpoints {
+pub struct RpcUrls {
     /// L1 JSON-RPC endpoint.
     #[arg(
         long = "eth.rpc-url",
@@ -66,6 +66,13 @@ pub struct Endpoints {
         value_name = "URL"
     )]
     pub l2_rpc_url: String,
+}
+
+/// Where L1 and L2 are, and the bridge.
+#[derive(Debug, Args)]
+pub struct Endpoints {
+    #[command(flatten)]
+    pub urls: RpcUrls,
     /// Deployment file of `keel l2 deploy` (for the CommonBridge address).
     #[arg(
         long = "l1.deployment",
@@ -182,20 +189,8 @@ pub struct BalanceArgs {
     /// Also show this L2 token's balance.
     #[arg(long = "token-l2", value_parser = parse_address)]
     pub token_l2: Option<Address>,
-    /// L1 JSON-RPC endpoint.
-    #[arg(
-        long = "eth.rpc-url",
-        env = "KEEL_ETH_RPC_URL",
-        default_value = "http://127.0.0.1:8545"
-    )]
-    pub eth_rpc_url: String,
-    /// L2 JSON-RPC endpoint.
-    #[arg(
-        long = "l2.rpc-url",
-        env = "KEEL_L2_RPC_URL",
-        default_value = "http://127.0.0.1:1729"
-    )]
-    pub l2_rpc_url: String,
+    #[command(flatten)]
+    pub urls: RpcUrls,
 }
 
 /// Runs a `keel bridge` command.
@@ -264,7 +259,7 @@ fn privileged_tx(receipt: &TransactionReceipt, l2_chain_id: u64) -> eyre::Result
 async fn deposit(a: DepositArgs) -> eyre::Result<()> {
     let signer = signer(&a.key)?;
     let from = signer.address();
-    let l1 = client(&a.endpoints.eth_rpc_url, Some(&signer))?;
+    let l1 = client(&a.endpoints.urls.eth_rpc_url, Some(&signer))?;
     let bridge = CommonBridge::new(bridge_address(&a.endpoints)?, &l1);
     let to = a.to.unwrap_or(from);
     let receipt = bridge
@@ -290,7 +285,7 @@ async fn deposit(a: DepositArgs) -> eyre::Result<()> {
     println!("L2 tx:      {}", tx.hash());
     println!("deposited {} wei to {to} on L2", a.amount);
     if a.wait {
-        let l2 = client(&a.endpoints.l2_rpc_url, None)?;
+        let l2 = client(&a.endpoints.urls.l2_rpc_url, None)?;
         let l2_receipt = wait_for_receipt(&l2, tx.hash(), Duration::from_secs(a.timeout)).await?;
         println!(
             "L2 receipt: status {} in block {}",
@@ -335,7 +330,7 @@ fn quantity(receipt: &serde_json::Value, field: &str) -> u64 {
 async fn deposit_erc20(a: DepositErc20Args) -> eyre::Result<()> {
     let signer = signer(&a.key)?;
     let from = signer.address();
-    let l1 = client(&a.endpoints.eth_rpc_url, Some(&signer))?;
+    let l1 = client(&a.endpoints.urls.eth_rpc_url, Some(&signer))?;
     let bridge_address = bridge_address(&a.endpoints)?;
     let bridge = CommonBridge::new(bridge_address, &l1);
     let token = BridgedERC20::new(a.token_l1, &l1);
@@ -405,7 +400,7 @@ fn print_messages(receipt: &TransactionReceipt) -> eyre::Result<()> {
 async fn withdraw(a: WithdrawArgs) -> eyre::Result<()> {
     let signer = signer(&a.key)?;
     let to = a.to.unwrap_or(signer.address());
-    let l2 = client(&a.endpoints.l2_rpc_url, Some(&signer))?;
+    let l2 = client(&a.endpoints.urls.l2_rpc_url, Some(&signer))?;
     let bridge = CommonBridgeL2::new(dev::L2_BRIDGE_ADDRESS, &l2);
     let receipt = bridge
         .withdraw(to)
@@ -425,7 +420,7 @@ async fn withdraw(a: WithdrawArgs) -> eyre::Result<()> {
 async fn withdraw_erc20(a: WithdrawErc20Args) -> eyre::Result<()> {
     let signer = signer(&a.key)?;
     let to = a.to.unwrap_or(signer.address());
-    let l2 = client(&a.endpoints.l2_rpc_url, Some(&signer))?;
+    let l2 = client(&a.endpoints.urls.l2_rpc_url, Some(&signer))?;
     let bridge = CommonBridgeL2::new(dev::L2_BRIDGE_ADDRESS, &l2);
     let receipt = bridge
         .withdrawERC20(a.token_l1, a.token_l2, to, a.amount)
@@ -441,16 +436,16 @@ async fn withdraw_erc20(a: WithdrawErc20Args) -> eyre::Result<()> {
 }
 
 async fn balance(a: BalanceArgs) -> eyre::Result<()> {
-    let l1 = client(&a.eth_rpc_url, None)?;
-    let l2 = client(&a.l2_rpc_url, None)?;
+    let l1 = client(&a.urls.eth_rpc_url, None)?;
+    let l2 = client(&a.urls.l2_rpc_url, None)?;
     let on_l1 = l1
         .get_balance(a.address)
         .await
-        .wrap_err_with(|| format!("L1 at {}", a.eth_rpc_url))?;
+        .wrap_err_with(|| format!("L1 at {}", a.urls.eth_rpc_url))?;
     let on_l2 = l2
         .get_balance(a.address)
         .await
-        .wrap_err_with(|| format!("L2 at {}", a.l2_rpc_url))?;
+        .wrap_err_with(|| format!("L2 at {}", a.urls.l2_rpc_url))?;
     println!("L1 ETH: {on_l1}");
     println!("L2 ETH: {on_l2}");
     if let Some(t) = a.token_l1 {
