@@ -4,9 +4,10 @@
 #   bash scripts/test.sh
 #
 # Steps: npm L1 tools (tools/), a check that the committed contract artifacts match
-# their sources, cargo-nextest, doctests (nextest does not run
-# those), then `cargo nextest run` over all targets. A pre-set
-# CARGO_TARGET_DIR is respected. Exits non-zero if any step fails.
+# their sources, `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings`,
+# cargo-nextest, doctests (nextest does not run those), then `cargo nextest run`
+# over all targets. A pre-set CARGO_TARGET_DIR is respected. Exits non-zero if
+# any step fails.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -46,19 +47,26 @@ fi
 rm -rf "$fresh"
 echo "contracts/artifacts are up to date"
 
-# 3. cargo-nextest
+# 3. formatting and lints: the code is rustfmt-clean and clippy-clean
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+# 4. cargo-nextest
 step "cargo-nextest"
 if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
 fi
 cargo nextest --version | sed -n 1p
 
-# 4. doctests first (nextest does not run them), so that nextest's summary closes the output
+# 5. doctests first (nextest does not run them), so that nextest's summary closes the output
 step "cargo test --workspace --doc"
 status=0
 cargo test --workspace --doc || status=$?
 
-# 5. every other test (run even if doctests failed, so every failure is reported)
+# 6. every other test (run even if doctests failed, so every failure is reported)
 step "cargo nextest run --workspace --all-targets --no-fail-fast"
 cargo nextest run --workspace --all-targets --no-fail-fast || status=$?
 

@@ -1,11 +1,18 @@
 //! The L1 of `keel l2 --dev`: an anvil started by the node (from `tools/node_modules/.bin` or
-//! PATH) with keel's contracts deployed by dev account 0, which is also the owner, the sequencer
-//! and the prover signer. Anvil is stopped with the node.
+//! PATH) with keel's contracts deployed by dev account 0, which is also the owner, a sequencer
+//! and the prover signer. The committer sends from its own key
+//! ([`keel_l1::dev_committer_signer`]), funded with 1,000 ETH by dev account 0 and registered as a
+//! sequencer, so that developers using the dev accounts on L1 never take its nonces. Anvil is
+//! stopped with the node.
 
 use std::time::Duration;
 
 use alloy::{
-    network::EthereumWallet, providers::ProviderBuilder, signers::local::PrivateKeySigner,
+    network::{EthereumWallet, TransactionBuilder},
+    primitives::U256,
+    providers::{Provider, ProviderBuilder},
+    rpc::types::TransactionRequest,
+    signers::local::PrivateKeySigner,
 };
 use eyre::{WrapErr, eyre};
 use keel_l1::{Anvil, AnvilConfig, DeployConfig, deploy};
@@ -28,6 +35,7 @@ pub async fn start(genesis: &Genesis) -> eyre::Result<DevL1> {
         eyre!("{e}\n`keel l2 --dev` runs its own L1; or pass --eth.rpc-url and --l1.deployment")
     })?;
     let (deployer, key) = dev::DEV_ACCOUNTS[0];
+    let committer = keel_l1::dev_committer_signer().address();
     let signer = PrivateKeySigner::from_bytes(&key).wrap_err("dev key")?;
     let url = anvil.url.parse().wrap_err("anvil url")?;
     let provider = ProviderBuilder::new()
@@ -35,7 +43,7 @@ pub async fn start(genesis: &Genesis) -> eyre::Result<DevL1> {
         .connect_http(url);
     let config = DeployConfig {
         owner: deployer,
-        sequencers: vec![deployer],
+        sequencers: vec![deployer, committer],
         verifier_signers: vec![deployer],
         verifier_threshold: 1,
         inclusion_max_wait: 3600,
@@ -50,6 +58,18 @@ pub async fn start(genesis: &Genesis) -> eyre::Result<DevL1> {
     let outcome = deploy(&provider, deployer, &config, &file)
         .await
         .wrap_err("deploying the contracts on the dev L1")?;
+    let funding = TransactionRequest::default()
+        .with_from(deployer)
+        .with_to(committer)
+        .with_value(U256::from(1_000u64) * U256::from(10u64).pow(U256::from(18u64)));
+    provider
+        .send_transaction(funding)
+        .await
+        .wrap_err("funding the dev committer")?
+        .with_timeout(Some(Duration::from_secs(30)))
+        .get_receipt()
+        .await
+        .wrap_err("funding the dev committer")?;
     let c = outcome.deployment.contracts;
     info!(url = %anvil.url, bridge = %c.common_bridge.proxy, proposer = %c.on_chain_proposer.proxy, "dev L1 ready");
     let settings = L1Settings {

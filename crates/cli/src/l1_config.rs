@@ -76,19 +76,66 @@ pub struct WatcherArgs {
     pub max_block_step: u64,
 }
 
-/// When batches are sealed.
+/// When batches are sealed and how they are committed to L1.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Committer (batches)")]
+#[command(next_help_heading = "Committer (batches to L1)")]
 pub struct CommitterArgs {
-    /// Milliseconds between batch seals: each seal turns the blocks since the last batch into the
-    /// next one, whose withdrawal proofs `keel_getWithdrawalProof` then returns (5000 with --dev
-    /// unless given, else 60000).
+    /// Milliseconds a batch stays open: then the blocks since the last batch are sealed into the
+    /// next one (earlier if the next block would not fit its blob), whose withdrawal proofs
+    /// `keel_getWithdrawalProof` then returns (5000 with --dev unless given, else 60000).
     #[arg(
         long = "committer.commit-time",
         env = "KEEL_COMMITTER_COMMIT_TIME",
         value_name = "MS"
     )]
     pub commit_time_ms: Option<u64>,
+    /// Private key of the sequencer account that sends `commitBatch` to the OnChainProposer
+    /// (hex). Without it no batch is committed (sealed batches wait). --dev uses the deployer's
+    /// dev key unless given.
+    #[arg(
+        long = "committer.l1-private-key",
+        env = "KEEL_COMMITTER_L1_PRIVATE_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub l1_private_key: Option<B256>,
+    /// Most the committer pays per gas (max fee), in wei. When L1 needs more it waits and logs
+    /// why instead of overpaying, and it never bumps a pending commit past it.
+    #[arg(
+        long = "committer.max-fee-per-gas",
+        env = "KEEL_COMMITTER_MAX_FEE_PER_GAS",
+        default_value_t = 500_000_000_000,
+        value_name = "WEI"
+    )]
+    pub max_fee_per_gas: u128,
+    /// Most the committer pays per blob gas, in wei (same rules as --committer.max-fee-per-gas).
+    #[arg(
+        long = "committer.max-fee-per-blob-gas",
+        env = "KEEL_COMMITTER_MAX_FEE_PER_BLOB_GAS",
+        default_value_t = 100_000_000_000,
+        value_name = "WEI"
+    )]
+    pub max_fee_per_blob_gas: u128,
+    /// L1 blocks a commit may stay pending before it is replaced with bumped fees (same nonce).
+    #[arg(
+        long = "committer.bump-after",
+        env = "KEEL_COMMITTER_BUMP_AFTER",
+        default_value_t = 3,
+        value_name = "BLOCKS"
+    )]
+    pub bump_after: u64,
+    /// L1 blocks on top of a commit's block before the batch counts as committed; a commit that
+    /// an L1 reorg drops before then is sent again (1 with --dev unless given, else 6).
+    #[arg(
+        long = "committer.confirmations",
+        env = "KEEL_COMMITTER_CONFIRMATIONS",
+        value_name = "BLOCKS"
+    )]
+    pub confirmations: Option<u64>,
+    /// Validium: commit batches without a blob (the contracts must have been deployed with
+    /// validium on; the node checks).
+    #[arg(long = "validium", env = "KEEL_VALIDIUM")]
+    pub validium: bool,
 }
 
 /// The resolved L1 settings.

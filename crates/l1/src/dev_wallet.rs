@@ -16,6 +16,16 @@ pub fn dev_signer(i: usize) -> PrivateKeySigner {
         .unwrap_or_else(|_| unreachable!("dev keys are valid"))
 }
 
+/// The dev L1's committer key: `keccak256("keel dev committer")`. Not one of the ten dev
+/// accounts, so that nothing a developer sends from those on the dev L1 takes the committer's
+/// nonces; `keel l2 --dev` funds it and registers it as a sequencer.
+pub fn dev_committer_signer() -> PrivateKeySigner {
+    let key = alloy::primitives::keccak256("keel dev committer");
+    // A keccak output is a valid secp256k1 key unless it is zero or past the group order, which
+    // this fixed one is not (a test checks).
+    PrivateKeySigner::from_bytes(&key).unwrap_or_else(|_| unreachable!("a valid fixed key"))
+}
+
 /// A client of `url` signing for every dev account. Nonces are asked from the node for each
 /// transaction (alloy's default cached nonces would leave a gap after a transaction that fails at
 /// estimation, and the next one would never be mined).
@@ -33,4 +43,15 @@ pub fn dev_wallet_provider(url: Url) -> DynProvider {
         .wallet(wallet)
         .connect_http(url)
         .erased()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dev_committer_is_not_a_dev_account() {
+        let committer = dev_committer_signer().address();
+        assert!(dev::DEV_ACCOUNTS.iter().all(|(a, _)| *a != committer));
+    }
 }

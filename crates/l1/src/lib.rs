@@ -6,6 +6,8 @@
 
 pub mod anvil;
 pub mod attestation;
+pub mod batch_history;
+pub mod beacon;
 pub mod client;
 pub mod contracts;
 pub mod deploy;
@@ -13,6 +15,8 @@ pub mod dev_wallet;
 
 pub use anvil::{Anvil, AnvilConfig, AnvilError, find_anvil};
 pub use attestation::attest;
+pub use batch_history::{BatchHistoryError, CommittedBatch, committed_batches};
+pub use beacon::{BeaconError, BlobFetcher};
 pub use client::{L1Client, L1ClientConfig, L1ClientError};
 pub use deploy::{DeployConfig, DeployError, DeployOutcome, Deployment, deploy};
-pub use dev_wallet::{dev_signer, dev_wallet_provider};
+pub use dev_wallet::{dev_committer_signer, dev_signer, dev_wallet_provider};

@@ -103,6 +103,10 @@ async fn withdrawal_proofs_verify_against_the_sealed_batch() {
     assert_eq!(root, batch.withdrawals_root);
     assert_ne!(root, B256::ZERO);
     assert_eq!(json_batch["l1Messages"].as_array().map(Vec::len), Some(3));
+    // Sealed by this test without a committer: not committed, no blob.
+    assert_eq!(json_batch["status"], json!("sealed"));
+    assert_eq!(json_batch["commitTxHash"], json!(null));
+    assert_eq!(json_batch["blobVersionedHash"], json!(null));
     assert_eq!(
         rpc(&node, "keel_getBatchByBlock", json!(["0x2"])).await,
         json_batch

@@ -12,7 +12,7 @@ use alloy_primitives::{Address, B256, U256, keccak256};
 use keel_chain::Blockchain;
 use keel_storage::{ChainReader, StoreError, batches::BatchWriteError};
 use keel_types::{Batch, BatchMessage, dev, privileged_rolling_hash, withdrawals_root};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 /// When batches are sealed.
@@ -45,6 +45,9 @@ pub enum SealError {
     /// The chain's head could not be read.
     #[error("reading the head: {0}")]
     Chain(String),
+    /// The sealing thread panicked.
+    #[error("the batch sealer thread failed: {0}")]
+    Task(String),
     /// A canonical block's data is missing.
     #[error("block {0} is missing from the store")]
     MissingBlock(u64),
@@ -145,7 +148,7 @@ impl BatchSealer {
             withdrawals_root: withdrawals_root(&leaves),
             non_privileged_tx_count: non_privileged,
         };
-        store.write_batch(&batch, &messages)?;
+        store.write_batch(&batch, &messages, None)?;
         info!(
             batch = batch.number,
             blocks = format!("{}..={}", batch.first_block, batch.last_block),
@@ -157,24 +160,22 @@ impl BatchSealer {
         Ok(Some(batch))
     }
 
-    /// Seals a batch every `commit_time` until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Seals a batch every `commit_time` until `shutdown` is cancelled. A failed seal is logged
+    /// and retried; a panic ends the loop with an error (the node stops).
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), SealError> {
         let mut tick = tokio::time::interval(self.config.commit_time);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = shutdown.changed() => {}
-            }
-            if *shutdown.borrow() {
-                return;
+                _ = shutdown.cancelled() => return Ok(()),
             }
             let sealer = self.clone();
             match tokio::task::spawn_blocking(move || sealer.seal_next()).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => warn!(error = %e, "sealing a batch failed; retrying next tick"),
-                Err(e) => warn!(error = %e, "the batch sealer task failed"),
+                Err(e) => return Err(SealError::Task(e.to_string())),
             }
         }
     }

@@ -28,7 +28,7 @@ use keel_chain::{
     next_block_timestamp,
 };
 use keel_types::PrivilegedTx;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::PrivilegedTxSink;
@@ -187,9 +187,11 @@ impl BlockProducer {
         }
     }
 
-    /// Produce a block every `block_time` until `shutdown` turns true. A failed block is logged
-    /// and retried at the next tick; the loop never dies on one.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Produce a block every `block_time` until `shutdown` is cancelled. A failed block is logged
+    /// and retried at the next tick; the loop never dies on one. A panic while building is a bug:
+    /// it ends the loop with an error, so that the node stops instead of serving a chain that no
+    /// longer grows.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), BlockProducerError> {
         let mut ticker = tokio::time::interval(self.config.block_time);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         info!(
@@ -201,19 +203,17 @@ impl BlockProducer {
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
-                _ = shutdown.changed() => {}
-            }
-            if *shutdown.borrow() {
-                break;
+                _ = shutdown.cancelled() => break,
             }
             let producer = self.clone();
             match tokio::task::spawn_blocking(move || producer.produce_block()).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => error!(error = %e, "failed to produce a block"),
-                Err(e) => error!(error = %e, "the block builder thread failed"),
+                Err(e) => return Err(BlockProducerError::Task(e.to_string())),
             }
         }
         debug!("block producer stopped");
+        Ok(())
     }
 }
 

@@ -50,6 +50,7 @@ use keel_storage::{
 };
 use keel_types::PrivilegedTx;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 /// Default `--watcher.watch-interval`.
@@ -557,10 +558,9 @@ impl L1Watcher {
         Ok(None)
     }
 
-    /// Polls until `shutdown` turns true (or its sender is dropped): at once again while behind
-    /// the L1, else every `watch_interval`. Errors are logged and retried; the loop never dies
-    /// on one.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+    /// Polls until `shutdown` is cancelled: at once again while behind the L1, else every
+    /// `watch_interval`. Errors are logged and retried; the loop never dies on one.
+    pub async fn run(mut self, shutdown: CancellationToken) {
         info!(
             bridge = %self.config.bridge,
             watch_interval_ms = self.config.watch_interval.as_millis() as u64,
@@ -572,17 +572,9 @@ impl L1Watcher {
             "L1 watcher started"
         );
         loop {
-            if *shutdown.borrow() {
-                break;
-            }
             let polled = tokio::select! {
                 result = self.poll() => Some(result),
-                changed = shutdown.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                    None
-                }
+                _ = shutdown.cancelled() => break,
             };
             let behind = matches!(
                 polled,
@@ -597,11 +589,7 @@ impl L1Watcher {
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.config.watch_interval) => {}
-                changed = shutdown.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                }
+                _ = shutdown.cancelled() => break,
             }
         }
         debug!("L1 watcher stopped");

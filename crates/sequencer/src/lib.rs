@@ -8,9 +8,11 @@
 pub mod batch_sealer;
 mod block_producer;
 pub mod l1_watcher;
+pub mod supervisor;
 
 pub use batch_sealer::{BatchSealer, BatchSealerConfig, SealError};
 pub use block_producer::{
     BlockProducer, BlockProducerConfig, BlockProducerError, DEFAULT_MAX_PRIVILEGED_TXS_PER_BLOCK,
 };
 pub use l1_watcher::{L1Watcher, L1WatcherConfig, MemorySink, PrivilegedTxSink};
+pub use supervisor::{Supervisor, SupervisorError};

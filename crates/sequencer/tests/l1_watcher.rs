@@ -192,15 +192,15 @@ fn client(urls: Vec<String>) -> L1Client {
 
 /// A watcher running in a task.
 struct Running {
-    shutdown: watch::Sender<bool>,
+    shutdown: tokio_util::sync::CancellationToken,
     status: watch::Receiver<L1WatcherStatus>,
     task: JoinHandle<()>,
 }
 
 fn spawn(watcher: L1Watcher) -> Running {
-    let (shutdown, rx) = watch::channel(false);
+    let shutdown = tokio_util::sync::CancellationToken::new();
     let status = watcher.status();
-    let task = tokio::spawn(watcher.run(rx));
+    let task = tokio::spawn(watcher.run(shutdown.clone()));
     Running {
         shutdown,
         status,
@@ -210,7 +210,7 @@ fn spawn(watcher: L1Watcher) -> Running {
 
 impl Running {
     async fn stop(self) {
-        self.shutdown.send_replace(true);
+        self.shutdown.cancel();
         tokio::time::timeout(Duration::from_secs(10), self.task)
             .await
             .expect("the watcher stops on shutdown")

@@ -1,23 +1,53 @@
 //! Rollup tables of sealed batches (DESIGN.md section 5): each batch by number, its L2 → L1
-//! messages, and an index from a batch's last block to its number (which also answers "which
-//! batch holds block N": the first batch whose last block is ≥ N).
+//! messages, its blob payload and versioned hash, its L1 commit, and an index from a batch's last
+//! block to its number (which also answers "which batch holds block N": the first batch whose
+//! last block is ≥ N).
 //!
-//! A batch, its messages and its index entry are written in **one** write transaction
+//! A batch, its messages, its blob and its index entry are written in **one** write transaction
 //! ([`Store::write_batch`]), and batches are written in order: batch `n + 1` must start right after
-//! batch `n`'s last block. The tables are created by their first write; before it they read as
-//! empty.
+//! batch `n`'s last block. Commits are recorded in order too ([`Store::mark_batch_committed`]).
+//! Records start with an encoding version byte ([`BATCH_ENCODING_VERSION`]), so a future layout
+//! can be told apart from a corrupt entry.
 
+use alloy_primitives::B256;
+use alloy_rlp::{RlpDecodable, RlpEncodable};
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
 use crate::{Store, StoreError};
 use keel_types::{Batch, BatchMessage};
 
-/// Batch number → `rlp(Batch)`.
+/// Batch number → `version ‖ rlp(Batch)`.
 const BATCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("batches");
 /// Batch number → `rlp(Vec<BatchMessage>)`, in message order.
 const BATCH_MESSAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("batch_messages");
 /// Last block of a batch → batch number.
 const BATCH_BY_LAST_BLOCK: TableDefinition<u64, u64> = TableDefinition::new("batch_by_last_block");
+/// Batch number → `version ‖ rlp(BatchBlob)` (absent in validium mode).
+const BATCH_BLOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("batch_blobs");
+/// Batch number → `version ‖ rlp(BatchCommit)`, for batches committed on L1.
+const BATCH_COMMITS: TableDefinition<u64, &[u8]> = TableDefinition::new("batch_commits");
+
+/// The version byte every batch, blob and commit record starts with.
+pub const BATCH_ENCODING_VERSION: u8 = 1;
+
+/// The blob of a sealed batch: its payload (`codec ‖ state diff`, DESIGN.md section 8) and the
+/// versioned hash of the blob it packs into (what `commitBatch` stores on L1).
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct BatchBlob {
+    /// `blobhash(0)` of the commit transaction.
+    pub versioned_hash: B256,
+    /// The blob payload (codec byte and body).
+    pub payload: alloy_primitives::Bytes,
+}
+
+/// Where a batch was committed on L1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct BatchCommit {
+    /// The `commitBatch` transaction.
+    pub tx_hash: B256,
+    /// The L1 block it landed in.
+    pub l1_block: u64,
+}
 
 /// Why a batch write was refused (nothing is written then).
 #[derive(Debug, thiserror::Error)]
@@ -42,27 +72,45 @@ pub enum BatchWriteError {
         /// The last block sealed so far (0 = only the genesis).
         last_block_sealed: u64,
     },
+    /// Commits are recorded in batch order, for sealed batches only.
+    #[error(
+        "batch {number} can't be marked committed: the last committed batch is {last_committed} \
+         and the last sealed is {last_sealed}"
+    )]
+    CommitNotNext {
+        /// The batch given.
+        number: u64,
+        /// The last batch recorded as committed (0: none).
+        last_committed: u64,
+        /// The last sealed batch (0: none).
+        last_sealed: u64,
+    },
 }
 
-impl From<redb::TransactionError> for BatchWriteError {
-    fn from(e: redb::TransactionError) -> Self {
-        Self::Store(e.into())
-    }
+macro_rules! from_redb {
+    ($($t:ty),*) => {
+        $(impl From<$t> for BatchWriteError {
+            fn from(e: $t) -> Self {
+                Self::Store(e.into())
+            }
+        })*
+    };
 }
-impl From<redb::TableError> for BatchWriteError {
-    fn from(e: redb::TableError) -> Self {
-        Self::Store(e.into())
-    }
-}
-impl From<redb::StorageError> for BatchWriteError {
-    fn from(e: redb::StorageError) -> Self {
-        Self::Store(e.into())
-    }
-}
-impl From<redb::CommitError> for BatchWriteError {
-    fn from(e: redb::CommitError) -> Self {
-        Self::Store(e.into())
-    }
+from_redb!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Creates the tables (at [`Store`] open, under the schema version).
+pub(crate) fn create_tables(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(BATCHES)?;
+    txn.open_table(BATCH_MESSAGES)?;
+    txn.open_table(BATCH_BY_LAST_BLOCK)?;
+    txn.open_table(BATCH_BLOBS)?;
+    txn.open_table(BATCH_COMMITS)?;
+    Ok(())
 }
 
 fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -82,8 +130,31 @@ fn encode_messages(messages: &[BatchMessage]) -> Vec<u8> {
     out
 }
 
+/// `version ‖ rlp(value)`.
+fn encode_versioned(value: &impl alloy_rlp::Encodable) -> Vec<u8> {
+    let mut out = vec![BATCH_ENCODING_VERSION];
+    value.encode(&mut out);
+    out
+}
+
+fn decode_versioned<T: alloy_rlp::Decodable>(
+    what: &'static str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    match bytes.split_first() {
+        Some((&BATCH_ENCODING_VERSION, rest)) => {
+            alloy_rlp::decode_exact(rest).map_err(|e| StoreError::corrupt(what, e))
+        }
+        Some((version, _)) => Err(StoreError::corrupt(
+            what,
+            format!("record version {version}, this keel reads {BATCH_ENCODING_VERSION}"),
+        )),
+        None => Err(StoreError::corrupt(what, "empty record")),
+    }
+}
+
 fn decode_batch(bytes: &[u8]) -> Result<Batch, StoreError> {
-    alloy_rlp::decode_exact(bytes).map_err(|e| StoreError::corrupt("batch", e))
+    decode_versioned("batch", bytes)
 }
 
 impl Store {
@@ -109,6 +180,39 @@ impl Store {
             .get(number)?
             .map(|v| decode_batch(v.value()))
             .transpose()
+    }
+
+    /// The blob of sealed batch `number` (`None` if unknown or sealed without one: validium).
+    pub fn batch_blob(&self, number: u64) -> Result<Option<BatchBlob>, StoreError> {
+        let txn = self.database().begin_read()?;
+        let Some(table) = open_read(&txn, BATCH_BLOBS)? else {
+            return Ok(None);
+        };
+        table
+            .get(number)?
+            .map(|v| decode_versioned("batch blob", v.value()))
+            .transpose()
+    }
+
+    /// Where batch `number` was committed on L1, if it was.
+    pub fn batch_commit(&self, number: u64) -> Result<Option<BatchCommit>, StoreError> {
+        let txn = self.database().begin_read()?;
+        let Some(table) = open_read(&txn, BATCH_COMMITS)? else {
+            return Ok(None);
+        };
+        table
+            .get(number)?
+            .map(|v| decode_versioned("batch commit", v.value()))
+            .transpose()
+    }
+
+    /// The last batch recorded as committed on L1 (0: none).
+    pub fn last_committed_batch(&self) -> Result<u64, StoreError> {
+        let txn = self.database().begin_read()?;
+        let Some(table) = open_read(&txn, BATCH_COMMITS)? else {
+            return Ok(0);
+        };
+        Ok(table.last()?.map_or(0, |(k, _)| k.value()))
     }
 
     /// The L2 → L1 messages of sealed batch `number`, in message order.
@@ -142,12 +246,14 @@ impl Store {
         }
     }
 
-    /// Stores a sealed batch and its messages atomically. It must be the next batch: number
-    /// `last + 1` (1 for the first) starting at the block after the last sealed one.
+    /// Stores a sealed batch, its messages and its blob (none in validium mode) atomically. It
+    /// must be the next batch: number `last + 1` (1 for the first) starting at the block after the
+    /// last sealed one.
     pub fn write_batch(
         &self,
         batch: &Batch,
         messages: &[BatchMessage],
+        blob: Option<&BatchBlob>,
     ) -> Result<(), BatchWriteError> {
         let txn = self.database().begin_write()?;
         {
@@ -172,11 +278,43 @@ impl Store {
                     last_block_sealed,
                 });
             }
-            batches.insert(batch.number, alloy_rlp::encode(batch).as_slice())?;
+            batches.insert(batch.number, encode_versioned(batch).as_slice())?;
             let mut table = txn.open_table(BATCH_MESSAGES)?;
             table.insert(batch.number, encode_messages(messages).as_slice())?;
             let mut index = txn.open_table(BATCH_BY_LAST_BLOCK)?;
             index.insert(batch.last_block, batch.number)?;
+            if let Some(blob) = blob {
+                txn.open_table(BATCH_BLOBS)?
+                    .insert(batch.number, encode_versioned(blob).as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Records that batch `number` is committed on L1 (after the confirmations the committer
+    /// waits for). It must be sealed and the next one to commit.
+    pub fn mark_batch_committed(
+        &self,
+        number: u64,
+        commit: &BatchCommit,
+    ) -> Result<(), BatchWriteError> {
+        let txn = self.database().begin_write()?;
+        {
+            let mut commits = txn.open_table(BATCH_COMMITS)?;
+            let last_committed = commits.last()?.map_or(0, |(k, _)| k.value());
+            let last_sealed = txn
+                .open_table(BATCHES)?
+                .last()?
+                .map_or(0, |(k, _)| k.value());
+            if number != last_committed + 1 || number > last_sealed {
+                return Err(BatchWriteError::CommitNotNext {
+                    number,
+                    last_committed,
+                    last_sealed,
+                });
+            }
+            commits.insert(number, encode_versioned(commit).as_slice())?;
         }
         txn.commit()?;
         Ok(())
@@ -202,6 +340,22 @@ mod tests {
     }
 
     #[test]
+    fn records_carry_their_version() {
+        let store = Store::in_memory().expect("store");
+        store
+            .write_batch(&batch(1, 1, 2), &[], None)
+            .expect("write");
+        let bytes = encode_versioned(&batch(1, 1, 2));
+        assert_eq!(bytes[0], BATCH_ENCODING_VERSION);
+        let mut other = bytes.clone();
+        other[0] = 9;
+        let err = decode_batch(&other).expect_err("another version");
+        assert!(err.to_string().contains("record version 9"), "{err}");
+        assert!(decode_batch(&[]).is_err());
+        assert_eq!(decode_batch(&bytes).expect("decodes"), batch(1, 1, 2));
+    }
+
+    #[test]
     fn batches_are_written_in_order_and_found_by_block() {
         let store = Store::in_memory().expect("store");
         assert_eq!(store.last_batch().expect("read"), None);
@@ -215,7 +369,7 @@ mod tests {
             message_id: U256::from(1),
         };
         store
-            .write_batch(&batch(1, 1, 5), &[message])
+            .write_batch(&batch(1, 1, 5), &[message], None)
             .expect("first batch");
         // Not next: a gap, an overlap, a wrong number.
         for wrong in [
@@ -224,10 +378,36 @@ mod tests {
             batch(3, 6, 9),
             batch(2, 6, 5),
         ] {
-            let err = store.write_batch(&wrong, &[]).expect_err("refused");
+            let err = store.write_batch(&wrong, &[], None).expect_err("refused");
             assert!(matches!(err, BatchWriteError::NotNext { .. }), "{err}");
         }
-        store.write_batch(&batch(2, 6, 6), &[]).expect("second");
+        let blob = BatchBlob {
+            versioned_hash: B256::repeat_byte(0x01),
+            payload: vec![0, 1, 2].into(),
+        };
+        store
+            .write_batch(&batch(2, 6, 6), &[], Some(&blob))
+            .expect("second");
+        assert_eq!(store.batch_blob(2).expect("read"), Some(blob));
+        assert_eq!(store.batch_blob(1).expect("read"), None);
+
+        // Commits: in order, sealed batches only.
+        assert_eq!(store.last_committed_batch().expect("read"), 0);
+        let commit = BatchCommit {
+            tx_hash: B256::repeat_byte(7),
+            l1_block: 12,
+        };
+        for wrong in [2, 3] {
+            assert!(matches!(
+                store.mark_batch_committed(wrong, &commit),
+                Err(BatchWriteError::CommitNotNext { .. })
+            ));
+        }
+        store.mark_batch_committed(1, &commit).expect("commit 1");
+        store.mark_batch_committed(2, &commit).expect("commit 2");
+        assert!(store.mark_batch_committed(3, &commit).is_err());
+        assert_eq!(store.last_committed_batch().expect("read"), 2);
+        assert_eq!(store.batch_commit(1).expect("read"), Some(commit));
 
         assert_eq!(store.last_batch().expect("read"), Some(batch(2, 6, 6)));
         assert_eq!(store.batch(1).expect("read"), Some(batch(1, 1, 5)));

@@ -17,6 +17,13 @@ pub enum StoreError {
     /// Bytes in the store didn't decode: the store is corrupt or was written by another version.
     #[error("corrupt {what} entry: {reason}")]
     Corrupt { what: &'static str, reason: String },
+    /// The datadir was written by a keel with another table layout.
+    #[error(
+        "the datadir has schema version {found}, this keel reads version {expected}: it was \
+         written by another keel version; move it aside and start afresh, or rebuild it from L1 \
+         with `keel l2 reconstruct`"
+    )]
+    SchemaMismatch { found: String, expected: u32 },
     /// A trie lookup failed (a missing or malformed node).
     #[error("trie: {0}")]
     Trie(keel_trie::TrieError),

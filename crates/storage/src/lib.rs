@@ -13,6 +13,7 @@ mod codec;
 mod error;
 mod reader;
 pub mod rollup;
+mod send_journal;
 mod state_diff;
 mod store;
 mod tables;

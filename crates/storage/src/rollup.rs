@@ -11,7 +11,7 @@
 //! exactly what is stored: no deposit lost, none seen twice. Ids must follow the last stored id
 //! without a gap, which the write checks.
 //!
-//! The tables are created by their first write; before it they read as empty.
+//! The tables are created when the store is opened, under its schema version.
 
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
@@ -135,6 +135,13 @@ fn progress_in(
         last_privileged_id: get(PRIVILEGED_LAST_ID)?,
         included_up_to: get(PRIVILEGED_INCLUDED)?,
     })
+}
+
+/// Creates the tables (at [`Store`] open, under the schema version).
+pub(crate) fn create_tables(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(ROLLUP_META)?;
+    txn.open_table(PRIVILEGED_TXS)?;
+    Ok(())
 }
 
 impl Store {

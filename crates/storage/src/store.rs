@@ -80,6 +80,9 @@ impl Store {
             txn.open_table(tables::TRIE_NODES)?;
             txn.open_table(tables::STATE_REVERTS)?;
             txn.open_table(tables::STATE_DIFFS)?;
+            crate::rollup::create_tables(&txn)?;
+            crate::batches::create_tables(&txn)?;
+            crate::send_journal::create_tables(&txn)?;
             let mut meta = txn.open_table(tables::META)?;
             let version = tables::SCHEMA_VERSION.to_be_bytes();
             let existing = meta.get(tables::META_SCHEMA)?.map(|v| v.value().to_vec());
@@ -89,10 +92,14 @@ impl Store {
                 }
                 Some(found) if found == version => {}
                 Some(found) => {
-                    return Err(StoreError::corrupt(
-                        "schema",
-                        format!("datadir has schema {found:?}, this keel expects {version:?}"),
-                    ));
+                    let found = <[u8; 4]>::try_from(found.as_slice()).map_or_else(
+                        |_| format!("{found:?}"),
+                        |b| u32::from_be_bytes(b).to_string(),
+                    );
+                    return Err(StoreError::SchemaMismatch {
+                        found,
+                        expected: tables::SCHEMA_VERSION,
+                    });
                 }
             }
         }

@@ -34,7 +34,9 @@ pub const META_HEAD: &str = "head";
 pub const META_GENESIS: &str = "genesis";
 pub const META_SCHEMA: &str = "schema";
 /// Bumped whenever a table layout changes, so an old datadir is refused instead of misread.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version 3 put the rollup tables (batches, their blobs and L1 commits, privileged txs, the L1
+/// send journal) under it.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// First and last possible keys of an account's slots in [`STORAGE`] (an inclusive range).
 pub fn storage_range(address: &alloy_primitives::Address) -> ([u8; 52], [u8; 52]) {

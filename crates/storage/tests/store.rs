@@ -720,7 +720,7 @@ fn other_schema_version_is_refused() {
     raw_write::<&str>(&path, "meta", "schema", &999u32.to_be_bytes());
     let err = Store::open(&path).unwrap_err();
     assert!(
-        matches!(err, StoreError::Corrupt { what: "schema", .. }),
+        matches!(&err, StoreError::SchemaMismatch { expected: 3, found } if found == "999"),
         "{err:?}"
     );
     assert!(err.to_string().contains("schema"), "{err}");

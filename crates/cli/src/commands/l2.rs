@@ -1,5 +1,7 @@
-//! `keel l2`: run the L2 sequencer node — mempool, block producer and JSON-RPC server. The L1
-//! components (watcher, committer, proof sender) join in later releases.
+//! `keel l2`: run the L2 sequencer node. This is the one place that assembles the node's
+//! components (JSON-RPC server, BlockProducer, L1Watcher, BatchSealer) and runs them under a
+//! [`Supervisor`]: a component that stops on its own stops the node with its name and a non-zero
+//! exit.
 
 use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -11,10 +13,10 @@ use keel_l1::{L1Client, L1ClientConfig};
 use keel_rpc::{RpcConfig, RpcContext};
 use keel_sequencer::{
     BatchSealer, BatchSealerConfig, BlockProducer, BlockProducerConfig, L1Watcher, L1WatcherConfig,
-    PrivilegedTxSink,
+    PrivilegedTxSink, Supervisor,
 };
 use keel_types::{ChainSpec, Genesis, dev};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::{
@@ -293,9 +295,14 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         chain.clone(),
         mempool.clone(),
     );
-    let (shutdown, stop) = watch::channel(false);
-    let producer_task = tokio::spawn(producer.run(stop.clone()));
-    let mut l1_tasks = Vec::new();
+    // Every component is critical: one that stops on its own stops the node, with its name.
+    let mut supervisor = Supervisor::new();
+    let token = supervisor.token();
+    supervisor.spawn(
+        "json_rpc",
+        supervise_rpc(server.handle.clone(), token.clone()),
+    );
+    supervisor.spawn("block_producer", producer.run(token.clone()));
     if let Some(l1) = &l1 {
         if l1.eth_rpc_url.is_empty() {
             warn!("no --eth.rpc-url: deposits from L1 are not watched");
@@ -316,7 +323,11 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             config.max_block_step = args.watcher.max_block_step.max(1);
             let sink: Arc<dyn PrivilegedTxSink> = mempool.clone();
             let watcher = L1Watcher::new(config, client, chain.store().clone(), sink);
-            l1_tasks.push(tokio::spawn(watcher.run(stop.clone())));
+            let watcher_token = token.clone();
+            supervisor.spawn("l1_watcher", async move {
+                watcher.run(watcher_token).await;
+                Ok::<(), std::convert::Infallible>(())
+            });
         }
     }
     let commit_time =
@@ -330,7 +341,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         },
         chain.clone(),
     );
-    l1_tasks.push(tokio::spawn(sealer.run(stop)));
+    supervisor.spawn("batch_sealer", sealer.run(token.clone()));
 
     let url = format!("http://{}", server.local_addr);
     println!("keel L2 node running");
@@ -360,24 +371,34 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         }
     }
 
-    wait_for_signal().await;
-    info!("shutting down");
-    let _ = shutdown.send(true);
-    for task in l1_tasks {
-        if let Err(e) = task.await {
-            warn!(error = %e, "an L1 task failed");
-        }
-    }
+    let outcome = supervisor
+        .run_until(
+            async {
+                wait_for_signal().await;
+                info!("shutting down");
+            },
+            Duration::from_secs(10),
+        )
+        .await;
     drop(dev_l1);
-    if let Err(e) = producer_task.await {
-        warn!(error = %e, "block producer task failed");
-    }
     server.stop().await;
     crate::journal::save(&datadir, &mempool)?;
     chain.store().sync()?;
     let (head, head_hash) = chain.head()?;
     info!(head, %head_hash, "stopped");
-    Ok(())
+    outcome.wrap_err("the node stopped because one of its components did")
+}
+
+/// The JSON-RPC server as a component: stopped on shutdown; if it stops by itself, the node
+/// stops too.
+async fn supervise_rpc(
+    handle: jsonrpsee::server::ServerHandle,
+    token: CancellationToken,
+) -> Result<(), String> {
+    tokio::select! {
+        _ = token.cancelled() => Ok(()),
+        _ = handle.clone().stopped() => Err("the JSON-RPC server stopped".into()),
+    }
 }
 
 /// Ctrl-C or SIGTERM.

@@ -25,14 +25,13 @@ use keel_rpc::{RpcConfig, RpcContext, RpcServer};
 use keel_sequencer::{BlockProducer, BlockProducerConfig};
 use keel_storage::{ChainReader, Store};
 use keel_types::{ChainSpec, dev};
-use tokio::sync::watch;
 
 pub struct TestNode {
     pub chain: Blockchain,
     pub mempool: Arc<Mempool>,
     pub producer: BlockProducer,
     server: Option<RpcServer>,
-    shutdown: watch::Sender<bool>,
+    shutdown: tokio_util::sync::CancellationToken,
     pub http_url: String,
     pub ws_url: String,
 }
@@ -72,8 +71,8 @@ impl TestNode {
             chain.clone(),
             mempool.clone(),
         );
-        let (shutdown, stop) = watch::channel(false);
-        tokio::spawn(producer.clone().run(stop));
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(producer.clone().run(shutdown.clone()));
         let addr = server.local_addr;
         TestNode {
             chain,
@@ -110,7 +109,7 @@ impl TestNode {
     }
 
     pub async fn stop(mut self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.cancel();
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
