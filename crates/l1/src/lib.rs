@@ -12,6 +12,8 @@ pub mod client;
 pub mod contracts;
 pub mod deploy;
 pub mod dev_wallet;
+pub mod fault;
+pub mod sender;
 
 pub use anvil::{Anvil, AnvilConfig, AnvilError, find_anvil};
 pub use attestation::attest;
