@@ -7,7 +7,9 @@
 
 pub mod batch_sealer;
 mod block_producer;
+pub mod l1_committer;
 pub mod l1_watcher;
+pub mod store_journal;
 pub mod supervisor;
 
 pub use batch_sealer::{BatchSealer, BatchSealerConfig, SealError};
@@ -15,4 +17,6 @@ pub use block_producer::{
     BlockProducer, BlockProducerConfig, BlockProducerError, DEFAULT_MAX_PRIVILEGED_TXS_PER_BLOCK,
 };
 pub use l1_watcher::{L1Watcher, L1WatcherConfig, MemorySink, PrivilegedTxSink};
+pub use l1_committer::{CommitterError, L1Committer, L1CommitterConfig};
+pub use store_journal::StoreJournal;
 pub use supervisor::{Supervisor, SupervisorError};
