@@ -6,7 +6,9 @@
 //! The [`Mempool`] lives here too: it checks transactions against the head state and offers the
 //! block builder the best ones first.
 
+pub mod batch_diff;
 mod blockchain;
+pub mod diff_apply;
 mod error;
 mod genesis;
 pub mod importer;
@@ -18,9 +20,13 @@ mod state_update;
 mod tx_source;
 mod validation;
 
+pub use batch_diff::{BatchDiffBuilder, BatchDiffError};
 pub use blockchain::{
     BlockAttributes, Blockchain, BuiltBlock, EVENT_CAPACITY, ExecutedBlock, HeadExecution,
     ImportOutcome, ImportTimings, NewBlock, PreparedBlock, next_block_timestamp,
+};
+pub use diff_apply::{
+    AppliedCheckpoint, BatchCheckpoint, DiffApplier, DiffApplyError, genesis_code_hashes,
 };
 pub use error::{BlockError, ChainError};
 pub use keel_evm::{SkipReason, TxSource};

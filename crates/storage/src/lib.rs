@@ -9,6 +9,7 @@
 //! the same code, so tests exercise what production runs.
 
 pub mod batches;
+pub mod checkpoint;
 mod codec;
 mod error;
 mod reader;
@@ -20,6 +21,7 @@ mod tables;
 mod traits;
 mod trie_state;
 
+pub use checkpoint::{CheckpointError, CheckpointWrite};
 pub use error::StoreError;
 pub use reader::StoreReader;
 pub use state_diff::StateChanges;

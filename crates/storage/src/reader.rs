@@ -4,10 +4,10 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_trie::TrieAccount;
 use std::sync::Arc;
 
-use redb::{Database, ReadOnlyTable, ReadTransaction};
+use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableTable};
 
 use crate::{
-    ChainReader, StateReader, StoreError,
+    ChainReader, StateChanges, StateReader, StoreError,
     codec::decode,
     tables::{self, storage_key, storage_range},
 };
@@ -67,6 +67,31 @@ impl StoreReader {
     /// The state under any stored state root, read through the trie.
     pub fn state_at(&self, root: B256) -> crate::TrieState<'_> {
         crate::TrieState::new(self, root)
+    }
+
+    /// The diff that reverts canonical block `block_hash` (`STATE_REVERTS`): for every account
+    /// and slot the block changed, its value before the block; for an account whose storage the
+    /// block wiped, every slot it held before. `None` for the genesis, a non-canonical block, a
+    /// checkpoint (see [`crate::checkpoint`]) or an unknown hash.
+    pub fn state_revert(&self, block_hash: &B256) -> Result<Option<StateChanges>, StoreError> {
+        let table = self.txn.open_table(tables::STATE_REVERTS)?;
+        table
+            .get(&block_hash.0)?
+            .map(|v| StateChanges::decode_diff(v.value()))
+            .transpose()
+    }
+
+    /// Every account of the flat state (the head state), in address order. Not a hot path: for
+    /// dumps, reconstruction checks and tests.
+    pub fn iter_accounts(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<(Address, TrieAccount), StoreError>> + '_, StoreError>
+    {
+        Ok(self.accounts.iter()?.map(|entry| {
+            let (k, v) = entry?;
+            let account = decode::<TrieAccount>("account", v.value())?;
+            Ok((Address::from(*k.value()), account))
+        }))
     }
 
     /// Number of accounts in the flat state.

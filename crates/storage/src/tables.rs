@@ -27,6 +27,10 @@ pub const TRIE_NODES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("
 pub const STATE_REVERTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("state_reverts");
 /// non-canonical block hash → the state diff that applies it on its parent's state
 pub const STATE_DIFFS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("state_diffs");
+/// code hash → number of the batch whose state diff published the code in full (0 = the genesis).
+/// Created by its first write (like the rollup tables); before it, it reads as empty.
+pub const PUBLISHED_CODES: TableDefinition<&[u8; 32], u64> =
+    TableDefinition::new("published_codes");
 /// small named values: the head, the genesis hash, the schema version
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
