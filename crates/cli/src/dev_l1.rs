@@ -31,7 +31,12 @@ pub struct DevL1 {
 
 /// Starts anvil and deploys the contracts for `genesis`.
 pub async fn start(genesis: &Genesis) -> eyre::Result<DevL1> {
-    let anvil = Anvil::spawn(&AnvilConfig::default()).await.map_err(|e| {
+    // One L1 block a second, like a (fast) real L1: commits then get confirmations.
+    let anvil_config = AnvilConfig {
+        block_time: Some(1),
+        ..AnvilConfig::default()
+    };
+    let anvil = Anvil::spawn(&anvil_config).await.map_err(|e| {
         eyre!("{e}\n`keel l2 --dev` runs its own L1; or pass --eth.rpc-url and --l1.deployment")
     })?;
     let (deployer, key) = dev::DEV_ACCOUNTS[0];

@@ -7,7 +7,9 @@
 //! [`point`] is one environment lookup and does nothing. It is a test hook only.
 //!
 //! Points: `l1sender.after-broadcast` (the first transaction of an L1 send job has been journaled
-//! and broadcast), `l1sender.after-receipt` (its receipt has been seen, before it is confirmed).
+//! and broadcast), `l1sender.after-receipt` (its receipt has been seen, before it is confirmed),
+//! `committer.after-confirmation` (a commit is confirmed on L1, not yet recorded in the store);
+//! and, with [`panic_point`], `block-producer.panic` (the block producer panics).
 
 /// The environment variable naming the fault point at which the process kills itself.
 pub const FAULT_POINT_ENV: &str = "KEEL_FAULT_POINT";
@@ -33,4 +35,12 @@ fn kill_self() {
 #[cfg(not(target_os = "linux"))]
 fn kill_self() {
     std::process::abort();
+}
+
+/// Panics if `KEEL_FAULT_POINT` equals `name` (a test hook): for tests that check that a
+/// component dying takes the node down with its name.
+pub fn panic_point(name: &str) {
+    if std::env::var_os(FAULT_POINT_ENV).is_some_and(|v| v == name) {
+        panic!("fault injection: panic at {name}");
+    }
 }

@@ -1,27 +1,52 @@
-//! Sealing batches: every `commit_time`, the canonical blocks after the last sealed batch up to the
-//! head become the next batch (at most `max_blocks` of them, and never more than 65,535
-//! privileged txs, the most a rolling hash can count). For each batch it records the state root and
-//! hash of its last block, the rolling hash of its privileged txs, its count of ordinary txs, and
-//! the `L1Message` events of the Messenger in its receipts with the withdrawals root over them
-//! (DESIGN.md sections 7 and 8). The L1Committer commits sealed batches to L1; this module only
-//! decides and stores what a batch is.
+//! Sealing batches (DESIGN.md section 8): the canonical blocks after the last sealed batch become
+//! the next batch when its commit time is up, **or earlier when the next block would push the
+//! batch's blob payload (after compression) over one blob**. Each batch also stops at `max_blocks`
+//! blocks and at 65,535 privileged txs (the most a rolling hash counts).
+//!
+//! The sealer keeps the open batch's state diff ([`BatchDiffBuilder`]) up to date block by block,
+//! so the fit check costs work in proportion to each new block. The BlockProducer keeps every
+//! block's own diff within a blob, so a batch of one block always fits.
+//!
+//! For each batch it records the state root and hash of its last block, the rolling hash of its
+//! privileged txs, its count of ordinary txs, the `L1Message` events of the Messenger with the
+//! withdrawals root over them (DESIGN.md section 7), its blob (the smallest of the state diff
+//! v1/v2 × raw/brotli payloads, and the versioned hash of the blob it packs into; none in validium
+//! mode), and the code hashes it publishes, all in one write. After a restart the open batch is
+//! rebuilt from the store. The L1Committer commits sealed batches; this module only decides and
+//! stores what a batch is.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use alloy_primitives::{Address, B256, U256, keccak256};
-use keel_chain::Blockchain;
-use keel_storage::{ChainReader, StoreError, batches::BatchWriteError};
-use keel_types::{Batch, BatchMessage, dev, privileged_rolling_hash, withdrawals_root};
+use keel_chain::{BatchDiffBuilder, BatchDiffError, Blockchain};
+use keel_storage::{
+    ChainReader, StoreError, StoreReader,
+    batches::{BatchBlob, BatchWriteError},
+};
+use keel_types::{
+    Batch, BatchMessage, StateDiff,
+    blob::{BlobError, MAX_BLOB_PAYLOAD, fits_one_blob, pack_blob, smallest_state_diff_payload},
+    dev, privileged_rolling_hash, withdrawals_root,
+};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// When batches are sealed.
 #[derive(Debug, Clone)]
 pub struct BatchSealerConfig {
-    /// Time between seals (`--committer.commit-time`).
+    /// How long a batch stays open (`--committer.commit-time`).
     pub commit_time: Duration,
     /// Most blocks in one batch.
     pub max_blocks: u64,
+    /// How often the sealer looks for new blocks.
+    pub poll_interval: Duration,
+    /// Validium: batches carry no blob (and so no blob limit).
+    pub validium: bool,
+    /// Code hashes of the genesis: a batch names them by hash instead of publishing them.
+    pub genesis_codes: Vec<B256>,
 }
 
 impl Default for BatchSealerConfig {
@@ -29,6 +54,9 @@ impl Default for BatchSealerConfig {
         Self {
             commit_time: Duration::from_secs(60),
             max_blocks: 4096,
+            poll_interval: Duration::from_millis(250),
+            validium: false,
+            genesis_codes: Vec::new(),
         }
     }
 }
@@ -51,6 +79,37 @@ pub enum SealError {
     /// A canonical block's data is missing.
     #[error("block {0} is missing from the store")]
     MissingBlock(u64),
+    /// The state diff could not be computed.
+    #[error("state diff of blocks {first}..={last}: {source}")]
+    Diff {
+        /// First block of the batch.
+        first: u64,
+        /// Last block.
+        last: u64,
+        /// Why.
+        source: BatchDiffError,
+    },
+    /// The blob could not be built.
+    #[error("blob of blocks {first}..={last}: {source}")]
+    Blob {
+        /// First block of the batch.
+        first: u64,
+        /// Last block.
+        last: u64,
+        /// Why.
+        source: BlobError,
+    },
+    /// A single block's diff does not fit a blob (the BlockProducer should have prevented it).
+    #[error("block {0}'s state diff alone does not fit one blob; it can't be committed")]
+    BlockTooLarge(u64),
+    /// The KZG commitment of the blob could not be computed.
+    #[error("blob of batch {batch}: {reason}")]
+    Kzg {
+        /// The batch.
+        batch: u64,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// `keccak256("L1Message(address,bytes32,uint256)")`, the Messenger event's topic.
@@ -58,61 +117,186 @@ pub fn l1_message_topic() -> B256 {
     keccak256("L1Message(address,bytes32,uint256)")
 }
 
+/// The batch being filled.
+#[derive(Debug, Clone)]
+struct OpenBatch {
+    /// Its state diff so far.
+    diff: BatchDiffBuilder,
+    /// Blocks in it.
+    blocks: u64,
+    /// Privileged txs in it.
+    privileged: usize,
+    /// When its first block was added.
+    opened: Option<Instant>,
+}
+
+impl OpenBatch {
+    fn new() -> Self {
+        Self {
+            diff: BatchDiffBuilder::new(),
+            blocks: 0,
+            privileged: 0,
+            opened: None,
+        }
+    }
+}
+
 /// Seals batches of the chain's blocks.
 #[derive(Debug, Clone)]
 pub struct BatchSealer {
     config: BatchSealerConfig,
     chain: Blockchain,
+    open: Arc<Mutex<Option<OpenBatch>>>,
 }
 
 impl BatchSealer {
     /// A sealer over `chain`.
     pub fn new(config: BatchSealerConfig, chain: Blockchain) -> Self {
-        Self { config, chain }
+        Self {
+            config,
+            chain,
+            open: Arc::new(Mutex::new(None)),
+        }
     }
 
-    /// Seals the next batch if there are unsealed blocks; returns it.
+    /// Seals every unsealed block now, into as many batches as their blobs need; returns them.
+    pub fn seal_now(&self) -> Result<Vec<Batch>, SealError> {
+        self.step(true)
+    }
+
+    /// Seals the unsealed blocks now (see [`seal_now`](Self::seal_now)); returns the first batch
+    /// sealed, if any.
     pub fn seal_next(&self) -> Result<Option<Batch>, SealError> {
+        Ok(self.seal_now()?.into_iter().next())
+    }
+
+    /// Adds the chain's new blocks to the open batch, sealing it before any block that would not
+    /// fit, and seals what is open if `force` or its commit time is up.
+    fn step(&self, force: bool) -> Result<Vec<Batch>, SealError> {
+        let mut guard = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        // After a failure the open batch may be half-updated: rebuild it from the store.
+        let mut open = guard.take().unwrap_or_else(OpenBatch::new);
+        let sealed = self.step_on(&mut open, force)?;
+        *guard = Some(open);
+        Ok(sealed)
+    }
+
+    fn step_on(&self, open: &mut OpenBatch, force: bool) -> Result<Vec<Batch>, SealError> {
         let store = self.chain.store();
-        let last = store.last_batch()?;
-        let (number, last_sealed) = last
-            .as_ref()
-            .map_or((1, 0), |b| (b.number + 1, b.last_block));
+        let last_sealed = store.last_batch()?.map_or(0, |b| b.last_block);
         let (head, _) = self
             .chain
             .head()
             .map_err(|e| SealError::Chain(e.to_string()))?;
-        if head <= last_sealed {
-            return Ok(None);
-        }
-        let end = head.min(last_sealed.saturating_add(self.config.max_blocks.max(1)));
         let reader = store.reader()?;
+        let mut sealed = Vec::new();
+        let mut next = match open.diff.block_range() {
+            Some((_, last)) if last >= last_sealed => last + 1,
+            _ => {
+                *open = OpenBatch::new();
+                last_sealed + 1
+            }
+        };
+        while next <= head {
+            let privileged = privileged_in_block(&reader, next)?;
+            let full = open.blocks > 0
+                && (open.blocks >= self.config.max_blocks.max(1)
+                    || open.privileged + privileged > usize::from(u16::MAX));
+            let mut candidate = open.diff.clone();
+            candidate
+                .add_block(&reader, next)
+                .map_err(|source| SealError::Diff {
+                    first: next,
+                    last: next,
+                    source,
+                })?;
+            if full || !self.fits(&candidate)? {
+                if open.blocks == 0 {
+                    return Err(SealError::BlockTooLarge(next));
+                }
+                debug!(block = next, "the next block does not fit the open batch: sealing it");
+                sealed.push(self.seal(&reader, &open.diff)?);
+                *open = OpenBatch::new();
+                continue;
+            }
+            open.diff = candidate;
+            open.blocks += 1;
+            open.privileged += privileged;
+            open.opened.get_or_insert_with(Instant::now);
+            next += 1;
+        }
+        let time_up = open
+            .opened
+            .is_some_and(|t| t.elapsed() >= self.config.commit_time);
+        if open.blocks > 0 && (force || time_up) {
+            sealed.push(self.seal(&reader, &open.diff)?);
+            *open = OpenBatch::new();
+        }
+        Ok(sealed)
+    }
+
+    /// Whether the batch `diff` describes fits one blob.
+    fn fits(&self, diff: &BatchDiffBuilder) -> Result<bool, SealError> {
+        if self.config.validium {
+            return Ok(true);
+        }
+        // The smallest payload is at most the raw v1 one (plus its codec byte).
+        if diff.encoded_len_upper_bound() < MAX_BLOB_PAYLOAD {
+            return Ok(true);
+        }
+        let state_diff = match self.build_diff(diff) {
+            Ok(d) => d,
+            Err(SealError::Diff {
+                source: BatchDiffError::TooLarge(_),
+                ..
+            }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let (first, last) = diff.block_range().unwrap_or_default();
+        fits_one_blob(&state_diff).map_err(|source| SealError::Blob {
+            first,
+            last,
+            source,
+        })
+    }
+
+    fn build_diff(&self, diff: &BatchDiffBuilder) -> Result<StateDiff, SealError> {
+        let store = self.chain.store();
+        let (first, last) = diff.block_range().unwrap_or_default();
+        // A read error makes the code count as unknown: it is then published in full (larger,
+        // never wrong).
+        diff.build(|hash| {
+            self.config.genesis_codes.contains(hash)
+                || store.published_code(hash).ok().flatten().is_some()
+        })
+        .map_err(|source| SealError::Diff {
+            first,
+            last,
+            source,
+        })
+    }
+
+    /// Seals the batch `diff` describes.
+    fn seal(&self, reader: &StoreReader, diff: &BatchDiffBuilder) -> Result<Batch, SealError> {
+        let store = self.chain.store();
+        let (first_block, last_block) = diff.block_range().unwrap_or_default();
+        let number = store.last_batch()?.map_or(1, |b| b.number + 1);
         let message_topic = l1_message_topic();
         let mut privileged = Vec::new();
         let mut non_privileged = 0u64;
         let mut messages = Vec::new();
-        let mut last_block = None;
-        for n in last_sealed + 1..=end {
+        let mut last = None;
+        for n in first_block..=last_block {
             let hash = reader
                 .canonical_hash(n)?
                 .ok_or(SealError::MissingBlock(n))?;
             let header = reader.header(&hash)?.ok_or(SealError::MissingBlock(n))?;
             let body = reader.body(&hash)?.ok_or(SealError::MissingBlock(n))?;
             let receipts = reader.receipts(&hash)?.ok_or(SealError::MissingBlock(n))?;
-            let block_privileged: Vec<B256> = body
-                .transactions
-                .iter()
-                .filter(|tx| tx.is_privileged())
-                .map(|tx| *tx.tx_hash())
-                .collect();
-            if privileged.len() + block_privileged.len() > usize::from(u16::MAX)
-                && last_block.is_some()
-            {
-                break;
-            }
-            privileged.extend(block_privileged);
             for (tx, receipt) in body.transactions.iter().zip(&receipts) {
-                if !tx.is_privileged() {
+                if tx.is_privileged() {
+                    privileged.push(*tx.tx_hash());
+                } else {
                     non_privileged += 1;
                 }
                 for log in receipt.logs() {
@@ -131,52 +315,113 @@ impl BatchSealer {
                     });
                 }
             }
-            last_block = Some((n, hash, header.state_root));
+            last = Some((hash, header.state_root));
         }
-        let Some((last_block, last_block_hash, state_root)) = last_block else {
-            return Ok(None);
-        };
+        let (last_block_hash, state_root) = last.ok_or(SealError::MissingBlock(first_block))?;
         let leaves: Vec<B256> = messages.iter().map(|m| m.message().leaf()).collect();
         let batch = Batch {
             number,
-            first_block: last_sealed + 1,
+            first_block,
             last_block,
             state_root,
             last_block_hash,
-            // At most u16::MAX hashes by the loop above, so the rolling hash exists.
+            // At most u16::MAX hashes (the open batch is closed before), so the hash exists.
             privileged_rolling_hash: privileged_rolling_hash(&privileged).unwrap_or_default(),
             withdrawals_root: withdrawals_root(&leaves),
             non_privileged_tx_count: non_privileged,
         };
-        store.write_batch(&batch, &messages, None)?;
+
+        let started = Instant::now();
+        let (blob, published, payload_info) = if self.config.validium {
+            (None, Vec::new(), String::from("validium: no blob"))
+        } else {
+            let state_diff = self.build_diff(diff)?;
+            let chosen =
+                smallest_state_diff_payload(&state_diff).map_err(|source| SealError::Blob {
+                    first: first_block,
+                    last: last_block,
+                    source,
+                })?;
+            let packed = pack_blob(&chosen.payload).map_err(|source| SealError::Blob {
+                first: first_block,
+                last: last_block,
+                source,
+            })?;
+            let sidecar = keel_l1::sender::blob_sidecar(&packed).map_err(|e| SealError::Kzg {
+                batch: number,
+                reason: e.to_string(),
+            })?;
+            let versioned_hash =
+                keel_l1::sender::versioned_hash(&sidecar).ok_or_else(|| SealError::Kzg {
+                    batch: number,
+                    reason: "the sidecar has no commitment".into(),
+                })?;
+            let info = format!(
+                "{} bytes ({:?}, {:?}; v1 raw {} B)",
+                chosen.payload.len(),
+                chosen.version,
+                chosen.codec,
+                state_diff.encoded_len()
+            );
+            let published = keel_chain::batch_diff::BatchDiffBuilder::new_code_hashes(&state_diff);
+            (
+                Some(BatchBlob {
+                    versioned_hash,
+                    payload: chosen.payload.into(),
+                }),
+                published,
+                info,
+            )
+        };
+        if number == 1 {
+            // The genesis codes are known to every reader of L1 (they have the genesis).
+            store.record_published_codes(0, &self.config.genesis_codes)?;
+        }
+        store.write_batch(&batch, &messages, blob.as_ref(), &published)?;
         info!(
             batch = batch.number,
-            blocks = format!("{}..={}", batch.first_block, batch.last_block),
+            blocks = format!("{first_block}..={last_block}"),
             privileged = privileged.len(),
             txs = non_privileged,
             messages = messages.len(),
+            blob = %payload_info,
+            blob_hash = ?blob.as_ref().map(|b| b.versioned_hash),
+            build_ms = started.elapsed().as_millis() as u64,
             "sealed batch"
         );
-        Ok(Some(batch))
+        Ok(batch)
     }
 
-    /// Seals a batch every `commit_time` until `shutdown` is cancelled. A failed seal is logged
-    /// and retried; a panic ends the loop with an error (the node stops).
+    /// Seals batches until `shutdown` is cancelled: checks for new blocks every `poll_interval`,
+    /// seals when a batch is full or its commit time is up. A failed seal is logged and retried;
+    /// a panic ends the loop with an error (the node stops).
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), SealError> {
-        let mut tick = tokio::time::interval(self.config.commit_time);
+        let mut tick = tokio::time::interval(self.config.poll_interval.min(self.config.commit_time));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
+        info!(
+            commit_time_ms = self.config.commit_time.as_millis() as u64,
+            validium = self.config.validium,
+            "batch sealer started"
+        );
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown.cancelled() => return Ok(()),
             }
             let sealer = self.clone();
-            match tokio::task::spawn_blocking(move || sealer.seal_next()).await {
+            match tokio::task::spawn_blocking(move || sealer.step(false)).await {
                 Ok(Ok(_)) => {}
-                Ok(Err(e)) => warn!(error = %e, "sealing a batch failed; retrying next tick"),
+                Ok(Err(e)) => warn!(error = %e, "sealing a batch failed; retrying"),
                 Err(e) => return Err(SealError::Task(e.to_string())),
             }
         }
     }
+}
+
+fn privileged_in_block(reader: &StoreReader, number: u64) -> Result<usize, SealError> {
+    let hash = reader
+        .canonical_hash(number)?
+        .ok_or(SealError::MissingBlock(number))?;
+    let body = reader.body(&hash)?.ok_or(SealError::MissingBlock(number))?;
+    Ok(body.transactions.iter().filter(|tx| tx.is_privileged()).count())
 }

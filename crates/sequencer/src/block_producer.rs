@@ -206,7 +206,11 @@ impl BlockProducer {
                 _ = shutdown.cancelled() => break,
             }
             let producer = self.clone();
-            match tokio::task::spawn_blocking(move || producer.produce_block()).await {
+            let build = move || {
+                keel_l1::fault::panic_point("block-producer.panic");
+                producer.produce_block()
+            };
+            match tokio::task::spawn_blocking(build).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => error!(error = %e, "failed to produce a block"),
                 Err(e) => return Err(BlockProducerError::Task(e.to_string())),

@@ -246,14 +246,16 @@ impl Store {
         }
     }
 
-    /// Stores a sealed batch, its messages and its blob (none in validium mode) atomically. It
-    /// must be the next batch: number `last + 1` (1 for the first) starting at the block after the
-    /// last sealed one.
+    /// Stores a sealed batch, its messages, its blob (none in validium mode) and the code hashes
+    /// its state diff publishes in full (so later diffs name them by hash) atomically. It must be
+    /// the next batch: number `last + 1` (1 for the first) starting at the block after the last
+    /// sealed one.
     pub fn write_batch(
         &self,
         batch: &Batch,
         messages: &[BatchMessage],
         blob: Option<&BatchBlob>,
+        published_codes: &[B256],
     ) -> Result<(), BatchWriteError> {
         let txn = self.database().begin_write()?;
         {
@@ -287,6 +289,10 @@ impl Store {
                 txn.open_table(BATCH_BLOBS)?
                     .insert(batch.number, encode_versioned(blob).as_slice())?;
             }
+            crate::checkpoint::record_published(
+                &txn,
+                published_codes.iter().map(|hash| (*hash, batch.number)),
+            )?;
         }
         txn.commit()?;
         Ok(())
@@ -343,7 +349,7 @@ mod tests {
     fn records_carry_their_version() {
         let store = Store::in_memory().expect("store");
         store
-            .write_batch(&batch(1, 1, 2), &[], None)
+            .write_batch(&batch(1, 1, 2), &[], None, &[])
             .expect("write");
         let bytes = encode_versioned(&batch(1, 1, 2));
         assert_eq!(bytes[0], BATCH_ENCODING_VERSION);
@@ -369,7 +375,7 @@ mod tests {
             message_id: U256::from(1),
         };
         store
-            .write_batch(&batch(1, 1, 5), &[message], None)
+            .write_batch(&batch(1, 1, 5), &[message], None, &[B256::repeat_byte(0xc0)])
             .expect("first batch");
         // Not next: a gap, an overlap, a wrong number.
         for wrong in [
@@ -378,7 +384,7 @@ mod tests {
             batch(3, 6, 9),
             batch(2, 6, 5),
         ] {
-            let err = store.write_batch(&wrong, &[], None).expect_err("refused");
+            let err = store.write_batch(&wrong, &[], None, &[]).expect_err("refused");
             assert!(matches!(err, BatchWriteError::NotNext { .. }), "{err}");
         }
         let blob = BatchBlob {
@@ -386,10 +392,16 @@ mod tests {
             payload: vec![0, 1, 2].into(),
         };
         store
-            .write_batch(&batch(2, 6, 6), &[], Some(&blob))
+            .write_batch(&batch(2, 6, 6), &[], Some(&blob), &[])
             .expect("second");
         assert_eq!(store.batch_blob(2).expect("read"), Some(blob));
         assert_eq!(store.batch_blob(1).expect("read"), None);
+        assert_eq!(
+            store
+                .published_code(&B256::repeat_byte(0xc0))
+                .expect("read"),
+            Some(1)
+        );
 
         // Commits: in order, sealed batches only.
         assert_eq!(store.last_committed_batch().expect("read"), 0);

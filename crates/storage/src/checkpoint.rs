@@ -204,7 +204,7 @@ impl Store {
     }
 }
 
-fn record_published(
+pub(crate) fn record_published(
     txn: &WriteTransaction,
     codes: impl Iterator<Item = (B256, u64)>,
 ) -> Result<(), StoreError> {

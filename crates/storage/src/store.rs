@@ -83,6 +83,7 @@ impl Store {
             crate::rollup::create_tables(&txn)?;
             crate::batches::create_tables(&txn)?;
             crate::send_journal::create_tables(&txn)?;
+            txn.open_table(tables::PUBLISHED_CODES)?;
             let mut meta = txn.open_table(tables::META)?;
             let version = tables::SCHEMA_VERSION.to_be_bytes();
             let existing = meta.get(tables::META_SCHEMA)?.map(|v| v.value().to_vec());

@@ -9,11 +9,15 @@ use alloy_primitives::Address;
 use clap::Args;
 use eyre::WrapErr;
 use keel_chain::{Blockchain, Mempool, MempoolConfig};
-use keel_l1::{L1Client, L1ClientConfig};
+use alloy::signers::local::PrivateKeySigner;
+use keel_l1::{
+    L1Client, L1ClientConfig,
+    sender::{L1Sender, L1SenderConfig},
+};
 use keel_rpc::{RpcConfig, RpcContext};
 use keel_sequencer::{
     BatchSealer, BatchSealerConfig, BlockProducer, BlockProducerConfig, L1Watcher, L1WatcherConfig,
-    PrivilegedTxSink, Supervisor,
+    L1Committer, L1CommitterConfig, PrivilegedTxSink, StoreJournal, Supervisor,
 };
 use keel_types::{ChainSpec, Genesis, dev};
 use tokio_util::sync::CancellationToken;
@@ -43,6 +47,10 @@ pub enum L2Command {
     /// Write an L2 genesis file: chain id, funded accounts and the L2 system contracts
     /// (CommonBridgeL2, Messenger, Multicall3). Prints its state root.
     Genesis(super::genesis::GenesisArgs),
+    /// Rebuild a datadir from L1 alone: every committed batch's blob is fetched from a beacon
+    /// API, checked against its versioned hash, decoded and applied over the genesis, with the
+    /// state root checked after each batch. `keel l2 --datadir DIR` then resumes sequencing.
+    Reconstruct(super::reconstruct::ReconstructArgs),
 }
 
 /// Dispatches `keel l2 [SUBCOMMAND]`.
@@ -51,6 +59,7 @@ pub fn dispatch(cli: L2Cli) -> eyre::Result<()> {
         None => run(cli.node),
         Some(L2Command::Deploy(args)) => super::deploy::run(args),
         Some(L2Command::Genesis(args)) => super::genesis::run(args),
+        Some(L2Command::Reconstruct(args)) => super::reconstruct::run(args),
     }
 }
 
@@ -337,11 +346,63 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     let sealer = BatchSealer::new(
         BatchSealerConfig {
             commit_time: Duration::from_millis(commit_time.max(1)),
+            validium: args.committer.validium,
+            genesis_codes: keel_chain::genesis_code_hashes(&genesis),
             ..BatchSealerConfig::default()
         },
         chain.clone(),
     );
     supervisor.spawn("batch_sealer", sealer.run(token.clone()));
+    let mut committer_address = None;
+    if let Some(l1) = l1.as_ref().filter(|l1| !l1.eth_rpc_url.is_empty()) {
+        let signer = match (args.committer.l1_private_key, &dev_l1) {
+            (Some(key), _) => Some(
+                PrivateKeySigner::from_bytes(&key).wrap_err("--committer.l1-private-key")?,
+            ),
+            (None, Some(_)) => Some(keel_l1::dev_committer_signer()),
+            (None, None) => None,
+        };
+        match signer {
+            None => warn!(
+                "no --committer.l1-private-key: batches are sealed but not committed to L1"
+            ),
+            Some(signer) => {
+                committer_address = Some(signer.address());
+                let client = L1Client::new(L1ClientConfig::new(l1.eth_rpc_url.clone()))
+                    .wrap_err("--eth.rpc-url")?;
+                let sender_config = L1SenderConfig {
+                    max_fee_per_gas: args.committer.max_fee_per_gas,
+                    max_fee_per_blob_gas: args.committer.max_fee_per_blob_gas,
+                    bump_after_blocks: args.committer.bump_after.max(1),
+                    confirmations: args
+                        .committer
+                        .confirmations
+                        .unwrap_or(if args.dev { 1 } else { 6 }),
+                    poll_interval: Duration::from_millis(if args.dev { 250 } else { 2_000 }),
+                    ..L1SenderConfig::default()
+                };
+                let journal = Arc::new(StoreJournal::new(chain.store().clone()));
+                let sender = Arc::new(L1Sender::new(
+                    client.clone(),
+                    signer,
+                    sender_config,
+                    journal,
+                ));
+                let committer = L1Committer::new(
+                    L1CommitterConfig {
+                        on_chain_proposer: l1.on_chain_proposer,
+                        validium: args.committer.validium,
+                        deploy_block: l1.deploy_block.unwrap_or(0),
+                        poll_interval: Duration::from_millis(250),
+                    },
+                    chain.store().clone(),
+                    client,
+                    sender,
+                );
+                supervisor.spawn("l1_committer", committer.run(token.clone()));
+            }
+        }
+    }
 
     let url = format!("http://{}", server.local_addr);
     println!("keel L2 node running");
@@ -355,6 +416,9 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         Some(l1) => {
             println!("  L1 bridge:           {}", l1.bridge);
             println!("  L1 OnChainProposer:  {}", l1.on_chain_proposer);
+            if let Some(committer) = committer_address {
+                println!("  L1 committer:        {committer}");
+            }
             if let Some(url) = l1.eth_rpc_url.first() {
                 println!("  L1 RPC:              {url}");
             }

@@ -6,3 +6,4 @@ pub mod export;
 pub mod genesis;
 pub mod import;
 pub mod l2;
+pub mod reconstruct;
