@@ -12,5 +12,6 @@ pub mod l1_watcher;
 pub use batch_sealer::{BatchSealer, BatchSealerConfig, SealError};
 pub use block_producer::{
     BlockProducer, BlockProducerConfig, BlockProducerError, DEFAULT_MAX_PRIVILEGED_TXS_PER_BLOCK,
+    DEFAULT_MAX_STATE_DIFF_BYTES,
 };
 pub use l1_watcher::{L1Watcher, L1WatcherConfig, MemorySink, PrivilegedTxSink};
