@@ -186,6 +186,7 @@ pub fn generate(config: &ChainGenConfig) -> eyre::Result<GeneratedChain> {
             gas_limit: config.gas_limit,
             prev_randao: keccak256((b as u64).to_be_bytes()),
             extra_data: Bytes::new(),
+            max_state_diff_bytes: None,
         };
         let mut source = ListTxSource::new(txs, senders);
         let block = chain

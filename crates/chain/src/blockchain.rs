@@ -19,7 +19,7 @@ use keel_storage::{BlockWrite, ChainReader, StateReader, Store, StoreReader};
 use keel_trie::NodeStore;
 use keel_types::{Block, BlockBody, ChainSpec, Genesis, Receipt, genesis_header};
 use tokio::sync::broadcast;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::{
     BlockError, ChainError, StateUpdate, compute_state_update,
@@ -80,6 +80,9 @@ pub struct BuiltBlock {
     /// Sender of each transaction in the block.
     pub senders: Vec<Address>,
     pub timings: ImportTimings,
+    /// An upper bound of the block's own state diff v1 size, in bytes (see
+    /// [`keel_evm::DiffSizeBound`]).
+    pub state_diff_bound: usize,
 }
 
 impl Blockchain {
@@ -400,7 +403,8 @@ impl Blockchain {
     }
 
     /// Build a block on the head from the candidates of `source` (best first): each is executed
-    /// in turn and those that are invalid or don't fit are left out and reported to the source.
+    /// in turn and those that are invalid or don't fit (the gas left, or the state diff budget of
+    /// [`BlockAttributes::max_state_diff_bytes`]) are left out and reported to the source.
     /// The header's commitments are filled in and the block is stored as the new head.
     pub fn build_block(
         &self,
@@ -412,12 +416,29 @@ impl Blockchain {
         let (parent_hash, parent) = reader.head()?.ok_or(ChainError::NoHead)?;
         let mut header = next_header(&self.spec, &parent, parent_hash, attributes);
         let number = header.number;
-        let built =
-            keel_evm::build_block(&self.spec, StoreDb::new(&reader, &reader), &header, source)
-                .map_err(|e| ChainError::Build {
-                    number,
-                    reason: e.to_string(),
-                })?;
+        let built = keel_evm::build_block(
+            &self.spec,
+            StoreDb::new(&reader, &reader),
+            &header,
+            source,
+            attributes.max_state_diff_bytes,
+        )
+        .map_err(|e| ChainError::Build {
+            number,
+            reason: e.to_string(),
+        })?;
+        if let Some(budget) = attributes.max_state_diff_bytes
+            && built.state_diff_bound > budget
+        {
+            warn!(
+                number,
+                bound = built.state_diff_bound,
+                budget,
+                "the privileged transactions alone exceed the block's state diff budget: the \
+                 block ends after them, and its diff may not fit a blob"
+            );
+        }
+        let state_diff_bound = built.state_diff_bound;
         let executed = started.elapsed();
         let outcome = built.outcome;
         let update = compute_state_update(&reader, parent.state_root, &outcome.bundle)?;
@@ -453,6 +474,7 @@ impl Blockchain {
             receipts: outcome.receipts,
             senders: built.senders,
             timings,
+            state_diff_bound,
         })
     }
 
@@ -616,6 +638,9 @@ pub struct BlockAttributes {
     pub gas_limit: u64,
     pub prev_randao: B256,
     pub extra_data: Bytes,
+    /// Most bytes the block's own state diff v1 may take (an upper bound of it is kept as
+    /// transactions are added, see [`keel_evm::build_block`]); `None` for no limit but gas.
+    pub max_state_diff_bytes: Option<usize>,
 }
 
 /// The timestamp a block built now on `parent` gets: the wall clock in whole seconds, but always

@@ -24,6 +24,7 @@ use alloy_evm::{
         receipt_builder::AlloyReceiptBuilder,
     },
 };
+use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::{Address, B256, Sealed, TxKind};
 use keel_types::{Block, ChainSpec, PrivilegedTx, Receipt, Transaction, dev::L2_BRIDGE_ADDRESS};
 use revm::{
@@ -40,11 +41,15 @@ use revm::{
     },
     database_interface::{Database, DatabaseCommit, DatabaseCommitExt},
     inspector::NoOpInspector,
-    primitives::hardfork::SpecId,
+    primitives::{KECCAK_EMPTY, hardfork::SpecId},
     state::{Account, EvmState, TransactionId},
 };
 
-use crate::{EvmSpec, intrinsic_gas};
+use crate::{
+    EvmSpec,
+    diff_budget::{ACCOUNT_BYTES, DiffSizeBound, SLOT_BYTES, STORAGE_COUNT_BYTES},
+    intrinsic_gas,
+};
 
 /// Why a block could not be executed.
 #[derive(Debug, thiserror::Error)]
@@ -223,7 +228,8 @@ pub enum SkipReason {
     /// The transaction is not valid on this state (nonce, balance, fee below the base fee, ...):
     /// it should leave the pool.
     Invalid(String),
-    /// Its gas limit exceeds the gas left in the block: it may fit the next one.
+    /// Its gas limit exceeds the gas left in the block, or its state changes the state diff
+    /// budget left (see [`build_block`]): it may fit the next one.
     DoesNotFit,
 }
 
@@ -233,21 +239,55 @@ pub struct BuiltBlock {
     pub transactions: Vec<Transaction>,
     pub senders: Vec<Address>,
     pub outcome: ExecutionOutcome,
+    /// An upper bound of the block's own state diff v1 size, in bytes (see [`DiffSizeBound`]),
+    /// including the space kept for the changes made after the last transaction. Above the
+    /// budget only if the privileged transactions alone went over it.
+    pub state_diff_bound: usize,
 }
 
 /// Below this much gas left, no transaction can fit (21,000 is the cheapest), so stop asking.
 const MIN_TX_GAS: u64 = 21_000;
+
+/// After this many candidates in a row left out for the state diff budget, the block is taken
+/// as full: each was executed for nothing, and a pool of storage-heavy transactions would
+/// otherwise be executed whole for every block.
+const MAX_DIFF_SKIPS_IN_A_ROW: usize = 16;
+
+/// A privileged transaction other than a block's first goes in only with this much of the
+/// state diff budget left; otherwise it waits for the next block, with the ones after it (it can
+/// only be counted once executed, and then it can't be taken out). A deposit takes about 200
+/// bytes (its recipient, the privileged log, the bridge's accounts the first time).
+pub const PRIVILEGED_DIFF_ROOM: usize = 1024;
 
 /// Fill a block with `header` (its commitments not yet set) from `source` over `db`, the
 /// parent's state: each candidate is executed in turn; one that is invalid on the state built so
 /// far, or does not fit the gas left, is left out and reported to the source. Errors are failures
 /// of the node (the database), not of a transaction. A privileged candidate whose `from` cannot
 /// pay its value is not left out: it goes in with a failed receipt (see [`execute_privileged`]).
+///
+/// With `max_state_diff_bytes`, the block's own state diff is kept within that many bytes: an
+/// upper bound of it ([`DiffSizeBound`]) grows with each transaction, counting the system calls
+/// before the first one and keeping room for the changes after the last one (the base-fee vault's
+/// credit, the EIP-7002/7251 request contracts when deployed).
+///
+/// - An ordinary transaction whose changes would take the bound over the budget is not committed
+///   and is reported [`SkipReason::DoesNotFit`] (it may fit the next block); building goes on
+///   with the other candidates, so that small transactions still fill the room left, until
+///   [`MAX_DIFF_SKIPS_IN_A_ROW`] candidates in a row were left out or the room left is below one
+///   account. One whose changes would not fit even an otherwise empty block is reported
+///   [`SkipReason::Invalid`]: it could never be included.
+/// - A privileged transaction can't be taken back once executed, so it is counted after the
+///   fact. One that is not the block's first waits for the next block (reported
+///   [`SkipReason::DoesNotFit`], which ends the block's privileged part) when less than
+///   [`PRIVILEGED_DIFF_ROOM`] bytes are left. If privileged transactions still take the bound
+///   over the budget, the block ends after them: [`BuiltBlock::state_diff_bound`] then exceeds
+///   the budget, for the caller to report.
 pub fn build_block<DB: DatabaseRef + std::fmt::Debug>(
     spec: &Arc<ChainSpec>,
     db: DB,
     header: &Header,
     source: &mut impl TxSource,
+    max_state_diff_bytes: Option<usize>,
 ) -> Result<BuiltBlock, ExecutionError>
 where
     DB::Error: Send + Sync + 'static,
@@ -256,31 +296,83 @@ where
     let gas_limit = header.gas_limit;
     let mut run = BlockRun::new(spec, db, header);
     let mut executor = run.executor(header, withdrawals.as_deref(), 0)?;
+    let mut bound = DiffSizeBound::new();
+    if let Some(transitions) = &executor.evm.db().transition_state {
+        bound.record_transitions(transitions);
+    }
+    bound.reserve(post_block_reserve(&mut executor, spec, header)?);
+    let empty_block_bound = bound.bytes();
+    let budget = max_state_diff_bytes.unwrap_or(usize::MAX);
+    let mut diff_skips = 0;
     let mut transactions = Vec::new();
     let mut senders = Vec::new();
     let mut gas_used = 0u64;
     let mut privileged = Privileged::default();
-    while gas_limit - gas_used >= MIN_TX_GAS {
+    while gas_limit - gas_used >= MIN_TX_GAS
+        && budget.saturating_sub(bound.bytes()) >= ACCOUNT_BYTES
+        && diff_skips < MAX_DIFF_SKIPS_IN_A_ROW
+    {
         let Some((tx, sender)) = source.next_tx() else {
             break;
         };
         let sender = tx.as_privileged().map_or(sender, |p| p.from);
-        match execute_transaction(&mut executor, &tx, sender, &mut privileged) {
+        let hash = *tx.tx_hash();
+        let executed = match &tx {
+            Transaction::Ethereum(eth) => {
+                match executor
+                    .execute_transaction_without_commit(Recovered::new_unchecked(eth, sender))
+                {
+                    Ok(output) => {
+                        let ResultAndState { result, state } = &output.result;
+                        let cost = bound.cost(state, result.logs());
+                        if bound.bytes() + cost > budget {
+                            diff_skips += 1;
+                            let reason = if empty_block_bound + cost > budget {
+                                SkipReason::Invalid(format!(
+                                    "its state diff ({} bytes) exceeds a blob (block budget {budget} bytes)",
+                                    empty_block_bound + cost
+                                ))
+                            } else {
+                                SkipReason::DoesNotFit
+                            };
+                            source.skipped(hash, sender, reason);
+                            continue;
+                        }
+                        bound.record(state, result.logs());
+                        Ok(executor.commit_transaction(output).tx_gas_used())
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+            Transaction::Privileged(sealed) => {
+                if !transactions.is_empty()
+                    && budget.saturating_sub(bound.bytes()) < PRIVILEGED_DIFF_ROOM
+                {
+                    source.skipped(hash, sender, SkipReason::DoesNotFit);
+                    continue;
+                }
+                let index = executor.receipts.len();
+                execute_privileged(&mut executor, sealed, Some(&mut bound)).map(|gas| {
+                    bound.add_privileged();
+                    privileged.indices.push(index);
+                    privileged.gas_used += gas;
+                    gas
+                })
+            }
+        };
+        match executed {
             Ok(gas) => {
+                diff_skips = 0;
                 gas_used += gas;
                 transactions.push(tx);
                 senders.push(sender);
             }
             Err(BlockExecutionError::Validation(
                 BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas { .. },
-            )) => source.skipped(*tx.tx_hash(), sender, SkipReason::DoesNotFit),
+            )) => source.skipped(hash, sender, SkipReason::DoesNotFit),
             Err(BlockExecutionError::Validation(BlockValidationError::InvalidTx {
                 error, ..
-            })) => source.skipped(
-                *tx.tx_hash(),
-                sender,
-                SkipReason::Invalid(error.to_string()),
-            ),
+            })) => source.skipped(hash, sender, SkipReason::Invalid(error.to_string())),
             Err(other) => return Err(other.into()),
         }
     }
@@ -290,7 +382,44 @@ where
         transactions,
         senders,
         outcome,
+        state_diff_bound: bound.bytes(),
     })
+}
+
+/// The EIP-7002 and EIP-7251 request contracts' post-block calls write at most their first four
+/// slots (excess, count, queue head, queue tail).
+const REQUEST_CONTRACT_DIFF: usize = ACCOUNT_BYTES + STORAGE_COUNT_BYTES + 4 * SLOT_BYTES;
+
+/// The state diff room kept for what changes after a block's last transaction: the base-fee
+/// vault's credit, and the Prague request contracts' post-block calls if they are deployed (the
+/// L2 genesis has none).
+fn post_block_reserve<DB>(
+    executor: &mut Executor<'_, DB>,
+    spec: &ChainSpec,
+    header: &Header,
+) -> Result<usize, BlockExecutionError>
+where
+    DB: DatabaseRef + std::fmt::Debug,
+    DB::Error: Send + Sync + 'static,
+{
+    let mut reserve = 0;
+    if spec.base_fee_vault.is_some() && header.base_fee_per_gas.unwrap_or_default() > 0 {
+        reserve += ACCOUNT_BYTES;
+    }
+    if spec.is_prague_active_at_timestamp(header.timestamp) {
+        for contract in [
+            alloy_eips::eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
+            alloy_eips::eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
+        ] {
+            let info = executor.evm.db_mut().basic(contract).map_err(|e| {
+                BlockExecutionError::msg(format!("reading request contract {contract}: {e}"))
+            })?;
+            if info.is_some_and(|info| info.code_hash != KECCAK_EMPTY) {
+                reserve += REQUEST_CONTRACT_DIFF;
+            }
+        }
+    }
+    Ok(reserve)
 }
 
 /// The privileged transactions of a block being executed: which receipts are theirs, and the gas
@@ -339,7 +468,7 @@ where
             .tx_gas_used()),
         Transaction::Privileged(sealed) => {
             let index = executor.receipts.len();
-            let gas = execute_privileged(executor, sealed)?;
+            let gas = execute_privileged(executor, sealed, None)?;
             privileged.indices.push(index);
             privileged.gas_used += gas;
             Ok(gas)
@@ -348,7 +477,7 @@ where
 }
 
 /// Execute a privileged transaction (DESIGN.md section 4) on the block's executor and append its
-/// receipt. Returns the gas it used.
+/// receipt. Returns the gas it used. Its state changes are recorded in `bound`, if given.
 ///
 /// - Like any transaction, it must be for this chain and its gas limit must fit the gas left in
 ///   the block (else the error makes the block invalid, or the builder leave it out).
@@ -368,6 +497,7 @@ where
 fn execute_privileged<DB>(
     executor: &mut Executor<'_, DB>,
     sealed: &Sealed<PrivilegedTx>,
+    mut bound: Option<&mut DiffSizeBound>,
 ) -> Result<u64, BlockExecutionError>
 where
     DB: DatabaseRef + std::fmt::Debug,
@@ -437,10 +567,11 @@ where
         };
         account.info.balance = balance;
         account.mark_touch();
-        executor
-            .evm
-            .db_mut()
-            .commit(EvmState::from_iter([(tx.from, account)]));
+        let minted = EvmState::from_iter([(tx.from, account)]);
+        if let Some(bound) = bound.as_deref_mut() {
+            bound.record(&minted, &[]);
+        }
+        executor.evm.db_mut().commit(minted);
     }
 
     let tx_env = TxEnv {
@@ -477,6 +608,9 @@ where
         && account.info.nonce > caller.nonce
     {
         account.info.nonce -= 1;
+    }
+    if let Some(bound) = bound {
+        bound.record(&result.state, result.result.logs());
     }
     Ok(executor
         .commit_transaction(EthTxResult {

@@ -8,6 +8,7 @@
 
 mod call;
 mod db;
+pub mod diff_budget;
 mod executor;
 mod spec;
 
@@ -16,8 +17,10 @@ pub use call::{
     create_access_list, estimate_gas, next_block_call_env, transact,
 };
 pub use db::{StoreDb, StoreDbError};
+pub use diff_budget::DiffSizeBound;
 pub use executor::{
-    BuiltBlock, ExecutionError, ExecutionOutcome, SkipReason, TxSource, build_block, execute_block,
+    BuiltBlock, ExecutionError, ExecutionOutcome, PRIVILEGED_DIFF_ROOM, SkipReason, TxSource,
+    build_block, execute_block,
 };
 pub use spec::{EvmSpec, intrinsic_gas, spec_id_at};
 

@@ -8,6 +8,12 @@
 //! first. One that doesn't fit waits, with every later one, for the next block (see
 //! [`BlockCandidates`]).
 //!
+//! **State diff budget**: a block's own state diff must fit one blob (a batch is sealed before
+//! the block that would overflow it), so blocks are filled by gas and by an upper bound of their
+//! state diff v1 size, at most [`BlockProducerConfig::max_state_diff_bytes`] (by default a
+//! blob's payload less the codec byte). A transaction that doesn't fit what is left waits for
+//! the next block; one whose diff could not fit even an empty block is dropped as invalid.
+//!
 //! After a block is stored, the lane drops what it included, then the producer advances the
 //! store's privileged *included* marker ([`Store::set_privileged_included_up_to`]) to the last
 //! id the chain includes. That is a second write, not part of the block's: a crash between the
@@ -36,6 +42,10 @@ use crate::PrivilegedTxSink;
 /// Default [`BlockProducerConfig::max_privileged_txs_per_block`].
 pub const DEFAULT_MAX_PRIVILEGED_TXS_PER_BLOCK: usize = 1000;
 
+/// Default [`BlockProducerConfig::max_state_diff_bytes`]: a blob's payload less its codec byte,
+/// so that a block's raw (uncompressed) state diff v1 always fits a blob on its own.
+pub const DEFAULT_MAX_STATE_DIFF_BYTES: usize = keel_types::blob::MAX_BLOB_PAYLOAD - 1;
+
 /// How and when blocks are made.
 #[derive(Debug, Clone)]
 pub struct BlockProducerConfig {
@@ -54,6 +64,11 @@ pub struct BlockProducerConfig {
     pub max_privileged_gas_per_block: Option<u64>,
     /// Most privileged transactions in one block (0 would stop their inclusion).
     pub max_privileged_txs_per_block: usize,
+    /// Most bytes a block's own state diff v1 may take (an upper bound of it is kept as the
+    /// block is built; see [`keel_chain::BlockAttributes::max_state_diff_bytes`]); `None` for no
+    /// limit but gas. A batch is sealed before a block that would overflow its blob, so a block
+    /// whose diff alone exceeds a blob could never be committed.
+    pub max_state_diff_bytes: Option<usize>,
 }
 
 impl Default for BlockProducerConfig {
@@ -66,6 +81,7 @@ impl Default for BlockProducerConfig {
             extra_data: Bytes::new(),
             max_privileged_gas_per_block: None,
             max_privileged_txs_per_block: DEFAULT_MAX_PRIVILEGED_TXS_PER_BLOCK,
+            max_state_diff_bytes: Some(DEFAULT_MAX_STATE_DIFF_BYTES),
         }
     }
 }
@@ -132,6 +148,7 @@ impl BlockProducer {
             gas_limit,
             prev_randao: keccak256(parent_hash),
             extra_data: self.config.extra_data.clone(),
+            max_state_diff_bytes: self.config.max_state_diff_bytes,
         };
         let built = self.chain.build_block(&attributes, &mut candidates)?;
         // Drops from the lane what the block included before anything can fail.
@@ -154,6 +171,7 @@ impl BlockProducer {
             txs = built.block.body.transactions.len(),
             privileged,
             gas = header.gas_used,
+            diff_bound = built.state_diff_bound,
             base_fee = header.base_fee_per_gas.unwrap_or_default(),
             dropped = candidates.invalid().len(),
             pool = self.mempool.len(),

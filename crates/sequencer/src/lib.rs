@@ -15,6 +15,7 @@ pub mod supervisor;
 pub use batch_sealer::{BatchSealer, BatchSealerConfig, SealError};
 pub use block_producer::{
     BlockProducer, BlockProducerConfig, BlockProducerError, DEFAULT_MAX_PRIVILEGED_TXS_PER_BLOCK,
+    DEFAULT_MAX_STATE_DIFF_BYTES,
 };
 pub use l1_watcher::{L1Watcher, L1WatcherConfig, MemorySink, PrivilegedTxSink};
 pub use l1_committer::{CommitterError, L1Committer, L1CommitterConfig};

@@ -174,6 +174,16 @@ pub struct BlockProducerArgs {
         value_name = "GAS"
     )]
     pub max_privileged_gas: Option<u64>,
+    /// Most bytes a block's own state diff (v1, uncompressed) may take, counted as an upper bound
+    /// while the block is built; a transaction that would go over waits for the next block. The
+    /// default keeps every block's diff within one blob. 0 turns the limit off (gas only).
+    #[arg(
+        long = "block-producer.max-state-diff-bytes",
+        env = "KEEL_BLOCK_PRODUCER_MAX_STATE_DIFF_BYTES",
+        default_value_t = keel_sequencer::DEFAULT_MAX_STATE_DIFF_BYTES,
+        value_name = "BYTES"
+    )]
+    pub max_state_diff_bytes: usize,
 }
 
 #[derive(Debug, Args)]
@@ -299,6 +309,8 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             skip_empty: args.producer.skip_empty,
             max_privileged_gas_per_block: args.producer.max_privileged_gas,
             max_privileged_txs_per_block: args.producer.max_privileged_txs.max(1),
+            max_state_diff_bytes: (args.producer.max_state_diff_bytes > 0)
+                .then_some(args.producer.max_state_diff_bytes),
             ..BlockProducerConfig::default()
         },
         chain.clone(),
