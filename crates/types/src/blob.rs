@@ -1,7 +1,8 @@
 //! A batch's blob (DESIGN.md section 8): the blob payload `codec (1 byte) ‖ body` and its packing
 //! into one EIP-4844 blob.
 //!
-//! **Payload.** Codec [`Codec::Raw`] (0): the body is the [`StateDiff`] encoding itself. Codec
+//! **Payload.** The body encodes the diff as v1 or v2 (its own first byte says which; see
+//! [`DiffVersion`]). Codec [`Codec::Raw`] (0): the body is the [`StateDiff`] encoding itself. Codec
 //! [`Codec::Brotli`] (1): the body is that encoding compressed with brotli (RFC 7932) — the
 //! `brotli` crate, Dropbox's pure-Rust, all-safe-code implementation, picked over zstd because it
 //! needs no C toolchain or bindings (this crate is also built into the stateless prover program) and
@@ -12,7 +13,9 @@
 //! brotli stream (no large-window extension), must consume the whole body, and stops with an error
 //! as soon as the output would exceed [`MAX_DECOMPRESSED_LEN`] (16 MiB), so a malicious blob cannot
 //! blow up memory. Compressed bytes are not canonical (another encoder may produce other bytes);
-//! the decoded state diff is.
+//! the decoded state diff is. [`smallest_state_diff_payload`] picks the smallest of the four
+//! version × codec payloads (brotli runs twice); [`fits_one_blob`] answers whether a diff fits,
+//! compressing only when the raw v2 payload does not.
 //!
 //! **Packing.** A blob is 4096 field elements of 32 bytes. Each 32-byte chunk is a `0x00` byte
 //! followed by 31 data bytes (so every element is below the BLS12-381 modulus), giving a data stream
@@ -22,7 +25,7 @@
 //! first byte is not zero, a length above that maximum, and a nonzero byte in the padding after the
 //! payload, so one payload has exactly one blob.
 
-use crate::state_diff::{StateDiff, StateDiffError};
+use crate::state_diff::{DiffVersion, StateDiff, StateDiffError};
 use brotli::enc::BrotliEncoderParams;
 use brotli::{BrotliDecompressStream, BrotliResult, BrotliState, HeapAlloc, HuffmanCode};
 
@@ -38,6 +41,8 @@ pub const DATA_BYTES_PER_FIELD_ELEMENT: usize = BYTES_PER_FIELD_ELEMENT - 1;
 pub const DATA_BYTES_PER_BLOB: usize = FIELD_ELEMENTS_PER_BLOB * DATA_BYTES_PER_FIELD_ELEMENT;
 /// Bytes of the big-endian `u32` payload length at the start of the data stream.
 pub const PAYLOAD_LEN_PREFIX: usize = 4;
+/// Bytes of the codec byte that starts a payload.
+pub const CODEC_LEN: usize = 1;
 /// The largest payload one blob holds.
 pub const MAX_BLOB_PAYLOAD: usize = DATA_BYTES_PER_BLOB - PAYLOAD_LEN_PREFIX;
 /// The largest state diff encoding a compressed payload may decompress to.
@@ -149,28 +154,154 @@ pub fn unpack_blob(blob: &[u8; BYTES_PER_BLOB]) -> Result<Vec<u8>, BlobError> {
     Ok(payload.to_vec())
 }
 
-/// The blob payload of `diff`: `codec ‖ body`. Fails only if the diff does not encode (see
-/// [`StateDiff::encode`]).
+/// The blob payload of `diff` encoded as v1: `codec ‖ body`. Fails only if the diff does not
+/// encode (see [`StateDiff::encode`]).
 pub fn encode_state_diff_payload(diff: &StateDiff, codec: Codec) -> Result<Vec<u8>, BlobError> {
-    let encoded = diff.encode()?;
-    let mut out = vec![codec as u8];
+    encode_state_diff_payload_as(diff, DiffVersion::V1, codec)
+}
+
+/// The blob payload of `diff` encoded as `version`: `codec ‖ body`. Fails only if the diff does
+/// not encode in that version (see [`StateDiff::encode_as`]).
+pub fn encode_state_diff_payload_as(
+    diff: &StateDiff,
+    version: DiffVersion,
+    codec: Codec,
+) -> Result<Vec<u8>, BlobError> {
+    payload_of(&diff.encode_as(version)?, codec)
+}
+
+/// `codec ‖ body` for an encoded diff.
+fn payload_of(encoded: &[u8], codec: Codec) -> Result<Vec<u8>, BlobError> {
     match codec {
-        Codec::Raw => out.extend_from_slice(&encoded),
+        Codec::Raw => {
+            let mut out = Vec::with_capacity(1 + encoded.len());
+            out.push(Codec::Raw as u8);
+            out.extend_from_slice(encoded);
+            Ok(out)
+        }
         Codec::Brotli => {
+            let mut out = vec![Codec::Brotli as u8];
             let params = BrotliEncoderParams {
                 quality: BROTLI_QUALITY,
                 lgwin: BROTLI_LGWIN,
                 size_hint: encoded.len(),
                 ..Default::default()
             };
-            brotli::BrotliCompress(&mut encoded.as_slice(), &mut out, &params)
+            brotli::BrotliCompress(&mut &encoded[..], &mut out, &params)
                 .map_err(|e| BlobError::Compression(e.to_string()))?;
+            Ok(out)
         }
     }
-    Ok(out)
 }
 
-/// Decodes a blob payload (`codec ‖ body`) back to its state diff.
+/// The sizes of the four candidate payloads of a diff, codec byte included (for logs and
+/// benchmarks). v1's are `None` when v1 cannot hold the diff (a count, length or nonce increase
+/// above its u16 fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadSizes {
+    pub v1_raw: Option<usize>,
+    pub v1_brotli: Option<usize>,
+    pub v2_raw: usize,
+    pub v2_brotli: usize,
+}
+
+impl PayloadSizes {
+    /// The size of one candidate (`None` if v1 cannot hold the diff).
+    pub fn get(&self, version: DiffVersion, codec: Codec) -> Option<usize> {
+        match (version, codec) {
+            (DiffVersion::V1, Codec::Raw) => self.v1_raw,
+            (DiffVersion::V1, Codec::Brotli) => self.v1_brotli,
+            (DiffVersion::V2, Codec::Raw) => Some(self.v2_raw),
+            (DiffVersion::V2, Codec::Brotli) => Some(self.v2_brotli),
+        }
+    }
+}
+
+/// The payload [`smallest_state_diff_payload`] chose, with what it was chosen from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChosenPayload {
+    /// `codec ‖ body`, ready for [`pack_blob`].
+    pub payload: Vec<u8>,
+    pub version: DiffVersion,
+    pub codec: Codec,
+    /// All four candidates' sizes; `payload.len()` is the smallest of them.
+    pub sizes: PayloadSizes,
+}
+
+/// The smallest blob payload of `diff` among v1 and v2, each raw and brotli-compressed (brotli
+/// runs exactly twice, once per version; once if v1 cannot hold the diff). On equal sizes raw
+/// beats brotli (cheaper to decode) and v2 beats v1. Fails only if the diff is not in canonical
+/// order (see [`StateDiff::check_order`]); the payload may still be too large for one blob.
+pub fn smallest_state_diff_payload(diff: &StateDiff) -> Result<ChosenPayload, BlobError> {
+    let v2 = diff.encode_v2()?;
+    // v2 encoded, so the order is right and a v1 failure can only be one of its u16 limits.
+    let v1 = diff.encode().ok();
+    let v2_brotli = payload_of(&v2, Codec::Brotli)?;
+    let v1_brotli = v1
+        .as_deref()
+        .map(|v1| payload_of(v1, Codec::Brotli))
+        .transpose()?;
+    let sizes = PayloadSizes {
+        v1_raw: v1.as_ref().map(|v1| 1 + v1.len()),
+        v1_brotli: v1_brotli.as_ref().map(Vec::len),
+        v2_raw: 1 + v2.len(),
+        v2_brotli: v2_brotli.len(),
+    };
+    // Candidates in order of preference on equal size (`min_by_key` keeps the first minimum).
+    let preference = [
+        (DiffVersion::V2, Codec::Raw),
+        (DiffVersion::V1, Codec::Raw),
+        (DiffVersion::V2, Codec::Brotli),
+        (DiffVersion::V1, Codec::Brotli),
+    ];
+    let (version, codec, _) = preference
+        .into_iter()
+        .filter_map(|(version, codec)| Some((version, codec, sizes.get(version, codec)?)))
+        .min_by_key(|&(_, _, size)| size)
+        .unwrap_or((DiffVersion::V2, Codec::Raw, sizes.v2_raw));
+    let payload = match (version, codec) {
+        (DiffVersion::V2, Codec::Brotli) => v2_brotli,
+        (DiffVersion::V1, Codec::Brotli) => v1_brotli.unwrap_or_default(),
+        (DiffVersion::V2, Codec::Raw) => payload_of(&v2, Codec::Raw)?,
+        (DiffVersion::V1, Codec::Raw) => payload_of(v1.as_deref().unwrap_or_default(), Codec::Raw)?,
+    };
+    Ok(ChosenPayload {
+        payload,
+        version,
+        codec,
+        sizes,
+    })
+}
+
+/// Whether [`smallest_state_diff_payload`] of `diff` fits one blob (at most
+/// [`MAX_BLOB_PAYLOAD`] bytes), for the batch sealer. Cheap when the raw v2 payload fits (its
+/// length is computed without encoding); otherwise compresses, v2 first, and v1 only if v2 does
+/// not fit compressed either. Fails only if the diff is not in canonical order.
+pub fn fits_one_blob(diff: &StateDiff) -> Result<bool, BlobError> {
+    diff.check_order()?;
+    if raw_payload_fits(diff.encoded_len_v2()) {
+        return Ok(true);
+    }
+    // Raw v1 rarely beats raw v2, but it can (full-width slots, huge header integers).
+    if raw_payload_fits(diff.encoded_len()) && diff.encode().is_ok() {
+        return Ok(true);
+    }
+    if payload_of(&diff.encode_v2()?, Codec::Brotli)?.len() <= MAX_BLOB_PAYLOAD {
+        return Ok(true);
+    }
+    match diff.encode() {
+        Ok(v1) => Ok(payload_of(&v1, Codec::Brotli)?.len() <= MAX_BLOB_PAYLOAD),
+        // v1 cannot hold the diff (a u16 limit): v2 was the only candidate.
+        Err(_) => Ok(false),
+    }
+}
+
+/// Whether a raw payload (codec byte and a diff encoding of `encoded_len` bytes) fits a blob.
+fn raw_payload_fits(encoded_len: usize) -> bool {
+    encoded_len + CODEC_LEN <= MAX_BLOB_PAYLOAD
+}
+
+/// Decodes a blob payload (`codec ‖ body`, the body a v1 or v2 diff) back to its state diff.
 pub fn decode_state_diff_payload(payload: &[u8]) -> Result<StateDiff, BlobError> {
     let (&codec, body) = payload.split_first().ok_or(BlobError::EmptyPayload)?;
     match Codec::try_from(codec)? {
@@ -225,10 +356,19 @@ fn brotli_decompress_bounded(input: &[u8], max: usize) -> Result<Vec<u8>, BlobEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state_diff::tests::arb_state_diff;
+    use crate::state_diff::tests::{arb_state_diff, arb_state_diff_wide};
     use crate::state_diff::{AccountDiff, DiffHeader};
     use alloy_primitives::{Address, B256, U256};
     use proptest::prelude::*;
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    use std::collections::BTreeMap;
+
+    const ALL_FORMATS: [(DiffVersion, Codec); 4] = [
+        (DiffVersion::V1, Codec::Raw),
+        (DiffVersion::V1, Codec::Brotli),
+        (DiffVersion::V2, Codec::Raw),
+        (DiffVersion::V2, Codec::Brotli),
+    ];
 
     /// Deterministic filler (splitmix64), so large payloads cost nothing to generate or shrink.
     fn filler(len: usize, seed: u64) -> Vec<u8> {
@@ -390,6 +530,236 @@ mod tests {
     }
 
     #[test]
+    fn payloads_in_all_four_formats() {
+        let diff = sample_diff();
+        let mut lens = Vec::new();
+        for (version, codec) in ALL_FORMATS {
+            let payload = encode_state_diff_payload_as(&diff, version, codec).unwrap();
+            assert_eq!(payload[0], codec as u8);
+            if codec == Codec::Raw {
+                assert_eq!(&payload[1..], diff.encode_as(version).unwrap().as_slice());
+            }
+            let unpacked = unpack_blob(&pack_blob(&payload).unwrap()).unwrap();
+            assert_eq!(decode_state_diff_payload(&unpacked).unwrap(), diff);
+            lens.push(payload.len());
+        }
+        // Raw v2 is well under raw v1 here (small balances and slots).
+        assert!(lens[2] * 2 < lens[0], "{lens:?}");
+        assert_eq!(
+            encode_state_diff_payload(&diff, Codec::Brotli).unwrap(),
+            encode_state_diff_payload_as(&diff, DiffVersion::V1, Codec::Brotli).unwrap()
+        );
+    }
+
+    #[test]
+    fn smallest_payload_is_the_smallest_of_four() {
+        for diff in [
+            sample_diff(),
+            StateDiff::default(),
+            transfer_workload(30, 1),
+            full_width_slots(),
+        ] {
+            let chosen = smallest_state_diff_payload(&diff).unwrap();
+            let mut sizes = Vec::new();
+            for (version, codec) in ALL_FORMATS {
+                let len = encode_state_diff_payload_as(&diff, version, codec)
+                    .unwrap()
+                    .len();
+                assert_eq!(chosen.sizes.get(version, codec), Some(len));
+                sizes.push(len);
+            }
+            assert_eq!(chosen.payload.len(), *sizes.iter().min().unwrap());
+            assert_eq!(
+                chosen.sizes.get(chosen.version, chosen.codec),
+                Some(chosen.payload.len())
+            );
+            assert_eq!(chosen.payload[0], chosen.codec as u8);
+            assert_eq!(decode_state_diff_payload(&chosen.payload).unwrap(), diff);
+            assert_eq!(
+                fits_one_blob(&diff),
+                Ok(chosen.payload.len() <= MAX_BLOB_PAYLOAD)
+            );
+        }
+        // One transfer (random hashes and addresses, little to compress): raw wins, and v2 is
+        // the shorter raw one.
+        let chosen = smallest_state_diff_payload(&transfer_workload(1, 3)).unwrap();
+        assert_eq!(
+            (chosen.version, chosen.codec),
+            (DiffVersion::V2, Codec::Raw)
+        );
+        // Random full-width slots: v2's per-slot length byte makes raw v1 shorter than raw v2.
+        let sizes = smallest_state_diff_payload(&full_width_slots())
+            .unwrap()
+            .sizes;
+        assert!(sizes.v1_raw.unwrap() < sizes.v2_raw, "{sizes:?}");
+    }
+
+    /// One account writing 50 slots with random 32-byte keys and values.
+    fn full_width_slots() -> StateDiff {
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut storage: Vec<(B256, U256)> = (0..50)
+            .map(|_| {
+                let mut value = rng.random::<[u8; 32]>();
+                value[0] |= 1;
+                (
+                    B256::from(rng.random::<[u8; 32]>()),
+                    U256::from_be_bytes(value),
+                )
+            })
+            .collect();
+        storage.sort();
+        StateDiff {
+            accounts: vec![AccountDiff {
+                address: Address::repeat_byte(1),
+                storage,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn smallest_payload_without_v1() {
+        // A nonce increase above v1's u16: only v2 can carry the diff.
+        let mut diff = sample_diff();
+        diff.accounts[0].nonce_increase = Some(70_000);
+        let chosen = smallest_state_diff_payload(&diff).unwrap();
+        assert_eq!(chosen.version, DiffVersion::V2);
+        assert_eq!(chosen.sizes.v1_raw, None);
+        assert_eq!(chosen.sizes.v1_brotli, None);
+        assert_eq!(decode_state_diff_payload(&chosen.payload).unwrap(), diff);
+        assert_eq!(fits_one_blob(&diff), Ok(true));
+
+        // Out of order: neither version encodes.
+        diff.accounts.swap(0, 1);
+        assert!(matches!(
+            smallest_state_diff_payload(&diff),
+            Err(BlobError::StateDiff(StateDiffError::UnsortedAccounts(_)))
+        ));
+        assert!(matches!(
+            fits_one_blob(&diff),
+            Err(BlobError::StateDiff(StateDiffError::UnsortedAccounts(_)))
+        ));
+    }
+
+    /// The density workload: `transfers` ETH transfers of 1 gwei to 1 ETH (uniform) to as many
+    /// new random recipients, from `transfers / 3` (rounded up) random senders that each held
+    /// 1,000,000 ETH and sent three of them (nonce +3, balance minus amounts and 21,000 gas at
+    /// 1 gwei).
+    fn transfer_workload(transfers: usize, seed: u64) -> StateDiff {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let ether = U256::from(1_000_000_000_000_000_000u64);
+        let fee = U256::from(21_000u64 * 1_000_000_000);
+        let senders: Vec<Address> = (0..transfers.div_ceil(3))
+            .map(|_| Address::from(rng.random::<[u8; 20]>()))
+            .collect();
+        let mut accounts: BTreeMap<Address, AccountDiff> = senders
+            .iter()
+            .map(|&address| {
+                let account = AccountDiff {
+                    address,
+                    balance: Some(ether * U256::from(1_000_000)),
+                    nonce_increase: Some(0),
+                    ..Default::default()
+                };
+                (address, account)
+            })
+            .collect();
+        for t in 0..transfers {
+            let amount = U256::from(rng.random_range(1_000_000_000u64..=1_000_000_000_000_000_000));
+            let to = Address::from(rng.random::<[u8; 20]>());
+            let sender = accounts.get_mut(&senders[t % senders.len()]).unwrap();
+            sender.balance = Some(sender.balance.unwrap() - amount - fee);
+            sender.nonce_increase = Some(sender.nonce_increase.unwrap() + 1);
+            let recipient = AccountDiff {
+                address: to,
+                balance: Some(amount),
+                ..Default::default()
+            };
+            assert!(accounts.insert(to, recipient).is_none());
+        }
+        StateDiff {
+            last_header: DiffHeader {
+                tx_root: B256::from(rng.random::<[u8; 32]>()),
+                receipts_root: B256::from(rng.random::<[u8; 32]>()),
+                parent_hash: B256::from(rng.random::<[u8; 32]>()),
+                gas_limit: 1_000_000_000,
+                gas_used: 21_000 * transfers as u64,
+                timestamp: 1_760_000_000,
+                block_number: 123_456,
+                base_fee_per_gas: 1_000_000_000,
+            },
+            accounts: accounts.into_values().collect(),
+            ..Default::default()
+        }
+    }
+
+    /// DESIGN.md's density target: 3,000 ETH transfers from 1,000 senders fit one blob; in fact
+    /// raw v2 already does, so the sealer never needs to compress for them.
+    #[test]
+    fn three_thousand_transfers_fit_one_blob() {
+        let diff = transfer_workload(3_000, 42);
+        assert_eq!(diff.accounts.len(), 4_000);
+        assert_eq!(
+            diff.accounts
+                .iter()
+                .filter(|a| a.nonce_increase == Some(3))
+                .count(),
+            1_000
+        );
+        let chosen = smallest_state_diff_payload(&diff).unwrap();
+        let sizes = chosen.sizes;
+        assert!(chosen.payload.len() <= MAX_BLOB_PAYLOAD, "{sizes:?}");
+        assert!(sizes.v2_raw <= MAX_BLOB_PAYLOAD, "{sizes:?}");
+        assert!(sizes.v1_raw.unwrap() > MAX_BLOB_PAYLOAD, "{sizes:?}");
+        assert_eq!(sizes.v2_raw, 1 + diff.encoded_len_v2());
+        assert_eq!(fits_one_blob(&diff), Ok(true));
+        let blob = pack_blob(&chosen.payload).unwrap();
+        assert_eq!(
+            decode_state_diff_payload(&unpack_blob(&blob).unwrap()).unwrap(),
+            diff
+        );
+        // And 4,000 do not fit, compressed or not.
+        let diff = transfer_workload(4_000, 42);
+        assert_eq!(fits_one_blob(&diff), Ok(false));
+    }
+
+    /// Prints the most transfers of [`transfer_workload`] each of the four formats fits in one
+    /// blob (for docs/committer.md). Run with
+    /// `cargo nextest run -p keel-types --run-ignored only max_transfers_per_blob --no-capture`.
+    #[test]
+    #[ignore = "a measurement (about a minute), not a check"]
+    fn max_transfers_per_blob() {
+        let mut cache: BTreeMap<usize, PayloadSizes> = BTreeMap::new();
+        let mut sizes_at = |n: usize| {
+            *cache.entry(n).or_insert_with(|| {
+                smallest_state_diff_payload(&transfer_workload(n, 42))
+                    .unwrap()
+                    .sizes
+            })
+        };
+        for (version, codec) in ALL_FORMATS {
+            // Largest n in [lo, hi) whose payload fits, by bisection (sizes grow with n).
+            let (mut lo, mut hi) = (100, 8_000);
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2;
+                if sizes_at(mid).get(version, codec).unwrap() <= MAX_BLOB_PAYLOAD {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            let size = sizes_at(lo).get(version, codec).unwrap();
+            println!(
+                "{version} {codec:?}: {lo} transfers ({size} bytes, {:.1} bytes/transfer)",
+                size as f64 / lo as f64
+            );
+        }
+        let sizes = sizes_at(3_000);
+        println!("3000 transfers: {sizes:?}");
+    }
+
+    #[test]
     fn payload_decoding_rejects_bad_payloads() {
         assert_eq!(decode_state_diff_payload(&[]), Err(BlobError::EmptyPayload));
         assert_eq!(
@@ -490,12 +860,23 @@ mod tests {
 
         #[test]
         fn state_diff_payload_round_trip(diff in arb_state_diff()) {
-            for codec in [Codec::Raw, Codec::Brotli] {
-                let payload = encode_state_diff_payload(&diff, codec).unwrap();
+            for (version, codec) in ALL_FORMATS {
+                let payload = encode_state_diff_payload_as(&diff, version, codec).unwrap();
                 prop_assert_eq!(payload[0], codec as u8);
                 let blob = pack_blob(&payload).unwrap();
                 prop_assert_eq!(decode_state_diff_payload(&unpack_blob(&blob).unwrap()).unwrap(), diff.clone());
             }
+        }
+
+        #[test]
+        fn smallest_payload_round_trip(diff in arb_state_diff_wide()) {
+            let chosen = smallest_state_diff_payload(&diff).unwrap();
+            let smallest = [chosen.sizes.v1_raw, chosen.sizes.v1_brotli, Some(chosen.sizes.v2_raw), Some(chosen.sizes.v2_brotli)]
+                .into_iter()
+                .flatten()
+                .min();
+            prop_assert_eq!(Some(chosen.payload.len()), smallest);
+            prop_assert_eq!(decode_state_diff_payload(&chosen.payload).unwrap(), diff);
         }
 
         /// Arbitrary payloads (either codec) never panic.
@@ -513,9 +894,11 @@ mod tests {
         #[test]
         fn decode_mutated_compressed_payloads(
             diff in arb_state_diff(),
+            v2 in any::<bool>(),
             edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
         ) {
-            let mut payload = encode_state_diff_payload(&diff, Codec::Brotli).unwrap();
+            let version = if v2 { DiffVersion::V2 } else { DiffVersion::V1 };
+            let mut payload = encode_state_diff_payload_as(&diff, version, Codec::Brotli).unwrap();
             for (at, byte) in edits {
                 let i = 1 + at.index(payload.len() - 1);
                 payload[i] = byte;

@@ -21,7 +21,9 @@ pub mod state_diff;
 
 pub use batch::{Batch, BatchMessage};
 pub use blob::{
-    BlobError, Codec, decode_state_diff_payload, encode_state_diff_payload, pack_blob, unpack_blob,
+    BlobError, ChosenPayload, Codec, PayloadSizes, decode_state_diff_payload,
+    encode_state_diff_payload, encode_state_diff_payload_as, fits_one_blob, pack_blob,
+    smallest_state_diff_payload, unpack_blob,
 };
 pub use block::{Block, BlockBody, Receipt, SealedHeader, Transaction};
 pub use chain_spec::{ChainSpec, ChainSpecError};
@@ -31,7 +33,8 @@ pub use l2_genesis::{L2GenesisConfig, L2GenesisError, l2_genesis};
 pub use privileged::{PrivilegedTx, apply_l1_alias, privileged_rolling_hash};
 pub use public_inputs::{PUBLIC_INPUTS_LEN, PublicInputs};
 pub use state_diff::{
-    AccountDiff, CodeChange, DiffHeader, PrivilegedLog, StateDiff, StateDiffError, WithdrawalLog,
+    AccountDiff, CodeChange, DiffHeader, DiffVersion, PrivilegedLog, StateDiff, StateDiffError,
+    WithdrawalLog,
 };
 
 pub use alloy_consensus::Header;

@@ -1,7 +1,11 @@
-//! The state diff v1 of a batch (DESIGN.md section 8): what a batch's blob carries so that anyone can
+//! The state diff of a batch (DESIGN.md section 8): what a batch's blob carries so that anyone can
 //! replay every batch over the genesis state and get the committed state roots back.
 //!
-//! The format, byte for byte (all integers big-endian, `uN` = N bits):
+//! Two encodings of the same [`StateDiff`], told apart by their first byte ([`DiffVersion`]):
+//! v1, below, fixed by DESIGN.md, and v2, keel's denser one (module [`v2`], spec in
+//! `docs/committer.md`). [`StateDiff::decode`] reads both.
+//!
+//! The v1 format, byte for byte (all integers big-endian, `uN` = N bits):
 //!
 //! ```text
 //! version u8 (= 1)
@@ -30,11 +34,65 @@
 //!
 //! Decoding never panics and never allocates more than a small multiple of its input.
 
+pub mod v2;
+
 use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, Bytes, U256};
 
-/// The only state diff version this crate reads and writes.
-pub const STATE_DIFF_VERSION: u8 = 1;
+/// The version byte of state diff v1.
+pub const STATE_DIFF_V1: u8 = 1;
+/// The version byte of state diff v2.
+pub const STATE_DIFF_V2: u8 = 2;
+
+/// A state diff encoding, named by its leading version byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum DiffVersion {
+    /// DESIGN.md's fixed-width format.
+    V1 = STATE_DIFF_V1,
+    /// keel's denser format (variable-length integers, no leading zeros).
+    V2 = STATE_DIFF_V2,
+}
+
+impl DiffVersion {
+    /// Every version this crate reads and writes.
+    pub const ALL: [Self; 2] = [Self::V1, Self::V2];
+
+    /// The version byte that starts an encoding of this version.
+    pub fn byte(self) -> u8 {
+        self as u8
+    }
+
+    /// The version of an encoding, from its first byte.
+    pub fn of_encoding(bytes: &[u8]) -> Result<Self, StateDiffError> {
+        match bytes.first() {
+            None => Err(StateDiffError::Truncated {
+                offset: 0,
+                needed: 1,
+                available: 0,
+            }),
+            Some(&byte) => Self::try_from(byte),
+        }
+    }
+}
+
+impl TryFrom<u8> for DiffVersion {
+    type Error = StateDiffError;
+
+    fn try_from(byte: u8) -> Result<Self, StateDiffError> {
+        match byte {
+            STATE_DIFF_V1 => Ok(Self::V1),
+            STATE_DIFF_V2 => Ok(Self::V2),
+            other => Err(StateDiffError::BadVersion(other)),
+        }
+    }
+}
+
+impl std::fmt::Display for DiffVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "v{}", self.byte())
+    }
+}
 
 /// Account type bit: the account carries its final balance.
 pub const TYPE_BALANCE: u8 = 1;
@@ -58,12 +116,14 @@ const PRIVILEGED_LEN: usize = 20 + 32;
 /// Errors encoding or decoding a [`StateDiff`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateDiffError {
-    #[error("too many {what}: {count} (a u16 count allows at most 65535)")]
+    #[error("too many {what} for v1: {count} (a u16 count allows at most 65535)")]
     TooMany { what: &'static str, count: usize },
-    #[error("account {address} writes {count} storage slots (a u16 count allows at most 65535)")]
+    #[error("account {address} writes {count} storage slots (v1's u16 count allows at most 65535)")]
     TooManySlots { address: Address, count: usize },
-    #[error("bytecode of {address} is {len} bytes (a u16 length allows at most 65535)")]
+    #[error("bytecode of {address} is {len} bytes (v1's u16 length allows at most 65535)")]
     CodeTooLong { address: Address, len: usize },
+    #[error("nonce of {address} increases by {increase} (v1's u16 allows at most 65535)")]
+    NonceIncreaseTooLarge { address: Address, increase: u64 },
     #[error("account {0} appears more than once")]
     DuplicateAddress(Address),
     #[error("accounts are not in ascending address order (at {0})")]
@@ -80,14 +140,30 @@ pub enum StateDiffError {
         needed: usize,
         available: usize,
     },
-    #[error("unsupported state diff version {0} (expected {STATE_DIFF_VERSION})")]
+    #[error(
+        "unsupported state diff version {0} (supported: {STATE_DIFF_V1} = v1, {STATE_DIFF_V2} = v2)"
+    )]
     BadVersion(u8),
     #[error("{0} trailing bytes after the state diff")]
     TrailingBytes(usize),
-    #[error("account type {0:#04x} has both new bytecode (8) and known bytecode (16)")]
+    #[error("account type {0:#04x} has both new bytecode and known bytecode")]
     BothCodeKinds(u8),
     #[error("account type {0:#04x} has unknown bits")]
     UnknownTypeBits(u8),
+    #[error("v2 account type {0:#04x}: balance length code above 33")]
+    BadBalanceLength(u8),
+    #[error("v2 account extension byte {0:#04x} is zero or has unknown bits")]
+    BadExtension(u8),
+    #[error("variable-length integer at offset {offset} is not minimal")]
+    NonMinimalVarint { offset: usize },
+    #[error("variable-length integer at offset {offset} overflows a u64")]
+    VarintOverflow { offset: usize },
+    #[error("integer at offset {offset} has a leading zero byte (not minimal)")]
+    LeadingZero { offset: usize },
+    #[error("integer length {len} at offset {offset} is above 32 bytes")]
+    IntegerTooLong { offset: usize, len: usize },
+    #[error("escaped slot length {len} at offset {offset} has a shorter code (or is above 31)")]
+    NonMinimalLength { offset: usize, len: usize },
 }
 
 /// The fields of the batch's last block header that the state diff carries.
@@ -134,8 +210,8 @@ pub struct AccountDiff {
     pub address: Address,
     /// The final balance (type bit 1).
     pub balance: Option<U256>,
-    /// How much the nonce grew over the batch (type bit 2).
-    pub nonce_increase: Option<u16>,
+    /// How much the nonce grew over the batch (type bit 2). v1 holds at most `u16::MAX`.
+    pub nonce_increase: Option<u64>,
     /// Storage writes (type bit 4 when non-empty): the last value written to each slot, in strictly
     /// ascending key order.
     pub storage: Vec<(B256, U256)>,
@@ -144,7 +220,7 @@ pub struct AccountDiff {
 }
 
 impl AccountDiff {
-    /// The type byte this account encodes with.
+    /// The type byte this account encodes with in v1.
     pub fn type_byte(&self) -> u8 {
         let mut ty = 0;
         if self.balance.is_some() {
@@ -196,7 +272,7 @@ pub struct PrivilegedLog {
     pub value: U256,
 }
 
-/// The state diff v1 of a batch.
+/// The state diff of a batch (encoded as v1 or v2).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StateDiff {
     pub last_header: DiffHeader,
@@ -216,7 +292,41 @@ impl StateDiff {
         }
     }
 
-    /// The length of [`encode`](Self::encode)'s output (whether or not it would succeed).
+    /// Encodes the diff in `version` ([`encode`](Self::encode) or
+    /// [`encode_v2`](Self::encode_v2)).
+    pub fn encode_as(&self, version: DiffVersion) -> Result<Vec<u8>, StateDiffError> {
+        match version {
+            DiffVersion::V1 => self.encode(),
+            DiffVersion::V2 => self.encode_v2(),
+        }
+    }
+
+    /// The length of [`encode_as`](Self::encode_as)'s output (whether or not it would succeed).
+    pub fn encoded_len_as(&self, version: DiffVersion) -> usize {
+        match version {
+            DiffVersion::V1 => self.encoded_len(),
+            DiffVersion::V2 => self.encoded_len_v2(),
+        }
+    }
+
+    /// Checks the order [`encode`](Self::encode) and [`encode_v2`](Self::encode_v2) require:
+    /// accounts in strictly ascending address order, each account's slots in strictly ascending
+    /// key order. Cheap: allocates nothing.
+    pub fn check_order(&self) -> Result<(), StateDiffError> {
+        let mut previous: Option<Address> = None;
+        for account in &self.accounts {
+            check_address_order(previous, account.address)?;
+            previous = Some(account.address);
+            let mut previous_key = None;
+            for (key, _) in &account.storage {
+                check_slot_order(account.address, previous_key, *key)?;
+                previous_key = Some(*key);
+            }
+        }
+        Ok(())
+    }
+
+    /// The length of v1 [`encode`](Self::encode)'s output (whether or not it would succeed).
     pub fn encoded_len(&self) -> usize {
         HEADER_LEN
             + 2
@@ -231,11 +341,11 @@ impl StateDiff {
             + PRIVILEGED_LEN * self.privileged.len()
     }
 
-    /// Encodes the diff. Fails if a count or length does not fit its u16, or if accounts or slots
-    /// are not in strictly ascending order (which includes duplicates).
+    /// Encodes the diff as v1. Fails if a count, length or nonce increase does not fit its u16, or
+    /// if accounts or slots are not in strictly ascending order (which includes duplicates).
     pub fn encode(&self) -> Result<Vec<u8>, StateDiffError> {
         let mut out = Vec::with_capacity(self.encoded_len());
-        out.push(STATE_DIFF_VERSION);
+        out.push(STATE_DIFF_V1);
         let h = &self.last_header;
         out.extend_from_slice(h.tx_root.as_slice());
         out.extend_from_slice(h.receipts_root.as_slice());
@@ -275,13 +385,29 @@ impl StateDiff {
         Ok(out)
     }
 
-    /// Decodes a diff, rejecting anything [`encode`](Self::encode) would not produce: truncated
-    /// input, another version, trailing bytes, unknown or contradictory type bits, out-of-order or
-    /// duplicate accounts and slots, a storage flag with no slots.
+    /// Decodes a v1 or v2 diff (by its version byte), rejecting anything
+    /// [`encode`](Self::encode) or [`encode_v2`](Self::encode_v2) would not produce: truncated
+    /// input, an unknown version, trailing bytes, unknown or contradictory type bits, out-of-order
+    /// or duplicate accounts and slots, a storage flag with no slots, and in v2 any non-minimal
+    /// integer or length.
     pub fn decode(bytes: &[u8]) -> Result<Self, StateDiffError> {
+        Self::decode_versioned(bytes).map(|(diff, _)| diff)
+    }
+
+    /// [`decode`](Self::decode), also saying which version the bytes were.
+    pub fn decode_versioned(bytes: &[u8]) -> Result<(Self, DiffVersion), StateDiffError> {
+        let version = DiffVersion::of_encoding(bytes)?;
+        let diff = match version {
+            DiffVersion::V1 => Self::decode_v1(bytes)?,
+            DiffVersion::V2 => v2::decode(bytes)?,
+        };
+        Ok((diff, version))
+    }
+
+    fn decode_v1(bytes: &[u8]) -> Result<Self, StateDiffError> {
         let mut r = Reader { buf: bytes, pos: 0 };
         let version = r.u8()?;
-        if version != STATE_DIFF_VERSION {
+        if version != STATE_DIFF_V1 {
             return Err(StateDiffError::BadVersion(version));
         }
         let last_header = DiffHeader {
@@ -369,7 +495,12 @@ fn encode_account(account: &AccountDiff, out: &mut Vec<u8>) -> Result<(), StateD
         out.extend_from_slice(&balance.to_be_bytes::<32>());
     }
     if let Some(increase) = account.nonce_increase {
-        out.extend_from_slice(&increase.to_be_bytes());
+        let increase16 =
+            u16::try_from(increase).map_err(|_| StateDiffError::NonceIncreaseTooLarge {
+                address: account.address,
+                increase,
+            })?;
+        out.extend_from_slice(&increase16.to_be_bytes());
     }
     if !account.storage.is_empty() {
         let n = u16::try_from(account.storage.len()).map_err(|_| StateDiffError::TooManySlots {
@@ -415,7 +546,7 @@ fn decode_account(r: &mut Reader<'_>) -> Result<AccountDiff, StateDiffError> {
         None
     };
     let nonce_increase = if ty & TYPE_NONCE != 0 {
-        Some(r.u16()?)
+        Some(u64::from(r.u16()?))
     } else {
         None
     };
@@ -774,6 +905,40 @@ pub(crate) mod tests {
         diff.accounts[0].code = Some(CodeChange::New(vec![0; 65_535].into()));
         let encoded = diff.encode().unwrap();
         assert_eq!(StateDiff::decode(&encoded).unwrap(), diff);
+
+        diff.accounts[0].nonce_increase = Some(65_536);
+        assert_eq!(
+            diff.encode(),
+            Err(StateDiffError::NonceIncreaseTooLarge {
+                address: diff.accounts[0].address,
+                increase: 65_536
+            })
+        );
+        diff.accounts[0].nonce_increase = Some(65_535);
+        let encoded = diff.encode().unwrap();
+        assert_eq!(StateDiff::decode(&encoded).unwrap(), diff);
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(DiffVersion::try_from(1), Ok(DiffVersion::V1));
+        assert_eq!(DiffVersion::try_from(2), Ok(DiffVersion::V2));
+        assert_eq!(DiffVersion::try_from(0), Err(StateDiffError::BadVersion(0)));
+        assert_eq!(DiffVersion::V2.to_string(), "v2");
+        let diff = StateDiff::default();
+        for version in DiffVersion::ALL {
+            let bytes = diff.encode_as(version).unwrap();
+            assert_eq!(bytes[0], version.byte());
+            assert_eq!(bytes.len(), diff.encoded_len_as(version));
+            assert_eq!(
+                StateDiff::decode_versioned(&bytes),
+                Ok((diff.clone(), version))
+            );
+        }
+        assert!(matches!(
+            DiffVersion::of_encoding(&[]),
+            Err(StateDiffError::Truncated { offset: 0, .. })
+        ));
     }
 
     fn empty_encoding() -> Vec<u8> {
@@ -808,8 +973,17 @@ pub(crate) mod tests {
         }
 
         let mut bad = good.clone();
-        bad[0] = 2;
-        assert_eq!(StateDiff::decode(&bad), Err(StateDiffError::BadVersion(2)));
+        for version in [0, 3, 0xff] {
+            bad[0] = version;
+            assert_eq!(
+                StateDiff::decode(&bad),
+                Err(StateDiffError::BadVersion(version))
+            );
+        }
+        assert_eq!(
+            StateDiffError::BadVersion(3).to_string(),
+            "unsupported state diff version 3 (supported: 1 = v1, 2 = v2)"
+        );
 
         let mut long = good.clone();
         long.push(0);
@@ -863,15 +1037,25 @@ pub(crate) mod tests {
         ));
     }
 
-    fn arb_b256() -> impl Strategy<Value = B256> {
+    pub(crate) fn arb_b256() -> impl Strategy<Value = B256> {
         any::<[u8; 32]>().prop_map(B256::from)
     }
 
-    fn arb_u256() -> impl Strategy<Value = U256> {
+    /// Integers of every byte length: small, u64, full-width, and full-width shifted right by a
+    /// random amount (so each length from 0 to 32 bytes turns up).
+    pub(crate) fn arb_u256() -> impl Strategy<Value = U256> {
         prop_oneof![
+            (0u64..300).prop_map(U256::from),
             any::<u64>().prop_map(U256::from),
             any::<[u8; 32]>().prop_map(U256::from_be_bytes),
+            (any::<[u8; 32]>(), 0usize..=256)
+                .prop_map(|(b, shift)| U256::from_be_bytes(b) >> shift),
         ]
+    }
+
+    /// Slot keys: small integers (simple contracts) or hashes (mappings), of every length.
+    fn arb_slot_key() -> impl Strategy<Value = [u8; 32]> {
+        arb_u256().prop_map(|k| k.to_be_bytes::<32>())
     }
 
     fn arb_header() -> impl Strategy<Value = DiffHeader> {
@@ -898,11 +1082,20 @@ pub(crate) mod tests {
         ]
     }
 
-    fn arb_account_body() -> impl Strategy<Value = AccountDiff> {
+    /// Nonce increases: v1 holds u16s only, v2 any u64.
+    fn arb_nonce_increase(wide: bool) -> impl Strategy<Value = u64> {
+        prop_oneof![
+            0u64..300,
+            any::<u16>().prop_map(u64::from),
+            any::<u64>().prop_map(move |n| if wide { n } else { n & 0xffff }),
+        ]
+    }
+
+    fn arb_account_body(wide_nonces: bool) -> impl Strategy<Value = AccountDiff> {
         (
             prop::option::of(arb_u256()),
-            prop::option::of(any::<u16>()),
-            prop::collection::btree_map(any::<[u8; 32]>(), arb_u256(), 0..6),
+            prop::option::of(arb_nonce_increase(wide_nonces)),
+            prop::collection::btree_map(arb_slot_key(), arb_u256(), 0..6),
             arb_code(),
         )
             .prop_map(|(balance, nonce_increase, storage, code)| AccountDiff {
@@ -917,12 +1110,21 @@ pub(crate) mod tests {
             })
     }
 
-    /// A random diff in canonical form (sorted, no duplicates), for this module's and the blob
-    /// module's property tests.
+    /// A random diff in canonical form (sorted, no duplicates) that v1 can encode, for this
+    /// module's, v2's and the blob module's property tests.
     pub(crate) fn arb_state_diff() -> impl Strategy<Value = StateDiff> {
+        arb_diff(false)
+    }
+
+    /// Like [`arb_state_diff`] with nonce increases beyond v1's u16.
+    pub(crate) fn arb_state_diff_wide() -> impl Strategy<Value = StateDiff> {
+        arb_diff(true)
+    }
+
+    fn arb_diff(wide_nonces: bool) -> impl Strategy<Value = StateDiff> {
         (
             arb_header(),
-            prop::collection::btree_map(any::<[u8; 20]>(), arb_account_body(), 0..8),
+            prop::collection::btree_map(any::<[u8; 20]>(), arb_account_body(wide_nonces), 0..8),
             prop::collection::vec(
                 (any::<[u8; 20]>(), arb_u256(), arb_b256()).prop_map(|(to, amount, tx_hash)| {
                     WithdrawalLog {
@@ -969,8 +1171,8 @@ pub(crate) mod tests {
         /// Arbitrary bytes never panic, and whatever decodes re-encodes to the same bytes.
         #[test]
         fn decode_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
-            if let Ok(diff) = StateDiff::decode(&bytes) {
-                prop_assert_eq!(diff.encode().unwrap(), bytes);
+            if let Ok((diff, version)) = StateDiff::decode_versioned(&bytes) {
+                prop_assert_eq!(diff.encode_as(version).unwrap(), bytes);
             }
         }
 
@@ -989,7 +1191,7 @@ pub(crate) mod tests {
                 bytes[i] = byte;
             }
             // The version byte stays valid so the rest gets exercised.
-            bytes[0] = STATE_DIFF_VERSION;
+            bytes[0] = STATE_DIFF_V1;
             let keep = bytes.len() - cut.index(bytes.len()) / 8;
             bytes.truncate(keep);
             bytes.extend_from_slice(&extra);
