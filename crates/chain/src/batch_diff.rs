@@ -372,7 +372,7 @@ impl BatchDiffBuilder {
                 .ok_or_else(|| unrepresentable("its nonce decreased"))?;
             let nonce_increase = match u16::try_from(nonce_increase) {
                 Ok(0) => None,
-                Ok(increase) => Some(increase),
+                Ok(increase) => Some(u64::from(increase)),
                 Err(_) => {
                     return Err(BatchDiffError::TooLarge(StateDiffError::TooMany {
                         what: "nonce increments of one account",

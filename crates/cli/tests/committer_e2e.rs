@@ -26,7 +26,10 @@ use serde_json::Value;
 
 /// The creation code of `contracts/test/TestToken.sol` (an ERC20 anyone can mint).
 fn test_token_creation_code() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts/artifacts/TestToken.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../contracts/artifacts/TestToken.json"
+    );
     let json: Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("artifact")).expect("json");
     json["bytecode"].as_str().expect("bytecode").to_string()
@@ -106,24 +109,50 @@ async fn batches_are_committed_with_blobs_that_replay_to_the_committed_roots() {
     // contract deployed twice (the second names its code by hash).
     for i in 0..5u8 {
         let to = Address::repeat_byte(0xa0 + i).to_string();
-        node.cast(&[
-            "send", "--private-key", &key(1), &to, "--value", "0.5ether",
-        ]);
+        node.cast(&["send", "--private-key", &key(1), &to, "--value", "0.5ether"]);
     }
     let code = test_token_creation_code();
-    let deployed = node.cast(&["send", "--private-key", &key(2), "--json", "--create", &code]);
+    let deployed = node.cast(&[
+        "send",
+        "--private-key",
+        &key(2),
+        "--json",
+        "--create",
+        &code,
+    ]);
     let receipt: Value = serde_json::from_str(&deployed).expect("receipt json");
-    let token = receipt["contractAddress"].as_str().expect("token").to_string();
+    let token = receipt["contractAddress"]
+        .as_str()
+        .expect("token")
+        .to_string();
     node.cast(&[
-        "send", "--private-key", &key(2), &token, "mint(address,uint256)", &address(2), "1000000",
+        "send",
+        "--private-key",
+        &key(2),
+        &token,
+        "mint(address,uint256)",
+        &address(2),
+        "1000000",
     ]);
     node.cast(&[
-        "send", "--private-key", &key(2), &token, "transfer(address,uint256)", &address(3), "250",
+        "send",
+        "--private-key",
+        &key(2),
+        &token,
+        "transfer(address,uint256)",
+        &address(3),
+        "250",
     ]);
     let first = wait_committed(&node.url, 1, Duration::from_secs(60)).await;
     node.cast(&["send", "--private-key", &key(4), "--create", &code]);
     node.cast(&[
-        "send", "--private-key", &key(3), &token, "transfer(address,uint256)", &address(5), "50",
+        "send",
+        "--private-key",
+        &key(3),
+        &token,
+        "transfer(address,uint256)",
+        &address(5),
+        "50",
     ]);
     let l2 = ProviderBuilder::new().connect_http(node.url.parse().expect("url"));
     let last_sealed: u64 = {
@@ -171,6 +200,10 @@ async fn batches_are_committed_with_blobs_that_replay_to_the_committed_roots() {
             .expect("tx")
             .expect("the commit tx");
         assert_eq!(tx.inner.signer(), committer, "batch {number}");
-        assert_eq!(alloy::consensus::Transaction::nonce(&tx), i as u64, "batch {number}");
+        assert_eq!(
+            alloy::consensus::Transaction::nonce(&tx),
+            i as u64,
+            "batch {number}"
+        );
     }
 }

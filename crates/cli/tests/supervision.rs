@@ -10,7 +10,14 @@ use std::{
 #[test]
 fn a_panicking_block_producer_stops_the_node_with_its_name() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(["l2", "--dev", "--http.port", "0", "--block-producer.block-time", "100"])
+        .args([
+            "l2",
+            "--dev",
+            "--http.port",
+            "0",
+            "--block-producer.block-time",
+            "100",
+        ])
         .env("KEEL_FAULT_POINT", "block-producer.panic")
         .env_remove("KEEL_ETH_RPC_URL")
         .stdout(Stdio::piped())

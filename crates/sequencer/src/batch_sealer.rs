@@ -214,7 +214,10 @@ impl BatchSealer {
                 if open.blocks == 0 {
                     return Err(SealError::BlockTooLarge(next));
                 }
-                debug!(block = next, "the next block does not fit the open batch: sealing it");
+                debug!(
+                    block = next,
+                    "the next block does not fit the open batch: sealing it"
+                );
                 sealed.push(self.seal(&reader, &open.diff)?);
                 *open = OpenBatch::new();
                 continue;
@@ -396,7 +399,8 @@ impl BatchSealer {
     /// seals when a batch is full or its commit time is up. A failed seal is logged and retried;
     /// a panic ends the loop with an error (the node stops).
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), SealError> {
-        let mut tick = tokio::time::interval(self.config.poll_interval.min(self.config.commit_time));
+        let mut tick =
+            tokio::time::interval(self.config.poll_interval.min(self.config.commit_time));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         info!(
             commit_time_ms = self.config.commit_time.as_millis() as u64,
@@ -423,5 +427,9 @@ fn privileged_in_block(reader: &StoreReader, number: u64) -> Result<usize, SealE
         .canonical_hash(number)?
         .ok_or(SealError::MissingBlock(number))?;
     let body = reader.body(&hash)?.ok_or(SealError::MissingBlock(number))?;
-    Ok(body.transactions.iter().filter(|tx| tx.is_privileged()).count())
+    Ok(body
+        .transactions
+        .iter()
+        .filter(|tx| tx.is_privileged())
+        .count())
 }

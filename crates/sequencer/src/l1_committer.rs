@@ -199,7 +199,11 @@ impl L1Committer {
         let proposer = self.config.on_chain_proposer;
         let l1_validium = self
             .client
-            .call_sol(proposer, &OnChainProposer::validiumCall {}, BlockId::latest())
+            .call_sol(
+                proposer,
+                &OnChainProposer::validiumCall {},
+                BlockId::latest(),
+            )
             .await?;
         if l1_validium != self.config.validium {
             return Err(CommitterError::ModeMismatch {

@@ -17,7 +17,7 @@ pub use block_producer::{
     BlockProducer, BlockProducerConfig, BlockProducerError, DEFAULT_MAX_PRIVILEGED_TXS_PER_BLOCK,
     DEFAULT_MAX_STATE_DIFF_BYTES,
 };
-pub use l1_watcher::{L1Watcher, L1WatcherConfig, MemorySink, PrivilegedTxSink};
 pub use l1_committer::{CommitterError, L1Committer, L1CommitterConfig};
+pub use l1_watcher::{L1Watcher, L1WatcherConfig, MemorySink, PrivilegedTxSink};
 pub use store_journal::StoreJournal;
 pub use supervisor::{Supervisor, SupervisorError};

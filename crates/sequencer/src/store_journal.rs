@@ -77,7 +77,10 @@ mod tests {
         };
         assert_eq!(journal.load("commit", 7).expect("load"), None);
         journal.store(&entry).expect("store");
-        assert_eq!(journal.load("commit", 7).expect("load"), Some(entry.clone()));
+        assert_eq!(
+            journal.load("commit", 7).expect("load"),
+            Some(entry.clone())
+        );
         assert_eq!(journal.entries().expect("entries"), vec![entry]);
         journal.finish("commit", 7).expect("finish");
         assert_eq!(journal.load("commit", 7).expect("load"), None);

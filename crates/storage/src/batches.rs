@@ -375,7 +375,12 @@ mod tests {
             message_id: U256::from(1),
         };
         store
-            .write_batch(&batch(1, 1, 5), &[message], None, &[B256::repeat_byte(0xc0)])
+            .write_batch(
+                &batch(1, 1, 5),
+                &[message],
+                None,
+                &[B256::repeat_byte(0xc0)],
+            )
             .expect("first batch");
         // Not next: a gap, an overlap, a wrong number.
         for wrong in [
@@ -384,7 +389,9 @@ mod tests {
             batch(3, 6, 9),
             batch(2, 6, 5),
         ] {
-            let err = store.write_batch(&wrong, &[], None, &[]).expect_err("refused");
+            let err = store
+                .write_batch(&wrong, &[], None, &[])
+                .expect_err("refused");
             assert!(matches!(err, BatchWriteError::NotNext { .. }), "{err}");
         }
         let blob = BatchBlob {

@@ -5,19 +5,19 @@
 
 use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
 
+use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::Address;
 use clap::Args;
 use eyre::WrapErr;
 use keel_chain::{Blockchain, Mempool, MempoolConfig};
-use alloy::signers::local::PrivateKeySigner;
 use keel_l1::{
     L1Client, L1ClientConfig,
     sender::{L1Sender, L1SenderConfig},
 };
 use keel_rpc::{RpcConfig, RpcContext};
 use keel_sequencer::{
-    BatchSealer, BatchSealerConfig, BlockProducer, BlockProducerConfig, L1Watcher, L1WatcherConfig,
-    L1Committer, L1CommitterConfig, PrivilegedTxSink, StoreJournal, Supervisor,
+    BatchSealer, BatchSealerConfig, BlockProducer, BlockProducerConfig, L1Committer,
+    L1CommitterConfig, L1Watcher, L1WatcherConfig, PrivilegedTxSink, StoreJournal, Supervisor,
 };
 use keel_types::{ChainSpec, Genesis, dev};
 use tokio_util::sync::CancellationToken;
@@ -368,16 +368,16 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     let mut committer_address = None;
     if let Some(l1) = l1.as_ref().filter(|l1| !l1.eth_rpc_url.is_empty()) {
         let signer = match (args.committer.l1_private_key, &dev_l1) {
-            (Some(key), _) => Some(
-                PrivateKeySigner::from_bytes(&key).wrap_err("--committer.l1-private-key")?,
-            ),
+            (Some(key), _) => {
+                Some(PrivateKeySigner::from_bytes(&key).wrap_err("--committer.l1-private-key")?)
+            }
             (None, Some(_)) => Some(keel_l1::dev_committer_signer()),
             (None, None) => None,
         };
         match signer {
-            None => warn!(
-                "no --committer.l1-private-key: batches are sealed but not committed to L1"
-            ),
+            None => {
+                warn!("no --committer.l1-private-key: batches are sealed but not committed to L1")
+            }
             Some(signer) => {
                 committer_address = Some(signer.address());
                 let client = L1Client::new(L1ClientConfig::new(l1.eth_rpc_url.clone()))
@@ -386,10 +386,11 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
                     max_fee_per_gas: args.committer.max_fee_per_gas,
                     max_fee_per_blob_gas: args.committer.max_fee_per_blob_gas,
                     bump_after_blocks: args.committer.bump_after.max(1),
-                    confirmations: args
-                        .committer
-                        .confirmations
-                        .unwrap_or(if args.dev { 1 } else { 6 }),
+                    confirmations: args.committer.confirmations.unwrap_or(if args.dev {
+                        1
+                    } else {
+                        6
+                    }),
                     poll_interval: Duration::from_millis(if args.dev { 250 } else { 2_000 }),
                     ..L1SenderConfig::default()
                 };

@@ -15,9 +15,11 @@ use std::{
 use clap::Args;
 use eyre::{WrapErr, bail, eyre};
 use keel_chain::{BatchCheckpoint, Blockchain, DiffApplier};
-use keel_l1::{BlobFetcher, CommittedBatch, Deployment, L1Client, L1ClientConfig, committed_batches};
+use keel_l1::{
+    BlobFetcher, CommittedBatch, Deployment, L1Client, L1ClientConfig, committed_batches,
+};
 use keel_sequencer::{L1Watcher, L1WatcherConfig, MemorySink};
-use keel_storage::{ChainReader, Store, batches::BatchCommit};
+use keel_storage::{ChainReader, batches::BatchCommit};
 use keel_types::{
     Batch, ChainSpec, Genesis,
     blob::{decode_state_diff_payload, unpack_blob},
@@ -40,7 +42,11 @@ pub struct ReconstructArgs {
     pub eth_rpc_url: Vec<String>,
     /// Deployment file written by `keel l2 deploy`: the OnChainProposer and bridge to read, and
     /// the L1 block to start from.
-    #[arg(long = "l1.deployment", env = "KEEL_L1_DEPLOYMENT", value_name = "FILE")]
+    #[arg(
+        long = "l1.deployment",
+        env = "KEEL_L1_DEPLOYMENT",
+        value_name = "FILE"
+    )]
     pub deployment: PathBuf,
     /// The L2's genesis file (the state the first batch applies to).
     #[arg(long, env = "KEEL_NETWORK", value_name = "GENESIS.json")]
@@ -95,8 +101,8 @@ async fn reconstruct(args: ReconstructArgs) -> eyre::Result<()> {
     let chain = Blockchain::open(store.clone(), &genesis, spec.clone())?;
     let applier = DiffApplier::new(store.clone(), &genesis, spec)?;
 
-    let client = L1Client::new(L1ClientConfig::new(args.eth_rpc_url.clone()))
-        .wrap_err("--eth.rpc-url")?;
+    let client =
+        L1Client::new(L1ClientConfig::new(args.eth_rpc_url.clone())).wrap_err("--eth.rpc-url")?;
     let blobs_url = match &args.blobs_url {
         Some(url) => url.clone(),
         None => args
@@ -108,7 +114,10 @@ async fn reconstruct(args: ReconstructArgs) -> eyre::Result<()> {
     let fetcher = BlobFetcher::new(&blobs_url)?;
     let proposer = deployment.contracts.on_chain_proposer.proxy;
     let from_block = deployment.deploy_block.unwrap_or(0);
-    let l1_head = client.block_number().await.wrap_err("reading the L1 head")?;
+    let l1_head = client
+        .block_number()
+        .await
+        .wrap_err("reading the L1 head")?;
     let history = committed_batches(&client, proposer, from_block, l1_head)
         .await
         .wrap_err("reading the commit history of the OnChainProposer")?;
@@ -170,7 +179,10 @@ async fn reconstruct(args: ReconstructArgs) -> eyre::Result<()> {
         Arc::new(MemorySink::new()),
     );
     loop {
-        let outcome = watcher.poll().await.wrap_err("reading the bridge's deposits")?;
+        let outcome = watcher
+            .poll()
+            .await
+            .wrap_err("reading the bridge's deposits")?;
         if let Some(refused) = outcome.refused {
             bail!("the bridge's deposit log is inconsistent: {refused:?}");
         }
@@ -190,9 +202,7 @@ async fn reconstruct(args: ReconstructArgs) -> eyre::Result<()> {
         "reconstructed {total} batch(es) from L1 in {:.1} s: head block {head} ({head_hash}), \
          state root {}, {privileged_included} deposit(s) included, {bytes_total} blob bytes",
         started.elapsed().as_secs_f64(),
-        history
-            .last()
-            .map_or(genesis_root, |c| c.new_state_root)
+        history.last().map_or(genesis_root, |c| c.new_state_root)
     );
     Ok(())
 }
