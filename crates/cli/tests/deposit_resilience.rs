@@ -26,11 +26,7 @@ use alloy::{
     primitives::{Address, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
 };
-use common::Node;
-use keel_l1::{
-    Anvil, AnvilConfig, DeployConfig, Deployment, contracts::CommonBridge::CommonBridgeInstance,
-    deploy,
-};
+use common::{Node, l1::TestL1};
 use keel_types::dev;
 use serde_json::{Value, json};
 
@@ -154,67 +150,19 @@ impl Drop for Proxy {
     }
 }
 
-/// Anvil with keel's contracts deployed for the dev genesis, a client signing with every dev key,
-/// and the files the node needs.
-struct L1 {
-    anvil: Anvil,
-    provider: DynProvider,
-    deployment: Deployment,
-    deployment_file: String,
-    genesis_file: String,
+/// The test's L1 (anvil with keel's contracts), with the deposit rounds of this test.
+struct L1(TestL1);
+
+impl std::ops::Deref for L1 {
+    type Target = TestL1;
+    fn deref(&self) -> &TestL1 {
+        &self.0
+    }
 }
 
 impl L1 {
     async fn start(dir: &Path) -> Self {
-        let anvil = Anvil::spawn(&AnvilConfig::default())
-            .await
-            .expect("anvil starts");
-        let provider = keel_l1::dev_wallet_provider(anvil.url.parse().expect("url"));
-
-        let genesis = dev::dev_genesis();
-        let genesis_path = dir.join("genesis.json");
-        std::fs::write(
-            &genesis_path,
-            serde_json::to_string_pretty(&genesis).expect("genesis json"),
-        )
-        .expect("write the genesis");
-        let config = DeployConfig {
-            owner: addr(0),
-            sequencers: vec![addr(0)],
-            verifier_signers: vec![addr(0)],
-            verifier_threshold: 1,
-            inclusion_max_wait: 3600,
-            max_privileged_gas_limit: 10_000_000,
-            validium: false,
-            genesis_state_root: keel_types::genesis_state_root(&genesis),
-            l2_chain_id: genesis.config.chain_id,
-            receipt_timeout: Duration::from_secs(30),
-        };
-        let deployment_path = dir.join("deployment.json");
-        let outcome = deploy(&provider, addr(0), &config, &deployment_path)
-            .await
-            .expect("the contracts deploy");
-        Self {
-            anvil,
-            provider,
-            deployment: outcome.deployment,
-            deployment_file: deployment_path.to_str().expect("utf-8").to_string(),
-            genesis_file: genesis_path.to_str().expect("utf-8").to_string(),
-        }
-    }
-
-    fn bridge(&self) -> CommonBridgeInstance<&DynProvider> {
-        CommonBridgeInstance::new(
-            self.deployment.contracts.common_bridge.proxy,
-            &self.provider,
-        )
-    }
-
-    async fn rpc(&self, method: &'static str, params: Value) -> Value {
-        self.provider
-            .raw_request(method.into(), params)
-            .await
-            .unwrap_or_else(|e| panic!("{method}: {e}"))
+        Self(TestL1::start(dir, None, false).await)
     }
 
     /// Sends round `round`'s deposits (from dev accounts 1 to 9 in turn) and mines them in one

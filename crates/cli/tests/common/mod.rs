@@ -13,6 +13,8 @@ use std::{
 use alloy::primitives::U256;
 use keel_types::dev;
 
+pub mod l1;
+
 /// A running `keel l2` process, killed when dropped.
 pub struct Node {
     pub child: Child,
