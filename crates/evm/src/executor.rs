@@ -352,11 +352,10 @@ where
                     continue;
                 }
                 let index = executor.receipts.len();
-                execute_privileged(&mut executor, sealed, Some(&mut bound)).map(|gas| {
+                execute_privileged(&mut executor, sealed, Some(&mut bound)).inspect(|gas| {
                     bound.add_privileged();
                     privileged.indices.push(index);
                     privileged.gas_used += gas;
-                    gas
                 })
             }
         };
