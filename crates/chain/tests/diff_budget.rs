@@ -168,8 +168,7 @@ fn accounts_of(bundle: &BundleState) -> Vec<AccountDiff> {
             let diff = AccountDiff {
                 address: *address,
                 balance: (new.balance != old.balance).then_some(new.balance),
-                nonce_increase: (new.nonce != old.nonce)
-                    .then(|| u16::try_from(new.nonce - old.nonce).expect("small")),
+                nonce_increase: (new.nonce != old.nonce).then(|| new.nonce - old.nonce),
                 storage,
                 code: (new.code_hash != old.code_hash)
                     .then(|| CodeChange::New(new.code.clone().expect("new code").original_bytes())),
