@@ -135,6 +135,9 @@ async fn a_datadir_rebuilt_from_l1_matches_the_original_and_resumes() {
     for (i, who) in depositees.iter().enumerate() {
         wait_balance(&provider, *who, ether(1 + i as u64)).await;
     }
+    // Each phase waits for its batch to be committed, so the workload spans several batches.
+    let block = provider.get_block_number().await.expect("head");
+    wait_block_committed(&provider, block).await;
     for i in 0..4u8 {
         let to = Address::repeat_byte(0xa0 + i);
         touched.push(to);
@@ -195,6 +198,8 @@ async fn a_datadir_rebuilt_from_l1_matches_the_original_and_resumes() {
             .parse()
             .expect("address"),
     );
+    let block = provider.get_block_number().await.expect("head");
+    wait_block_committed(&provider, block).await;
     let out = keel(&[
         "bridge",
         "withdraw",
