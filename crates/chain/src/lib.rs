@@ -4,7 +4,9 @@
 //!
 //! It must not know about RPC, L1 or the sequencer's schedule: they drive it through this API.
 //! The [`Mempool`] lives here too: it checks transactions against the head state and offers the
-//! block builder the best ones first.
+//! block builder the best ones first. A batch's state diff is computed here from the stored
+//! blocks ([`batch_diff`]) and applied back onto a store ([`diff_apply`], for rebuilding the state
+//! from L1).
 
 pub mod batch_diff;
 mod blockchain;

@@ -717,3 +717,102 @@ fn a_tampered_diff_is_refused_and_writes_nothing() {
     ));
     assert_eq!(dump(&recon_store.reader().expect("reader")), dump(&reader));
 }
+
+/// Applies the batches `ranges` of `chain` (diffs built from the finished chain, through bytes) on
+/// a fresh store and checks every root and the final flat state; returns the diffs.
+fn replay(chain: &Blockchain, ranges: &[(u64, u64)]) -> Vec<StateDiff> {
+    let (genesis, spec) = genesis_and_spec();
+    let reader = chain.store().reader().expect("reader");
+    let recon_store = Store::in_memory().expect("store");
+    Blockchain::open(recon_store.clone(), &genesis, spec.clone()).expect("genesis");
+    let applier = DiffApplier::new(recon_store.clone(), &genesis, spec).expect("applier");
+    let mut diffs = Vec::new();
+    for (i, (first, last)) in ranges.iter().enumerate() {
+        let mut builder = BatchDiffBuilder::new();
+        for block in *first..=*last {
+            builder.add_block(&reader, block).expect("add block");
+        }
+        let diff = builder.build(|_| false).expect("build");
+        let decoded = StateDiff::decode(&diff.encode().expect("encode")).expect("decode");
+        let hash = reader
+            .canonical_hash(*last)
+            .expect("read")
+            .expect("canonical");
+        let root = reader
+            .header(&hash)
+            .expect("read")
+            .expect("header")
+            .state_root;
+        applier
+            .apply(&BatchCheckpoint {
+                batch_number: i as u64 + 1,
+                diff: &decoded,
+                committed_block_hash: hash,
+                expected_state_root: root,
+            })
+            .expect("apply");
+        diffs.push(decoded);
+    }
+    assert_eq!(dump(&recon_store.reader().expect("reader")), dump(&reader));
+    diffs
+}
+
+#[test]
+fn storage_of_an_account_destroyed_and_created_again_in_one_block_is_recovered() {
+    // Factory runtime: CREATE2(callvalue, calldata as init code, salt 0).
+    let factory_init = hex_bytes("6e366000600037600036600034f55000600052600f6011f3");
+    // Child init: SSTORE(0, 1); with no value SELFDESTRUCT(caller), else return the store runtime.
+    let child_init = hex_bytes("600160005534600b5733ff5b67602035600035550060005260086018f3");
+    let chain = new_chain();
+    let mut w = Wallets::default();
+    let (deploy, factory) = w.deploy(0, factory_init, U256::ZERO);
+    let child = factory.create2_from_code(B256::ZERO, &child_init);
+    // The child's address holds a balance before it is first created.
+    build(&chain, vec![deploy, w.transfer(2, child, U256::from(5))]);
+    // Same block: created and destroyed, then created again with a slot and a balance.
+    let wiped = build(
+        &chain,
+        vec![
+            w.call(1, factory, U256::ZERO, child_init.clone()),
+            w.call(1, factory, U256::from(1), child_init),
+        ],
+    );
+    let reader = chain.store().reader().expect("reader");
+    let revert = reader
+        .state_revert(&wiped.hash)
+        .expect("read")
+        .expect("revert");
+    assert!(revert.wiped_storage.contains(&child), "{revert:?}");
+    assert_eq!(
+        reader.storage(&child, &B256::ZERO).expect("read"),
+        U256::from(1)
+    );
+    drop(reader);
+    // Later: the slot written after the wipe is cleared, so the head no longer holds it.
+    build(
+        &chain,
+        vec![
+            w.call(1, child, U256::ZERO, sstore(0, 0)),
+            w.call(1, child, U256::ZERO, sstore(3, 4)),
+        ],
+    );
+
+    let diffs = replay(&chain, &[(1, 2), (3, 3)]);
+    let created = account_diff(&diffs[0], child).expect("child");
+    assert_eq!(created.storage, vec![(B256::ZERO, U256::from(1))]);
+    assert_eq!(created.nonce_increase, Some(1));
+    assert_eq!(created.balance, Some(U256::from(1)));
+    assert_eq!(
+        account_diff(&diffs[1], child).expect("child").storage,
+        vec![
+            (B256::ZERO, U256::ZERO),
+            (B256::with_last_byte(3), U256::from(4))
+        ]
+    );
+    // One batch over all three blocks: the slot set and cleared within it is left out.
+    let diffs = replay(&chain, &[(1, 3)]);
+    assert_eq!(
+        account_diff(&diffs[0], child).expect("child").storage,
+        vec![(B256::with_last_byte(3), U256::from(4))]
+    );
+}
