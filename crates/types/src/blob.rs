@@ -719,9 +719,57 @@ mod tests {
             decode_state_diff_payload(&unpack_blob(&blob).unwrap()).unwrap(),
             diff
         );
-        // And 4,000 do not fit, compressed or not.
+    }
+
+    #[test]
+    fn four_thousand_transfers_do_not_fit() {
         let diff = transfer_workload(4_000, 42);
         assert_eq!(fits_one_blob(&diff), Ok(false));
+    }
+
+    /// Prints what choosing a payload costs for the 3,000-transfer workload (brotli is an
+    /// optimized dependency even in test builds). Run with
+    /// `cargo nextest run -p keel-types --run-ignored only payload_choice_cost --no-capture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn payload_choice_cost() {
+        let diff = transfer_workload(3_000, 42);
+        let start = std::time::Instant::now();
+        assert_eq!(fits_one_blob(&diff), Ok(true));
+        println!("fits_one_blob: {:?}", start.elapsed());
+        let start = std::time::Instant::now();
+        let chosen = smallest_state_diff_payload(&diff).unwrap();
+        println!(
+            "smallest_state_diff_payload: {:?} ({} {:?}, {:?})",
+            start.elapsed(),
+            chosen.version,
+            chosen.codec,
+            chosen.sizes
+        );
+        let start = std::time::Instant::now();
+        let v2 = diff.encode_v2().unwrap();
+        println!("encode_v2: {:?}", start.elapsed());
+        // Other qualities, for comparison with BROTLI_QUALITY.
+        let v1 = diff.encode().unwrap();
+        for quality in [5, 9, 10, 11] {
+            for (name, encoded) in [("v1", &v1), ("v2", &v2)] {
+                let params = BrotliEncoderParams {
+                    quality,
+                    lgwin: BROTLI_LGWIN,
+                    size_hint: encoded.len(),
+                    ..Default::default()
+                };
+                let mut out = Vec::new();
+                let start = std::time::Instant::now();
+                brotli::BrotliCompress(&mut &encoded[..], &mut out, &params).unwrap();
+                println!(
+                    "brotli quality {quality} of {name} ({} bytes): {} bytes in {:?}",
+                    encoded.len(),
+                    out.len(),
+                    start.elapsed()
+                );
+            }
+        }
     }
 
     /// Prints the most transfers of [`transfer_workload`] each of the four formats fits in one
