@@ -66,10 +66,13 @@ pub trait SendJournal: Send + Sync {
     fn entries(&self) -> Result<Vec<JournalEntry>, JournalError>;
 }
 
+/// Journal entries by (kind, key).
+type Jobs = BTreeMap<(String, u64), JournalEntry>;
+
 /// An in-memory [`SendJournal`] (tests; a process that doesn't need restart safety).
 #[derive(Debug, Default)]
 pub struct MemoryJournal {
-    entries: Mutex<BTreeMap<(String, u64), JournalEntry>>,
+    entries: Mutex<Jobs>,
 }
 
 impl MemoryJournal {
@@ -78,10 +81,7 @@ impl MemoryJournal {
         Self::default()
     }
 
-    fn lock(
-        &self,
-    ) -> Result<std::sync::MutexGuard<'_, BTreeMap<(String, u64), JournalEntry>>, JournalError>
-    {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Jobs>, JournalError> {
         self.entries
             .lock()
             .map_err(|_| JournalError("memory journal lock poisoned".into()))
