@@ -47,8 +47,11 @@ pub const CODEC_LEN: usize = 1;
 pub const MAX_BLOB_PAYLOAD: usize = DATA_BYTES_PER_BLOB - PAYLOAD_LEN_PREFIX;
 /// The largest state diff encoding a compressed payload may decompress to.
 pub const MAX_DECOMPRESSED_LEN: usize = 16 << 20;
-/// Brotli quality for codec 1 (0–11; 11 compresses best and slowest).
-pub const BROTLI_QUALITY: i32 = 11;
+/// Brotli quality for codec 1 (0–11). 9, not 11: on a full blob of transfers 11 takes seconds
+/// per encoding (the sealer compresses twice per batch, and when a batch nears a blob, once per
+/// block) where 9 takes tens of milliseconds, for payloads within 0.1% (docs/committer.md).
+/// Decoders accept any quality.
+pub const BROTLI_QUALITY: i32 = 9;
 /// Brotli window for codec 1, as log2 of its size in bytes (22 = 4 MiB).
 pub const BROTLI_LGWIN: i32 = 22;
 
