@@ -159,7 +159,7 @@ impl DiffApplier {
             if let Some(increase) = account.nonce_increase {
                 record.nonce = record
                     .nonce
-                    .checked_add(u64::from(increase))
+                    .checked_add(increase)
                     .ok_or(DiffApplyError::NonceOverflow(address))?;
             }
             match &account.code {

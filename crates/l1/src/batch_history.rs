@@ -78,7 +78,7 @@ pub enum BatchHistoryError {
 
 /// One event of the history, in L1 order.
 enum HistoryEvent {
-    Committed { number: u64, log: Log },
+    Committed { number: u64, log: Box<Log> },
     Reverted { from: u64 },
 }
 
@@ -111,7 +111,10 @@ pub async fn committed_batches(
             })?;
         events.push((
             (log.block_number, log.log_index),
-            HistoryEvent::Committed { number, log },
+            HistoryEvent::Committed {
+                number,
+                log: Box::new(log),
+            },
         ));
     }
     for log in client
@@ -136,7 +139,7 @@ pub async fn committed_batches(
     }
     events.sort_by_key(|(position, _)| *position);
 
-    let mut commits: Vec<(u64, Log)> = Vec::new();
+    let mut commits: Vec<(u64, Box<Log>)> = Vec::new();
     for (_, event) in events {
         match event {
             HistoryEvent::Committed { number, log } => {
