@@ -25,7 +25,13 @@ pub struct Node {
 
 impl Node {
     pub fn start(extra: &[&str]) -> Node {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// [`Node::start`] with extra environment variables (e.g. a `KEEL_FAULT_POINT`).
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Node {
         let mut command = Command::new(env!("CARGO_BIN_EXE_keel"));
+        command.envs(env.iter().copied());
         command.args(["l2", "--http.port", "0"]);
         if !extra.contains(&"--block-producer.block-time") {
             command.args(["--block-producer.block-time", "200"]);
@@ -87,6 +93,21 @@ impl Node {
         while self.block_number() < n {
             assert!(Instant::now() < deadline, "no block {n} within 30 s");
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself; returns its status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "keel l2 still running after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
