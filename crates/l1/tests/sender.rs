@@ -751,3 +751,249 @@ async fn l1_outage_is_retried_and_gives_up_only_when_configured() {
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn a_stuck_blob_tx_is_replaced_doubling_all_three_fees() {
+    init_logs();
+    let (anvil, provider) = anvil(&["--no-mining"]).await;
+    let journal = Arc::new(MemoryJournal::new());
+    // High caps: the base fee spike below must outlast anvil's first blob broadcast, which can
+    // take seconds (it loads its KZG setup), and the replacement must still fit.
+    let config = L1SenderConfig {
+        max_fee_per_gas: 2_000 * GWEI,
+        max_priority_fee_per_gas: 100 * GWEI,
+        ..config()
+    };
+    let sender = Arc::new(sender(&anvil.url, signer(FROM), config, journal.clone()));
+    let start_nonce = nonce(&provider, addr(FROM)).await;
+    let sidecar = blob_sidecar(&test_blob()).expect("sidecar");
+    let blob_hash = versioned_hash(&sidecar).expect("hash");
+
+    let task = {
+        let sender = sender.clone();
+        let request = L1TxRequest::call(addr(TO), Bytes::new()).with_blob(sidecar);
+        tokio::spawn(async move { sender.send("commit", 11, request).await })
+    };
+    let first = journaled(&journal, "commit", 11, 1).await.txs[0].clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while provider
+        .get_transaction_by_hash(first.hash)
+        .await
+        .expect("tx call")
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the blob tx never reached the pool"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Base fee spike: the tx is passed over for ~35 blocks (the base fee falls 12.5% a block).
+    set_next_base_fee(&provider, 100 * first.max_fee_per_gas).await;
+    let miner = spawn_miner(provider.clone(), Duration::from_millis(1_000));
+    let confirmed = tokio::time::timeout(Duration::from_secs(60), task)
+        .await
+        .expect("in time")
+        .expect("task")
+        .expect("sent");
+    miner.abort();
+
+    let entry = journal.load("commit", 11).expect("journal").expect("entry");
+    assert!(entry.txs.len() >= 2, "replaced");
+    assert!(raw_nonces(&entry).iter().all(|&n| n == start_nonce));
+    for pair in entry.txs.windows(2) {
+        let (old, new) = (&pair[0], &pair[1]);
+        assert!(
+            new.max_fee_per_gas >= 2 * old.max_fee_per_gas,
+            "100% bump of the max fee"
+        );
+        assert!(
+            new.max_priority_fee_per_gas >= 2 * old.max_priority_fee_per_gas,
+            "and the tip"
+        );
+        assert!(
+            new.max_fee_per_blob_gas.expect("blob fee")
+                >= 2 * old.max_fee_per_blob_gas.expect("blob fee"),
+            "and the blob fee"
+        );
+    }
+    assert_ne!(confirmed.tx_hash, first.hash);
+    assert_eq!(count_receipts(&provider, &entry).await, 1);
+    let tx = provider
+        .get_transaction_by_hash(confirmed.tx_hash)
+        .await
+        .expect("tx call")
+        .expect("tx");
+    assert_eq!(tx.inner.blob_versioned_hashes(), Some(&[blob_hash][..]));
+    assert_eq!(nonce(&provider, addr(FROM)).await, start_nonce + 1);
+}
+
+/// A [`SendJournal`] in a JSON file, rewritten (via a temporary file and a rename) on each
+/// change: it survives the process being killed.
+struct FileJournal {
+    path: std::path::PathBuf,
+    lock: std::sync::Mutex<()>,
+}
+
+impl FileJournal {
+    fn new(path: std::path::PathBuf) -> Self {
+        Self {
+            path,
+            lock: std::sync::Mutex::new(()),
+        }
+    }
+
+    fn read(&self) -> Vec<JournalEntry> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).expect("journal file parses"),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn write(&self, entries: &[JournalEntry]) {
+        let tmp = self.path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec(entries).expect("json")).expect("write");
+        std::fs::File::open(&tmp)
+            .expect("open")
+            .sync_all()
+            .expect("sync");
+        std::fs::rename(&tmp, &self.path).expect("rename");
+    }
+}
+
+impl SendJournal for FileJournal {
+    fn load(
+        &self,
+        kind: &str,
+        key: u64,
+    ) -> Result<Option<JournalEntry>, keel_l1::sender::JournalError> {
+        let _g = self.lock.lock().expect("lock");
+        Ok(self
+            .read()
+            .into_iter()
+            .find(|e| e.kind == kind && e.key == key))
+    }
+
+    fn store(&self, entry: &JournalEntry) -> Result<(), keel_l1::sender::JournalError> {
+        let _g = self.lock.lock().expect("lock");
+        let mut all = self.read();
+        all.retain(|e| !(e.kind == entry.kind && e.key == entry.key));
+        all.push(entry.clone());
+        self.write(&all);
+        Ok(())
+    }
+
+    fn finish(&self, kind: &str, key: u64) -> Result<(), keel_l1::sender::JournalError> {
+        let _g = self.lock.lock().expect("lock");
+        let mut all = self.read();
+        all.retain(|e| !(e.kind == kind && e.key == key));
+        self.write(&all);
+        Ok(())
+    }
+
+    fn entries(&self) -> Result<Vec<JournalEntry>, keel_l1::sender::JournalError> {
+        let _g = self.lock.lock().expect("lock");
+        Ok(self.read())
+    }
+}
+
+/// Run by [`killed_at_each_fault_point_the_next_process_finishes_the_job_once`] in a child
+/// process (the test binary itself) that `KEEL_FAULT_POINT` kills mid-send.
+#[tokio::test]
+#[ignore = "child process of the crash test"]
+async fn crash_child() {
+    init_logs();
+    let Ok(url) = std::env::var("KEEL_TEST_L1_URL") else {
+        return; // not started by the crash test
+    };
+    let journal_path = std::env::var("KEEL_TEST_JOURNAL").expect("KEEL_TEST_JOURNAL");
+    let key: u64 = std::env::var("KEEL_TEST_KEY")
+        .expect("KEEL_TEST_KEY")
+        .parse()
+        .expect("key");
+    let journal = Arc::new(FileJournal::new(journal_path.into()));
+    let client = L1Client::from_urls([url]).expect("client");
+    let sender = L1Sender::new(client, signer(FROM), config(), journal);
+    let result = sender.send("commit", key, transfer(key)).await;
+    panic!("the fault point should have killed the process; send returned {result:?}");
+}
+
+#[tokio::test]
+async fn killed_at_each_fault_point_the_next_process_finishes_the_job_once() {
+    use std::os::unix::process::ExitStatusExt;
+    init_logs();
+    let (anvil, provider) = anvil(&["--no-mining"]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal_path = dir.path().join("journal.json");
+    let exe = std::env::current_exe().expect("test binary");
+
+    for (key, point) in [
+        (1u64, "l1sender.after-broadcast"),
+        (2, "l1sender.after-receipt"),
+    ] {
+        let start_nonce = nonce(&provider, addr(FROM)).await;
+        // After the receipt: blocks must come while the child waits for one.
+        let miner = (point == "l1sender.after-receipt")
+            .then(|| spawn_miner(provider.clone(), Duration::from_millis(300)));
+        let mut child = std::process::Command::new(&exe);
+        child
+            .args(["--exact", "crash_child", "--ignored", "--nocapture"])
+            .env("KEEL_FAULT_POINT", point)
+            .env("KEEL_TEST_L1_URL", &anvil.url)
+            .env("KEEL_TEST_JOURNAL", &journal_path)
+            .env("KEEL_TEST_KEY", key.to_string());
+        let status = tokio::task::spawn_blocking(move || child.status())
+            .await
+            .expect("join")
+            .expect("child runs");
+        if let Some(m) = miner {
+            m.abort();
+        }
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "{point}: killed by SIGKILL, got {status:?}"
+        );
+
+        let journal = Arc::new(FileJournal::new(journal_path.clone()));
+        let entry = journal
+            .load("commit", key)
+            .expect("load")
+            .expect("journaled before the kill");
+        assert_eq!(entry.nonce, start_nonce);
+        let sender = sender_over(&anvil.url, journal.clone());
+        assert_eq!(
+            sender.pending_jobs().expect("jobs").len(),
+            1,
+            "{point}: one unfinished job"
+        );
+        let miner = spawn_miner(provider.clone(), Duration::from_millis(300));
+        let confirmed = tokio::time::timeout(
+            Duration::from_secs(60),
+            sender.send("commit", key, transfer(key)),
+        )
+        .await
+        .expect("in time")
+        .expect("resumed");
+        miner.abort();
+        assert_eq!(
+            confirmed.tx_hash, entry.txs[0].hash,
+            "{point}: the journaled tx"
+        );
+        assert_eq!(
+            nonce(&provider, addr(FROM)).await,
+            start_nonce + 1,
+            "{point}: one nonce"
+        );
+        sender.finish("commit", key).expect("finish");
+    }
+}
+
+fn sender_over(url: &str, journal: Arc<FileJournal>) -> L1Sender {
+    L1Sender::new(
+        L1Client::from_urls([url]).expect("client"),
+        signer(FROM),
+        config(),
+        journal,
+    )
+}
