@@ -68,7 +68,8 @@ pub fn dispatch(cli: L2Cli) -> eyre::Result<()> {
 pub struct L2Args {
     /// Run a local development rollup: the dev genesis (the ten accounts of the test mnemonic
     /// funded, Multicall3 predeployed), an in-memory store unless --datadir is given, and the
-    /// funded keys printed at start.
+    /// funded keys printed at start. Without L1 settings it also starts anvil (one block a
+    /// second), deploys the contracts and commits batches there with a dev committer key.
     #[arg(long)]
     pub dev: bool,
     /// Genesis file (geth-style JSON) of the L2. Required unless --dev.
