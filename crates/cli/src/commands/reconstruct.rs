@@ -167,11 +167,13 @@ async fn reconstruct(args: ReconstructArgs) -> eyre::Result<()> {
 
     // The bridge's deposits: store them all, and mark those in the committed batches included,
     // so the resumed node includes exactly the rest.
-    let watcher_config = L1WatcherConfig::new(
+    let mut watcher_config = L1WatcherConfig::new(
         deployment.contracts.common_bridge.proxy,
         chain.spec().chain_id,
         from_block,
     );
+    // Up to the head: every deposit a committed batch includes must be stored to be marked.
+    watcher_config.block_delay = 0;
     let mut watcher = L1Watcher::new(
         watcher_config,
         client.clone(),
