@@ -103,10 +103,16 @@ async fn withdrawal_proofs_verify_against_the_sealed_batch() {
     assert_eq!(root, batch.withdrawals_root);
     assert_ne!(root, B256::ZERO);
     assert_eq!(json_batch["l1Messages"].as_array().map(Vec::len), Some(3));
-    // Sealed by this test without a committer: not committed, no blob.
+    // Sealed by this test without a committer: not committed; its blob is built at sealing (a
+    // versioned hash starts with the KZG version byte 0x01).
     assert_eq!(json_batch["status"], json!("sealed"));
     assert_eq!(json_batch["commitTxHash"], json!(null));
-    assert_eq!(json_batch["blobVersionedHash"], json!(null));
+    assert!(
+        json_batch["blobVersionedHash"]
+            .as_str()
+            .is_some_and(|h| h.len() == 66 && h.starts_with("0x01")),
+        "{json_batch}"
+    );
     assert_eq!(
         rpc(&node, "keel_getBatchByBlock", json!(["0x2"])).await,
         json_batch
