@@ -21,8 +21,8 @@ use keel_l1::{
     sender::{L1Sender, L1SenderConfig, L1TxRequest, MemoryJournal, blob_sidecar},
 };
 use keel_types::{
-    AccountDiff, DiffHeader, StateDiff,
-    blob::{Codec, DiffVersion, encode_state_diff_payload_as, pack_blob},
+    AccountDiff, DiffHeader, DiffVersion, StateDiff,
+    blob::{Codec, encode_state_diff_payload_as, pack_blob},
     dev,
 };
 

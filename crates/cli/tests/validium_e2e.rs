@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use alloy::{
-    consensus::Transaction,
+    consensus::{Transaction, Typed2718},
     providers::{Provider, ProviderBuilder},
 };
 use common::{Node, keel, key, l1::TestL1, text};
