@@ -14,7 +14,7 @@ use std::{
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::SolCall;
-use common::{keel, l1::TestL1, text};
+use common::{l1::TestL1, text};
 use keel_l1::{
     L1Client, L1ClientConfig,
     contracts::OnChainProposer,
@@ -73,22 +73,11 @@ fn some_diff() -> StateDiff {
 
 fn reconstruct(l1: &TestL1, dir: &std::path::Path, blobs_url: Option<&str>) -> String {
     let datadir = dir.join(format!("rebuilt-{}", rand_suffix()));
-    let mut args = vec![
-        "l2",
-        "reconstruct",
-        "--eth.rpc-url",
-        &l1.anvil.url,
-        "--l1.deployment",
-        &l1.deployment_file,
-        "--network",
-        &l1.genesis_file,
-    ];
-    let datadir = datadir.to_str().expect("utf-8").to_string();
-    args.extend(["--datadir", &datadir]);
-    if let Some(url) = blobs_url {
-        args.extend(["--blobs.url", url]);
-    }
-    let out = keel(&args);
+    let extra = match blobs_url {
+        Some(url) => vec!["--blobs.url", url],
+        None => Vec::new(),
+    };
+    let out = l1.reconstruct(&datadir, &extra);
     let all = text(&out);
     assert!(
         !out.status.success(),

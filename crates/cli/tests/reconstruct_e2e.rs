@@ -274,18 +274,7 @@ async fn a_datadir_rebuilt_from_l1_matches_the_original_and_resumes() {
 
     // From L1 alone.
     let rebuilt_dir = dir.path().join("rebuilt");
-    let out = keel(&[
-        "l2",
-        "reconstruct",
-        "--eth.rpc-url",
-        &l1.anvil.url,
-        "--l1.deployment",
-        &l1.deployment_file,
-        "--network",
-        &l1.genesis_file,
-        "--datadir",
-        rebuilt_dir.to_str().expect("utf-8"),
-    ]);
+    let out = l1.reconstruct(&rebuilt_dir, &[]);
     let stdout = stdout_of(&out);
     assert!(
         stdout.contains(&format!("reconstructed {last_batch} batch(es)")),

@@ -11,7 +11,7 @@ use alloy::{
     consensus::{Transaction, Typed2718},
     providers::{Provider, ProviderBuilder},
 };
-use common::{Node, keel, key, l1::TestL1, text};
+use common::{Node, key, l1::TestL1, text};
 use keel_l1::{L1Client, L1ClientConfig, committed_batches};
 use serde_json::Value;
 
@@ -79,18 +79,7 @@ async fn validium_batches_commit_without_blobs() {
     }
     drop(node);
 
-    let out = keel(&[
-        "l2",
-        "reconstruct",
-        "--eth.rpc-url",
-        &l1.anvil.url,
-        "--l1.deployment",
-        &l1.deployment_file,
-        "--network",
-        &l1.genesis_file,
-        "--datadir",
-        dir.path().join("rebuilt").to_str().expect("utf-8"),
-    ]);
+    let out = l1.reconstruct(&dir.path().join("rebuilt"), &[]);
     assert!(!out.status.success());
     assert!(
         text(&out).contains("batch 1 was committed without a blob (validium)"),

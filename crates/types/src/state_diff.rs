@@ -644,11 +644,11 @@ pub(crate) mod tests {
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
-    fn unhex(parts: &[&str]) -> Vec<u8> {
+    pub(crate) fn unhex(parts: &[&str]) -> Vec<u8> {
         hex::decode(parts.concat()).unwrap()
     }
 
-    fn header() -> DiffHeader {
+    pub(crate) fn header() -> DiffHeader {
         DiffHeader {
             tx_root: B256::repeat_byte(0x11),
             receipts_root: B256::repeat_byte(0x22),

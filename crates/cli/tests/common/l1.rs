@@ -79,6 +79,24 @@ impl TestL1 {
         self.deployment.contracts.on_chain_proposer.proxy
     }
 
+    /// Runs `keel l2 reconstruct` from this L1 into `datadir` (plus `extra` arguments).
+    pub fn reconstruct(&self, datadir: &Path, extra: &[&str]) -> std::process::Output {
+        let mut args = vec![
+            "l2",
+            "reconstruct",
+            "--eth.rpc-url",
+            &self.anvil.url,
+            "--l1.deployment",
+            &self.deployment_file,
+            "--network",
+            &self.genesis_file,
+            "--datadir",
+            datadir.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        super::keel(&args)
+    }
+
     pub async fn rpc(&self, method: &'static str, params: Value) -> Value {
         self.provider
             .raw_request(method.into(), params)

@@ -489,26 +489,9 @@ fn decode_account(r: &mut Reader<'_>) -> Result<AccountDiff, StateDiffError> {
 mod tests {
     use super::*;
     use crate::state_diff::DiffVersion;
-    use crate::state_diff::tests::{arb_state_diff, arb_state_diff_wide};
+    use crate::state_diff::tests::{arb_state_diff, arb_state_diff_wide, header, unhex};
     use alloy_primitives::hex;
     use proptest::prelude::*;
-
-    fn unhex(parts: &[&str]) -> Vec<u8> {
-        hex::decode(parts.concat()).unwrap()
-    }
-
-    fn header() -> DiffHeader {
-        DiffHeader {
-            tx_root: B256::repeat_byte(0x11),
-            receipts_root: B256::repeat_byte(0x22),
-            parent_hash: B256::repeat_byte(0x33),
-            gas_limit: 30_000_000,
-            gas_used: 21_000,
-            timestamp: 0x0102_0304,
-            block_number: 7,
-            base_fee_per_gas: 1_000_000_000,
-        }
-    }
 
     /// The version byte and the header above, written out by hand (LEB128 computed on paper).
     fn header_hex() -> String {
