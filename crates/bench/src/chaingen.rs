@@ -44,9 +44,32 @@ pub struct ChainGenConfig {
     pub txs_per_block: usize,
     pub workload: Workload,
     pub gas_limit: u64,
-    /// Seeds the recipient choice, so the same config gives the same chain.
+    /// Seeds the recipient and amount choice, so the same config gives the same chain.
     pub seed: u64,
 }
+
+/// Who receives the transfers of a generated chain (see [`ChainGenerator::with_transfers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipients {
+    /// A pseudo-random funded account (senders and recipients are the same set: trading).
+    Accounts,
+    /// A distinct address per transfer that holds nothing at genesis (each receives once).
+    Fresh,
+}
+
+/// How much each transfer of a generated chain moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amounts {
+    /// 1 gwei per ETH transfer, 1,000 units per token transfer.
+    Fixed,
+    /// Uniformly random in `min ..= max` (wei or token units), from the seeded generator.
+    Uniform { min: u128, max: u128 },
+}
+
+/// 1 gwei in wei.
+pub const GWEI: u128 = 1_000_000_000;
+/// 1 ETH in wei.
+pub const ETHER: u128 = 1_000_000_000_000_000_000;
 
 impl Default for ChainGenConfig {
     fn default() -> Self {
@@ -151,61 +174,165 @@ pub fn genesis_json(accounts: &[Address], gas_limit: u64) -> Result<String, serd
 
 /// Generate a chain, building every block with keel's payload builder on an in-memory store.
 pub fn generate(config: &ChainGenConfig) -> eyre::Result<GeneratedChain> {
-    let signers = account_keys(config.accounts);
-    let addresses: Vec<Address> = signers.iter().map(|s| s.address()).collect();
-    let genesis_json = genesis_json(&addresses, config.gas_limit)?;
-    let (genesis, spec) = ChainSpec::from_genesis_json(&genesis_json)?;
-    let chain = Blockchain::open(Store::in_memory()?, &genesis, spec)?;
-
-    let mut nonces = vec![0u64; config.accounts];
-    let mut rng = config.seed.max(1);
+    let mut generator = ChainGenerator::new(config)?;
     let mut blocks = Vec::with_capacity(config.blocks);
     let (mut total_gas, mut total_txs) = (0u64, 0usize);
-    for b in 0..config.blocks {
-        // Round-robin senders, pseudo-random recipients.
-        let plan: Vec<(usize, u64, Address)> = (0..config.txs_per_block)
-            .map(|j| {
-                let sender = (b * config.txs_per_block + j) % config.accounts;
-                let nonce = nonces[sender];
-                nonces[sender] += 1;
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                let to = addresses[(rng % config.accounts as u64) as usize];
-                (sender, nonce, to)
+    for _ in 0..config.blocks {
+        let block = generator.next_block(config.txs_per_block)?;
+        total_gas += block.header.gas_used;
+        total_txs += block.body.transactions.len();
+        blocks.push(block);
+    }
+    Ok(GeneratedChain {
+        genesis_json: generator.genesis_json,
+        blocks,
+        total_gas,
+        total_txs,
+    })
+}
+
+/// Builds a generated chain block by block on an in-memory store, each block with as many
+/// transfers as asked, so a caller can look at the store between blocks (e.g. to follow a
+/// batch's state diff). Senders go round-robin over the funded accounts; by default recipients
+/// are random funded accounts and amounts fixed ([`generate`]'s chains).
+pub struct ChainGenerator {
+    config: ChainGenConfig,
+    recipients: Recipients,
+    amounts: Amounts,
+    signers: Vec<PrivateKeySigner>,
+    addresses: Vec<Address>,
+    chain: Blockchain,
+    genesis_json: String,
+    nonces: Vec<u64>,
+    rng: u64,
+    /// Transfers generated so far (picks the next sender and fresh recipient).
+    txs: usize,
+    blocks: u64,
+}
+
+impl ChainGenerator {
+    /// The genesis of `config` on a fresh in-memory store (`blocks` and `txs_per_block` are
+    /// left to the caller of [`next_block`](Self::next_block)).
+    pub fn new(config: &ChainGenConfig) -> eyre::Result<Self> {
+        let signers = account_keys(config.accounts);
+        let addresses: Vec<Address> = signers.iter().map(|s| s.address()).collect();
+        let genesis_json = genesis_json(&addresses, config.gas_limit)?;
+        let (genesis, spec) = ChainSpec::from_genesis_json(&genesis_json)?;
+        let chain = Blockchain::open(Store::in_memory()?, &genesis, spec)?;
+        Ok(Self {
+            config: config.clone(),
+            recipients: Recipients::Accounts,
+            amounts: Amounts::Fixed,
+            nonces: vec![0; config.accounts],
+            signers,
+            addresses,
+            chain,
+            genesis_json,
+            rng: config.seed.max(1),
+            txs: 0,
+            blocks: 0,
+        })
+    }
+
+    /// Who receives the transfers of the blocks built from now on, and how much.
+    pub fn with_transfers(mut self, recipients: Recipients, amounts: Amounts) -> Self {
+        self.recipients = recipients;
+        self.amounts = amounts;
+        self
+    }
+
+    /// The chain being built.
+    pub fn chain(&self) -> &Blockchain {
+        &self.chain
+    }
+
+    /// The genesis document.
+    pub fn genesis_json(&self) -> &str {
+        &self.genesis_json
+    }
+
+    /// Transfers in the blocks built so far.
+    pub fn transfers(&self) -> usize {
+        self.txs
+    }
+
+    fn next_random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    /// Builds and stores the next block, with `txs` transfers; fails if one is left out.
+    pub fn next_block(&mut self, txs: usize) -> eyre::Result<Block> {
+        let accounts = self.config.accounts;
+        let plan: Vec<(usize, u64, Address, U256)> = (0..txs)
+            .map(|_| {
+                let sender = self.txs % accounts;
+                let nonce = self.nonces[sender];
+                self.nonces[sender] += 1;
+                let to = match self.recipients {
+                    Recipients::Accounts => {
+                        let index = (self.next_random() % accounts as u64) as usize;
+                        self.addresses[index]
+                    }
+                    Recipients::Fresh => fresh_recipient(self.config.seed, self.txs),
+                };
+                let amount = match self.amounts {
+                    Amounts::Fixed => match self.config.workload {
+                        Workload::EthTransfer => U256::from(GWEI),
+                        Workload::Erc20Transfer => U256::from(1_000u64),
+                    },
+                    Amounts::Uniform { min, max } => {
+                        let wide =
+                            (u128::from(self.next_random()) << 64) | u128::from(self.next_random());
+                        let span = max.saturating_sub(min).saturating_add(1);
+                        U256::from(min + wide % span)
+                    }
+                };
+                self.txs += 1;
+                (sender, nonce, to, amount)
             })
             .collect();
-        let txs: Vec<Transaction> = plan
+        let workload = self.config.workload;
+        let signers = &self.signers;
+        let transactions: Vec<Transaction> = plan
             .par_iter()
-            .map(|&(sender, nonce, to)| sign(&signers[sender], nonce, to, config.workload))
+            .map(|&(sender, nonce, to, amount)| sign(&signers[sender], nonce, to, workload, amount))
             .collect::<Result<_, _>>()?;
-        let senders: Vec<Address> = plan.iter().map(|&(s, _, _)| addresses[s]).collect();
+        let senders: Vec<Address> = plan.iter().map(|&(s, ..)| self.addresses[s]).collect();
+        let b = self.blocks;
         let attributes = BlockAttributes {
-            timestamp: GENESIS_TIMESTAMP + b as u64 + 1,
+            timestamp: GENESIS_TIMESTAMP + b + 1,
             coinbase: address!("0x000000000000000000000000000000000000c0de"),
-            gas_limit: config.gas_limit,
-            prev_randao: keccak256((b as u64).to_be_bytes()),
+            gas_limit: self.config.gas_limit,
+            prev_randao: keccak256(b.to_be_bytes()),
             extra_data: Bytes::new(),
             max_state_diff_bytes: None,
         };
-        let mut source = ListTxSource::new(txs, senders);
-        let block = chain
+        let mut source = ListTxSource::new(transactions, senders);
+        let block = self
+            .chain
             .build_block(&attributes, &mut source)
             .map_err(|e: ChainError| eyre::eyre!(e))?
             .block;
         if let Some((hash, reason)) = source.skipped.first() {
             eyre::bail!("generated transaction {hash} was left out of block {b}: {reason:?}");
         }
-        total_gas += block.header.gas_used;
-        total_txs += block.body.transactions.len();
-        blocks.push(block);
+        if block.body.transactions.len() != txs {
+            eyre::bail!(
+                "block {b} holds {} of its {txs} transactions",
+                block.body.transactions.len()
+            );
+        }
+        self.blocks += 1;
+        Ok(block)
     }
-    Ok(GeneratedChain {
-        genesis_json,
-        blocks,
-        total_gas,
-        total_txs,
-    })
+}
+
+/// The `index`th fresh recipient of chains seeded with `seed`: an address no genesis funds.
+pub fn fresh_recipient(seed: u64, index: usize) -> Address {
+    Address::from_word(keccak256(format!("keel-bench-recipient-{seed}-{index}")))
 }
 
 fn sign(
@@ -213,25 +340,15 @@ fn sign(
     nonce: u64,
     to: Address,
     workload: Workload,
+    amount: U256,
 ) -> eyre::Result<Transaction> {
     let (kind, gas_limit, value, input) = match workload {
-        Workload::EthTransfer => (
-            TxKind::Call(to),
-            21_000,
-            U256::from(1_000_000_000u64),
-            Bytes::new(),
-        ),
+        Workload::EthTransfer => (TxKind::Call(to), 21_000, amount, Bytes::new()),
         Workload::Erc20Transfer => (
             TxKind::Call(TOKEN_ADDRESS),
             80_000,
             U256::ZERO,
-            Bytes::from(
-                transferCall {
-                    to,
-                    value: U256::from(1_000u64),
-                }
-                .abi_encode(),
-            ),
+            Bytes::from(transferCall { to, value: amount }.abi_encode()),
         ),
     };
     let tx = TxEip1559 {

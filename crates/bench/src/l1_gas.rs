@@ -192,18 +192,39 @@ fn wallet_provider(url: &str) -> eyre::Result<DynProvider> {
 
 /// The fields of a `commitBatch`.
 #[derive(Debug, Clone)]
-struct Batch {
-    number: u64,
-    new_state_root: B256,
-    withdrawals_root: B256,
-    privileged_rolling_hash: B256,
-    last_block_hash: B256,
-    non_privileged_tx_count: u64,
+pub(crate) struct Batch {
+    pub(crate) number: u64,
+    pub(crate) new_state_root: B256,
+    pub(crate) withdrawals_root: B256,
+    pub(crate) privileged_rolling_hash: B256,
+    pub(crate) last_block_hash: B256,
+    pub(crate) non_privileged_tx_count: u64,
 }
 
 impl Batch {
+    /// The sequencer's EIP-4844 `commitBatch` transaction for this batch, carrying `sidecar`.
+    pub(crate) fn commit_request(
+        &self,
+        proposer: Address,
+        sidecar: BlobTransactionSidecar,
+    ) -> TransactionRequest {
+        let call = OnChainProposer::commitBatchCall {
+            batchNumber: U256::from(self.number),
+            newStateRoot: self.new_state_root,
+            withdrawalsRoot: self.withdrawals_root,
+            privilegedRollingHash: self.privileged_rolling_hash,
+            lastBlockHash: self.last_block_hash,
+            nonPrivilegedTxCount: U256::from(self.non_privileged_tx_count),
+        };
+        TransactionRequest::default()
+            .with_from(addr(SEQUENCER))
+            .with_to(proposer)
+            .with_input(Bytes::from(call.abi_encode()))
+            .with_blob_sidecar_4844(sidecar)
+    }
+
     /// A batch with distinct roots and no privileged txs or withdrawals.
-    fn simple(number: u64) -> Self {
+    pub(crate) fn simple(number: u64) -> Self {
         Self {
             number,
             new_state_root: keccak256(format!("state root {number}")),
@@ -289,23 +310,8 @@ impl Bench {
         AttestationVerifierInstance::new(self.verifier, &self.provider)
     }
 
-    /// Sends `tx` and returns its receipt; a failure at estimation or a revert is an error.
     async fn send(&self, what: &str, tx: TransactionRequest) -> eyre::Result<TransactionReceipt> {
-        let pending = self
-            .provider
-            .send_transaction(tx)
-            .await
-            .wrap_err_with(|| format!("sending {what}"))?;
-        let hash = *pending.tx_hash();
-        let receipt = pending
-            .with_timeout(Some(Duration::from_secs(60)))
-            .get_receipt()
-            .await
-            .wrap_err_with(|| format!("receipt of {what} ({hash})"))?;
-        if !receipt.status() {
-            bail!("{what} reverted ({hash})");
-        }
-        Ok(receipt)
+        send(&self.provider, what, tx).await
     }
 
     fn record(&mut self, group: &'static str, operation: &str, gas_used: u64, notes: String) {
@@ -355,19 +361,7 @@ impl Bench {
             batch.privileged_rolling_hash = privileged_rolling_hash(&hashes)
                 .ok_or_else(|| eyre!("{privileged} privileged txs do not fit in a batch"))?;
         }
-        let call = OnChainProposer::commitBatchCall {
-            batchNumber: U256::from(batch.number),
-            newStateRoot: batch.new_state_root,
-            withdrawalsRoot: batch.withdrawals_root,
-            privilegedRollingHash: batch.privileged_rolling_hash,
-            lastBlockHash: batch.last_block_hash,
-            nonPrivilegedTxCount: U256::from(batch.non_privileged_tx_count),
-        };
-        let tx = TransactionRequest::default()
-            .with_from(addr(SEQUENCER))
-            .with_to(self.proposer)
-            .with_input(Bytes::from(call.abi_encode()))
-            .with_blob_sidecar_4844(self.sidecar.clone());
+        let tx = batch.commit_request(self.proposer, self.sidecar.clone());
         let receipt = self.send(&format!("commitBatch({number})"), tx).await?;
         self.batches.push(batch);
         Ok(receipt)
@@ -419,10 +413,45 @@ impl Bench {
     }
 }
 
-/// Starts anvil, deploys, runs every operation and returns the gas each used.
-pub async fn run(options: &L1GasOptions) -> eyre::Result<L1GasReport> {
+/// Sends `tx` and returns its receipt; a failure at estimation or a revert is an error.
+pub(crate) async fn send(
+    provider: &DynProvider,
+    what: &str,
+    tx: TransactionRequest,
+) -> eyre::Result<TransactionReceipt> {
+    let pending = provider
+        .send_transaction(tx)
+        .await
+        .wrap_err_with(|| format!("sending {what}"))?;
+    let hash = *pending.tx_hash();
+    let receipt = pending
+        .with_timeout(Some(Duration::from_secs(60)))
+        .get_receipt()
+        .await
+        .wrap_err_with(|| format!("receipt of {what} ({hash})"))?;
+    if !receipt.status() {
+        bail!("{what} reverted ({hash})");
+    }
+    Ok(receipt)
+}
+
+/// A local anvil with keel's L1 contracts deployed (3 prover signers, threshold 2), and a client
+/// that signs as any dev account.
+pub(crate) struct L1Deployment {
+    /// Kept alive: anvil is killed on drop.
+    pub(crate) anvil: Anvil,
+    pub(crate) provider: DynProvider,
+    /// `web3_clientVersion` of the anvil.
+    pub(crate) client_version: String,
+    pub(crate) hardfork: String,
+    pub(crate) config: DeployConfig,
+    pub(crate) outcome: keel_l1::DeployOutcome,
+}
+
+/// Starts anvil (`anvil`, else found with `keel_l1::find_anvil`) and deploys keel's L1 contracts.
+pub(crate) async fn deploy_on_anvil(anvil: Option<PathBuf>) -> eyre::Result<L1Deployment> {
     let anvil_config = AnvilConfig {
-        bin: options.anvil.clone(),
+        bin: anvil,
         ..AnvilConfig::default()
     };
     let hardfork = anvil_config.hardfork.clone();
@@ -434,8 +463,6 @@ pub async fn run(options: &L1GasOptions) -> eyre::Result<L1GasReport> {
         .get_client_version()
         .await
         .wrap_err("web3_clientVersion")?;
-
-    // ---------------------------------------------------------------- deployment
     let config = DeployConfig {
         owner: addr(OWNER),
         sequencers: vec![addr(SEQUENCER)],
@@ -464,6 +491,28 @@ pub async fn run(options: &L1GasOptions) -> eyre::Result<L1GasReport> {
             STEP_NAMES.len()
         );
     }
+    Ok(L1Deployment {
+        anvil,
+        provider,
+        client_version,
+        hardfork,
+        config,
+        outcome,
+    })
+}
+
+/// Starts anvil, deploys, runs every operation and returns the gas each used.
+pub async fn run(options: &L1GasOptions) -> eyre::Result<L1GasReport> {
+    let L1Deployment {
+        anvil,
+        provider,
+        client_version,
+        hardfork,
+        config,
+        outcome,
+    } = deploy_on_anvil(options.anvil.clone()).await?;
+
+    // ---------------------------------------------------------------- deployment
     let contracts = outcome.deployment.contracts;
     let sidecar = SidecarBuilder::<SimpleCoder>::from_slice(BLOB)
         .build_4844()

@@ -7,6 +7,11 @@
 //! `keel-bench l1-gas` deploys keel's L1 contracts on a local anvil and reports the gas of every
 //! user- and operator-facing L1 operation (deposits, commits, verification, claims).
 //!
+//! `keel-bench da` builds chains of ETH and ERC20 transfers (to new recipients, and among a fixed
+//! set of traders), follows each batch's state diff block by block, and reports how many transfers
+//! one blob holds in each payload encoding, the time to build the fullest blob, and the L1 gas and
+//! blob gas of committing it on a local anvil.
+//!
 //! `keel-bench deposits` sends N deposits on a local anvil and times the L1Watcher (until all are
 //! in the mempool's privileged lane) and block production (until all are in L2 blocks), then
 //! checks every recipient's L2 balance.
@@ -142,6 +147,36 @@ enum Command {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Transfers per blob: real chains (ETH and ERC20 transfers, to new recipients and among a
+    /// fixed set of accounts) fed block by block to the batch diff builder; for each of the four
+    /// payload encodings (v1/v2 × raw/brotli) the most transfers whose batch fits one blob; the
+    /// time to build the fullest blob; the L1 cost of committing it on anvil.
+    Da {
+        /// Funded accounts (the senders; the traders).
+        #[arg(long, default_value_t = 1_000)]
+        accounts: usize,
+        /// Transfers per block while no encoding is near the blob's limit.
+        #[arg(long, default_value_t = 50)]
+        block_txs: usize,
+        /// Stop each workload after this many transfers.
+        #[arg(long, default_value_t = 10_000)]
+        max_txs: usize,
+        /// Seed of recipients and amounts.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Runs of each timed step (medians reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Skip the L1 commit on anvil.
+        #[arg(long)]
+        no_l1: bool,
+        /// Print the results as JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// The anvil binary (default: tools/node_modules/.bin/anvil, else `anvil` on PATH).
+        #[arg(long)]
+        anvil: Option<PathBuf>,
+    },
     /// Time the trie alone: N accounts, then blocks of random account updates (update, root,
     /// commit on a trie opened cold at the previous root).
     Trie {
@@ -242,6 +277,38 @@ fn main() -> eyre::Result<()> {
                 workdir,
             };
             let report = runtime.block_on(keel_bench::deposits::run(&options))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+            } else {
+                print!("{}", report.to_table());
+            }
+            Ok(())
+        }
+        Command::Da {
+            accounts,
+            block_txs,
+            max_txs,
+            seed,
+            runs,
+            no_l1,
+            json,
+            anvil,
+        } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .wrap_err("starting the async runtime")?;
+            let options = keel_bench::da::DaOptions {
+                accounts,
+                block_txs,
+                max_txs,
+                seed,
+                runs,
+                l1: !no_l1,
+                anvil,
+                ..keel_bench::da::DaOptions::default()
+            };
+            let report = runtime.block_on(keel_bench::da::run(&options))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report.to_json())?);
             } else {
