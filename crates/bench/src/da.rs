@@ -9,7 +9,7 @@
 //! count reported for an encoding is the largest prefix of the transfer sequence whose batch fits,
 //! exact to the transfer when the run saw it overflow at the next one.
 //!
-//! Brotli (quality 11) is the slow part, so a brotli size is only computed once the raw payload
+//! Brotli (`BROTLI_QUALITY`) is the slow part, so a brotli size is only computed once the raw payload
 //! of the same version is within [`BROTLI_SLACK`] of the limit: below that the compressed payload
 //! cannot exceed it (brotli's worst case adds a few bytes per 64 KiB to incompressible input).
 //!
