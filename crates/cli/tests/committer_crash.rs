@@ -7,21 +7,12 @@
 
 mod common;
 
-use std::{
-    collections::BTreeMap,
-    os::unix::process::ExitStatusExt,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, os::unix::process::ExitStatusExt, time::Duration};
 
-use alloy::{
-    primitives::U256,
-    providers::{Provider, ProviderBuilder},
-    sol_types::SolEvent,
-};
+use alloy::{primitives::U256, providers::Provider, sol_types::SolEvent};
 use common::{Node, key, l1::TestL1};
 use keel_l1::contracts::OnChainProposer::BatchCommitted;
 use keel_types::dev;
-use serde_json::Value;
 
 fn node_args<'a>(l1: &'a TestL1, datadir: &'a str) -> Vec<&'a str> {
     vec![
@@ -40,26 +31,6 @@ fn node_args<'a>(l1: &'a TestL1, datadir: &'a str) -> Vec<&'a str> {
         "--committer.commit-time",
         "1000",
     ]
-}
-
-/// Waits until `keel_getBatchByNumber(n)` says committed.
-async fn wait_committed(node: &Node, n: u64) {
-    let l2 = ProviderBuilder::new().connect_http(node.url.parse().expect("url"));
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let batch: Value = l2
-            .raw_request("keel_getBatchByNumber".into(), (format!("{n:#x}"),))
-            .await
-            .expect("keel_getBatchByNumber");
-        if batch["status"] == "committed" {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "batch {n} not committed: {batch}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// Every `BatchCommitted` event of the proposer: batch number → how many.
@@ -111,8 +82,8 @@ async fn crash_then_resume(fault: &str) {
 
     // Restarted on the same datadir: batch 1 is committed once, and the chain goes on.
     let node = Node::start(&args);
-    wait_committed(&node, 1).await;
-    wait_committed(&node, 3).await;
+    node.wait_committed(1, Duration::from_secs(90)).await;
+    node.wait_committed(3, Duration::from_secs(90)).await;
     drop(node);
     // A commit the killed node had in flight lands within a few L1 blocks: count after them.
     tokio::time::sleep(Duration::from_secs(4)).await;

@@ -35,26 +35,6 @@ fn test_token_creation_code() -> String {
     json["bytecode"].as_str().expect("bytecode").to_string()
 }
 
-/// Polls `keel_getBatchByNumber(n)` until the batch is committed; returns it.
-async fn wait_committed(l2_url: &str, n: u64, timeout: Duration) -> Value {
-    let l2 = ProviderBuilder::new().connect_http(l2_url.parse().expect("url"));
-    let deadline = Instant::now() + timeout;
-    loop {
-        let batch: Value = l2
-            .raw_request("keel_getBatchByNumber".into(), (format!("{n:#x}"),))
-            .await
-            .expect("keel_getBatchByNumber");
-        if batch["status"] == "committed" {
-            return batch;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "batch {n} not committed within {timeout:?}: {batch}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// Rebuilds the L2 state from L1 alone, batch by batch, checking every committed root; returns
 /// the batches read (number, commit tx, blob versioned hash, payload size).
 async fn replay_from_l1(l1_url: &str, proposer: Address) -> Vec<(u64, B256, B256, usize)> {
@@ -143,7 +123,7 @@ async fn batches_are_committed_with_blobs_that_replay_to_the_committed_roots() {
         &address(3),
         "250",
     ]);
-    let first = wait_committed(&node.url, 1, Duration::from_secs(60)).await;
+    let first = node.wait_committed(1, Duration::from_secs(60)).await;
     node.cast(&["send", "--private-key", &key(4), "--create", &code]);
     node.cast(&[
         "send",
@@ -172,7 +152,7 @@ async fn batches_are_committed_with_blobs_that_replay_to_the_committed_roots() {
     };
     let mut committed = vec![first];
     for n in 2..=last_sealed {
-        committed.push(wait_committed(&node.url, n, Duration::from_secs(60)).await);
+        committed.push(node.wait_committed(n, Duration::from_secs(60)).await);
     }
 
     // L1 alone: every batch in order, blobs that replay to the committed roots.

@@ -64,21 +64,6 @@ async fn batch(node: &Node, n: u64) -> Value {
         .expect("keel_getBatchByNumber")
 }
 
-/// Reads the node's log until a line containing every needle.
-fn wait_for_log(node: &Node, needles: &[&str], timeout: Duration) -> String {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = node
-            .lines
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no log line with {needles:?} within {timeout:?}"));
-        if needles.iter().all(|n| line.contains(n)) {
-            return line;
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fee_spike_above_the_cap_holds_commits_until_fees_fall() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -104,8 +89,7 @@ async fn a_fee_spike_above_the_cap_holds_commits_until_fees_fall() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let cap = (5 * GWEI).to_string();
     let node = start_node(&l1, &["--committer.max-fee-per-gas", &cap]);
-    let line = wait_for_log(
-        &node,
+    let line = node.wait_for_log(
         &["L1 fees above the configured cap"],
         Duration::from_secs(30),
     );
@@ -130,14 +114,7 @@ async fn a_fee_spike_above_the_cap_holds_commits_until_fees_fall() {
         )
         .await
         .expect("set base fee");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while batch(&node, 1).await["status"] != "committed" {
-        assert!(
-            Instant::now() < deadline,
-            "batch 1 not committed after the spike"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    node.wait_committed(1, Duration::from_secs(60)).await;
     let tx_hash: alloy::primitives::B256 =
         serde_json::from_value(batch(&node, 1).await["commitTxHash"].clone()).expect("hash");
     let tx = l1
@@ -189,14 +166,7 @@ async fn a_commit_dropped_by_an_l1_reorg_is_sent_again_and_lands_once() {
     let reverted: Value = l1.rpc("evm_revert", json!([snapshot])).await;
     assert_eq!(reverted, json!(true));
     assert_eq!(last_committed(&l1).await, 0, "the reorg dropped the commit");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while batch(&node, 1).await["status"] != "committed" {
-        assert!(
-            Instant::now() < deadline,
-            "batch 1 not committed after the reorg"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    node.wait_committed(1, Duration::from_secs(90)).await;
     // Exactly one BatchCommitted(1) on the canonical chain, in a block mined after the reorg.
     let after = commit_logs(&l1).await;
     assert_eq!(after.len(), 1, "{after:?}");

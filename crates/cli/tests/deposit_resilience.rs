@@ -256,21 +256,6 @@ fn start_node(l1: &L1, proxy: &Proxy, datadir: &Path) -> Node {
     ])
 }
 
-/// Reads the node's stdout (its logs) until a line containing every one of `needles`; returns it.
-fn wait_for_log(node: &Node, needles: &[&str], timeout: Duration) -> String {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = node
-            .lines
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("keel l2 logged no line with {needles:?} in {timeout:?}"));
-        if needles.iter().all(|n| line.contains(n)) {
-            return line;
-        }
-    }
-}
-
 /// The lines the node printed so far (without waiting).
 fn drain_log(node: &Node) -> Vec<String> {
     node.lines.try_iter().collect()
@@ -395,8 +380,7 @@ async fn deposits_in_one_l1_block_survive_a_node_kill_and_an_l1_outage() {
     l1.deposit_round_in_one_block(1).await;
     let last_id = format!("last_id={}", 2 * ROUND - 1);
     tokio::task::block_in_place(|| {
-        wait_for_log(
-            &node,
+        node.wait_for_log(
             &["privileged txs found on L1", &last_id],
             Duration::from_secs(30),
         )

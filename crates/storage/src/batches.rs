@@ -11,9 +11,9 @@
 
 use alloy_primitives::B256;
 use alloy_rlp::{RlpDecodable, RlpEncodable};
-use redb::{ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, rollup::open_read};
 use keel_types::{Batch, BatchMessage};
 
 /// Batch number → `version ‖ rlp(Batch)`.
@@ -111,17 +111,6 @@ pub(crate) fn create_tables(txn: &redb::WriteTransaction) -> Result<(), StoreErr
     txn.open_table(BATCH_BLOBS)?;
     txn.open_table(BATCH_COMMITS)?;
     Ok(())
-}
-
-fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
-    txn: &ReadTransaction,
-    def: TableDefinition<K, V>,
-) -> Result<Option<redb::ReadOnlyTable<K, V>>, StoreError> {
-    match txn.open_table(def) {
-        Ok(table) => Ok(Some(table)),
-        Err(TableError::TableDoesNotExist(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn encode_messages(messages: &[BatchMessage]) -> Vec<u8> {

@@ -98,8 +98,9 @@ from_redb!(
     redb::CommitError
 );
 
-/// A table of a read transaction, `None` if it was never written.
-fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
+/// A table of a read transaction, `None` if it does not exist. (The store creates the rollup
+/// tables at open; this keeps reads total for the batches and rollup modules alike.)
+pub(crate) fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
     txn: &ReadTransaction,
     def: TableDefinition<K, V>,
 ) -> Result<Option<redb::ReadOnlyTable<K, V>>, StoreError> {

@@ -96,6 +96,41 @@ impl Node {
         }
     }
 
+    /// Reads stdout (the logs) until a line containing every one of `needles`; returns it.
+    pub fn wait_for_log(&self, needles: &[&str], timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| {
+                panic!("keel l2 logged no line with {needles:?} in {timeout:?}")
+            });
+            if needles.iter().all(|n| line.contains(n)) {
+                return line;
+            }
+        }
+    }
+
+    /// Polls `keel_getBatchByNumber(n)` until the batch is committed on L1; returns it.
+    pub async fn wait_committed(&self, n: u64, timeout: Duration) -> serde_json::Value {
+        use alloy::providers::{Provider, ProviderBuilder};
+        let l2 = ProviderBuilder::new().connect_http(self.url.parse().expect("url"));
+        let deadline = Instant::now() + timeout;
+        loop {
+            let batch: serde_json::Value = l2
+                .raw_request("keel_getBatchByNumber".into(), (format!("{n:#x}"),))
+                .await
+                .expect("keel_getBatchByNumber");
+            if batch["status"] == "committed" {
+                return batch;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "batch {n} not committed within {timeout:?}: {batch}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Waits up to `timeout` for the process to exit by itself; returns its status.
     pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + timeout;
