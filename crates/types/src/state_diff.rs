@@ -644,6 +644,26 @@ pub(crate) mod tests {
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
+    /// `encoded` with a few bytes changed, its tail cut by up to an eighth and a few bytes added;
+    /// the version byte is set back to `version` so the rest of the decoder gets exercised.
+    pub(crate) fn mutate(
+        mut bytes: Vec<u8>,
+        version: u8,
+        edits: &[(prop::sample::Index, u8)],
+        cut: prop::sample::Index,
+        extra: &[u8],
+    ) -> Vec<u8> {
+        for (at, byte) in edits {
+            let i = at.index(bytes.len());
+            bytes[i] = *byte;
+        }
+        bytes[0] = version;
+        let keep = bytes.len() - cut.index(bytes.len()) / 8;
+        bytes.truncate(keep);
+        bytes.extend_from_slice(extra);
+        bytes
+    }
+
     pub(crate) fn unhex(parts: &[&str]) -> Vec<u8> {
         hex::decode(parts.concat()).unwrap()
     }
@@ -1185,16 +1205,7 @@ pub(crate) mod tests {
             cut in any::<prop::sample::Index>(),
             extra in prop::collection::vec(any::<u8>(), 0..3),
         ) {
-            let mut bytes = diff.encode().unwrap();
-            for (at, byte) in edits {
-                let i = at.index(bytes.len());
-                bytes[i] = byte;
-            }
-            // The version byte stays valid so the rest gets exercised.
-            bytes[0] = STATE_DIFF_V1;
-            let keep = bytes.len() - cut.index(bytes.len()) / 8;
-            bytes.truncate(keep);
-            bytes.extend_from_slice(&extra);
+            let bytes = mutate(diff.encode().unwrap(), STATE_DIFF_V1, &edits, cut, &extra);
             if let Ok(decoded) = StateDiff::decode(&bytes) {
                 prop_assert_eq!(decoded.encode().unwrap(), bytes);
             }

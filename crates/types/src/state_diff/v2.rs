@@ -489,7 +489,7 @@ fn decode_account(r: &mut Reader<'_>) -> Result<AccountDiff, StateDiffError> {
 mod tests {
     use super::*;
     use crate::state_diff::DiffVersion;
-    use crate::state_diff::tests::{arb_state_diff, arb_state_diff_wide, header, unhex};
+    use crate::state_diff::tests::{arb_state_diff, arb_state_diff_wide, header, mutate, unhex};
     use alloy_primitives::hex;
     use proptest::prelude::*;
 
@@ -932,15 +932,7 @@ mod tests {
             cut in any::<prop::sample::Index>(),
             extra in prop::collection::vec(any::<u8>(), 0..3),
         ) {
-            let mut bytes = diff.encode_v2().unwrap();
-            for (at, byte) in edits {
-                let i = at.index(bytes.len());
-                bytes[i] = byte;
-            }
-            bytes[0] = STATE_DIFF_V2;
-            let keep = bytes.len() - cut.index(bytes.len()) / 8;
-            bytes.truncate(keep);
-            bytes.extend_from_slice(&extra);
+            let bytes = mutate(diff.encode_v2().unwrap(), STATE_DIFF_V2, &edits, cut, &extra);
             if let Ok(decoded) = StateDiff::decode(&bytes) {
                 prop_assert_eq!(decoded.encode_v2().unwrap(), bytes);
             }
