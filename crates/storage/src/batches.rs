@@ -87,21 +87,7 @@ pub enum BatchWriteError {
     },
 }
 
-macro_rules! from_redb {
-    ($($t:ty),*) => {
-        $(impl From<$t> for BatchWriteError {
-            fn from(e: $t) -> Self {
-                Self::Store(e.into())
-            }
-        })*
-    };
-}
-from_redb!(
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+crate::error::store_error_from_redb!(BatchWriteError);
 
 /// Creates the tables (at [`Store`] open, under the schema version).
 pub(crate) fn create_tables(txn: &redb::WriteTransaction) -> Result<(), StoreError> {

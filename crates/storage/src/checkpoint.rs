@@ -70,26 +70,7 @@ pub enum CheckpointError {
     },
 }
 
-impl From<redb::TransactionError> for CheckpointError {
-    fn from(e: redb::TransactionError) -> Self {
-        Self::Store(e.into())
-    }
-}
-impl From<redb::TableError> for CheckpointError {
-    fn from(e: redb::TableError) -> Self {
-        Self::Store(e.into())
-    }
-}
-impl From<redb::StorageError> for CheckpointError {
-    fn from(e: redb::StorageError) -> Self {
-        Self::Store(e.into())
-    }
-}
-impl From<redb::CommitError> for CheckpointError {
-    fn from(e: redb::CommitError) -> Self {
-        Self::Store(e.into())
-    }
-}
+crate::error::store_error_from_redb!(CheckpointError);
 
 impl Store {
     /// Write a checkpoint (see the module docs) and make it the head, in one write transaction.

@@ -56,3 +56,32 @@ impl From<StoreError> for keel_trie::TrieError {
         keel_trie::TrieError::Store(e.to_string())
     }
 }
+
+/// `From` the redb transaction, table, storage and commit errors for an error enum with a
+/// `Store(StoreError)` variant, so `?` works on redb calls in write paths that refuse with their
+/// own errors.
+macro_rules! store_error_from_redb {
+    ($error:ty) => {
+        impl From<redb::TransactionError> for $error {
+            fn from(e: redb::TransactionError) -> Self {
+                Self::Store(e.into())
+            }
+        }
+        impl From<redb::TableError> for $error {
+            fn from(e: redb::TableError) -> Self {
+                Self::Store(e.into())
+            }
+        }
+        impl From<redb::StorageError> for $error {
+            fn from(e: redb::StorageError) -> Self {
+                Self::Store(e.into())
+            }
+        }
+        impl From<redb::CommitError> for $error {
+            fn from(e: redb::CommitError) -> Self {
+                Self::Store(e.into())
+            }
+        }
+    };
+}
+pub(crate) use store_error_from_redb;

@@ -82,21 +82,7 @@ pub enum RollupError {
     },
 }
 
-macro_rules! from_redb {
-    ($($t:ty),*) => {
-        $(impl From<$t> for RollupError {
-            fn from(e: $t) -> Self {
-                Self::Store(e.into())
-            }
-        })*
-    };
-}
-from_redb!(
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+crate::error::store_error_from_redb!(RollupError);
 
 /// A table of a read transaction, `None` if it does not exist. (The store creates the rollup
 /// tables at open; this keeps reads total for the batches and rollup modules alike.)
