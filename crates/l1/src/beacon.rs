@@ -50,6 +50,9 @@ pub enum BeaconError {
 pub struct BlobFetcher {
     base_url: String,
     http: reqwest::Client,
+    /// The node's genesis time and seconds per slot, kept once the node has told them (asked
+    /// again while it hasn't).
+    clock: tokio::sync::OnceCell<(u64, u64)>,
 }
 
 /// One blob as served.
@@ -70,6 +73,7 @@ impl BlobFetcher {
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_string(),
             http,
+            clock: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -135,6 +139,17 @@ impl BlobFetcher {
 
     /// The beacon slot of an L1 timestamp, if the node tells its genesis time.
     async fn slot_of(&self, timestamp: u64) -> Option<u64> {
+        let (genesis_time, seconds_per_slot) = *self
+            .clock
+            .get_or_try_init(|| async { self.beacon_clock().await.ok_or(()) })
+            .await
+            .ok()?;
+        (seconds_per_slot > 0 && timestamp >= genesis_time)
+            .then(|| (timestamp - genesis_time) / seconds_per_slot)
+    }
+
+    /// The node's genesis time and seconds per slot (12 if it doesn't say).
+    async fn beacon_clock(&self) -> Option<(u64, u64)> {
         let genesis = self.get_json("/eth/v1/beacon/genesis").await.ok()?;
         let genesis_time: u64 = genesis["data"]["genesis_time"].as_str()?.parse().ok()?;
         let seconds_per_slot = match self.get_json("/eth/v1/config/spec").await {
@@ -144,8 +159,7 @@ impl BlobFetcher {
                 .unwrap_or(12),
             Err(_) => 12,
         };
-        (seconds_per_slot > 0 && timestamp >= genesis_time)
-            .then(|| (timestamp - genesis_time) / seconds_per_slot)
+        Some((genesis_time, seconds_per_slot))
     }
 
     async fn blobs_at(&self, block_id: u64) -> Result<Vec<Served>, BeaconError> {
