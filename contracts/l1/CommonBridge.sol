@@ -1,15 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
-import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
-import {Ownable2StepUpgradeable} from "@openzeppelin/contracts-upgradeable/access/Ownable2StepUpgradeable.sol";
-import {PausableUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/PausableUpgradeable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
+import {Governed} from "./Governed.sol";
 import {ICommonBridge} from "./ICommonBridge.sol";
 import {ICommonBridgeL2} from "./ICommonBridgeL2.sol";
 import {IOnChainProposer} from "./IOnChainProposer.sol";
@@ -31,14 +28,7 @@ import {IOnChainProposer} from "./IOnChainProposer.sol";
 /// Failed deposits: the L1 depositor is appended (20 bytes) after the ABI-encoded `mintETH` /
 /// `mintERC20` arguments. The L2 bridge ignores it on success and sends a failed deposit back to
 /// L1 to that address.
-contract CommonBridge is
-    ICommonBridge,
-    Initializable,
-    UUPSUpgradeable,
-    Ownable2StepUpgradeable,
-    PausableUpgradeable,
-    ReentrancyGuardTransient
-{
+contract CommonBridge is ICommonBridge, Governed, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @notice The L2 bridge predeploy: `from` and `to` of deposits, `senderOnL2` of withdrawals.
@@ -58,6 +48,15 @@ contract CommonBridge is
 
     /// @notice One L1 gas is burned per this much L2 gas a privileged tx asks for.
     uint256 public constant L2_GAS_PER_BURNED_L1_GAS = 16;
+
+    /// @notice The least `inclusionMaxWait`: longer than the L1 watcher's lag behind L1's head
+    /// (it reads up to the `safe` block, up to about 13 minutes behind on Ethereum), so that a
+    /// batch sealed before the sequencer could see a privileged tx is never refused for leaving
+    /// it out, and so that a stream of deposits can't shut ordinary transactions out.
+    uint256 public constant MIN_INCLUSION_MAX_WAIT = 30 minutes;
+
+    /// @notice The least `maxPrivilegedGasLimit`: an ERC20 deposit must always be allowed.
+    uint256 public constant MIN_PRIVILEGED_GAS_LIMIT = 300_000;
 
     /// @notice The L2 chain id, part of every privileged tx hash.
     uint256 public l2ChainId;
@@ -92,6 +91,14 @@ contract CommonBridge is
 
     /// @notice Whether the L2 → L1 message with this id has been claimed.
     mapping(uint256 messageId => bool) public claimedMessages;
+
+    /// @notice The L2 block gas limit; `maxPrivilegedGasLimit` may not exceed it, so every
+    /// privileged tx fits an L2 block.
+    uint256 public l2BlockGasLimit;
+
+    /// @notice Seconds a pause may block claims: once a pause is older, claims go through again
+    /// (deposits and messages stay stopped), so a pause can't hold users' funds for good.
+    uint256 public maxPause;
 
     /// @notice A privileged transaction was queued for the L2.
     /// @param l1From The L1 account that caused it (`msg.sender`).
@@ -128,6 +135,13 @@ contract CommonBridge is
     /// @notice The inclusion deadline changed (applies to privileged txs sent afterwards).
     event InclusionMaxWaitChanged(uint256 inclusionMaxWait);
 
+    /// @notice The deadlines of the pending privileged txs `firstId .. firstId + count - 1` were
+    /// moved to at least `deadline`.
+    event DeadlinesExtended(uint256 firstId, uint256 count, uint256 deadline);
+
+    /// @notice The longest pause that blocks claims changed.
+    event MaxPauseChanged(uint256 maxPause);
+
     /// @notice The cap on privileged txs' L2 gas changed.
     event MaxPrivilegedGasLimitChanged(uint256 maxPrivilegedGasLimit);
 
@@ -139,6 +153,14 @@ contract CommonBridge is
     error ZeroAmount();
     /// @notice The L2 gas limit is zero or above `maxPrivilegedGasLimit`.
     error InvalidGasLimit(uint256 gasLimit, uint256 max);
+    /// @notice `inclusionMaxWait` below `MIN_INCLUSION_MAX_WAIT`.
+    error InclusionMaxWaitTooShort(uint256 inclusionMaxWait, uint256 min);
+    /// @notice `maxPrivilegedGasLimit` outside `[MIN_PRIVILEGED_GAS_LIMIT, l2BlockGasLimit]`.
+    error InvalidMaxPrivilegedGasLimit(uint256 maxPrivilegedGasLimit, uint256 min, uint256 max);
+    /// @notice `maxPause` is zero.
+    error InvalidMaxPause();
+    /// @notice Claims are stopped by a pause younger than `maxPause`.
+    error ClaimsPaused(uint256 pausedAt, uint256 maxPause);
     /// @notice The token moved a different amount than asked (fee-on-transfer tokens are not supported).
     error TransferAmountMismatch(uint256 expected, uint256 received);
     /// @notice A privileged-tx range reaches past the last one sent or starts before the pending head.
@@ -169,32 +191,42 @@ contract CommonBridge is
     }
 
     /// @notice Initializes the proxy's storage (once).
-    /// @param owner_ The owner: upgrades, pauses, changes parameters.
+    /// @param owner_ The owner: upgrades, unpauses, changes parameters.
+    /// @param securityCouncil_ May pause (zero: only the owner).
     /// @param onChainProposer_ The OnChainProposer proxy.
     /// @param l2ChainId_ The L2 chain id.
-    /// @param inclusionMaxWait_ Seconds before a pending privileged tx must be included.
-    /// @param maxPrivilegedGasLimit_ The cap on a privileged tx's L2 gas limit.
+    /// @param inclusionMaxWait_ Seconds before a pending privileged tx must be included
+    /// (at least `MIN_INCLUSION_MAX_WAIT`).
+    /// @param maxPrivilegedGasLimit_ The cap on a privileged tx's L2 gas limit
+    /// (`MIN_PRIVILEGED_GAS_LIMIT` up to `l2BlockGasLimit_`).
+    /// @param l2BlockGasLimit_ The L2 block gas limit.
+    /// @param maxPause_ Seconds a pause may block claims (non-zero).
     function initialize(
         address owner_,
+        address securityCouncil_,
         address onChainProposer_,
         uint256 l2ChainId_,
         uint256 inclusionMaxWait_,
-        uint256 maxPrivilegedGasLimit_
+        uint256 maxPrivilegedGasLimit_,
+        uint256 l2BlockGasLimit_,
+        uint256 maxPause_
     ) external initializer {
         if (onChainProposer_ == address(0)) revert ZeroAddress();
-        __Ownable_init(owner_);
-        __Pausable_init();
+        __Governed_init(owner_, securityCouncil_);
         onChainProposer = onChainProposer_;
         l2ChainId = l2ChainId_;
-        inclusionMaxWait = inclusionMaxWait_;
-        maxPrivilegedGasLimit = maxPrivilegedGasLimit_;
+        l2BlockGasLimit = l2BlockGasLimit_;
+        _setInclusionMaxWait(inclusionMaxWait_);
+        _setMaxPrivilegedGasLimit(maxPrivilegedGasLimit_);
+        _setMaxPause(maxPause_);
     }
 
     // ------------------------------------------------------------------ deposits and messages
 
-    /// @notice Deposits `msg.value` ETH to `msg.sender` on L2.
+    /// @notice Deposits `msg.value` ETH to the caller's L2 address: `msg.sender` for an EOA (or an
+    /// EIP-7702-delegated EOA), the aliased address for a contract (see `l2SenderOf`).
     receive() external payable whenNotPaused nonReentrant {
-        _depositETH(msg.sender);
+        _depositETH(l2SenderOf(msg.sender));
     }
 
     /// @notice Deposits `msg.value` ETH to `l2Recipient` on L2.
@@ -233,8 +265,7 @@ contract CommonBridge is
     }
 
     /// @notice Sends a call to the L2: `to.call{value, gas: gasLimit}(data)` from the caller.
-    /// @dev The L2 sender is `msg.sender` when it is the transaction's signer (`tx.origin`), and
-    /// `msg.sender + L1_ALIAS_OFFSET` (mod 2^160) otherwise, so an L1 contract can't pose as the L2
+    /// @dev The L2 sender is `l2SenderOf(msg.sender)`, so an L1 contract can't pose as the L2
     /// account with the same address. `value` is taken from the sender's L2 balance, not sent here;
     /// if the sender can't pay, the L2 tx fails without effect. Burns L1 gas for the L2 gas.
     /// @param to The L2 callee.
@@ -242,8 +273,18 @@ contract CommonBridge is
     /// @param value The L2 value.
     /// @param data The L2 calldata.
     function sendToL2(address to, uint256 gasLimit, uint256 value, bytes calldata data) external whenNotPaused {
-        address from = msg.sender == tx.origin ? msg.sender : applyL1Alias(msg.sender);
-        _sendPrivilegedTx(from, to, value, gasLimit, data);
+        _sendPrivilegedTx(l2SenderOf(msg.sender), to, value, gasLimit, data);
+    }
+
+    /// @notice The L2 address that stands for the L1 caller `l1Caller`: itself when it is the
+    /// transaction's signer (`tx.origin`) or an EIP-7702-delegated EOA (its code is the 23-byte
+    /// delegation designator `0xef0100 ‖ address`; its key controls the same address on L2),
+    /// `applyL1Alias(l1Caller)` for any other caller (a contract, or a contract under construction).
+    /// @param l1Caller The L1 caller.
+    /// @return The L2 address.
+    function l2SenderOf(address l1Caller) public view returns (address) {
+        if (l1Caller == tx.origin || _isDelegatedEoa(l1Caller)) return l1Caller;
+        return applyL1Alias(l1Caller);
     }
 
     /// @notice The L2 sender of an L1 contract: `l1Address + L1_ALIAS_OFFSET` mod 2^160.
@@ -286,8 +327,8 @@ contract CommonBridge is
     }
 
     /// @inheritdoc ICommonBridge
-    function isExpired(uint256 id) external view returns (bool) {
-        return id < transactionId && privilegedTxDeadlines[id] < block.timestamp;
+    function isExpiredAt(uint256 id, uint256 timestamp) external view returns (bool) {
+        return id < transactionId && privilegedTxDeadlines[id] < timestamp;
     }
 
     /// @inheritdoc ICommonBridge
@@ -306,20 +347,35 @@ contract CommonBridge is
 
     /// @notice Claims an ETH withdrawal to `msg.sender` from a verified batch.
     /// @dev The leaf is `keccak256(L2_BRIDGE ‖ keccak256(ETH ‖ ETH ‖ msg.sender ‖ amount) ‖ messageId)`.
+    /// Claims stay open during a pause older than `maxPause`.
     /// @param amount The withdrawn amount.
     /// @param batchNumber The batch whose withdrawals root holds the message.
     /// @param messageId The message's id on L2.
     /// @param proof The Merkle proof of the leaf (DESIGN.md section 7 tree).
     function claimWithdrawal(uint256 amount, uint256 batchNumber, uint256 messageId, bytes32[] calldata proof)
         external
-        whenNotPaused
+        whenClaimsOpen
         nonReentrant
     {
-        bytes32 data = keccak256(abi.encodePacked(ETH, ETH, msg.sender, amount));
-        _claim(batchNumber, messageId, data, proof);
-        (bool ok,) = msg.sender.call{value: amount}("");
-        if (!ok) revert EthTransferFailed(msg.sender, amount);
-        emit WithdrawalClaimed(msg.sender, batchNumber, messageId, amount);
+        _claimETH(msg.sender, amount, batchNumber, messageId, proof);
+    }
+
+    /// @notice Claims an ETH withdrawal on behalf of `receiver`, the receiver named in the message:
+    /// the ETH goes to `receiver`, never to the caller. For routers, relayers and contracts that
+    /// can't call `claimWithdrawal` themselves (e.g. the L1 depositor of a failed deposit).
+    /// @param receiver The message's receiver, who is paid.
+    /// @param amount The withdrawn amount.
+    /// @param batchNumber The batch whose withdrawals root holds the message.
+    /// @param messageId The message's id on L2.
+    /// @param proof The Merkle proof of the leaf.
+    function claimWithdrawalFor(
+        address receiver,
+        uint256 amount,
+        uint256 batchNumber,
+        uint256 messageId,
+        bytes32[] calldata proof
+    ) external whenClaimsOpen nonReentrant {
+        _claimETH(receiver, amount, batchNumber, messageId, proof);
     }
 
     /// @notice Claims an ERC20 withdrawal to `msg.sender` from a verified batch.
@@ -337,14 +393,29 @@ contract CommonBridge is
         uint256 batchNumber,
         uint256 messageId,
         bytes32[] calldata proof
-    ) external whenNotPaused nonReentrant {
-        bytes32 data = keccak256(abi.encodePacked(tokenL1, tokenL2, msg.sender, amount));
-        _claim(batchNumber, messageId, data, proof);
-        uint256 available = deposits[tokenL1][tokenL2];
-        if (available < amount) revert InsufficientProvenance(tokenL1, tokenL2, available, amount);
-        deposits[tokenL1][tokenL2] = available - amount;
-        IERC20(tokenL1).safeTransfer(msg.sender, amount);
-        emit ERC20WithdrawalClaimed(tokenL1, msg.sender, messageId, tokenL2, batchNumber, amount);
+    ) external whenClaimsOpen nonReentrant {
+        _claimERC20(tokenL1, tokenL2, msg.sender, amount, batchNumber, messageId, proof);
+    }
+
+    /// @notice Claims an ERC20 withdrawal on behalf of `receiver`, the receiver named in the
+    /// message: the tokens go to `receiver`, never to the caller.
+    /// @param tokenL1 The L1 token paid out.
+    /// @param tokenL2 The L2 token that was burned.
+    /// @param receiver The message's receiver, who is paid.
+    /// @param amount The amount.
+    /// @param batchNumber The batch whose withdrawals root holds the message.
+    /// @param messageId The message's id on L2.
+    /// @param proof The Merkle proof of the leaf.
+    function claimWithdrawalERC20For(
+        address tokenL1,
+        address tokenL2,
+        address receiver,
+        uint256 amount,
+        uint256 batchNumber,
+        uint256 messageId,
+        bytes32[] calldata proof
+    ) external whenClaimsOpen nonReentrant {
+        _claimERC20(tokenL1, tokenL2, receiver, amount, batchNumber, messageId, proof);
     }
 
     /// @notice The L1 message leaf of a withdrawal, as the L2 Messenger's `L1Message` defines it.
@@ -358,33 +429,107 @@ contract CommonBridge is
     // ------------------------------------------------------------------ owner
 
     /// @notice Sets the inclusion deadline for privileged txs sent from now on.
-    /// @param inclusionMaxWait_ Seconds.
+    /// @param inclusionMaxWait_ Seconds, at least `MIN_INCLUSION_MAX_WAIT`.
     function setInclusionMaxWait(uint256 inclusionMaxWait_) external onlyOwner {
-        inclusionMaxWait = inclusionMaxWait_;
-        emit InclusionMaxWaitChanged(inclusionMaxWait_);
+        _setInclusionMaxWait(inclusionMaxWait_);
+    }
+
+    /// @notice Moves the deadlines of pending privileged txs later (never earlier), e.g. to give
+    /// the sequencer time after an L1 outage or a `revertBatch`.
+    /// @param firstId The first transaction id (not before the pending head).
+    /// @param count How many consecutive ids (all already sent).
+    /// @param deadline The new deadline (unix seconds); a later existing deadline is kept.
+    function extendDeadlines(uint256 firstId, uint256 count, uint256 deadline) external onlyOwner {
+        if (firstId < pendingHead || firstId + count > transactionId) revert PrivilegedRangeOutOfBounds(firstId, count);
+        for (uint256 id = firstId; id < firstId + count; ++id) {
+            if (privilegedTxDeadlines[id] < deadline) privilegedTxDeadlines[id] = deadline;
+        }
+        emit DeadlinesExtended(firstId, count, deadline);
     }
 
     /// @notice Sets the cap on a privileged tx's L2 gas limit.
-    /// @param maxPrivilegedGasLimit_ The cap.
+    /// @param maxPrivilegedGasLimit_ The cap, from `MIN_PRIVILEGED_GAS_LIMIT` to `l2BlockGasLimit`.
     function setMaxPrivilegedGasLimit(uint256 maxPrivilegedGasLimit_) external onlyOwner {
-        maxPrivilegedGasLimit = maxPrivilegedGasLimit_;
-        emit MaxPrivilegedGasLimitChanged(maxPrivilegedGasLimit_);
+        _setMaxPrivilegedGasLimit(maxPrivilegedGasLimit_);
     }
 
-    /// @notice Stops deposits, messages and claims.
-    function pause() external onlyOwner {
-        _pause();
+    /// @notice Sets how long a pause may block claims.
+    /// @param maxPause_ Seconds (non-zero).
+    function setMaxPause(uint256 maxPause_) external onlyOwner {
+        _setMaxPause(maxPause_);
     }
 
-    /// @notice Resumes deposits, messages and claims.
-    function unpause() external onlyOwner {
-        _unpause();
+    /// @notice True when claims are open: not paused, or paused for at least `maxPause`.
+    /// @return Whether claims go through now.
+    function claimsOpen() public view returns (bool) {
+        return !paused() || block.timestamp >= pausedAt + maxPause;
     }
 
     // ------------------------------------------------------------------ internals
 
-    /// Only the owner may upgrade.
-    function _authorizeUpgrade(address) internal override onlyOwner {}
+    modifier whenClaimsOpen() {
+        if (!claimsOpen()) revert ClaimsPaused(pausedAt, maxPause);
+        _;
+    }
+
+    function _setInclusionMaxWait(uint256 inclusionMaxWait_) private {
+        if (inclusionMaxWait_ < MIN_INCLUSION_MAX_WAIT) {
+            revert InclusionMaxWaitTooShort(inclusionMaxWait_, MIN_INCLUSION_MAX_WAIT);
+        }
+        inclusionMaxWait = inclusionMaxWait_;
+        emit InclusionMaxWaitChanged(inclusionMaxWait_);
+    }
+
+    function _setMaxPrivilegedGasLimit(uint256 maxPrivilegedGasLimit_) private {
+        if (maxPrivilegedGasLimit_ < MIN_PRIVILEGED_GAS_LIMIT || maxPrivilegedGasLimit_ > l2BlockGasLimit) {
+            revert InvalidMaxPrivilegedGasLimit(maxPrivilegedGasLimit_, MIN_PRIVILEGED_GAS_LIMIT, l2BlockGasLimit);
+        }
+        maxPrivilegedGasLimit = maxPrivilegedGasLimit_;
+        emit MaxPrivilegedGasLimitChanged(maxPrivilegedGasLimit_);
+    }
+
+    function _setMaxPause(uint256 maxPause_) private {
+        if (maxPause_ == 0) revert InvalidMaxPause();
+        maxPause = maxPause_;
+        emit MaxPauseChanged(maxPause_);
+    }
+
+    /// True iff `account`'s code is an EIP-7702 delegation designator (`0xef0100 ‖ address`).
+    function _isDelegatedEoa(address account) private view returns (bool) {
+        if (account.code.length != 23) return false;
+        bytes memory code = account.code;
+        return code[0] == 0xef && code[1] == 0x01 && code[2] == 0x00;
+    }
+
+    /// Pays an ETH withdrawal to `receiver` after checking its claim.
+    function _claimETH(address receiver, uint256 amount, uint256 batchNumber, uint256 messageId, bytes32[] calldata proof)
+        private
+    {
+        bytes32 data = keccak256(abi.encodePacked(ETH, ETH, receiver, amount));
+        _claim(batchNumber, messageId, data, proof);
+        (bool ok,) = receiver.call{value: amount}("");
+        if (!ok) revert EthTransferFailed(receiver, amount);
+        emit WithdrawalClaimed(receiver, batchNumber, messageId, amount);
+    }
+
+    /// Pays an ERC20 withdrawal to `receiver` after checking its claim and the pair's provenance.
+    function _claimERC20(
+        address tokenL1,
+        address tokenL2,
+        address receiver,
+        uint256 amount,
+        uint256 batchNumber,
+        uint256 messageId,
+        bytes32[] calldata proof
+    ) private {
+        bytes32 data = keccak256(abi.encodePacked(tokenL1, tokenL2, receiver, amount));
+        _claim(batchNumber, messageId, data, proof);
+        uint256 available = deposits[tokenL1][tokenL2];
+        if (available < amount) revert InsufficientProvenance(tokenL1, tokenL2, available, amount);
+        deposits[tokenL1][tokenL2] = available - amount;
+        IERC20(tokenL1).safeTransfer(receiver, amount);
+        emit ERC20WithdrawalClaimed(tokenL1, receiver, messageId, tokenL2, batchNumber, amount);
+    }
 
     function _depositETH(address l2Recipient) private {
         if (l2Recipient == address(0)) revert ZeroAddress();

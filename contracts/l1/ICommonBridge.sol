@@ -13,10 +13,11 @@ interface ICommonBridge {
     /// @return The rolling hash.
     function getPrivilegedRollingHash(uint256 firstId, uint16 count) external view returns (bytes32);
 
-    /// @notice True iff privileged tx `id` exists and its inclusion deadline has passed.
+    /// @notice True iff privileged tx `id` exists and its inclusion deadline is before `timestamp`.
     /// @param id A transaction id.
-    /// @return Whether it is expired.
-    function isExpired(uint256 id) external view returns (bool);
+    /// @param timestamp The time to judge at (a batch's last block timestamp).
+    /// @return Whether it is expired at `timestamp`.
+    function isExpiredAt(uint256 id, uint256 timestamp) external view returns (bool);
 
     /// @notice Drops the first `count` pending privileged txs (their batch was verified).
     /// @param count How many to drop.

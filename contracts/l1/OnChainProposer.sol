@@ -1,33 +1,25 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
-import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
-import {Ownable2StepUpgradeable} from "@openzeppelin/contracts-upgradeable/access/Ownable2StepUpgradeable.sol";
-import {PausableUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/PausableUpgradeable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
+import {Governed} from "./Governed.sol";
 import {IBatchVerifier} from "./IBatchVerifier.sol";
 import {ICommonBridge} from "./ICommonBridge.sol";
 import {IOnChainProposer} from "./IOnChainProposer.sol";
 
 /// @title OnChainProposer
 /// @notice Batch commitments and their verification (DESIGN.md section 6). The sequencer commits
-/// each batch (state root, withdrawals root, privileged rolling hash, blob hash, last block hash);
+/// each batch (state root, withdrawals root, privileged rolling hash, blob hash, last block hash
+/// and timestamp);
 /// anyone can then verify consecutive batches with proofs that every required verifier accepts.
 /// Deployed behind an ERC-1967 proxy (UUPS).
 /// @dev Batch 0 is the genesis: its state root is set at initialization and it counts as
 /// committed and verified. Privileged txs are consumed in id order: `nextPrivilegedId` is the id
 /// of the first one not in any committed batch; the bridge's pending queue starts at the first one
 /// not in a verified batch.
-contract OnChainProposer is
-    IOnChainProposer,
-    Initializable,
-    UUPSUpgradeable,
-    Ownable2StepUpgradeable,
-    PausableUpgradeable,
-    ReentrancyGuardTransient
-{
+contract OnChainProposer is IOnChainProposer, Governed, ReentrancyGuardTransient {
     /// @notice What is stored for a committed batch.
     struct BatchCommitment {
         bytes32 newStateRoot;
@@ -35,8 +27,12 @@ contract OnChainProposer is
         bytes32 privilegedRollingHash;
         bytes32 blobVersionedHash;
         bytes32 lastBlockHash;
-        uint256 nonPrivilegedTxCount;
+        uint128 nonPrivilegedTxCount;
+        uint64 lastBlockTimestamp;
     }
+
+    /// @notice The length of the public inputs (docs/contracts.md, "Public inputs and attestations").
+    uint256 public constant PUBLIC_INPUTS_LENGTH = 352;
 
     /// @notice The L1 bridge holding the privileged-tx queue and withdrawal roots.
     ICommonBridge public bridge;
@@ -88,8 +84,13 @@ contract OnChainProposer is
     error UnexpectedBlob();
     /// @notice The privileged rolling hash is not the bridge's for the next pending privileged txs.
     error PrivilegedRollingHashMismatch(bytes32 expected, bytes32 got);
-    /// @notice The batch has ordinary txs but leaves out the privileged tx `id`, whose deadline passed.
+    /// @notice The batch has ordinary txs but leaves out the privileged tx `id`, whose deadline is
+    /// before the batch's last block timestamp.
     error ExpiredPrivilegedTxNotIncluded(uint256 id);
+    /// @notice The batch's last block timestamp is after the L1 block's.
+    error TimestampInFuture(uint256 lastBlockTimestamp, uint256 now_);
+    /// @notice The batch's last block timestamp is before the previous batch's.
+    error TimestampBeforePrevious(uint256 lastBlockTimestamp, uint256 previous);
     /// @notice The first batch to verify is not the one after the last verified.
     error BatchNotNextToVerify(uint256 expected, uint256 got);
     /// @notice The batch is not committed.
@@ -115,30 +116,39 @@ contract OnChainProposer is
         _disableInitializers();
     }
 
+    /// @notice Initialization parameters (a struct: too many for the stack as arguments).
+    struct InitParams {
+        /// The owner: upgrades, unpauses, reverts batches, manages sequencers and verifiers.
+        address owner;
+        /// May pause (zero: only the owner).
+        address securityCouncil;
+        /// The CommonBridge proxy.
+        address bridge;
+        /// The L2 genesis state root (batch 0).
+        bytes32 genesisStateRoot;
+        /// The L2 genesis block hash (batch 0's last block).
+        bytes32 genesisBlockHash;
+        /// The L2 chain id.
+        uint256 l2ChainId;
+        /// True for validium (no blobs).
+        bool validium;
+    }
+
     /// @notice Initializes the proxy's storage (once).
-    /// @param owner_ The owner: upgrades, pauses, reverts batches, manages sequencers and verifiers.
-    /// @param bridge_ The CommonBridge proxy.
+    /// @param params Owner, council, bridge, genesis, chain id, mode.
     /// @param sequencers The addresses allowed to commit.
     /// @param verifiers_ The required verifiers (`IBatchVerifier`), at least one.
-    /// @param genesisStateRoot The L2 genesis state root (batch 0).
-    /// @param l2ChainId_ The L2 chain id.
-    /// @param validium_ True for validium (no blobs).
-    function initialize(
-        address owner_,
-        address bridge_,
-        address[] calldata sequencers,
-        address[] calldata verifiers_,
-        bytes32 genesisStateRoot,
-        uint256 l2ChainId_,
-        bool validium_
-    ) external initializer {
-        if (bridge_ == address(0)) revert ZeroAddress();
-        __Ownable_init(owner_);
-        __Pausable_init();
-        bridge = ICommonBridge(bridge_);
-        l2ChainId = l2ChainId_;
-        validium = validium_;
-        _batches[0].newStateRoot = genesisStateRoot;
+    function initialize(InitParams calldata params, address[] calldata sequencers, address[] calldata verifiers_)
+        external
+        initializer
+    {
+        if (params.bridge == address(0)) revert ZeroAddress();
+        __Governed_init(params.owner, params.securityCouncil);
+        bridge = ICommonBridge(params.bridge);
+        l2ChainId = params.l2ChainId;
+        validium = params.validium;
+        _batches[0].newStateRoot = params.genesisStateRoot;
+        _batches[0].lastBlockHash = params.genesisBlockHash;
         for (uint256 i = 0; i < sequencers.length; ++i) {
             _setSequencer(sequencers[i], true);
         }
@@ -150,20 +160,25 @@ contract OnChainProposer is
     /// blob and `blobhash(0)` is stored; validium: no blob, zero stored. The first two bytes of
     /// `privilegedRollingHash` give how many privileged txs the batch includes; the hash must equal
     /// the bridge's over that many txs from `nextPrivilegedId`. A batch with ordinary txs must not
-    /// leave out an expired privileged tx (forced inclusion). Publishes the withdrawals root.
+    /// leave out a privileged tx whose deadline is before `lastBlockTimestamp` (forced inclusion,
+    /// judged against what the batch commits to, so a batch never expires while it waits to be
+    /// committed). `lastBlockTimestamp` may not be in the future nor before the previous batch's.
+    /// Publishes the withdrawals root.
     /// @param batchNumber The batch.
     /// @param newStateRoot The state root after its last block.
     /// @param withdrawalsRoot The root of its L1 messages (zero if none).
     /// @param privilegedRollingHash The rolling hash of its privileged txs (zero if none).
     /// @param lastBlockHash The hash of its last block.
     /// @param nonPrivilegedTxCount How many ordinary (non-privileged) txs it has.
+    /// @param lastBlockTimestamp The timestamp of its last block.
     function commitBatch(
         uint256 batchNumber,
         bytes32 newStateRoot,
         bytes32 withdrawalsRoot,
         bytes32 privilegedRollingHash,
         bytes32 lastBlockHash,
-        uint256 nonPrivilegedTxCount
+        uint256 nonPrivilegedTxCount,
+        uint64 lastBlockTimestamp
     ) external onlySequencer whenNotPaused {
         if (batchNumber != lastCommittedBatch + 1) revert BatchNotNext(lastCommittedBatch + 1, batchNumber);
         bytes32 blob = blobhash(0);
@@ -172,11 +187,16 @@ contract OnChainProposer is
         } else if (blob == bytes32(0)) {
             revert MissingBlob();
         }
+        if (lastBlockTimestamp > block.timestamp) revert TimestampInFuture(lastBlockTimestamp, block.timestamp);
+        uint64 previousTimestamp = _batches[batchNumber - 1].lastBlockTimestamp;
+        if (lastBlockTimestamp < previousTimestamp) revert TimestampBeforePrevious(lastBlockTimestamp, previousTimestamp);
         uint16 count = uint16(bytes2(privilegedRollingHash));
         bytes32 expected = bridge.getPrivilegedRollingHash(nextPrivilegedId, count);
         if (expected != privilegedRollingHash) revert PrivilegedRollingHashMismatch(expected, privilegedRollingHash);
         uint256 next = nextPrivilegedId + count;
-        if (nonPrivilegedTxCount > 0 && bridge.isExpired(next)) revert ExpiredPrivilegedTxNotIncluded(next);
+        if (nonPrivilegedTxCount > 0 && bridge.isExpiredAt(next, lastBlockTimestamp)) {
+            revert ExpiredPrivilegedTxNotIncluded(next);
+        }
 
         _batches[batchNumber] = BatchCommitment({
             newStateRoot: newStateRoot,
@@ -184,7 +204,8 @@ contract OnChainProposer is
             privilegedRollingHash: privilegedRollingHash,
             blobVersionedHash: blob,
             lastBlockHash: lastBlockHash,
-            nonPrivilegedTxCount: nonPrivilegedTxCount
+            nonPrivilegedTxCount: SafeCast.toUint128(nonPrivilegedTxCount),
+            lastBlockTimestamp: lastBlockTimestamp
         });
         lastCommittedBatch = batchNumber;
         nextPrivilegedId = next;
@@ -236,22 +257,27 @@ contract OnChainProposer is
         emit BatchesReverted(batchNumber, last);
     }
 
-    /// @notice The 256-byte public inputs of a committed batch's proof.
+    /// @notice The 352-byte public inputs of a committed batch's proof (docs/contracts.md).
     /// @param batchNumber A committed batch (≥ 1).
     /// @return `initialStateRoot ‖ finalStateRoot ‖ withdrawalsRoot ‖ privilegedRollingHash ‖
-    /// blobVersionedHash ‖ lastBlockHash ‖ uint256(chainId) ‖ uint256(nonPrivilegedTxCount)`.
+    /// blobVersionedHash ‖ lastBlockHash ‖ uint256(l2ChainId) ‖ uint256(nonPrivilegedTxCount) ‖
+    /// previousLastBlockHash ‖ uint256(batchNumber) ‖ uint256(lastBlockTimestamp)`.
     function publicInputs(uint256 batchNumber) public view returns (bytes memory) {
         if (batchNumber == 0 || batchNumber > lastCommittedBatch) revert BatchNotCommitted(batchNumber);
+        BatchCommitment storage previous = _batches[batchNumber - 1];
         BatchCommitment storage c = _batches[batchNumber];
-        return abi.encodePacked(
-            _batches[batchNumber - 1].newStateRoot,
-            c.newStateRoot,
-            c.withdrawalsRoot,
-            c.privilegedRollingHash,
-            c.blobVersionedHash,
-            c.lastBlockHash,
-            l2ChainId,
-            c.nonPrivilegedTxCount
+        return bytes.concat(
+            abi.encodePacked(
+                previous.newStateRoot,
+                c.newStateRoot,
+                c.withdrawalsRoot,
+                c.privilegedRollingHash,
+                c.blobVersionedHash,
+                c.lastBlockHash,
+                l2ChainId,
+                uint256(c.nonPrivilegedTxCount)
+            ),
+            abi.encodePacked(previous.lastBlockHash, batchNumber, uint256(c.lastBlockTimestamp))
         );
     }
 
@@ -283,20 +309,7 @@ contract OnChainProposer is
         _setVerifiers(verifiers_);
     }
 
-    /// @notice Stops commits and verifications (and allows `revertBatch`).
-    function pause() external onlyOwner {
-        _pause();
-    }
-
-    /// @notice Resumes commits and verifications.
-    function unpause() external onlyOwner {
-        _unpause();
-    }
-
     // ------------------------------------------------------------------ internals
-
-    /// Only the owner may upgrade.
-    function _authorizeUpgrade(address) internal override onlyOwner {}
 
     function _setSequencer(address sequencer, bool allowed) private {
         if (sequencer == address(0)) revert ZeroAddress();

@@ -44,7 +44,7 @@ contract CommonBridgeL2 {
     /// Prague); the rest is margin. A deposit's L2 gas limit must cover intrinsic gas, this reserve
     /// and the recipient's own needs; below that the recipient gets no gas (an EOA still receives
     /// ETH through the 2300 stipend; a contract recipient's deposit is sent back to L1).
-    uint256 public constant DELIVERY_GAS_RESERVE = 60_000;
+    uint256 public constant DELIVERY_GAS_RESERVE = 90_000;
 
     /// Where the ABI-encoded arguments of `mintETH(address)` end: selector + one word.
     uint256 private constant MINT_ETH_ARGS_END = 4 + 32;

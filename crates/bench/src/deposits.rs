@@ -648,9 +648,8 @@ pub async fn run(options: &DepositsOptions) -> eyre::Result<DepositsReport> {
         inclusion_max_wait: 3600,
         max_privileged_gas_limit: 10_000_000,
         validium: false,
-        genesis_state_root: keel_types::genesis_state_root(&dev::dev_genesis()),
-        l2_chain_id: dev::DEFAULT_L2_CHAIN_ID,
         receipt_timeout: Duration::from_secs(60),
+        ..DeployConfig::for_genesis(&dev::dev_genesis(), addr(0)).map_err(|e| eyre::eyre!("{e}"))?
     };
     let deploy_dir = tempfile::tempdir().wrap_err("temporary directory")?;
     let outcome = keel_l1::deploy(

@@ -64,6 +64,9 @@ const TREE_LEAVES: usize = 16;
 /// The blob payload every commit carries.
 const BLOB: &[u8] = b"keel-bench l1-gas: the state diff of a batch";
 
+/// Anvil's chain id (part of the attestation domain).
+const ANVIL_CHAIN_ID: u64 = 31_337;
+
 /// How to run the benchmark.
 #[derive(Debug, Clone, Default)]
 pub struct L1GasOptions {
@@ -199,6 +202,7 @@ pub(crate) struct Batch {
     pub(crate) privileged_rolling_hash: B256,
     pub(crate) last_block_hash: B256,
     pub(crate) non_privileged_tx_count: u64,
+    pub(crate) last_block_timestamp: u64,
 }
 
 impl Batch {
@@ -215,6 +219,7 @@ impl Batch {
             privilegedRollingHash: self.privileged_rolling_hash,
             lastBlockHash: self.last_block_hash,
             nonPrivilegedTxCount: U256::from(self.non_privileged_tx_count),
+            lastBlockTimestamp: self.last_block_timestamp,
         };
         TransactionRequest::default()
             .with_from(addr(SEQUENCER))
@@ -232,10 +237,13 @@ impl Batch {
             privileged_rolling_hash: B256::ZERO,
             last_block_hash: keccak256(format!("block hash {number}")),
             non_privileged_tx_count: 100,
+            // Any past time works (not after L1's clock, not before the previous batch's).
+            last_block_timestamp: number,
         }
     }
 
-    fn public_inputs(&self, initial_state_root: B256, blob_versioned_hash: B256) -> PublicInputs {
+    fn public_inputs(&self, previous: (B256, B256), blob_versioned_hash: B256) -> PublicInputs {
+        let (initial_state_root, previous_last_block_hash) = previous;
         PublicInputs {
             initial_state_root,
             final_state_root: self.new_state_root,
@@ -245,18 +253,27 @@ impl Batch {
             last_block_hash: self.last_block_hash,
             chain_id: dev::DEFAULT_L2_CHAIN_ID,
             non_privileged_tx_count: self.non_privileged_tx_count,
+            previous_last_block_hash,
+            batch_number: self.number,
+            last_block_timestamp: self.last_block_timestamp,
         }
     }
 }
 
-/// The concatenated 65-byte signatures of `signers` over `keccak256(public_inputs)`.
-fn attest(public_inputs: &PublicInputs, signers: &[usize]) -> eyre::Result<Bytes> {
+/// The concatenated 65-byte signatures of `signers` over the attestation digest of
+/// `public_inputs` for `proposer` on anvil's chain.
+fn attest(
+    public_inputs: &PublicInputs,
+    proposer: Address,
+    signers: &[usize],
+) -> eyre::Result<Bytes> {
     let keys = signers
         .iter()
         .map(|&i| signer(i))
         .collect::<eyre::Result<Vec<_>>>()?;
     let refs: Vec<&PrivateKeySigner> = keys.iter().collect();
-    keel_l1::attest(public_inputs, &refs).wrap_err("signing an attestation")
+    keel_l1::attest(public_inputs, ANVIL_CHAIN_ID, proposer, &refs)
+        .wrap_err("signing an attestation")
 }
 
 /// `keccak256(tokenL1 ‖ tokenL2 ‖ receiver ‖ amount)`: a withdrawal message's data.
@@ -290,6 +307,7 @@ struct Bench {
     proposer: Address,
     verifier: Address,
     genesis_state_root: B256,
+    genesis_block_hash: B256,
     sidecar: BlobTransactionSidecar,
     blob_versioned_hash: B256,
     /// Batches committed so far, by number - 1.
@@ -382,11 +400,14 @@ impl Bench {
                 .batches
                 .get(index)
                 .ok_or_else(|| eyre!("batch {number} was not committed"))?;
-            let initial = match index {
-                0 => self.genesis_state_root,
-                i => self.batches[i - 1].new_state_root,
+            let previous = match index {
+                0 => (self.genesis_state_root, self.genesis_block_hash),
+                i => (
+                    self.batches[i - 1].new_state_root,
+                    self.batches[i - 1].last_block_hash,
+                ),
             };
-            let inputs = batch.public_inputs(initial, self.blob_versioned_hash);
+            let inputs = batch.public_inputs(previous, self.blob_versioned_hash);
             let on_l1 = self
                 .proposer()
                 .publicInputs(U256::from(number))
@@ -398,7 +419,7 @@ impl Bench {
                     "the public inputs of batch {number} built in Rust differ from the contract's"
                 );
             }
-            proofs.push(vec![attest(&inputs, signers)?]);
+            proofs.push(vec![attest(&inputs, self.proposer, signers)?]);
         }
         let call = OnChainProposer::verifyBatchesCall {
             firstBatch: U256::from(first),
@@ -471,9 +492,9 @@ pub(crate) async fn deploy_on_anvil(anvil: Option<PathBuf>) -> eyre::Result<L1De
         inclusion_max_wait: INCLUSION_MAX_WAIT,
         max_privileged_gas_limit: MAX_PRIVILEGED_GAS,
         validium: false,
-        genesis_state_root: keel_types::genesis_state_root(&dev::dev_genesis()),
-        l2_chain_id: dev::DEFAULT_L2_CHAIN_ID,
         receipt_timeout: Duration::from_secs(60),
+        ..DeployConfig::for_genesis(&dev::dev_genesis(), addr(OWNER))
+            .map_err(|e| eyre::eyre!("{e}"))?
     };
     let dir = tempfile::tempdir().wrap_err("temporary directory")?;
     let outcome = keel_l1::deploy(
@@ -527,6 +548,7 @@ pub async fn run(options: &L1GasOptions) -> eyre::Result<L1GasReport> {
         proposer: contracts.on_chain_proposer.proxy,
         verifier: contracts.attestation_verifier.proxy,
         genesis_state_root: config.genesis_state_root,
+        genesis_block_hash: config.genesis_block_hash,
         sidecar,
         blob_versioned_hash,
         batches: Vec::new(),

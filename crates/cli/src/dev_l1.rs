@@ -48,15 +48,16 @@ pub async fn start(genesis: &Genesis) -> eyre::Result<DevL1> {
         .connect_http(url);
     let config = DeployConfig {
         owner: deployer,
+        // Owner actions go through a timelock even in dev, with no delay.
+        timelock_delay: Some(0),
         sequencers: vec![deployer, committer],
         verifier_signers: vec![deployer],
         verifier_threshold: 1,
         inclusion_max_wait: 3600,
         max_privileged_gas_limit: 10_000_000,
         validium: false,
-        genesis_state_root: keel_types::genesis_state_root(genesis),
-        l2_chain_id: genesis.config.chain_id,
         receipt_timeout: Duration::from_secs(30),
+        ..DeployConfig::for_genesis(&genesis, deployer).wrap_err("deploy config")?
     };
     let dir = tempfile::tempdir().wrap_err("a directory for the dev deployment file")?;
     let file = dir.path().join("deployment.json");

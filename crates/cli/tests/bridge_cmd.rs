@@ -9,7 +9,7 @@ use alloy::{
 };
 use common::{Node, address, ether, field, keel, key, stdout_of};
 use keel_l1::{Anvil, AnvilConfig, DeployConfig, contracts::CommonBridge, deploy};
-use keel_types::{dev, genesis_state_root};
+use keel_types::dev;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deposit_queues_the_l2_tx_it_prints() {
@@ -31,9 +31,8 @@ async fn deposit_queues_the_l2_tx_it_prints() {
         inclusion_max_wait: 3600,
         max_privileged_gas_limit: 10_000_000,
         validium: false,
-        genesis_state_root: genesis_state_root(&dev::dev_genesis()),
-        l2_chain_id: dev::DEFAULT_L2_CHAIN_ID,
         receipt_timeout: std::time::Duration::from_secs(30),
+        ..DeployConfig::for_genesis(&dev::dev_genesis(), deployer).expect("deploy config")
     };
     let deployment = deploy(&provider, deployer, &config, &file)
         .await

@@ -46,6 +46,7 @@ async fn commit_batch_one(l1: &TestL1, payload: &[u8], root: B256) {
         privilegedRollingHash: B256::ZERO,
         lastBlockHash: B256::repeat_byte(0xbb),
         nonPrivilegedTxCount: U256::ZERO,
+        lastBlockTimestamp: 1,
     };
     let blob = pack_blob(payload).expect("fits a blob");
     let request = L1TxRequest::call(l1.proposer(), call.abi_encode())

@@ -29,6 +29,12 @@ sol!(
     KeelProxy,
     "../../contracts/artifacts/KeelProxy.json"
 );
+sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    KeelTimelock,
+    "../../contracts/artifacts/KeelTimelock.json"
+);
 
 /// Contracts used by tests and examples: an L1 ERC20 anyone can mint, and an L1 contract that
 /// calls `sendToL2` (so its L2 sender is aliased).

@@ -2,8 +2,12 @@
 //! AttestationVerifier, CommonBridge and OnChainProposer, initialized in the proxies' constructors,
 //! and the deployment file that `keel l2` reads.
 //!
-//! The six deployments are planned up front: they are the deployer's next six transactions, so
-//! each contract's address is `CREATE(deployer, firstNonce + i)` and is known before anything is
+//! With a timelock (what `keel l2 deploy` always does), a seventh step deploys `KeelTimelock`
+//! (OpenZeppelin's `TimelockController`), which then owns the three contracts; the configured
+//! owner becomes its proposer and executor.
+//!
+//! The deployments are planned up front: they are the deployer's next six (or seven) transactions,
+//! so each contract's address is `CREATE(deployer, firstNonce + i)` and is known before anything is
 //! sent. That lets the bridge and the OnChainProposer be initialized with each other's address, and
 //! makes a re-run safe: the plan is written to the file before the first transaction, a step whose
 //! address already holds code is skipped, and a step is only sent with exactly its planned nonce —
@@ -25,7 +29,15 @@ use alloy::{
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
-use crate::contracts::{AttestationVerifier, CommonBridge, KeelProxy, OnChainProposer};
+use crate::contracts::{
+    AttestationVerifier, CommonBridge, KeelProxy, KeelTimelock, OnChainProposer,
+};
+
+/// The least inclusion max wait the bridge accepts (`CommonBridge.MIN_INCLUSION_MAX_WAIT`).
+pub const MIN_INCLUSION_MAX_WAIT: u64 = 30 * 60;
+
+/// The least privileged gas cap the bridge accepts (`CommonBridge.MIN_PRIVILEGED_GAS_LIMIT`).
+pub const MIN_PRIVILEGED_GAS_LIMIT: u64 = 300_000;
 
 /// The ERC-1967 implementation slot: `keccak256("eip1967.proxy.implementation") - 1`.
 pub const IMPLEMENTATION_SLOT: B256 =
@@ -34,8 +46,20 @@ pub const IMPLEMENTATION_SLOT: B256 =
 /// What to deploy: the parameters the contracts are initialized with.
 #[derive(Debug, Clone)]
 pub struct DeployConfig {
-    /// Owner of all three contracts (upgrades, pause, parameters).
+    /// Who governs the three contracts: with a timelock, its proposer and executor; without, their
+    /// owner.
     pub owner: Address,
+    /// The timelock's delay in seconds; `None` deploys no timelock and makes `owner` the owner of
+    /// the contracts (library use, e.g. contract tests; `keel l2 deploy` always deploys one).
+    pub timelock_delay: Option<u64>,
+    /// May pause the three contracts, nothing else (zero: nobody besides the owner).
+    pub security_council: Address,
+    /// Seconds a pause may block withdrawal claims.
+    pub max_pause: u64,
+    /// The L2 block gas limit (the bridge caps privileged gas limits at it).
+    pub l2_block_gas_limit: u64,
+    /// Hash of the L2 genesis block (batch 0's last block).
+    pub genesis_block_hash: B256,
     /// Addresses allowed to commit batches.
     pub sequencers: Vec<Address>,
     /// Prover signers registered in the AttestationVerifier.
@@ -89,10 +113,25 @@ pub struct Deployment {
     pub deployer: Address,
     /// Its nonce for the first deployment; step `i` uses `firstNonce + i`.
     pub first_nonce: u64,
-    /// Owner of the contracts.
+    /// The governor: the timelock's proposer and executor, or the contracts' owner if there is no
+    /// timelock.
     pub owner: Address,
+    /// The timelock that owns the contracts, if any.
+    #[serde(default)]
+    pub timelock: Option<Address>,
+    /// Its delay in seconds.
+    #[serde(default)]
+    pub timelock_delay: Option<u64>,
+    /// The security council (may pause; zero for none).
+    pub security_council: Address,
+    /// Seconds a pause may block claims.
+    pub max_pause: u64,
+    /// The L2 block gas limit the bridge was initialized with.
+    pub l2_block_gas_limit: u64,
     /// L2 genesis state root given to the OnChainProposer.
     pub genesis_state_root: B256,
+    /// L2 genesis block hash given to the OnChainProposer.
+    pub genesis_block_hash: B256,
     /// Validium mode.
     pub validium: bool,
     /// Sequencers allowed to commit.
@@ -191,14 +230,15 @@ pub struct DeployOutcome {
     pub existing: Vec<(&'static str, Address)>,
 }
 
-/// The names of the six steps, in nonce order.
-pub const STEP_NAMES: [&str; 6] = [
+/// The names of the steps, in nonce order (the last only with a timelock).
+pub const STEP_NAMES: [&str; 7] = [
     "AttestationVerifier implementation",
     "CommonBridge implementation",
     "OnChainProposer implementation",
     "AttestationVerifier proxy",
     "CommonBridge proxy",
     "OnChainProposer proxy",
+    "KeelTimelock",
 ];
 
 impl Deployment {
@@ -230,16 +270,23 @@ impl Deployment {
     }
 
     /// The planned address of each step.
-    pub fn step_addresses(&self) -> [Address; 6] {
+    pub fn step_addresses(&self) -> Vec<Address> {
         let c = &self.contracts;
-        [
+        let mut steps = vec![
             c.attestation_verifier.implementation,
             c.common_bridge.implementation,
             c.on_chain_proposer.implementation,
             c.attestation_verifier.proxy,
             c.common_bridge.proxy,
             c.on_chain_proposer.proxy,
-        ]
+        ];
+        steps.extend(self.timelock);
+        steps
+    }
+
+    /// The owner of the three contracts: the timelock if there is one, else the governor.
+    pub fn contracts_owner(&self) -> Address {
+        self.timelock.unwrap_or(self.owner)
     }
 
     /// The plan for `config` sent by `deployer` from `first_nonce`.
@@ -251,7 +298,13 @@ impl Deployment {
             deployer,
             first_nonce,
             owner: config.owner,
+            timelock: config.timelock_delay.map(|_| at(6)),
+            timelock_delay: config.timelock_delay,
+            security_council: config.security_council,
+            max_pause: config.max_pause,
+            l2_block_gas_limit: config.l2_block_gas_limit,
             genesis_state_root: config.genesis_state_root,
+            genesis_block_hash: config.genesis_block_hash,
             validium: config.validium,
             sequencers: config.sequencers.clone(),
             verifier_signers: config.verifier_signers.clone(),
@@ -288,6 +341,7 @@ impl Deployment {
             .abi_encode();
             [KeelProxy::BYTECODE.as_ref(), &args].concat().into()
         };
+        let owner = self.contracts_owner();
         match step {
             0 => AttestationVerifier::BYTECODE.clone(),
             1 => CommonBridge::BYTECODE.clone(),
@@ -295,7 +349,8 @@ impl Deployment {
             3 => proxy(
                 c.attestation_verifier.implementation,
                 AttestationVerifier::initializeCall {
-                    owner_: self.owner,
+                    owner_: owner,
+                    securityCouncil_: self.security_council,
                     signers: self.verifier_signers.clone(),
                     threshold_: U256::from(self.verifier_threshold),
                 }
@@ -304,27 +359,46 @@ impl Deployment {
             4 => proxy(
                 c.common_bridge.implementation,
                 CommonBridge::initializeCall {
-                    owner_: self.owner,
+                    owner_: owner,
+                    securityCouncil_: self.security_council,
                     onChainProposer_: c.on_chain_proposer.proxy,
                     l2ChainId_: U256::from(self.l2_chain_id),
                     inclusionMaxWait_: U256::from(self.inclusion_max_wait),
                     maxPrivilegedGasLimit_: U256::from(self.max_privileged_gas_limit),
+                    l2BlockGasLimit_: U256::from(self.l2_block_gas_limit),
+                    maxPause_: U256::from(self.max_pause),
                 }
                 .abi_encode(),
             ),
-            _ => proxy(
+            5 => proxy(
                 c.on_chain_proposer.implementation,
                 OnChainProposer::initializeCall {
-                    owner_: self.owner,
-                    bridge_: c.common_bridge.proxy,
+                    params: OnChainProposer::InitParams {
+                        owner,
+                        securityCouncil: self.security_council,
+                        bridge: c.common_bridge.proxy,
+                        genesisStateRoot: self.genesis_state_root,
+                        genesisBlockHash: self.genesis_block_hash,
+                        l2ChainId: U256::from(self.l2_chain_id),
+                        validium: self.validium,
+                    },
                     sequencers: self.sequencers.clone(),
                     verifiers_: vec![c.attestation_verifier.proxy],
-                    genesisStateRoot: self.genesis_state_root,
-                    l2ChainId_: U256::from(self.l2_chain_id),
-                    validium_: self.validium,
                 }
                 .abi_encode(),
             ),
+            _ => {
+                // The governor proposes and executes; no admin, so role changes go through the
+                // timelock too.
+                let args = KeelTimelock::constructorCall {
+                    minDelay: U256::from(self.timelock_delay.unwrap_or_default()),
+                    proposers: vec![self.owner],
+                    executors: vec![self.owner],
+                    admin: Address::ZERO,
+                }
+                .abi_encode();
+                [KeelTimelock::BYTECODE.as_ref(), &args].concat().into()
+            }
         }
     }
 
@@ -355,7 +429,32 @@ impl Deployment {
             return mismatch("deployer", self.deployer.to_string(), deployer.to_string());
         }
         let wanted = Self::plan(config, l1_chain_id, deployer, self.first_nonce);
-        let fields: [(&'static str, String, String); 8] = [
+        let fields: [(&'static str, String, String); 13] = [
+            (
+                "timelock delay",
+                format!("{:?}", self.timelock_delay),
+                format!("{:?}", wanted.timelock_delay),
+            ),
+            (
+                "security council",
+                self.security_council.to_string(),
+                wanted.security_council.to_string(),
+            ),
+            (
+                "max pause",
+                self.max_pause.to_string(),
+                wanted.max_pause.to_string(),
+            ),
+            (
+                "L2 block gas limit",
+                self.l2_block_gas_limit.to_string(),
+                wanted.l2_block_gas_limit.to_string(),
+            ),
+            (
+                "genesis block hash",
+                self.genesis_block_hash.to_string(),
+                wanted.genesis_block_hash.to_string(),
+            ),
             (
                 "L2 chain id",
                 self.l2_chain_id.to_string(),
@@ -402,7 +501,40 @@ impl Deployment {
     }
 }
 
+/// Default [`DeployConfig::inclusion_max_wait`]: one hour.
+pub const DEFAULT_INCLUSION_MAX_WAIT: u64 = 3600;
+/// Default [`DeployConfig::max_privileged_gas_limit`] (capped at the L2 block gas limit).
+pub const DEFAULT_MAX_PRIVILEGED_GAS_LIMIT: u64 = 10_000_000;
+/// Default [`DeployConfig::max_pause`]: seven days.
+pub const DEFAULT_MAX_PAUSE: u64 = 7 * 24 * 3600;
+
 impl DeployConfig {
+    /// A configuration for the L2 `genesis` governed by `owner`, who is also the only sequencer
+    /// and the only prover signer (threshold 1), with the default parameters, no timelock and no
+    /// security council. Callers change what they need.
+    pub fn for_genesis(genesis: &keel_types::Genesis, owner: Address) -> Result<Self, DeployError> {
+        let spec = keel_types::ChainSpec::from_genesis(genesis)
+            .map_err(|e| DeployError::Config(format!("the L2 genesis: {e}")))?;
+        let header = keel_types::genesis_header(genesis, &spec);
+        Ok(Self {
+            owner,
+            timelock_delay: None,
+            security_council: Address::ZERO,
+            max_pause: DEFAULT_MAX_PAUSE,
+            l2_block_gas_limit: header.gas_limit,
+            genesis_block_hash: header.hash_slow(),
+            sequencers: vec![owner],
+            verifier_signers: vec![owner],
+            verifier_threshold: 1,
+            inclusion_max_wait: DEFAULT_INCLUSION_MAX_WAIT,
+            max_privileged_gas_limit: DEFAULT_MAX_PRIVILEGED_GAS_LIMIT.min(header.gas_limit),
+            validium: false,
+            genesis_state_root: header.state_root,
+            l2_chain_id: genesis.config.chain_id,
+            receipt_timeout: Duration::from_secs(30),
+        })
+    }
+
     fn validate(&self) -> Result<(), DeployError> {
         let bad = |m: &str| Err(DeployError::Config(m.to_string()));
         if self.owner == Address::ZERO {
@@ -422,8 +554,23 @@ impl DeployConfig {
         if self.l2_chain_id == 0 {
             return bad("the L2 chain id is 0");
         }
-        if self.max_privileged_gas_limit == 0 {
-            return bad("the privileged-tx gas cap is 0");
+        if self.inclusion_max_wait < MIN_INCLUSION_MAX_WAIT {
+            return Err(DeployError::Config(format!(
+                "the inclusion max wait ({} s) is below the contracts' minimum of {MIN_INCLUSION_MAX_WAIT} s",
+                self.inclusion_max_wait
+            )));
+        }
+        if self.max_privileged_gas_limit < MIN_PRIVILEGED_GAS_LIMIT
+            || self.max_privileged_gas_limit > self.l2_block_gas_limit
+        {
+            return Err(DeployError::Config(format!(
+                "the privileged-tx gas cap ({}) must be between {MIN_PRIVILEGED_GAS_LIMIT} and the \
+                 L2 block gas limit ({}), so that every privileged transaction fits a block",
+                self.max_privileged_gas_limit, self.l2_block_gas_limit
+            )));
+        }
+        if self.max_pause == 0 {
+            return bad("the max pause is 0");
         }
         Ok(())
     }
@@ -465,7 +612,7 @@ pub async fn deploy<P: Provider>(
     // implementations' code). Within a round the transactions are independent, so they are all sent
     // before any receipt is awaited: two L1 blocks instead of six.
     let addresses = deployment.step_addresses();
-    for round in [0..3usize, 3..6usize] {
+    for round in [0..3usize, 3..addresses.len()] {
         let mut in_flight = Vec::new();
         for step in round {
             let (name, address) = (STEP_NAMES[step], addresses[step]);
@@ -623,6 +770,13 @@ async fn check_links<P: Provider>(provider: &P, d: &Deployment) -> Result<(), De
         return Err(DeployError::Check(format!(
             "OnChainProposer genesis state root is {root}, expected {}",
             d.genesis_state_root
+        )));
+    }
+    let owner = proposer.owner().call().await.map_err(rpc_err)?;
+    if owner != d.contracts_owner() {
+        return Err(DeployError::Check(format!(
+            "OnChainProposer owner is {owner}, expected {}",
+            d.contracts_owner()
         )));
     }
     Ok(())

@@ -10,8 +10,8 @@ use alloy::{
     rpc::types::TransactionReceipt,
 };
 use common::{
-    Batch, L1, OWNER, SEQUENCER, SIGNERS, USER, addr, assert_reverts_with, attest,
-    blob_versioned_hash, ether,
+    Batch, L1, OWNER, SEQUENCER, SIGNERS, USER, addr, assert_reverts_with, blob_versioned_hash,
+    ether,
 };
 use keel_l1::contracts::{CommonBridge, test::TestToken};
 use keel_types::{L1Message, dev, verify_withdrawal_proof, withdrawal_proof, withdrawals_root};
@@ -214,12 +214,14 @@ impl Fixture {
 
     /// Verifies batch 1 with two of the three signers.
     async fn verify(&self) {
-        let inputs = self.batch.public_inputs(
-            self.l1.deployment.genesis_state_root,
-            blob_versioned_hash(BLOB),
-        );
+        let inputs = self
+            .batch
+            .public_inputs(self.l1.genesis(), blob_versioned_hash(BLOB));
         self.l1
-            .verify(1, vec![vec![attest(&inputs, &[SIGNERS[0], SIGNERS[2]])]])
+            .verify(
+                1,
+                vec![vec![self.l1.attest(&inputs, &[SIGNERS[0], SIGNERS[2]])]],
+            )
             .await
             .expect("batch 1 verified");
     }
@@ -766,13 +768,13 @@ async fn a_batch_without_withdrawals_has_nothing_to_claim() {
             .expect("commit");
     }
     let blob = blob_versioned_hash(BLOB);
-    let inputs1 = first.public_inputs(l1.deployment.genesis_state_root, blob);
-    let inputs2 = second.public_inputs(first.new_state_root, blob);
+    let inputs1 = first.public_inputs(l1.genesis(), blob);
+    let inputs2 = second.public_inputs(first.as_previous(), blob);
     l1.verify(
         1,
         vec![
-            vec![attest(&inputs1, &[SIGNERS[0], SIGNERS[1]])],
-            vec![attest(&inputs2, &[SIGNERS[1], SIGNERS[2]])],
+            vec![l1.attest(&inputs1, &[SIGNERS[0], SIGNERS[1]])],
+            vec![l1.attest(&inputs2, &[SIGNERS[1], SIGNERS[2]])],
         ],
     )
     .await

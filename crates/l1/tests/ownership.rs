@@ -12,8 +12,8 @@ use alloy::{
     sol_types::SolCall,
 };
 use common::{
-    Batch, L1, OWNER, SEQUENCER, SIGNERS, USER, addr, assert_reverts_with, attest,
-    blob_versioned_hash, ether,
+    Batch, L1, OWNER, SEQUENCER, SIGNERS, USER, addr, assert_reverts_with, blob_versioned_hash,
+    ether,
 };
 use keel_l1::{
     contracts::{AttestationVerifier, CommonBridge, KeelProxy, OnChainProposer, test::TestToken},
@@ -68,10 +68,13 @@ fn targets(l1: &L1) -> [Target; 3] {
             implementation: c.common_bridge.implementation,
             initialize: CommonBridge::initializeCall {
                 owner_: owner,
+                securityCouncil_: owner,
                 onChainProposer_: owner,
                 l2ChainId_: U256::from(1),
-                inclusionMaxWait_: U256::from(1),
-                maxPrivilegedGasLimit_: U256::from(1),
+                inclusionMaxWait_: U256::from(3600),
+                maxPrivilegedGasLimit_: U256::from(1_000_000),
+                l2BlockGasLimit_: U256::from(30_000_000),
+                maxPause_: U256::from(1),
             }
             .abi_encode()
             .into(),
@@ -81,13 +84,17 @@ fn targets(l1: &L1) -> [Target; 3] {
             proxy: c.on_chain_proposer.proxy,
             implementation: c.on_chain_proposer.implementation,
             initialize: OnChainProposer::initializeCall {
-                owner_: owner,
-                bridge_: owner,
+                params: OnChainProposer::InitParams {
+                    owner,
+                    securityCouncil: owner,
+                    bridge: owner,
+                    genesisStateRoot: B256::repeat_byte(1),
+                    genesisBlockHash: B256::repeat_byte(2),
+                    l2ChainId: U256::from(1),
+                    validium: true,
+                },
                 sequencers: vec![owner],
                 verifiers_: vec![owner],
-                genesisStateRoot: B256::repeat_byte(1),
-                l2ChainId_: U256::from(1),
-                validium_: true,
             }
             .abi_encode()
             .into(),
@@ -98,6 +105,7 @@ fn targets(l1: &L1) -> [Target; 3] {
             implementation: c.attestation_verifier.implementation,
             initialize: AttestationVerifier::initializeCall {
                 owner_: owner,
+                securityCouncil_: owner,
                 signers: vec![owner],
                 threshold_: U256::from(1),
             }
@@ -351,8 +359,8 @@ async fn only_the_owner_upgrades_and_the_state_survives() {
     }
 
     // And the upgraded contracts keep working together.
-    let inputs = batch1.public_inputs(l1.deployment.genesis_state_root, blob_versioned_hash(BLOB));
-    l1.verify(1, vec![vec![attest(&inputs, &[SIGNERS[0], SIGNERS[1]])]])
+    let inputs = batch1.public_inputs(l1.genesis(), blob_versioned_hash(BLOB));
+    l1.verify(1, vec![vec![l1.attest(&inputs, &[SIGNERS[0], SIGNERS[1]])]])
         .await
         .expect("verify through the upgraded proposer and verifier");
     deposit(&l1).await;
@@ -373,8 +381,8 @@ async fn only_the_owner_pauses_and_unpauses() {
     l1.commit(SEQUENCER, &batch1, Some(BLOB))
         .await
         .expect("batch 1");
-    let inputs = batch1.public_inputs(l1.deployment.genesis_state_root, blob_versioned_hash(BLOB));
-    let proof = || vec![vec![attest(&inputs, &[SIGNERS[0], SIGNERS[1]])]];
+    let inputs = batch1.public_inputs(l1.genesis(), blob_versioned_hash(BLOB));
+    let proof = || vec![vec![l1.attest(&inputs, &[SIGNERS[0], SIGNERS[1]])]];
 
     for target in targets(&l1) {
         let name = target.name;
@@ -659,11 +667,14 @@ async fn revert_batch_drops_unverified_batches_while_paused() {
         batch3.withdrawals_root
     );
     let blob = blob_versioned_hash(BLOB);
-    let inputs1 = batch1.public_inputs(l1.deployment.genesis_state_root, blob);
-    let old_inputs2 = batch2.public_inputs(batch1.new_state_root, blob);
-    l1.verify(1, vec![vec![attest(&inputs1, &[SIGNERS[0], SIGNERS[1]])]])
-        .await
-        .expect("batch 1 verified");
+    let inputs1 = batch1.public_inputs(l1.genesis(), blob);
+    let old_inputs2 = batch2.public_inputs(batch1.as_previous(), blob);
+    l1.verify(
+        1,
+        vec![vec![l1.attest(&inputs1, &[SIGNERS[0], SIGNERS[1]])]],
+    )
+    .await
+    .expect("batch 1 verified");
 
     let revert = |from: usize, number: u64| {
         l1.proposer()
@@ -798,14 +809,17 @@ async fn revert_batch_drops_unverified_batches_while_paused() {
     assert_reverts_with::<AttestationVerifier::UnknownSigner, _>(
         l1.verify(
             2,
-            vec![vec![attest(&old_inputs2, &[SIGNERS[0], SIGNERS[1]])]],
+            vec![vec![l1.attest(&old_inputs2, &[SIGNERS[0], SIGNERS[1]])]],
         )
         .await,
     );
-    let inputs2 = new2.public_inputs(batch1.new_state_root, blob);
-    l1.verify(2, vec![vec![attest(&inputs2, &[SIGNERS[1], SIGNERS[2]])]])
-        .await
-        .expect("the new batch 2 verifies");
+    let inputs2 = new2.public_inputs(batch1.as_previous(), blob);
+    l1.verify(
+        2,
+        vec![vec![l1.attest(&inputs2, &[SIGNERS[1], SIGNERS[2]])]],
+    )
+    .await
+    .expect("the new batch 2 verifies");
     assert_eq!(
         l1.bridge().pendingTxCount().call().await.expect("pending"),
         U256::ZERO

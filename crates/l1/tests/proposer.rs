@@ -11,7 +11,7 @@ use alloy::{
 };
 use common::{
     Batch, INCLUSION_MAX_WAIT, L1, OWNER, SEQUENCER, SIGNERS, USER, addr, assert_reverts_with,
-    attest, blob_versioned_hash, ether,
+    blob_versioned_hash, ether,
 };
 use keel_l1::contracts::{AttestationVerifier, CommonBridge, OnChainProposer};
 use keel_types::{dev, privileged_rolling_hash};
@@ -231,11 +231,10 @@ async fn verify_accepts_threshold_attestations_over_rust_public_inputs() {
     let l1 = L1::start().await;
     let hashes = deposits(&l1, 2).await;
     let batches = commit_batches(&l1, 2, &hashes).await;
-    let genesis_root = l1.deployment.genesis_state_root;
     let blob = blob_versioned_hash(BLOB);
 
-    let inputs1 = batches[0].public_inputs(genesis_root, blob);
-    let inputs2 = batches[1].public_inputs(batches[0].new_state_root, blob);
+    let inputs1 = batches[0].public_inputs(l1.genesis(), blob);
+    let inputs2 = batches[1].public_inputs(batches[0].as_previous(), blob);
     // The Rust encoding is byte for byte what the contract rebuilds.
     assert_eq!(
         l1.public_inputs_on_l1(1).await.as_ref(),
@@ -254,8 +253,8 @@ async fn verify_accepts_threshold_attestations_over_rust_public_inputs() {
         .verify(
             1,
             vec![
-                vec![attest(&inputs1, &[SIGNERS[0], SIGNERS[1]])],
-                vec![attest(&inputs2, &[SIGNERS[2], SIGNERS[0]])],
+                vec![l1.attest(&inputs1, &[SIGNERS[0], SIGNERS[1]])],
+                vec![l1.attest(&inputs2, &[SIGNERS[2], SIGNERS[0]])],
             ],
         )
         .await
@@ -284,22 +283,24 @@ async fn verify_accepts_threshold_attestations_over_rust_public_inputs() {
 async fn verify_rejects_bad_attestations_and_order() {
     let l1 = L1::start().await;
     let batches = commit_batches(&l1, 2, &[]).await;
-    let genesis_root = l1.deployment.genesis_state_root;
     let blob = blob_versioned_hash(BLOB);
-    let inputs1 = batches[0].public_inputs(genesis_root, blob);
-    let inputs2 = batches[1].public_inputs(batches[0].new_state_root, blob);
+    let inputs1 = batches[0].public_inputs(l1.genesis(), blob);
+    let inputs2 = batches[1].public_inputs(batches[0].as_previous(), blob);
     let outsider = 7;
 
     assert_reverts_with::<AttestationVerifier::UnknownSigner, _>(
-        l1.verify(1, vec![vec![attest(&inputs1, &[SIGNERS[0], outsider])]])
+        l1.verify(1, vec![vec![l1.attest(&inputs1, &[SIGNERS[0], outsider])]])
             .await,
     );
     assert_reverts_with::<AttestationVerifier::DuplicateSigner, _>(
-        l1.verify(1, vec![vec![attest(&inputs1, &[SIGNERS[0], SIGNERS[0]])]])
-            .await,
+        l1.verify(
+            1,
+            vec![vec![l1.attest(&inputs1, &[SIGNERS[0], SIGNERS[0]])]],
+        )
+        .await,
     );
     assert_reverts_with::<AttestationVerifier::NotEnoughSignatures, _>(
-        l1.verify(1, vec![vec![attest(&inputs1, &[SIGNERS[1]])]])
+        l1.verify(1, vec![vec![l1.attest(&inputs1, &[SIGNERS[1]])]])
             .await,
     );
     // Signatures over other public inputs (a different final state root) recover to other
@@ -307,36 +308,39 @@ async fn verify_rejects_bad_attestations_and_order() {
     let mut wrong = inputs1;
     wrong.final_state_root = B256::repeat_byte(0xee);
     assert_reverts_with::<AttestationVerifier::UnknownSigner, _>(
-        l1.verify(1, vec![vec![attest(&wrong, &[SIGNERS[0], SIGNERS[1]])]])
+        l1.verify(1, vec![vec![l1.attest(&wrong, &[SIGNERS[0], SIGNERS[1]])]])
             .await,
     );
     // Also a wrong chain id.
     let mut wrong = inputs1;
     wrong.chain_id += 1;
     assert_reverts_with::<AttestationVerifier::UnknownSigner, _>(
-        l1.verify(1, vec![vec![attest(&wrong, &[SIGNERS[0], SIGNERS[1]])]])
+        l1.verify(1, vec![vec![l1.attest(&wrong, &[SIGNERS[0], SIGNERS[1]])]])
             .await,
     );
     // A truncated signature.
-    let mut short = attest(&inputs1, &[SIGNERS[0], SIGNERS[1]]).to_vec();
+    let mut short = l1.attest(&inputs1, &[SIGNERS[0], SIGNERS[1]]).to_vec();
     short.pop();
     assert_reverts_with::<AttestationVerifier::InvalidProofLength, _>(
         l1.verify(1, vec![vec![Bytes::from(short)]]).await,
     );
     // Out of order: batch 2 before batch 1.
     assert_reverts_with::<OnChainProposer::BatchNotNextToVerify, _>(
-        l1.verify(2, vec![vec![attest(&inputs2, &[SIGNERS[0], SIGNERS[1]])]])
-            .await,
+        l1.verify(
+            2,
+            vec![vec![l1.attest(&inputs2, &[SIGNERS[0], SIGNERS[1]])]],
+        )
+        .await,
     );
     // A batch that is not committed.
-    let inputs3 = Batch::simple(3).public_inputs(batches[1].new_state_root, blob);
+    let inputs3 = Batch::simple(3).public_inputs(batches[1].as_previous(), blob);
     assert_reverts_with::<OnChainProposer::BatchNotCommitted, _>(
         l1.verify(
             1,
             vec![
-                vec![attest(&inputs1, &[SIGNERS[0], SIGNERS[1]])],
-                vec![attest(&inputs2, &[SIGNERS[0], SIGNERS[1]])],
-                vec![attest(&inputs3, &[SIGNERS[0], SIGNERS[1]])],
+                vec![l1.attest(&inputs1, &[SIGNERS[0], SIGNERS[1]])],
+                vec![l1.attest(&inputs2, &[SIGNERS[0], SIGNERS[1]])],
+                vec![l1.attest(&inputs3, &[SIGNERS[0], SIGNERS[1]])],
             ],
         )
         .await,
@@ -350,17 +354,26 @@ async fn verify_rejects_bad_attestations_and_order() {
     );
 
     // The right signatures pass, then batch 2 alone.
-    l1.verify(1, vec![vec![attest(&inputs1, &[SIGNERS[2], SIGNERS[1]])]])
-        .await
-        .expect("batch 1");
-    l1.verify(2, vec![vec![attest(&inputs2, &[SIGNERS[0], SIGNERS[1]])]])
-        .await
-        .expect("batch 2");
+    l1.verify(
+        1,
+        vec![vec![l1.attest(&inputs1, &[SIGNERS[2], SIGNERS[1]])]],
+    )
+    .await
+    .expect("batch 1");
+    l1.verify(
+        2,
+        vec![vec![l1.attest(&inputs2, &[SIGNERS[0], SIGNERS[1]])]],
+    )
+    .await
+    .expect("batch 2");
     assert_eq!(last_verified(&l1).await, 2);
     // Verifying batch 1 again is out of order.
     assert_reverts_with::<OnChainProposer::BatchNotNextToVerify, _>(
-        l1.verify(1, vec![vec![attest(&inputs1, &[SIGNERS[0], SIGNERS[1]])]])
-            .await,
+        l1.verify(
+            1,
+            vec![vec![l1.attest(&inputs1, &[SIGNERS[0], SIGNERS[1]])]],
+        )
+        .await,
     );
 }
 

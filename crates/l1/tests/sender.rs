@@ -166,6 +166,7 @@ fn commit_call(batch: &Batch) -> Bytes {
         privilegedRollingHash: batch.privileged_rolling_hash,
         lastBlockHash: batch.last_block_hash,
         nonPrivilegedTxCount: U256::from(batch.non_privileged_tx_count),
+        lastBlockTimestamp: batch.last_block_timestamp,
     }
     .abi_encode()
     .into()

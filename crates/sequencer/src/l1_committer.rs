@@ -29,7 +29,7 @@ use keel_l1::{
     sender::{L1Sender, L1TxRequest, SendError, blob_sidecar},
 };
 use keel_storage::{
-    Store, StoreError,
+    ChainReader, Store, StoreError,
     batches::{BatchCommit, BatchWriteError},
 };
 use keel_types::blob::{BlobError, pack_blob};
@@ -106,6 +106,14 @@ pub enum CommitterError {
     /// L1 has committed batches this node never sealed.
     #[error("L1 has committed batch {0}, which this node has not sealed")]
     UnknownBatch(u64),
+    /// The batch's last block is not in the store.
+    #[error("batch {batch}: its last block {hash} is not in the store")]
+    MissingLastBlock {
+        /// The batch.
+        batch: u64,
+        /// The block hash the batch records.
+        hash: alloy::primitives::B256,
+    },
     /// A rollup-mode batch has no blob stored.
     #[error("batch {0} has no blob stored (was it sealed in validium mode?)")]
     MissingBlob(u64),
@@ -274,7 +282,18 @@ impl L1Committer {
         let Some(batch) = self.store.batch(number)? else {
             return Ok(false);
         };
+        // Forced inclusion is judged against the last block's timestamp (docs/contracts.md).
+        let last_block_timestamp = self
+            .store
+            .reader()?
+            .header(&batch.last_block_hash)?
+            .ok_or(CommitterError::MissingLastBlock {
+                batch: number,
+                hash: batch.last_block_hash,
+            })?
+            .timestamp;
         let call = OnChainProposer::commitBatchCall {
+            lastBlockTimestamp: last_block_timestamp,
             batchNumber: U256::from(batch.number),
             newStateRoot: batch.state_root,
             withdrawalsRoot: batch.withdrawals_root,

@@ -70,9 +70,8 @@ impl L1 {
             inclusion_max_wait: 3600,
             max_privileged_gas_limit: 10_000_000,
             validium: false,
-            genesis_state_root: keel_types::genesis_state_root(&dev::dev_genesis()),
-            l2_chain_id: dev::DEFAULT_L2_CHAIN_ID,
             receipt_timeout: Duration::from_secs(30),
+            ..DeployConfig::for_genesis(&dev::dev_genesis(), addr(0)).expect("deploy config")
         };
         let outcome = deploy(
             &provider,

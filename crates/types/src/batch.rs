@@ -28,13 +28,16 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// The public inputs of this batch's proof.
+    /// The public inputs of this batch's proof. `previous` is the previous batch's (state root,
+    /// last block hash); `last_block_timestamp` is this batch's last block's timestamp.
     pub fn public_inputs(
         &self,
-        initial_state_root: B256,
+        previous: (B256, B256),
         blob_versioned_hash: B256,
         chain_id: u64,
+        last_block_timestamp: u64,
     ) -> PublicInputs {
+        let (initial_state_root, previous_last_block_hash) = previous;
         PublicInputs {
             initial_state_root,
             final_state_root: self.state_root,
@@ -44,6 +47,9 @@ impl Batch {
             last_block_hash: self.last_block_hash,
             chain_id,
             non_privileged_tx_count: self.non_privileged_tx_count,
+            previous_last_block_hash,
+            batch_number: self.number,
+            last_block_timestamp,
         }
     }
 }

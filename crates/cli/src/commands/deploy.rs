@@ -1,6 +1,6 @@
 //! `keel l2 deploy`: deploy the L1 contracts (implementations and ERC-1967 proxies of
-//! AttestationVerifier, CommonBridge and OnChainProposer) and write their addresses to the
-//! deployment file that `keel l2` reads.
+//! AttestationVerifier, CommonBridge and OnChainProposer, and the KeelTimelock that owns them) and
+//! write their addresses to the deployment file that `keel l2` reads.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -27,7 +27,7 @@ pub struct DeployArgs {
         value_name = "URL"
     )]
     pub eth_rpc_url: String,
-    /// Private key (hex) of the deployer, which pays for and sends the six deployments.
+    /// Private key (hex) of the deployer, which pays for and sends the seven deployments.
     #[arg(
         long,
         env = "KEEL_DEPLOYER_PRIVATE_KEY",
@@ -51,9 +51,25 @@ pub struct DeployArgs {
     /// Use the dev genesis of `keel l2 --dev` instead of --genesis.
     #[arg(long)]
     pub dev_genesis: bool,
-    /// Owner of the contracts (upgrades, pause, parameters). Default: the deployer.
+    /// The governor: the timelock's only proposer and executor, so every owner action on the
+    /// contracts (upgrade, unpause, sequencer, verifier, signer, threshold and parameter changes)
+    /// is scheduled by it, waits --timelock.delay, then is executed by it. Use a multisig.
+    /// Default: the deployer.
     #[arg(long, value_name = "ADDRESS")]
     pub owner: Option<Address>,
+    /// Seconds between scheduling an owner action in the timelock and executing it. 0 is only
+    /// allowed with --dev-genesis.
+    #[arg(long = "timelock.delay", default_value_t = 86_400, value_name = "SECS")]
+    pub timelock_delay: u64,
+    /// The security council (e.g. a multisig): may pause the three contracts at once, without the
+    /// timelock; it can do nothing else. Default: none (only the owner pauses, through the
+    /// timelock).
+    #[arg(long = "security-council", value_name = "ADDRESS")]
+    pub security_council: Option<Address>,
+    /// Seconds a pause of the bridge may block withdrawal claims; once a pause is older, claims go
+    /// through again (deposits stay stopped).
+    #[arg(long = "max-pause", default_value_t = keel_l1::deploy::DEFAULT_MAX_PAUSE, value_name = "SECS")]
+    pub max_pause: u64,
     /// An address allowed to commit batches (repeatable). Default: the deployer.
     #[arg(long = "sequencer", value_name = "ADDRESS")]
     pub sequencers: Vec<Address>,
@@ -63,16 +79,17 @@ pub struct DeployArgs {
     /// How many registered signers must attest each batch.
     #[arg(long = "verifier.threshold", default_value_t = 1)]
     pub verifier_threshold: u64,
-    /// Seconds a deposit (privileged tx) may stay pending before batches with ordinary txs must
-    /// include it.
+    /// Seconds a deposit (privileged tx) may stay pending: a batch with ordinary txs whose last
+    /// block is later than a pending deposit's deadline must include it. At least 1800.
     #[arg(
         long = "inclusion-max-wait",
-        default_value_t = 3600,
+        default_value_t = keel_l1::deploy::DEFAULT_INCLUSION_MAX_WAIT,
         value_name = "SECS"
     )]
     pub inclusion_max_wait: u64,
-    /// Cap on the L2 gas limit of a privileged tx (`sendToL2`).
-    #[arg(long = "max-privileged-gas-limit", default_value_t = 10_000_000)]
+    /// Cap on the L2 gas limit of a privileged tx (`sendToL2`): from 300000 up to the genesis
+    /// block gas limit, so that every privileged tx fits an L2 block.
+    #[arg(long = "max-privileged-gas-limit", default_value_t = keel_l1::deploy::DEFAULT_MAX_PRIVILEGED_GAS_LIMIT)]
     pub max_privileged_gas_limit: u64,
     /// Validium: batches are committed without blobs (state diffs are not published on L1).
     #[arg(long)]
@@ -110,6 +127,12 @@ async fn run_async(args: DeployArgs) -> eyre::Result<()> {
         (None, true) => dev::dev_genesis(),
         (None, false) => bail!("give --genesis FILE or --dev-genesis"),
     };
+    if args.timelock_delay == 0 && !args.dev_genesis {
+        bail!(
+            "--timelock.delay 0 is only allowed for the dev chain (--dev-genesis): a real \
+             deployment's owner actions must wait, so users can exit before an upgrade"
+        );
+    }
     let genesis_state_root = keel_types::genesis_state_root(&genesis);
     let l2_chain_id = genesis.config.chain_id;
 
@@ -120,17 +143,20 @@ async fn run_async(args: DeployArgs) -> eyre::Result<()> {
             list.to_vec()
         }
     };
+    let owner = args.owner.unwrap_or(deployer);
     let config = DeployConfig {
-        owner: args.owner.unwrap_or(deployer),
+        owner,
+        timelock_delay: Some(args.timelock_delay),
+        security_council: args.security_council.unwrap_or(Address::ZERO),
+        max_pause: args.max_pause,
         sequencers: or_deployer(&args.sequencers),
         verifier_signers: or_deployer(&args.verifier_signers),
         verifier_threshold: args.verifier_threshold,
         inclusion_max_wait: args.inclusion_max_wait,
         max_privileged_gas_limit: args.max_privileged_gas_limit,
         validium: args.validium,
-        genesis_state_root,
-        l2_chain_id,
         receipt_timeout: Duration::from_secs(args.receipt_timeout),
+        ..DeployConfig::for_genesis(&genesis, owner)?
     };
 
     let url = args
@@ -158,6 +184,12 @@ async fn run_async(args: DeployArgs) -> eyre::Result<()> {
     println!("CommonBridge:        {}", c.common_bridge.proxy);
     println!("OnChainProposer:     {}", c.on_chain_proposer.proxy);
     println!("AttestationVerifier: {}", c.attestation_verifier.proxy);
+    if let Some(timelock) = outcome.deployment.timelock {
+        println!(
+            "KeelTimelock:        {timelock} (owns the contracts; delay {} s; proposer and executor {owner})",
+            args.timelock_delay
+        );
+    }
     if outcome.sent.is_empty() {
         println!(
             "already deployed: nothing sent; addresses in {}",

@@ -51,9 +51,8 @@ impl TestL1 {
             inclusion_max_wait: 3600,
             max_privileged_gas_limit: 10_000_000,
             validium,
-            genesis_state_root: keel_types::genesis_state_root(&genesis),
-            l2_chain_id: genesis.config.chain_id,
             receipt_timeout: Duration::from_secs(30),
+            ..DeployConfig::for_genesis(&genesis, owner).expect("deploy config")
         };
         let deployment_path = dir.join("deployment.json");
         let outcome = deploy(&provider, owner, &config, &deployment_path)

@@ -57,9 +57,8 @@ pub fn test_config() -> DeployConfig {
         inclusion_max_wait: INCLUSION_MAX_WAIT,
         max_privileged_gas_limit: MAX_PRIVILEGED_GAS,
         validium: false,
-        genesis_state_root: keel_types::genesis_state_root(&dev::dev_genesis()),
-        l2_chain_id: dev::DEFAULT_L2_CHAIN_ID,
         receipt_timeout: Duration::from_secs(30),
+        ..DeployConfig::for_genesis(&dev::dev_genesis(), addr(OWNER)).expect("deploy config")
     }
 }
 
@@ -176,6 +175,7 @@ impl L1 {
             privilegedRollingHash: batch.privileged_rolling_hash,
             lastBlockHash: batch.last_block_hash,
             nonPrivilegedTxCount: U256::from(batch.non_privileged_tx_count),
+            lastBlockTimestamp: batch.last_block_timestamp,
         };
         let mut tx = TransactionRequest::default()
             .with_from(addr(from))
@@ -190,7 +190,26 @@ impl L1 {
         self.send(tx).await
     }
 
-    /// The 256-byte public inputs of committed batch `number` as the contract builds them.
+    /// Batch 0 as the previous batch of batch 1: (genesis state root, genesis block hash).
+    pub fn genesis(&self) -> (B256, B256) {
+        (
+            self.deployment.genesis_state_root,
+            self.deployment.genesis_block_hash,
+        )
+    }
+
+    /// The concatenated 65-byte signatures of dev accounts `signers` over the attestation digest
+    /// of `public_inputs` for this deployment's OnChainProposer on anvil.
+    pub fn attest(&self, public_inputs: &PublicInputs, signers: &[usize]) -> Bytes {
+        attest_for(
+            public_inputs,
+            self.deployment.l1_chain_id,
+            self.deployment.contracts.on_chain_proposer.proxy,
+            signers,
+        )
+    }
+
+    /// The public inputs of committed batch `number` as the contract builds them.
     pub async fn public_inputs_on_l1(&self, number: u64) -> Bytes {
         self.proposer()
             .publicInputs(U256::from(number))
@@ -230,6 +249,7 @@ pub struct Batch {
     pub privileged_rolling_hash: B256,
     pub last_block_hash: B256,
     pub non_privileged_tx_count: u64,
+    pub last_block_timestamp: u64,
 }
 
 impl Batch {
@@ -242,15 +262,19 @@ impl Batch {
             privileged_rolling_hash: B256::ZERO,
             last_block_hash: B256::repeat_byte(0x80 + number as u8),
             non_privileged_tx_count: 3,
+            // Any past time works (not after L1's clock, not before the previous batch's).
+            last_block_timestamp: number,
         }
     }
 
+    /// This batch as the previous one of the next: (state root, last block hash).
+    pub fn as_previous(&self) -> (B256, B256) {
+        (self.new_state_root, self.last_block_hash)
+    }
+
     /// Its public inputs, built in Rust.
-    pub fn public_inputs(
-        &self,
-        initial_state_root: B256,
-        blob_versioned_hash: B256,
-    ) -> PublicInputs {
+    pub fn public_inputs(&self, previous: (B256, B256), blob_versioned_hash: B256) -> PublicInputs {
+        let (initial_state_root, previous_last_block_hash) = previous;
         PublicInputs {
             initial_state_root,
             final_state_root: self.new_state_root,
@@ -260,15 +284,24 @@ impl Batch {
             last_block_hash: self.last_block_hash,
             chain_id: dev::DEFAULT_L2_CHAIN_ID,
             non_privileged_tx_count: self.non_privileged_tx_count,
+            previous_last_block_hash,
+            batch_number: self.number,
+            last_block_timestamp: self.last_block_timestamp,
         }
     }
 }
 
-/// The concatenated 65-byte signatures of dev accounts `signers` over `keccak256(public_inputs)`.
-pub fn attest(public_inputs: &PublicInputs, signers: &[usize]) -> Bytes {
+/// The concatenated 65-byte signatures of dev accounts `signers` over the attestation digest of
+/// `public_inputs` for `proposer` on L1 chain `l1_chain_id`.
+pub fn attest_for(
+    public_inputs: &PublicInputs,
+    l1_chain_id: u64,
+    proposer: Address,
+    signers: &[usize],
+) -> Bytes {
     let keys: Vec<PrivateKeySigner> = signers.iter().map(|&i| signer(i)).collect();
     let refs: Vec<&PrivateKeySigner> = keys.iter().collect();
-    keel_l1::attest(public_inputs, &refs).expect("sign")
+    keel_l1::attest(public_inputs, l1_chain_id, proposer, &refs).expect("sign")
 }
 
 /// Asserts that `result` failed with the custom error `E` (its selector is in the revert data).
