@@ -87,8 +87,6 @@ contract OnChainProposer is IOnChainProposer, Governed, ReentrancyGuardTransient
     /// @notice The batch has ordinary txs but leaves out the privileged tx `id`, whose deadline is
     /// before the batch's last block timestamp.
     error ExpiredPrivilegedTxNotIncluded(uint256 id);
-    /// @notice The batch's last block timestamp is after the L1 block's.
-    error TimestampInFuture(uint256 lastBlockTimestamp, uint256 now_);
     /// @notice The batch's last block timestamp is before the previous batch's.
     error TimestampBeforePrevious(uint256 lastBlockTimestamp, uint256 previous);
     /// @notice The first batch to verify is not the one after the last verified.
@@ -162,7 +160,9 @@ contract OnChainProposer is IOnChainProposer, Governed, ReentrancyGuardTransient
     /// the bridge's over that many txs from `nextPrivilegedId`. A batch with ordinary txs must not
     /// leave out a privileged tx whose deadline is before `lastBlockTimestamp` (forced inclusion,
     /// judged against what the batch commits to, so a batch never expires while it waits to be
-    /// committed). `lastBlockTimestamp` may not be in the future nor before the previous batch's.
+    /// committed). `lastBlockTimestamp` may not be before the previous batch's; it may be ahead of
+    /// L1's clock (an L2 that makes blocks faster than one a second runs ahead), which only makes
+    /// the rule stricter for the sequencer. The proof binds it to the last block's header.
     /// Publishes the withdrawals root.
     /// @param batchNumber The batch.
     /// @param newStateRoot The state root after its last block.
@@ -187,7 +187,6 @@ contract OnChainProposer is IOnChainProposer, Governed, ReentrancyGuardTransient
         } else if (blob == bytes32(0)) {
             revert MissingBlob();
         }
-        if (lastBlockTimestamp > block.timestamp) revert TimestampInFuture(lastBlockTimestamp, block.timestamp);
         uint64 previousTimestamp = _batches[batchNumber - 1].lastBlockTimestamp;
         if (lastBlockTimestamp < previousTimestamp) revert TimestampBeforePrevious(lastBlockTimestamp, previousTimestamp);
         uint16 count = uint16(bytes2(privilegedRollingHash));
