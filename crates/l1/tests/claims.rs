@@ -718,8 +718,11 @@ async fn claims_are_refused_while_the_bridge_is_paused() {
     f.l1.send(pause).await.expect("owner pauses the bridge");
     assert!(f.l1.bridge().paused().call().await.expect("paused"));
 
-    assert_reverts_with::<CommonBridge::EnforcedPause, _>(f.claim_eth_of(ETH_TO_USER).await);
-    assert_reverts_with::<CommonBridge::EnforcedPause, _>(f.claim_erc20_of(ERC20_TO_USER).await);
+    // A pause younger than `maxPause` (seven days by default) stops claims with `ClaimsPaused`
+    // (hardening_bridge.rs tests what happens after `maxPause`).
+    assert!(!f.l1.bridge().claimsOpen().call().await.expect("claimsOpen"));
+    assert_reverts_with::<CommonBridge::ClaimsPaused, _>(f.claim_eth_of(ETH_TO_USER).await);
+    assert_reverts_with::<CommonBridge::ClaimsPaused, _>(f.claim_erc20_of(ERC20_TO_USER).await);
     assert!(!f.claimed(ETH_TO_USER).await && !f.claimed(ERC20_TO_USER).await);
 
     let unpause =
