@@ -159,14 +159,13 @@ pub struct L1Settings {
 }
 
 impl L1Args {
-    /// The L1 settings, or `None` if no L1 contract is configured. `chain_id` and
-    /// `genesis_state_root` are this node's; a deployment file made for another L2 is refused.
-    pub fn resolve(
+    /// The deployment file, if given, checked against this node's chain id and genesis root.
+    fn load_deployment(
         &self,
         chain_id: u64,
         genesis_state_root: B256,
-    ) -> eyre::Result<Option<L1Settings>> {
-        let deployment = match &self.deployment {
+    ) -> eyre::Result<Option<Deployment>> {
+        Ok(match &self.deployment {
             Some(path) => {
                 let d = Deployment::load(path)
                     .wrap_err_with(|| format!("--l1.deployment {}", path.display()))?;
@@ -194,7 +193,44 @@ impl L1Args {
                 Some(d)
             }
             None => None,
-        };
+        })
+    }
+
+    /// For `keel import`: the L1 RPC URLs and the CommonBridge proxy (`--l1.bridge-address`, or
+    /// the deployment file's), or `None` if neither an RPC URL nor a bridge is given. The
+    /// OnChainProposer is not needed. An RPC URL without a bridge, or a bridge without an RPC
+    /// URL, is refused.
+    pub fn resolve_bridge(
+        &self,
+        chain_id: u64,
+        genesis_state_root: B256,
+    ) -> eyre::Result<Option<(Vec<String>, Address)>> {
+        let deployment = self.load_deployment(chain_id, genesis_state_root)?;
+        let bridge = self
+            .bridge
+            .or(deployment.as_ref().map(|d| d.contracts.common_bridge.proxy));
+        match (bridge, self.eth_rpc_url.is_empty()) {
+            (None, true) => Ok(None),
+            (Some(bridge), false) => Ok(Some((self.eth_rpc_url.clone(), bridge))),
+            (None, false) => bail!(
+                "--eth.rpc-url is set but no L1 bridge is: give --l1.deployment FILE (from `keel \
+                 l2 deploy`) or --l1.bridge-address"
+            ),
+            (Some(_), true) => bail!(
+                "an L1 bridge is given (--l1.deployment or --l1.bridge-address) but no \
+                 --eth.rpc-url to read it"
+            ),
+        }
+    }
+
+    /// The L1 settings, or `None` if no L1 contract is configured. `chain_id` and
+    /// `genesis_state_root` are this node's; a deployment file made for another L2 is refused.
+    pub fn resolve(
+        &self,
+        chain_id: u64,
+        genesis_state_root: B256,
+    ) -> eyre::Result<Option<L1Settings>> {
+        let deployment = self.load_deployment(chain_id, genesis_state_root)?;
         let bridge = self
             .bridge
             .or(deployment.as_ref().map(|d| d.contracts.common_bridge.proxy));

@@ -5,6 +5,7 @@ mod datadir;
 mod dev_l1;
 mod journal;
 mod l1_config;
+mod privileged_check;
 
 use clap::{Parser, Subcommand};
 

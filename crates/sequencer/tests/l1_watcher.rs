@@ -709,7 +709,10 @@ async fn each_read_bound_hands_a_deposit_over_only_once_its_block_is_at_or_below
             if let Some((_, to)) = outcome.scanned {
                 assert!(Some(to) <= expected, "{bound}: scanned up to {to}");
             }
-            assert!(outcome.l1_cursor <= expected, "{bound}: cursor past the bound");
+            assert!(
+                outcome.l1_cursor <= expected,
+                "{bound}: cursor past the bound"
+            );
             if !sink.is_empty() {
                 have.push(*bound);
             }
@@ -719,10 +722,16 @@ async fn each_read_bound_hands_a_deposit_over_only_once_its_block_is_at_or_below
 
     // At once: only `latest`.
     assert_eq!(l1.head().await, block);
-    assert_eq!(poll_all(&l1, &mut watchers).await, vec![L1ReadBound::Latest]);
+    assert_eq!(
+        poll_all(&l1, &mut watchers).await,
+        vec![L1ReadBound::Latest]
+    );
     // 2 blocks on top: still only `latest`; 3: the block delay too.
     l1.mine(2).await;
-    assert_eq!(poll_all(&l1, &mut watchers).await, vec![L1ReadBound::Latest]);
+    assert_eq!(
+        poll_all(&l1, &mut watchers).await,
+        vec![L1ReadBound::Latest]
+    );
     l1.mine(1).await;
     assert_eq!(
         poll_all(&l1, &mut watchers).await,
@@ -740,7 +749,11 @@ async fn each_read_bound_hands_a_deposit_over_only_once_its_block_is_at_or_below
     l1.mine(1).await;
     assert_eq!(
         poll_all(&l1, &mut watchers).await,
-        vec![L1ReadBound::Latest, L1ReadBound::Delay(3), L1ReadBound::Safe]
+        vec![
+            L1ReadBound::Latest,
+            L1ReadBound::Delay(3),
+            L1ReadBound::Safe
+        ]
     );
     assert!(tagged_block(&l1, BlockNumberOrTag::Finalized).await < block);
     l1.rpc("anvil_mine", serde_json::json!([40])).await;
@@ -826,17 +839,15 @@ async fn an_l1_without_the_safe_tag_is_a_clear_error() {
             assert!(
                 matches!(
                     &err,
-                    keel_sequencer::l1_watcher::L1WatcherError::L1(
-                        L1ClientError::UnsupportedTag { tag: "safe", .. }
-                    )
+                    keel_sequencer::l1_watcher::L1WatcherError::L1(L1ClientError::UnsupportedTag {
+                        tag: "safe",
+                        ..
+                    })
                 ),
                 "{err:?}"
             );
             let text = err.to_string();
-            assert!(
-                text.contains("`safe`") && text.contains("latest"),
-                "{text}"
-            );
+            assert!(text.contains("`safe`") && text.contains("latest"), "{text}");
             assert!(!err.is_unreachable(), "not an outage");
             let status = watcher.status().borrow().clone();
             assert!(!status.l1_unreachable);
