@@ -679,7 +679,7 @@ pub async fn run(options: &DepositsOptions) -> eyre::Result<DepositsReport> {
         dev::DEFAULT_L2_CHAIN_ID,
         outcome.deployment.deploy_block.unwrap_or(0),
     );
-    watcher_config.block_delay = 0;
+    watcher_config.read_bound = keel_l1::L1ReadBound::Latest;
     let default_budget = BlockProducerConfig::default();
     let larger_budget = BlockProducerConfig {
         max_privileged_gas_per_block: Some(dev::DEV_GAS_LIMIT),

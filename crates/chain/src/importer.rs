@@ -2,6 +2,10 @@
 //! one block ahead, execute block N+1 while block N is written, and make the store durable in
 //! groups. Shared by `keel import` and the import benchmark so both measure and do the
 //! same thing.
+//!
+//! A caller can refuse blocks before they are executed with a [`BlockCheck`] (`keel import`
+//! checks privileged transactions against the L1 bridge with one): a refused block is not
+//! executed and nothing of it is stored, the blocks before it are, and the import stops there.
 
 use std::{
     sync::Arc,
@@ -12,6 +16,7 @@ use crate::{
     Blockchain, ChainError, ExecutedBlock, HeadExecution, ImportOutcome, ImportTimings,
     PendingOverlay, PreparedBlock, rlp_file::RlpFileError,
 };
+use alloy_primitives::B256;
 use keel_types::Block;
 
 /// Blocks decoded and recovered ahead of the one being imported.
@@ -62,6 +67,18 @@ pub enum ImportError {
         #[source]
         source: ChainError,
     },
+    /// The caller's [`BlockCheck`] refused the block: nothing of it was stored.
+    #[error("block {position} of the file (number {number}, hash {hash}) refused: {reason}")]
+    Refused {
+        /// Position in the file, from 1.
+        position: usize,
+        /// Its number.
+        number: u64,
+        /// Its hash.
+        hash: B256,
+        /// Why, as the check said.
+        reason: String,
+    },
     #[error(transparent)]
     Store(#[from] keel_storage::StoreError),
     #[error("the block writer thread panicked")]
@@ -77,12 +94,39 @@ pub fn import_blocks(
     blocks: impl Iterator<Item = Result<Block, RlpFileError>> + Send,
     policy: SyncPolicy,
     stats: &mut ImportStats,
+    on_block: impl FnMut(&ImportStats),
+) -> Result<(), ImportError> {
+    import_checked_blocks(chain, blocks, policy, stats, on_block, |_: &Block| Ok(()))
+}
+
+/// Checks a block before it is executed; `Err(reason)` refuses it. Called once per block, in
+/// file order, on the decoding thread (one block or two ahead of the one being executed).
+pub trait BlockCheck: Send {
+    /// `Ok` to import `block`, `Err(why)` to refuse it and stop the import.
+    fn check(&mut self, block: &Block) -> Result<(), String>;
+}
+
+impl<F: FnMut(&Block) -> Result<(), String> + Send> BlockCheck for F {
+    fn check(&mut self, block: &Block) -> Result<(), String> {
+        self(block)
+    }
+}
+
+/// [`import_blocks`] with `check` run on every block before it is executed: the first block it
+/// refuses stops the import with [`ImportError::Refused`], nothing of that block stored and
+/// every block before it imported and durable.
+pub fn import_checked_blocks(
+    chain: &Blockchain,
+    blocks: impl Iterator<Item = Result<Block, RlpFileError>> + Send,
+    policy: SyncPolicy,
+    stats: &mut ImportStats,
     mut on_block: impl FnMut(&ImportStats),
+    check: impl BlockCheck,
 ) -> Result<(), ImportError> {
     let store = chain.store();
     store.set_deferred_sync(true);
     let started = Instant::now();
-    let result = import_all(chain, blocks, policy, stats, &mut on_block);
+    let result = import_all(chain, blocks, policy, stats, &mut on_block, check);
     store.set_deferred_sync(false);
     let synced = store.sync();
     stats.elapsed = started.elapsed();
@@ -96,6 +140,7 @@ fn import_all(
     policy: SyncPolicy,
     stats: &mut ImportStats,
     on_block: &mut impl FnMut(&ImportStats),
+    mut check: impl BlockCheck,
 ) -> Result<(), ImportError> {
     // Three stages on their own threads: decoding and sender recovery run one block ahead; the
     // main thread validates, executes and merkleizes block N+1 on the store with block N laid over
@@ -103,11 +148,24 @@ fn import_all(
     // block per write transaction, so crash safety is unchanged.
     std::thread::scope(|scope| {
         let (tx, rx) =
-            std::sync::mpsc::sync_channel::<Result<PreparedBlock, RlpFileError>>(PIPELINE_DEPTH);
+            std::sync::mpsc::sync_channel::<Result<PreparedBlock, ImportError>>(PIPELINE_DEPTH);
         scope.spawn(move || {
-            for block in blocks {
-                if tx.send(block.map(PreparedBlock::new)).is_err() {
-                    break; // the importer stopped
+            for (index, block) in blocks.enumerate() {
+                let item = match block {
+                    Ok(block) => match check.check(&block) {
+                        Ok(()) => Ok(PreparedBlock::new(block)),
+                        Err(reason) => Err(ImportError::Refused {
+                            position: index + 1,
+                            number: block.header.number,
+                            hash: block.header.hash_slow(),
+                            reason,
+                        }),
+                    },
+                    Err(e) => Err(ImportError::Decode(e)),
+                };
+                let stop = item.is_err();
+                if tx.send(item).is_err() || stop {
+                    break; // the importer stopped, or will at this item
                 }
             }
         });

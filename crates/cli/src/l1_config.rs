@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use alloy_primitives::{Address, B256};
 use clap::Args;
 use eyre::{WrapErr, bail};
-use keel_l1::Deployment;
+use keel_l1::{Deployment, L1ReadBound};
 
 /// The node's L1 settings.
 #[derive(Debug, Args)]
@@ -58,14 +58,21 @@ pub struct WatcherArgs {
         value_name = "MS"
     )]
     pub watch_interval_ms: u64,
-    /// L1 blocks below the head that are not read yet, so shallow L1 reorgs never reach the L2
-    /// (0 with --dev unless given).
+    /// The highest L1 block whose deposits are read: `safe` (default), `finalized`, `latest`, or
+    /// a number N of blocks below the head. A deposit is executed on L2 only once its L1 block
+    /// is at or below this bound, so an L1 reorg can't take back a deposit the L2 already
+    /// executed: `safe` (about 1 epoch, ~6 min, behind the head on Ethereum) is unlikely to be
+    /// reorged, `finalized` (~13 min) can't be without slashing; `latest` is for dev chains
+    /// only. Use N for an L1 without the `safe`/`finalized` tags. `latest` with --dev unless
+    /// given (anvil puts `safe` 32 blocks behind its head). `--watcher.block-delay N` is an
+    /// older spelling of N.
     #[arg(
-        long = "watcher.block-delay",
-        env = "KEEL_WATCHER_BLOCK_DELAY",
-        value_name = "BLOCKS"
+        long = "watcher.read-up-to",
+        alias = "watcher.block-delay",
+        env = "KEEL_WATCHER_READ_UP_TO",
+        value_name = "safe|finalized|latest|N"
     )]
-    pub block_delay: Option<u64>,
+    pub read_up_to: Option<L1ReadBound>,
     /// Most L1 blocks scanned per poll.
     #[arg(
         long = "watcher.max-block-step",
@@ -152,14 +159,13 @@ pub struct L1Settings {
 }
 
 impl L1Args {
-    /// The L1 settings, or `None` if no L1 contract is configured. `chain_id` and
-    /// `genesis_state_root` are this node's; a deployment file made for another L2 is refused.
-    pub fn resolve(
+    /// The deployment file, if given, checked against this node's chain id and genesis root.
+    fn load_deployment(
         &self,
         chain_id: u64,
         genesis_state_root: B256,
-    ) -> eyre::Result<Option<L1Settings>> {
-        let deployment = match &self.deployment {
+    ) -> eyre::Result<Option<Deployment>> {
+        Ok(match &self.deployment {
             Some(path) => {
                 let d = Deployment::load(path)
                     .wrap_err_with(|| format!("--l1.deployment {}", path.display()))?;
@@ -187,7 +193,44 @@ impl L1Args {
                 Some(d)
             }
             None => None,
-        };
+        })
+    }
+
+    /// For `keel import`: the L1 RPC URLs and the CommonBridge proxy (`--l1.bridge-address`, or
+    /// the deployment file's), or `None` if neither an RPC URL nor a bridge is given. The
+    /// OnChainProposer is not needed. An RPC URL without a bridge, or a bridge without an RPC
+    /// URL, is refused.
+    pub fn resolve_bridge(
+        &self,
+        chain_id: u64,
+        genesis_state_root: B256,
+    ) -> eyre::Result<Option<(Vec<String>, Address)>> {
+        let deployment = self.load_deployment(chain_id, genesis_state_root)?;
+        let bridge = self
+            .bridge
+            .or(deployment.as_ref().map(|d| d.contracts.common_bridge.proxy));
+        match (bridge, self.eth_rpc_url.is_empty()) {
+            (None, true) => Ok(None),
+            (Some(bridge), false) => Ok(Some((self.eth_rpc_url.clone(), bridge))),
+            (None, false) => bail!(
+                "--eth.rpc-url is set but no L1 bridge is: give --l1.deployment FILE (from `keel \
+                 l2 deploy`) or --l1.bridge-address"
+            ),
+            (Some(_), true) => bail!(
+                "an L1 bridge is given (--l1.deployment or --l1.bridge-address) but no \
+                 --eth.rpc-url to read it"
+            ),
+        }
+    }
+
+    /// The L1 settings, or `None` if no L1 contract is configured. `chain_id` and
+    /// `genesis_state_root` are this node's; a deployment file made for another L2 is refused.
+    pub fn resolve(
+        &self,
+        chain_id: u64,
+        genesis_state_root: B256,
+    ) -> eyre::Result<Option<L1Settings>> {
+        let deployment = self.load_deployment(chain_id, genesis_state_root)?;
         let bridge = self
             .bridge
             .or(deployment.as_ref().map(|d| d.contracts.common_bridge.proxy));
@@ -309,6 +352,39 @@ mod tests {
         deployment(false).save(&path).expect("save");
         let err = args(Some(path)).resolve(7, root).expect_err("incomplete");
         assert!(err.to_string().contains("not complete"), "{err}");
+    }
+
+    #[test]
+    fn the_watcher_read_bound_flag_parses() {
+        use clap::Parser;
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[command(flatten)]
+            watcher: WatcherArgs,
+        }
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("keel").chain(args.iter().copied()))
+                .map(|c| c.watcher.read_up_to)
+        };
+        assert_eq!(parse(&[]).expect("no flag"), None);
+        for (value, bound) in [
+            ("safe", L1ReadBound::Safe),
+            ("finalized", L1ReadBound::Finalized),
+            ("latest", L1ReadBound::Latest),
+            ("12", L1ReadBound::Delay(12)),
+        ] {
+            assert_eq!(
+                parse(&["--watcher.read-up-to", value]).expect(value),
+                Some(bound)
+            );
+        }
+        // The older flag is a block delay.
+        assert_eq!(
+            parse(&["--watcher.block-delay", "3"]).expect("alias"),
+            Some(L1ReadBound::Delay(3))
+        );
+        let err = parse(&["--watcher.read-up-to", "pending"]).expect_err("not a bound");
+        assert!(err.to_string().contains("finalized"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod datadir;
 mod dev_l1;
 mod journal;
 mod l1_config;
+mod privileged_check;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,11 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Import blocks from a file of concatenated RLP blocks (as written by `geth export`).
+    ///
+    /// Every block is re-executed and checked against its header. Privileged transactions
+    /// (deposits, type 0x7e) carry no signature: with --eth.rpc-url and --l1.deployment (or
+    /// --l1.bridge-address) each must match what the L1 bridge queued under its id, or its block
+    /// is refused; without an L1 they are trusted (a warning says so).
     Import(commands::import::ImportArgs),
     /// Export a range of canonical blocks to a file of concatenated RLP blocks.
     Export(commands::export::ExportArgs),

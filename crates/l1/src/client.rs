@@ -25,7 +25,7 @@ use std::{
 };
 
 use alloy::{
-    eips::BlockId,
+    eips::{BlockId, BlockNumberOrTag},
     network::TransactionBuilder,
     primitives::{Address, B256, Bytes},
     providers::{DynProvider, Provider, ProviderBuilder},
@@ -34,6 +34,74 @@ use alloy::{
     transports::{RpcError, TransportError, http::reqwest::Url},
 };
 use tracing::{debug, warn};
+
+/// How far up the L1 chain a reader goes: the highest L1 block whose contents it acts on.
+///
+/// `safe` and `finalized` are the consensus layer's tags (a `safe` block is unlikely to be
+/// reorged out; a `finalized` one can't be without slashing a third of the stake); `latest` is the
+/// head (any reorg can take it back); `Delay(n)` is `head − n` (as safe as `n` blocks on top are,
+/// for an L1 without those tags or a test chain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum L1ReadBound {
+    /// The `finalized` block.
+    Finalized,
+    /// The `safe` block.
+    Safe,
+    /// The head.
+    Latest,
+    /// `n` blocks below the head.
+    Delay(u64),
+}
+
+impl L1ReadBound {
+    /// The block tag to ask for, or `None` for a block delay.
+    pub fn tag(self) -> Option<&'static str> {
+        match self {
+            Self::Finalized => Some("finalized"),
+            Self::Safe => Some("safe"),
+            Self::Latest => Some("latest"),
+            Self::Delay(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for L1ReadBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Delay(n) => write!(f, "{n}"),
+            other => f.write_str(other.tag().unwrap_or_default()),
+        }
+    }
+}
+
+impl std::str::FromStr for L1ReadBound {
+    type Err = String;
+
+    /// `finalized`, `safe`, `latest` (any case), or a number of blocks below the head.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "finalized" => Ok(Self::Finalized),
+            "safe" => Ok(Self::Safe),
+            "latest" => Ok(Self::Latest),
+            other => other.parse::<u64>().map(Self::Delay).map_err(|_| {
+                format!(
+                    "{s:?} is not an L1 read bound: expected `finalized`, `safe`, `latest` or a \
+                     number of blocks below the head"
+                )
+            }),
+        }
+    }
+}
+
+/// Where an [`L1ReadBound`] stands at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct L1ReadPosition {
+    /// The L1 head.
+    pub head: u64,
+    /// The highest block the bound lets a reader act on, `None` if none yet (a block delay
+    /// longer than the chain). Never above `head`.
+    pub block: Option<u64>,
+}
 
 /// How the client talks to L1: the URLs, timeouts, retries and the log query size.
 #[derive(Debug, Clone)]
@@ -135,6 +203,21 @@ pub enum L1ClientError {
     /// The configuration is unusable.
     #[error("L1 client configuration: {0}")]
     Config(String),
+    /// The node has no block for a tag (`safe` or `finalized`): a pre-merge or non-standard L1
+    /// node. Not transient: read up to `latest` or a block count instead.
+    #[error(
+        "L1 RPC {url} has no `{tag}` block ({message}): the L1 node does not support the \
+         `{tag}` tag (pre-merge or non-standard); read up to `latest` or a number of blocks \
+         below the head instead"
+    )]
+    UnsupportedTag {
+        /// The tag asked for.
+        tag: &'static str,
+        /// The URL that answered.
+        url: String,
+        /// Its answer (an error message, or `null`).
+        message: String,
+    },
 }
 
 impl L1ClientError {
@@ -362,6 +445,43 @@ impl L1Client {
         .await
     }
 
+    /// The head and the highest block `bound` allows reading: `eth_blockNumber`, and for a tag
+    /// `eth_getBlockByNumber(tag)` ([`L1ClientError::UnsupportedTag`] if the node has no such
+    /// block or refuses the tag). The head is read first, so the bound is never above it.
+    pub async fn read_position(&self, bound: L1ReadBound) -> Result<L1ReadPosition, L1ClientError> {
+        let head = self.block_number().await?;
+        let block = match bound {
+            L1ReadBound::Latest => Some(head),
+            L1ReadBound::Delay(n) => head.checked_sub(n),
+            L1ReadBound::Finalized | L1ReadBound::Safe => {
+                let (tag, number) = if bound == L1ReadBound::Safe {
+                    ("safe", BlockNumberOrTag::Safe)
+                } else {
+                    ("finalized", BlockNumberOrTag::Finalized)
+                };
+                let answer = self
+                    .request("eth_getBlockByNumber", |p| async move {
+                        p.get_block_by_number(number).await
+                    })
+                    .await;
+                let unsupported = |message: String| L1ClientError::UnsupportedTag {
+                    tag,
+                    url: redact(self.current_url()),
+                    message,
+                };
+                match answer {
+                    Ok(Some(block)) => Some(block.header.number.min(head)),
+                    Ok(None) => return Err(unsupported("null".into())),
+                    Err(L1ClientError::Rpc { code, message, .. }) => {
+                        return Err(unsupported(format!("error {code}: {message}")));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        Ok(L1ReadPosition { head, block })
+    }
+
     /// `eth_call` of `input` on `to` at `block`; the return data.
     pub async fn call(
         &self,
@@ -460,6 +580,24 @@ impl L1Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_bounds_parse_and_print() {
+        for (text, bound) in [
+            ("safe", L1ReadBound::Safe),
+            ("Finalized", L1ReadBound::Finalized),
+            ("latest", L1ReadBound::Latest),
+            ("0", L1ReadBound::Delay(0)),
+            ("12", L1ReadBound::Delay(12)),
+        ] {
+            assert_eq!(text.parse::<L1ReadBound>(), Ok(bound), "{text}");
+            assert_eq!(bound.to_string(), text.to_ascii_lowercase());
+        }
+        for bad in ["", "pending", "-1", "1.5", "earliest"] {
+            let err = bad.parse::<L1ReadBound>().expect_err(bad);
+            assert!(err.contains("finalized"), "{err}");
+        }
+    }
 
     #[test]
     fn config_is_checked() {

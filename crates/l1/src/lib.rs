@@ -19,6 +19,6 @@ pub use anvil::{Anvil, AnvilConfig, AnvilError, find_anvil};
 pub use attestation::attest;
 pub use batch_history::{BatchHistoryError, CommittedBatch, committed_batches};
 pub use beacon::{BeaconError, BlobFetcher};
-pub use client::{L1Client, L1ClientConfig, L1ClientError};
+pub use client::{L1Client, L1ClientConfig, L1ClientError, L1ReadBound, L1ReadPosition};
 pub use deploy::{DeployConfig, DeployError, DeployOutcome, Deployment, deploy};
 pub use dev_wallet::{dev_committer_signer, dev_signer, dev_wallet_provider};

@@ -3,9 +3,11 @@
 //!
 //! Every `watch_interval` it:
 //!
-//! 1. scans the bridge's `PrivilegedTxSent` logs from its persisted cursor + 1 up to
-//!    `L1 head − block_delay`, at most `max_block_step` blocks per poll (it polls again at once
-//!    while it is behind);
+//! 1. scans the bridge's `PrivilegedTxSent` logs from its persisted cursor + 1 up to its **read
+//!    bound** ([`L1ReadBound`]: L1's `safe` block by default, or `finalized`, `latest`, or
+//!    `head − N`), at most `max_block_step` blocks per poll (it polls again at once while it is
+//!    behind). Nothing above the bound is read, so nothing above it is ever handed over: an L1
+//!    reorg that stays above the bound can't take back a deposit the L2 executed;
 //! 2. builds each [`PrivilegedTx`] (chain id = the L2's, nonce = `transactionId`, the other fields
 //!    from the event) and checks it: ids must follow the last stored id without a gap (a gap
 //!    means a missed log), and its hash must equal the bridge's `privilegedTxHashes(id)` (read at
@@ -26,7 +28,13 @@
 //! unreachable, the watcher logs a warning, records it in its [`L1WatcherStatus`] and tries again
 //! at the next tick. Nothing is written, so nothing is lost. It never dies on an error.
 //!
-//! L1 reorgs deeper than `block_delay` are not handled: choose the delay accordingly.
+//! **Read bound.** Each poll asks the L1 for the head and for the bound's block
+//! ([`L1Client::read_position`]). An L1 without the `safe`/`finalized` tags (pre-merge, some dev
+//! chains) makes every poll fail with [`L1ClientError::UnsupportedTag`], logged as an error
+//! (once, then at debug level) that says to read up to `latest` or a block count instead.
+//!
+//! L1 reorgs below the read bound (deeper than `safe`, or than the block delay) are not handled:
+//! choose the bound accordingly.
 
 use std::{
     sync::{Arc, Mutex},
@@ -41,7 +49,7 @@ use alloy::{
 };
 use futures::{StreamExt, TryStreamExt, stream};
 use keel_l1::{
-    L1Client, L1ClientError,
+    L1Client, L1ClientError, L1ReadBound,
     contracts::CommonBridge::{PrivilegedTxSent, privilegedTxHashesCall},
 };
 use keel_storage::{
@@ -55,8 +63,10 @@ use tracing::{debug, error, info, warn};
 
 /// Default `--watcher.watch-interval`.
 pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_millis(1000);
-/// Default `--watcher.block-delay`.
-pub const DEFAULT_BLOCK_DELAY: u64 = 10;
+/// Default `--watcher.read-up-to`: L1's `safe` block.
+pub const DEFAULT_READ_BOUND: L1ReadBound = L1ReadBound::Safe;
+/// Time between two `L1 watcher progress` info logs.
+const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(60);
 /// Default `--watcher.max-block-step`.
 pub const DEFAULT_MAX_BLOCK_STEP: u64 = 5000;
 
@@ -70,8 +80,9 @@ pub struct L1WatcherConfig {
     pub bridge: Address,
     /// Time between polls once caught up.
     pub watch_interval: Duration,
-    /// Blocks below the L1 head that are not read yet (reorg safety).
-    pub block_delay: u64,
+    /// The highest L1 block read: `safe` (default), `finalized`, `latest` or `head − N`
+    /// (reorg safety: a deposit is only handed over once its block is at or below it).
+    pub read_bound: L1ReadBound,
     /// Most L1 blocks scanned per poll.
     pub max_block_step: u64,
     /// The first L1 block to scan when the store has no cursor yet (the bridge's deploy block:
@@ -87,7 +98,7 @@ impl L1WatcherConfig {
         Self {
             bridge,
             watch_interval: DEFAULT_WATCH_INTERVAL,
-            block_delay: DEFAULT_BLOCK_DELAY,
+            read_bound: DEFAULT_READ_BOUND,
             max_block_step: DEFAULT_MAX_BLOCK_STEP,
             start_block,
             l2_chain_id,
@@ -243,6 +254,8 @@ impl L1WatcherError {
 pub struct PollOutcome {
     /// The L1 head seen.
     pub l1_head: u64,
+    /// The highest L1 block the read bound allowed (`None`: none yet).
+    pub l1_read_bound: Option<u64>,
     /// The L1 blocks scanned (inclusive), `None` if no new block was old enough.
     pub scanned: Option<(u64, u64)>,
     /// The cursor after the poll: the last L1 block fully processed.
@@ -251,7 +264,7 @@ pub struct PollOutcome {
     pub delivered: Vec<PrivilegedTx>,
     /// The event the poll stopped at, if any.
     pub refused: Option<Refusal>,
-    /// True if the cursor reached `head − block_delay` (nothing left to scan now).
+    /// True if the cursor reached the read bound (nothing left to scan now).
     pub caught_up: bool,
 }
 
@@ -260,6 +273,8 @@ pub struct PollOutcome {
 pub struct L1WatcherStatus {
     /// The last L1 head seen.
     pub l1_head: Option<u64>,
+    /// The last read bound seen: the highest L1 block the watcher may read.
+    pub l1_read_bound: Option<u64>,
     /// The last L1 block fully processed.
     pub l1_cursor: Option<u64>,
     /// The highest privileged tx id stored.
@@ -281,6 +296,10 @@ pub struct L1Watcher {
     status: watch::Sender<L1WatcherStatus>,
     /// False until the stored pending txs were handed to the sink.
     resumed: bool,
+    /// True once an unsupported read-bound tag was logged as an error (then at debug level).
+    unsupported_logged: bool,
+    /// When the last progress line was logged.
+    last_progress_log: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for L1Watcher {
@@ -310,6 +329,8 @@ impl L1Watcher {
             sink,
             status: watch::Sender::new(L1WatcherStatus::default()),
             resumed: false,
+            unsupported_logged: false,
+            last_progress_log: None,
         }
     }
 
@@ -348,6 +369,7 @@ impl L1Watcher {
         self.status.send_modify(|s| match &result {
             Ok(outcome) => {
                 s.l1_head = Some(outcome.l1_head);
+                s.l1_read_bound = outcome.l1_read_bound;
                 s.l1_cursor = outcome.l1_cursor;
                 if let Some(tx) = outcome.delivered.last() {
                     s.last_privileged_id = Some(tx.nonce);
@@ -378,7 +400,20 @@ impl L1Watcher {
                 error = %refusal,
                 "refusing a privileged tx from L1; the watcher will not advance past it"
             ),
-            Ok(_) => {}
+            Ok(outcome) => self.log_progress(outcome),
+            Err(L1WatcherError::L1(e @ L1ClientError::UnsupportedTag { .. })) => {
+                if self.unsupported_logged {
+                    debug!(error = %e, "L1 watcher: read bound unsupported by the L1");
+                } else {
+                    self.unsupported_logged = true;
+                    error!(
+                        error = %e,
+                        read_up_to = %self.config.read_bound,
+                        "the L1 watcher can't find its read bound on this L1, so it reads \
+                         nothing; restart with --watcher.read-up-to latest or a number of blocks"
+                    );
+                }
+            }
             Err(e) if e.is_unreachable() => {
                 warn!(error = %e, "L1 unreachable; the watcher retries at the next tick")
             }
@@ -399,19 +434,19 @@ impl L1Watcher {
         let from = progress
             .l1_cursor
             .map_or(self.config.start_block, |c| c + 1);
-        let head = self.client.block_number().await?;
+        let position = self.client.read_position(self.config.read_bound).await?;
+        let head = position.head;
         let idle = PollOutcome {
             l1_head: head,
+            l1_read_bound: position.block,
             scanned: None,
             l1_cursor: progress.l1_cursor,
             delivered: Vec::new(),
             refused: None,
             caught_up: true,
         };
-        let Some(safe) = head
-            .checked_sub(self.config.block_delay)
-            .filter(|safe| *safe >= from)
-        else {
+        // Never past the bound: logs, hash checks and the cursor all stay at or below it.
+        let Some(safe) = position.block.filter(|safe| *safe >= from) else {
             return Ok(idle);
         };
         let step = self.config.max_block_step.max(1);
@@ -452,6 +487,7 @@ impl L1Watcher {
                 last_id = last.nonce,
                 l1_from = from,
                 l1_to = to,
+                l1_read_bound = safe,
                 l1_head = head,
                 "privileged txs found on L1"
             );
@@ -460,18 +496,43 @@ impl L1Watcher {
             debug!(
                 l1_from = from,
                 l1_to = to,
+                l1_read_bound = safe,
                 l1_head = head,
                 "no privileged txs"
             );
         }
         Ok(PollOutcome {
             l1_head: head,
+            l1_read_bound: position.block,
             scanned: Some((from, to)),
             l1_cursor: cursor.or(progress.l1_cursor),
             delivered: txs,
             caught_up: refused.is_none() && to == safe,
             refused,
         })
+    }
+
+    /// Logs where the watcher stands at info level, at most every [`PROGRESS_LOG_INTERVAL`]
+    /// (and at the first poll): the head, the read bound, the cursor and the last id.
+    fn log_progress(&mut self, outcome: &PollOutcome) {
+        let now = std::time::Instant::now();
+        if self
+            .last_progress_log
+            .is_some_and(|t| now.duration_since(t) < PROGRESS_LOG_INTERVAL)
+        {
+            return;
+        }
+        self.last_progress_log = Some(now);
+        let last_privileged_id = self.status.borrow().last_privileged_id;
+        info!(
+            l1_head = outcome.l1_head,
+            l1_read_bound = ?outcome.l1_read_bound,
+            read_up_to = %self.config.read_bound,
+            l1_cursor = ?outcome.l1_cursor,
+            last_privileged_id = ?last_privileged_id,
+            caught_up = outcome.caught_up,
+            "L1 watcher progress"
+        );
     }
 
     /// The txs of `logs` after the last stored id, up to the first gap or malformed event.
@@ -564,7 +625,7 @@ impl L1Watcher {
         info!(
             bridge = %self.config.bridge,
             watch_interval_ms = self.config.watch_interval.as_millis() as u64,
-            block_delay = self.config.block_delay,
+            read_up_to = %self.config.read_bound,
             max_block_step = self.config.max_block_step,
             start_block = self.config.start_block,
             l2_chain_id = self.config.l2_chain_id,

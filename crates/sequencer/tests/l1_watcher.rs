@@ -1,6 +1,7 @@
 //! The L1Watcher against a real anvil with keel's contracts deployed: deposits and `sendToL2`
 //! calls reach the sink in id order with the bridge's hashes, none twice; many deposits in one L1
-//! block; the block delay; a restart on the same datadir; an L1 outage; refusals (a hash that
+//! block; the read bound (`latest`, a block delay, anvil's `safe` and `finalized`, an L1 without
+//! the tags); a restart on the same datadir; an L1 outage; refusals (a hash that
 //! doesn't match, an id gap).
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -11,7 +12,8 @@ use alloy::{
     rpc::types::TransactionReceipt,
 };
 use keel_l1::{
-    Anvil, AnvilConfig, DeployConfig, Deployment, L1Client, L1ClientConfig,
+    Anvil, AnvilConfig, DeployConfig, Deployment, L1Client, L1ClientConfig, L1ClientError,
+    L1ReadBound,
     contracts::{CommonBridge::CommonBridgeInstance, test::L1Caller},
     deploy,
 };
@@ -96,7 +98,7 @@ impl L1 {
         )
     }
 
-    /// A watcher config for this deployment: no delay, fast ticks.
+    /// A watcher config for this deployment: reading up to the head, fast ticks.
     fn watcher_config(&self) -> L1WatcherConfig {
         let mut config = L1WatcherConfig::new(
             self.deployment.contracts.common_bridge.proxy,
@@ -104,7 +106,7 @@ impl L1 {
             self.deployment.deploy_block.unwrap_or(0),
         );
         config.watch_interval = Duration::from_millis(50);
-        config.block_delay = 0;
+        config.read_bound = L1ReadBound::Latest;
         config
     }
 
@@ -364,7 +366,7 @@ async fn block_delay_holds_deposits_back_until_enough_blocks_follow() {
     let store = Store::in_memory().expect("store");
     let sink = Arc::new(MemorySink::new());
     let mut config = l1.watcher_config();
-    config.block_delay = 2;
+    config.read_bound = L1ReadBound::Delay(2);
     let mut watcher = L1Watcher::new(
         config,
         client(vec![l1.anvil.url.clone()]),
@@ -639,4 +641,224 @@ async fn a_missed_log_is_a_gap_the_watcher_does_not_cross() {
             .last_privileged_id,
         None
     );
+}
+
+/// anvil's block number for `tag` (`safe` or `finalized`).
+async fn tagged_block(l1: &L1, tag: alloy::eips::BlockNumberOrTag) -> u64 {
+    l1.provider
+        .get_block_by_number(tag)
+        .await
+        .expect("eth_getBlockByNumber")
+        .expect("anvil has the tag")
+        .header
+        .number
+}
+
+#[tokio::test]
+async fn each_read_bound_hands_a_deposit_over_only_once_its_block_is_at_or_below_it() {
+    use alloy::eips::BlockNumberOrTag;
+    let l1 = L1::start().await;
+    // The default is `safe`.
+    assert_eq!(
+        L1WatcherConfig::new(Address::ZERO, 1, 0).read_bound,
+        L1ReadBound::Safe
+    );
+    let bounds = [
+        L1ReadBound::Latest,
+        L1ReadBound::Delay(3),
+        L1ReadBound::Safe,
+        L1ReadBound::Finalized,
+    ];
+    let mut watchers: Vec<(L1ReadBound, L1Watcher, Arc<MemorySink>)> = bounds
+        .iter()
+        .map(|bound| {
+            let sink = Arc::new(MemorySink::new());
+            let mut config = l1.watcher_config();
+            config.read_bound = *bound;
+            let watcher = L1Watcher::new(
+                config,
+                client(vec![l1.anvil.url.clone()]),
+                Store::in_memory().expect("store"),
+                sink.clone(),
+            );
+            (*bound, watcher, sink)
+        })
+        .collect();
+
+    let receipt = l1.deposit(Address::repeat_byte(7), ether(1)).await;
+    let block = receipt.block_number.expect("mined");
+    // Polls every watcher; returns which ones have the deposit. Checks that none read past its
+    // bound.
+    async fn poll_all(
+        l1: &L1,
+        watchers: &mut [(L1ReadBound, L1Watcher, Arc<MemorySink>)],
+    ) -> Vec<L1ReadBound> {
+        let head = l1.head().await;
+        let safe = tagged_block(l1, BlockNumberOrTag::Safe).await;
+        let finalized = tagged_block(l1, BlockNumberOrTag::Finalized).await;
+        let mut have = Vec::new();
+        for (bound, watcher, sink) in watchers.iter_mut() {
+            let outcome = watcher.poll().await.expect("poll");
+            let expected = match bound {
+                L1ReadBound::Latest => Some(head),
+                L1ReadBound::Delay(n) => head.checked_sub(*n),
+                L1ReadBound::Safe => Some(safe),
+                L1ReadBound::Finalized => Some(finalized),
+            };
+            assert_eq!(outcome.l1_read_bound, expected, "{bound}");
+            if let Some((_, to)) = outcome.scanned {
+                assert!(Some(to) <= expected, "{bound}: scanned up to {to}");
+            }
+            assert!(
+                outcome.l1_cursor <= expected,
+                "{bound}: cursor past the bound"
+            );
+            if !sink.is_empty() {
+                have.push(*bound);
+            }
+        }
+        have
+    }
+
+    // At once: only `latest`.
+    assert_eq!(l1.head().await, block);
+    assert_eq!(
+        poll_all(&l1, &mut watchers).await,
+        vec![L1ReadBound::Latest]
+    );
+    // 2 blocks on top: still only `latest`; 3: the block delay too.
+    l1.mine(2).await;
+    assert_eq!(
+        poll_all(&l1, &mut watchers).await,
+        vec![L1ReadBound::Latest]
+    );
+    l1.mine(1).await;
+    assert_eq!(
+        poll_all(&l1, &mut watchers).await,
+        vec![L1ReadBound::Latest, L1ReadBound::Delay(3)]
+    );
+    // anvil's `safe` is 32 blocks behind its head, `finalized` 64.
+    while tagged_block(&l1, BlockNumberOrTag::Safe).await + 1 < block {
+        l1.mine(1).await;
+    }
+    assert_eq!(
+        poll_all(&l1, &mut watchers).await,
+        vec![L1ReadBound::Latest, L1ReadBound::Delay(3)],
+        "safe is one block short"
+    );
+    l1.mine(1).await;
+    assert_eq!(
+        poll_all(&l1, &mut watchers).await,
+        vec![
+            L1ReadBound::Latest,
+            L1ReadBound::Delay(3),
+            L1ReadBound::Safe
+        ]
+    );
+    assert!(tagged_block(&l1, BlockNumberOrTag::Finalized).await < block);
+    l1.rpc("anvil_mine", serde_json::json!([40])).await;
+    assert!(tagged_block(&l1, BlockNumberOrTag::Finalized).await >= block);
+    assert_eq!(poll_all(&l1, &mut watchers).await, bounds.to_vec());
+    for (bound, _, sink) in &watchers {
+        assert_eq!(sink.len(), 1, "{bound}: once");
+        assert_delivered_as_queued(&l1, &sink.txs()).await;
+    }
+}
+
+/// A JSON-RPC server that says the head is block 100 and answers `eth_getBlockByNumber` with
+/// `block_answer` (the `result` or `error` member, as JSON): an L1 without the `safe` tag.
+async fn l1_without_tags(block_answer: &'static str) -> (String, JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Headers, then Content-Length bytes of body.
+                let body = loop {
+                    let Ok(n) = stream.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let Some(end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + length {
+                        break buf[end + 4..end + 4 + length].to_vec();
+                    }
+                };
+                let request: serde_json::Value =
+                    serde_json::from_slice(&body).expect("a JSON-RPC request");
+                let id = request["id"].clone();
+                let answer = match request["method"].as_str() {
+                    Some("eth_blockNumber") => r#""result":"0x64""#.to_string(),
+                    Some("eth_getBlockByNumber") => block_answer.to_string(),
+                    _ => r#""error":{"code":-32601,"message":"not here"}"#.to_string(),
+                };
+                let body = format!(r#"{{"jsonrpc":"2.0","id":{id},{answer}}}"#);
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn an_l1_without_the_safe_tag_is_a_clear_error() {
+    for answer in [
+        r#""error":{"code":-39001,"message":"unknown block"}"#,
+        r#""result":null"#,
+    ] {
+        let (url, server) = l1_without_tags(answer).await;
+        let store = Store::in_memory().expect("store");
+        let sink = Arc::new(MemorySink::new());
+        let config = L1WatcherConfig::new(Address::repeat_byte(1), dev::DEFAULT_L2_CHAIN_ID, 0);
+        assert_eq!(config.read_bound, L1ReadBound::Safe);
+        let mut watcher = L1Watcher::new(config, client(vec![url]), store.clone(), sink.clone());
+        for _ in 0..2 {
+            let err = watcher.poll().await.expect_err("no safe block");
+            assert!(
+                matches!(
+                    &err,
+                    keel_sequencer::l1_watcher::L1WatcherError::L1(L1ClientError::UnsupportedTag {
+                        tag: "safe",
+                        ..
+                    })
+                ),
+                "{err:?}"
+            );
+            let text = err.to_string();
+            assert!(text.contains("`safe`") && text.contains("latest"), "{text}");
+            assert!(!err.is_unreachable(), "not an outage");
+            let status = watcher.status().borrow().clone();
+            assert!(!status.l1_unreachable);
+            assert_eq!(status.last_error.as_deref(), Some(text.as_str()));
+        }
+        assert!(sink.is_empty());
+        assert_eq!(
+            store.l1_watcher_progress().expect("progress"),
+            Default::default(),
+            "nothing written"
+        );
+        server.abort();
+    }
 }

@@ -1,4 +1,8 @@
 //! `keel import`: validate, execute and store blocks from an RLP file.
+//!
+//! With an L1 (`--eth.rpc-url` and `--l1.deployment` or `--l1.bridge-address`), every privileged
+//! transaction is checked against the L1 bridge's queue before its block is executed
+//! ([`crate::privileged_check`]); without one, they are trusted and the import says so.
 
 use std::path::PathBuf;
 
@@ -6,13 +10,14 @@ use clap::Args;
 use eyre::WrapErr;
 use keel_chain::{
     Blockchain,
-    importer::{ImportStats, SyncPolicy, import_blocks},
+    importer::{ImportStats, SyncPolicy, import_checked_blocks},
     rlp_file::RlpBlocks,
 };
-use keel_types::ChainSpec;
-use tracing::info;
+use keel_l1::L1ReadBound;
+use keel_types::{Block, ChainSpec};
+use tracing::{info, warn};
 
-use crate::datadir;
+use crate::{datadir, l1_config::L1Args, privileged_check::L1PrivilegedCheck};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -33,6 +38,23 @@ pub struct ImportArgs {
     /// Fsync the datadir at least this often during an import, in seconds.
     #[arg(long = "import.sync-secs", env = "KEEL_IMPORT_SYNC_SECS", default_value_t = SyncPolicy::default().every.as_secs(), value_name = "SECS")]
     pub sync_secs: u64,
+    /// The L1 the blocks' privileged transactions (deposits, type 0x7e) are checked against:
+    /// with --eth.rpc-url and --l1.deployment FILE or --l1.bridge-address, each one must hash to
+    /// what the L1 bridge queued under its id, or its block is refused and the import stops
+    /// there. Without them they are trusted: a block file can then mint anything.
+    /// (--l1.on-chain-proposer-address is not used by the import.)
+    #[command(flatten)]
+    pub l1: L1Args,
+    /// The L1 block the bridge's queue is read at, fixed when the import starts: `safe`
+    /// (default), `finalized`, `latest`, or N blocks below the head. A block whose deposit is
+    /// above it is refused as not on L1 (yet).
+    #[arg(
+        long = "import.l1-read-up-to",
+        env = "KEEL_IMPORT_L1_READ_UP_TO",
+        default_value_t = L1ReadBound::Safe,
+        value_name = "safe|finalized|latest|N"
+    )]
+    pub l1_read_up_to: L1ReadBound,
 }
 
 pub fn run(args: ImportArgs) -> eyre::Result<()> {
@@ -44,6 +66,35 @@ pub fn run(args: ImportArgs) -> eyre::Result<()> {
         .wrap_err_with(|| format!("opening blocks {}", args.file.display()))?;
     let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
     let blocks = RlpBlocks::new(std::io::BufReader::with_capacity(1 << 20, file));
+
+    let mut l1_check = match args
+        .l1
+        .resolve_bridge(spec.chain_id, keel_types::genesis_state_root(&genesis))?
+    {
+        Some((urls, bridge)) => Some(L1PrivilegedCheck::connect(
+            urls,
+            bridge,
+            args.l1_read_up_to,
+            spec.chain_id,
+        )?),
+        None => None,
+    };
+    let mut warned = false;
+    let check = |block: &Block| match l1_check.as_mut() {
+        Some(l1) => l1.check(block),
+        None => {
+            if !warned && block.body.transactions.iter().any(|tx| tx.is_privileged()) {
+                warned = true;
+                warn!(
+                    number = block.header.number,
+                    "no L1 configured: the privileged transactions (deposits, type 0x7e) of the \
+                     imported blocks are trusted, not checked against the L1 bridge (give \
+                     --eth.rpc-url and --l1.deployment or --l1.bridge-address to check them)"
+                );
+            }
+            Ok(())
+        }
+    };
 
     let store = datadir::open_store(&args.datadir)?;
     let chain = Blockchain::open(store, &genesis, spec)?;
@@ -64,7 +115,7 @@ pub fn run(args: ImportArgs) -> eyre::Result<()> {
         every_blocks: args.sync_blocks.max(1),
         every: std::time::Duration::from_secs(args.sync_secs),
     };
-    match import_blocks(&chain, blocks, policy, &mut stats, progress) {
+    match import_checked_blocks(&chain, blocks, policy, &mut stats, progress, check) {
         Ok(()) => {}
         Err(e) => {
             let (head_number, head_hash) = chain.head()?;
@@ -73,6 +124,13 @@ pub fn run(args: ImportArgs) -> eyre::Result<()> {
                 stats.imported
             );
         }
+    }
+    if let Some(l1) = &l1_check {
+        info!(
+            privileged_txs = l1.checked,
+            l1_block = l1.l1_block(),
+            "privileged transactions checked against the L1 bridge"
+        );
     }
     let secs = stats.elapsed.as_secs_f64();
     if stats.imported == 0 {

@@ -11,7 +11,7 @@ use clap::Args;
 use eyre::WrapErr;
 use keel_chain::{Blockchain, Mempool, MempoolConfig};
 use keel_l1::{
-    L1Client, L1ClientConfig,
+    L1Client, L1ClientConfig, L1ReadBound,
     sender::{L1Sender, L1SenderConfig},
 };
 use keel_rpc::{RpcConfig, RpcContext};
@@ -337,10 +337,12 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
                 l1.deploy_block.unwrap_or(0),
             );
             config.watch_interval = Duration::from_millis(args.watcher.watch_interval_ms.max(1));
-            config.block_delay = args.watcher.block_delay.unwrap_or(if args.dev {
-                0
+            // anvil's `safe` block is 32 blocks (32 s with --dev's 1 s blocks) behind its head:
+            // a dev chain reads up to the head unless told otherwise.
+            config.read_bound = args.watcher.read_up_to.unwrap_or(if args.dev {
+                L1ReadBound::Latest
             } else {
-                keel_sequencer::l1_watcher::DEFAULT_BLOCK_DELAY
+                keel_sequencer::l1_watcher::DEFAULT_READ_BOUND
             });
             config.max_block_step = args.watcher.max_block_step.max(1);
             let sink: Arc<dyn PrivilegedTxSink> = mempool.clone();

@@ -173,7 +173,7 @@ async fn reconstruct(args: ReconstructArgs) -> eyre::Result<()> {
         from_block,
     );
     // Up to the head: every deposit a committed batch includes must be stored to be marked.
-    watcher_config.block_delay = 0;
+    watcher_config.read_bound = keel_l1::L1ReadBound::Latest;
     let mut watcher = L1Watcher::new(
         watcher_config,
         client.clone(),
