@@ -552,9 +552,7 @@ async fn ownership_transfer_takes_two_steps() {
         );
 
         // The old owner lost its rights, the new one has them.
-        assert_reverts_with::<CommonBridge::CallerCannotPause, _>(
-            pause(&l1, OWNER, proxy).await,
-        );
+        assert_reverts_with::<CommonBridge::CallerCannotPause, _>(pause(&l1, OWNER, proxy).await);
         assert_reverts_with::<CommonBridge::OwnableUnauthorizedAccount, _>(
             l1.send(transfer(OWNER, OWNER)).await,
         );
