@@ -21,12 +21,17 @@ use keel_l1::{
     timelock::{operation_status, resolve_target},
 };
 
-alloy::sol!(
-    #[sol(rpc)]
-    #[derive(Debug)]
-    H4BridgeV2,
-    "../../contracts/artifacts/H4BridgeV2.json"
-);
+/// `contracts/test/H4BridgeV2.sol`: CommonBridge plus `version()`.
+#[allow(clippy::too_many_arguments)]
+mod v2 {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        H4BridgeV2,
+        "../../contracts/artifacts/H4BridgeV2.json"
+    );
+}
+use v2::H4BridgeV2;
 
 /// The timelock's delay in these tests.
 const DELAY: u64 = 3600;
