@@ -4,7 +4,8 @@
 #   bash scripts/test.sh
 #
 # Steps: npm L1 tools (tools/), a check that the committed contract artifacts match
-# their sources, `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings`,
+# their sources and that the upgradeable contracts' storage layouts only grew,
+# `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings`,
 # cargo-nextest, doctests (nextest does not run those), then `cargo nextest run`
 # over all targets. A pre-set CARGO_TARGET_DIR is respected. Exits non-zero if
 # any step fails.
@@ -35,17 +36,28 @@ tools/node_modules/.bin/anvil --version | sed -n 1p
 tools/node_modules/.bin/cast --version | sed -n 1p
 echo "solcjs $(tools/node_modules/.bin/solcjs --version)"
 
-# 2. the committed contract artifacts must be what the sources compile to
-step "contract artifacts match a fresh compile"
+# 2. the committed contract artifacts must be what the sources compile to, and the upgradeable
+#    contracts' storage layouts must be compatible with (and equal to) the recorded ones
+step "contract artifacts and storage layouts match a fresh compile"
 fresh="$(mktemp -d)"
-node contracts/compile.js --out "$fresh" > /dev/null
-if ! diff -r -q "$fresh" contracts/artifacts; then
+node contracts/compile.js --out "$fresh/artifacts" --layouts "$fresh/layouts" > /dev/null
+if ! diff -r -q "$fresh/artifacts" contracts/artifacts; then
     echo "error: contracts/artifacts differ from a fresh compile; run \`node contracts/compile.js\` and commit the result" >&2
     rm -rf "$fresh"
     exit 1
 fi
-rm -rf "$fresh"
 echo "contracts/artifacts are up to date"
+if ! node contracts/check-layouts.js "$fresh/layouts" contracts/layouts; then
+    rm -rf "$fresh"
+    exit 1
+fi
+if ! diff -r -q "$fresh/layouts" contracts/layouts; then
+    echo "error: contracts/layouts differ from a fresh compile; run \`node contracts/compile.js\` and commit the result" >&2
+    rm -rf "$fresh"
+    exit 1
+fi
+rm -rf "$fresh"
+echo "contracts/layouts are up to date"
 
 # 3. formatting and lints: the code is rustfmt-clean and clippy-clean
 step "cargo fmt --all --check"

@@ -14,6 +14,7 @@ pub mod deploy;
 pub mod dev_wallet;
 pub mod fault;
 pub mod sender;
+pub mod timelock;
 
 pub use anvil::{Anvil, AnvilConfig, AnvilError, find_anvil};
 pub use attestation::attest;
@@ -22,3 +23,4 @@ pub use beacon::{BeaconError, BlobFetcher};
 pub use client::{L1Client, L1ClientConfig, L1ClientError, L1ReadBound, L1ReadPosition};
 pub use deploy::{DeployConfig, DeployError, DeployOutcome, Deployment, deploy};
 pub use dev_wallet::{dev_committer_signer, dev_signer, dev_wallet_provider};
+pub use timelock::{OperationState, OperationStatus, TimelockCall, TimelockError};

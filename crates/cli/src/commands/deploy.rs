@@ -189,6 +189,21 @@ async fn run_async(args: DeployArgs) -> eyre::Result<()> {
             "KeelTimelock:        {timelock} (owns the contracts; delay {} s; proposer and executor {owner})",
             args.timelock_delay
         );
+        let council = outcome.deployment.security_council;
+        let council = if council == Address::ZERO {
+            "none (only the timelock pauses)".to_string()
+        } else {
+            format!("{council} (may pause, nothing else)")
+        };
+        println!(
+            "security council:    {council}; claims reopen {} s into a pause",
+            outcome.deployment.max_pause
+        );
+        println!(
+            "to upgrade or change a parameter: `keel l2 timelock schedule`, wait {} s, then \
+             `keel l2 timelock execute` (how: docs/contracts.md#governance)",
+            args.timelock_delay
+        );
     }
     if outcome.sent.is_empty() {
         println!(

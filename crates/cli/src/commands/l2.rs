@@ -51,6 +51,10 @@ pub enum L2Command {
     /// API, checked against its versioned hash, decoded and applied over the genesis, with the
     /// state root checked after each batch. `keel l2 --datadir DIR` then resumes sequencing.
     Reconstruct(super::reconstruct::ReconstructArgs),
+    /// Owner actions through the KeelTimelock that owns the L1 contracts: `schedule` a call
+    /// (upgrade, unpause, parameter change), wait the delay, `execute` it; `status` shows where
+    /// it stands (docs/contracts.md, "Governance").
+    Timelock(super::timelock::TimelockCli),
 }
 
 /// Dispatches `keel l2 [SUBCOMMAND]`.
@@ -60,6 +64,7 @@ pub fn dispatch(cli: L2Cli) -> eyre::Result<()> {
         Some(L2Command::Deploy(args)) => super::deploy::run(args),
         Some(L2Command::Genesis(args)) => super::genesis::run(args),
         Some(L2Command::Reconstruct(args)) => super::reconstruct::run(args),
+        Some(L2Command::Timelock(cli)) => super::timelock::run(cli),
     }
 }
 

@@ -7,3 +7,4 @@ pub mod genesis;
 pub mod import;
 pub mod l2;
 pub mod reconstruct;
+pub mod timelock;
