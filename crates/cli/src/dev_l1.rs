@@ -57,7 +57,7 @@ pub async fn start(genesis: &Genesis) -> eyre::Result<DevL1> {
         max_privileged_gas_limit: 10_000_000,
         validium: false,
         receipt_timeout: Duration::from_secs(30),
-        ..DeployConfig::for_genesis(&genesis, deployer).wrap_err("deploy config")?
+        ..DeployConfig::for_genesis(genesis, deployer).wrap_err("deploy config")?
     };
     let dir = tempfile::tempdir().wrap_err("a directory for the dev deployment file")?;
     let file = dir.path().join("deployment.json");

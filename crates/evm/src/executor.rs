@@ -666,7 +666,7 @@ where
         // Too much state for the blob of any block: it fails, its changes dropped (a mint
         // stands, as for a reverted call), its gas still used.
         result.result = ExecutionResult::Revert {
-            gas: result.result.gas().clone(),
+            gas: *result.result.gas(),
             logs: Vec::new(),
             output: Default::default(),
         };
