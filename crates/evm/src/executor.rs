@@ -268,9 +268,9 @@ pub const PRIVILEGED_DIFF_ROOM: usize =
 
 /// Most bytes a privileged transaction's own state changes may add to a state diff v1 (an upper
 /// bound, [`DiffSizeBound`], of its changes alone, the mint included, the fixed header not): a
-/// chain rule of [`execute_privileged`]. One whose changes would take more is included as failed
-/// with none of them, so that no privileged transaction can make a block whose diff can't fit a
-/// blob (32 KiB: a quarter of a blob; a deposit takes about 200 bytes).
+/// chain rule of `execute_privileged` (see [`build_block`]). One whose changes would take more is
+/// included as failed with none of them, so that no privileged transaction can make a block
+/// whose diff can't fit a blob (32 KiB: a quarter of a blob; a deposit takes about 200 bytes).
 pub const MAX_PRIVILEGED_TX_DIFF_BYTES: usize = 32 * 1024;
 
 /// Fill a block with `header` (its commitments not yet set) from `source` over `db`, the
@@ -294,7 +294,7 @@ pub const MAX_PRIVILEGED_TX_DIFF_BYTES: usize = 32 * 1024;
 ///   fact. One that is not the block's first waits for the next block (reported
 ///   [`SkipReason::DoesNotFit`], which ends the block's privileged part) when less than
 ///   [`PRIVILEGED_DIFF_ROOM`] bytes are left. Since the chain rule caps what one privileged
-///   transaction may change ([`MAX_PRIVILEGED_TX_DIFF_BYTES`], see [`execute_privileged`]), the
+///   transaction may change ([`MAX_PRIVILEGED_TX_DIFF_BYTES`], see `execute_privileged`), the
 ///   privileged transactions only take the bound over the budget when the budget is smaller
 ///   than an empty block's bound plus [`PRIVILEGED_DIFF_ROOM`] (the first one always goes in):
 ///   the block then ends after them and [`BuiltBlock::state_diff_bound`] exceeds the budget,
@@ -302,7 +302,7 @@ pub const MAX_PRIVILEGED_TX_DIFF_BYTES: usize = 32 * 1024;
 ///
 /// A privileged transaction is never left out for good (the lane behind it would stall): its
 /// gas limit above the block gas limit, it waits to be the block's first and goes in as failed
-/// (see [`execute_privileged`]); above the gas left in the block, it waits for the next block,
+/// (see `execute_privileged`); above the gas left in the block, it waits for the next block,
 /// where it is first and fits. Only one for another chain is reported [`SkipReason::Invalid`].
 pub fn build_block<DB: DatabaseRef + std::fmt::Debug>(
     spec: &Arc<ChainSpec>,
