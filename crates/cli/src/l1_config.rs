@@ -4,10 +4,12 @@
 
 use std::path::PathBuf;
 
-use alloy_primitives::{Address, B256};
+use alloy::eips::BlockId;
+use alloy_primitives::{Address, B256, U256};
 use clap::Args;
 use eyre::{WrapErr, bail};
-use keel_l1::{Deployment, L1ReadBound};
+use keel_l1::{Deployment, L1Client, L1ClientConfig, L1ReadBound, contracts::CommonBridge};
+use tracing::{info, warn};
 
 /// The node's L1 settings.
 #[derive(Debug, Args)]
@@ -156,6 +158,68 @@ pub struct L1Settings {
     pub on_chain_proposer: Address,
     /// L1 block to start scanning from (the deployment's first block), if known.
     pub deploy_block: Option<u64>,
+}
+
+impl L1Settings {
+    /// Refuse a node whose L2 block gas limit is below the L1 bridge's `maxPrivilegedGasLimit`:
+    /// a deposit's gas limit may reach that cap, and one above the block gas limit can never run
+    /// (the chain includes it as failed rather than stall the deposits after it, but the
+    /// depositor's call is lost). Read from the first L1 RPC that answers; an L1 that can't be
+    /// reached now is only warned about (the node must be able to start during an L1 outage).
+    pub async fn check_privileged_gas_cap(&self, block_gas_limit: u64) -> eyre::Result<()> {
+        if self.eth_rpc_url.is_empty() {
+            return Ok(());
+        }
+        let client = L1Client::new(L1ClientConfig::new(self.eth_rpc_url.clone()))
+            .wrap_err("--eth.rpc-url")?;
+        let cap = match client
+            .call_sol(
+                self.bridge,
+                &CommonBridge::maxPrivilegedGasLimitCall {},
+                BlockId::latest(),
+            )
+            .await
+        {
+            Ok(cap) => cap,
+            Err(e) if e.is_unreachable() => {
+                warn!(
+                    error = %e,
+                    "can't read the L1 bridge's maxPrivilegedGasLimit now: the block gas limit \
+                     is not checked against it"
+                );
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(e).wrap_err_with(|| {
+                    format!(
+                        "reading maxPrivilegedGasLimit() of the L1 bridge {}",
+                        self.bridge
+                    )
+                });
+            }
+        };
+        check_block_gas_limit(block_gas_limit, cap)?;
+        info!(
+            max_privileged_gas_limit = %cap,
+            block_gas_limit, "the L2 block gas limit holds the L1 bridge's privileged gas cap"
+        );
+        Ok(())
+    }
+}
+
+/// Ok if every privileged transaction the L1 bridge accepts (gas limit up to `cap`) fits a block
+/// of `block_gas_limit`.
+fn check_block_gas_limit(block_gas_limit: u64, cap: U256) -> eyre::Result<()> {
+    if cap > U256::from(block_gas_limit) {
+        bail!(
+            "the L2 block gas limit ({block_gas_limit}) is below the L1 bridge's \
+             maxPrivilegedGasLimit ({cap}): a deposit with that gas limit could never run in a \
+             block. Raise the block gas limit (the genesis `gasLimit` of --network, which blocks \
+             keep) to at least {cap}, or lower the bridge's cap through its owner \
+             (`setMaxPrivilegedGasLimit`, via the timelock)"
+        );
+    }
+    Ok(())
 }
 
 impl L1Args {
@@ -400,5 +464,18 @@ mod tests {
         let mut nothing = args(None);
         nothing.eth_rpc_url.clear();
         assert_eq!(nothing.resolve(7, root).expect("no L1"), None);
+    }
+
+    #[test]
+    fn the_block_gas_limit_must_hold_the_privileged_cap() {
+        check_block_gas_limit(10_000_000, U256::from(10_000_000u64)).expect("equal is enough");
+        check_block_gas_limit(30_000_000, U256::from(300_000u64)).expect("below");
+        let err = check_block_gas_limit(5_000_000, U256::from(10_000_000u64))
+            .expect_err("a cap above the block gas limit")
+            .to_string();
+        assert!(
+            err.contains("(5000000)") && err.contains("(10000000)"),
+            "{err}"
+        );
     }
 }

@@ -71,14 +71,21 @@ struct Env {
 impl Env {
     /// `keel l2 --dev` sealing a batch every `commit_time_ms`.
     fn start(commit_time_ms: u64) -> Env {
+        Self::start_with(commit_time_ms, &[])
+    }
+
+    /// [`Env::start`] with `extra` arguments (e.g. `--network GENESIS` for another genesis).
+    fn start_with(commit_time_ms: u64, extra: &[&str]) -> Env {
         let commit_time = commit_time_ms.to_string();
-        let node = Node::start(&[
+        let mut args = vec![
             "--dev",
             "--watcher.watch-interval",
             "100",
             "--committer.commit-time",
             &commit_time,
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let node = Node::start(&args);
         let bridge: Address = node
             .wait_for_line("L1 bridge:")
             .parse()
@@ -940,4 +947,70 @@ async fn eth_and_erc20_withdrawals_burn_and_their_proofs_verify_on_l1() {
         longest > 0,
         "some withdrawals shared a batch, so some proof has siblings"
     );
+}
+
+/// Issue 12 item 3, end to end: on a fresh chain (the Messenger never written, `address(0)`
+/// without an account), an ETH deposit made by the L1 bridge (200,000 L2 gas) to a contract in the
+/// genesis that burns all the gas it gets (`H3GasBurner`), then one to the costliest recipient (a
+/// failing empty precompile, 0x0a), each come back to the depositor as a withdrawal.
+#[tokio::test(flavor = "multi_thread")]
+async fn h3_on_a_fresh_chain_a_deposit_to_a_gas_burner_is_sent_back() {
+    let burner = address!("0x00000000000000000000000000000000000b0e11");
+    let artifact: Value = serde_json::from_str(include_str!(
+        "../../../contracts/artifacts/H3GasBurner.json"
+    ))
+    .expect("artifact");
+    let code: Bytes = artifact["deployedBytecode"]
+        .as_str()
+        .expect("code")
+        .parse()
+        .expect("hex");
+    let mut genesis = dev::dev_genesis();
+    genesis.alloc.insert(
+        burner,
+        alloy_genesis::GenesisAccount::default().with_code(Some(code)),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("genesis.json");
+    std::fs::write(&path, serde_json::to_string(&genesis).expect("json")).expect("write");
+    let env = Env::start_with(500, &["--network", path.to_str().expect("utf-8")]);
+    let depositor = dev_address(5);
+    let precompile = address!("0x000000000000000000000000000000000000000a");
+    for (i, recipient) in [burner, precompile].into_iter().enumerate() {
+        let amount = ether(1);
+        let l1_receipt = CommonBridge::new(env.bridge, env.l1_as(5))
+            .deposit(recipient)
+            .value(amount)
+            .send()
+            .await
+            .expect("deposit")
+            .get_receipt()
+            .await
+            .expect("L1 receipt");
+        let (_, tx) = privileged_tx_of(&l1_receipt);
+        assert_eq!(tx.gas_limit, 200_000);
+        let receipt = l2_receipt(&env.l2, queued_hash(&env, &tx).await).await;
+        assert_eq!(receipt["status"], json!("0x1"), "{receipt}");
+        let logs = logs_of(&receipt);
+        let message = the_message(&logs, withdrawal_data(ETH, ETH, depositor, amount));
+        assert_eq!(message.message_id, U256::from(i as u64 + 1));
+        let initiated: Vec<_> = logs
+            .iter()
+            .filter_map(|l| l.log_decode::<CommonBridgeL2::WithdrawalInitiated>().ok())
+            .collect();
+        assert_eq!(initiated.len(), 1, "one WithdrawalInitiated: {receipt}");
+        assert_eq!(initiated[0].inner.data.receiverOnL1, depositor);
+        assert_eq!(
+            env.l2
+                .get_balance(dev::L2_BRIDGE_ADDRESS)
+                .await
+                .expect("balance"),
+            U256::ZERO
+        );
+        assert_eq!(
+            env.l2.get_balance(Address::ZERO).await.expect("balance"),
+            ether(i as u64 + 1),
+            "burned"
+        );
+    }
 }

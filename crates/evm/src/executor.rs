@@ -47,7 +47,10 @@ use revm::{
 
 use crate::{
     EvmSpec,
-    diff_budget::{ACCOUNT_BYTES, DiffSizeBound, SLOT_BYTES, STORAGE_COUNT_BYTES},
+    diff_budget::{
+        ACCOUNT_BYTES, DIFF_FIXED_BYTES, DiffSizeBound, PRIVILEGED_LOG_BYTES, SLOT_BYTES,
+        STORAGE_COUNT_BYTES,
+    },
     intrinsic_gas,
 };
 
@@ -255,9 +258,20 @@ const MAX_DIFF_SKIPS_IN_A_ROW: usize = 16;
 
 /// A privileged transaction other than a block's first goes in only with this much of the
 /// state diff budget left; otherwise it waits for the next block, with the ones after it (it can
-/// only be counted once executed, and then it can't be taken out). A deposit takes about 200
-/// bytes (its recipient, the privileged log, the bridge's accounts the first time).
-pub const PRIVILEGED_DIFF_ROOM: usize = 1024;
+/// only be counted once executed, and then it can't be taken out). It is the most one can add
+/// to a block's bound ([`MAX_PRIVILEGED_TX_DIFF_BYTES`] and its privileged log, plus one account
+/// of margin), so privileged transactions never take a block over its budget when that budget
+/// holds an empty block and this room. A deposit takes about 200 bytes (its recipient, the
+/// privileged log, the bridge's accounts the first time).
+pub const PRIVILEGED_DIFF_ROOM: usize =
+    ACCOUNT_BYTES + MAX_PRIVILEGED_TX_DIFF_BYTES + PRIVILEGED_LOG_BYTES;
+
+/// Most bytes a privileged transaction's own state changes may add to a state diff v1 (an upper
+/// bound, [`DiffSizeBound`], of its changes alone, the mint included, the fixed header not): a
+/// chain rule of `execute_privileged` (see [`build_block`]). One whose changes would take more is
+/// included as failed with none of them, so that no privileged transaction can make a block
+/// whose diff can't fit a blob (32 KiB: a quarter of a blob; a deposit takes about 200 bytes).
+pub const MAX_PRIVILEGED_TX_DIFF_BYTES: usize = 32 * 1024;
 
 /// Fill a block with `header` (its commitments not yet set) from `source` over `db`, the
 /// parent's state: each candidate is executed in turn; one that is invalid on the state built so
@@ -279,9 +293,17 @@ pub const PRIVILEGED_DIFF_ROOM: usize = 1024;
 /// - A privileged transaction can't be taken back once executed, so it is counted after the
 ///   fact. One that is not the block's first waits for the next block (reported
 ///   [`SkipReason::DoesNotFit`], which ends the block's privileged part) when less than
-///   [`PRIVILEGED_DIFF_ROOM`] bytes are left. If privileged transactions still take the bound
-///   over the budget, the block ends after them: [`BuiltBlock::state_diff_bound`] then exceeds
-///   the budget, for the caller to report.
+///   [`PRIVILEGED_DIFF_ROOM`] bytes are left. Since the chain rule caps what one privileged
+///   transaction may change ([`MAX_PRIVILEGED_TX_DIFF_BYTES`], see `execute_privileged`), the
+///   privileged transactions only take the bound over the budget when the budget is smaller
+///   than an empty block's bound plus [`PRIVILEGED_DIFF_ROOM`] (the first one always goes in):
+///   the block then ends after them and [`BuiltBlock::state_diff_bound`] exceeds the budget,
+///   for the caller to report.
+///
+/// A privileged transaction is never left out for good (the lane behind it would stall): its
+/// gas limit above the block gas limit, it waits to be the block's first and goes in as failed
+/// (see `execute_privileged`); above the gas left in the block, it waits for the next block,
+/// where it is first and fits. Only one for another chain is reported [`SkipReason::Invalid`].
 pub fn build_block<DB: DatabaseRef + std::fmt::Debug>(
     spec: &Arc<ChainSpec>,
     db: DB,
@@ -345,8 +367,12 @@ where
                 }
             }
             Transaction::Privileged(sealed) => {
+                // Not the block's first: one that can never fit a block's gas waits to be the
+                // first of the next (where it is included as failed), and any waits when the
+                // room left might not hold its changes.
                 if !transactions.is_empty()
-                    && budget.saturating_sub(bound.bytes()) < PRIVILEGED_DIFF_ROOM
+                    && (sealed.gas_limit > gas_limit
+                        || budget.saturating_sub(bound.bytes()) < PRIVILEGED_DIFF_ROOM)
                 {
                     source.skipped(hash, sender, SkipReason::DoesNotFit);
                     continue;
@@ -479,7 +505,9 @@ where
 /// receipt. Returns the gas it used. Its state changes are recorded in `bound`, if given.
 ///
 /// - Like any transaction, it must be for this chain and its gas limit must fit the gas left in
-///   the block (else the error makes the block invalid, or the builder leave it out).
+///   the block (else the error makes the block invalid, or the builder leave it out), with one
+///   exception: a gas limit above the block gas limit, which no block could ever hold, makes it
+///   fail (below), so that it can't hold up the privileged transactions after it.
 /// - No signature, no nonce check and no nonce bump: revm bumps the caller's nonce for a call,
 ///   so the bump is taken back out of the state changes before they are committed.
 /// - No fee: it runs at gas price 0 (the caller pays no gas, the coinbase gets no tip) and its gas
@@ -493,6 +521,17 @@ where
 ///   the intrinsic gas (with the EIP-7623 floor) or above the per-transaction cap, it is included
 ///   with a failed receipt (status 0, no logs) and no state change at all (no mint either). It
 ///   then uses its intrinsic gas, capped at its gas limit: 21,000 for a plain transfer.
+/// - The same goes for a gas limit above the block's gas limit (the L1 bridge's
+///   `maxPrivilegedGasLimit` is meant to prevent it; the node refuses to start with a block gas
+///   limit below that cap): failed receipt, no state change, no mint; it uses its intrinsic gas
+///   capped at the gas left in the block (the block builder puts it first, so that is the whole
+///   block gas limit).
+/// - Its own state changes (the mint included) may take at most
+///   [`MAX_PRIVILEGED_TX_DIFF_BYTES`] of a state diff, counted by [`DiffSizeBound`] as if it were
+///   alone in a block. Past that it fails: status 0, no logs, none of its call's changes, the
+///   gas it used still counted; a mint stands (the funds are locked on L1), as for a reverted
+///   call. Without this rule one privileged transaction could write more state than a blob
+///   holds, and the block carrying it could never be committed.
 fn execute_privileged<DB>(
     executor: &mut Executor<'_, DB>,
     sealed: &Sealed<PrivilegedTx>,
@@ -522,7 +561,20 @@ where
     } else {
         executor.cumulative_tx_gas_used
     };
-    let block_available_gas = executor.evm.block().gas_limit - block_gas_used;
+    let block_gas_limit = executor.evm.block().gas_limit;
+    let block_available_gas = block_gas_limit.saturating_sub(block_gas_used);
+    let spec_id: SpecId = executor.evm.cfg_env().spec;
+    let intrinsic = intrinsic_gas(spec_id, &Transaction::Privileged(sealed.clone()));
+    if tx.gas_limit > block_gas_limit {
+        // It could never fit any block of this gas limit: rather than an unincludable deposit
+        // holding up every later one, it is included as failed.
+        let gas = intrinsic.min(block_available_gas);
+        return Ok(commit_failed(
+            executor,
+            gas,
+            HaltReason::OutOfGas(OutOfGasError::Basic),
+        ));
+    }
     if tx.gas_limit > block_available_gas {
         return Err(
             BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas {
@@ -533,8 +585,6 @@ where
         );
     }
 
-    let spec_id: SpecId = executor.evm.cfg_env().spec;
-    let intrinsic = intrinsic_gas(spec_id, &Transaction::Privileged(sealed.clone()));
     if intrinsic > tx.gas_limit || tx.gas_limit > executor.evm.cfg_env().tx_gas_limit_cap() {
         let gas = intrinsic.min(tx.gas_limit);
         return Ok(commit_failed(
@@ -551,6 +601,8 @@ where
         .map_err(|e| fatal(&e))?;
     let caller = caller_info.clone().unwrap_or_default();
     let mint = tx.from == L2_BRIDGE_ADDRESS;
+    // The transaction's own changes, as if alone in a block (the same on every node).
+    let mut own_diff = DiffSizeBound::new();
     if !mint && caller.balance < tx.value {
         return Ok(commit_failed(executor, intrinsic, HaltReason::OutOfFunds));
     }
@@ -570,6 +622,7 @@ where
         if let Some(bound) = bound.as_deref_mut() {
             bound.record(&minted, &[]);
         }
+        own_diff.record(&minted, &[]);
         executor.evm.db_mut().commit(minted);
     }
 
@@ -607,6 +660,17 @@ where
         && account.info.nonce > caller.nonce
     {
         account.info.nonce -= 1;
+    }
+    own_diff.record(&result.state, result.result.logs());
+    if own_diff.bytes() - DIFF_FIXED_BYTES > MAX_PRIVILEGED_TX_DIFF_BYTES {
+        // Too much state for the blob of any block: it fails, its changes dropped (a mint
+        // stands, as for a reverted call), its gas still used.
+        result.result = ExecutionResult::Revert {
+            gas: *result.result.gas(),
+            logs: Vec::new(),
+            output: Default::default(),
+        };
+        result.state = EvmState::default();
     }
     if let Some(bound) = bound {
         bound.record(&result.state, result.result.logs());

@@ -19,8 +19,8 @@ pub use call::{
 pub use db::{StoreDb, StoreDbError};
 pub use diff_budget::DiffSizeBound;
 pub use executor::{
-    BuiltBlock, ExecutionError, ExecutionOutcome, PRIVILEGED_DIFF_ROOM, SkipReason, TxSource,
-    build_block, execute_block,
+    BuiltBlock, ExecutionError, ExecutionOutcome, MAX_PRIVILEGED_TX_DIFF_BYTES,
+    PRIVILEGED_DIFF_ROOM, SkipReason, TxSource, build_block, execute_block,
 };
 pub use spec::{EvmSpec, intrinsic_gas, spec_id_at};
 

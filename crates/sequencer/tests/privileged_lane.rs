@@ -341,3 +341,56 @@ fn a_marker_behind_the_chain_is_caught_up_from_the_chain_itself() {
     assert_eq!(included_up_to(&node), Some(3));
     assert_credited(&node, 0..4, 5);
 }
+
+/// Issue 12 item 2: a deposit whose gas limit exceeds the block gas limit can never run. It opens
+/// a block (the lane's gas budget, or the builder, keeps it out of a block it wouldn't be first
+/// in), goes in as failed (no mint, no delivery), and the deposits after it follow: the lane
+/// never stalls.
+#[test]
+fn h3_a_deposit_above_the_block_gas_limit_is_included_as_failed_and_the_lane_goes_on() {
+    for max_privileged_gas_per_block in [None, Some(u64::MAX)] {
+        let node = in_memory(BlockProducerConfig {
+            max_privileged_gas_per_block,
+            ..config()
+        });
+        let block_gas_limit = keel_types::dev::DEV_GAS_LIMIT;
+        let oversize = PrivilegedTx {
+            gas_limit: block_gas_limit + 1,
+            ..deposit(1)
+        };
+        let txs = vec![deposit(0), oversize.clone(), deposit(2), deposit(3)];
+        node.chain
+            .store()
+            .record_privileged_txs(&txs, None)
+            .expect("record");
+        node.mempool.push(txs);
+
+        let mut blocks = Vec::new();
+        while node.mempool.privileged_len() > 0 {
+            assert!(blocks.len() < 4, "the lane is stuck: {blocks:?}");
+            let built = produce(&node);
+            for (tx, receipt) in built.block.body.transactions.iter().zip(&built.receipts) {
+                let want = *tx.tx_hash() != oversize.hash();
+                assert_eq!(receipt.status(), want, "{:?}", tx.tx_hash());
+            }
+            blocks.push(privileged_ids(&built));
+        }
+        // With the default budget (a quarter of the block) the lane itself stops after it; with
+        // no budget the builder sends it to the next block, where the others follow it.
+        let want: Vec<Vec<u64>> = match max_privileged_gas_per_block {
+            None => vec![vec![0], vec![1], vec![2, 3]],
+            Some(_) => vec![vec![0], vec![1, 2, 3]],
+        };
+        assert_eq!(blocks, want, "{max_privileged_gas_per_block:?}");
+        assert_eq!(included_up_to(&node), Some(3));
+        assert_eq!(
+            balance(&node.chain, recipient(1)),
+            U256::ZERO,
+            "nothing minted"
+        );
+        assert_eq!(balance(&node.chain, L2_BRIDGE_ADDRESS), U256::ZERO);
+        for id in [0, 2, 3] {
+            assert_eq!(balance(&node.chain, recipient(id)), amount(id));
+        }
+    }
+}

@@ -130,7 +130,7 @@ mod tests {
     /// The dev genesis state root: the root of batch 0 that dev deployments hand to
     /// `OnChainProposer`, and what existing dev datadirs were built on.
     const DEV_GENESIS_STATE_ROOT: B256 =
-        b256!("0x2bab2b08b41027846c897ce74442cb58a6be2385efc33db9dd95e090c422cfa4");
+        b256!("0x2a836d6434e1e68a4364be7bb1df3f3d0d78974dfe961ba686134a64b9ea04e2");
 
     #[test]
     fn dev_genesis_state_root_is_stable() {

@@ -85,7 +85,11 @@ pub struct PrivilegedLimits {
 ///
 /// A privileged transaction the builder leaves out ends the privileged part of the block:
 ///
-/// - [`SkipReason::DoesNotFit`] (the block's gas): it and the later ones wait for the next block.
+/// - [`SkipReason::DoesNotFit`] (the gas or state diff room left in the block, or a gas limit
+///   above the block gas limit when it isn't the block's first): it and the later ones wait for
+///   the next block, which it opens. As a block's first it always goes in: one whose gas limit
+///   exceeds the block gas limit is included as failed ([`keel_evm::build_block`]), so no
+///   privileged transaction can hold the lane up for good.
 /// - [`SkipReason::Invalid`]: can't happen for what the lane admits (its chain id is checked on
 ///   entry; the executor turns every other problem of a privileged transaction into a failed
 ///   receipt). Should it happen anyway, it is logged as an error and reported in
@@ -191,10 +195,12 @@ impl TxSource for BlockCandidates {
         // Privileged transactions come first: the first one offered opens the block.
         let first = self.privileged_offered == 1;
         match reason {
+            // The executor includes as failed what can never fit a block, and the block's first
+            // has the whole block: this is a bug, and the transaction is offered again next block.
             SkipReason::DoesNotFit if first => error!(
                 %tx_hash,
-                "a privileged transaction's gas limit exceeds the block gas limit: it can't be \
-                 included and holds up every later deposit"
+                "the block builder left out the block's first privileged transaction for lack \
+                 of room: it is offered again in the next block"
             ),
             SkipReason::DoesNotFit => debug!(
                 %tx_hash,

@@ -429,18 +429,24 @@ fn a_privileged_tx_that_does_not_fit_waits_with_the_later_ones() {
     assert_eq!(pool.privileged_next_id(), Some(1));
     assert_eq!(pool.privileged_len(), 2);
 
-    // A deposit reserving more than a whole block can never go in: the lane holds it.
-    let attrs = BlockAttributes {
-        gas_limit: block_gas - 1,
-        ..attributes(2)
-    };
-    let mut candidates = pool.block_candidates(chain.next_base_fee().expect("fee"), NO_LIMITS);
-    let built = chain.build_block(&attrs, &mut candidates).expect("block");
-    assert!(built.block.body.transactions.is_empty());
-    pool.on_new_block(&built.block, &built.senders, &candidates.invalid())
-        .expect("prune");
-    assert_eq!(pool.privileged_next_id(), Some(1));
-    assert_eq!(pool.privileged_len(), 2);
+    // A deposit reserving more than a whole block can never run: it opens the block and goes
+    // in as failed (it used to stay in the lane for good, holding up every later deposit). The
+    // next one, as large, waits to open the following block.
+    for (number, id) in [(2, 1), (3, 2)] {
+        let attrs = BlockAttributes {
+            gas_limit: block_gas - 1,
+            ..attributes(number)
+        };
+        let mut candidates = pool.block_candidates(chain.next_base_fee().expect("fee"), NO_LIMITS);
+        let built = chain.build_block(&attrs, &mut candidates).expect("block");
+        assert_eq!(privileged_ids(&built.block), vec![id]);
+        assert!(!built.receipts[0].status(), "included as failed");
+        assert!(candidates.invalid().is_empty());
+        pool.on_new_block(&built.block, &built.senders, &candidates.invalid())
+            .expect("prune");
+        assert_eq!(pool.privileged_next_id(), Some(id + 1));
+    }
+    assert_eq!(pool.privileged_len(), 0);
 }
 
 #[test]

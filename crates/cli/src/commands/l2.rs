@@ -287,6 +287,13 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         %head_hash,
         "chain opened"
     );
+    // New blocks keep the head's gas limit (BlockProducerConfig::gas_limit is not set): every
+    // deposit the L1 bridge accepts must fit it.
+    if let Some(l1) = &l1 {
+        let block_gas_limit = keel_storage::ChainReader::head(&chain.store().reader()?)?
+            .map_or(genesis.gas_limit, |(_, header)| header.gas_limit);
+        l1.check_privileged_gas_cap(block_gas_limit).await?;
+    }
 
     let pool_config = MempoolConfig {
         max_txs: args.txpool.max_txs,
