@@ -145,8 +145,10 @@ impl BlockProducer {
             self.advance_included_marker();
             return Ok(None);
         }
+        let timestamp = next_block_timestamp(&parent);
+        warn_if_clock_ahead(timestamp);
         let attributes = BlockAttributes {
-            timestamp: next_block_timestamp(&parent),
+            timestamp,
             coinbase: self.config.coinbase,
             gas_limit,
             prev_randao: keccak256(parent_hash),
@@ -248,5 +250,27 @@ impl BlockProducer {
 impl PrivilegedTxSink for Mempool {
     fn push(&self, txs: Vec<PrivilegedTx>) {
         self.add_privileged(txs);
+    }
+}
+
+/// How far ahead of the wall clock L2 block timestamps may run before the producer warns.
+const CLOCK_AHEAD_WARNING_SECS: u64 = 300;
+
+/// Warns when L2 time runs ahead of the wall clock: timestamps go up by at least one second per
+/// block, so sub-second block times under a steady load push them ahead. Forced inclusion is
+/// judged against a batch's last block timestamp (docs/contracts.md), so a lead approaching the
+/// bridge's `inclusionMaxWait` could make a batch that left out a just-arrived deposit
+/// uncommittable.
+fn warn_if_clock_ahead(timestamp: u64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let ahead = timestamp.saturating_sub(now);
+    if ahead > CLOCK_AHEAD_WARNING_SECS {
+        warn!(
+            ahead_secs = ahead,
+            "L2 block timestamps are ahead of the wall clock (block time below 1 s under load); \
+             keep the lead well below the bridge's inclusionMaxWait"
+        );
     }
 }
