@@ -248,6 +248,56 @@ async fn sealed_batch_stays_committable_after_deadlines_pass() {
         .expect("batch 2 includes P");
 }
 
+/// The same with a pause for `revertBatch`: batch 1 (sealed before deposit P) is committed with a
+/// wrong state root, the owner pauses and reverts it, the pause outlasts P's deadline; the
+/// corrected batch 1, still sealed before P, commits after the unpause (on the old contracts it
+/// was refused for good).
+#[tokio::test]
+async fn reverted_batch_recommits_after_a_long_pause() {
+    let l1 = L1::start().await;
+    let sealed_at = l1_now(&l1).await;
+    deposits(&l1, 1).await;
+    let deadline = deadline_of(&l1, 0).await;
+    let proposer = *l1.proposer().address();
+
+    let mut wrong = batch_at(1, sealed_at);
+    wrong.new_state_root = B256::repeat_byte(0xbd);
+    l1.commit(SEQUENCER, &wrong, Some(BLOB))
+        .await
+        .expect("a bad commit");
+    call_from(&l1, OWNER, proposer, OnChainProposer::pauseCall {})
+        .await
+        .expect("pause");
+    call_from(
+        &l1,
+        OWNER,
+        proposer,
+        OnChainProposer::revertBatchCall {
+            batchNumber: U256::from(1),
+        },
+    )
+    .await
+    .expect("revertBatch");
+    l1.increase_time(2 * INCLUSION_MAX_WAIT).await;
+    assert!(l1_now(&l1).await > deadline);
+    call_from(&l1, OWNER, proposer, OnChainProposer::unpauseCall {})
+        .await
+        .expect("unpause");
+
+    l1.commit(SEQUENCER, &batch_at(1, sealed_at), Some(BLOB))
+        .await
+        .expect("the corrected batch commits after P's deadline");
+    assert_eq!(
+        l1.proposer()
+            .getBatch(U256::from(1))
+            .call()
+            .await
+            .expect("getBatch")
+            .newStateRoot,
+        Batch::simple(1).new_state_root
+    );
+}
+
 /// Forced inclusion still holds: a batch with ordinary txs whose last block is after a pending
 /// deadline must include that privileged tx (the deadline itself is still fine); a batch with no
 /// ordinary txs may leave it out; a batch that includes it goes through.
