@@ -612,13 +612,13 @@ async fn ownership_transfer_takes_two_steps() {
     );
     let old = l1
         .bridge()
-        .setInclusionMaxWait(U256::from(7))
+        .setInclusionMaxWait(U256::from(7200))
         .from(addr(OWNER))
         .into_transaction_request();
     assert_reverts_with::<CommonBridge::OwnableUnauthorizedAccount, _>(l1.send(old).await);
     let new = l1
         .bridge()
-        .setInclusionMaxWait(U256::from(7))
+        .setInclusionMaxWait(U256::from(7200))
         .from(addr(NEW_OWNER))
         .into_transaction_request();
     l1.send(new)
@@ -630,7 +630,7 @@ async fn ownership_transfer_takes_two_steps() {
             .call()
             .await
             .expect("inclusionMaxWait"),
-        U256::from(7)
+        U256::from(7200)
     );
 }
 
