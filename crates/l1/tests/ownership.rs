@@ -390,7 +390,8 @@ async fn only_the_owner_pauses_and_unpauses() {
             !is_paused(&l1, target.proxy).await,
             "{name}: starts unpaused"
         );
-        assert_reverts_with::<CommonBridge::OwnableUnauthorizedAccount, _>(
+        // Neither the owner nor the security council (Governed.pause).
+        assert_reverts_with::<CommonBridge::CallerCannotPause, _>(
             pause(&l1, USER, target.proxy).await,
         );
         assert!(!is_paused(&l1, target.proxy).await, "{name}");
@@ -507,7 +508,8 @@ async fn ownership_transfer_takes_two_steps() {
             addr(NEW_OWNER),
             "{name}"
         );
-        assert_reverts_with::<CommonBridge::OwnableUnauthorizedAccount, _>(
+        // Neither the owner nor the security council (Governed.pause).
+        assert_reverts_with::<CommonBridge::CallerCannotPause, _>(
             pause(&l1, NEW_OWNER, proxy).await,
         );
         pause(&l1, OWNER, proxy)
@@ -552,9 +554,7 @@ async fn ownership_transfer_takes_two_steps() {
         );
 
         // The old owner lost its rights, the new one has them.
-        assert_reverts_with::<CommonBridge::OwnableUnauthorizedAccount, _>(
-            pause(&l1, OWNER, proxy).await,
-        );
+        assert_reverts_with::<CommonBridge::CallerCannotPause, _>(pause(&l1, OWNER, proxy).await);
         assert_reverts_with::<CommonBridge::OwnableUnauthorizedAccount, _>(
             l1.send(transfer(OWNER, OWNER)).await,
         );
