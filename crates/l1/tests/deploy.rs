@@ -297,7 +297,8 @@ async fn refuses_a_file_for_another_configuration_or_a_used_nonce() {
     );
 
     // Invalid parameters are refused before anything is sent.
-    let invalid: [(&str, fn(&mut keel_l1::DeployConfig)); 4] = [
+    type Change = fn(&mut keel_l1::DeployConfig);
+    let invalid: [(&str, Change); 4] = [
         ("threshold above the signers", |c| c.verifier_threshold = 4),
         ("inclusion max wait below 30 min", |c| {
             c.inclusion_max_wait = keel_l1::deploy::MIN_INCLUSION_MAX_WAIT - 1
