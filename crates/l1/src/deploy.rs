@@ -429,7 +429,7 @@ impl Deployment {
             return mismatch("deployer", self.deployer.to_string(), deployer.to_string());
         }
         let wanted = Self::plan(config, l1_chain_id, deployer, self.first_nonce);
-        let fields: [(&'static str, String, String); 13] = [
+        let fields: [(&'static str, String, String); 14] = [
             (
                 "timelock delay",
                 format!("{:?}", self.timelock_delay),
@@ -490,6 +490,11 @@ impl Deployment {
                 "inclusion max wait",
                 self.inclusion_max_wait.to_string(),
                 wanted.inclusion_max_wait.to_string(),
+            ),
+            (
+                "max privileged gas limit",
+                self.max_privileged_gas_limit.to_string(),
+                wanted.max_privileged_gas_limit.to_string(),
             ),
         ];
         for (field, recorded, given) in fields {

@@ -84,6 +84,43 @@ async fn deploys_initializes_and_records_everything() {
         config.genesis_state_root
     );
     assert!(!proposer.validium().call().await.expect("validium"));
+    // Issue 12's parameters: batch 0's last block is the L2 genesis block; the bridge knows the
+    // L2 block gas limit, the privileged gas cap within it, the max pause; no council, no
+    // timelock (the contracts' owner is the configured owner).
+    assert_eq!(
+        proposer
+            .getBatch(U256::ZERO)
+            .call()
+            .await
+            .expect("batch 0")
+            .lastBlockHash,
+        config.genesis_block_hash
+    );
+    assert_eq!(d.genesis_block_hash, config.genesis_block_hash);
+    assert_eq!(
+        bridge.l2BlockGasLimit().call().await.expect("gas limit"),
+        U256::from(config.l2_block_gas_limit)
+    );
+    assert_eq!(
+        bridge
+            .maxPrivilegedGasLimit()
+            .call()
+            .await
+            .expect("privileged cap"),
+        U256::from(config.max_privileged_gas_limit)
+    );
+    assert_eq!(
+        bridge.maxPause().call().await.expect("max pause"),
+        U256::from(config.max_pause)
+    );
+    for council in [
+        bridge.securityCouncil().call().await.expect("council"),
+        proposer.securityCouncil().call().await.expect("council"),
+        verifier.securityCouncil().call().await.expect("council"),
+    ] {
+        assert_eq!(council, config.security_council);
+    }
+    assert_eq!(d.timelock, None);
     for s in &config.verifier_signers {
         assert!(verifier.isSigner(*s).call().await.expect("signer"));
     }
@@ -242,14 +279,46 @@ async fn refuses_a_file_for_another_configuration_or_a_used_nonce() {
         "{err}"
     );
 
-    // Invalid parameters are refused before anything is sent.
-    let mut bad = config.clone();
-    bad.verifier_threshold = 4;
-    let err = deploy(&provider, addr(OWNER), &bad, &dir.path().join("other.json"))
+    // Another privileged gas cap with the same file.
+    let mut other = config.clone();
+    other.max_privileged_gas_limit -= 1;
+    let err = deploy(&provider, addr(OWNER), &other, &out)
         .await
-        .expect_err("threshold above the signers");
-    assert!(matches!(err, DeployError::Config(_)), "{err}");
-    assert!(!dir.path().join("other.json").exists());
+        .expect_err("another privileged gas cap");
+    assert!(
+        matches!(
+            err,
+            DeployError::Mismatch {
+                field: "max privileged gas limit",
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // Invalid parameters are refused before anything is sent.
+    type Change = fn(&mut keel_l1::DeployConfig);
+    let invalid: [(&str, Change); 4] = [
+        ("threshold above the signers", |c| c.verifier_threshold = 4),
+        ("inclusion max wait below 30 min", |c| {
+            c.inclusion_max_wait = keel_l1::deploy::MIN_INCLUSION_MAX_WAIT - 1
+        }),
+        ("privileged gas cap below 300k", |c| {
+            c.max_privileged_gas_limit = keel_l1::deploy::MIN_PRIVILEGED_GAS_LIMIT - 1
+        }),
+        ("privileged gas cap above the L2 block gas limit", |c| {
+            c.max_privileged_gas_limit = c.l2_block_gas_limit + 1
+        }),
+    ];
+    for (why, change) in invalid {
+        let mut bad = config.clone();
+        change(&mut bad);
+        let err = deploy(&provider, addr(OWNER), &bad, &dir.path().join("other.json"))
+            .await
+            .expect_err(why);
+        assert!(matches!(err, DeployError::Config(_)), "{why}: {err}");
+        assert!(!dir.path().join("other.json").exists(), "{why}");
+    }
 }
 
 #[tokio::test]

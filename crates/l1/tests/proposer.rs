@@ -1,6 +1,8 @@
 //! OnChainProposer on a real anvil: who may commit and in what order, the blob requirement, the
-//! privileged rolling hash and forced inclusion; verification with attestation signatures over
-//! the 256-byte public inputs built in Rust.
+//! privileged rolling hash and forced inclusion; verification with EIP-712 attestation signatures
+//! over the 352-byte public inputs built in Rust. The hardening of issue 12 (forced inclusion
+//! judged against the batch's timestamp, attestation domains, review negatives) is tested in
+//! `hardening_proposer.rs`.
 
 mod common;
 
@@ -185,14 +187,24 @@ async fn commit_checks_the_privileged_rolling_hash() {
 async fn expired_privileged_tx_forces_inclusion() {
     let l1 = L1::start().await;
     let hashes = deposits(&l1, 1).await;
+    let deadline: u64 = l1
+        .bridge()
+        .privilegedTxDeadlines(U256::ZERO)
+        .call()
+        .await
+        .expect("deadline")
+        .to();
 
-    // Not expired yet: a batch of ordinary txs may leave it out.
+    // Not expired at batch 1's last block: a batch of ordinary txs may leave it out.
     l1.commit(SEQUENCER, &Batch::simple(1), Some(BLOB))
         .await
         .expect("batch 1 leaves a fresh deposit out");
 
+    // The deadline is judged against the batch's last block timestamp (not the L1 block's):
+    // a batch whose last block is after the deadline must include it.
     l1.increase_time(INCLUSION_MAX_WAIT + 1).await;
     let mut batch = Batch::simple(2);
+    batch.last_block_timestamp = deadline + 1;
     assert_reverts_with::<OnChainProposer::ExpiredPrivilegedTxNotIncluded, _>(
         l1.commit(SEQUENCER, &batch, Some(BLOB)).await,
     );
@@ -203,6 +215,7 @@ async fn expired_privileged_tx_forces_inclusion() {
         .expect("a batch without ordinary txs");
 
     let mut batch = Batch::simple(3);
+    batch.last_block_timestamp = deadline + 1;
     batch.privileged_rolling_hash = privileged_rolling_hash(&hashes).expect("rolling hash");
     l1.commit(SEQUENCER, &batch, Some(BLOB))
         .await
