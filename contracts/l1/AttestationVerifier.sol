@@ -53,7 +53,7 @@ contract AttestationVerifier is IBatchVerifier, Governed {
     /// @notice The threshold changed.
     event ThresholdSet(uint256 threshold);
 
-    /// @notice The public inputs are not 256 bytes.
+    /// @notice The public inputs are not `PUBLIC_INPUTS_LENGTH` (352) bytes.
     error InvalidPublicInputsLength(uint256 length);
     /// @notice The proof is not a whole number of 65-byte signatures.
     error InvalidProofLength(uint256 length);
