@@ -26,10 +26,10 @@ use alloy::{
 };
 use eyre::{WrapErr, bail, eyre};
 use keel_l1::{
-    Anvil, AnvilConfig, DeployConfig,
+    Anvil, AnvilConfig, DeployConfig, TimelockCall,
     contracts::{
-        AttestationVerifier::AttestationVerifierInstance, CommonBridge::CommonBridgeInstance,
-        OnChainProposer, OnChainProposer::OnChainProposerInstance, test::TestToken,
+        AttestationVerifier, CommonBridge::CommonBridgeInstance, OnChainProposer,
+        OnChainProposer::OnChainProposerInstance, test::TestToken,
     },
     deploy::STEP_NAMES,
 };
@@ -324,10 +324,6 @@ impl Bench {
         OnChainProposerInstance::new(self.proposer, &self.provider)
     }
 
-    fn verifier(&self) -> AttestationVerifierInstance<&DynProvider> {
-        AttestationVerifierInstance::new(self.verifier, &self.provider)
-    }
-
     async fn send(&self, what: &str, tx: TransactionRequest) -> eyre::Result<TransactionReceipt> {
         send(&self.provider, what, tx).await
     }
@@ -486,6 +482,9 @@ pub(crate) async fn deploy_on_anvil(anvil: Option<PathBuf>) -> eyre::Result<L1De
         .wrap_err("web3_clientVersion")?;
     let config = DeployConfig {
         owner: addr(OWNER),
+        // As `keel l2 deploy` does: the timelock owns the contracts (no delay here, so the owner
+        // action below can run at once).
+        timelock_delay: Some(0),
         sequencers: vec![addr(SEQUENCER)],
         verifier_signers: SIGNERS.iter().map(|&i| addr(i)).collect(),
         verifier_threshold: THRESHOLD,
@@ -581,10 +580,14 @@ pub async fn run(options: &L1GasOptions) -> eyre::Result<L1GasReport> {
     }
     b.record(
         "deployment",
-        "total (6 transactions)",
+        &format!("total ({} transactions)", outcome.sent.len()),
         total,
-        "3 signers, threshold 2".into(),
+        "3 signers, threshold 2; the KeelTimelock owns the three contracts".into(),
     );
+    let timelock = outcome
+        .deployment
+        .timelock
+        .ok_or_else(|| eyre!("the deployment has no timelock"))?;
 
     // ---------------------------------------------------------------- bridge
     let user = addr(USER);
@@ -755,10 +758,12 @@ pub async fn run(options: &L1GasOptions) -> eyre::Result<L1GasReport> {
     for id in 3..=TREE_LEAVES as u64 {
         let receiver = Address::repeat_byte(0x40 + id as u8);
         leaves.push(withdrawal_leaf(
-            withdrawal_data(ETH, ETH, receiver, U256::from(id) * ether(1)),
+            withdrawal_data(ETH, ETH, receiver, U256::from(id * 1_000)),
             id,
         ));
     }
+    // Message 3, claimed by the user for its receiver (claimWithdrawalFor).
+    let for_claim = (Address::repeat_byte(0x43), U256::from(3_000u64));
     let root = withdrawals_root(&leaves);
 
     // ---------------------------------------------------------------- commits
@@ -838,7 +843,7 @@ pub async fn run(options: &L1GasOptions) -> eyre::Result<L1GasReport> {
         "proposer",
         "verifyBatches, 1 batch, 2-of-3",
         single2,
-        "2 ecrecovers over the 256-byte public inputs".into(),
+        "2 ecrecovers of EIP-712 attestations over the 352-byte public inputs".into(),
     );
     b.verify(3, 3, &two).await?;
     let r = b.verify(4, 4, &two).await?;
@@ -865,12 +870,29 @@ pub async fn run(options: &L1GasOptions) -> eyre::Result<L1GasReport> {
             100.0 * (five2 / 5) as f64 / single2 as f64
         ),
     );
-    let tx = b
-        .verifier()
-        .setThreshold(U256::from(1))
-        .from(addr(OWNER))
-        .into_transaction_request();
-    b.send("setThreshold(1)", tx).await?;
+    // An owner action goes through the timelock: schedule, then (delay 0 here) execute.
+    let call = TimelockCall::new(
+        b.verifier,
+        AttestationVerifier::setThresholdCall {
+            threshold_: U256::from(1),
+        }
+        .abi_encode(),
+    );
+    // Recorded after the claims, so the table's groups stay together.
+    let schedule_gas = b
+        .send(
+            "schedule setThreshold(1)",
+            call.schedule_tx(timelock, addr(OWNER), 0),
+        )
+        .await?
+        .gas_used;
+    let execute_gas = b
+        .send(
+            "execute setThreshold(1)",
+            call.execute_tx(timelock, addr(OWNER)),
+        )
+        .await?
+        .gas_used;
     let one = [SIGNERS[2]];
     let single1 = b.verify(10, 10, &one).await?.gas_used;
     b.record(
@@ -911,6 +933,7 @@ pub async fn run(options: &L1GasOptions) -> eyre::Result<L1GasReport> {
         .from(user)
         .into_transaction_request();
     let gas = b.send("claimWithdrawal", tx).await?.gas_used;
+    let eth_claim = gas;
     b.record(
         "claims",
         "claimWithdrawal (ETH)",
@@ -937,6 +960,40 @@ pub async fn run(options: &L1GasOptions) -> eyre::Result<L1GasReport> {
         format!(
             "{TREE_LEAVES}-leaf tree, proof of {siblings} siblings; lowers deposits[tokenL1][tokenL2], transfers the token"
         ),
+    );
+    let (receiver, amount) = for_claim;
+    let tx = b
+        .bridge()
+        .claimWithdrawalFor(
+            receiver,
+            amount,
+            U256::from(withdrawals_batch),
+            U256::from(3),
+            proof_of(2)?,
+        )
+        .from(user)
+        .into_transaction_request();
+    let gas = b.send("claimWithdrawalFor", tx).await?.gas_used;
+    b.record(
+        "claims",
+        "claimWithdrawalFor (ETH, by a relayer)",
+        gas,
+        format!(
+            "pays the message's receiver, not the caller; {} vs claimWithdrawal, 25,000 of it for creating the receiver's account",
+            signed(gas as i64 - eth_claim as i64)
+        ),
+    );
+    b.record(
+        "governance",
+        "timelock schedule (setThreshold)",
+        schedule_gas,
+        "the governor schedules an owner action; stores its ready time".into(),
+    );
+    b.record(
+        "governance",
+        "timelock execute (setThreshold)",
+        execute_gas,
+        "after the delay: runs the call as the owner, marks the operation done".into(),
     );
 
     Ok(L1GasReport {
