@@ -405,7 +405,7 @@ const DEPOSITOR: Address = Address::repeat_byte(0xd0);
 
 /// The dev genesis with the gas burner and the store loop deployed (nothing else changes: the
 /// Messenger has never been written, `address(0)` has no account).
-fn h3_genesis() -> alloy_genesis::Genesis {
+fn gas_burner_genesis() -> alloy_genesis::Genesis {
     let burner: serde_json::Value = serde_json::from_str(include_str!(
         "../../../contracts/artifacts/H3GasBurner.json"
     ))
@@ -428,8 +428,8 @@ fn h3_genesis() -> alloy_genesis::Genesis {
     genesis
 }
 
-fn h3_chain() -> Blockchain {
-    let genesis = h3_genesis();
+fn gas_burner_chain() -> Blockchain {
+    let genesis = gas_burner_genesis();
     let spec = ChainSpec::from_genesis(&genesis)
         .expect("spec")
         .with_base_fee_vault(Some(VAULT));
@@ -438,8 +438,8 @@ fn h3_chain() -> Blockchain {
 
 /// Import `blocks` into a fresh chain of the same genesis (execute_block re-executes them and
 /// checks the state and receipts roots); returns it.
-fn h3_import(blocks: &[&BuiltBlock]) -> Blockchain {
-    let follower = h3_chain();
+fn import(blocks: &[&BuiltBlock]) -> Blockchain {
+    let follower = gas_burner_chain();
     for built in blocks {
         let outcome = follower.import_block(&built.block).expect("import");
         assert!(
@@ -456,7 +456,7 @@ fn h3_import(blocks: &[&BuiltBlock]) -> Blockchain {
 }
 
 /// A privileged call from dev account 1 to the store loop, writing slots `0..n`.
-fn h3_store(nonce: u64, n: u64, gas_limit: u64) -> PrivilegedTx {
+fn store(nonce: u64, n: u64, gas_limit: u64) -> PrivilegedTx {
     let mut data = B256::ZERO.to_vec();
     data.extend_from_slice(B256::from(U256::from(n)).as_slice());
     PrivilegedTx {
@@ -470,7 +470,7 @@ fn h3_store(nonce: u64, n: u64, gas_limit: u64) -> PrivilegedTx {
     }
 }
 
-fn h3_slot(chain: &Blockchain, slot: u64) -> U256 {
+fn slot(chain: &Blockchain, slot: u64) -> U256 {
     chain
         .store()
         .reader()
@@ -480,8 +480,8 @@ fn h3_slot(chain: &Blockchain, slot: u64) -> U256 {
 }
 
 #[test]
-fn h3_a_privileged_tx_above_the_block_gas_limit_goes_first_in_a_block_and_fails() {
-    let producer = h3_chain();
+fn a_privileged_tx_above_the_block_gas_limit_goes_first_in_a_block_and_fails() {
+    let producer = gas_burner_chain();
     let block_gas_limit = attributes(&producer).gas_limit;
     let r0 = Address::repeat_byte(0xa0);
     let r1 = Address::repeat_byte(0xa1);
@@ -531,22 +531,22 @@ fn h3_a_privileged_tx_above_the_block_gas_limit_goes_first_in_a_block_and_fails(
     assert_eq!(account(&producer, L2_BRIDGE_ADDRESS), bridge_before);
 
     // Importers apply the same rule: both blocks re-execute to the same roots.
-    let follower = h3_import(&[&first, &second]);
+    let follower = import(&[&first, &second]);
     for address in [r0, r1, r2, L2_BRIDGE_ADDRESS, VAULT] {
         assert_eq!(account(&follower, address), account(&producer, address));
     }
 }
 
 #[test]
-fn h3_a_privileged_tx_whose_own_diff_exceeds_the_cap_fails_and_the_next_one_goes_in() {
+fn a_privileged_tx_whose_own_diff_exceeds_the_cap_fails_and_the_next_one_goes_in() {
     use keel_evm::MAX_PRIVILEGED_TX_DIFF_BYTES;
     // 64 bytes a new slot: the small call fits the cap, the large one not.
     let small = (MAX_PRIVILEGED_TX_DIFF_BYTES / 64 - 10) as u64;
     let large = (MAX_PRIVILEGED_TX_DIFF_BYTES / 64 + 10) as u64;
-    let producer = h3_chain();
+    let producer = gas_burner_chain();
     let r2 = Address::repeat_byte(0xa2);
     let txs: Vec<Transaction> = vec![
-        h3_store(0, large, 30_000_000).into(),
+        store(0, large, 30_000_000).into(),
         deposit(1, r2, ether(2)).into(),
     ];
     let (built, source) = build(&producer, txs);
@@ -556,21 +556,21 @@ fn h3_a_privileged_tx_whose_own_diff_exceeds_the_cap_fails_and_the_next_one_goes
     assert!(built.receipts[0].logs().is_empty());
     // It ran (its gas is used: a new slot costs 22,100), but none of its writes stand.
     assert!(gas_used(&built.receipts)[0] > large * 20_000);
-    assert_eq!(h3_slot(&producer, 0), U256::ZERO);
-    assert_eq!(h3_slot(&producer, large - 1), U256::ZERO);
+    assert_eq!(slot(&producer, 0), U256::ZERO);
+    assert_eq!(slot(&producer, large - 1), U256::ZERO);
     assert_eq!(account(&producer, r2).0, ether(2));
-    let follower = h3_import(&[&built]);
-    assert_eq!(h3_slot(&follower, 0), U256::ZERO);
+    let follower = import(&[&built]);
+    assert_eq!(slot(&follower, 0), U256::ZERO);
 
     // Within the cap, the same call succeeds.
-    let (built, _) = build(&producer, vec![h3_store(2, small, 30_000_000).into()]);
+    let (built, _) = build(&producer, vec![store(2, small, 30_000_000).into()]);
     assert!(built.receipts[0].status());
-    assert_eq!(h3_slot(&producer, small - 1), U256::from(1));
+    assert_eq!(slot(&producer, small - 1), U256::from(1));
 }
 
 /// `keccak256("WithdrawalInitiated(address,address,uint256,uint256)")` and
 /// `keccak256("L1Message(address,bytes32,uint256)")`.
-fn h3_topics() -> (B256, B256) {
+fn topics() -> (B256, B256) {
     (
         keccak256("WithdrawalInitiated(address,address,uint256,uint256)"),
         keccak256("L1Message(address,bytes32,uint256)"),
@@ -582,8 +582,8 @@ fn h3_topics() -> (B256, B256) {
 /// to a recipient that fails having burned all the gas it got is sent back to the depositor: the
 /// delivery call gets everything above `DELIVERY_GAS_RESERVE`, and the reserve must pay for the
 /// call and the refund (burn, Messenger write, events). Returns the gas left unused.
-fn h3_assert_refunded_at_200k_gas(recipient: Address) -> u64 {
-    let chain = h3_chain();
+fn assert_refunded_at_200k_gas(recipient: Address) -> u64 {
+    let chain = gas_burner_chain();
     let reader = chain.store().reader().expect("reader");
     assert!(reader.account(&Address::ZERO).expect("read").is_none());
     assert_eq!(
@@ -603,7 +603,7 @@ fn h3_assert_refunded_at_200k_gas(recipient: Address) -> u64 {
     assert!(source.skipped.is_empty(), "{:?}", source.skipped);
     let receipt = &built.receipts[0];
     assert!(receipt.status(), "the refund ran out of gas");
-    let (withdrawal, message) = h3_topics();
+    let (withdrawal, message) = topics();
     let refund = receipt
         .logs()
         .iter()
@@ -630,7 +630,7 @@ fn h3_assert_refunded_at_200k_gas(recipient: Address) -> u64 {
     assert_eq!(account(&chain, Address::ZERO).0, value);
     assert_eq!(account(&chain, L2_BRIDGE_ADDRESS).0, U256::ZERO);
     assert_eq!(account(&chain, recipient).0, U256::ZERO);
-    h3_import(&[&built]);
+    import(&[&built]);
     200_000 - gas_used(&built.receipts)[0]
 }
 
@@ -638,8 +638,8 @@ fn h3_assert_refunded_at_200k_gas(recipient: Address) -> u64 {
 /// (checked: the whole `mintETH` reverts, status 0, the ETH stays at the L2 bridge); the refund
 /// path after the call needs 64.8k (76.4k of reserve with the 11.6k CALL to a cold contract).
 #[test]
-fn h3_a_first_ever_deposit_to_a_gas_burner_is_refunded_at_200k_gas() {
-    let left = h3_assert_refunded_at_200k_gas(BURNER);
+fn a_first_ever_deposit_to_a_gas_burner_is_refunded_at_200k_gas() {
+    let left = assert_refunded_at_200k_gas(BURNER);
     assert!(left > 30_000, "{left} gas left");
 }
 
@@ -648,9 +648,8 @@ fn h3_a_first_ever_deposit_to_a_gas_burner_is_refunded_at_200k_gas() {
 /// Needs 98.9k of reserve; with the 90,000 of before this fails (checked: status 0, the ETH stays
 /// at the L2 bridge). The margin left is what the reserve has above the worst case.
 #[test]
-fn h3_a_first_ever_deposit_to_a_failing_precompile_is_refunded_at_200k_gas() {
-    let left =
-        h3_assert_refunded_at_200k_gas(address!("0x000000000000000000000000000000000000000a"));
+fn a_first_ever_deposit_to_a_failing_precompile_is_refunded_at_200k_gas() {
+    let left = assert_refunded_at_200k_gas(address!("0x000000000000000000000000000000000000000a"));
     assert!(left > 5_000, "{left} gas left");
     println!("gas left after the costliest refund: {left}");
 }

@@ -954,7 +954,7 @@ async fn eth_and_erc20_withdrawals_burn_and_their_proofs_verify_on_l1() {
 /// genesis that burns all the gas it gets (`H3GasBurner`), then one to the costliest recipient (a
 /// failing empty precompile, 0x0a), each come back to the depositor as a withdrawal.
 #[tokio::test(flavor = "multi_thread")]
-async fn h3_on_a_fresh_chain_a_deposit_to_a_gas_burner_is_sent_back() {
+async fn on_a_fresh_chain_a_deposit_to_a_gas_burner_is_sent_back() {
     let burner = address!("0x00000000000000000000000000000000000b0e11");
     let artifact: Value = serde_json::from_str(include_str!(
         "../../../contracts/artifacts/H3GasBurner.json"

@@ -18,7 +18,7 @@ const BLOCK_GAS_LIMIT: u64 = 5_000_000;
 const CAP: u64 = 10_000_000;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn h3_the_node_refuses_a_block_gas_limit_below_the_bridges_privileged_cap() {
+async fn the_node_refuses_a_block_gas_limit_below_the_bridges_privileged_cap() {
     let anvil = Anvil::spawn(&AnvilConfig::default()).await.expect("anvil");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut genesis = dev::dev_genesis();

@@ -388,6 +388,104 @@ async fn batch_timestamp_not_before_the_previous_and_may_lead_l1() {
     );
 }
 
+/// `maxPrivilegedGasLimit` stays within `[300,000, l2BlockGasLimit]` in the setter and the
+/// initializer, so every privileged tx fits an L2 block and an ERC20 deposit is always allowed (on
+/// the old contracts any cap was accepted, including one above the L2 block gas limit).
+#[tokio::test]
+async fn max_privileged_gas_limit_stays_within_300k_and_the_l2_block_gas_limit() {
+    let l1 = L1::start().await;
+    let bridge = l1.deployment.contracts.common_bridge;
+    let min = keel_l1::deploy::MIN_PRIVILEGED_GAS_LIMIT;
+    let block = l1.deployment.l2_block_gas_limit;
+    assert_eq!(
+        l1.bridge()
+            .l2BlockGasLimit()
+            .call()
+            .await
+            .expect("l2BlockGasLimit"),
+        U256::from(block)
+    );
+    assert_eq!(
+        l1.bridge()
+            .MIN_PRIVILEGED_GAS_LIMIT()
+            .call()
+            .await
+            .expect("MIN_PRIVILEGED_GAS_LIMIT"),
+        U256::from(min),
+        "Rust and Solidity agree on the minimum"
+    );
+    for bad in [0, min - 1, block + 1] {
+        assert_reverts_exactly(
+            call_from(
+                &l1,
+                OWNER,
+                bridge.proxy,
+                CommonBridge::setMaxPrivilegedGasLimitCall {
+                    maxPrivilegedGasLimit_: U256::from(bad),
+                },
+            )
+            .await,
+            CommonBridge::InvalidMaxPrivilegedGasLimit {
+                maxPrivilegedGasLimit: U256::from(bad),
+                min: U256::from(min),
+                max: U256::from(block),
+            },
+        );
+    }
+    for good in [min, block] {
+        call_from(
+            &l1,
+            OWNER,
+            bridge.proxy,
+            CommonBridge::setMaxPrivilegedGasLimitCall {
+                maxPrivilegedGasLimit_: U256::from(good),
+            },
+        )
+        .await
+        .expect("a cap within the bounds");
+        assert_eq!(
+            l1.bridge()
+                .maxPrivilegedGasLimit()
+                .call()
+                .await
+                .expect("cap"),
+            U256::from(good)
+        );
+    }
+
+    // The initializer, run in a fresh proxy's constructor.
+    let initialize = |cap: u64| -> Bytes {
+        CommonBridge::initializeCall {
+            owner_: addr(OWNER),
+            securityCouncil_: Address::ZERO,
+            onChainProposer_: l1.deployment.contracts.on_chain_proposer.proxy,
+            l2ChainId_: U256::from(dev::DEFAULT_L2_CHAIN_ID),
+            inclusionMaxWait_: U256::from(INCLUSION_MAX_WAIT),
+            maxPrivilegedGasLimit_: U256::from(cap),
+            l2BlockGasLimit_: U256::from(block),
+            maxPause_: U256::from(3600u64),
+        }
+        .abi_encode()
+        .into()
+    };
+    for bad in [min - 1, block + 1] {
+        let result = KeelProxy::deploy(&l1.provider, bridge.implementation, initialize(bad))
+            .await
+            .map_err(|e| format!("{e:?}"));
+        assert_reverts_exactly(
+            result,
+            CommonBridge::InvalidMaxPrivilegedGasLimit {
+                maxPrivilegedGasLimit: U256::from(bad),
+                min: U256::from(min),
+                max: U256::from(block),
+            },
+        );
+    }
+    KeelProxy::deploy(&l1.provider, bridge.implementation, initialize(block))
+        .await
+        .expect("initialized with the L2 block gas limit as the cap");
+}
+
 /// `inclusionMaxWait` has a lower bound of 30 minutes in the setter, the initializer and the
 /// deployer (on the old contracts any value, 0 included, was accepted).
 #[tokio::test]

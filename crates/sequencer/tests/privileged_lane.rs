@@ -347,7 +347,7 @@ fn a_marker_behind_the_chain_is_caught_up_from_the_chain_itself() {
 /// in), goes in as failed (no mint, no delivery), and the deposits after it follow: the lane
 /// never stalls.
 #[test]
-fn h3_a_deposit_above_the_block_gas_limit_is_included_as_failed_and_the_lane_goes_on() {
+fn a_deposit_above_the_block_gas_limit_is_included_as_failed_and_the_lane_goes_on() {
     for max_privileged_gas_per_block in [None, Some(u64::MAX)] {
         let node = in_memory(BlockProducerConfig {
             max_privileged_gas_per_block,
