@@ -1,13 +1,14 @@
 //! `keel-bench l1-gas`: the L1 gas of every user- and operator-facing operation of keel's L1
 //! contracts, measured on a real anvil (Prague) as the `gasUsed` of each transaction's receipt.
 //!
-//! One anvil, one deployment (3 prover signers, threshold 2), then in order: the six deployment
-//! transactions; ETH deposits (the first, which pays for zero→nonzero counters, and a later one),
+//! One anvil, one deployment as `keel l2 deploy` makes it (3 prover signers, threshold 2, the
+//! KeelTimelock owning the contracts, no delay), then in order: the seven deployment transactions; ETH deposits (the first, which pays for zero→nonzero counters, and a later one),
 //! a plain-transfer deposit, ERC20 deposits, `sendToL2` with 100k and 1M L2 gas; commits of
 //! batches without and with privileged transactions and with a withdrawals root (each an EIP-4844
 //! transaction with one blob); verification of one and of five batches at once with 2-of-3 and
-//! then 1-of-3 attestations built over `keel_types::PublicInputs`; claims of an ETH and an ERC20
-//! withdrawal with proofs from a 16-leaf withdrawals tree built with `keel_types`.
+//! then 1-of-3 EIP-712 attestations built over `keel_types::PublicInputs` (the threshold changed
+//! through the timelock: schedule, execute); claims of an ETH and an ERC20 withdrawal, and one by a
+//! relayer for its receiver, with proofs from a 16-leaf withdrawals tree built with `keel_types`.
 //!
 //! Gas does not depend on the build profile or the machine: the figures are deterministic for a
 //! given contract bytecode and hardfork.
