@@ -292,7 +292,7 @@ fn withdrawal_data(token_l1: Address, token_l2: Address, receiver: Address, amou
 
 fn withdrawal_leaf(data: B256, message_id: u64) -> B256 {
     L1Message {
-        sender_on_l2: dev::L2_BRIDGE_ADDRESS,
+        sender_on_l2: keel_types::rules::L2_BRIDGE_ADDRESS,
         data,
         message_id: U256::from(message_id),
     }

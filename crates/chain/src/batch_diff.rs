@@ -49,7 +49,7 @@ use keel_storage::{ChainReader, StateReader, StoreError, StoreReader};
 use keel_trie::{EmptyNodeStore, Trie};
 use keel_types::{
     AccountDiff, CodeChange, DiffHeader, Header, PrivilegedLog, StateDiff, StateDiffError,
-    WithdrawalLog, dev::L2_BRIDGE_ADDRESS,
+    WithdrawalLog, rules::L2_BRIDGE_ADDRESS,
 };
 
 /// `keccak256("WithdrawalInitiated(address,address,uint256,uint256)")`.
@@ -174,7 +174,7 @@ impl BatchDiffBuilder {
         // The state after this block: the flat state if it is the head, else the trie.
         let at_head = reader.head_hash()? == Some(hash);
         let trie_state = reader.state_at(header.state_root);
-        let post: &dyn StateReader = if at_head { reader } else { &trie_state };
+        let post: &dyn StateReader<Error = StoreError> = if at_head { reader } else { &trie_state };
 
         for (address, old) in &revert.accounts {
             let account = post.account(address)?;
@@ -251,7 +251,7 @@ impl BatchDiffBuilder {
     fn add_wiped(
         &mut self,
         reader: &StoreReader,
-        post: &dyn StateReader,
+        post: &dyn StateReader<Error = StoreError>,
         at_head: bool,
         number: u64,
         address: Address,

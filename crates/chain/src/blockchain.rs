@@ -15,7 +15,7 @@ use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_trie::EMPTY_ROOT_HASH;
 use keel_evm::{ExecutionOutcome, StoreDb, TxSource, execute_block};
-use keel_storage::{BlockWrite, ChainReader, StateReader, Store, StoreReader};
+use keel_storage::{BlockWrite, ChainReader, StateReader, Store, StoreError, StoreReader};
 use keel_trie::NodeStore;
 use keel_types::{Block, BlockBody, ChainSpec, Genesis, Receipt, genesis_header};
 use tokio::sync::broadcast;
@@ -212,7 +212,7 @@ impl Blockchain {
         started: Instant,
     ) -> Result<Checked<'a>, ChainError>
     where
-        R: ChainReader + StateReader + NodeStore + Sync,
+        R: ChainReader<Error = StoreError> + StateReader<Error = StoreError> + NodeStore + Sync,
     {
         let number = block.header.number;
         let invalid = |error: BlockError| ChainError::InvalidBlock {
@@ -256,7 +256,7 @@ impl Blockchain {
         prepared: PreparedBlock,
     ) -> Result<HeadExecution, ChainError>
     where
-        R: ChainReader + StateReader + NodeStore + Sync,
+        R: ChainReader<Error = StoreError> + StateReader<Error = StoreError> + NodeStore + Sync,
     {
         // Decided before any validation, so a side block isn't validated twice.
         if reader.head_hash()? != Some(prepared.block.header.parent_hash) {
@@ -316,7 +316,10 @@ impl Blockchain {
     /// Execute `block` on `state` (its parent's) and compute the new state root; check both against
     /// the header. Returns the outcome, the state update and the time spent executing.
     #[allow(clippy::too_many_arguments)]
-    fn execute_and_merkleize<S: StateReader + NodeStore + Sync, C: ChainReader>(
+    fn execute_and_merkleize<
+        S: StateReader<Error = StoreError> + NodeStore + Sync,
+        C: ChainReader<Error = StoreError>,
+    >(
         &self,
         state: &S,
         reader: &C,

@@ -65,6 +65,8 @@ impl<'a> PendingOverlay<'a> {
 }
 
 impl StateReader for PendingOverlay<'_> {
+    type Error = StoreError;
+
     fn account(&self, address: &Address) -> Result<Option<TrieAccount>, StoreError> {
         match self.accounts.get(address) {
             Some(account) => Ok(account.cloned()),
@@ -100,6 +102,8 @@ impl NodeStore for PendingOverlay<'_> {
 }
 
 impl ChainReader for PendingOverlay<'_> {
+    type Error = StoreError;
+
     fn header(&self, hash: &B256) -> Result<Option<Header>, StoreError> {
         if self.is_pending(hash) {
             return Ok(Some(self.pending.block.header.clone()));

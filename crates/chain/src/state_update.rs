@@ -5,7 +5,7 @@ use alloy_primitives::{Address, B256, keccak256};
 use alloy_rlp::Encodable;
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use keel_evm::{BundleAccount, BundleState};
-use keel_storage::{StateChanges, StateReader};
+use keel_storage::{StateChanges, StateReader, StoreError};
 use keel_trie::{NodeStore, Trie};
 use rayon::prelude::*;
 
@@ -38,7 +38,7 @@ pub fn compute_state_update<R>(
     bundle: &BundleState,
 ) -> Result<StateUpdate, ChainError>
 where
-    R: StateReader + NodeStore + Sync,
+    R: StateReader<Error = StoreError> + NodeStore + Sync,
 {
     // Storage tries are independent of each other: build them in parallel when there are enough
     // to pay for the fan-out; plain balance/nonce changes are cheap and stay on this thread.
@@ -103,7 +103,7 @@ fn account_update<R>(
     account: &BundleAccount,
 ) -> Result<Option<AccountUpdate>, ChainError>
 where
-    R: StateReader + NodeStore,
+    R: StateReader<Error = StoreError> + NodeStore,
 {
     let wiped = account.was_destroyed();
     let Some(info) = &account.info else {

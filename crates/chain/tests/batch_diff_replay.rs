@@ -19,7 +19,8 @@ use keel_storage::{ChainReader, StateReader, Store, StoreReader};
 use keel_types::{
     ChainSpec, CodeChange, Genesis, PrivilegedLog, PrivilegedTx, StateDiff, Transaction,
     WithdrawalLog,
-    dev::{self, DEFAULT_L2_CHAIN_ID, DEV_ACCOUNTS, L2_BRIDGE_ADDRESS},
+    dev::{self, DEFAULT_L2_CHAIN_ID, DEV_ACCOUNTS},
+    rules::L2_BRIDGE_ADDRESS,
 };
 
 const COINBASE: Address = address!("0x000000000000000000000000000000000000c0de");

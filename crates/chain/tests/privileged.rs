@@ -17,7 +17,8 @@ use keel_chain::{
 use keel_storage::{ChainReader, StateReader, Store};
 use keel_types::{
     Block, ChainSpec, PrivilegedTx, Receipt, Transaction,
-    dev::{self, DEFAULT_L2_CHAIN_ID, DEV_ACCOUNTS, L2_BRIDGE_ADDRESS},
+    dev::{self, DEFAULT_L2_CHAIN_ID, DEV_ACCOUNTS},
+    rules::L2_BRIDGE_ADDRESS,
 };
 
 const COINBASE: Address = address!("0x000000000000000000000000000000000000c0de");
@@ -588,7 +589,7 @@ fn assert_refunded_at_200k_gas(recipient: Address) -> u64 {
     assert!(reader.account(&Address::ZERO).expect("read").is_none());
     assert_eq!(
         reader
-            .storage(&dev::MESSENGER_ADDRESS, &B256::ZERO)
+            .storage(&keel_types::rules::MESSENGER_ADDRESS, &B256::ZERO)
             .expect("read"),
         U256::ZERO,
         "the Messenger's counter was never written"
@@ -623,7 +624,8 @@ fn assert_refunded_at_200k_gas(recipient: Address) -> u64 {
         receipt
             .logs()
             .iter()
-            .any(|log| log.address == dev::MESSENGER_ADDRESS && log.topics()[0] == message),
+            .any(|log| log.address == keel_types::rules::MESSENGER_ADDRESS
+                && log.topics()[0] == message),
         "an L1Message carries it"
     );
     // The ETH is burned on L2: nothing at the bridge or the recipient.

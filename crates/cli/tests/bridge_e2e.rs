@@ -11,7 +11,7 @@ use alloy::{
     providers::{Provider, ProviderBuilder},
 };
 use common::{Node, ether, field, keel, key, stdout_of};
-use keel_types::{L1Message, dev, verify_withdrawal_proof};
+use keel_types::{L1Message, verify_withdrawal_proof};
 use serde_json::{Value, json};
 
 const VAULT: &str = "0x000000000000000000000000000000000000fee5";
@@ -85,10 +85,14 @@ async fn eth_deposit_arrives_and_a_withdrawal_gets_a_proof() {
         .expect("tx");
     assert_eq!(
         tx["from"].as_str().map(str::to_lowercase),
-        Some(dev::L2_BRIDGE_ADDRESS.to_string().to_lowercase())
+        Some(
+            keel_types::rules::L2_BRIDGE_ADDRESS
+                .to_string()
+                .to_lowercase()
+        )
     );
     assert_eq!(
-        l2.get_balance(dev::L2_BRIDGE_ADDRESS)
+        l2.get_balance(keel_types::rules::L2_BRIDGE_ADDRESS)
             .await
             .expect("balance"),
         U256::ZERO,
@@ -136,7 +140,7 @@ async fn eth_deposit_arrives_and_a_withdrawal_gets_a_proof() {
         .expect("batch");
     let root: B256 = serde_json::from_value(batch["withdrawalsRoot"].clone()).expect("root");
     let leaf = L1Message {
-        sender_on_l2: dev::L2_BRIDGE_ADDRESS,
+        sender_on_l2: keel_types::rules::L2_BRIDGE_ADDRESS,
         data: serde_json::from_value(p["messageHash"].clone()).expect("hash"),
         message_id: serde_json::from_value(p["messageId"].clone()).expect("id"),
     }

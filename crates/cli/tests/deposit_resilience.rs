@@ -343,7 +343,7 @@ async fn assert_deposits_on_l2(l1: &L1, l2: &DynProvider, rounds: u64) {
         }
     }
     assert_eq!(
-        l2.get_balance(dev::L2_BRIDGE_ADDRESS)
+        l2.get_balance(keel_types::rules::L2_BRIDGE_ADDRESS)
             .await
             .expect("balance"),
         U256::ZERO,

@@ -228,7 +228,7 @@ fn address_of(v: &Value) -> Address {
 /// The Messenger's `L1Message`s among `logs`.
 fn l1_messages(logs: &[Log]) -> Vec<L1Message> {
     logs.iter()
-        .filter(|log| log.address() == dev::MESSENGER_ADDRESS)
+        .filter(|log| log.address() == keel_types::rules::MESSENGER_ADDRESS)
         .filter_map(|log| log.log_decode::<Messenger::L1Message>().ok())
         .map(|m| L1Message {
             sender_on_l2: m.inner.data.senderOnL2,
@@ -245,7 +245,7 @@ fn the_message(logs: &[Log], data: B256) -> L1Message {
     let m = messages[0];
     assert_eq!(
         m.sender_on_l2,
-        dev::L2_BRIDGE_ADDRESS,
+        keel_types::rules::L2_BRIDGE_ADDRESS,
         "sent by the L2 bridge"
     );
     assert_eq!(m.data, data, "the message data");
@@ -499,7 +499,10 @@ async fn a_deposit_to_a_contract_that_refuses_eth_goes_back_to_the_depositor() {
     assert_eq!(l1_from, depositor);
     assert_eq!(
         (tx.from, tx.to),
-        (dev::L2_BRIDGE_ADDRESS, dev::L2_BRIDGE_ADDRESS)
+        (
+            keel_types::rules::L2_BRIDGE_ADDRESS,
+            keel_types::rules::L2_BRIDGE_ADDRESS
+        )
     );
     assert_eq!(tx.value, amount);
     let hash = queued_hash(&env, &tx).await;
@@ -518,7 +521,7 @@ async fn a_deposit_to_a_contract_that_refuses_eth_goes_back_to_the_depositor() {
     );
     assert_eq!(
         env.l2
-            .get_balance(dev::L2_BRIDGE_ADDRESS)
+            .get_balance(keel_types::rules::L2_BRIDGE_ADDRESS)
             .await
             .expect("balance"),
         U256::ZERO,
@@ -543,7 +546,7 @@ async fn a_deposit_to_a_contract_that_refuses_eth_goes_back_to_the_depositor() {
     assert_eq!(
         (w.senderOnL2, w.receiverOnL1, w.amount, w.messageId),
         (
-            dev::L2_BRIDGE_ADDRESS,
+            keel_types::rules::L2_BRIDGE_ADDRESS,
             depositor,
             amount,
             message.message_id
@@ -761,7 +764,7 @@ async fn erc20_deposits_mint_only_into_the_l2_token_of_their_l1_token() {
             tokens.l1,
             wrong,
             depositor,
-            dev::L2_BRIDGE_ADDRESS,
+            keel_types::rules::L2_BRIDGE_ADDRESS,
             odd,
             message.message_id
         )
@@ -827,7 +830,7 @@ async fn eth_and_erc20_withdrawals_burn_and_their_proofs_verify_on_l1() {
         &key(7),
     ]);
     let other = env.l2_as(2);
-    let other_bridge = CommonBridgeL2::new(dev::L2_BRIDGE_ADDRESS, &other);
+    let other_bridge = CommonBridgeL2::new(keel_types::rules::L2_BRIDGE_ADDRESS, &other);
     let nonce = other
         .get_transaction_count(dev_address(2))
         .await
@@ -880,7 +883,7 @@ async fn eth_and_erc20_withdrawals_burn_and_their_proofs_verify_on_l1() {
     );
     assert_eq!(
         env.l2
-            .get_balance(dev::L2_BRIDGE_ADDRESS)
+            .get_balance(keel_types::rules::L2_BRIDGE_ADDRESS)
             .await
             .expect("balance"),
         U256::ZERO
@@ -1002,7 +1005,7 @@ async fn on_a_fresh_chain_a_deposit_to_a_gas_burner_is_sent_back() {
         assert_eq!(initiated[0].inner.data.receiverOnL1, depositor);
         assert_eq!(
             env.l2
-                .get_balance(dev::L2_BRIDGE_ADDRESS)
+                .get_balance(keel_types::rules::L2_BRIDGE_ADDRESS)
                 .await
                 .expect("balance"),
             U256::ZERO

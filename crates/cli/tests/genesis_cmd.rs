@@ -84,8 +84,8 @@ fn writes_a_genesis_with_the_printed_root() {
         assert_eq!(genesis.alloc[&address].balance, dev::dev_balance());
     }
     for (address, code) in [
-        (dev::L2_BRIDGE_ADDRESS, dev::l2_bridge_code()),
-        (dev::MESSENGER_ADDRESS, dev::messenger_code()),
+        (keel_types::rules::L2_BRIDGE_ADDRESS, dev::l2_bridge_code()),
+        (keel_types::rules::MESSENGER_ADDRESS, dev::messenger_code()),
         (dev::MULTICALL3_ADDRESS, dev::multicall3_code()),
     ] {
         assert_eq!(

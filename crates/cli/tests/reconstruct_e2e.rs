@@ -230,8 +230,8 @@ async fn a_datadir_rebuilt_from_l1_matches_the_original_and_resumes() {
     touched.extend(depositees.iter().copied());
     touched.extend([
         second_round,
-        keel_types::dev::L2_BRIDGE_ADDRESS,
-        keel_types::dev::MESSENGER_ADDRESS,
+        keel_types::rules::L2_BRIDGE_ADDRESS,
+        keel_types::rules::MESSENGER_ADDRESS,
         keel_types::dev::MULTICALL3_ADDRESS,
         Address::ZERO,
         "0x0000F90827F1C53a10cb7A02335B175320002935"

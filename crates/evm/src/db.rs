@@ -2,7 +2,7 @@
 //! the canonical chain.
 
 use alloy_primitives::{Address, B256, U256};
-use keel_storage::{ChainReader, StateReader, StoreError};
+use keel_state::{ChainReader, StateReader};
 use revm::{
     bytecode::Bytecode,
     database_interface::{DBErrorMarker, DatabaseRef},
@@ -10,19 +10,20 @@ use revm::{
     state::AccountInfo,
 };
 
-/// A store read failed during execution. Execution stops; nothing is written.
+/// A state read failed during execution (`E`: the reader's own error, e.g. the store's).
+/// Execution stops; nothing is written.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreDbError {
+pub enum StoreDbError<E> {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(E),
     #[error("code {0} is referenced by an account but missing from the store")]
     MissingCode(B256),
 }
 
-impl DBErrorMarker for StoreDbError {}
+impl<E: std::error::Error + Send + Sync + 'static> DBErrorMarker for StoreDbError<E> {}
 
 /// Adapter from keel's readers to revm's [`DatabaseRef`]: state from `state` (the flat state, or
-/// a [`keel_storage::TrieState`] for a side chain), block hashes from `chain`.
+/// a trie-backed state for a side chain, or a witness), block hashes from `chain`.
 pub struct StoreDb<'a, S, C> {
     state: &'a S,
     chain: &'a C,
@@ -56,17 +57,26 @@ impl<'a, S, C> StoreDb<'a, S, C> {
     }
 }
 
-impl<S: StateReader, C: ChainReader> DatabaseRef for StoreDb<'_, S, C> {
-    type Error = StoreDbError;
+impl<S, C> DatabaseRef for StoreDb<'_, S, C>
+where
+    S: StateReader,
+    S::Error: std::error::Error + Send + Sync + 'static,
+    C: ChainReader<Error = S::Error>,
+{
+    type Error = StoreDbError<S::Error>;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self.state.account(&address)?.map(|a| AccountInfo {
-            balance: a.balance,
-            nonce: a.nonce,
-            code_hash: a.code_hash,
-            account_id: None,
-            code: None,
-        }))
+        Ok(self
+            .state
+            .account(&address)
+            .map_err(StoreDbError::Store)?
+            .map(|a| AccountInfo {
+                balance: a.balance,
+                nonce: a.nonce,
+                code_hash: a.code_hash,
+                account_id: None,
+                code: None,
+            }))
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
@@ -75,22 +85,29 @@ impl<S: StateReader, C: ChainReader> DatabaseRef for StoreDb<'_, S, C> {
         }
         let code = self
             .state
-            .code(&code_hash)?
+            .code(&code_hash)
+            .map_err(StoreDbError::Store)?
             .ok_or(StoreDbError::MissingCode(code_hash))?;
         Ok(Bytecode::new_raw(code))
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
-        Ok(self.state.storage(&address, &B256::from(index))?)
+        self.state
+            .storage(&address, &B256::from(index))
+            .map_err(StoreDbError::Store)
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
         let Some((mut at, mut hash)) = self.parent else {
-            return Ok(self.chain.canonical_hash(number)?.unwrap_or_default());
+            return Ok(self
+                .chain
+                .canonical_hash(number)
+                .map_err(StoreDbError::Store)?
+                .unwrap_or_default());
         };
         // revm asks only for the 256 most recent blocks: a short walk up the parents.
         while at > number {
-            let Some(header) = self.chain.header(&hash)? else {
+            let Some(header) = self.chain.header(&hash).map_err(StoreDbError::Store)? else {
                 return Ok(B256::ZERO);
             };
             hash = header.parent_hash;

@@ -27,7 +27,7 @@ use alloy_primitives::{
     Address, B256, Log, U256, keccak256,
     map::{HashMap, HashSet},
 };
-use keel_types::dev::{L2_BRIDGE_ADDRESS, MESSENGER_ADDRESS};
+use keel_types::rules::{L2_BRIDGE_ADDRESS, MESSENGER_ADDRESS};
 use revm::{
     database::{TransitionAccount, TransitionState},
     primitives::KECCAK_EMPTY,

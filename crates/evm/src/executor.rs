@@ -26,7 +26,7 @@ use alloy_evm::{
 };
 use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::{Address, B256, Sealed, TxKind};
-use keel_types::{Block, ChainSpec, PrivilegedTx, Receipt, Transaction, dev::L2_BRIDGE_ADDRESS};
+use keel_types::{Block, ChainSpec, PrivilegedTx, Receipt, Transaction, rules::L2_BRIDGE_ADDRESS};
 use revm::{
     context::TxEnv,
     context_interface::{

@@ -71,8 +71,8 @@ async fn eth_deposit_emits_the_privileged_tx_whose_hash_is_queued() {
     let (l1_from, tx) = privileged_tx_of(&receipt);
     assert_eq!(l1_from, addr(USER));
     assert_eq!(tx.nonce, 0, "first transaction id");
-    assert_eq!(tx.from, dev::L2_BRIDGE_ADDRESS);
-    assert_eq!(tx.to, dev::L2_BRIDGE_ADDRESS);
+    assert_eq!(tx.from, keel_types::rules::L2_BRIDGE_ADDRESS);
+    assert_eq!(tx.to, keel_types::rules::L2_BRIDGE_ADDRESS);
     assert_eq!(tx.value, amount);
     // The calldata is mintETH(recipient) followed by the depositor, for refunds.
     let mut expected = mintETHCall { to: recipient }.abi_encode();
@@ -184,7 +184,10 @@ async fn erc20_deposit_locks_tokens_and_records_provenance() {
     assert_eq!(tx.value, U256::ZERO);
     assert_eq!(
         (tx.from, tx.to),
-        (dev::L2_BRIDGE_ADDRESS, dev::L2_BRIDGE_ADDRESS)
+        (
+            keel_types::rules::L2_BRIDGE_ADDRESS,
+            keel_types::rules::L2_BRIDGE_ADDRESS
+        )
     );
     let mut expected = mintERC20Call {
         tokenL1: *token.address(),

@@ -14,7 +14,7 @@ use common::{
     ether,
 };
 use keel_l1::contracts::{CommonBridge, test::TestToken};
-use keel_types::{L1Message, dev, verify_withdrawal_proof, withdrawal_proof, withdrawals_root};
+use keel_types::{L1Message, verify_withdrawal_proof, withdrawal_proof, withdrawals_root};
 
 const BLOB: &[u8] = b"state diff of the batch with withdrawals";
 
@@ -70,7 +70,7 @@ impl Withdrawal {
 
     fn leaf(&self) -> B256 {
         L1Message {
-            sender_on_l2: dev::L2_BRIDGE_ADDRESS,
+            sender_on_l2: keel_types::rules::L2_BRIDGE_ADDRESS,
             data: self.data(),
             message_id: self.message_id,
         }
@@ -756,7 +756,7 @@ async fn a_batch_without_withdrawals_has_nothing_to_claim() {
     let amount = ether(1);
     let message_id = U256::from(1);
     let leaf = L1Message {
-        sender_on_l2: dev::L2_BRIDGE_ADDRESS,
+        sender_on_l2: keel_types::rules::L2_BRIDGE_ADDRESS,
         data: message_data(ETH, ETH, user, amount),
         message_id,
     }

@@ -26,7 +26,7 @@ use common::{
     ether, signer,
 };
 use keel_l1::contracts::{CommonBridge, test::TestToken};
-use keel_types::{L1Message, apply_l1_alias, dev, withdrawal_proof, withdrawals_root};
+use keel_types::{L1Message, apply_l1_alias, withdrawal_proof, withdrawals_root};
 
 alloy::sol!(
     #[sol(rpc)]
@@ -145,7 +145,7 @@ impl Msg {
 
     fn leaf(&self) -> B256 {
         L1Message {
-            sender_on_l2: dev::L2_BRIDGE_ADDRESS,
+            sender_on_l2: keel_types::rules::L2_BRIDGE_ADDRESS,
             data: self.data(),
             message_id: self.id,
         }
@@ -315,7 +315,10 @@ fn assert_eth_deposit(
     assert_eq!(e.l1From, l1_from, "l1From");
     assert_eq!(
         (e.from, e.to),
-        (dev::L2_BRIDGE_ADDRESS, dev::L2_BRIDGE_ADDRESS)
+        (
+            keel_types::rules::L2_BRIDGE_ADDRESS,
+            keel_types::rules::L2_BRIDGE_ADDRESS
+        )
     );
     assert_eq!(e.value, value);
     assert_eq!(

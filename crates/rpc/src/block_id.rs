@@ -2,7 +2,7 @@
 
 use alloy_primitives::B256;
 use alloy_rpc_types_eth::{BlockId, BlockNumberOrTag};
-use keel_storage::ChainReader;
+use keel_storage::{ChainReader, StoreError};
 use keel_types::Header;
 
 use crate::error::{RpcError, RpcResult};
@@ -11,7 +11,7 @@ use crate::error::{RpcError, RpcResult};
 /// (a number past the head). `latest`, `pending`, `safe` and `finalized` are the head for now:
 /// keel has no pending block, and L1 finality of L2 blocks comes with the committer.
 pub fn resolve_number(
-    reader: &impl ChainReader,
+    reader: &impl ChainReader<Error = StoreError>,
     tag: BlockNumberOrTag,
 ) -> RpcResult<Option<(u64, B256)>> {
     let number = match tag {
@@ -32,7 +32,10 @@ pub fn resolve_number(
 
 /// The header a block id names, with its hash, or `None` if unknown. A hash with
 /// `requireCanonical` must be on the canonical chain.
-pub fn resolve_header(reader: &impl ChainReader, id: BlockId) -> RpcResult<Option<(B256, Header)>> {
+pub fn resolve_header(
+    reader: &impl ChainReader<Error = StoreError>,
+    id: BlockId,
+) -> RpcResult<Option<(B256, Header)>> {
     let hash = match id {
         BlockId::Number(tag) => match resolve_number(reader, tag)? {
             Some((_, hash)) => hash,
@@ -59,6 +62,9 @@ pub fn resolve_header(reader: &impl ChainReader, id: BlockId) -> RpcResult<Optio
 }
 
 /// Like [`resolve_header`], but a missing block is geth's "header not found" error.
-pub fn require_header(reader: &impl ChainReader, id: BlockId) -> RpcResult<(B256, Header)> {
+pub fn require_header(
+    reader: &impl ChainReader<Error = StoreError>,
+    id: BlockId,
+) -> RpcResult<(B256, Header)> {
     resolve_header(reader, id)?.ok_or_else(|| RpcError::server("header not found"))
 }

@@ -36,7 +36,7 @@ use keel_evm::{
     CallResult, EstimateError, StoreDb, StoreDbError, call_env, create_access_list, estimate_gas,
     next_block_call_env, transact,
 };
-use keel_storage::{ChainReader, StoreReader};
+use keel_storage::{ChainReader, StoreError, StoreReader};
 use revm::{
     context::TxEnv,
     context_interface::result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
@@ -292,7 +292,7 @@ fn halt_message(reason: &HaltReason) -> String {
 
 /// An EVM failure before execution (an invalid transaction) with geth's message, or a store
 /// failure.
-fn evm_error(error: EVMError<StoreDbError>, from: Address) -> RpcError {
+fn evm_error(error: EVMError<StoreDbError<StoreError>>, from: Address) -> RpcError {
     match error {
         EVMError::Transaction(invalid) => RpcError::server(match invalid {
             InvalidTransaction::LackOfFundForMaxFee { fee, balance } => format!(

@@ -33,6 +33,8 @@ pub(crate) enum BlockState<'a> {
 }
 
 impl StateReader for BlockState<'_> {
+    type Error = StoreError;
+
     fn account(&self, address: &Address) -> Result<Option<TrieAccount>, StoreError> {
         match self {
             Self::Head(reader) => reader.account(address),
@@ -70,7 +72,7 @@ pub(crate) fn state_after<'a>(
 
 /// The code of an account (empty if none).
 pub(crate) fn account_code(
-    state: &impl StateReader,
+    state: &impl StateReader<Error = StoreError>,
     account: Option<&TrieAccount>,
 ) -> RpcResult<Bytes> {
     let Some(account) = account else {

@@ -8,10 +8,7 @@ use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use keel_chain::{BlockAttributes, ListTxSource, MempoolConfig, next_block_timestamp};
 use keel_rpc::RpcConfig;
 use keel_storage::ChainReader;
-use keel_types::{
-    PrivilegedTx, Transaction,
-    dev::{DEFAULT_L2_CHAIN_ID, L2_BRIDGE_ADDRESS},
-};
+use keel_types::{PrivilegedTx, Transaction, dev::DEFAULT_L2_CHAIN_ID, rules::L2_BRIDGE_ADDRESS};
 use serde_json::{Value, json};
 
 use common::{TestNode, keys, quantity, rpc, rpc_error, sorted};

@@ -13,7 +13,7 @@ use common::{Fee, GWEI, TestNode, next_nonce, produce, request, rpc, send, sign,
 use keel_chain::MempoolConfig;
 use keel_rpc::RpcConfig;
 use keel_sequencer::{BatchSealer, BatchSealerConfig};
-use keel_types::{L1Message, dev, verify_withdrawal_proof};
+use keel_types::{L1Message, verify_withdrawal_proof};
 use serde_json::{Value, json};
 
 alloy::sol! {
@@ -31,7 +31,7 @@ async fn withdraw_tx(node: &TestNode, account: usize, receiver: Address, amount:
     }
     .abi_encode();
     let req = request(signer.address(), nonce, 200_000, Fee::tip(GWEI))
-        .with_to(dev::L2_BRIDGE_ADDRESS)
+        .with_to(keel_types::rules::L2_BRIDGE_ADDRESS)
         .with_value(amount)
         .with_input(Bytes::from(input));
     send(node, &sign(&signer, req).await).await
@@ -134,7 +134,7 @@ async fn withdrawal_proofs_verify_against_the_sealed_batch() {
         let message_id: U256 = serde_json::from_value(p["messageId"].clone()).expect("id");
         ids.push(message_id);
         let leaf = L1Message {
-            sender_on_l2: dev::L2_BRIDGE_ADDRESS,
+            sender_on_l2: keel_types::rules::L2_BRIDGE_ADDRESS,
             data: message_hash,
             message_id,
         }
@@ -147,7 +147,7 @@ async fn withdrawal_proofs_verify_against_the_sealed_batch() {
         );
         // The proof does not prove another amount.
         let forged = L1Message {
-            sender_on_l2: dev::L2_BRIDGE_ADDRESS,
+            sender_on_l2: keel_types::rules::L2_BRIDGE_ADDRESS,
             data: withdrawal_data(receivers[i], amount(i) + U256::from(1)),
             message_id,
         }

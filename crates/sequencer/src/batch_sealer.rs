@@ -29,7 +29,7 @@ use keel_storage::{
 use keel_types::{
     Batch, BatchMessage, StateDiff,
     blob::{BlobError, MAX_BLOB_PAYLOAD, fits_one_blob, pack_blob, smallest_state_diff_payload},
-    dev, privileged_rolling_hash, withdrawals_root,
+    privileged_rolling_hash, withdrawals_root,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -304,7 +304,7 @@ impl BatchSealer {
                 }
                 for log in receipt.logs() {
                     let topics = log.topics();
-                    if log.address != dev::MESSENGER_ADDRESS
+                    if log.address != keel_types::rules::MESSENGER_ADDRESS
                         || topics.len() != 4
                         || topics[0] != message_topic
                     {

@@ -267,8 +267,8 @@ async fn deposits_and_l2_calls_reach_the_sink_in_order_once() {
 
     let txs = sink.txs();
     assert_delivered_as_queued(&l1, &txs).await;
-    assert_eq!(txs[0].from, dev::L2_BRIDGE_ADDRESS);
-    assert_eq!(txs[0].to, dev::L2_BRIDGE_ADDRESS);
+    assert_eq!(txs[0].from, keel_types::rules::L2_BRIDGE_ADDRESS);
+    assert_eq!(txs[0].to, keel_types::rules::L2_BRIDGE_ADDRESS);
     assert_eq!(txs[0].value, ether(1));
     assert_eq!(txs[0].gas_limit, 200_000);
     assert_eq!(txs[1].from, addr(USER));

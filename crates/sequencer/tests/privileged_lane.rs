@@ -12,7 +12,8 @@ use keel_sequencer::{BlockProducerConfig, PrivilegedTxSink};
 use keel_storage::Store;
 use keel_types::{
     PrivilegedTx,
-    dev::{DEFAULT_L2_CHAIN_ID, DEV_ACCOUNTS, L2_BRIDGE_ADDRESS},
+    dev::{DEFAULT_L2_CHAIN_ID, DEV_ACCOUNTS},
+    rules::L2_BRIDGE_ADDRESS,
 };
 
 const TO: Address = address!("0x00000000000000000000000000000000000000aa");

@@ -69,7 +69,7 @@ mod messenger {
     }
 }
 
-const BRIDGE: Address = dev::L2_BRIDGE_ADDRESS;
+const BRIDGE: Address = keel_types::rules::L2_BRIDGE_ADDRESS;
 const ETH: Address = address!("0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE");
 /// The L1 token the test `BridgedERC20` represents, and one it doesn't.
 const TOKEN_L1: Address = address!("0x00000000000000000000000000000000000011a1");
@@ -116,7 +116,7 @@ fn log(address: Address, event: &impl SolEvent) -> Log {
 /// The Messenger's `L1Message` for message `id` with `data` from the bridge.
 fn l1_message(data: B256, id: u64) -> Log {
     log(
-        dev::MESSENGER_ADDRESS,
+        keel_types::rules::MESSENGER_ADDRESS,
         &messenger::L1Message {
             senderOnL2: BRIDGE,
             data,
@@ -300,7 +300,7 @@ fn withdraw_burns_and_emits_the_l1_message() {
     let message = receipt
         .logs()
         .iter()
-        .find(|log| log.address == dev::MESSENGER_ADDRESS)
+        .find(|log| log.address == keel_types::rules::MESSENGER_ADDRESS)
         .expect("an L1Message from the Messenger");
     let data = message_data(ETH, ETH, receiver, amount);
     assert_eq!(*message, l1_message(data, 1), "first message, ETH data");
@@ -358,7 +358,7 @@ fn only_the_bridge_itself_may_mint() {
     let reader = node.chain.store().reader().expect("reader");
     let mut sim = Sim::new(&node.chain, &reader);
     for input in [&mint_eth, &mint_erc20] {
-        for caller in [eoa, dev::MESSENGER_ADDRESS] {
+        for caller in [eoa, keel_types::rules::MESSENGER_ADDRESS] {
             let reverted = revert_data(sim.call(caller, BRIDGE, U256::ZERO, input.clone()));
             assert_eq!(reverted, CallerNotSelf { caller }.abi_encode());
         }

@@ -24,6 +24,9 @@ pub enum StoreError {
          with `keel l2 reconstruct`"
     )]
     SchemaMismatch { found: String, expected: u32 },
+    /// A reader found an entry missing or undecodable (see [`keel_state::StateError`]).
+    #[error(transparent)]
+    State(#[from] keel_state::StateError),
     /// A trie lookup failed (a missing or malformed node).
     #[error("trie: {0}")]
     Trie(keel_trie::TrieError),

@@ -18,15 +18,14 @@ mod send_journal;
 mod state_diff;
 mod store;
 mod tables;
-mod traits;
 mod trie_state;
 
 pub use checkpoint::{CheckpointError, CheckpointWrite};
 pub use error::StoreError;
+pub use keel_state::{ChainReader, StateError, StateReader};
 pub use reader::StoreReader;
 pub use state_diff::StateChanges;
 pub use store::{BlockWrite, Store};
-pub use traits::{ChainReader, StateReader};
 pub use trie_state::TrieState;
 
 pub use alloy_trie::TrieAccount;

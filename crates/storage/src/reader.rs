@@ -102,6 +102,8 @@ impl StoreReader {
 }
 
 impl ChainReader for StoreReader {
+    type Error = StoreError;
+
     fn header(&self, hash: &B256) -> Result<Option<Header>, StoreError> {
         self.get_bytes(tables::HEADERS, hash)?
             .map(|b| decode("header", &b))
@@ -163,6 +165,8 @@ fn meta_hash(txn: &ReadTransaction, key: &str) -> Result<Option<B256>, StoreErro
 }
 
 impl StateReader for StoreReader {
+    type Error = StoreError;
+
     fn account(&self, address: &Address) -> Result<Option<TrieAccount>, StoreError> {
         let Some(v) = self.accounts.get(&address.0.0)? else {
             return Ok(None);

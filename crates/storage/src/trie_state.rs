@@ -31,6 +31,8 @@ impl<'a> TrieState<'a> {
 }
 
 impl StateReader for TrieState<'_> {
+    type Error = StoreError;
+
     fn account(&self, address: &Address) -> Result<Option<TrieAccount>, StoreError> {
         self.lookup(self.root, keccak256(address))?
             .map(|bytes| decode("account leaf", &bytes))

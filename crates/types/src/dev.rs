@@ -70,12 +70,6 @@ pub fn multicall3_code() -> Bytes {
     hex.parse().unwrap_or_default()
 }
 
-/// The L2 bridge (`CommonBridgeL2`), a genesis predeploy (DESIGN.md section 7).
-pub const L2_BRIDGE_ADDRESS: Address = address!("0x000000000000000000000000000000000000ffff");
-
-/// The L2→L1 `Messenger`, a genesis predeploy.
-pub const MESSENGER_ADDRESS: Address = address!("0x000000000000000000000000000000000000fffe");
-
 /// Runtime code of a committed contract artifact (`contracts/artifacts/NAME.json`).
 fn artifact_runtime(json: &str) -> Bytes {
     // The artifacts are committed and checked by a test; an unreadable one is a build defect.

@@ -10,9 +10,12 @@ use std::collections::BTreeMap;
 use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
 use alloy_primitives::{Address, Bytes, U256};
 
-use crate::dev::{
-    DEFAULT_L2_CHAIN_ID, DEV_GAS_LIMIT, L2_BRIDGE_ADDRESS, MESSENGER_ADDRESS, MULTICALL3_ADDRESS,
-    l2_bridge_code, messenger_code, multicall3_code,
+use crate::{
+    dev::{
+        DEFAULT_L2_CHAIN_ID, DEV_GAS_LIMIT, MULTICALL3_ADDRESS, l2_bridge_code, messenger_code,
+        multicall3_code,
+    },
+    rules::{L2_BRIDGE_ADDRESS, MESSENGER_ADDRESS},
 };
 
 /// Default base fee of the genesis block: 1 gwei.

@@ -17,6 +17,7 @@ pub mod l1_message;
 pub mod l2_genesis;
 pub mod privileged;
 pub mod public_inputs;
+pub mod rules;
 pub mod state_diff;
 
 pub use batch::{Batch, BatchMessage};

@@ -358,8 +358,8 @@ fn deposit(id: u64, gas_limit: u64) -> PrivilegedTx {
     PrivilegedTx {
         chain_id: dev::DEFAULT_L2_CHAIN_ID,
         nonce: id,
-        from: dev::L2_BRIDGE_ADDRESS,
-        to: dev::L2_BRIDGE_ADDRESS,
+        from: keel_types::rules::L2_BRIDGE_ADDRESS,
+        to: keel_types::rules::L2_BRIDGE_ADDRESS,
         value: U256::from(1_000 + id),
         gas_limit,
         data: data.into(),

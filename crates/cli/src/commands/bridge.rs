@@ -20,7 +20,7 @@ use keel_l1::{
         privileged_txs_in_receipt,
     },
 };
-use keel_types::{PrivilegedTx, dev};
+use keel_types::PrivilegedTx;
 
 use super::genesis::{parse_address, parse_amount};
 
@@ -379,7 +379,7 @@ async fn deposit_erc20(a: DepositErc20Args) -> eyre::Result<()> {
 fn print_messages(receipt: &TransactionReceipt) -> eyre::Result<()> {
     let mut found = false;
     for log in receipt.inner.logs() {
-        if log.address() != dev::MESSENGER_ADDRESS {
+        if log.address() != keel_types::rules::MESSENGER_ADDRESS {
             continue;
         }
         if let Ok(m) = log.log_decode::<Messenger::L1Message>() {
@@ -401,7 +401,7 @@ async fn withdraw(a: WithdrawArgs) -> eyre::Result<()> {
     let signer = signer(&a.key)?;
     let to = a.to.unwrap_or(signer.address());
     let l2 = client(&a.endpoints.urls.l2_rpc_url, Some(&signer))?;
-    let bridge = CommonBridgeL2::new(dev::L2_BRIDGE_ADDRESS, &l2);
+    let bridge = CommonBridgeL2::new(keel_types::rules::L2_BRIDGE_ADDRESS, &l2);
     let receipt = bridge
         .withdraw(to)
         .value(a.amount)
@@ -421,7 +421,7 @@ async fn withdraw_erc20(a: WithdrawErc20Args) -> eyre::Result<()> {
     let signer = signer(&a.key)?;
     let to = a.to.unwrap_or(signer.address());
     let l2 = client(&a.endpoints.urls.l2_rpc_url, Some(&signer))?;
-    let bridge = CommonBridgeL2::new(dev::L2_BRIDGE_ADDRESS, &l2);
+    let bridge = CommonBridgeL2::new(keel_types::rules::L2_BRIDGE_ADDRESS, &l2);
     let receipt = bridge
         .withdrawERC20(a.token_l1, a.token_l2, to, a.amount)
         .send()

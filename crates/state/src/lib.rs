@@ -1,0 +1,72 @@
+//! keel-state: the read side of keel's chain and state as traits, with a storage-neutral error, so
+//! that execution can run over the database, over an overlay of uncommitted changes, or (in the
+//! prover) over a witness, without depending on the database. Owns no data and does no I/O.
+//!
+//! Each implementation names its own error type ([`StateReader::Error`], [`ChainReader::Error`]):
+//! the redb store its `StoreError`, a witness its own. The one requirement is `From<StateError>`,
+//! so the provided methods can report what they find inconsistent.
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_trie::TrieAccount;
+use keel_types::{BlockBody, Header, Receipt};
+
+/// What a reader found inconsistent, whatever it reads from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// An entry the chain refers to is missing or does not decode.
+    #[error("corrupt {what} entry: {reason}")]
+    Corrupt {
+        /// What kind of entry.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StateError {
+    /// A missing or undecodable `what`.
+    pub fn corrupt(what: &'static str, reason: impl std::fmt::Display) -> Self {
+        Self::Corrupt {
+            what,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Blocks, receipts and the canonical chain.
+pub trait ChainReader {
+    /// Why a read failed.
+    type Error: From<StateError>;
+
+    fn header(&self, hash: &B256) -> Result<Option<Header>, Self::Error>;
+    fn body(&self, hash: &B256) -> Result<Option<BlockBody>, Self::Error>;
+    fn receipts(&self, hash: &B256) -> Result<Option<Vec<Receipt>>, Self::Error>;
+    fn canonical_hash(&self, number: u64) -> Result<Option<B256>, Self::Error>;
+    fn block_number(&self, hash: &B256) -> Result<Option<u64>, Self::Error>;
+    /// (block hash, index) of a transaction in the canonical chain.
+    fn tx_location(&self, tx_hash: &B256) -> Result<Option<(B256, u64)>, Self::Error>;
+    /// Hash of the head block, `None` before genesis is written.
+    fn head_hash(&self) -> Result<Option<B256>, Self::Error>;
+    fn genesis_hash(&self) -> Result<Option<B256>, Self::Error>;
+
+    /// Head header with its hash.
+    fn head(&self) -> Result<Option<(B256, Header)>, Self::Error> {
+        let Some(hash) = self.head_hash()? else {
+            return Ok(None);
+        };
+        let header = self
+            .header(&hash)?
+            .ok_or_else(|| StateError::corrupt("head", format!("header {hash} missing")))?;
+        Ok(Some((hash, header)))
+    }
+}
+
+/// The state, flat: one lookup per account or slot.
+pub trait StateReader {
+    /// Why a read failed.
+    type Error: From<StateError>;
+
+    fn account(&self, address: &Address) -> Result<Option<TrieAccount>, Self::Error>;
+    fn storage(&self, address: &Address, slot: &B256) -> Result<U256, Self::Error>;
+    fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, Self::Error>;
+}
