@@ -6,13 +6,12 @@
 mod common;
 
 use alloy::{
-    network::TransactionBuilder,
     primitives::{Address, B256, Bytes, U256},
     providers::Provider,
-    rpc::types::{TransactionReceipt, TransactionRequest},
+    rpc::types::TransactionReceipt,
     sol_types::SolCall,
 };
-use common::{L1, OWNER, SEQUENCER, USER, addr, assert_reverts_with, ether};
+use common::{L1, OWNER, SEQUENCER, USER, addr, assert_reverts_with, call, ether};
 use keel_l1::{
     OperationState, TimelockCall,
     contracts::{AttestationVerifier, CommonBridge, KeelTimelock, OnChainProposer},
@@ -60,13 +59,6 @@ fn proxies(l1: &L1) -> [(&'static str, Address); 3] {
         ("OnChainProposer", c.on_chain_proposer.proxy),
         ("AttestationVerifier", c.attestation_verifier.proxy),
     ]
-}
-
-fn call(from: usize, to: Address, input: impl Into<Bytes>) -> TransactionRequest {
-    TransactionRequest::default()
-        .with_from(addr(from))
-        .with_to(to)
-        .with_input(input.into())
 }
 
 async fn schedule(

@@ -23,7 +23,7 @@ use alloy::{
 };
 use common::{
     Batch, L1, OWNER, SEQUENCER, SIGNERS, USER, addr, assert_reverts_with, blob_versioned_hash,
-    ether, signer,
+    call, ether, signer,
 };
 use keel_l1::contracts::{CommonBridge, test::TestToken};
 use keel_types::{L1Message, apply_l1_alias, withdrawal_proof, withdrawals_root};
@@ -350,20 +350,13 @@ fn proxies(l1: &L1) -> [(&'static str, Address); 3] {
     ]
 }
 
-fn call_as(from: usize, to: Address, input: Vec<u8>) -> TransactionRequest {
-    TransactionRequest::default()
-        .with_from(addr(from))
-        .with_to(to)
-        .with_input(Bytes::from(input))
-}
-
 async fn pause(l1: &L1, from: usize, proxy: Address) -> Result<TransactionReceipt, String> {
-    l1.send(call_as(from, proxy, Governed::pauseCall {}.abi_encode()))
+    l1.send(call(from, proxy, Governed::pauseCall {}.abi_encode()))
         .await
 }
 
 async fn unpause(l1: &L1, from: usize, proxy: Address) -> Result<TransactionReceipt, String> {
-    l1.send(call_as(from, proxy, Governed::unpauseCall {}.abi_encode()))
+    l1.send(call(from, proxy, Governed::unpauseCall {}.abi_encode()))
         .await
 }
 
@@ -987,7 +980,7 @@ async fn renounce_ownership_is_disabled_on_all_three_contracts() {
         let g = governed(&l1, proxy);
         for from in [OWNER, USER] {
             assert_reverts_with::<CommonBridge::RenounceOwnershipDisabled, _>(
-                l1.send(call_as(
+                l1.send(call(
                     from,
                     proxy,
                     Governed::renounceOwnershipCall {}.abi_encode(),

@@ -132,11 +132,7 @@ async fn call_from(
     to: Address,
     call: impl SolCall,
 ) -> Result<TransactionReceipt, String> {
-    let tx = TransactionRequest::default()
-        .with_from(addr(from))
-        .with_to(to)
-        .with_input(Bytes::from(call.abi_encode()));
-    l1.send(tx).await
+    l1.send(common::call(from, to, call.abi_encode())).await
 }
 
 /// `commitBatch` with a blob to the OnChainProposer at `proposer` (another deployment on the same

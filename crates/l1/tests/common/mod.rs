@@ -291,6 +291,14 @@ impl Batch {
     }
 }
 
+/// A call of `to` with `input` from dev account `from` (for [`L1::send`]).
+pub fn call(from: usize, to: Address, input: impl Into<Bytes>) -> TransactionRequest {
+    TransactionRequest::default()
+        .with_from(addr(from))
+        .with_to(to)
+        .with_input(input.into())
+}
+
 /// The concatenated 65-byte signatures of dev accounts `signers` over the attestation digest of
 /// `public_inputs` for `proposer` on L1 chain `l1_chain_id`.
 pub fn attest_for(
