@@ -22,12 +22,10 @@ use tokio::sync::broadcast;
 use tracing::{debug, info, warn};
 
 use crate::{
-    BlockError, ChainError, StateUpdate, compute_state_update,
-    genesis::write_genesis,
-    recover_senders,
-    senders::recover_senders_on_this_thread,
-    validation::{logs_bloom, validate_body, validate_header, validate_outcome},
+    BlockError, ChainError, StateUpdate, compute_state_update, genesis::write_genesis,
+    recover_senders, senders::recover_senders_on_this_thread,
 };
+use keel_evm::{logs_bloom, validate_body, validate_header, validate_outcome};
 
 /// What importing one block did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -338,7 +336,7 @@ impl Blockchain {
         validate_outcome(&block.header, &outcome).map_err(ExecuteError::Block)?;
         let executed = started.elapsed();
         let update = compute_state_update(state, parent.state_root, &outcome.bundle)
-            .map_err(ExecuteError::Chain)?;
+            .map_err(|e| ExecuteError::Chain(e.into()))?;
         if update.state_root != block.header.state_root {
             return Err(ExecuteError::Block(BlockError::StateRoot {
                 expected: update.state_root,

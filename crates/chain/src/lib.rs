@@ -18,9 +18,7 @@ pub mod mempool;
 mod overlay;
 pub mod rlp_file;
 mod senders;
-mod state_update;
 mod tx_source;
-mod validation;
 
 pub use batch_diff::{BatchDiffBuilder, BatchDiffError};
 pub use blockchain::{
@@ -30,10 +28,11 @@ pub use blockchain::{
 pub use diff_apply::{
     AppliedCheckpoint, BatchCheckpoint, DiffApplier, DiffApplyError, genesis_code_hashes,
 };
-pub use error::{BlockError, ChainError};
+pub use error::ChainError;
+pub use keel_evm::{BlockError, validate_body, validate_header, validate_outcome};
 pub use keel_evm::{SkipReason, TxSource};
+pub use keel_evm::{StateUpdate, compute_state_update};
 pub use mempool::{BlockCandidates, Mempool, MempoolConfig, MempoolError, PrivilegedLimits};
 pub use overlay::PendingOverlay;
 pub use senders::{recover_senders, recover_senders_on_this_thread};
-pub use state_update::{StateUpdate, compute_state_update};
 pub use tx_source::ListTxSource;

@@ -3,14 +3,23 @@
 //! block executor ([`execute_block`]) built on alloy-evm's Ethereum executor: system calls
 //! (EIP-4788, EIP-2935), transactions, withdrawals and EIP-7685 requests.
 //!
-//! It must not write to the store or validate headers: it returns what happened (receipts, gas,
-//! the state changes as a revm `BundleState`) and the caller decides.
+//! It also owns the rules every executor of keel blocks applies the same way, the node importing
+//! a block and the stateless prover re-executing a batch: the consensus checks of a header
+//! against its parent and of an outcome against its header ([`validate_header`],
+//! [`validate_outcome`]), and the new state root from a block's changes
+//! ([`compute_state_update`], over any [`keel_trie::NodeStore`]).
+//!
+//! It must not write to the store: it returns what happened (receipts, gas, the state changes as
+//! a revm `BundleState`, the new trie nodes) and the caller decides.
 
+pub mod batch_diff;
 mod call;
 mod db;
 pub mod diff_budget;
 mod executor;
 mod spec;
+mod state_update;
+mod validation;
 
 pub use call::{
     AccessListInspector, AccessListOutcome, CallResult, EstimateError, call_env,
@@ -23,5 +32,7 @@ pub use executor::{
     PRIVILEGED_DIFF_ROOM, SkipReason, TxSource, build_block, execute_block,
 };
 pub use spec::{EvmSpec, intrinsic_gas, spec_id_at};
+pub use state_update::{StateUpdate, compute_state_update};
+pub use validation::{BlockError, logs_bloom, validate_body, validate_header, validate_outcome};
 
 pub use revm::database::{BundleAccount, BundleState};

@@ -70,3 +70,21 @@ pub trait StateReader {
     fn storage(&self, address: &Address, slot: &B256) -> Result<U256, Self::Error>;
     fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, Self::Error>;
 }
+
+/// How the state changed in one block, as final values per key.
+///
+/// Applied in this order: clear the storage of `wiped_storage` and of deleted accounts, write
+/// `accounts`, write `storage`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StateChanges {
+    /// New account records; `None` deletes the account (and its storage).
+    pub accounts: Vec<(Address, Option<TrieAccount>)>,
+    /// Accounts whose whole storage was cleared before `storage` is applied (self-destructed and
+    /// re-created in the same block).
+    pub wiped_storage: Vec<Address>,
+    /// Final slot values; zero deletes the slot.
+    pub storage: Vec<(Address, B256, U256)>,
+    /// New bytecode by hash. Code is content-addressed and never removed, so diffs read back from
+    /// the store carry none.
+    pub codes: Vec<(B256, Bytes)>,
+}

@@ -29,7 +29,7 @@ pub enum StoreError {
     State(#[from] keel_state::StateError),
     /// A trie lookup failed (a missing or malformed node).
     #[error("trie: {0}")]
-    Trie(keel_trie::TrieError),
+    Trie(#[from] keel_trie::TrieError),
     /// A block's parent is not in the store.
     #[error("block {hash} has unknown parent {parent}")]
     UnknownParent {

@@ -22,9 +22,8 @@ mod trie_state;
 
 pub use checkpoint::{CheckpointError, CheckpointWrite};
 pub use error::StoreError;
-pub use keel_state::{ChainReader, StateError, StateReader};
+pub use keel_state::{ChainReader, StateChanges, StateError, StateReader};
 pub use reader::StoreReader;
-pub use state_diff::StateChanges;
 pub use store::{BlockWrite, Store};
 pub use trie_state::TrieState;
 

@@ -9,6 +9,7 @@ use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableTable};
 use crate::{
     ChainReader, StateChanges, StateReader, StoreError,
     codec::decode,
+    state_diff::StateChangesCodec,
     tables::{self, storage_key, storage_range},
 };
 use keel_types::{BlockBody, Header, Receipt};

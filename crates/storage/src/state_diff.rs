@@ -5,34 +5,16 @@
 //! Applying a diff returns its inverse, read from the flat state just before it is overwritten, so
 //! one function serves both directions.
 
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, U256};
 use alloy_rlp::{Encodable, RlpDecodable, RlpEncodable};
 use alloy_trie::TrieAccount;
 use redb::{ReadableTable, Table};
 
 use crate::{
-    StoreError,
+    StateChanges, StoreError,
     codec::decode,
     tables::{storage_key, storage_range},
 };
-
-/// How the state changed in one block, as final values per key.
-///
-/// Applied in this order: clear the storage of `wiped_storage` and of deleted accounts, write
-/// `accounts`, write `storage`.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct StateChanges {
-    /// New account records; `None` deletes the account (and its storage).
-    pub accounts: Vec<(Address, Option<TrieAccount>)>,
-    /// Accounts whose whole storage was cleared before `storage` is applied (self-destructed and
-    /// re-created in the same block).
-    pub wiped_storage: Vec<Address>,
-    /// Final slot values; zero deletes the slot.
-    pub storage: Vec<(Address, B256, U256)>,
-    /// New bytecode by hash. Code is content-addressed and never removed, so diffs read back from
-    /// the store carry none.
-    pub codes: Vec<(B256, Bytes)>,
-}
 
 #[derive(RlpEncodable, RlpDecodable)]
 struct AccountEntry {
@@ -55,9 +37,16 @@ struct DiffRlp {
     storage: Vec<SlotEntry>,
 }
 
-impl StateChanges {
-    /// RLP encoding of the account and storage parts (codes are not kept: see [`Self::codes`]).
-    pub(crate) fn encode_diff(&self, out: &mut Vec<u8>) {
+/// Encoding and decoding of [`StateChanges`] for the store.
+pub(crate) trait StateChangesCodec: Sized {
+    /// RLP encoding of the account and storage parts (codes are not kept: see
+    /// [`StateChanges::codes`]).
+    fn encode_diff(&self, out: &mut Vec<u8>);
+    fn decode_diff(bytes: &[u8]) -> Result<Self, StoreError>;
+}
+
+impl StateChangesCodec for StateChanges {
+    fn encode_diff(&self, out: &mut Vec<u8>) {
         DiffRlp {
             accounts: self
                 .accounts
@@ -82,7 +71,7 @@ impl StateChanges {
         .encode(out);
     }
 
-    pub(crate) fn decode_diff(bytes: &[u8]) -> Result<Self, StoreError> {
+    fn decode_diff(bytes: &[u8]) -> Result<Self, StoreError> {
         let diff: DiffRlp = decode("state diff", bytes)?;
         Ok(Self {
             accounts: diff

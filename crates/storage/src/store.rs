@@ -16,9 +16,9 @@ use redb::{
 };
 
 use crate::{
-    StoreError, StoreReader,
+    StateChanges, StoreError, StoreReader,
     codec::decode,
-    state_diff::{self, StateChanges},
+    state_diff::{self, StateChangesCodec},
     tables,
 };
 use keel_types::{BlockBody, Header, Receipt};

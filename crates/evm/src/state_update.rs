@@ -1,15 +1,16 @@
 //! From execution's state changes to the new state root: update each touched storage trie, then
 //! the account trie, on the persistent trie. Work is proportional to what the block changed.
+//!
+//! Generic over where the parent state's nodes come from: the node's database, or a prover's
+//! witness. Both compute the root with this one function.
 
 use alloy_primitives::{Address, B256, keccak256};
 use alloy_rlp::Encodable;
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
-use keel_evm::{BundleAccount, BundleState};
-use keel_storage::{StateChanges, StateReader, StoreError};
-use keel_trie::{NodeStore, Trie};
+use keel_state::{StateChanges, StateReader};
+use keel_trie::{NodeStore, Trie, TrieError};
 use rayon::prelude::*;
-
-use crate::ChainError;
+use revm::database::{BundleAccount, BundleState};
 
 /// From this many touched storage tries on, they are updated in parallel.
 const PARALLEL_STORAGE_TRIES: usize = 8;
@@ -36,9 +37,10 @@ pub fn compute_state_update<R>(
     reader: &R,
     parent_root: B256,
     bundle: &BundleState,
-) -> Result<StateUpdate, ChainError>
+) -> Result<StateUpdate, R::Error>
 where
-    R: StateReader<Error = StoreError> + NodeStore + Sync,
+    R: StateReader + NodeStore + Sync,
+    R::Error: From<TrieError> + Send,
 {
     // Storage tries are independent of each other: build them in parallel when there are enough
     // to pay for the fan-out; plain balance/nonce changes are cheap and stay on this thread.
@@ -101,9 +103,10 @@ fn account_update<R>(
     reader: &R,
     address: Address,
     account: &BundleAccount,
-) -> Result<Option<AccountUpdate>, ChainError>
+) -> Result<Option<AccountUpdate>, R::Error>
 where
-    R: StateReader<Error = StoreError> + NodeStore,
+    R: StateReader + NodeStore,
+    R::Error: From<TrieError>,
 {
     let wiped = account.was_destroyed();
     let Some(info) = &account.info else {
