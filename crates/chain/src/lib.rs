@@ -19,6 +19,7 @@ mod overlay;
 pub mod rlp_file;
 mod senders;
 mod tx_source;
+pub mod witness;
 
 pub use batch_diff::{BatchDiffBuilder, BatchDiffError};
 pub use blockchain::{
@@ -36,3 +37,4 @@ pub use mempool::{BlockCandidates, Mempool, MempoolConfig, MempoolError, Privile
 pub use overlay::PendingOverlay;
 pub use senders::{recover_senders, recover_senders_on_this_thread};
 pub use tx_source::ListTxSource;
+pub use witness::{RecordedWitness, WitnessError, record_witness};

@@ -20,14 +20,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_primitives::B256;
 use keel_chain::{BatchDiffBuilder, BatchDiffError, Blockchain};
 use keel_storage::{
     ChainReader, StoreError, StoreReader,
     batches::{BatchBlob, BatchWriteError},
 };
 use keel_types::{
-    Batch, BatchMessage, StateDiff,
+    Batch, BatchMessage, L1Message, StateDiff,
     blob::{BlobError, MAX_BLOB_PAYLOAD, fits_one_blob, pack_blob, smallest_state_diff_payload},
     privileged_rolling_hash, withdrawals_root,
 };
@@ -112,10 +112,7 @@ pub enum SealError {
     },
 }
 
-/// `keccak256("L1Message(address,bytes32,uint256)")`, the Messenger event's topic.
-pub fn l1_message_topic() -> B256 {
-    keccak256("L1Message(address,bytes32,uint256)")
-}
+pub use keel_types::l1_message_topic;
 
 /// The batch being filled.
 #[derive(Debug, Clone)]
@@ -284,7 +281,6 @@ impl BatchSealer {
         let store = self.chain.store();
         let (first_block, last_block) = diff.block_range().unwrap_or_default();
         let number = store.last_batch()?.map_or(1, |b| b.number + 1);
-        let message_topic = l1_message_topic();
         let mut privileged = Vec::new();
         let mut non_privileged = 0u64;
         let mut messages = Vec::new();
@@ -302,19 +298,12 @@ impl BatchSealer {
                 } else {
                     non_privileged += 1;
                 }
-                for log in receipt.logs() {
-                    let topics = log.topics();
-                    if log.address != keel_types::rules::MESSENGER_ADDRESS
-                        || topics.len() != 4
-                        || topics[0] != message_topic
-                    {
-                        continue;
-                    }
+                for message in receipt.logs().iter().filter_map(L1Message::from_log) {
                     messages.push(BatchMessage {
                         tx_hash: *tx.tx_hash(),
-                        sender_on_l2: Address::from_word(topics[1]),
-                        data: topics[2],
-                        message_id: U256::from_be_bytes(topics[3].0),
+                        sender_on_l2: message.sender_on_l2,
+                        data: message.data,
+                        message_id: message.message_id,
                     });
                 }
             }

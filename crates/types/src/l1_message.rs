@@ -15,7 +15,28 @@ pub struct L1Message {
     pub message_id: U256,
 }
 
+/// `keccak256("L1Message(address,bytes32,uint256)")`, the Messenger event's topic.
+pub fn l1_message_topic() -> B256 {
+    keccak256("L1Message(address,bytes32,uint256)")
+}
+
 impl L1Message {
+    /// The message a log carries, if it is an `L1Message` event of the L2 Messenger.
+    pub fn from_log(log: &alloy_primitives::Log) -> Option<Self> {
+        let topics = log.topics();
+        if log.address != crate::rules::MESSENGER_ADDRESS
+            || topics.len() != 4
+            || topics[0] != l1_message_topic()
+        {
+            return None;
+        }
+        Some(Self {
+            sender_on_l2: Address::from_word(topics[1]),
+            data: topics[2],
+            message_id: U256::from_be_bytes(topics[3].0),
+        })
+    }
+
     /// The leaf this message contributes to its batch's withdrawals tree.
     pub fn leaf(&self) -> B256 {
         let mut buf = [0u8; 20 + 32 + 32];

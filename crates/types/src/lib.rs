@@ -19,6 +19,7 @@ pub mod privileged;
 pub mod public_inputs;
 pub mod rules;
 pub mod state_diff;
+pub mod witness;
 
 pub use batch::{Batch, BatchMessage};
 pub use blob::{
@@ -29,7 +30,9 @@ pub use blob::{
 pub use block::{Block, BlockBody, Receipt, SealedHeader, Transaction};
 pub use chain_spec::{ChainSpec, ChainSpecError};
 pub use genesis::{genesis_header, genesis_state_root};
-pub use l1_message::{L1Message, verify_withdrawal_proof, withdrawal_proof, withdrawals_root};
+pub use l1_message::{
+    L1Message, l1_message_topic, verify_withdrawal_proof, withdrawal_proof, withdrawals_root,
+};
 pub use l2_genesis::{L2GenesisConfig, L2GenesisError, l2_genesis};
 pub use privileged::{PrivilegedTx, apply_l1_alias, privileged_rolling_hash};
 pub use public_inputs::{PUBLIC_INPUTS_LEN, PublicInputs};
@@ -37,6 +40,8 @@ pub use state_diff::{
     AccountDiff, CodeChange, DiffHeader, DiffVersion, PrivilegedLog, StateDiff, StateDiffError,
     WithdrawalLog,
 };
+
+pub use witness::ExecutionWitness;
 
 pub use alloy_consensus::Header;
 pub use alloy_genesis::Genesis;

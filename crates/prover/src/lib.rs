@@ -1,0 +1,25 @@
+//! keel-prover: the stateless batch program and the prover side of proving (DESIGN.md section 9).
+//!
+//! - [`ProverInput`]: what a prover gets for one batch (the blocks, the execution witness, the
+//!   blob, the chain config), in a compact binary encoding.
+//! - [`prove_batch`]: the **pure** program. It rebuilds partial tries from the witness, checks
+//!   them against the batch's initial state root, executes every block with the executor the
+//!   sequencer uses, checks every header, recomputes the withdrawals root, the privileged rolling
+//!   hash and the state diff, checks the blob against that diff and the committed versioned hash,
+//!   and outputs the batch's [`PublicInputs`]. No I/O.
+//! - [`ProverBackend`]: how a proof is made from the program's result; [`ExecBackend`] runs the
+//!   program and signs the EIP-712 attestation digest that the L1 AttestationVerifier checks.
+//!
+//! It depends on types, trie, state and evm only: never on the store, the RPC or the sequencer.
+
+mod backend;
+mod input;
+mod program;
+mod witness_state;
+
+pub use backend::{BackendError, BackendKind, ExecBackend, Proof, ProverBackend};
+pub use input::{InputError, ProverInput};
+pub use program::{ProgramError, prove_batch};
+pub use witness_state::{WitnessReadError, WitnessState};
+
+pub use keel_types::PublicInputs;
