@@ -11,7 +11,7 @@
 //! asks, off the block-production path. See `docs/prover.md`.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashSet},
     sync::{Arc, Mutex},
 };
 
@@ -150,9 +150,10 @@ fn canonical_header(reader: &StoreReader, number: u64) -> Result<(B256, Header),
 /// What the recorder handed out, by hash.
 #[derive(Debug, Default)]
 struct Seen {
-    nodes: HashMap<B256, Bytes>,
-    codes: HashMap<B256, Bytes>,
-    keys: HashSet<Bytes>,
+    // Ordered, so a witness is the same bytes however often it is recorded.
+    nodes: BTreeMap<B256, Bytes>,
+    codes: BTreeMap<B256, Bytes>,
+    keys: BTreeSet<Bytes>,
     /// Ancestors of the parent (number → RLP).
     headers: BTreeMap<u64, Bytes>,
 }

@@ -47,7 +47,7 @@ pub enum ProgramError {
         got: B256,
     },
     #[error(
-        "the witness holds node {0}, which no trie under the initial state root reaches (altered or foreign)"
+        "the witness holds node {0}, which no trie under the initial state root reaches (the witness was altered, or lacks a node above it)"
     )]
     UnreachableWitnessNode(B256),
     #[error("the witness lacks trie node {node}, needed by block {block}")]

@@ -12,6 +12,7 @@ pub mod batches;
 pub mod checkpoint;
 mod codec;
 mod error;
+pub mod proofs;
 mod reader;
 pub mod rollup;
 mod send_journal;

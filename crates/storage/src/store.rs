@@ -82,6 +82,7 @@ impl Store {
             txn.open_table(tables::STATE_DIFFS)?;
             crate::rollup::create_tables(&txn)?;
             crate::batches::create_tables(&txn)?;
+            crate::proofs::create_tables(&txn)?;
             crate::send_journal::create_tables(&txn)?;
             txn.open_table(tables::PUBLISHED_CODES)?;
             let mut meta = txn.open_table(tables::META)?;
