@@ -2,6 +2,10 @@
 //! from `genesisBlockHeader` + `pre` and check its hash, import every block (those with
 //! `expectException` must be rejected, the others accepted), then check the head and the post-state.
 //!
+//! Then every block of the canonical chain is executed again **statelessly**, the way the prover
+//! does it: its witness is recorded from the store (`record_witness`), and `keel_prover::prove_batch`
+//! must reach the same state root, receipts root and block hash from the witness alone.
+//!
 //! Prints `N passed, N failed` with the name and reason of every failure. The bar is 98%; the known
 //! failures are listed with reasons in docs/ethereum-tests.md.
 
@@ -11,7 +15,8 @@ use std::{
 };
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use keel_chain::{Blockchain, rlp_file::decode_block};
+use keel_chain::{Blockchain, record_witness, rlp_file::decode_block};
+use keel_prover::{ProverInput, prove_batch};
 use keel_storage::{ChainReader, StateReader, Store};
 use keel_types::ChainSpec;
 use rayon::prelude::*;
@@ -96,8 +101,9 @@ fn network_config(network: &str) -> Result<Value, String> {
 fn run_case(case: &Case) -> Result<(), String> {
     let h = &case.genesis_block_header;
     let field = |k: &str| h.get(k).cloned().unwrap_or(Value::Null);
+    let config = network_config(&case.network)?;
     let genesis = json!({
-        "config": network_config(&case.network)?,
+        "config": config,
         "nonce": field("nonce"),
         "timestamp": field("timestamp"),
         "extraData": field("extraData"),
@@ -145,6 +151,9 @@ fn run_case(case: &Case) -> Result<(), String> {
 
     let reader = chain.store().reader().map_err(|e| e.to_string())?;
     let (head_hash, head) = reader.head().map_err(|e| e.to_string())?.ok_or("no head")?;
+    for number in 1..=head.number {
+        stateless(&chain, &reader, &config, number)?;
+    }
     if head_hash != case.lastblockhash {
         return Err(format!("head {head_hash}, expected {}", case.lastblockhash));
     }
@@ -206,6 +215,43 @@ fn run_case(case: &Case) -> Result<(), String> {
     Ok(())
 }
 
+/// Blocks executed statelessly, over all cases.
+static STATELESS_BLOCKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Execute canonical block `number` from its recorded witness alone, as the prover does.
+fn stateless(
+    chain: &Blockchain,
+    reader: &keel_storage::StoreReader,
+    config: &Value,
+    number: u64,
+) -> Result<(), String> {
+    let recorded = record_witness(reader, chain.spec_arc(), number, number)
+        .map_err(|e| format!("block {number}: witness: {e}"))?;
+    let block = &recorded.blocks[0];
+    let input = ProverInput {
+        batch_number: number,
+        chain_config: config.to_string(),
+        l1_chain_id: 1,
+        on_chain_proposer: Address::ZERO,
+        blocks: vec![Bytes::from(alloy_rlp::encode(block))],
+        witness: recorded.witness.clone(),
+        blob: None,
+        blob_versioned_hash: B256::ZERO,
+    };
+    let inputs = prove_batch(&input).map_err(|e| format!("block {number}: stateless: {e}"))?;
+    if inputs.final_state_root != block.header.state_root
+        || inputs.last_block_hash != block.header.hash_slow()
+        || inputs.initial_state_root != recorded.parent.state_root
+    {
+        return Err(format!(
+            "block {number}: stateless execution gave root {} and hash {}",
+            inputs.final_state_root, inputs.last_block_hash
+        ));
+    }
+    STATELESS_BLOCKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
 #[test]
 fn ethereum_block_tests() {
     let mut files = Vec::new();
@@ -247,6 +293,9 @@ fn ethereum_block_tests() {
     }
     let passed = results.len() - failed.len();
     println!("{passed} passed, {} failed", failed.len());
+    let stateless = STATELESS_BLOCKS.load(std::sync::atomic::Ordering::Relaxed);
+    println!("{stateless} valid blocks also executed statelessly from their witness");
+    assert!(stateless > 0, "no block was executed statelessly");
     let ratio = passed as f64 / results.len() as f64;
     assert!(
         ratio >= 0.98,
