@@ -1,5 +1,10 @@
 //! `debug_getRawHeader`, `debug_getRawBlock`, `debug_getRawTransaction` and
 //! `debug_getRawReceipts`: the consensus encodings (RLP, EIP-2718) of what the store holds.
+//!
+//! `debug_executionWitness(block)`: the execution witness of one block in geth's shape,
+//! `{state, codes, keys, headers}` (trie nodes, bytecodes and key preimages as hex, headers as
+//! header objects, the parent first), recorded by re-executing the block over the trie at its
+//! parent's state root (`keel_chain::record_witness`). For outside provers and debugging.
 
 use alloy_eips::Encodable2718;
 use alloy_primitives::{B256, Bytes};
@@ -7,9 +12,13 @@ use alloy_rpc_types_eth::BlockId;
 use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
 use keel_storage::ChainReader;
 
+use keel_chain::record_witness;
+use keel_types::Header;
+
 use crate::{
     RpcContext,
     block_id::resolve_header,
+    convert::rpc_header,
     error::{RpcError, RpcResult},
     eth_blocks::block_by_id,
 };
@@ -32,7 +41,50 @@ fn raw_transaction(ctx: &RpcContext, hash: B256) -> RpcResult<Bytes> {
         .unwrap_or_default())
 }
 
+/// geth's `ExecutionWitness` JSON.
+#[derive(Debug, Clone, serde::Serialize)]
+struct ExecutionWitnessJson {
+    state: Vec<Bytes>,
+    codes: Vec<Bytes>,
+    keys: Vec<Bytes>,
+    headers: Vec<alloy_rpc_types_eth::Header>,
+}
+
+fn execution_witness(ctx: &RpcContext, id: BlockId) -> RpcResult<ExecutionWitnessJson> {
+    let reader = ctx.reader()?;
+    let (_, header) =
+        resolve_header(&reader, id)?.ok_or_else(|| RpcError::server("block not found"))?;
+    if header.number == 0 {
+        return Err(RpcError::invalid_params(
+            "the genesis block is not executed: it has no witness",
+        ));
+    }
+    let recorded = record_witness(&reader, ctx.chain.spec_arc(), header.number, header.number)
+        .map_err(|e| RpcError::server(format!("recording the witness: {e}")))?;
+    let headers = recorded
+        .witness
+        .headers
+        .iter()
+        .map(|rlp| {
+            let header: Header = alloy_rlp::decode_exact(rlp)
+                .map_err(|e| RpcError::server(format!("witness header: {e}")))?;
+            let hash = header.hash_slow();
+            Ok(rpc_header(header, hash, Some(rlp.len())))
+        })
+        .collect::<RpcResult<Vec<_>>>()?;
+    Ok(ExecutionWitnessJson {
+        state: recorded.witness.state,
+        codes: recorded.witness.codes,
+        keys: recorded.witness.keys,
+        headers,
+    })
+}
+
 pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+    module.register_blocking_method("debug_executionWitness", |params, ctx, _| {
+        let id: BlockId = params.one()?;
+        Ok::<_, ErrorObjectOwned>(execution_witness(&ctx, id)?)
+    })?;
     module.register_blocking_method("debug_getRawHeader", |params, ctx, _| {
         let id: BlockId = params.one()?;
         let reader = ctx.reader()?;
