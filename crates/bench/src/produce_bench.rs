@@ -38,6 +38,16 @@ pub fn run(
     batch: usize,
     dir: &std::path::Path,
 ) -> eyre::Result<ProduceReport> {
+    Ok(produce(config, batch, dir)?.0)
+}
+
+/// [`run`], also returning the node's chain (for benchmarks that go on from the produced blocks)
+/// and the generated genesis JSON.
+pub fn produce(
+    config: &ChainGenConfig,
+    batch: usize,
+    dir: &std::path::Path,
+) -> eyre::Result<(ProduceReport, Blockchain, String)> {
     let generated = generate(config)?;
     let raws: Vec<Vec<u8>> = generated
         .blocks
@@ -47,6 +57,7 @@ pub fn run(
     let (genesis, spec) = ChainSpec::from_genesis_json(&generated.genesis_json)?;
     let store = Store::open(dir.join("keel.redb"))?;
     let chain = Blockchain::open(store, &genesis, spec)?;
+    let node_chain = chain.clone();
     let mempool = Arc::new(Mempool::new(
         MempoolConfig {
             max_txs: raws.len() + 1,
@@ -108,5 +119,5 @@ pub fn run(
             raws.len()
         );
     }
-    Ok(report)
+    Ok((report, node_chain, generated.genesis_json))
 }

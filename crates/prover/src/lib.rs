@@ -19,7 +19,7 @@ mod witness_state;
 
 pub use backend::{BackendError, BackendKind, ExecBackend, Proof, ProverBackend};
 pub use input::{InputError, ProverInput};
-pub use program::{ProgramError, prove_batch};
+pub use program::{ProgramError, prove_batch, warm_up};
 pub use witness_state::{WitnessReadError, WitnessState};
 
 pub use keel_types::PublicInputs;

@@ -20,6 +20,7 @@ use keel_types::{
     CodeChange, L1Message, PublicInputs, StateDiff, decode_state_diff_payload,
     privileged_rolling_hash, unpack_blob, withdrawals_root,
 };
+use rayon::prelude::*;
 
 use crate::{
     InputError, ProverInput,
@@ -86,6 +87,12 @@ pub enum ProgramError {
     TooManyPrivileged,
 }
 
+/// Load what the program needs once per process (the KZG trusted setup, ~150 ms), so the first
+/// batch is not slower than the others. Calling it is optional.
+pub fn warm_up() {
+    let _ = EnvKzgSettings::Default.get();
+}
+
 /// Re-execute the batch statelessly and return its public inputs (see the crate docs).
 pub fn prove_batch(input: &ProverInput) -> Result<PublicInputs, ProgramError> {
     let spec = Arc::new(input.chain_spec()?);
@@ -146,10 +153,11 @@ pub fn prove_batch(input: &ProverInput) -> Result<PublicInputs, ProgramError> {
         }
         validate_header(&spec, &block.header, &previous.0).map_err(invalid)?;
         validate_body(block).map_err(invalid)?;
+        // Signature recovery dominates a batch of transfers: spread it over the cores.
         let senders = block
             .body
             .transactions
-            .iter()
+            .par_iter()
             .enumerate()
             .map(|(index, tx)| {
                 tx.recover_signer()

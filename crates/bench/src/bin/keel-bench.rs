@@ -115,6 +115,17 @@ enum Command {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Time the prover against the sequencer on the same batches: produce the workload's blocks
+    /// (the sequencer, timed), seal them into batches, build each batch's ProverInput (witness
+    /// recorded by re-execution) and re-execute it with the stateless program; print Mgas/s of
+    /// both and the witness bytes per transaction.
+    Prove {
+        #[command(flatten)]
+        gen_args: GenArgs,
+        /// Where to put the datadir; default: system temp.
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Measure the L1 gas of keel's L1 contracts on a local anvil (Prague): deployment, deposits,
     /// `sendToL2`, `commitBatch`, `verifyBatches` and withdrawal claims.
     L1Gas {
@@ -240,6 +251,42 @@ fn main() -> eyre::Result<()> {
             println!(
                 "end to end (admission + production, one core each would overlap them): {:.0} tx/s",
                 per_sec(r.admission + r.production)
+            );
+            Ok(())
+        }
+        Command::Prove { gen_args, workdir } => {
+            let dir = match &workdir {
+                Some(w) => tempfile::tempdir_in(w)?,
+                None => tempfile::tempdir()?,
+            };
+            let r = keel_bench::prove_bench::run(&gen_args.config(), dir.path())?;
+            println!(
+                "sequencer: {} txs, {:.1} Mgas in {:.2}s = {:.1} Mgas/s",
+                r.txs,
+                r.gas as f64 / 1e6,
+                r.production.as_secs_f64(),
+                r.production_mgas()
+            );
+            for b in &r.batches {
+                println!(
+                    "batch {}: {} blocks, {} txs, {:.1} Mgas; input built in {:.2}s ({} B, witness {} B = {:.0} B/tx, {} nodes); proved in {:.2}s = {:.1} Mgas/s",
+                    b.number,
+                    b.blocks,
+                    b.txs,
+                    b.gas as f64 / 1e6,
+                    b.input_build.as_secs_f64(),
+                    b.input_bytes,
+                    b.witness_bytes,
+                    b.witness_bytes as f64 / b.txs.max(1) as f64,
+                    b.witness_nodes,
+                    b.prove.as_secs_f64(),
+                    b.gas as f64 / 1e6 / b.prove.as_secs_f64()
+                );
+            }
+            println!(
+                "stateless re-execution: {:.1} Mgas/s = {:.0}% of the sequencer's production",
+                r.prove_mgas(),
+                100.0 * r.prove_mgas() / r.production_mgas()
             );
             Ok(())
         }
