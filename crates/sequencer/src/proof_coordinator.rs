@@ -349,6 +349,16 @@ impl ProofCoordinator {
                     addr: config.listen,
                     source,
                 })?;
+        Self::with_listener(listener, config, chain, signers)
+    }
+
+    /// Serves on `listener`, already bound (`config.listen` is then only informative).
+    pub fn with_listener(
+        listener: TcpListener,
+        config: ProofCoordinatorConfig,
+        chain: Blockchain,
+        signers: ProverSigners,
+    ) -> Result<Self, CoordinatorError> {
         let local_addr = listener
             .local_addr()
             .map_err(|source| CoordinatorError::Bind {
