@@ -100,11 +100,27 @@ async fn start(
     signers: ProverSigners,
     prover_timeout: Duration,
 ) -> (std::net::SocketAddr, CancellationToken) {
-    let mut config = ProofCoordinatorConfig::new(
+    let (addr, token, _) = start_on(
+        node,
+        signers,
+        prover_timeout,
         "127.0.0.1:0".parse().expect("addr"),
-        context(),
-        dev::DEFAULT_L2_CHAIN_ID,
-    );
+    )
+    .await;
+    (addr, token)
+}
+
+async fn start_on(
+    node: &Node,
+    signers: ProverSigners,
+    prover_timeout: Duration,
+    listen: std::net::SocketAddr,
+) -> (
+    std::net::SocketAddr,
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), keel_sequencer::CoordinatorError>>,
+) {
+    let mut config = ProofCoordinatorConfig::new(listen, context(), dev::DEFAULT_L2_CHAIN_ID);
     config.prover_timeout = prover_timeout;
     config.idle_timeout = Duration::from_secs(30);
     config.max_frame_bytes = 8 * 1024 * 1024;
@@ -113,8 +129,8 @@ async fn start(
         .expect("bind");
     let addr = coordinator.local_addr();
     let token = CancellationToken::new();
-    tokio::spawn(coordinator.run(token.clone()));
-    (addr, token)
+    let handle = tokio::spawn(coordinator.run(token.clone()));
+    (addr, token, handle)
 }
 
 /// A prover connection driven by hand.
@@ -516,4 +532,136 @@ async fn with_threshold_two_a_signer_is_not_handed_a_batch_it_proved() {
     let (batch, _) = conn_c.take_batch().await;
     assert_eq!(batch, 2);
     coordinator.cancel();
+}
+
+/// Proves with a witness missing a node: the program fails, so there is nothing to submit.
+struct BrokenBackend(ExecBackend);
+
+impl ProverBackend for BrokenBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Exec
+    }
+    fn prove(&self, input: &ProverInput) -> Result<Proof, BackendError> {
+        let mut input = input.clone();
+        input.witness.state.clear();
+        self.0.prove(&input)
+    }
+}
+
+fn client_config(
+    addr: std::net::SocketAddr,
+    backend: Arc<dyn ProverBackend>,
+) -> ProverClientConfig {
+    let mut config = ProverClientConfig::new(vec![addr.to_string()], backend);
+    config.poll_interval = Duration::from_millis(100);
+    config.backoff_min = Duration::from_millis(100);
+    config.backoff_max = Duration::from_millis(400);
+    config
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_does_not_prove_is_never_submitted() {
+    let node = node_with_batches(1, 1);
+    let registered = key(0x41);
+    let (addr, coordinator) = start(
+        &node,
+        ProverSigners::fixed([registered.address()], 1),
+        Duration::from_millis(500),
+    )
+    .await;
+    let stop = CancellationToken::new();
+    let client = tokio::spawn(
+        ProverClient::new(client_config(
+            addr,
+            Arc::new(BrokenBackend(ExecBackend::new(registered.clone()))),
+        ))
+        .run(stop.clone()),
+    );
+    // Long enough for the batch to be handed out, fail, time out and be handed out again.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stop.cancel();
+    let stats = client.await.expect("join").expect("run");
+    assert!(stats.failed >= 2, "{stats:?}");
+    assert_eq!(
+        (stats.proved, stats.accepted, stats.rejected),
+        (0, 0, 0),
+        "nothing submitted: {stats:?}"
+    );
+    assert!(stored_signers(&node, 1).is_empty());
+    coordinator.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prover_client_waits_for_its_coordinator_and_follows_it_through_a_restart() {
+    let node = node_with_batches(2, 1);
+    let registered = key(0x41);
+    // A free port, nobody listening yet.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let stop = CancellationToken::new();
+    let client = tokio::spawn(
+        ProverClient::new(client_config(
+            addr,
+            Arc::new(ExecBackend::new(registered.clone())),
+        ))
+        .run(stop.clone()),
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The coordinator comes up: the client connects and proves batch 1.
+    let (_, first, handle) = start_on(
+        &node,
+        ProverSigners::fixed([registered.address()], 1),
+        Duration::from_secs(60),
+        addr,
+    )
+    .await;
+    wait_until("batch 1 proved", || !stored_signers(&node, 1).is_empty()).await;
+    // The node restarts (its coordinator stops, batch 2 is committed, it comes back).
+    first.cancel();
+    handle.await.expect("join").expect("run");
+    node.chain
+        .store()
+        .mark_batch_committed(
+            2,
+            &BatchCommit {
+                tx_hash: B256::repeat_byte(2),
+                l1_block: 102,
+            },
+        )
+        .expect("commit");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, second, _) = start_on(
+        &node,
+        ProverSigners::fixed([registered.address()], 1),
+        Duration::from_secs(60),
+        addr,
+    )
+    .await;
+    wait_until("batch 2 proved", || !stored_signers(&node, 2).is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.cancel();
+    let stats = client.await.expect("join").expect("run");
+    assert!(stats.connection_failures >= 2, "{stats:?}");
+    // Nothing proved or submitted twice.
+    assert_eq!(
+        (stats.proved, stats.accepted, stats.rejected),
+        (2, 2, 0),
+        "{stats:?}"
+    );
+    assert_eq!(stored_signers(&node, 1), vec![registered.address()]);
+    assert_eq!(stored_signers(&node, 2), vec![registered.address()]);
+    second.cancel();
 }
