@@ -166,9 +166,13 @@ impl ProverClient {
                             "the proof coordinator runs another protocol version; upgrade this \
                              prover or the node"
                         ),
-                        _ => warn!(
+                        SessionError::Connect(_) | SessionError::ConnectTimeout => warn!(
                             %coordinator, error = %e, retry_in_ms = backoff.as_millis() as u64,
                             "can't reach the proof coordinator; retrying"
+                        ),
+                        _ => warn!(
+                            %coordinator, error = %e, retry_in_ms = backoff.as_millis() as u64,
+                            "lost the connection to the proof coordinator; reconnecting"
                         ),
                     }
                     tokio::select! {
