@@ -8,13 +8,28 @@ mod common;
 
 use std::{
     io::{BufRead, BufReader},
+    path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::mpsc,
+    sync::{OnceLock, mpsc},
     time::{Duration, Instant},
 };
 
 use common::Node;
 use keel_types::dev;
+
+/// A copy of the `keel` binary made when the test starts: the target directory is shared with
+/// other builds, which may replace the binary while a test runs.
+fn keel_bin() -> PathBuf {
+    static COPY: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keel");
+        std::fs::copy(env!("CARGO_BIN_EXE_keel"), &path).expect("copy keel");
+        (dir, path)
+    })
+    .1
+    .clone()
+}
 
 struct Prover {
     child: Child,
@@ -24,7 +39,7 @@ struct Prover {
 
 impl Prover {
     fn start(coordinators: &str, key: &str, extra: &[&str]) -> Prover {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
+        let mut child = Command::new(keel_bin())
             .args([
                 "l2",
                 "prover",
@@ -72,12 +87,24 @@ impl Prover {
                     }
                     self.seen.push(line);
                 }
-                Err(_) => panic!(
-                    "the prover logged {} of {count} lines with {needles:?} in {timeout:?}; its \
-                     log:\n{}",
-                    found.len(),
-                    self.seen.join("\n")
-                ),
+                Err(_) => {
+                    let exited = match self.child.try_wait() {
+                        Ok(Some(status)) => {
+                            let mut stderr = String::new();
+                            if let Some(mut pipe) = self.child.stderr.take() {
+                                let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+                            }
+                            format!("it exited with {status}; stderr:\n{stderr}")
+                        }
+                        _ => "it is still running".into(),
+                    };
+                    panic!(
+                        "the prover logged {} of {count} lines with {needles:?} in {timeout:?}; \
+                         {exited}; its log:\n{}",
+                        found.len(),
+                        self.seen.join("\n")
+                    )
+                }
             }
         }
         found
@@ -115,6 +142,7 @@ fn dev_key(i: usize) -> String {
 
 #[test]
 fn with_no_coordinator_it_keeps_retrying_and_stops_cleanly_on_sigterm() {
+    keel_bin();
     // A port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -143,8 +171,9 @@ fn with_no_coordinator_it_keeps_retrying_and_stops_cleanly_on_sigterm() {
 
 #[test]
 fn bad_flags_give_a_clear_error() {
+    keel_bin();
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_keel"))
+        let out = Command::new(keel_bin())
             .args(["l2", "prover"])
             .args(args)
             .env_remove("KEEL_PROOF_COORDINATORS")
@@ -193,6 +222,7 @@ fn bad_flags_give_a_clear_error() {
 
 #[test]
 fn a_registered_prover_process_proves_the_dev_nodes_batches_and_an_unregistered_one_is_rejected() {
+    keel_bin();
     let node = Node::start(&["--dev", "--committer.commit-time", "1000"]);
     let coordinator = node.wait_for_line("Proof coordinator:");
     // Dev account 0 deployed the contracts and is the verifier's only signer (threshold 1).
