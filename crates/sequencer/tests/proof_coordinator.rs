@@ -665,3 +665,33 @@ async fn a_prover_client_waits_for_its_coordinator_and_follows_it_through_a_rest
     assert_eq!(stored_signers(&node, 2), vec![registered.address()]);
     second.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prover_client_moves_past_a_dead_coordinator_to_a_live_one() {
+    let node = node_with_batches(1, 1);
+    let registered = key(0x41);
+    let (live, coordinator) = start(
+        &node,
+        ProverSigners::fixed([registered.address()], 1),
+        Duration::from_secs(60),
+    )
+    .await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let mut config = client_config(live, Arc::new(ExecBackend::new(registered.clone())));
+    config.coordinators = vec![dead.to_string(), live.to_string()];
+    let stop = CancellationToken::new();
+    let client = tokio::spawn(ProverClient::new(config).run(stop.clone()));
+    wait_until("batch 1 proved", || !stored_signers(&node, 1).is_empty()).await;
+    stop.cancel();
+    let stats = client.await.expect("join").expect("run");
+    assert!(
+        stats.connection_failures >= 1,
+        "the dead one was tried first: {stats:?}"
+    );
+    assert_eq!(stats.accepted, 1, "{stats:?}");
+    assert_eq!(stored_signers(&node, 1), vec![registered.address()]);
+    coordinator.cancel();
+}
