@@ -10,14 +10,20 @@
 //! - [`ProverBackend`]: how a proof is made from the program's result; [`ExecBackend`] runs the
 //!   program and signs the EIP-712 attestation digest that the L1 AttestationVerifier checks.
 //!
+//! - [`protocol`] and [`client`]: the coordinator ⇄ prover protocol over TCP and the loop of
+//!   `keel l2 prover`. These two modules do I/O (tokio); the program never uses them.
+//!
 //! It depends on types, trie, state and evm only: never on the store, the RPC or the sequencer.
 
 mod backend;
+pub mod client;
 mod input;
 mod program;
+pub mod protocol;
 mod witness_state;
 
 pub use backend::{BackendError, BackendKind, ExecBackend, Proof, ProverBackend};
+pub use client::{ClientError, ClientStats, ProverClient, ProverClientConfig, SessionError};
 pub use input::{InputError, ProverInput};
 pub use program::{ProgramError, prove_batch, warm_up};
 pub use witness_state::{WitnessReadError, WitnessState};

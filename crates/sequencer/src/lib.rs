@@ -9,6 +9,7 @@ pub mod batch_sealer;
 mod block_producer;
 pub mod l1_committer;
 pub mod l1_watcher;
+pub mod proof_coordinator;
 pub mod prover_input;
 pub mod store_journal;
 pub mod supervisor;
@@ -20,6 +21,9 @@ pub use block_producer::{
 };
 pub use l1_committer::{CommitterError, L1Committer, L1CommitterConfig};
 pub use l1_watcher::{L1Watcher, L1WatcherConfig, MemorySink, PrivilegedTxSink};
+pub use proof_coordinator::{
+    CoordinatorError, ProofCoordinator, ProofCoordinatorConfig, ProverSigners, SignerSourceError,
+};
 pub use prover_input::{ProverInputContext, ProverInputError, build_prover_input};
 pub use store_journal::StoreJournal;
 pub use supervisor::{Supervisor, SupervisorError};

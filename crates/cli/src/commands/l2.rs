@@ -55,6 +55,11 @@ pub enum L2Command {
     /// (upgrade, unpause, parameter change), wait the delay, `execute` it; `status` shows where
     /// it stands (docs/contracts.md, "Governance").
     Timelock(super::timelock::TimelockCli),
+    /// Run a prover: ask the node's proof coordinator(s) for committed batches, re-execute each
+    /// statelessly, sign its public inputs with --prover.private-key (a registered
+    /// AttestationVerifier signer) and submit the proof; repeat. Reconnects with backoff while
+    /// a coordinator is down. Run several, on this machine or others (docs/prover.md).
+    Prover(super::prover::ProverArgs),
 }
 
 /// Dispatches `keel l2 [SUBCOMMAND]`.
@@ -65,6 +70,7 @@ pub fn dispatch(cli: L2Cli) -> eyre::Result<()> {
         Some(L2Command::Genesis(args)) => super::genesis::run(args),
         Some(L2Command::Reconstruct(args)) => super::reconstruct::run(args),
         Some(L2Command::Timelock(cli)) => super::timelock::run(cli),
+        Some(L2Command::Prover(args)) => super::prover::run(args),
     }
 }
 
@@ -102,6 +108,8 @@ pub struct L2Args {
     pub watcher: WatcherArgs,
     #[command(flatten)]
     pub committer: CommitterArgs,
+    #[command(flatten)]
+    pub proof_coordinator: super::prover::ProofCoordinatorArgs,
 }
 
 #[derive(Debug, Args)]
@@ -381,6 +389,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     );
     supervisor.spawn("batch_sealer", sealer.run(token.clone()));
     let mut committer_address = None;
+    let mut proof_coordinator = None;
     if let Some(l1) = l1.as_ref().filter(|l1| !l1.eth_rpc_url.is_empty()) {
         let signer = match (args.committer.l1_private_key, &dev_l1) {
             (Some(key), _) => {
@@ -428,6 +437,18 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
                     sender,
                 );
                 supervisor.spawn("l1_committer", committer.run(token.clone()));
+                proof_coordinator = Some(
+                    super::prover::start_coordinator(
+                        &mut supervisor,
+                        &args.proof_coordinator,
+                        args.dev,
+                        &chain,
+                        &genesis,
+                        l1,
+                        token.clone(),
+                    )
+                    .await?,
+                );
             }
         }
     }
@@ -446,6 +467,9 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             println!("  L1 OnChainProposer:  {}", l1.on_chain_proposer);
             if let Some(committer) = committer_address {
                 println!("  L1 committer:        {committer}");
+            }
+            if let Some(addr) = proof_coordinator {
+                println!("  Proof coordinator:   {addr}");
             }
             if let Some(url) = l1.eth_rpc_url.first() {
                 println!("  L1 RPC:              {url}");
@@ -494,7 +518,7 @@ async fn supervise_rpc(
 }
 
 /// Ctrl-C or SIGTERM.
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

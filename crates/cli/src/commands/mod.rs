@@ -6,5 +6,6 @@ pub mod export;
 pub mod genesis;
 pub mod import;
 pub mod l2;
+pub mod prover;
 pub mod reconstruct;
 pub mod timelock;

@@ -33,6 +33,10 @@ impl Node {
         let mut command = Command::new(env!("CARGO_BIN_EXE_keel"));
         command.envs(env.iter().copied());
         command.args(["l2", "--http.port", "0"]);
+        // Nodes of parallel tests must not all take the coordinator's default port.
+        if !extra.contains(&"--proof-coordinator.port") {
+            command.args(["--proof-coordinator.port", "0"]);
+        }
         if !extra.contains(&"--block-producer.block-time") {
             command.args(["--block-producer.block-time", "200"]);
         }
