@@ -8,7 +8,7 @@ use std::{
 
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_eips::eip4844::{
-    BYTES_PER_BLOB, Blob, BlobTransactionSidecar, env_settings::EnvKzgSettings,
+    BYTES_PER_BLOB, c_kzg, env_settings::EnvKzgSettings, kzg_to_versioned_hash,
 };
 use alloy_primitives::{Address, B256, KECCAK256_EMPTY};
 use alloy_trie::EMPTY_ROOT_HASH;
@@ -353,14 +353,13 @@ fn check_blob(
         )));
     }
 
-    let sidecar = BlobTransactionSidecar::try_from_blobs_with_settings(
-        vec![Blob::from(*bytes)],
-        EnvKzgSettings::Default.get(),
-    )
-    .map_err(|e| ProgramError::Kzg(e.to_string()))?;
-    let computed = sidecar
-        .versioned_hash_for_blob(0)
-        .ok_or_else(|| ProgramError::Kzg("no commitment".into()))?;
+    // The commitment only: the KZG proof a blob transaction carries is the committer's business.
+    let blob = c_kzg::Blob::from_bytes(bytes).map_err(|e| ProgramError::Kzg(e.to_string()))?;
+    let commitment = EnvKzgSettings::Default
+        .get()
+        .blob_to_kzg_commitment(&blob)
+        .map_err(|e| ProgramError::Kzg(e.to_string()))?;
+    let computed = kzg_to_versioned_hash(commitment.to_bytes().as_slice());
     if computed != committed_hash {
         return Err(ProgramError::BlobHashMismatch {
             computed,
