@@ -8,6 +8,7 @@
 pub mod batch_sealer;
 mod block_producer;
 pub mod l1_committer;
+pub mod l1_proof_sender;
 pub mod l1_watcher;
 pub mod prover_input;
 pub mod store_journal;
@@ -19,6 +20,7 @@ pub use block_producer::{
     DEFAULT_MAX_STATE_DIFF_BYTES,
 };
 pub use l1_committer::{CommitterError, L1Committer, L1CommitterConfig};
+pub use l1_proof_sender::{L1ProofSender, L1ProofSenderConfig, ProofSenderError};
 pub use l1_watcher::{L1Watcher, L1WatcherConfig, MemorySink, PrivilegedTxSink};
 pub use prover_input::{ProverInputContext, ProverInputError, build_prover_input};
 pub use store_journal::StoreJournal;
