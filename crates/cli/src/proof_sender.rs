@@ -58,7 +58,7 @@ pub struct ProofSenderArgs {
         value_name = "KEY",
         hide_env_values = true
     )]
-    pub l1_private_key: Option<B256>,
+    pub verifier_l1_private_key: Option<B256>,
 }
 
 /// Starts the proof sender under `supervisor` (as `l1_proof_sender`), sending through
@@ -78,7 +78,7 @@ pub fn spawn(
 ) -> eyre::Result<Option<Address>> {
     let client =
         L1Client::new(L1ClientConfig::new(l1.eth_rpc_url.clone())).wrap_err("--eth.rpc-url")?;
-    let sender = match (args.l1_private_key, committer_sender) {
+    let sender = match (args.verifier_l1_private_key, committer_sender) {
         (Some(key), committer) => {
             let signer = PrivateKeySigner::from_bytes(&key)
                 .wrap_err("--proof-coordinator.l1-private-key")?;

@@ -386,15 +386,28 @@ impl L1ProofSender {
         Ok(())
     }
 
+    /// `lastVerifiedBatch()` at `at`; 0 where the proposer has no code yet (a block before
+    /// the deployment finished).
     async fn l1_last_verified(&self, at: BlockId) -> Result<u64, ProofSenderError> {
-        let last = self
+        let call = OnChainProposer::lastVerifiedBatchCall {};
+        let out = self
             .client
-            .call_sol(
+            .call(
                 self.config.on_chain_proposer,
-                &OnChainProposer::lastVerifiedBatchCall {},
+                Bytes::from(call.abi_encode()),
                 at,
             )
             .await?;
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let last =
+            OnChainProposer::lastVerifiedBatchCall::abi_decode_returns(&out).map_err(|e| {
+                L1ClientError::Decode {
+                    what: OnChainProposer::lastVerifiedBatchCall::SIGNATURE,
+                    message: e.to_string(),
+                }
+            })?;
         Ok(u64::try_from(last).unwrap_or(u64::MAX))
     }
 
