@@ -306,12 +306,14 @@ impl L1ProofSender {
             self.send_run(entry.key, first, last, L1TxRequest::default())
                 .await?;
         }
-        self.catch_up().await
+        self.catch_up().await?;
+        Ok(())
     }
 
     /// Records the batches L1 has verified (as of `confirmations` blocks below its head) that the
-    /// store has not, from their `BatchVerified` events. Sends nothing.
-    pub async fn catch_up(&self) -> Result<(), ProofSenderError> {
+    /// store has not, from their `BatchVerified` events. Sends nothing. Returns L1's
+    /// `lastVerifiedBatch` at its head (which may be ahead of what was recorded).
+    pub async fn catch_up(&self) -> Result<u64, ProofSenderError> {
         let proposer = self.config.on_chain_proposer;
         let head = self.client.block_number().await?;
         let l1_latest = self.l1_last_verified(BlockId::latest()).await?;
@@ -328,7 +330,7 @@ impl L1ProofSender {
             .await?;
         let upto = l1_settled.min(self.store.last_committed_batch()?);
         if upto <= local {
-            return Ok(());
+            return Ok(l1_latest);
         }
         let mut events: BTreeMap<u64, (B256, u64)> = BTreeMap::new();
         for log in self
@@ -383,7 +385,7 @@ impl L1ProofSender {
             );
             first = last + 1;
         }
-        Ok(())
+        Ok(l1_latest)
     }
 
     /// `lastVerifiedBatch()` at `at`; 0 where the proposer has no code yet (a block before
@@ -561,7 +563,12 @@ impl L1ProofSender {
     /// Records what L1 verified, then sends `verifyBatches` for the next run if there is one;
     /// returns whether it verified something.
     pub async fn verify_next(&self) -> Result<bool, ProofSenderError> {
-        self.catch_up().await?;
+        let l1_latest = self.catch_up().await?;
+        if l1_latest > self.store.last_verified_batch()? {
+            // Verified on L1 by someone else, not yet `confirmations` deep: record it then.
+            debug!(l1_latest, "L1 has verified batches not yet settled; waiting");
+            return Ok(false);
+        }
         let Some(run) = self.next_run().await? else {
             return Ok(false);
         };
@@ -591,10 +598,11 @@ impl L1ProofSender {
             Ok(confirmed) => confirmed,
             Err(source @ (SendError::Reverted { .. } | SendError::NonceTaken { .. })) => {
                 // Someone else may have verified these batches meanwhile.
-                self.catch_up().await?;
-                if self.store.last_verified_batch()? >= last {
+                let l1_latest = self.catch_up().await?;
+                if l1_latest >= last {
                     warn!(batches = format!("{first}..={last}"), error = %source,
-                        "verifyBatches failed but L1 has verified these batches: recorded from L1");
+                        "verifyBatches failed but L1 has verified these batches: they are \
+                         recorded from L1's events");
                     self.finish(key);
                     return Ok(());
                 }
