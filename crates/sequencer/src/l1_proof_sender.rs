@@ -566,7 +566,10 @@ impl L1ProofSender {
         let l1_latest = self.catch_up().await?;
         if l1_latest > self.store.last_verified_batch()? {
             // Verified on L1 by someone else, not yet `confirmations` deep: record it then.
-            debug!(l1_latest, "L1 has verified batches not yet settled; waiting");
+            debug!(
+                l1_latest,
+                "L1 has verified batches not yet settled; waiting"
+            );
             return Ok(false);
         }
         let Some(run) = self.next_run().await? else {
