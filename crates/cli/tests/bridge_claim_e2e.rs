@@ -97,6 +97,12 @@ async fn eth_and_erc20_withdrawals_are_tracked_and_claimed_once_on_l1() {
     // 1. No batch is sealed (long commit time): an ERC20 reaches L2, and two withdrawals are
     //    made; they are in blocks only.
     let node = start(&node_args(&l1, &datadir_str, "600000"), &[]);
+    // ETH on the L1 bridge for the ETH claim: a deposit.
+    stdout_of(&bridge(
+        &l1,
+        &node,
+        &["deposit", "--amount", "2ether", "--private-key", &key(5)],
+    ));
     let l1_as_3 = provider_as(&l1.anvil.url, 3);
     let token = TestToken::deploy(&l1_as_3).await.expect("TestToken");
     assert!(

@@ -425,6 +425,15 @@ pub async fn claim(a: ClaimArgs) -> eyre::Result<()> {
             }
         };
         let receipt = pending
+            .map_err(|e| {
+                let reason = e
+                    .as_revert_data()
+                    .and_then(|data| keel_l1::sender::decode_keel_revert(&data));
+                match reason {
+                    Some(reason) => eyre!("the L1 bridge refuses the claim: {reason}"),
+                    None => eyre!(e),
+                }
+            })
             .wrap_err_with(|| format!("sending the claim of message {}", w.message_id))?
             .get_receipt()
             .await
