@@ -428,6 +428,11 @@ impl L1ProofSender {
         if first > last_committed {
             return Ok(None);
         }
+        if self.store.batch_proofs(first)?.is_empty() {
+            // Nothing to check on L1 yet.
+            self.log_waiting(first, "no attestation".into());
+            return Ok(None);
+        }
         let proposer = self.config.on_chain_proposer;
         let verifiers = self
             .client

@@ -47,7 +47,9 @@ pub enum BridgeCommand {
     Balance(BalanceArgs),
     /// Claim on L1 every withdrawal (ETH and ERC20) of an L2 transaction once its batch is
     /// verified (--wait waits for that); refuses, before sending, a message already claimed.
-    /// Prints the L1 transaction(s).
+    /// Sent from --private-key: the withdrawal's receiver is paid either way (through the
+    /// bridge's claim…For functions when the key is another account). Prints the L1
+    /// transaction(s).
     Claim(super::bridge_claim::ClaimArgs),
     /// Say where the withdrawals of an L2 transaction are: pending, in a block, in a sealed,
     /// committed or verified batch (with the L1 transactions), or claimed.
