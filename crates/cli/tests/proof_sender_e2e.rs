@@ -9,6 +9,8 @@
 //! - Killed after sending (after the broadcast, or after the confirmation before the store
 //!   write), the restarted node sends nothing twice and records the verification.
 //! - Batches someone else verified on L1 are recorded from L1, without a transaction.
+//! - With a 2-of-3 verifier, a batch waits for two attestations of registered signers: one, or
+//!   one plus an unregistered key's, is not enough.
 
 mod common;
 
@@ -19,7 +21,7 @@ use alloy::{
     primitives::{B256, Bytes, U256},
     providers::{Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
-    sol_types::SolEvent,
+    sol_types::{SolCall, SolEvent},
 };
 use common::{
     key,
@@ -265,4 +267,46 @@ async fn batches_verified_on_l1_by_someone_else_are_recorded_without_a_transacti
         nonce_before,
         "the node sent nothing"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_waits_for_the_threshold_of_registered_signers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Dev accounts 0, 1 and 2 registered, two of them needed.
+    let l1 = TestL1::start_with_verifier(dir.path(), Some(1), false, &[0, 1, 2], 2).await;
+    let datadir = dir.path().join("data");
+    commit_batches(&l1, &datadir, 1).await;
+    // Signer 0 and dev account 9, which is not registered.
+    prove(&l1, &datadir, &[1], &[0, 9]);
+    let args = node_args(&l1, datadir.to_str().expect("utf-8"), "600000");
+    let node = start(&args, &[]);
+    let head = l1.provider.get_block_number().await.expect("head");
+    while l1.provider.get_block_number().await.expect("head") < head + 4 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(batch_json(&node, 1).await["status"], "committed");
+    assert_eq!(l1_last_verified(&l1).await, 0);
+    node.terminate();
+
+    // A second registered signer: verified, with two signatures in the batch's proof.
+    prove(&l1, &datadir, &[1], &[2]);
+    let node = start(&args, &[]);
+    let b1 = wait_verified(&node, 1).await;
+    node.terminate();
+    let tx = l1
+        .provider
+        .get_transaction_by_hash(hash_of(&b1, "verifyTxHash"))
+        .await
+        .expect("tx")
+        .expect("exists");
+    let call = OnChainProposer::verifyBatchesCall::abi_decode(tx.input()).expect("verifyBatches");
+    assert_eq!(call.firstBatch, U256::from(1));
+    assert_eq!(call.proofs.len(), 1, "one batch");
+    assert_eq!(call.proofs[0].len(), 1, "one verifier");
+    assert_eq!(
+        call.proofs[0][0].len(),
+        2 * 65,
+        "two signatures: signers 0 and 2, not 9"
+    );
+    assert_eq!(l1_last_verified(&l1).await, 1);
 }
