@@ -384,7 +384,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     );
     supervisor.spawn("batch_sealer", sealer.run(token.clone()));
     let mut committer_address = None;
-    let mut prover_sender_address = None;
+    let mut proof_sender_address = None;
     if let Some(l1) = l1.as_ref().filter(|l1| !l1.eth_rpc_url.is_empty()) {
         let mut committer_sender = None;
         let signer = match (args.committer.l1_private_key, &dev_l1) {
@@ -425,7 +425,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
                 committer_sender = Some(sender);
             }
         }
-        prover_sender_address = crate::proof_sender::spawn(
+        proof_sender_address = crate::proof_sender::spawn(
             &args.proof_sender,
             args.dev,
             l1,
@@ -452,7 +452,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             if let Some(committer) = committer_address {
                 println!("  L1 committer:        {committer}");
             }
-            if let Some(verifier) = prover_sender_address {
+            if let Some(verifier) = proof_sender_address {
                 println!("  L1 proof sender:     {verifier}");
             }
             if let Some(url) = l1.eth_rpc_url.first() {
