@@ -6,6 +6,7 @@ mod dev_l1;
 mod journal;
 mod l1_config;
 mod privileged_check;
+mod proof_sender;
 
 use clap::{Parser, Subcommand};
 

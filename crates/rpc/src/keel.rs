@@ -2,9 +2,13 @@
 //!
 //! - `keel_batchNumber` → the last sealed batch number (0 before the first).
 //! - `keel_getBatchByNumber(n)` / `keel_getBatchByBlock(blockNumber)` → the batch, or `null` if
-//!   it is not sealed. `status` is `"sealed"` or `"committed"` (then `commitTxHash` and
-//!   `commitL1Block` say where on L1, counted once the committer's confirmations have passed);
-//!   `blobVersionedHash` is the versioned hash of its blob (`null` in validium mode).
+//!   it is not sealed. `status` is `"sealed"`, `"committed"` (then `commitTxHash` and
+//!   `commitL1Block` say where on L1, counted once the committer's confirmations have passed) or
+//!   `"verified"` (its proofs were accepted by the OnChainProposer's `verifyBatches`:
+//!   `verifyTxHash` and `verifyL1Block` say where, counted once the L1ProofSender's
+//!   confirmations have passed; a verified batch still carries its commit fields). Its
+//!   withdrawals can be claimed on L1 once it is verified. `blobVersionedHash` is the versioned
+//!   hash of its blob (`null` in validium mode).
 //! - `keel_getWithdrawalProof(txHash)` → for each `L1Message` of that transaction,
 //!   `{batchNumber, messageId, messageHash, leaf, proof}`: `messageHash` is the message data (for
 //!   a withdrawal, the hash of what is withdrawn), `leaf` its leaf in the batch's withdrawals tree
@@ -36,7 +40,7 @@ struct BatchJson {
     non_privileged_tx_count: U64,
     /// Data hashes of the batch's L1 messages, in message order.
     l1_messages: Vec<B256>,
-    /// `sealed` or `committed`.
+    /// `sealed`, `committed` or `verified`.
     status: &'static str,
     /// The versioned hash of the batch's blob (none in validium mode).
     blob_versioned_hash: Option<B256>,
@@ -44,6 +48,10 @@ struct BatchJson {
     commit_tx_hash: Option<B256>,
     /// The L1 block of that transaction.
     commit_l1_block: Option<U64>,
+    /// The L1 `verifyBatches` transaction, once verified.
+    verify_tx_hash: Option<B256>,
+    /// The L1 block of that transaction.
+    verify_l1_block: Option<U64>,
 }
 
 /// One entry of `keel_getWithdrawalProof`.
@@ -62,6 +70,7 @@ fn batch_json(ctx: &RpcContext, batch: Batch) -> Result<BatchJson, RpcError> {
     let messages = store.batch_messages(batch.number)?.unwrap_or_default();
     let blob = store.batch_blob(batch.number)?;
     let commit = store.batch_commit(batch.number)?;
+    let verification = store.batch_verification(batch.number)?;
     Ok(BatchJson {
         number: U64::from(batch.number),
         first_block: U64::from(batch.first_block),
@@ -72,14 +81,16 @@ fn batch_json(ctx: &RpcContext, batch: Batch) -> Result<BatchJson, RpcError> {
         withdrawals_root: batch.withdrawals_root,
         non_privileged_tx_count: U64::from(batch.non_privileged_tx_count),
         l1_messages: messages.iter().map(|m| m.data).collect(),
-        status: if commit.is_some() {
-            "committed"
-        } else {
-            "sealed"
+        status: match (&commit, &verification) {
+            (_, Some(_)) => "verified",
+            (Some(_), None) => "committed",
+            (None, None) => "sealed",
         },
         blob_versioned_hash: blob.map(|b| b.versioned_hash),
         commit_tx_hash: commit.map(|c| c.tx_hash),
         commit_l1_block: commit.map(|c| U64::from(c.l1_block)),
+        verify_tx_hash: verification.map(|v| v.tx_hash),
+        verify_l1_block: verification.map(|v| U64::from(v.l1_block)),
     })
 }
 

@@ -196,5 +196,46 @@ async fn withdrawal_proofs_verify_against_the_sealed_batch() {
         (2, 3, 3)
     );
     assert_eq!(batch2.withdrawals_root, B256::ZERO);
+
+    // Committed, then verified on L1: the status and the L1 transactions follow the store, and a
+    // verified batch keeps its commit.
+    let store = node.chain.store();
+    store
+        .mark_batch_committed(
+            1,
+            &keel_storage::batches::BatchCommit {
+                tx_hash: B256::repeat_byte(0xc1),
+                l1_block: 7,
+            },
+        )
+        .expect("commit");
+    let committed = rpc(&node, "keel_getBatchByNumber", json!(["0x1"])).await;
+    assert_eq!(committed["status"], json!("committed"));
+    assert_eq!(committed["verifyTxHash"], json!(null));
+    assert_eq!(committed["verifyL1Block"], json!(null));
+    store
+        .mark_batches_verified(
+            1,
+            1,
+            &keel_storage::proofs::BatchVerification {
+                tx_hash: B256::repeat_byte(0xd1),
+                l1_block: 9,
+            },
+        )
+        .expect("verify");
+    let verified = rpc(&node, "keel_getBatchByNumber", json!(["0x1"])).await;
+    assert_eq!(verified["status"], json!("verified"), "{verified}");
+    assert_eq!(b256(&verified["verifyTxHash"]), B256::repeat_byte(0xd1));
+    assert_eq!(verified["verifyL1Block"], json!("0x9"));
+    assert_eq!(b256(&verified["commitTxHash"]), B256::repeat_byte(0xc1));
+    assert_eq!(verified["commitL1Block"], json!("0x7"));
+    assert_eq!(
+        rpc(&node, "keel_getBatchByBlock", json!(["0x2"])).await,
+        verified
+    );
+    assert_eq!(
+        rpc(&node, "keel_getBatchByNumber", json!(["0x2"])).await["status"],
+        json!("sealed")
+    );
     node.stop().await;
 }

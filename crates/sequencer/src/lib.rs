@@ -8,6 +8,7 @@
 pub mod batch_sealer;
 mod block_producer;
 pub mod l1_committer;
+pub mod l1_proof_sender;
 pub mod l1_watcher;
 pub mod proof_coordinator;
 pub mod prover_input;
@@ -20,6 +21,7 @@ pub use block_producer::{
     DEFAULT_MAX_STATE_DIFF_BYTES,
 };
 pub use l1_committer::{CommitterError, L1Committer, L1CommitterConfig};
+pub use l1_proof_sender::{L1ProofSender, L1ProofSenderConfig, ProofSenderError};
 pub use l1_watcher::{L1Watcher, L1WatcherConfig, MemorySink, PrivilegedTxSink};
 pub use proof_coordinator::{
     CoordinatorError, ProofCoordinator, ProofCoordinatorConfig, ProverSigners, SignerSourceError,

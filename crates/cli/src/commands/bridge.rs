@@ -45,6 +45,15 @@ pub enum BridgeCommand {
     WithdrawErc20(WithdrawErc20Args),
     /// Show an account's ETH (and optionally token) balances on L1 and L2.
     Balance(BalanceArgs),
+    /// Claim on L1 every withdrawal (ETH and ERC20) of an L2 transaction once its batch is
+    /// verified (--wait waits for that); refuses, before sending, a message already claimed.
+    /// Sent from --private-key: the withdrawal's receiver is paid either way (through the
+    /// bridge's claim…For functions when the key is another account). Prints the L1
+    /// transaction(s).
+    Claim(super::bridge_claim::ClaimArgs),
+    /// Say where the withdrawals of an L2 transaction are: pending, in a block, in a sealed,
+    /// committed or verified batch (with the L1 transactions), or claimed.
+    Status(super::bridge_claim::StatusArgs),
 }
 
 /// The L1 and L2 JSON-RPC endpoints.
@@ -206,11 +215,13 @@ pub fn run(cli: BridgeCli) -> eyre::Result<()> {
             BridgeCommand::Withdraw(a) => withdraw(a).await,
             BridgeCommand::WithdrawErc20(a) => withdraw_erc20(a).await,
             BridgeCommand::Balance(a) => balance(a).await,
+            BridgeCommand::Claim(a) => super::bridge_claim::claim(a).await,
+            BridgeCommand::Status(a) => super::bridge_claim::status(a).await,
         }
     })
 }
 
-fn signer(key: &KeyArg) -> eyre::Result<PrivateKeySigner> {
+pub(super) fn signer(key: &KeyArg) -> eyre::Result<PrivateKeySigner> {
     let hex = key.private_key.trim().trim_start_matches("0x");
     let bytes: B256 = hex
         .parse()
@@ -219,7 +230,7 @@ fn signer(key: &KeyArg) -> eyre::Result<PrivateKeySigner> {
         .map_err(|e| eyre!("--private-key: not a valid secp256k1 key: {e}"))
 }
 
-fn client(url: &str, signer: Option<&PrivateKeySigner>) -> eyre::Result<DynProvider> {
+pub(super) fn client(url: &str, signer: Option<&PrivateKeySigner>) -> eyre::Result<DynProvider> {
     let parsed = url.parse().wrap_err_with(|| format!("bad RPC URL {url}"))?;
     Ok(match signer {
         Some(s) => ProviderBuilder::new()
@@ -230,7 +241,7 @@ fn client(url: &str, signer: Option<&PrivateKeySigner>) -> eyre::Result<DynProvi
     })
 }
 
-fn bridge_address(e: &Endpoints) -> eyre::Result<Address> {
+pub(super) fn bridge_address(e: &Endpoints) -> eyre::Result<Address> {
     if let Some(a) = e.bridge {
         return Ok(a);
     }
@@ -393,7 +404,10 @@ fn print_messages(receipt: &TransactionReceipt) -> eyre::Result<()> {
     if !found {
         bail!("the L2 receipt carries no L1Message");
     }
-    println!("claim it on L1 once the batch with this transaction is verified");
+    println!(
+        "claim it on L1 once the batch with this transaction is verified: keel bridge claim --tx-hash {} --wait",
+        receipt.transaction_hash
+    );
     Ok(())
 }
 

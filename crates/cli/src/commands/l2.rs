@@ -1,5 +1,6 @@
 //! `keel l2`: run the L2 sequencer node. This is the one place that assembles the node's
-//! components (JSON-RPC server, BlockProducer, L1Watcher, BatchSealer) and runs them under a
+//! components (JSON-RPC server, BlockProducer, L1Watcher, BatchSealer, L1Committer,
+//! L1ProofSender) and runs them under a
 //! [`Supervisor`]: a component that stops on its own stops the node with its name and a non-zero
 //! exit.
 
@@ -110,6 +111,8 @@ pub struct L2Args {
     pub committer: CommitterArgs,
     #[command(flatten)]
     pub proof_coordinator: super::prover::ProofCoordinatorArgs,
+    #[command(flatten)]
+    pub proof_sender: crate::proof_sender::ProofSenderArgs,
 }
 
 #[derive(Debug, Args)]
@@ -390,7 +393,9 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     supervisor.spawn("batch_sealer", sealer.run(token.clone()));
     let mut committer_address = None;
     let mut proof_coordinator = None;
+    let mut proof_sender_address = None;
     if let Some(l1) = l1.as_ref().filter(|l1| !l1.eth_rpc_url.is_empty()) {
+        let mut committer_sender = None;
         let signer = match (args.committer.l1_private_key, &dev_l1) {
             (Some(key), _) => {
                 Some(PrivateKeySigner::from_bytes(&key).wrap_err("--committer.l1-private-key")?)
@@ -406,18 +411,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
                 committer_address = Some(signer.address());
                 let client = L1Client::new(L1ClientConfig::new(l1.eth_rpc_url.clone()))
                     .wrap_err("--eth.rpc-url")?;
-                let sender_config = L1SenderConfig {
-                    max_fee_per_gas: args.committer.max_fee_per_gas,
-                    max_fee_per_blob_gas: args.committer.max_fee_per_blob_gas,
-                    bump_after_blocks: args.committer.bump_after.max(1),
-                    confirmations: args.committer.confirmations.unwrap_or(if args.dev {
-                        1
-                    } else {
-                        6
-                    }),
-                    poll_interval: Duration::from_millis(if args.dev { 250 } else { 2_000 }),
-                    ..L1SenderConfig::default()
-                };
+                let sender_config = l1_sender_config(&args.committer, args.dev);
                 let journal = Arc::new(StoreJournal::new(chain.store().clone()));
                 let sender = Arc::new(L1Sender::new(
                     client.clone(),
@@ -434,9 +428,10 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
                     },
                     chain.store().clone(),
                     client,
-                    sender,
+                    sender.clone(),
                 );
                 supervisor.spawn("l1_committer", committer.run(token.clone()));
+                committer_sender = Some(sender);
                 proof_coordinator = Some(
                     super::prover::start_coordinator(
                         &mut supervisor,
@@ -451,6 +446,16 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
                 );
             }
         }
+        proof_sender_address = crate::proof_sender::spawn(
+            &args.proof_sender,
+            args.dev,
+            l1,
+            chain.store(),
+            committer_sender,
+            l1_sender_config(&args.committer, args.dev),
+            &mut supervisor,
+            token.clone(),
+        )?;
     }
 
     let url = format!("http://{}", server.local_addr);
@@ -470,6 +475,9 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             }
             if let Some(addr) = proof_coordinator {
                 println!("  Proof coordinator:   {addr}");
+            }
+            if let Some(verifier) = proof_sender_address {
+                println!("  L1 proof sender:     {verifier}");
             }
             if let Some(url) = l1.eth_rpc_url.first() {
                 println!("  L1 RPC:              {url}");
@@ -503,6 +511,19 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     let (head, head_hash) = chain.head()?;
     info!(head, %head_hash, "stopped");
     outcome.wrap_err("the node stopped because one of its components did")
+}
+
+/// The L1 sender settings of the node's L1 accounts (the committer's, and the proof sender's
+/// when it has its own), from the committer's flags.
+fn l1_sender_config(committer: &CommitterArgs, dev: bool) -> L1SenderConfig {
+    L1SenderConfig {
+        max_fee_per_gas: committer.max_fee_per_gas,
+        max_fee_per_blob_gas: committer.max_fee_per_blob_gas,
+        bump_after_blocks: committer.bump_after.max(1),
+        confirmations: committer.confirmations.unwrap_or(if dev { 1 } else { 6 }),
+        poll_interval: Duration::from_millis(if dev { 250 } else { 2_000 }),
+        ..L1SenderConfig::default()
+    }
 }
 
 /// The JSON-RPC server as a component: stopped on shutdown; if it stops by itself, the node

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod bridge;
+pub mod bridge_claim;
 pub mod deploy;
 pub mod export;
 pub mod genesis;

@@ -28,6 +28,18 @@ impl TestL1 {
     /// Starts anvil (`block_time` seconds per block, or automine) and deploys with dev account
     /// 0 as owner, sequencer and prover signer.
     pub async fn start(dir: &Path, block_time: Option<u64>, validium: bool) -> Self {
+        Self::start_with_verifier(dir, block_time, validium, &[0], 1).await
+    }
+
+    /// [`TestL1::start`] with the AttestationVerifier's signers (dev account indices) and
+    /// threshold given.
+    pub async fn start_with_verifier(
+        dir: &Path,
+        block_time: Option<u64>,
+        validium: bool,
+        signers: &[usize],
+        threshold: u64,
+    ) -> Self {
         let anvil = Anvil::spawn(&AnvilConfig {
             block_time,
             ..AnvilConfig::default()
@@ -46,8 +58,8 @@ impl TestL1 {
         let config = DeployConfig {
             owner,
             sequencers: vec![owner],
-            verifier_signers: vec![owner],
-            verifier_threshold: 1,
+            verifier_signers: signers.iter().map(|i| dev::DEV_ACCOUNTS[*i].0).collect(),
+            verifier_threshold: threshold,
             inclusion_max_wait: 3600,
             max_privileged_gas_limit: 10_000_000,
             validium,

@@ -14,6 +14,14 @@ use alloy::primitives::U256;
 use keel_types::dev;
 
 pub mod l1;
+pub mod proofs;
+
+/// The `keel` binary under test: `KEEL_TEST_BIN` if set (a copy of this worktree's build, when
+/// several worktrees share one target directory and may overwrite each other's binary), else
+/// cargo's.
+pub fn keel_bin() -> std::ffi::OsString {
+    std::env::var_os("KEEL_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_keel").into())
+}
 
 /// A running `keel l2` process, killed when dropped.
 pub struct Node {
@@ -30,7 +38,7 @@ impl Node {
 
     /// [`Node::start`] with extra environment variables (e.g. a `KEEL_FAULT_POINT`).
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Node {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keel"));
+        let mut command = Command::new(keel_bin());
         command.envs(env.iter().copied());
         command.args(["l2", "--http.port", "0"]);
         // Nodes of parallel tests must not all take the coordinator's default port.
@@ -213,7 +221,7 @@ pub fn address(i: usize) -> String {
 
 /// Runs the `keel` binary with `args` (the L1/L2 URL variables of the environment removed).
 pub fn keel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keel"))
+    Command::new(keel_bin())
         .args(args)
         .env_remove("KEEL_ETH_RPC_URL")
         .env_remove("KEEL_L2_RPC_URL")
