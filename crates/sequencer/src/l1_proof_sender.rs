@@ -650,9 +650,35 @@ impl L1ProofSender {
             tx = %confirmed.tx_hash,
             l1_block = confirmed.block_number,
             gas_used = confirmed.gas_used,
-            "batches verified on L1"
+            since_last_block = %self.since_last_block(last),
+            "batches verified on L1: their withdrawals are claimable"
         );
         Ok(())
+    }
+
+    /// How long ago batch `number`'s last block was made (from its timestamp): the time from a
+    /// withdrawal in that block to it being claimable on L1. `?` if unknown.
+    fn since_last_block(&self, number: u64) -> String {
+        let timestamp = self
+            .store
+            .batch(number)
+            .ok()
+            .flatten()
+            .and_then(|batch| {
+                let reader = self.store.reader().ok()?;
+                keel_storage::ChainReader::header(&reader, &batch.last_block_hash)
+                    .ok()
+                    .flatten()
+            })
+            .map(|header| header.timestamp);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        match timestamp {
+            Some(t) => format!("{}s", now.saturating_sub(t)),
+            None => "?".into(),
+        }
     }
 
     fn finish(&self, key: u64) {

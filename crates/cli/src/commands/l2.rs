@@ -81,7 +81,9 @@ pub struct L2Args {
     /// Run a local development rollup: the dev genesis (the ten accounts of the test mnemonic
     /// funded, Multicall3 predeployed), an in-memory store unless --datadir is given, and the
     /// funded keys printed at start. Without L1 settings it also starts anvil (one block a
-    /// second), deploys the contracts and commits batches there with a dev committer key.
+    /// second), deploys the contracts and commits batches there with a dev committer key; an
+    /// in-process `exec` prover (dev account 0, the dev verifier signer) proves them and the
+    /// batches are verified on L1, so withdrawals become claimable on their own.
     #[arg(long)]
     pub dev: bool,
     /// Genesis file (geth-style JSON) of the L2. Required unless --dev.
@@ -393,6 +395,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     supervisor.spawn("batch_sealer", sealer.run(token.clone()));
     let mut committer_address = None;
     let mut proof_coordinator = None;
+    let mut dev_prover = None;
     let mut proof_sender_address = None;
     if let Some(l1) = l1.as_ref().filter(|l1| !l1.eth_rpc_url.is_empty()) {
         let mut committer_sender = None;
@@ -444,6 +447,15 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
                     )
                     .await?,
                 );
+                if args.dev
+                    && let Some(coordinator) = proof_coordinator
+                {
+                    dev_prover = Some(super::prover::start_dev_prover(
+                        &mut supervisor,
+                        coordinator,
+                        token.clone(),
+                    )?);
+                }
             }
         }
         proof_sender_address = crate::proof_sender::spawn(
@@ -475,6 +487,9 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             }
             if let Some(addr) = proof_coordinator {
                 println!("  Proof coordinator:   {addr}");
+            }
+            if let Some(signer) = dev_prover {
+                println!("  Prover (in-process, exec): signer {signer}");
             }
             if let Some(verifier) = proof_sender_address {
                 println!("  L1 proof sender:     {verifier}");

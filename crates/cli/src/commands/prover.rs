@@ -137,6 +137,33 @@ pub fn run(args: ProverArgs) -> eyre::Result<()> {
     })
 }
 
+/// `keel l2 --dev`'s own prover: the `exec` backend keyed as the dev deployment's verifier signer
+/// (dev account 0), in this process, asking the node's coordinator at `coordinator` for work, so a
+/// withdrawal becomes claimable without starting a prover. Runs under `supervisor` as
+/// `dev_prover`. Returns the signer's address.
+pub fn start_dev_prover(
+    supervisor: &mut Supervisor,
+    coordinator: std::net::SocketAddr,
+    token: CancellationToken,
+) -> eyre::Result<alloy::primitives::Address> {
+    let signer = PrivateKeySigner::from_bytes(&keel_types::dev::DEV_ACCOUNTS[0].1)
+        .wrap_err("the dev prover key")?;
+    let address = signer.address();
+    let mut config = ProverClientConfig::new(
+        vec![coordinator.to_string()],
+        Arc::new(ExecBackend::new(signer)),
+    );
+    config.poll_interval = Duration::from_millis(250);
+    supervisor.spawn("dev_prover", async move {
+        ProverClient::new(config)
+            .run(token)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    Ok(address)
+}
+
 /// The node's ProofCoordinator settings.
 #[derive(Debug, Args)]
 #[command(
