@@ -6,135 +6,10 @@
 
 mod common;
 
-use std::{
-    io::{BufRead, BufReader},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    sync::{OnceLock, mpsc},
-    time::{Duration, Instant},
-};
+use std::{process::Command, time::Duration};
 
-use common::Node;
+use common::{Node, prover::Prover};
 use keel_types::dev;
-
-/// A copy of the `keel` binary made when the test starts: the target directory is shared with
-/// other builds, which may replace the binary while a test runs.
-fn keel_bin() -> PathBuf {
-    static COPY: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    COPY.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("keel");
-        std::fs::copy(env!("CARGO_BIN_EXE_keel"), &path).expect("copy keel");
-        (dir, path)
-    })
-    .1
-    .clone()
-}
-
-struct Prover {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Prover {
-    fn start(coordinators: &str, key: &str, extra: &[&str]) -> Prover {
-        let mut child = Command::new(keel_bin())
-            .args([
-                "l2",
-                "prover",
-                "--proof-coordinators",
-                coordinators,
-                "--backend",
-                "exec",
-                "--prover.private-key",
-                key,
-                "--prover.poll-interval",
-                "200",
-            ])
-            .args(extra)
-            .env_remove("KEEL_PROOF_COORDINATORS")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn keel l2 prover");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Prover {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for `count` log lines containing every needle.
-    fn wait_for(&mut self, needles: &[&str], count: usize, timeout: Duration) -> Vec<String> {
-        let deadline = Instant::now() + timeout;
-        let mut found = Vec::new();
-        while found.len() < count {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    if needles.iter().all(|n| line.contains(n)) {
-                        found.push(line.clone());
-                    }
-                    self.seen.push(line);
-                }
-                Err(_) => {
-                    let exited = match self.child.try_wait() {
-                        Ok(Some(status)) => {
-                            let mut stderr = String::new();
-                            if let Some(mut pipe) = self.child.stderr.take() {
-                                let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
-                            }
-                            format!("it exited with {status}; stderr:\n{stderr}")
-                        }
-                        _ => "it is still running".into(),
-                    };
-                    panic!(
-                        "the prover logged {} of {count} lines with {needles:?} in {timeout:?}; \
-                         {exited}; its log:\n{}",
-                        found.len(),
-                        self.seen.join("\n")
-                    )
-                }
-            }
-        }
-        found
-    }
-
-    /// SIGTERM; the exit status.
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "keel l2 prover did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Prover {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn dev_key(i: usize) -> String {
     dev::DEV_ACCOUNTS[i].1.to_string()
@@ -142,7 +17,7 @@ fn dev_key(i: usize) -> String {
 
 #[test]
 fn with_no_coordinator_it_keeps_retrying_and_stops_cleanly_on_sigterm() {
-    keel_bin();
+    common::prover::keel_copy();
     // A port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -171,9 +46,9 @@ fn with_no_coordinator_it_keeps_retrying_and_stops_cleanly_on_sigterm() {
 
 #[test]
 fn bad_flags_give_a_clear_error() {
-    keel_bin();
+    common::prover::keel_copy();
     let run = |args: &[&str]| {
-        let out = Command::new(keel_bin())
+        let out = Command::new(common::prover::keel_copy())
             .args(["l2", "prover"])
             .args(args)
             .env_remove("KEEL_PROOF_COORDINATORS")
@@ -222,7 +97,7 @@ fn bad_flags_give_a_clear_error() {
 
 #[test]
 fn a_registered_prover_process_proves_the_dev_nodes_batches_and_an_unregistered_one_is_rejected() {
-    keel_bin();
+    common::prover::keel_copy();
     let node = Node::start(&["--dev", "--committer.commit-time", "1000"]);
     let coordinator = node.wait_for_line("Proof coordinator:");
     // Dev account 0 deployed the contracts and is the verifier's only signer (threshold 1).

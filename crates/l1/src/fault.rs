@@ -8,7 +8,10 @@
 //!
 //! Points: `l1sender.after-broadcast` (the first transaction of an L1 send job has been journaled
 //! and broadcast), `l1sender.after-receipt` (its receipt has been seen, before it is confirmed),
-//! `committer.after-confirmation` (a commit is confirmed on L1, not yet recorded in the store);
+//! `committer.after-confirmation` (a commit is confirmed on L1, not yet recorded in the store),
+//! `proof-sender.after-confirmation` (a `verifyBatches` is confirmed, not yet recorded),
+//! `prover.after-receiving-batch` (`keel l2 prover` got a batch from its coordinator and has not
+//! proved it yet);
 //! and, with [`panic_point`], `block-producer.panic` (the block producer panics).
 
 /// The environment variable naming the fault point at which the process kills itself.

@@ -42,6 +42,9 @@ pub struct ProverClientConfig {
     /// How long to wait for the coordinator's answer to a message (it builds the batch's input
     /// before answering a request, which takes about the batch's execution time).
     pub response_timeout: Duration,
+    /// Called with the batch number when a batch arrives, before proving it: a test hook (crash
+    /// tests kill the process there, in the middle of a batch).
+    pub on_batch: Option<fn(u64)>,
 }
 
 impl std::fmt::Debug for ProverClientConfig {
@@ -69,6 +72,7 @@ impl ProverClientConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(600),
+            on_batch: None,
         }
     }
 }
@@ -114,10 +118,14 @@ pub struct ClientStats {
 pub struct ProverClient {
     config: ProverClientConfig,
     stats: ClientStats,
-    /// The last proof made: if the same batch comes back (the connection dropped before the
-    /// answer), it is submitted again instead of proved again.
-    last_proof: Option<(u64, Proof)>,
+    /// The last proofs made (at most [`RECENT_PROOFS`]): if one of their batches comes back (the
+    /// connection dropped before the answer, or a restarted coordinator no longer knows what this
+    /// prover proved), its proof is submitted again instead of the batch being proved again.
+    recent: std::collections::VecDeque<(u64, Proof)>,
 }
+
+/// How many recent proofs a prover keeps for resubmission (each is a few hundred bytes).
+const RECENT_PROOFS: usize = 64;
 
 enum Outcome {
     Stopped,
@@ -128,7 +136,7 @@ impl ProverClient {
         Self {
             config,
             stats: ClientStats::default(),
-            last_proof: None,
+            recent: std::collections::VecDeque::new(),
         }
     }
 
@@ -262,7 +270,10 @@ impl ProverClient {
                 input_bytes = summary.input_bytes,
                 "proving batch"
             );
-            let proof = match self.last_proof.as_ref().filter(|(b, _)| *b == batch) {
+            if let Some(hook) = self.config.on_batch {
+                hook(batch);
+            }
+            let proof = match self.recent.iter().find(|(b, _)| *b == batch) {
                 Some((_, proof)) => {
                     info!(
                         batch,
@@ -293,7 +304,10 @@ impl ProverClient {
                                 mgas_per_s = format!("{:.2}", summary.gas_used as f64 / secs / 1e6),
                                 "batch proved"
                             );
-                            self.last_proof = Some((batch, proof.clone()));
+                            if self.recent.len() == RECENT_PROOFS {
+                                self.recent.pop_front();
+                            }
+                            self.recent.push_back((batch, proof.clone()));
                             proof
                         }
                         Err(BackendError::Program(e)) => {

@@ -108,6 +108,9 @@ pub fn run(args: ProverArgs) -> eyre::Result<()> {
     config.poll_interval = Duration::from_millis(args.poll_interval_ms.max(1));
     config.backoff_max = Duration::from_millis(args.max_backoff_ms.max(1)).max(config.backoff_min);
     config.max_frame_bytes = args.max_frame_bytes;
+    // Crash tests: `KEEL_FAULT_POINT=prover.after-receiving-batch` kills the process in the middle
+    // of its first batch.
+    config.on_batch = Some(|_| keel_l1::fault::point("prover.after-receiving-batch"));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("keel-prover")
