@@ -517,7 +517,7 @@ async fn lying_and_unregistered_provers_are_rejected_by_the_coordinator_and_by_l
     let honest = ExecBackend::new(key(SIGNERS[0]).parse().expect("key"))
         .prove(&input)
         .expect("the batch proves");
-    let mut altered = honest.public_inputs.clone();
+    let mut altered = honest.public_inputs;
     altered.final_state_root = B256::repeat_byte(0x66);
     let liar = ExecBackend::new(key(SIGNERS[0]).parse().expect("key"));
     let lie = liar
