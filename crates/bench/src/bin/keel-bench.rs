@@ -125,6 +125,10 @@ enum Command {
         /// Where to put the datadir; default: system temp.
         #[arg(long)]
         workdir: Option<PathBuf>,
+        /// Repeat the whole measurement this many times (fresh datadir each) and report the
+        /// median ratio.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// Measure the L1 gas of keel's L1 contracts on a local anvil (Prague): deployment, deposits,
     /// `sendToL2`, `commitBatch`, `verifyBatches` and withdrawal claims.
@@ -254,39 +258,54 @@ fn main() -> eyre::Result<()> {
             );
             Ok(())
         }
-        Command::Prove { gen_args, workdir } => {
-            let dir = match &workdir {
-                Some(w) => tempfile::tempdir_in(w)?,
-                None => tempfile::tempdir()?,
-            };
-            let r = keel_bench::prove_bench::run(&gen_args.config(), dir.path())?;
-            println!(
-                "sequencer: {} txs, {:.1} Mgas in {:.2}s = {:.1} Mgas/s",
-                r.txs,
-                r.gas as f64 / 1e6,
-                r.production.as_secs_f64(),
-                r.production_mgas()
-            );
-            for b in &r.batches {
+        Command::Prove {
+            gen_args,
+            workdir,
+            runs,
+        } => {
+            let mut ratios = Vec::new();
+            for run in 1..=runs.max(1) {
+                let dir = match &workdir {
+                    Some(w) => tempfile::tempdir_in(w)?,
+                    None => tempfile::tempdir()?,
+                };
+                let r = keel_bench::prove_bench::run(&gen_args.config(), dir.path())?;
                 println!(
-                    "batch {}: {} blocks, {} txs, {:.1} Mgas; input built in {:.2}s ({} B, witness {} B = {:.0} B/tx, {} nodes); proved in {:.2}s = {:.1} Mgas/s",
-                    b.number,
-                    b.blocks,
-                    b.txs,
-                    b.gas as f64 / 1e6,
-                    b.input_build.as_secs_f64(),
-                    b.input_bytes,
-                    b.witness_bytes,
-                    b.witness_bytes as f64 / b.txs.max(1) as f64,
-                    b.witness_nodes,
-                    b.prove.as_secs_f64(),
-                    b.gas as f64 / 1e6 / b.prove.as_secs_f64()
+                    "run {run}: sequencer: {} txs, {:.1} Mgas in {:.2}s = {:.1} Mgas/s",
+                    r.txs,
+                    r.gas as f64 / 1e6,
+                    r.production.as_secs_f64(),
+                    r.production_mgas()
                 );
+                for b in &r.batches {
+                    println!(
+                        "  batch {}: {} blocks, {} txs, {:.1} Mgas; input built in {:.2}s ({} B, witness {} B = {:.0} B/tx, {} nodes); proved in {:.2}s = {:.1} Mgas/s",
+                        b.number,
+                        b.blocks,
+                        b.txs,
+                        b.gas as f64 / 1e6,
+                        b.input_build.as_secs_f64(),
+                        b.input_bytes,
+                        b.witness_bytes,
+                        b.witness_bytes as f64 / b.txs.max(1) as f64,
+                        b.witness_nodes,
+                        b.prove.as_secs_f64(),
+                        b.gas as f64 / 1e6 / b.prove.as_secs_f64()
+                    );
+                }
+                let ratio = r.prove_mgas() / r.production_mgas();
+                println!(
+                    "  stateless re-execution: {:.1} Mgas/s = {:.0}% of the sequencer's production",
+                    r.prove_mgas(),
+                    100.0 * ratio
+                );
+                ratios.push(ratio);
             }
+            ratios.sort_by(f64::total_cmp);
             println!(
-                "stateless re-execution: {:.1} Mgas/s = {:.0}% of the sequencer's production",
-                r.prove_mgas(),
-                100.0 * r.prove_mgas() / r.production_mgas()
+                "median over {} runs: stateless re-execution at {:.0}% of the sequencer's Mgas/s",
+                ratios.len(),
+                100.0 * ratios[ratios.len() / 2]
             );
             Ok(())
         }
