@@ -73,6 +73,13 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 cargo nextest --version | sed -n 1p
 
+# The prover executes without the database: keel-prover must not link redb (issue 13).
+step "keel-prover builds without the store"
+if cargo tree -p keel-prover -e normal --prefix none | grep -E '^(redb|keel-storage) '; then
+    step "FAILED: keel-prover depends on the store"
+    exit 1
+fi
+
 # 5. doctests first (nextest does not run them), so that nextest's summary closes the output
 step "cargo test --workspace --doc"
 status=0
