@@ -98,7 +98,13 @@ fn bad_flags_give_a_clear_error() {
 #[test]
 fn a_registered_prover_process_proves_the_dev_nodes_batches_and_an_unregistered_one_is_rejected() {
     common::prover::keel_copy();
-    let node = Node::start(&["--dev", "--committer.commit-time", "1000"]);
+    // Without the node's own in-process prover: the provers here are the only ones.
+    let node = Node::start(&[
+        "--dev",
+        "--dev.no-prover",
+        "--committer.commit-time",
+        "1000",
+    ]);
     let coordinator = node.wait_for_line("Proof coordinator:");
     // Dev account 0 deployed the contracts and is the verifier's only signer (threshold 1).
     let mut prover = Prover::start(&coordinator, &dev_key(0), &[]);

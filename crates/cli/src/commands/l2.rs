@@ -86,6 +86,10 @@ pub struct L2Args {
     /// batches are verified on L1, so withdrawals become claimable on their own.
     #[arg(long)]
     pub dev: bool,
+    /// With --dev, don't run the in-process prover: prove with `keel l2 prover` processes
+    /// instead (the dev verifier signer is dev account 0).
+    #[arg(long = "dev.no-prover")]
+    pub dev_no_prover: bool,
     /// Genesis file (geth-style JSON) of the L2. Required unless --dev.
     #[arg(long, env = "KEEL_NETWORK", value_name = "GENESIS.json")]
     pub network: Option<PathBuf>,
@@ -448,6 +452,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
                     .await?,
                 );
                 if args.dev
+                    && !args.dev_no_prover
                     && let Some(coordinator) = proof_coordinator
                 {
                     dev_prover = Some(super::prover::start_dev_prover(
