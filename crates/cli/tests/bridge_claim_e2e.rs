@@ -10,42 +10,17 @@ mod common;
 use std::time::{Duration, Instant};
 
 use alloy::{
-    network::EthereumWallet,
     primitives::{Address, B256, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
-    signers::local::PrivateKeySigner,
+    providers::{Provider, ProviderBuilder},
 };
 use common::{
-    Node, address, ether, field, keel, key,
+    Node, address, bridge, ether, field, key,
     l1::TestL1,
     proofs::{commit_batches, node_args, prove, start},
-    stdout_of, text,
+    provider_as, stdout_of, text,
 };
 use keel_l1::contracts::{CommonBridge, l2::BridgedERC20, test::TestToken};
 use serde_json::Value;
-
-fn provider_as(url: &str, i: usize) -> DynProvider {
-    let signer: PrivateKeySigner = key(i).parse().expect("key");
-    ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer))
-        .connect_http(url.parse().expect("url"))
-        .erased()
-}
-
-/// `keel bridge SUBCOMMAND ARGS --eth.rpc-url --l1.deployment --l2.rpc-url`.
-fn bridge(l1: &TestL1, node: &Node, args: &[&str]) -> std::process::Output {
-    let mut all = vec!["bridge"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&[
-        "--eth.rpc-url",
-        &l1.anvil.url,
-        "--l1.deployment",
-        &l1.deployment_file,
-        "--l2.rpc-url",
-        &node.url,
-    ]);
-    keel(&all)
-}
 
 fn status(l1: &TestL1, node: &Node, tx: B256) -> String {
     let out = bridge(l1, node, &["status", "--tx-hash", &tx.to_string()]);

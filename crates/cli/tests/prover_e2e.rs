@@ -19,19 +19,17 @@ use std::{
 };
 
 use alloy::{
-    network::EthereumWallet,
     primitives::{Address, B256, Bytes, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{Provider, ProviderBuilder},
     rpc::types::Filter,
-    signers::local::PrivateKeySigner,
     sol_types::SolEvent,
 };
 use common::{
-    Node, address, ether, field, keel, key,
+    Node, address, bridge, ether, field, key,
     l1::TestL1,
     proofs::{node_args, start, wait_verified},
     prover::Prover,
-    stdout_of, text,
+    provider_as, stdout_of, text,
 };
 use keel_l1::contracts::{CommonBridge, OnChainProposer, l2::BridgedERC20, test::TestToken};
 use keel_prover::{
@@ -45,29 +43,6 @@ const SIGNERS: [usize; 3] = [7, 8, 9];
 const THRESHOLD: u64 = 2;
 /// The user who deposits, transfers and withdraws.
 const USER: usize = 5;
-
-fn provider_as(url: &str, i: usize) -> DynProvider {
-    let signer: PrivateKeySigner = key(i).parse().expect("key");
-    ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer))
-        .connect_http(url.parse().expect("url"))
-        .erased()
-}
-
-/// `keel bridge SUBCOMMAND ARGS --eth.rpc-url --l1.deployment --l2.rpc-url`.
-fn bridge(l1: &TestL1, node: &Node, args: &[&str]) -> std::process::Output {
-    let mut all = vec!["bridge"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&[
-        "--eth.rpc-url",
-        &l1.anvil.url,
-        "--l1.deployment",
-        &l1.deployment_file,
-        "--l2.rpc-url",
-        &node.url,
-    ]);
-    keel(&all)
-}
 
 /// A free TCP port on 127.0.0.1 (for a coordinator that must keep its address over a restart).
 fn free_port() -> String {

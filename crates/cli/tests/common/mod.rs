@@ -258,3 +258,28 @@ pub fn field<'a>(stdout: &'a str, label: &str) -> &'a str {
 pub fn ether(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
 }
+
+/// A provider signing as dev account `i`.
+pub fn provider_as(url: &str, i: usize) -> alloy::providers::DynProvider {
+    use alloy::providers::{Provider, ProviderBuilder};
+    let signer: alloy::signers::local::PrivateKeySigner = key(i).parse().expect("key");
+    ProviderBuilder::new()
+        .wallet(alloy::network::EthereumWallet::from(signer))
+        .connect_http(url.parse().expect("url"))
+        .erased()
+}
+
+/// `keel bridge SUBCOMMAND ARGS --eth.rpc-url --l1.deployment --l2.rpc-url` against `l1` and `node`.
+pub fn bridge(l1: &l1::TestL1, node: &Node, args: &[&str]) -> Output {
+    let mut all = vec!["bridge"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&[
+        "--eth.rpc-url",
+        &l1.anvil.url,
+        "--l1.deployment",
+        &l1.deployment_file,
+        "--l2.rpc-url",
+        &node.url,
+    ]);
+    keel(&all)
+}
