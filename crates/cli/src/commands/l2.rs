@@ -475,45 +475,51 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         )?;
     }
 
-    let url = format!("http://{}", server.local_addr);
-    println!("keel L2 node running");
-    println!("  chain id:  {}", chain.spec().chain_id);
-    println!("  HTTP RPC:  {url}");
-    println!("  WS RPC:    ws://{}", server.local_addr);
-    if let Some(dev_l1) = &dev_l1 {
-        println!("  L1 (anvil, started by keel): {}", dev_l1.anvil.url);
-    }
+    let mut banner = crate::banner::Banner::new("keel L2 node running");
+    banner
+        .field("chain id", chain.spec().chain_id)
+        .field("HTTP RPC", format_args!("http://{}", server.local_addr))
+        .field("WS RPC", format_args!("ws://{}", server.local_addr));
     match &l1 {
         Some(l1) => {
-            println!("  L1 bridge:           {}", l1.bridge);
-            println!("  L1 OnChainProposer:  {}", l1.on_chain_proposer);
+            if let Some(url) = l1.eth_rpc_url.first() {
+                let started = if dev_l1.is_some() {
+                    " (anvil, started by keel)"
+                } else {
+                    ""
+                };
+                banner.field("L1 RPC", format_args!("{url}{started}"));
+            }
+            banner
+                .field("L1 bridge", l1.bridge)
+                .field("L1 OnChainProposer", l1.on_chain_proposer);
             if let Some(committer) = committer_address {
-                println!("  L1 committer:        {committer}");
+                banner.field("L1 committer", committer);
             }
             if let Some(addr) = proof_coordinator {
-                println!("  Proof coordinator:   {addr}");
+                banner.field("Proof coordinator", addr);
             }
             if let Some(signer) = dev_prover {
-                println!("  Prover (in-process, exec): signer {signer}");
+                banner.field("Prover", format_args!("in-process, exec, signer {signer}"));
             }
             if let Some(verifier) = proof_sender_address {
-                println!("  L1 proof sender:     {verifier}");
-            }
-            if let Some(url) = l1.eth_rpc_url.first() {
-                println!("  L1 RPC:              {url}");
+                banner.field("L1 proof sender", verifier);
             }
         }
-        None => info!("no L1 configured: the node runs without deposits or batch commits"),
+        None => {
+            info!("no L1 configured: the node runs without deposits or batch commits");
+        }
     }
     if args.dev {
-        println!(
-            "  funded dev accounts (mnemonic \"{}\"):",
-            dev::DEV_MNEMONIC
+        banner.line(
+            2,
+            format_args!("funded dev accounts (mnemonic \"{}\"):", dev::DEV_MNEMONIC),
         );
         for (i, (address, key)) in dev::DEV_ACCOUNTS.iter().enumerate() {
-            println!("    ({i}) {address}  key {key}");
+            banner.line(4, format_args!("({i}) {address}  key {key}"));
         }
     }
+    banner.print();
 
     let outcome = supervisor
         .run_until(
