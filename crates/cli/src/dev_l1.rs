@@ -23,7 +23,8 @@ use crate::l1_config::L1Settings;
 
 /// A running dev L1: anvil (killed on drop), the deployment's directory and the settings.
 pub struct DevL1 {
-    pub anvil: Anvil,
+    /// Stopped when the node drops it.
+    _anvil: Anvil,
     pub settings: L1Settings,
     /// Holds the deployment file; removed with the node.
     _dir: tempfile::TempDir,
@@ -85,7 +86,7 @@ pub async fn start(genesis: &Genesis) -> eyre::Result<DevL1> {
         deploy_block: outcome.deployment.deploy_block,
     };
     Ok(DevL1 {
-        anvil,
+        _anvil: anvil,
         settings,
         _dir: dir,
     })
