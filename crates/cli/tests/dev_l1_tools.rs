@@ -198,3 +198,91 @@ fn dev_installs_the_l1_tools_when_missing() {
     );
     assert_blocks_advance(&url);
 }
+
+/// Whether process `pid` is gone (or a zombie: dead, not yet reaped by whoever inherited it).
+fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesized command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => true,
+    }
+}
+
+/// Runs `keel l2 --dev` with an `anvil` on PATH that is a wrapper script starting the real anvil
+/// as its child (not exec), like npm's `@foundry-rs/anvil` `bin.mjs`; sends `signal` to the node
+/// and asserts that the real anvil does not outlive it.
+fn anvil_ends_with_the_node(signal: &str) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir(&bin).expect("mkdir bin");
+    let wrapper = bin.join("anvil");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\n\
+         # Like npm's @foundry-rs/anvil bin.mjs: the real anvil runs as a child, not exec'd.\n\
+         \"$KEEL_TEST_REAL_ANVIL\" \"$@\" &\n\
+         echo $! > \"$KEEL_TEST_ANVIL_PID\"\n\
+         wait $!\n",
+    )
+    .expect("write wrapper");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let pid_file = tmp.path().join("anvil.pid");
+    let real = common::tools_bin("anvil");
+    let mut path = bin.clone().into_os_string();
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let mut node = DevNode::start(
+        tmp.path(),
+        &[
+            ("KEEL_ANVIL", "anvil".as_ref()),
+            ("PATH", path.as_os_str()),
+            ("KEEL_TEST_REAL_ANVIL", real.as_os_str()),
+            ("KEEL_TEST_ANVIL_PID", pid_file.as_os_str()),
+        ],
+    );
+    let url = node.wait_for_line("HTTP RPC:", Duration::from_secs(60));
+    let log = node.seen.join("\n");
+    assert!(
+        log.contains(&wrapper.display().to_string()),
+        "keel did not use the wrapper on PATH:\n{log}"
+    );
+    assert_blocks_advance(&url);
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .expect("the wrapper wrote the real anvil's pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    // It is the real anvil, a grandchild of the node (the wrapper is its parent).
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).expect("anvil is running");
+    assert_eq!(comm.trim(), "anvil");
+    assert!(!process_gone(pid));
+
+    node.signal(signal);
+    node.wait_exit(Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !process_gone(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the real anvil (pid {pid}) outlived keel l2 --dev (stopped with {signal}) by 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A node stopped with SIGTERM ends the anvil it started, wrapper's child included.
+#[test]
+fn wrapped_anvil_ends_when_the_node_is_stopped() {
+    anvil_ends_with_the_node("-TERM");
+}
+
+/// A node killed with SIGKILL (no chance to clean up) still leaves no anvil behind: the
+/// watchdog ends anvil's process group.
+#[test]
+fn wrapped_anvil_ends_when_the_node_is_killed() {
+    anvil_ends_with_the_node("-KILL");
+}
