@@ -106,7 +106,8 @@ pub fn find_tools_dir() -> eyre::Result<Option<(PathBuf, &'static str)>> {
 
 /// The `tools/` of the checkout this binary was compiled in.
 fn compile_time_tools() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools")
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools");
+    path.canonicalize().unwrap_or(path)
 }
 
 fn tools_in_ancestors(start: &Path) -> Option<PathBuf> {
