@@ -1,5 +1,5 @@
-//! The state diff of a batch (DESIGN.md section 8), computed from the store: what the batch's blob
-//! carries so that anyone can rebuild the L2 state from L1 alone.
+//! The state diff of a batch (docs/committer.md, State diff formats), computed from the store: what
+//! the batch's blob carries so that anyone can rebuild the L2 state from L1 alone.
 //!
 //! [`BatchDiffBuilder`] is fed the batch's blocks in order. Each block costs work in proportion to
 //! what it changed: the store keeps, for every canonical block, the diff that reverts it

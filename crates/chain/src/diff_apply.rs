@@ -1,7 +1,7 @@
-//! Applying batch state diffs (DESIGN.md section 8) to a store, as `keel l2 reconstruct` does:
-//! starting from the genesis, each batch's [`StateDiff`] is applied to the flat state and the
-//! persistent trie (the same incremental [`Trie`] the block path updates), the new state root is
-//! checked against the one committed on L1, and the batch's last block is stored as a
+//! Applying batch state diffs (docs/committer.md, Rebuilding from L1) to a store, as `keel l2
+//! reconstruct` does: starting from the genesis, each batch's [`StateDiff`] is applied to the flat
+//! state and the persistent trie (the same incremental [`Trie`] the block path updates), the new
+//! state root is checked against the one committed on L1, and the batch's last block is stored as a
 //! **checkpoint** (see [`keel_storage::checkpoint`]): a header rebuilt from the diff, stored under
 //! the committed block hash, canonical and the head. A [`Blockchain`](crate::Blockchain) then opens
 //! on the store and builds the next block on top of it.

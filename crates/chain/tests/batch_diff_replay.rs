@@ -1,9 +1,9 @@
-//! Rebuilding the L2 state from batch state diffs alone (DESIGN.md section 8, `keel l2
-//! reconstruct`): real workloads are built with [`Blockchain::build_block`] on the dev genesis,
-//! split into batches, each batch's diff is computed from the store, encoded to bytes and decoded
-//! back, and applied in order on a fresh store holding only the genesis. Every batch must give the
-//! original chain's state root, the final flat states must be identical, and the reconstructed
-//! store must keep building blocks.
+//! Rebuilding the L2 state from batch state diffs alone (docs/committer.md, Rebuilding from L1,
+//! `keel l2 reconstruct`): real workloads are built with [`Blockchain::build_block`] on the dev
+//! genesis, split into batches, each batch's diff is computed from the store, encoded to bytes and
+//! decoded back, and applied in order on a fresh store holding only the genesis. Every batch must
+//! give the original chain's state root, the final flat states must be identical, and the
+//! reconstructed store must keep building blocks.
 
 use std::collections::BTreeMap;
 

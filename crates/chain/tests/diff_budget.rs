@@ -1,5 +1,5 @@
-//! The state diff budget of block building (DESIGN.md section 8: every block's own state diff must
-//! fit a blob), on the dev genesis and an in-memory store: blocks built by
+//! The state diff budget of block building (docs/committer.md, Batching: every block's own state
+//! diff must fit a blob), on the dev genesis and an in-memory store: blocks built by
 //! [`Blockchain::build_block`] stop taking transactions when the upper bound of their state diff v1
 //! reaches [`BlockAttributes::max_state_diff_bytes`], and the real v1 diff of each block (rebuilt
 //! here from the block's re-execution) stays within the bound.

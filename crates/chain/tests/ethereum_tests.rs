@@ -6,6 +6,9 @@
 //! does it: its witness is recorded from the store (`record_witness`), and `keel_prover::prove_batch`
 //! must reach the same state root, receipts root and block hash from the witness alone.
 //!
+//! The fixtures are vendored in `tests/fixtures/ethereum-tests.tar.zst` (read directly; see
+//! `tests/fixtures/README.md`).
+//!
 //! Prints `N passed, N failed` with the name and reason of every failure. The bar is 98%; the known
 //! failures are listed with reasons in docs/ethereum-tests.md.
 
@@ -50,14 +53,60 @@ struct PostAccount {
     storage: BTreeMap<U256, U256>,
 }
 
-/// `../shared/fixtures/ethereum-tests/BlockchainTests` beside the repository, or the directory in
-/// `KEEL_ETHEREUM_TESTS`.
-fn fixtures_dir() -> PathBuf {
-    match std::env::var_os("KEEL_ETHEREUM_TESTS") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/ethereum-tests/BlockchainTests"),
+/// The vendored fixtures: `BlockchainTests/{ValidBlocks,InvalidBlocks}/GROUP/FILE.json` in a
+/// zstd-compressed tar (see `tests/fixtures/README.md`).
+fn archive_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ethereum-tests.tar.zst")
+}
+
+/// Every fixture file as `(group, json text)`: from the directory in `KEEL_ETHEREUM_TESTS` if set
+/// (another fixture set laid out like `BlockchainTests/`), else from the vendored archive, which
+/// must exist (the test fails, it does not skip, without it).
+fn fixture_files() -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    if let Some(dir) = std::env::var_os("KEEL_ETHEREUM_TESTS") {
+        let mut paths = Vec::new();
+        collect_files(Path::new(&dir), &mut paths);
+        for path in paths {
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            files.push((group_of(&path), text));
+        }
+    } else {
+        let archive = archive_path();
+        let file = std::fs::File::open(&archive).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; the block tests are vendored in the repository \
+                 (crates/chain/tests/fixtures/README.md)",
+                archive.display()
+            )
+        });
+        let decoder = zstd::Decoder::new(file).expect("zstd stream");
+        let mut tar = tar::Archive::new(decoder);
+        for entry in tar.entries().expect("tar entries") {
+            let mut entry = entry.expect("tar entry");
+            let path = entry.path().expect("entry path").into_owned();
+            if !entry.header().entry_type().is_file()
+                || path.extension().is_none_or(|e| e != "json")
+            {
+                continue;
+            }
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            files.push((group_of(&path), text));
+        }
     }
+    files.sort();
+    files
+}
+
+/// The fixture's group: the name of the directory holding it.
+fn group_of(path: &Path) -> String {
+    path.parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -254,31 +303,24 @@ fn stateless(
 
 #[test]
 fn ethereum_block_tests() {
-    let mut files = Vec::new();
-    collect_files(&fixtures_dir(), &mut files);
-    files.sort();
+    let files = fixture_files();
     assert!(
         !files.is_empty(),
-        "no fixtures under {} (the repository expects shared/ beside it; or set KEEL_ETHEREUM_TESTS)",
-        fixtures_dir().display()
+        "no block test fixtures found (in {} or KEEL_ETHEREUM_TESTS)",
+        archive_path().display()
     );
 
     let mut cases = Vec::new();
-    for file in &files {
-        let text = std::fs::read_to_string(file).expect("fixture readable");
+    for (group, text) in &files {
         let parsed: BTreeMap<String, Case> =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let group = file
-            .parent()
-            .and_then(|p| p.file_name())
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("a fixture of {group}: {e}"));
         cases.extend(
             parsed
                 .into_iter()
                 .map(|(name, case)| (format!("{group}/{name}"), case)),
         );
     }
+    println!("{} cases in {} fixture files", cases.len(), files.len());
 
     let results: Vec<(String, Result<(), String>)> = cases
         .par_iter()

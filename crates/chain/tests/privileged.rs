@@ -1,6 +1,6 @@
-//! Privileged transactions (type `0x7e`, DESIGN.md section 4) in blocks, on the dev genesis and an
-//! in-memory store: built by [`Blockchain::build_block`] (production), re-executed by
-//! [`Blockchain::import_block`] (import and validation), encoded, stored and read back.
+//! Privileged transactions (type `0x7e`, docs/architecture.md, Chain rules) in blocks, on the dev
+//! genesis and an in-memory store: built by [`Blockchain::build_block`] (production), re-executed
+//! by [`Blockchain::import_block`] (import and validation), encoded, stored and read back.
 
 use alloy_consensus::{
     SignableTransaction, TxEip1559,

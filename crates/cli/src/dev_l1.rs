@@ -1,5 +1,5 @@
-//! The L1 of `keel l2 --dev`: an anvil started by the node (from `tools/node_modules/.bin` or
-//! PATH) with keel's contracts deployed by dev account 0, which is also the owner, a sequencer
+//! The L1 of `keel l2 --dev`: an anvil started by the node (keel's pinned one, installed on
+//! demand, or one on PATH: [`crate::l1_tools`]) with keel's contracts deployed by dev account 0, which is also the owner, a sequencer
 //! and the prover signer. The committer sends from its own key
 //! ([`keel_l1::dev_committer_signer`]), funded with 1,000 ETH by dev account 0 and registered as a
 //! sequencer, so that developers using the dev accounts on L1 never take its nonces. Anvil is
@@ -34,6 +34,7 @@ pub struct DevL1 {
 pub async fn start(genesis: &Genesis) -> eyre::Result<DevL1> {
     // One L1 block a second, like a (fast) real L1: commits then get confirmations.
     let anvil_config = AnvilConfig {
+        bin: Some(crate::l1_tools::dev_anvil().await?),
         block_time: Some(1),
         ..AnvilConfig::default()
     };

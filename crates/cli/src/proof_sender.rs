@@ -2,9 +2,9 @@
 //!
 //! **Which L1 account sends `verifyBatches`.** By default the committer's: the proof sender shares
 //! the committer's L1 sender, so commits and verifications take nonces from one sequence and one
-//! journal, and nothing can race for a nonce. `--proof-coordinator.l1-private-key` (the name of
-//! DESIGN.md section 11) gives it an account of its own instead (its own nonce sequence, the same
-//! journal in the store, the committer's fee caps and confirmations): useful when the
+//! journal, and nothing can race for a nonce. `--proof-coordinator.l1-private-key` (the flag's
+//! name in the peer stack, ethrex) gives it an account of its own instead (its own nonce sequence,
+//! the same journal in the store, the committer's fee caps and confirmations): useful when the
 //! sequencer's key should only commit. `verifyBatches` is permissionless, so any funded account
 //! will do. Without either key (and not --dev), batches are not verified.
 

@@ -334,7 +334,7 @@ async fn check_proof(
     let p = proofs.remove(0);
     assert_eq!(p.message_id, message.message_id, "the proof's message id");
     assert_eq!(p.message_hash, message.data, "the proof's message data");
-    assert_eq!(p.leaf, message.leaf(), "the DESIGN leaf");
+    assert_eq!(p.leaf, message.leaf(), "the leaf of docs/contracts.md");
     assert!(
         p.batch_messages.contains(&message.data),
         "the batch lists the message"

@@ -1,7 +1,7 @@
-//! The rules that turn a batch's pre-state, post-state and logs into its [`StateDiff`] (DESIGN.md
-//! section 8), with no storage behind them: the sequencer feeds [`StateDiffAccumulator`] from its
-//! store (`keel_chain::BatchDiffBuilder`), the stateless prover from its witness tries, and both
-//! get the same diff from [`StateDiffAccumulator::build`].
+//! The rules that turn a batch's pre-state, post-state and logs into its [`StateDiff`]
+//! (docs/committer.md, State diff formats), with no storage behind them: the sequencer feeds
+//! [`StateDiffAccumulator`] from its store (`keel_chain::BatchDiffBuilder`), the stateless prover
+//! from its witness tries, and both get the same diff from [`StateDiffAccumulator::build`].
 //!
 //! For every account the batch touched, comparing its state after the batch's last block
 //! (*post*) with its state before the first block (*pre*; a missing account counts as nonce 0,

@@ -1,5 +1,5 @@
-//! An upper bound of a block's state diff v1 size (DESIGN.md section 8), kept as the block is
-//! built, so that the block builder can stop before a block's own diff outgrows a blob.
+//! An upper bound of a block's state diff v1 size (docs/committer.md, Batching), kept as the block
+//! is built, so that the block builder can stop before a block's own diff outgrows a blob.
 //!
 //! A batch is sealed before the block that would make its diff overflow a blob, so every single
 //! block's diff must fit one, or a batch could become unsendable. The bound counts, in the v1

@@ -3,11 +3,11 @@
 //! ([`build_block`]).
 //!
 //! Ethereum transactions run through alloy-evm's Ethereum block executor. Privileged transactions
-//! (type `0x7e`, DESIGN.md section 4) run on the same executor and state, by the rules of
-//! [`execute_privileged`]: no signature, no nonce check or bump, no fee (gas price 0: nothing to
-//! the coinbase, nothing to the base-fee vault), their gas counted against the block gas limit
-//! and in the receipts' cumulative gas; the value is minted when `from` is the L2 bridge, else
-//! debited from `from`; a `from` that cannot pay makes a failed receipt and no state change.
+//! (type `0x7e`, docs/architecture.md, Chain rules) run on the same executor and state, by the
+//! rules of [`execute_privileged`]: no signature, no nonce check or bump, no fee (gas price 0:
+//! nothing to the coinbase, nothing to the base-fee vault), their gas counted against the block gas
+//! limit and in the receipts' cumulative gas; the value is minted when `from` is the L2 bridge,
+//! else debited from `from`; a `from` that cannot pay makes a failed receipt and no state change.
 
 use std::{borrow::Cow, sync::Arc};
 
@@ -152,8 +152,8 @@ where
         result: BlockExecutionResult<ReceiptEnvelope>,
         privileged: Privileged,
     ) -> Result<ExecutionOutcome, ExecutionError> {
-        // An L2 keeps the base fee in a vault instead of burning it (DESIGN.md section 4).
-        // Privileged transactions pay no fee.
+        // An L2 keeps the base fee in a vault instead of burning it (docs/architecture.md, Chain
+        // rules). Privileged transactions pay no fee.
         if let (Some(vault), Some(base_fee)) = (self.spec.base_fee_vault, header.base_fee_per_gas) {
             let fee_gas = result.gas_used.saturating_sub(privileged.gas_used);
             let amount = u128::from(base_fee) * u128::from(fee_gas);
@@ -501,8 +501,9 @@ where
     }
 }
 
-/// Execute a privileged transaction (DESIGN.md section 4) on the block's executor and append its
-/// receipt. Returns the gas it used. Its state changes are recorded in `bound`, if given.
+/// Execute a privileged transaction (docs/architecture.md, Chain rules) on the block's executor and
+/// append its receipt. Returns the gas it used. Its state changes are recorded in `bound`, if
+/// given.
 ///
 /// - Like any transaction, it must be for this chain and its gas limit must fit the gas left in
 ///   the block (else the error makes the block invalid, or the builder leave it out), with one

@@ -1,5 +1,5 @@
 //! A local anvil (Foundry's dev L1) started as a child process on a free 127.0.0.1 port and
-//! killed when dropped. Used by the end-to-end tests and by `keel l2 --dev`.
+//! stopped, with every process it started, when dropped or when this process dies. Used by the end-to-end tests and by `keel l2 --dev`.
 
 use std::{
     io::{BufRead, BufReader},
@@ -92,11 +92,27 @@ impl Default for AnvilConfig {
     }
 }
 
-/// A running anvil, killed on drop. Its accounts are those of the test mnemonic
-/// (`keel_types::dev::DEV_ACCOUNTS`), each with 10,000 ETH.
+/// A running anvil, stopped on drop with every process it started. Its accounts are those of the
+/// test mnemonic (`keel_types::dev::DEV_ACCOUNTS`), each with 10,000 ETH.
+///
+/// The `anvil` that is started may not be anvil itself: npm's `@foundry-rs/anvil` installs a
+/// `bin.mjs` node script as `anvil` that runs the real anvil as its child. Killing the direct
+/// child would leave that real anvil running (holding its port) after the node is gone. So, on
+/// Linux:
+/// - anvil starts in a process group of its own, and drop ends the whole group: SIGTERM, then
+///   SIGKILL to whatever is left after a short grace;
+/// - a node killed with SIGKILL (or crashing) runs no drop, and `PR_SET_PDEATHSIG` reaches only
+///   the direct child (the wrapper), not its children. So a tiny watchdog (`/bin/sh`, in a group
+///   of its own so a terminal's Ctrl-C or a signal to the node's group does not end it first)
+///   holds the read end of a pipe whose only write end is this process's: when this process
+///   exits however it exits, the kernel closes the write end, the watchdog's `read` returns, and
+///   it ends anvil's group (SIGTERM, then SIGKILL a second later). A pipe is closed by the kernel
+///   even on SIGKILL, which is why it is used rather than a signal handler or an atexit hook.
 #[derive(Debug)]
 pub struct Anvil {
     child: Child,
+    /// Ends anvil's process group when this process exits without dropping `Anvil`.
+    watchdog: Option<Child>,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     /// The port.
@@ -105,16 +121,58 @@ pub struct Anvil {
 
 impl Drop for Anvil {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // The watchdog first: once it is gone it cannot signal the group id after the group has
+        // ended and the id has been reused.
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
+        stop_group(&mut self.child, Duration::from_secs(2));
     }
 }
 
-/// On Linux, asks the kernel to SIGKILL anvil when the thread that started it exits, so an anvil
-/// never outlives a node that was killed without the chance to stop it (SIGKILL, a crash).
+/// Ends the process group led by `child`: SIGTERM, then SIGKILL after `grace` if any member is
+/// left; reaps `child`.
 #[cfg(target_os = "linux")]
-fn die_with_parent(cmd: &mut Command) {
+fn stop_group(child: &mut Child, grace: Duration) {
+    let Ok(pgid) = libc::pid_t::try_from(child.id()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return;
+    };
+    // SAFETY: kill(2) with a negative pid signals the process group; no memory is involved.
+    let signal_group = |sig| unsafe { libc::kill(-pgid, sig) };
+    signal_group(libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    loop {
+        // Reap the leader when it exits (a zombie still counts as a member of the group).
+        let _ = child.try_wait();
+        // Signal 0: does any process of the group still exist?
+        if signal_group(0) == -1 {
+            break;
+        }
+        if Instant::now() >= deadline {
+            signal_group(libc::SIGKILL);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stop_group(child: &mut Child, _grace: Duration) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// On Linux: anvil gets a process group of its own (see [`Anvil`]), and the kernel SIGKILLs it
+/// when the thread that started it exits.
+#[cfg(target_os = "linux")]
+fn own_group_and_die_with_parent(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
+    cmd.process_group(0);
     // SAFETY: the closure runs in the child between fork and exec and only calls prctl, which is
     // async-signal-safe.
     unsafe {
@@ -128,7 +186,43 @@ fn die_with_parent(cmd: &mut Command) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn die_with_parent(_cmd: &mut Command) {}
+fn own_group_and_die_with_parent(_cmd: &mut Command) {}
+
+/// Starts the watchdog of the process group `pgid` (see [`Anvil`]); `None` (with a warning) if
+/// `/bin/sh` cannot be started.
+#[cfg(target_os = "linux")]
+fn spawn_watchdog(pgid: u32) -> Option<Child> {
+    use std::os::unix::process::CommandExt;
+    // `read` returns at EOF, i.e. when the node's end of the pipe closes. INT, TERM and HUP are
+    // ignored so that only that (or SIGKILL from the node's drop) ends the watchdog.
+    let script = format!(
+        "trap '' INT TERM HUP; read _; kill -s TERM -- -{pgid} 2>/dev/null; sleep 1; \
+         kill -s KILL -- -{pgid} 2>/dev/null"
+    );
+    match Command::new("/bin/sh")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+    {
+        Ok(child) => Some(child),
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                "cannot start the anvil watchdog (/bin/sh): if this process is killed, anvil may \
+                 keep running"
+            );
+            None
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn spawn_watchdog(_pgid: u32) -> Option<Child> {
+    None
+}
 
 impl Anvil {
     /// Starts anvil on a port it picks itself (`--port 0`, read back from its "Listening on"
@@ -136,10 +230,6 @@ impl Anvil {
     /// until it answers `eth_chainId`.
     pub async fn spawn(config: &AnvilConfig) -> Result<Self, AnvilError> {
         let bin = find_anvil(config.bin.as_deref())?;
-        let spawn_err = |source| AnvilError::Spawn {
-            bin: bin.clone(),
-            source,
-        };
         let mut cmd = Command::new(&bin);
         cmd.args(["--host", "127.0.0.1", "--port", "0"])
             .args(["--hardfork", &config.hardfork])
@@ -150,10 +240,21 @@ impl Anvil {
         if let Some(secs) = config.block_time {
             cmd.args(["--block-time", &secs.to_string()]);
         }
-        die_with_parent(&mut cmd);
-        let mut child = cmd.spawn().map_err(spawn_err)?;
-        let Some(stdout) = child.stdout.take() else {
-            let _ = child.kill();
+        own_group_and_die_with_parent(&mut cmd);
+        let mut child = cmd.spawn().map_err(|source| AnvilError::Spawn {
+            bin: bin.clone(),
+            source,
+        })?;
+        let stdout = child.stdout.take();
+        let watchdog = spawn_watchdog(child.id());
+        // From here on, dropping `anvil` (on any error below) stops the group.
+        let mut anvil = Self {
+            child,
+            watchdog,
+            url: String::new(),
+            port: 0,
+        };
+        let Some(stdout) = stdout else {
             return Err(AnvilError::NotReady("no stdout".into()));
         };
         // Read until the "Listening on HOST:PORT" line, then keep draining stdout in the
@@ -174,8 +275,6 @@ impl Anvil {
             .ok()
             .and_then(Result::ok);
         let Some(addr) = addr else {
-            let _ = child.kill();
-            let _ = child.wait();
             return Err(AnvilError::NotReady(
                 "it printed no \"Listening on\" line within 30 s".into(),
             ));
@@ -185,11 +284,8 @@ impl Anvil {
             .next()
             .and_then(|p| p.parse().ok())
             .ok_or_else(|| AnvilError::NotReady(format!("unexpected listen address {addr}")))?;
-        let mut anvil = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            port,
-        };
+        anvil.url = format!("http://127.0.0.1:{port}");
+        anvil.port = port;
         anvil.wait_ready(Duration::from_secs(30)).await?;
         Ok(anvil)
     }

@@ -90,8 +90,8 @@ pub struct EventFieldTooLarge {
 }
 
 impl CommonBridge::PrivilegedTxSent {
-    /// The privileged transaction this event announces on the L2 `l2_chain_id` (DESIGN.md
-    /// section 4): its nonce is the bridge's transaction id.
+    /// The privileged transaction this event announces on the L2 `l2_chain_id`
+    /// (docs/architecture.md, Chain rules): its nonce is the bridge's transaction id.
     pub fn to_privileged_tx(
         &self,
         l2_chain_id: u64,

@@ -1,6 +1,6 @@
 //! CommonBridge deposits and L1 → L2 messages on a real anvil: each privileged tx is emitted with
-//! the fields and the hash of DESIGN.md section 4 (recomputed in Rust), queued, and rolled into
-//! the privileged rolling hash exactly as `keel_types` computes it.
+//! the fields and the hash of docs/architecture.md (Chain rules) (recomputed in Rust), queued, and
+//! rolled into the privileged rolling hash exactly as `keel_types` computes it.
 
 mod common;
 
@@ -85,7 +85,7 @@ async fn eth_deposit_emits_the_privileged_tx_whose_hash_is_queued() {
         .expect("constant");
     assert_eq!(U256::from(tx.gas_limit), gas_limit);
 
-    // The Rust hash of DESIGN.md section 4 is the one the bridge queued.
+    // The Rust hash (docs/architecture.md, Chain rules) is the one the bridge queued.
     assert_eq!(queued_hash(&l1, 0).await, tx.hash());
     assert_eq!(l1.balance(*bridge.address()).await, before + amount);
     assert_eq!(

@@ -15,7 +15,7 @@ pub enum InputError {
     ChainConfig(String),
 }
 
-/// Everything the stateless program needs to prove one batch (DESIGN.md section 9).
+/// Everything the stateless program needs to prove one batch (docs/prover.md, ProverInput).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProverInput {
     /// The batch number (from 1).

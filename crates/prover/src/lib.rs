@@ -1,4 +1,4 @@
-//! keel-prover: the stateless batch program and the prover side of proving (DESIGN.md section 9).
+//! keel-prover: the stateless batch program and the prover side of proving (docs/prover.md).
 //!
 //! - [`ProverInput`]: what a prover gets for one batch (the blocks, the execution witness, the
 //!   blob, the chain config), in a compact binary encoding.

@@ -1,4 +1,4 @@
-//! The coordinator ⇄ prover protocol over TCP (DESIGN.md section 9).
+//! The coordinator ⇄ prover protocol over TCP (docs/prover.md, Protocol and coordinator).
 //!
 //! Each frame is a 4-byte big-endian length followed by that many bytes: one postcard-encoded
 //! message. A prover sends [`ProverMessage`]s and the coordinator answers each with one

@@ -1,13 +1,13 @@
 //! keel's blocks, transactions, receipts and logs in the shapes of `alloy-rpc-types-eth`, which
 //! serialize as geth does.
 //!
-//! A privileged transaction (type `0x7e`, DESIGN.md section 4) has no alloy shape: it shows as
-//! [`PrivilegedRpcTransaction`], geth-like — `type: "0x7e"`, `hash` (its privileged hash),
-//! `from`, `to`, `value`, `gas`, `input`, `nonce` (the L1 bridge's transaction id), `chainId`,
-//! the block fields, `gasPrice`, `maxFeePerGas` and `maxPriorityFeePerGas` all 0, and no
-//! signature fields. Its receipt is an ordinary receipt with `type: "0x7e"` and
-//! `effectiveGasPrice: "0x0"` (receipts of every type serialize through [`AnyReceiptEnvelope`],
-//! which shows the same fields as alloy's Ethereum receipt envelope).
+//! A privileged transaction (type `0x7e`, docs/architecture.md, Chain rules) has no alloy shape: it
+//! shows as [`PrivilegedRpcTransaction`], geth-like — `type: "0x7e"`, `hash` (its privileged hash),
+//! `from`, `to`, `value`, `gas`, `input`, `nonce` (the L1 bridge's transaction id), `chainId`, the
+//! block fields, `gasPrice`, `maxFeePerGas` and `maxPriorityFeePerGas` all 0, and no signature
+//! fields. Its receipt is an ordinary receipt with `type: "0x7e"` and `effectiveGasPrice: "0x0"`
+//! (receipts of every type serialize through [`AnyReceiptEnvelope`], which shows the same fields as
+//! alloy's Ethereum receipt envelope).
 
 use alloy_consensus::{Sealed, Transaction as _, transaction::Recovered};
 use alloy_eips::Typed2718 as _;

@@ -1,4 +1,4 @@
-//! The `keel_` namespace: sealed batches and withdrawal proofs (DESIGN.md section 10).
+//! The `keel_` namespace: sealed batches and withdrawal proofs (docs/node.md, JSON-RPC).
 //!
 //! - `keel_batchNumber` → the last sealed batch number (0 before the first).
 //! - `keel_getBatchByNumber(n)` / `keel_getBatchByBlock(blockNumber)` → the batch, or `null` if

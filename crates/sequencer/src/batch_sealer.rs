@@ -1,7 +1,7 @@
-//! Sealing batches (DESIGN.md section 8): the canonical blocks after the last sealed batch become
-//! the next batch when its commit time is up, **or earlier when the next block would push the
-//! batch's blob payload (after compression) over one blob**. Each batch also stops at `max_blocks`
-//! blocks and at 65,535 privileged txs (the most a rolling hash counts).
+//! Sealing batches (docs/committer.md, Batching): the canonical blocks after the last sealed batch
+//! become the next batch when its commit time is up, **or earlier when the next block would push
+//! the batch's blob payload (after compression) over one blob**. Each batch also stops at
+//! `max_blocks` blocks and at 65,535 privileged txs (the most a rolling hash counts).
 //!
 //! The sealer keeps the open batch's state diff ([`BatchDiffBuilder`]) up to date block by block,
 //! so the fit check costs work in proportion to each new block. The BlockProducer keeps every
@@ -9,11 +9,11 @@
 //!
 //! For each batch it records the state root and hash of its last block, the rolling hash of its
 //! privileged txs, its count of ordinary txs, the `L1Message` events of the Messenger with the
-//! withdrawals root over them (DESIGN.md section 7), its blob (the smallest of the state diff
-//! v1/v2 × raw/brotli payloads, and the versioned hash of the blob it packs into; none in validium
-//! mode), and the code hashes it publishes, all in one write. After a restart the open batch is
-//! rebuilt from the store. The L1Committer commits sealed batches; this module only decides and
-//! stores what a batch is.
+//! withdrawals root over them (docs/contracts.md, L2 system contracts), its blob (the smallest of
+//! the state diff v1/v2 × raw/brotli payloads, and the versioned hash of the blob it packs into;
+//! none in validium mode), and the code hashes it publishes, all in one write. After a restart the
+//! open batch is rebuilt from the store. The L1Committer commits sealed batches; this module only
+//! decides and stores what a batch is.
 
 use std::{
     sync::{Arc, Mutex},

@@ -1,6 +1,6 @@
 //! The L1Committer: commits every sealed batch to the OnChainProposer, in order, through the
 //! node's nonce-safe L1 sender (`keel_l1::sender`), with the batch's blob (or none in validium
-//! mode), and records the commit once it has its confirmations (DESIGN.md sections 6 and 8).
+//! mode), and records the commit once it has its confirmations (docs/committer.md).
 //!
 //! - **Resumes from the store.** The next batch to commit is the one after the last recorded
 //!   commit. At start the committer first reconciles with L1: batches L1 has committed (e.g. the

@@ -2,7 +2,7 @@
 //! the store (put there by the ProofCoordinator), it sends **one** `verifyBatches(firstBatch,
 //! proofs)` to the OnChainProposer for the longest such run (at most `max_batches`), through the
 //! node's nonce-safe L1 sender (`keel_l1::sender`), and records the verification once it has its
-//! confirmations (DESIGN.md sections 6 and 9).
+//! confirmations (docs/prover.md, Verification on L1).
 //!
 //! - **The run.** From the batch after the last verified one, batch by batch up to the last
 //!   committed one: a batch joins the run when, for every verifier the OnChainProposer requires

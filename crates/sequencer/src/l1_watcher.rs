@@ -1,5 +1,5 @@
 //! The [`L1Watcher`]: turns the L1 bridge's `PrivilegedTxSent` events into [`PrivilegedTx`]s for
-//! the L2 (DESIGN.md sections 4 to 6).
+//! the L2 (docs/bridge.md).
 //!
 //! Every `watch_interval` it:
 //!

@@ -1,5 +1,6 @@
 //! The ProofCoordinator: hands committed batches to provers over TCP and checks and stores the
-//! proofs they send back (DESIGN.md section 9; the protocol is `keel_prover::protocol`).
+//! proofs they send back (docs/prover.md, Protocol and coordinator; the protocol is
+//! `keel_prover::protocol`).
 //!
 //! - **One task, one connection task per prover.** Each connection is served by its own task
 //!   with a read timeout; a connection that sends garbage, an oversized or truncated frame, or

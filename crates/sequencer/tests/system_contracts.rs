@@ -125,8 +125,9 @@ fn l1_message(data: B256, id: u64) -> Log {
     )
 }
 
-/// Asserts the withdrawals-tree leaf keel computes for the `L1Message` in `log` is DESIGN.md
-/// section 7's `keccak256(senderOnL2 ‖ data ‖ uint256(messageId))` of the bridge, `data`, `id`.
+/// Asserts the withdrawals-tree leaf keel computes for the `L1Message` in `log` is the leaf of
+/// docs/contracts.md (L2 system contracts), `keccak256(senderOnL2 ‖ data ‖ uint256(messageId))` of
+/// the bridge, `data`, `id`.
 fn assert_leaf(log: &Log, data: B256, id: u64) {
     let event = messenger::L1Message::decode_log_data(&log.data).expect("an L1Message");
     let leaf = L1Message {

@@ -1,7 +1,7 @@
-//! Rollup tables of sealed batches (DESIGN.md section 5): each batch by number, its L2 → L1
-//! messages, its blob payload and versioned hash, its L1 commit, and an index from a batch's last
-//! block to its number (which also answers "which batch holds block N": the first batch whose
-//! last block is ≥ N).
+//! Rollup tables of sealed batches (docs/architecture.md, Rollup tables): each batch by number, its
+//! L2 → L1 messages, its blob payload and versioned hash, its L1 commit, and an index from a
+//! batch's last block to its number (which also answers "which batch holds block N": the first
+//! batch whose last block is ≥ N).
 //!
 //! A batch, its messages, its blob and its index entry are written in **one** write transaction
 //! ([`Store::write_batch`]), and batches are written in order: batch `n + 1` must start right after
@@ -30,8 +30,8 @@ const BATCH_COMMITS: TableDefinition<u64, &[u8]> = TableDefinition::new("batch_c
 /// The version byte every batch, blob and commit record starts with.
 pub const BATCH_ENCODING_VERSION: u8 = 1;
 
-/// The blob of a sealed batch: its payload (`codec ‖ state diff`, DESIGN.md section 8) and the
-/// versioned hash of the blob it packs into (what `commitBatch` stores on L1).
+/// The blob of a sealed batch: its payload (`codec ‖ state diff`, docs/committer.md, State diff
+/// formats) and the versioned hash of the blob it packs into (what `commitBatch` stores on L1).
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct BatchBlob {
     /// `blobhash(0)` of the commit transaction.

@@ -1,6 +1,6 @@
-//! Checkpoints: a block known only by the state diff of the batch it ends (DESIGN.md section 8),
-//! as a node that rebuilds the L2 state from L1 (`keel l2 reconstruct`) stores it, and the record of
-//! which bytecodes have been published in full on L1.
+//! Checkpoints: a block known only by the state diff of the batch it ends (docs/committer.md,
+//! Rebuilding from L1), as a node that rebuilds the L2 state from L1 (`keel l2 reconstruct`) stores
+//! it, and the record of which bytecodes have been published in full on L1.
 //!
 //! A **checkpoint** is the last block of a batch. Its state (flat state and trie nodes) is whole,
 //! but of the block itself only what the state diff carries is known, so it is stored as:

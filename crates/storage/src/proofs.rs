@@ -1,6 +1,6 @@
-//! Proof tables (DESIGN.md section 5): the proofs provers submitted for each committed batch, one
-//! per signer, as the ProofCoordinator checked and stored them; and where each batch was verified
-//! on L1 (the L1ProofSender's `verifyBatches`).
+//! Proof tables (docs/architecture.md, Rollup tables): the proofs provers submitted for each
+//! committed batch, one per signer, as the ProofCoordinator checked and stored them; and where each
+//! batch was verified on L1 (the L1ProofSender's `verifyBatches`).
 //!
 //! A proof is stored once per (batch, signer): a second submission by the same signer is not a
 //! second proof. Verifications are recorded in batch order.

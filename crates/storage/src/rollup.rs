@@ -1,4 +1,4 @@
-//! Rollup tables (DESIGN.md section 5). For now those of the L1 → L2 path:
+//! Rollup tables (docs/architecture.md, Rollup tables). For now those of the L1 → L2 path:
 //!
 //! - the **L1Watcher's cursor**: the last L1 block whose privileged transactions are all stored;
 //! - the **privileged transactions seen**, by bridge transaction id (their nonce) → EIP-2718

@@ -1,4 +1,4 @@
-//! A sealed batch: a range of L2 blocks committed to L1 as one unit (DESIGN.md sections 5 and 8),
+//! A sealed batch: a range of L2 blocks committed to L1 as one unit (docs/committer.md, Batching),
 //! and the L2 → L1 messages it carries.
 
 use alloy_primitives::{Address, B256, U256};

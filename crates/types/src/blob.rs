@@ -1,5 +1,5 @@
-//! A batch's blob (DESIGN.md section 8): the blob payload `codec (1 byte) ‖ body` and its packing
-//! into one EIP-4844 blob.
+//! A batch's blob (docs/architecture.md, State diffs and blobs): the blob payload `codec (1 byte) ‖
+//! body` and its packing into one EIP-4844 blob.
 //!
 //! **Payload.** The body encodes the diff as v1 or v2 (its own first byte says which; see
 //! [`DiffVersion`]). Codec [`Codec::Raw`] (0): the body is the [`StateDiff`] encoding itself. Codec
@@ -18,12 +18,12 @@
 //! compressing only when the raw v2 payload does not.
 //!
 //! **Packing.** A blob is 4096 field elements of 32 bytes. Each 32-byte chunk is a `0x00` byte
-//! followed by 31 data bytes (so every element is below the BLS12-381 modulus), giving a data stream
-//! of 4096 × 31 = 126 976 bytes. DESIGN.md does not say how the payload length is recovered; keel
-//! puts it first in that stream: **`len u32 (big-endian) ‖ payload ‖ zero padding`**. So the largest
-//! payload is [`MAX_BLOB_PAYLOAD`] = 126 976 − 4 = 126 972 bytes. Unpacking rejects a chunk whose
-//! first byte is not zero, a length above that maximum, and a nonzero byte in the padding after the
-//! payload, so one payload has exactly one blob.
+//! followed by 31 data bytes (so every element is below the BLS12-381 modulus), giving a data
+//! stream of 4096 × 31 = 126 976 bytes. The packing does not say how the payload length is
+//! recovered; keel puts it first in that stream: **`len u32 (big-endian) ‖ payload ‖ zero
+//! padding`**. So the largest payload is [`MAX_BLOB_PAYLOAD`] = 126 976 − 4 = 126 972 bytes.
+//! Unpacking rejects a chunk whose first byte is not zero, a length above that maximum, and a
+//! nonzero byte in the padding after the payload, so one payload has exactly one blob.
 
 use crate::state_diff::{DiffVersion, StateDiff, StateDiffError};
 use brotli::enc::BrotliEncoderParams;
@@ -697,8 +697,8 @@ mod tests {
         }
     }
 
-    /// DESIGN.md's density target: 3,000 ETH transfers from 1,000 senders fit one blob; in fact
-    /// raw v2 already does, so the sealer never needs to compress for them.
+    /// The density target (docs/committer.md, Density): 3,000 ETH transfers from 1,000 senders fit
+    /// one blob; in fact raw v2 already does, so the sealer never needs to compress for them.
     #[test]
     fn three_thousand_transfers_fit_one_blob() {
         let diff = transfer_workload(3_000, 42);

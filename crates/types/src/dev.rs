@@ -57,7 +57,7 @@ pub const DEV_ACCOUNTS: [(Address, B256); 10] = [
     ),
 ];
 
-/// keel's default L2 chain id (DESIGN.md section 4).
+/// keel's default L2 chain id (docs/architecture.md, Chain rules).
 pub const DEFAULT_L2_CHAIN_ID: u64 = 1_729_001;
 
 /// Multicall3's canonical address on every chain.

@@ -1,6 +1,6 @@
 //! The transaction and receipt envelopes of a keel block: every Ethereum type (0–4, as
-//! [`TxEnvelope`] / [`ReceiptEnvelope`]) plus the privileged transaction (type `0x7e`, DESIGN.md
-//! section 4) and its receipt.
+//! [`TxEnvelope`] / [`ReceiptEnvelope`]) plus the privileged transaction (type `0x7e`,
+//! docs/architecture.md, Chain rules) and its receipt.
 //!
 //! Encodings follow EIP-2718 as for any typed transaction: the 2718 form is `type ‖ rlp(body)`
 //! (what `transactions_root` and `receipts_root` commit to), and in block bodies and the store a

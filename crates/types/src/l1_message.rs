@@ -1,4 +1,5 @@
-//! L2→L1 messages and the withdrawals Merkle tree of a batch (DESIGN.md section 7).
+//! L2→L1 messages and the withdrawals Merkle tree of a batch (docs/contracts.md, L2 system
+//! contracts).
 //!
 //! A message's leaf is `keccak256(senderOnL2 ‖ data ‖ uint256(messageId))`. A batch's withdrawals
 //! root is a binary tree over its leaves in message order, each parent

@@ -1,9 +1,9 @@
 //! The L2 genesis builder behind `keel l2 genesis` and the `--dev` chain: a Prague-from-block-0
 //! chain config, the funded accounts asked for, and the predeploys every keel L2 carries
-//! (DESIGN.md sections 4 and 7): `CommonBridgeL2` at `0x…ffff`, `Messenger` at `0x…fffe`,
-//! Multicall3 at its canonical address and the EIP-2935 block-hash history contract. The state
-//! root of the result ([`crate::genesis_state_root`]) is what the deployer hands to
-//! `OnChainProposer` as the root of batch 0.
+//! (docs/architecture.md, Chain rules; docs/contracts.md, L2 system contracts): `CommonBridgeL2` at
+//! `0x…ffff`, `Messenger` at `0x…fffe`, Multicall3 at its canonical address and the EIP-2935
+//! block-hash history contract. The state root of the result ([`crate::genesis_state_root`]) is
+//! what the deployer hands to `OnChainProposer` as the root of batch 0.
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
-//! Privileged transactions (type `0x7e`), the L1→L2 path (DESIGN.md sections 4 and 6): their
-//! encoding, their hash (byte for byte the one the L1 bridge queues), the privileged rolling hash
-//! a batch commits to, and L1→L2 address aliasing.
+//! Privileged transactions (type `0x7e`), the L1→L2 path (docs/architecture.md, Chain rules;
+//! docs/contracts.md, CommonBridge): their encoding, their hash (byte for byte the one the L1
+//! bridge queues), the privileged rolling hash a batch commits to, and L1→L2 address aliasing.
 
 use alloy_primitives::{Address, B256, Bytes, U160, U256, address, keccak256};
 use alloy_rlp::{RlpDecodable, RlpEncodable};

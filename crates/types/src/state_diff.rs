@@ -1,8 +1,9 @@
-//! The state diff of a batch (DESIGN.md section 8): what a batch's blob carries so that anyone can
-//! replay every batch over the genesis state and get the committed state roots back.
+//! The state diff of a batch (docs/committer.md, State diff formats): what a batch's blob carries
+//! so that anyone can replay every batch over the genesis state and get the committed state roots
+//! back.
 //!
 //! Two encodings of the same [`StateDiff`], told apart by their first byte ([`DiffVersion`]):
-//! v1, below, fixed by DESIGN.md, and v2, keel's denser one (module [`v2`], spec in
+//! v1, below (format in docs/committer.md, v1), and v2, keel's denser one (module [`v2`], spec in
 //! `docs/committer.md`). [`StateDiff::decode`] reads both.
 //!
 //! The v1 format, byte for byte (all integers big-endian, `uN` = N bits):
@@ -48,7 +49,7 @@ pub const STATE_DIFF_V2: u8 = 2;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum DiffVersion {
-    /// DESIGN.md's fixed-width format.
+    /// The fixed-width format (docs/committer.md, v1).
     V1 = STATE_DIFF_V1,
     /// keel's denser format (variable-length integers, no leading zeros).
     V2 = STATE_DIFF_V2,

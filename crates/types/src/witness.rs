@@ -1,6 +1,6 @@
-//! The execution witness of a range of blocks (DESIGN.md section 9): everything a stateless
-//! executor needs besides the blocks themselves, in the shape geth's `debug_executionWitness`
-//! returns.
+//! The execution witness of a range of blocks (docs/prover.md, The execution witness): everything a
+//! stateless executor needs besides the blocks themselves, in the shape geth's
+//! `debug_executionWitness` returns.
 //!
 //! - `state`: the RLP of every trie node (account trie and storage tries) that executing the
 //!   blocks and computing their state roots reads from the state before the first block. Nodes

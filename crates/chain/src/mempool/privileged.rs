@@ -1,6 +1,6 @@
-//! The privileged lane of the mempool: the L1→L2 transactions (type `0x7e`, DESIGN.md section 4)
-//! the L1Watcher hands over, waiting for a block, and [`BlockCandidates`], the block producer's
-//! [`TxSource`] that offers them first, then the ordinary best transactions.
+//! The privileged lane of the mempool: the L1→L2 transactions (type `0x7e`, docs/architecture.md,
+//! Chain rules) the L1Watcher hands over, waiting for a block, and [`BlockCandidates`], the block
+//! producer's [`TxSource`] that offers them first, then the ordinary best transactions.
 //!
 //! The lane keeps the privileged transactions by id (their `nonce`, the L1 bridge's
 //! `transactionId`) and tracks the **next id** a block must include. It only offers the contiguous

@@ -81,7 +81,8 @@ pub struct L2Args {
     /// Run a local development rollup: the dev genesis (the ten accounts of the test mnemonic
     /// funded, Multicall3 predeployed), an in-memory store unless --datadir is given, and the
     /// funded keys printed at start. Without L1 settings it also starts anvil (one block a
-    /// second), deploys the contracts and commits batches there with a dev committer key; an
+    /// second; keel's pinned anvil from tools/, installed with `npm ci` on first use, else
+    /// KEEL_ANVIL or `anvil` on PATH), deploys the contracts and commits batches there with a dev committer key; an
     /// in-process `exec` prover (dev account 0, the dev verifier signer) proves them and the
     /// batches are verified on L1, so withdrawals become claimable on their own.
     #[arg(long)]
