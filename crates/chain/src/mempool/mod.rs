@@ -94,6 +94,9 @@ pub struct Mempool {
     chain: Blockchain,
     pool: Mutex<Pool>,
     privileged: Mutex<PrivilegedLane>,
+    /// The L1 block timestamp of privileged transactions by id, as the L1Watcher saw it, until
+    /// the block producer takes it for the deposit inclusion lag (a metric only).
+    privileged_l1_times: Mutex<std::collections::BTreeMap<u64, u64>>,
     new_txs: broadcast::Sender<B256>,
 }
 
@@ -114,6 +117,7 @@ impl Mempool {
             chain,
             pool: Mutex::new(Pool::default()),
             privileged: Mutex::new(PrivilegedLane::default()),
+            privileged_l1_times: Mutex::default(),
             new_txs: broadcast::channel(NEW_TX_CAPACITY).0,
         };
         pool.init_privileged_lane(&mut pool.privileged.lock());
@@ -635,6 +639,22 @@ impl Mempool {
             None => reader.insert(self.chain.store().reader()?),
         };
         Ok(reader.tx_location(hash)?.is_some())
+    }
+
+    /// Note the L1 block timestamps of privileged transactions (id, timestamp), for the deposit
+    /// inclusion lag metric; [`Mempool::take_privileged_l1_timestamps`] takes them back.
+    pub fn note_privileged_l1_timestamps(&self, times: impl IntoIterator<Item = (u64, u64)>) {
+        self.privileged_l1_times.lock().extend(times);
+    }
+
+    /// Take the noted L1 timestamps of privileged ids up to `up_to` (those included or skipped).
+    pub fn take_privileged_l1_timestamps(
+        &self,
+        up_to: u64,
+    ) -> std::collections::BTreeMap<u64, u64> {
+        let mut times = self.privileged_l1_times.lock();
+        let later = times.split_off(&up_to.saturating_add(1));
+        std::mem::replace(&mut *times, later)
     }
 
     /// The id the next block must include first (`None` while the store's marker is unreadable).
