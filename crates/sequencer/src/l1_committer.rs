@@ -207,6 +207,7 @@ impl L1Committer {
 
     /// Checks the mode and reconciles the store with L1 (module docs).
     pub async fn start(&self) -> Result<(), CommitterError> {
+        self.sender.record_balance().await;
         let proposer = self.config.on_chain_proposer;
         let l1_validium = self
             .client

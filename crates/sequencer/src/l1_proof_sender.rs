@@ -289,6 +289,7 @@ impl L1ProofSender {
 
     /// Resumes a journaled `verifyBatches`, then records what L1 has verified (module docs).
     pub async fn start(&self) -> Result<(), ProofSenderError> {
+        self.sender.record_balance().await;
         let jobs = self
             .sender
             .pending_jobs()
