@@ -732,7 +732,7 @@ async fn the_coordinator_counts_assignments_timeouts_proofs_rejections_and_conne
             .submit(
                 1,
                 &Proof {
-                    public_inputs: proof.public_inputs.clone(),
+                    public_inputs: proof.public_inputs,
                     proof: proof.proof.slice(..64),
                 }
             )
