@@ -330,7 +330,7 @@ impl Mempool {
         state_nonce: u64,
     ) -> Result<(), MempoolError> {
         let (replaced, count, highest) = pool.with_sender(tx.sender, state_nonce, |sender| {
-            sender.state_nonce = state_nonce;
+            sender.set_state_nonce(state_nonce);
             let replaced = sender
                 .txs
                 .get(&tx.nonce)
@@ -345,9 +345,7 @@ impl Mempool {
             }
             debug!(replaced = %old_hash, by = %tx.hash, "replaced transaction");
             pool.by_hash.remove(&old_hash);
-            pool.with_sender(tx.sender, state_nonce, |sender| {
-                sender.txs.insert(tx.nonce, tx.clone())
-            });
+            pool.with_sender(tx.sender, state_nonce, |sender| sender.insert(tx.clone()));
             pool.by_hash.insert(tx.hash, tx);
             return Ok(());
         }
@@ -374,9 +372,7 @@ impl Mempool {
             pool.remove(&cheapest);
             debug!(evicted = %cheapest, "pool full: evicted the cheapest transaction");
         }
-        pool.with_sender(tx.sender, state_nonce, |sender| {
-            sender.txs.insert(tx.nonce, tx.clone())
-        });
+        pool.with_sender(tx.sender, state_nonce, |sender| sender.insert(tx.clone()));
         pool.by_hash.insert(tx.hash, tx);
         Ok(())
     }

@@ -611,6 +611,9 @@ fn the_kept_pending_count_matches_a_recount() {
     let check = |pool: &Mempool| {
         let inner = pool.pool.lock();
         assert_eq!(inner.counts(), inner.recount());
+        for sender in inner.senders.values() {
+            assert_eq!(sender.pending_len(), sender.pending().count());
+        }
     };
     // Gaps, fills, a replacement, per-sender and pool-wide eviction, refusals.
     let steps: Vec<Vec<u8>> = vec![
@@ -637,4 +640,49 @@ fn the_kept_pending_count_matches_a_recount() {
     pool.on_new_block(&built.block, &built.senders, &best.invalid)
         .expect("prune");
     check(&pool);
+}
+
+#[test]
+fn the_kept_pending_count_follows_removals_in_the_run_and_nonce_moves() {
+    let pool = pool();
+    let sender = dev::DEV_ACCOUNTS[0].0;
+    let hashes: Vec<B256> = [0, 1, 2, 3, 4, 6, 7]
+        .into_iter()
+        .map(|nonce| pool.add_raw(&transfer(0, nonce, GWEI)).expect("admitted"))
+        .collect();
+    let check = |want: (usize, usize)| {
+        let inner = pool.pool.lock();
+        assert_eq!(inner.counts(), inner.recount());
+        assert_eq!(inner.counts(), want);
+    };
+    check((5, 2));
+    // A hole in the run (nonce 2): 0 and 1 stay pending.
+    pool.pool.lock().remove(&hashes[2]);
+    check((2, 4));
+    // The account nonce moves inside the run, then past the hole and the gap.
+    pool.pool.lock().set_state_nonce(sender, 1);
+    check((1, 4));
+    pool.pool.lock().set_state_nonce(sender, 3);
+    check((2, 2));
+    pool.pool.lock().set_state_nonce(sender, 6);
+    check((2, 0));
+    // Filling a gap joins the run to what follows.
+    let pool = self::pool();
+    pool.add_raw(&transfer(0, 1, GWEI)).expect("nonce 1");
+    pool.add_raw(&transfer(0, 2, GWEI)).expect("nonce 2");
+    assert_eq!(
+        pool.status(),
+        PoolStatus {
+            pending: 0,
+            queued: 2
+        }
+    );
+    pool.add_raw(&transfer(0, 0, GWEI)).expect("nonce 0");
+    assert_eq!(
+        pool.status(),
+        PoolStatus {
+            pending: 3,
+            queued: 0
+        }
+    );
 }
