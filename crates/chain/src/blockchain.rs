@@ -189,6 +189,7 @@ impl Blockchain {
             commit: started.elapsed() - merkleized,
         };
         log_imported(number, hash, block, outcome.gas_used, &timings);
+        timings.record();
         Ok(ImportOutcome::Imported {
             number,
             hash,
@@ -308,6 +309,7 @@ impl Blockchain {
             executed.gas_used,
             &timings,
         );
+        timings.record();
         Ok(timings.commit)
     }
 
@@ -469,6 +471,7 @@ impl Blockchain {
             state_root: merkleized - executed,
             commit: started.elapsed() - merkleized,
         };
+        timings.record();
         Ok(BuiltBlock {
             hash,
             block,
@@ -629,6 +632,18 @@ pub struct ImportTimings {
     pub execution: Duration,
     pub state_root: Duration,
     pub commit: Duration,
+}
+
+impl ImportTimings {
+    /// Record the phases in the `keel_block_{execute,state_root,store}_duration_seconds`
+    /// histograms (for every block that becomes the head by being built or imported on it).
+    pub fn record(&self) {
+        metrics::histogram!("keel_block_execute_duration_seconds")
+            .record(self.execution.as_secs_f64());
+        metrics::histogram!("keel_block_state_root_duration_seconds")
+            .record(self.state_root.as_secs_f64());
+        metrics::histogram!("keel_block_store_duration_seconds").record(self.commit.as_secs_f64());
+    }
 }
 
 /// What the block producer decides about the next block; the rest follows from the parent.

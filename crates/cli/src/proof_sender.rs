@@ -87,7 +87,10 @@ pub fn spawn(
                 None => Arc::new(L1Sender::new(
                     client.clone(),
                     signer,
-                    sender_config,
+                    L1SenderConfig {
+                        metrics_label: "proof_sender",
+                        ..sender_config
+                    },
                     Arc::new(StoreJournal::new(store.clone())),
                 )),
             }

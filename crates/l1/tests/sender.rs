@@ -54,6 +54,7 @@ fn config() -> L1SenderConfig {
         poll_interval: Duration::from_millis(100),
         max_backoff: Duration::from_millis(500),
         give_up_after: None,
+        metrics_label: "committer",
     }
 }
 
@@ -490,6 +491,84 @@ async fn a_stuck_tx_is_replaced_with_bumped_fees_and_one_lands() {
     let landed = count_receipts(&provider, &entry).await;
     assert_eq!(landed, 1, "exactly one of the job's txs has a receipt");
     assert_eq!(nonce(&provider, addr(FROM)).await, start_nonce + 1);
+}
+
+/// On a current-thread runtime, so the sender's task records into this test's recorder.
+#[tokio::test]
+async fn the_sender_records_its_balance_nonce_sends_and_bumps_under_its_label() {
+    init_logs();
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let (anvil, provider) = anvil(&["--no-mining"]).await;
+    let journal = Arc::new(MemoryJournal::new());
+    let labelled = L1SenderConfig {
+        metrics_label: "proof_sender",
+        ..config()
+    };
+    let sender = Arc::new(sender(&anvil.url, signer(FROM), labelled, journal.clone()));
+    let start_nonce = nonce(&provider, addr(FROM)).await;
+    let value = |series: &str| {
+        handle.render().lines().find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .parse::<f64>()
+                .ok()
+        })
+    };
+    sender.record_balance().await;
+    let before = provider.get_balance(addr(FROM)).await.expect("balance");
+    let ether = |wei: U256| u128::try_from(wei).expect("fits") as f64 / 1e18;
+    assert_eq!(
+        value("keel_l1_sender_balance_ether{account=\"proof_sender\"}"),
+        Some(ether(before))
+    );
+
+    let task = {
+        let sender = sender.clone();
+        tokio::spawn(async move { sender.send("transfer", 3, transfer(777)).await })
+    };
+    let first = journaled(&journal, "transfer", 3, 1).await;
+    set_next_base_fee(&provider, 10 * first.txs[0].max_fee_per_gas).await;
+    let miner = spawn_miner(provider.clone(), Duration::from_millis(300));
+    tokio::time::timeout(Duration::from_secs(60), task)
+        .await
+        .expect("in time")
+        .expect("task")
+        .expect("sent");
+    miner.abort();
+
+    let bumps = journal
+        .load("transfer", 3)
+        .expect("journal")
+        .expect("entry")
+        .txs
+        .len()
+        - 1;
+    assert!(bumps >= 1);
+    assert_eq!(
+        value("keel_l1_sender_transactions_sent_total{account=\"proof_sender\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        value("keel_l1_sender_fee_bumps_total{account=\"proof_sender\"}"),
+        Some(bumps as f64)
+    );
+    assert_eq!(
+        value("keel_l1_sender_nonce{account=\"proof_sender\"}"),
+        Some((start_nonce + 1) as f64)
+    );
+    // Read again after the confirmation: the value and the fee are gone.
+    let after = provider.get_balance(addr(FROM)).await.expect("balance");
+    assert!(after < before);
+    assert_eq!(
+        value("keel_l1_sender_balance_ether{account=\"proof_sender\"}"),
+        Some(ether(after))
+    );
+    assert!(
+        value("keel_l1_sender_balance_ether{account=\"committer\"}").is_none(),
+        "nothing under another label"
+    );
 }
 
 async fn count_receipts(provider: &DynProvider, entry: &JournalEntry) -> usize {

@@ -381,6 +381,8 @@ impl BatchSealer {
             build_ms = started.elapsed().as_millis() as u64,
             "sealed batch"
         );
+        metrics::counter!("keel_batches_sealed_total").increment(1);
+        crate::batch_metrics::set_last("sealed", batch.number);
         Ok(batch)
     }
 
@@ -396,6 +398,9 @@ impl BatchSealer {
             validium = self.config.validium,
             "batch sealer started"
         );
+        if let Ok(Some(last)) = self.chain.store().last_batch() {
+            crate::batch_metrics::set_last("sealed", last.number);
+        }
         loop {
             tokio::select! {
                 _ = tick.tick() => {}

@@ -131,6 +131,7 @@ impl BlockProducer {
     /// the store's privileged included marker. Returns `None` if the pool had nothing and empty
     /// blocks are skipped.
     pub fn produce_block(&self) -> Result<Option<BuiltBlock>, BlockProducerError> {
+        let started = std::time::Instant::now();
         let reader = self.chain.store().reader().map_err(ChainError::from)?;
         let (parent_hash, parent) = keel_storage::ChainReader::head(&reader)
             .map_err(ChainError::from)?
@@ -156,6 +157,7 @@ impl BlockProducer {
             max_state_diff_bytes: self.config.max_state_diff_bytes,
         };
         let built = self.chain.build_block(&attributes, &mut candidates)?;
+        let build_time = started.elapsed();
         // Drops from the lane what the block included before anything can fail.
         let pruned = self
             .mempool
@@ -185,7 +187,39 @@ impl BlockProducer {
             store_ms = built.timings.commit.as_millis() as u64,
             "produced block"
         );
+        self.record(&built, build_time, privileged);
         Ok(Some(built))
+    }
+
+    /// The block's metrics; the deposit inclusion lag where the L1Watcher noted the deposit's L1
+    /// block timestamp.
+    fn record(&self, built: &BuiltBlock, build_time: Duration, privileged: usize) {
+        let header = &built.block.header;
+        metrics::counter!("keel_blocks_produced_total").increment(1);
+        metrics::counter!("keel_block_transactions_total")
+            .increment(built.block.body.transactions.len() as u64);
+        metrics::counter!("keel_block_gas_used_total").increment(header.gas_used);
+        metrics::gauge!("keel_l2_head_block").set(header.number as f64);
+        metrics::histogram!("keel_block_build_duration_seconds").record(build_time.as_secs_f64());
+        if privileged == 0 {
+            return;
+        }
+        metrics::counter!("keel_deposits_included_total").increment(privileged as u64);
+        let ids = built
+            .block
+            .body
+            .transactions
+            .iter()
+            .filter_map(|tx| tx.as_privileged().map(|p| p.nonce));
+        if let Some(last) = ids.clone().max() {
+            let times = self.mempool.take_privileged_l1_timestamps(last);
+            for id in ids {
+                if let Some(l1_time) = times.get(&id) {
+                    metrics::histogram!("keel_deposit_inclusion_lag_seconds")
+                        .record(header.timestamp.saturating_sub(*l1_time) as f64);
+                }
+            }
+        }
     }
 
     /// Bring the store's privileged included marker up to what the lane knows the chain includes.
@@ -217,6 +251,9 @@ impl BlockProducer {
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), BlockProducerError> {
         let mut ticker = tokio::time::interval(self.config.block_time);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        if let Ok((head, _)) = self.chain.head() {
+            metrics::gauge!("keel_l2_head_block").set(head as f64);
+        }
         info!(
             block_time_ms = self.config.block_time.as_millis() as u64,
             coinbase = %self.config.coinbase,
@@ -250,6 +287,10 @@ impl BlockProducer {
 impl PrivilegedTxSink for Mempool {
     fn push(&self, txs: Vec<PrivilegedTx>) {
         self.add_privileged(txs);
+    }
+
+    fn l1_timestamps(&self, times: &[(u64, u64)]) {
+        self.note_privileged_l1_timestamps(times.iter().copied());
     }
 }
 

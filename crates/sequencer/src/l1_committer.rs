@@ -188,6 +188,9 @@ impl L1Committer {
             _ = shutdown.cancelled() => return Ok(()),
             checked = self.start() => checked?,
         }
+        if let Ok(last) = self.store.last_committed_batch() {
+            crate::batch_metrics::set_last("committed", last);
+        }
         loop {
             let committed = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
@@ -204,6 +207,7 @@ impl L1Committer {
 
     /// Checks the mode and reconciles the store with L1 (module docs).
     pub async fn start(&self) -> Result<(), CommitterError> {
+        self.sender.record_balance().await;
         let proposer = self.config.on_chain_proposer;
         let l1_validium = self
             .client
@@ -339,6 +343,9 @@ impl L1Committer {
                 l1_block: confirmed.block_number,
             },
         )?;
+        metrics::counter!("keel_batches_committed_total").increment(1);
+        crate::batch_metrics::set_last("committed", number);
+        crate::batch_metrics::record_confirmed(crate::batch_metrics::COMMIT, &confirmed);
         if let Err(e) = self.sender.finish(COMMIT_JOB, number) {
             warn!(batch = number, error = %e, "can't clear the commit's journal entry");
         }

@@ -235,7 +235,12 @@ impl L1ProofSender {
                 started = self.start() => started,
             };
             match started {
-                Ok(()) => break,
+                Ok(()) => {
+                    if let Ok(last) = self.store.last_verified_batch() {
+                        crate::batch_metrics::set_last("verified", last);
+                    }
+                    break;
+                }
                 Err(e) if e.is_unreachable() => self.outage(&mut outage, &e),
                 Err(e) => return Err(e),
             }
@@ -284,6 +289,7 @@ impl L1ProofSender {
 
     /// Resumes a journaled `verifyBatches`, then records what L1 has verified (module docs).
     pub async fn start(&self) -> Result<(), ProofSenderError> {
+        self.sender.record_balance().await;
         let jobs = self
             .sender
             .pending_jobs()
@@ -643,7 +649,11 @@ impl L1ProofSender {
         if local < last {
             self.store
                 .mark_batches_verified(first.max(local + 1), last, &verification)?;
+            metrics::counter!("keel_batches_verified_total")
+                .increment(last - first.max(local + 1) + 1);
         }
+        crate::batch_metrics::set_last("verified", local.max(last));
+        crate::batch_metrics::record_confirmed(crate::batch_metrics::VERIFY, &confirmed);
         self.finish(key);
         info!(
             batches = format!("{first}..={last}"),

@@ -114,6 +114,11 @@ impl L1WatcherConfig {
 pub trait PrivilegedTxSink: Send + Sync {
     /// Takes `txs` (consecutive ids, ascending; never empty).
     fn push(&self, txs: Vec<PrivilegedTx>);
+
+    /// The L1 block timestamp of pushed txs, `(id, timestamp)`, where the L1 gave it with the
+    /// event's log (for the deposit inclusion lag metric). Called before `push`; ignored by
+    /// default.
+    fn l1_timestamps(&self, _times: &[(u64, u64)]) {}
 }
 
 /// A [`PrivilegedTxSink`] that keeps everything pushed to it, in order (tests, tools).
@@ -170,6 +175,19 @@ impl PrivilegedTxSink for MemorySink {
         drop(all);
         self.count.send_replace(n);
     }
+}
+
+/// `(id, L1 block timestamp)` of the `found` txs whose block's timestamp one of `logs` carries
+/// (`blockTimestamp`, which not every L1 node returns).
+fn l1_timestamps(logs: &[Log], found: &[(u64, PrivilegedTx)]) -> Vec<(u64, u64)> {
+    let by_block: std::collections::HashMap<u64, u64> = logs
+        .iter()
+        .filter_map(|log| Some((log.block_number?, log.block_timestamp?)))
+        .collect();
+    found
+        .iter()
+        .filter_map(|(l1_block, tx)| Some((tx.nonce, *by_block.get(l1_block)?)))
+        .collect()
 }
 
 /// Why the watcher stopped before an event (it will look at it again at the next poll).
@@ -436,6 +454,7 @@ impl L1Watcher {
             .map_or(self.config.start_block, |c| c + 1);
         let position = self.client.read_position(self.config.read_bound).await?;
         let head = position.head;
+        metrics::gauge!("keel_l1_head_block").set(head as f64);
         let idle = PollOutcome {
             l1_head: head,
             l1_read_bound: position.block,
@@ -472,6 +491,7 @@ impl L1Watcher {
             None => Some(to),
             Some(r) => r.l1_block().checked_sub(1),
         };
+        let times = l1_timestamps(&logs, &found);
         let txs: Vec<PrivilegedTx> = found.into_iter().map(|(_, tx)| tx).collect();
         if !txs.is_empty() || cursor != progress.l1_cursor {
             let store = self.store.clone();
@@ -479,6 +499,13 @@ impl L1Watcher {
             tokio::task::spawn_blocking(move || store.record_privileged_txs(&write, cursor))
                 .await
                 .map_err(|e| L1WatcherError::Task(e.to_string()))??;
+        }
+        if let Some(cursor) = cursor {
+            metrics::gauge!("keel_l1_watcher_cursor_block").set(cursor as f64);
+        }
+        metrics::counter!("keel_deposits_seen_total").increment(txs.len() as u64);
+        if !times.is_empty() {
+            self.sink.l1_timestamps(&times);
         }
         if let (Some(first), Some(last)) = (txs.first(), txs.last()) {
             info!(

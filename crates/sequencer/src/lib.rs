@@ -5,6 +5,7 @@
 //! It drives the chain and the mempool through their public APIs and must not reach into the
 //! store or the RPC server.
 
+mod batch_metrics;
 pub mod batch_sealer;
 mod block_producer;
 pub mod l1_committer;

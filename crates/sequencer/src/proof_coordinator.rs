@@ -333,8 +333,9 @@ struct Shared {
     next_connection: AtomicU64,
 }
 
-/// A check a submitted proof failed.
-struct Rejection(String);
+/// A check a submitted proof failed: a fixed kind (the `reason` label of
+/// `keel_prover_rejections_total`) and what the prover is told.
+struct Rejection(&'static str, String);
 
 impl ProofCoordinator {
     /// Listens on `config.listen`; call [`run`](Self::run) to serve.
@@ -411,8 +412,11 @@ impl ProofCoordinator {
                         let shared = self.shared.clone();
                         let id = shared.next_connection.fetch_add(1, Ordering::Relaxed);
                         connections.spawn(async move {
+                            let connected = metrics::gauge!("keel_provers_connected");
+                            connected.increment(1.0);
                             serve(shared.clone(), id, stream, peer).await;
                             shared.release_connection(id);
+                            connected.decrement(1.0);
                             drop(slot);
                         });
                     }
@@ -434,6 +438,16 @@ impl ProofCoordinator {
         connections.abort_all();
         info!("proof coordinator stopped");
         Ok(())
+    }
+}
+
+/// `keel_prover_rejections_total{reason}`.
+const REJECTIONS: &str = "keel_prover_rejections_total";
+
+/// Adds `n` assignments found past their deadline, unanswered, to `keel_prover_timeouts_total`.
+fn count_timeouts(n: usize) {
+    if n > 0 {
+        metrics::counter!("keel_prover_timeouts_total").increment(n as u64);
     }
 }
 
@@ -499,6 +513,7 @@ async fn serve(shared: Arc<Shared>, id: u64, mut stream: TcpStream, peer: Socket
                         Some(frame) => {
                             outstanding = Some(batch);
                             info!(%peer, connection = id, batch, bytes = frame.len(), "batch handed to a prover");
+                            metrics::counter!("keel_prover_assignments_total").increment(1);
                             if write_with_timeout(&shared, &mut stream, &frame)
                                 .await
                                 .is_err()
@@ -522,6 +537,7 @@ async fn serve(shared: Arc<Shared>, id: u64, mut stream: TcpStream, peer: Socket
                 proof,
             } => {
                 if !handshake {
+                    metrics::counter!(REJECTIONS, "reason" => "no_handshake").increment(1);
                     CoordinatorMessage::Rejected {
                         reason: "the first message must be a BatchRequest (it carries the \
                                  protocol version)"
@@ -538,10 +554,12 @@ async fn serve(shared: Arc<Shared>, id: u64, mut stream: TcpStream, peer: Socket
                     {
                         Ok(signer) => {
                             info!(%peer, connection = id, batch, %signer, "proof checked and stored");
+                            metrics::counter!("keel_proofs_accepted_total").increment(1);
                             CoordinatorMessage::SubmitAck
                         }
-                        Err(Rejection(reason)) => {
+                        Err(Rejection(kind, reason)) => {
                             warn!(%peer, connection = id, batch, %reason, "proof rejected");
+                            metrics::counter!(REJECTIONS, "reason" => kind).increment(1);
                             CoordinatorMessage::Rejected { reason }
                         }
                     }
@@ -639,7 +657,9 @@ impl Shared {
             }
             let mut assignments = self.assignments.lock().unwrap_or_else(|e| e.into_inner());
             let live = assignments.entry(batch).or_default();
+            let before = live.len();
             live.retain(|(_, deadline)| *deadline > now);
+            count_timeouts(before - live.len());
             if live.iter().any(|(conn, _)| *conn == id) {
                 // Handed to this connection and not answered: it is not handed to it twice.
                 continue;
@@ -663,12 +683,24 @@ impl Shared {
         }
     }
 
+    /// Frees the assignments of a connection that closed; those past their deadline count as
+    /// timeouts.
     fn release_connection(&self, id: u64) {
+        let now = Instant::now();
+        let mut expired = 0;
         let mut assignments = self.assignments.lock().unwrap_or_else(|e| e.into_inner());
         assignments.retain(|_, live| {
-            live.retain(|(conn, _)| *conn != id);
+            live.retain(|(conn, deadline)| {
+                let mine = *conn == id;
+                if mine && *deadline <= now {
+                    expired += 1;
+                }
+                !mine
+            });
             !live.is_empty()
         });
+        drop(assignments);
+        count_timeouts(expired);
     }
 
     /// The encoded `BatchResponse` frame of `batch` (cached, else built), or `None` if it
@@ -797,69 +829,93 @@ impl Shared {
     ) -> Result<Address, Rejection> {
         let internal = |e: StoreError| {
             error!(batch, error = %e, "store error while checking a proof");
-            Rejection(format!("the coordinator could not read its store: {e}"))
+            Rejection(
+                "internal",
+                format!("the coordinator could not read its store: {e}"),
+            )
         };
         let store = self.chain.store();
         let last_committed = store.last_committed_batch().map_err(internal)?;
         if batch == 0 || batch > last_committed {
-            return Err(Rejection(
+            return Err(
                 if batch > 0 && store.batch(batch).map_err(internal)?.is_some() {
-                    format!("batch {batch} is not committed on L1 yet")
+                    Rejection(
+                        "not_committed",
+                        format!("batch {batch} is not committed on L1 yet"),
+                    )
                 } else {
-                    format!("unknown batch {batch}")
+                    Rejection("unknown_batch", format!("unknown batch {batch}"))
                 },
-            ));
+            );
         }
         if batch <= store.last_verified_batch().map_err(internal)? {
-            return Err(Rejection(format!(
-                "batch {batch} is already verified on L1"
-            )));
+            return Err(Rejection(
+                "already_verified",
+                format!("batch {batch} is already verified on L1"),
+            ));
         }
         let expected = self
             .expected_public_inputs(batch)
             .map_err(internal)?
-            .ok_or_else(|| Rejection(format!("unknown batch {batch}")))?;
+            .ok_or_else(|| Rejection("unknown_batch", format!("unknown batch {batch}")))?;
         let expected_bytes = expected.encode();
         if public_inputs.as_ref() != expected_bytes.as_slice() {
-            return Err(Rejection(format!(
-                "the public inputs are not batch {batch}'s: got {} bytes with keccak {}, this \
+            return Err(Rejection(
+                "wrong_public_inputs",
+                format!(
+                    "the public inputs are not batch {batch}'s: got {} bytes with keccak {}, this \
                  node computes {} bytes with keccak {}",
-                public_inputs.len(),
-                keccak256(public_inputs),
-                expected_bytes.len(),
-                keccak256(expected_bytes)
-            )));
+                    public_inputs.len(),
+                    keccak256(public_inputs),
+                    expected_bytes.len(),
+                    keccak256(expected_bytes)
+                ),
+            ));
         }
         let signer = match backend {
             BackendKind::Exec => {
                 if proof.len() != 65 {
-                    return Err(Rejection(format!(
-                        "an exec proof is a 65-byte signature; got {} bytes",
-                        proof.len()
-                    )));
+                    return Err(Rejection(
+                        "malformed_proof",
+                        format!(
+                            "an exec proof is a 65-byte signature; got {} bytes",
+                            proof.len()
+                        ),
+                    ));
                 }
-                let signature = Signature::try_from(proof.as_ref())
-                    .map_err(|e| Rejection(format!("the proof is not a signature: {e}")))?;
+                let signature = Signature::try_from(proof.as_ref()).map_err(|e| {
+                    Rejection(
+                        "malformed_proof",
+                        format!("the proof is not a signature: {e}"),
+                    )
+                })?;
                 let digest = expected.attestation_digest(
                     self.config.context.l1_chain_id,
                     self.config.context.on_chain_proposer,
                 );
                 signature
                     .recover_address_from_prehash(&digest)
-                    .map_err(|e| Rejection(format!("the signature does not recover: {e}")))?
+                    .map_err(|e| {
+                        Rejection(
+                            "bad_signature",
+                            format!("the signature does not recover: {e}"),
+                        )
+                    })?
             }
         };
         match self.signers.is_signer(signer).await {
             Ok(true) => {}
             Ok(false) => {
-                return Err(Rejection(format!(
-                    "signer {signer} is not a registered AttestationVerifier signer"
-                )));
+                return Err(Rejection(
+                    "unregistered_signer",
+                    format!("signer {signer} is not a registered AttestationVerifier signer"),
+                ));
             }
             Err(e) => {
-                return Err(Rejection(format!(
-                    "can't check signer {signer} on L1 now ({e}); submit again later"
-                )));
+                return Err(Rejection(
+                    "signer_check_failed",
+                    format!("can't check signer {signer} on L1 now ({e}); submit again later"),
+                ));
             }
         }
         signers.insert(signer);
@@ -875,9 +931,10 @@ impl Shared {
             )
             .map_err(internal)?;
         if !stored {
-            return Err(Rejection(format!(
-                "duplicate: signer {signer} already has a proof of batch {batch}"
-            )));
+            return Err(Rejection(
+                "duplicate",
+                format!("duplicate: signer {signer} already has a proof of batch {batch}"),
+            ));
         }
         Ok(signer)
     }

@@ -2,7 +2,10 @@
 //! calls reach the sink in id order with the bridge's hashes, none twice; many deposits in one L1
 //! block; the read bound (`latest`, a block delay, anvil's `safe` and `finalized`, an L1 without
 //! the tags); a restart on the same datadir; an L1 outage; refusals (a hash that
-//! doesn't match, an id gap).
+//! doesn't match, an id gap); the watcher's metric series and the L1 timestamps it passes on.
+
+#[path = "common/recorder.rs"]
+mod recorder;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -861,4 +864,63 @@ async fn an_l1_without_the_safe_tag_is_a_clear_error() {
         );
         server.abort();
     }
+}
+
+/// A sink that keeps the L1 timestamps it is told, beside the txs.
+#[derive(Default)]
+struct TimedSink {
+    txs: MemorySink,
+    times: std::sync::Mutex<Vec<(u64, u64)>>,
+}
+
+impl keel_sequencer::PrivilegedTxSink for TimedSink {
+    fn push(&self, txs: Vec<PrivilegedTx>) {
+        self.txs.push(txs);
+    }
+
+    fn l1_timestamps(&self, times: &[(u64, u64)]) {
+        self.times.lock().expect("lock").extend_from_slice(times);
+    }
+}
+
+/// On a current-thread runtime, so the watcher records into this test's recorder.
+#[tokio::test]
+async fn the_watcher_records_the_l1_head_its_cursor_and_deposits_seen_and_passes_l1_times_on() {
+    let (recorder, handle) = recorder::recorder();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let l1 = L1::start().await;
+    let sink = Arc::new(TimedSink {
+        txs: MemorySink::new(),
+        times: Default::default(),
+    });
+    let mut watcher = L1Watcher::new(
+        l1.watcher_config(),
+        client(vec![l1.anvil.url.clone()]),
+        Store::in_memory().expect("store"),
+        sink.clone(),
+    );
+    watcher.poll().await.expect("poll");
+    let first = l1.deposit(Address::repeat_byte(7), ether(1)).await;
+    l1.deposit(Address::repeat_byte(8), ether(2)).await;
+    let outcome = watcher.poll().await.expect("poll");
+    assert_eq!(outcome.delivered.len(), 2);
+    let head = l1.head().await;
+    let v = |series: &str| recorder::series(&handle.render(), series);
+    assert_eq!(v("keel_l1_head_block"), Some(head as f64));
+    assert_eq!(v("keel_l1_watcher_cursor_block"), Some(head as f64));
+    assert_eq!(v("keel_deposits_seen_total"), Some(2.0));
+
+    // The L1 block timestamps come with the logs (anvil returns `blockTimestamp`).
+    let block = first.block_number.expect("mined");
+    let timestamp = l1
+        .provider
+        .get_block_by_number(block.into())
+        .await
+        .expect("block")
+        .expect("exists")
+        .header
+        .timestamp;
+    let times = sink.times.lock().expect("lock").clone();
+    assert_eq!(times.len(), 2, "{times:?}");
+    assert_eq!(times[0], (outcome.delivered[0].nonce, timestamp));
 }

@@ -695,3 +695,72 @@ async fn a_prover_client_moves_past_a_dead_coordinator_to_a_live_one() {
     assert_eq!(stored_signers(&node, 1), vec![registered.address()]);
     coordinator.cancel();
 }
+
+/// On a current-thread runtime, so the coordinator's tasks record into this test's recorder.
+#[tokio::test]
+async fn the_coordinator_counts_assignments_timeouts_proofs_rejections_and_connections() {
+    let (recorder, handle) = common::recorder::recorder();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let node = node_with_batches(1, 1);
+    let (a, b) = (key(0x41), key(0x42));
+    let (addr, coordinator) = start(
+        &node,
+        ProverSigners::fixed([a.address(), b.address()], 1),
+        Duration::from_secs(1),
+    )
+    .await;
+    let v = |series: &str| common::recorder::series(&handle.render(), series);
+    // The sealer's series moved while the batch was made.
+    assert_eq!(v("keel_batches_sealed_total"), Some(1.0));
+    assert_eq!(v("keel_batch_last{status=\"sealed\"}"), Some(1.0));
+
+    let mut silent = Conn::open(addr).await;
+    let (batch, _) = silent.take_batch().await;
+    assert_eq!(batch, 1);
+    let mut next = Conn::open(addr).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (batch, input) = next.take_batch().await;
+    assert_eq!(batch, 1);
+    assert_eq!(v("keel_provers_connected"), Some(2.0));
+    assert_eq!(v("keel_prover_assignments_total"), Some(2.0));
+    assert_eq!(v("keel_prover_timeouts_total"), Some(1.0));
+
+    let proof = ExecBackend::new(b.clone()).prove(&input).expect("prove");
+    assert!(rejected(&next.submit(99, &proof).await, "unknown batch 99"));
+    assert!(rejected(
+        &next
+            .submit(
+                1,
+                &Proof {
+                    public_inputs: proof.public_inputs,
+                    proof: proof.proof.slice(..64),
+                }
+            )
+            .await,
+        "65-byte"
+    ));
+    assert_eq!(next.submit(1, &proof).await, CoordinatorMessage::SubmitAck);
+    assert!(rejected(&next.submit(1, &proof).await, "duplicate"));
+    assert_eq!(v("keel_proofs_accepted_total"), Some(1.0));
+    for reason in ["unknown_batch", "malformed_proof", "duplicate"] {
+        assert_eq!(
+            v(&format!(
+                "keel_prover_rejections_total{{reason=\"{reason}\"}}"
+            )),
+            Some(1.0),
+            "{reason}"
+        );
+    }
+    drop(silent);
+    drop(next);
+    let mut connected = v("keel_provers_connected");
+    for _ in 0..100 {
+        if connected == Some(0.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        connected = v("keel_provers_connected");
+    }
+    assert_eq!(connected, Some(0.0), "both connections closed");
+    coordinator.cancel();
+}

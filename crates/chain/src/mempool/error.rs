@@ -73,3 +73,32 @@ pub enum MempoolError {
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+impl MempoolError {
+    /// A short fixed name of the rejection kind, the `reason` label of
+    /// `keel_mempool_rejected_transactions_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            MempoolError::Oversized { .. } => "oversized",
+            MempoolError::Decode(_) => "decode",
+            MempoolError::BlobTx => "blob_tx",
+            MempoolError::PrivilegedTx => "privileged_tx",
+            MempoolError::Unprotected => "unprotected",
+            MempoolError::ChainId { .. } => "wrong_chain_id",
+            MempoolError::Signature => "invalid_signature",
+            MempoolError::AlreadyKnown => "already_known",
+            MempoolError::GasLimit { .. } => "exceeds_block_gas_limit",
+            MempoolError::IntrinsicGas { .. } => "intrinsic_gas_too_low",
+            MempoolError::TipAboveFeeCap => "tip_above_fee_cap",
+            MempoolError::FeeCapBelowBaseFee { .. } => "fee_cap_below_base_fee",
+            MempoolError::Underpriced { .. } => "underpriced",
+            MempoolError::PoolFullUnderpriced => "pool_full",
+            MempoolError::ReplacementUnderpriced => "replacement_underpriced",
+            MempoolError::NonceTooLow { .. } => "nonce_too_low",
+            MempoolError::NonceTooHigh { .. } => "nonce_too_high",
+            MempoolError::InsufficientFunds { .. } => "insufficient_funds",
+            MempoolError::AccountLimit { .. } => "account_limit",
+            MempoolError::Internal(_) => "internal",
+        }
+    }
+}

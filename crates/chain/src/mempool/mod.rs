@@ -22,7 +22,7 @@ use tracing::{debug, error, info, warn};
 
 pub use error::MempoolError;
 pub use pool::{BestTransactions, PooledTx};
-use pool::{Pool, SenderTxs, max_cost};
+use pool::{Pool, max_cost};
 use privileged::PrivilegedLane;
 pub use privileged::{BlockCandidates, PrivilegedLimits};
 
@@ -72,6 +72,17 @@ pub struct PoolContent {
 /// How many new-transaction events a slow subscriber may fall behind before it misses some.
 const NEW_TX_CAPACITY: usize = 16_384;
 
+const PENDING: &str = "keel_mempool_pending_transactions";
+const QUEUED: &str = "keel_mempool_queued_transactions";
+const PRIVILEGED: &str = "keel_mempool_privileged_transactions";
+const REJECTED: &str = "keel_mempool_rejected_transactions_total";
+
+/// Set the pending and queued gauges.
+fn record_counts((pending, queued): (usize, usize)) {
+    metrics::gauge!(PENDING).set(pending as f64);
+    metrics::gauge!(QUEUED).set(queued as f64);
+}
+
 /// Below this many transactions, recovering senders on the rayon pool costs more than it saves.
 const PARALLEL_RECOVERY: usize = 4;
 
@@ -83,6 +94,9 @@ pub struct Mempool {
     chain: Blockchain,
     pool: Mutex<Pool>,
     privileged: Mutex<PrivilegedLane>,
+    /// The L1 block timestamp of privileged transactions by id, as the L1Watcher saw it, until
+    /// the block producer takes it for the deposit inclusion lag (a metric only).
+    privileged_l1_times: Mutex<std::collections::BTreeMap<u64, u64>>,
     new_txs: broadcast::Sender<B256>,
 }
 
@@ -103,6 +117,7 @@ impl Mempool {
             chain,
             pool: Mutex::new(Pool::default()),
             privileged: Mutex::new(PrivilegedLane::default()),
+            privileged_l1_times: Mutex::default(),
             new_txs: broadcast::channel(NEW_TX_CAPACITY).0,
         };
         pool.init_privileged_lane(&mut pool.privileged.lock());
@@ -135,10 +150,16 @@ impl Mempool {
         } else {
             raws.par_iter().map(decode).collect()
         };
-        match self.insert_decoded(decoded) {
+        let results = match self.insert_decoded(decoded) {
             Ok(results) => results,
             Err(e) => vec![Err(e); raws.len()],
+        };
+        for result in &results {
+            if let Err(e) = result {
+                metrics::counter!(REJECTED, "reason" => e.reason()).increment(1);
+            }
         }
+        results
     }
 
     /// The checks that need no state: size, type, encoding, chain id, gas and fee fields, and the
@@ -289,7 +310,9 @@ impl Mempool {
                 Ok(hash)
             })
             .collect();
+        let counts = pool.counts();
         drop(pool);
+        record_counts(counts);
         if self.new_txs.receiver_count() > 0 {
             for hash in added {
                 let _ = self.new_txs.send(hash);
@@ -306,32 +329,31 @@ impl Mempool {
         tx: Arc<PooledTx>,
         state_nonce: u64,
     ) -> Result<(), MempoolError> {
-        let sender = pool.senders.entry(tx.sender).or_insert_with(|| SenderTxs {
-            state_nonce,
-            ..Default::default()
+        let (replaced, count, highest) = pool.with_sender(tx.sender, state_nonce, |sender| {
+            sender.set_state_nonce(state_nonce);
+            let replaced = sender
+                .txs
+                .get(&tx.nonce)
+                .map(|old| (old.hash, old.max_fee, old.max_tip));
+            let highest = sender.txs.last_key_value().map(|(n, t)| (*n, t.hash));
+            (replaced, sender.txs.len(), highest)
         });
-        sender.state_nonce = state_nonce;
-        if let Some(old) = sender.txs.get(&tx.nonce) {
+        if let Some((old_hash, old_fee, old_tip)) = replaced {
             let bump = |old: u128| old + old * self.config.price_bump_percent / 100;
-            if tx.max_fee < bump(old.max_fee) || tx.max_tip < bump(old.max_tip) {
+            if tx.max_fee < bump(old_fee) || tx.max_tip < bump(old_tip) {
                 return Err(MempoolError::ReplacementUnderpriced);
             }
-            let old_hash = old.hash;
             debug!(replaced = %old_hash, by = %tx.hash, "replaced transaction");
             pool.by_hash.remove(&old_hash);
-            let sender = pool.senders.entry(tx.sender).or_default();
-            sender.txs.insert(tx.nonce, tx.clone());
+            pool.with_sender(tx.sender, state_nonce, |sender| sender.insert(tx.clone()));
             pool.by_hash.insert(tx.hash, tx);
             return Ok(());
         }
-        let count = sender.txs.len();
         if count >= self.config.max_per_sender {
             // A lower nonce than the sender's highest is worth more: the highest makes room.
-            match sender.txs.last_key_value() {
-                Some((&highest, _)) if highest > tx.nonce => {
-                    if let Some(evicted) = sender.txs.remove(&highest) {
-                        pool.by_hash.remove(&evicted.hash);
-                    }
+            match highest {
+                Some((highest, evicted)) if highest > tx.nonce => {
+                    pool.remove(&evicted);
                 }
                 _ => {
                     return Err(MempoolError::AccountLimit {
@@ -350,11 +372,7 @@ impl Mempool {
             pool.remove(&cheapest);
             debug!(evicted = %cheapest, "pool full: evicted the cheapest transaction");
         }
-        let sender = pool.senders.entry(tx.sender).or_insert_with(|| SenderTxs {
-            state_nonce,
-            ..Default::default()
-        });
-        sender.txs.insert(tx.nonce, tx.clone());
+        pool.with_sender(tx.sender, state_nonce, |sender| sender.insert(tx.clone()));
         pool.by_hash.insert(tx.hash, tx);
         Ok(())
     }
@@ -473,6 +491,9 @@ impl Mempool {
         for (sender, nonce) in nonces {
             pool.set_state_nonce(sender, nonce);
         }
+        let counts = pool.counts();
+        drop(pool);
+        record_counts(counts);
         Ok(())
     }
 
@@ -502,6 +523,7 @@ impl Mempool {
                 lane.included_up_to(next);
             }
         }
+        metrics::gauge!(PRIVILEGED).set(lane.txs.len() as f64);
     }
 
     /// Set the lane's next id from the store's included marker, if not done yet.
@@ -590,6 +612,7 @@ impl Mempool {
             lane.txs.insert(id, tx);
             added += 1;
         }
+        metrics::gauge!(PRIVILEGED).set(lane.txs.len() as f64);
         if added > 0 {
             info!(
                 added,
@@ -612,6 +635,22 @@ impl Mempool {
             None => reader.insert(self.chain.store().reader()?),
         };
         Ok(reader.tx_location(hash)?.is_some())
+    }
+
+    /// Note the L1 block timestamps of privileged transactions (id, timestamp), for the deposit
+    /// inclusion lag metric; [`Mempool::take_privileged_l1_timestamps`] takes them back.
+    pub fn note_privileged_l1_timestamps(&self, times: impl IntoIterator<Item = (u64, u64)>) {
+        self.privileged_l1_times.lock().extend(times);
+    }
+
+    /// Take the noted L1 timestamps of privileged ids up to `up_to` (those included or skipped).
+    pub fn take_privileged_l1_timestamps(
+        &self,
+        up_to: u64,
+    ) -> std::collections::BTreeMap<u64, u64> {
+        let mut times = self.privileged_l1_times.lock();
+        let later = times.split_off(&up_to.saturating_add(1));
+        std::mem::replace(&mut *times, later)
     }
 
     /// The id the next block must include first (`None` while the store's marker is unreadable).

@@ -38,11 +38,15 @@ impl PooledTx {
     }
 }
 
-/// One sender's transactions and the nonce its account has on chain.
+/// One sender's transactions and the nonce its account has on chain. Change them through
+/// [`SenderTxs::insert`], [`SenderTxs::remove`] and [`SenderTxs::spend_below`], which keep the
+/// length of the pending run.
 #[derive(Debug, Default)]
 pub(crate) struct SenderTxs {
     pub state_nonce: u64,
     pub txs: BTreeMap<u64, Arc<PooledTx>>,
+    /// Length of the pending run (from `state_nonce` up to the first gap).
+    pending: usize,
 }
 
 impl SenderTxs {
@@ -59,8 +63,61 @@ impl SenderTxs {
             })
     }
 
+    /// Length of the pending run (kept, not counted).
     pub fn pending_len(&self) -> usize {
-        self.pending().count()
+        self.pending
+    }
+
+    /// The first nonce after the pending run.
+    fn pending_end(&self) -> u64 {
+        self.state_nonce + self.pending as u64
+    }
+
+    /// Add `tx` (replacing the one at its nonce, returned).
+    pub fn insert(&mut self, tx: Arc<PooledTx>) -> Option<Arc<PooledTx>> {
+        let nonce = tx.nonce;
+        let old = self.txs.insert(nonce, tx);
+        if old.is_none() && nonce == self.pending_end() {
+            // Fills the gap: the run grows over the queued transactions that follow.
+            self.pending += 1;
+            while self.txs.contains_key(&self.pending_end()) {
+                self.pending += 1;
+            }
+        }
+        old
+    }
+
+    /// Take out the transaction at `nonce`.
+    pub fn remove(&mut self, nonce: u64) -> Option<Arc<PooledTx>> {
+        let removed = self.txs.remove(&nonce)?;
+        if nonce >= self.state_nonce && nonce < self.pending_end() {
+            // Opens a gap: the run ends before it.
+            self.pending = (nonce - self.state_nonce) as usize;
+        }
+        Some(removed)
+    }
+
+    /// Set the account nonce without dropping anything (the run is counted again if it moved).
+    pub fn set_state_nonce(&mut self, nonce: u64) {
+        if nonce != self.state_nonce {
+            self.state_nonce = nonce;
+            self.pending = self.pending().count();
+        }
+    }
+
+    /// The account nonce is now `nonce`: returns the transactions below it (spent).
+    pub fn spend_below(&mut self, nonce: u64) -> BTreeMap<u64, Arc<PooledTx>> {
+        let keep = self.txs.split_off(&nonce);
+        let stale = std::mem::replace(&mut self.txs, keep);
+        let end = self.pending_end();
+        if nonce >= self.state_nonce && nonce <= end {
+            self.pending = (end - nonce) as usize;
+            self.state_nonce = nonce;
+        } else {
+            self.state_nonce = nonce;
+            self.pending = self.pending().count();
+        }
+        stale
     }
 }
 
@@ -69,6 +126,9 @@ pub(crate) struct Pool {
     pub by_hash: HashMap<B256, Arc<PooledTx>>,
     pub senders: HashMap<Address, SenderTxs>,
     pub next_seq: u64,
+    /// Pending transactions (sum of every sender's pending run), kept as senders change so that
+    /// [`Pool::counts`] costs nothing: each change re-walks only the changed sender's run.
+    pending: usize,
 }
 
 impl Pool {
@@ -76,16 +136,38 @@ impl Pool {
         self.by_hash.len()
     }
 
+    /// Change `sender`'s transactions with `f` (the entry is made with `state_nonce` if the sender
+    /// has none), keeping the pending count right. An entry left empty is dropped. `by_hash` is
+    /// the caller's to update.
+    pub fn with_sender<R>(
+        &mut self,
+        sender: Address,
+        state_nonce: u64,
+        f: impl FnOnce(&mut SenderTxs) -> R,
+    ) -> R {
+        let entry = self.senders.entry(sender).or_insert_with(|| SenderTxs {
+            state_nonce,
+            ..Default::default()
+        });
+        let before = entry.pending_len();
+        let result = f(entry);
+        let after = entry.pending_len();
+        if entry.txs.is_empty() {
+            self.senders.remove(&sender);
+        }
+        self.pending = self.pending - before + after;
+        result
+    }
+
     /// Take `tx` out of the pool.
     pub fn remove(&mut self, hash: &B256) -> Option<Arc<PooledTx>> {
         let tx = self.by_hash.remove(hash)?;
-        if let Some(sender) = self.senders.get_mut(&tx.sender) {
-            if sender.txs.get(&tx.nonce).is_some_and(|t| t.hash == *hash) {
-                sender.txs.remove(&tx.nonce);
-            }
-            if sender.txs.is_empty() {
-                self.senders.remove(&tx.sender);
-            }
+        if self.senders.contains_key(&tx.sender) {
+            self.with_sender(tx.sender, 0, |sender| {
+                if sender.txs.get(&tx.nonce).is_some_and(|t| t.hash == *hash) {
+                    sender.remove(tx.nonce);
+                }
+            });
         }
         Some(tx)
     }
@@ -93,17 +175,12 @@ impl Pool {
     /// Record that `sender`'s account nonce is now `nonce`: its transactions below it are spent
     /// (included, or replaced by another at that nonce) and leave the pool. Returns how many left.
     pub fn set_state_nonce(&mut self, sender: Address, nonce: u64) -> usize {
-        let Some(entry) = self.senders.get_mut(&sender) else {
+        if !self.senders.contains_key(&sender) {
             return 0;
-        };
-        entry.state_nonce = nonce;
-        let keep = entry.txs.split_off(&nonce);
-        let stale = std::mem::replace(&mut entry.txs, keep);
+        }
+        let stale = self.with_sender(sender, nonce, |entry| entry.spend_below(nonce));
         for tx in stale.values() {
             self.by_hash.remove(&tx.hash);
-        }
-        if entry.txs.is_empty() {
-            self.senders.remove(&sender);
         }
         stale.len()
     }
@@ -117,8 +194,15 @@ impl Pool {
             .min_by(|a, b| a.max_fee.cmp(&b.max_fee).then(b.seq.cmp(&a.seq)))
     }
 
+    /// Pending and queued transactions.
     pub fn counts(&self) -> (usize, usize) {
-        let pending: usize = self.senders.values().map(SenderTxs::pending_len).sum();
+        (self.pending, self.len() - self.pending)
+    }
+
+    /// [`Pool::counts`] recounted from every sender, for tests of the kept count.
+    #[cfg(test)]
+    pub fn recount(&self) -> (usize, usize) {
+        let pending: usize = self.senders.values().map(|s| s.pending().count()).sum();
         (pending, self.len() - pending)
     }
 }

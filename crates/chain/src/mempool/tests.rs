@@ -511,3 +511,178 @@ fn a_new_pool_skips_what_the_chain_already_includes() {
     let ready: Vec<u64> = second.privileged_ready().iter().map(|t| t.nonce).collect();
     assert_eq!(ready, vec![2]);
 }
+
+/// Run `f` with a Prometheus recorder installed on this thread; returns the rendered text.
+fn recorded(f: impl FnOnce()) -> String {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, f);
+    handle.render()
+}
+
+/// The value of the series `series` (name with its labels, as rendered) in `text`.
+fn series(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.parse().ok()
+    })
+}
+
+#[test]
+fn pool_metrics_follow_admissions_rejections_and_blocks() {
+    let chain = chain();
+    let pool = Mempool::new(MempoolConfig::default(), chain.clone());
+    let text = recorded(|| {
+        pool.add_raw(&transfer(0, 0, GWEI)).expect("nonce 0");
+        pool.add_raw(&transfer(0, 2, GWEI))
+            .expect("nonce 2: queued");
+        pool.add_raw(&transfer(1, 0, GWEI)).expect("sender 1");
+        assert_eq!(
+            pool.add_raw(&transfer(1, 0, GWEI)),
+            Err(MempoolError::AlreadyKnown)
+        );
+        let err = pool
+            .add_raw(&sign(&signer(2), tx1559(0, 1, 1)))
+            .expect_err("below the base fee");
+        assert_eq!(err.reason(), "fee_cap_below_base_fee");
+        pool.add_privileged(vec![deposit(0, 100_000), deposit(1, 100_000)]);
+    });
+    let pending = "keel_mempool_pending_transactions";
+    let queued = "keel_mempool_queued_transactions";
+    assert_eq!(series(&text, pending), Some(2.0), "{text}");
+    assert_eq!(series(&text, queued), Some(1.0), "{text}");
+    assert_eq!(
+        series(&text, "keel_mempool_privileged_transactions"),
+        Some(2.0)
+    );
+    let rejected = |reason: &str| rejected_in(&text, reason);
+    assert_eq!(rejected("already_known"), Some(1.0), "{text}");
+    assert_eq!(rejected("fee_cap_below_base_fee"), Some(1.0), "{text}");
+
+    // A block takes the pending ones and the deposits; the queued one stays.
+    let text = recorded(|| {
+        let base_fee = chain.next_base_fee().expect("base fee");
+        let mut candidates = pool.block_candidates(base_fee, NO_LIMITS);
+        let built = chain
+            .build_block(&attributes(1), &mut candidates)
+            .expect("block");
+        assert_eq!(built.block.body.transactions.len(), 4);
+        pool.on_new_block(&built.block, &built.senders, &candidates.invalid())
+            .expect("prune");
+        let err = pool
+            .add_raw(&transfer(0, 0, 2 * GWEI))
+            .expect_err("spent nonce");
+        assert_eq!(err.reason(), "nonce_too_low");
+    });
+    assert_eq!(series(&text, pending), Some(0.0), "{text}");
+    assert_eq!(series(&text, queued), Some(1.0), "{text}");
+    assert_eq!(
+        series(&text, "keel_mempool_privileged_transactions"),
+        Some(0.0)
+    );
+    assert_eq!(rejected_in(&text, "nonce_too_low"), Some(1.0), "{text}");
+    for phase in ["execute", "state_root", "store"] {
+        assert_eq!(
+            series(&text, &format!("keel_block_{phase}_duration_seconds_count")),
+            Some(1.0),
+            "{text}"
+        );
+    }
+}
+
+fn rejected_in(text: &str, reason: &str) -> Option<f64> {
+    series(
+        text,
+        &format!("keel_mempool_rejected_transactions_total{{reason=\"{reason}\"}}"),
+    )
+}
+
+#[test]
+fn the_kept_pending_count_matches_a_recount() {
+    let chain = chain();
+    let pool = Mempool::new(
+        MempoolConfig {
+            max_txs: 6,
+            max_per_sender: 3,
+            ..Default::default()
+        },
+        chain.clone(),
+    );
+    let check = |pool: &Mempool| {
+        let inner = pool.pool.lock();
+        assert_eq!(inner.counts(), inner.recount());
+        for sender in inner.senders.values() {
+            assert_eq!(sender.pending_len(), sender.pending().count());
+        }
+    };
+    // Gaps, fills, a replacement, per-sender and pool-wide eviction, refusals.
+    let steps: Vec<Vec<u8>> = vec![
+        transfer(0, 1, GWEI),
+        transfer(0, 2, GWEI),
+        transfer(0, 0, GWEI),
+        transfer(0, 1, 2 * GWEI),
+        sign(&signer(1), tx1559(2, 5 * GWEI, GWEI)),
+        sign(&signer(1), tx1559(1, 5 * GWEI, GWEI)),
+        sign(&signer(1), tx1559(0, 5 * GWEI, GWEI)),
+        sign(&signer(2), tx1559(0, 3 * GWEI, GWEI)),
+        sign(&signer(2), tx1559(0, 20 * GWEI, 2 * GWEI)),
+        sign(&signer(3), tx1559(1, 20 * GWEI, GWEI)),
+        sign(&signer(3), tx1559(0, 20 * GWEI, GWEI)),
+    ];
+    for raw in &steps {
+        let _ = pool.add_raw(raw);
+        check(&pool);
+    }
+    assert!(pool.status().pending > 0);
+    let base_fee = chain.next_base_fee().expect("base fee");
+    let mut best = pool.best_transactions(base_fee);
+    let built = chain.build_block(&attributes(1), &mut best).expect("block");
+    pool.on_new_block(&built.block, &built.senders, &best.invalid)
+        .expect("prune");
+    check(&pool);
+}
+
+#[test]
+fn the_kept_pending_count_follows_removals_in_the_run_and_nonce_moves() {
+    let pool = pool();
+    let sender = dev::DEV_ACCOUNTS[0].0;
+    let hashes: Vec<B256> = [0, 1, 2, 3, 4, 6, 7]
+        .into_iter()
+        .map(|nonce| pool.add_raw(&transfer(0, nonce, GWEI)).expect("admitted"))
+        .collect();
+    let check = |want: (usize, usize)| {
+        let inner = pool.pool.lock();
+        assert_eq!(inner.counts(), inner.recount());
+        assert_eq!(inner.counts(), want);
+    };
+    check((5, 2));
+    // A hole in the run (nonce 2): 0 and 1 stay pending.
+    pool.pool.lock().remove(&hashes[2]);
+    check((2, 4));
+    // The account nonce moves inside the run, then past the hole and the gap.
+    pool.pool.lock().set_state_nonce(sender, 1);
+    check((1, 4));
+    pool.pool.lock().set_state_nonce(sender, 3);
+    check((2, 2));
+    pool.pool.lock().set_state_nonce(sender, 6);
+    check((2, 0));
+    // Filling a gap joins the run to what follows.
+    let pool = self::pool();
+    pool.add_raw(&transfer(0, 1, GWEI)).expect("nonce 1");
+    pool.add_raw(&transfer(0, 2, GWEI)).expect("nonce 2");
+    assert_eq!(
+        pool.status(),
+        PoolStatus {
+            pending: 0,
+            queued: 2
+        }
+    );
+    pool.add_raw(&transfer(0, 0, GWEI)).expect("nonce 0");
+    assert_eq!(
+        pool.status(),
+        PoolStatus {
+            pending: 3,
+            queued: 0
+        }
+    );
+}

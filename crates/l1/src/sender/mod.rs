@@ -83,6 +83,9 @@ pub struct L1SenderConfig {
     /// Give up with [`SendError::L1Unavailable`] after the L1 has been unreachable this long.
     /// Default `None`: keep retrying.
     pub give_up_after: Option<Duration>,
+    /// The `account` label of this sender's metric series (`keel_l1_sender_*`): `committer`
+    /// (default) or `proof_sender`.
+    pub metrics_label: &'static str,
 }
 
 impl Default for L1SenderConfig {
@@ -96,6 +99,7 @@ impl Default for L1SenderConfig {
             poll_interval: Duration::from_secs(2),
             max_backoff: Duration::from_secs(30),
             give_up_after: None,
+            metrics_label: "committer",
         }
     }
 }
@@ -341,6 +345,33 @@ impl L1Sender {
             active: Mutex::new(HashSet::new()),
             chain_id: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Reads the account's balance once (one `eth_getBalance`, no retry) into
+    /// `keel_l1_sender_balance_ether{account}`. Done after each confirmed transaction; call it
+    /// at start too. A failure is logged at debug level and changes nothing.
+    pub async fn record_balance(&self) {
+        let me = self.address();
+        match self
+            .client
+            .request("eth_getBalance", |p| async move {
+                p.get_balance(me).latest().await
+            })
+            .await
+        {
+            Ok(wei) => {
+                let wei = u128::try_from(wei).unwrap_or(u128::MAX);
+                metrics::gauge!("keel_l1_sender_balance_ether", "account" => self.config.metrics_label)
+                    .set(wei as f64 / 1e18);
+            }
+            Err(e) => debug!(account = %me, error = %e, "can't read the L1 sender's balance"),
+        }
+    }
+
+    /// Sets `keel_l1_sender_nonce{account}` (the account's next nonce).
+    fn record_nonce(&self, next: u64) {
+        metrics::gauge!("keel_l1_sender_nonce", "account" => self.config.metrics_label)
+            .set(next as f64);
     }
 
     /// Uses `decoder` for revert data (e.g. the error enum of another contract).
@@ -676,6 +707,9 @@ impl L1Sender {
             max_fee_per_blob_gas = ?fees.max_fee_per_blob_gas, gas_limit,
             "broadcasting L1 transaction");
         self.broadcast(&sent).await?;
+        metrics::counter!("keel_l1_sender_transactions_sent_total", "account" => self.config.metrics_label)
+            .increment(1);
+        self.record_nonce(nonce + 1);
         drop(_nonce);
         fault::point("l1sender.after-broadcast");
         Ok(Job {
@@ -789,6 +823,7 @@ impl L1Sender {
                     .await
                 })
                 .await?;
+            self.record_nonce(account_nonce);
             let head = self
                 .l1("eth_blockNumber", |c| async move { c.block_number().await })
                 .await?;
@@ -823,6 +858,7 @@ impl L1Sender {
                         if canonical == Some(block_hash) {
                             info!(kind, key, nonce, hash = %receipt.transaction_hash, block,
                                 confirmations = head - block, "L1 transaction confirmed");
+                            self.record_balance().await;
                             return Ok(ConfirmedTx {
                                 tx_hash: receipt.transaction_hash,
                                 nonce,
@@ -902,6 +938,8 @@ impl L1Sender {
                     max_priority_fee_per_gas = fees.max_priority_fee_per_gas,
                     max_fee_per_blob_gas = ?fees.max_fee_per_blob_gas,
                     "L1 transaction not mined in time: broadcasting a replacement with bumped fees");
+                metrics::counter!("keel_l1_sender_fee_bumps_total", "account" => self.config.metrics_label)
+                    .increment(1);
                 self.broadcast(&sent).await
             }
             Err(over) => {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod recorder;
+
 use std::sync::Arc;
 
 use alloy_consensus::{SignableTransaction, TxEip1559};
