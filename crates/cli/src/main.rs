@@ -6,6 +6,7 @@ mod datadir;
 mod dev_l1;
 mod journal;
 mod l1_config;
+mod metrics;
 mod privileged_check;
 mod proof_sender;
 
