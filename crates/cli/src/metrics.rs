@@ -41,18 +41,24 @@ pub struct MetricsArgs {
     /// Serve Prometheus metrics at http://ADDR:PORT/metrics (the series are listed in
     /// docs/metrics.md). Off by default.
     #[arg(long = "metrics", env = "KEEL_METRICS")]
-    pub enabled: bool,
+    pub metrics: bool,
     /// Address the metrics endpoint listens on.
     #[arg(
         long = "metrics.addr",
         env = "KEEL_METRICS_ADDR",
-        default_value = "127.0.0.1"
+        default_value = "127.0.0.1",
+        value_name = "ADDR"
     )]
-    pub addr: IpAddr,
+    pub metrics_addr: IpAddr,
     /// Port of the metrics endpoint (0 picks a free one; the address is logged and shown in the
     /// banner).
-    #[arg(long = "metrics.port", env = "KEEL_METRICS_PORT", default_value_t = DEFAULT_PORT)]
-    pub port: u16,
+    #[arg(
+        long = "metrics.port",
+        env = "KEEL_METRICS_PORT",
+        default_value_t = DEFAULT_PORT,
+        value_name = "PORT"
+    )]
+    pub metrics_port: u16,
 }
 
 /// Histogram buckets, in seconds, of the block phases (execute, state root, store, whole build):
@@ -394,11 +400,11 @@ fn respond(handle: &PrometheusHandle, req: &Request<Incoming>) -> Response<Full<
 /// `keel_info`, and binds the endpoint. Call before starting the components, so that the
 /// metric handles they take at start record into this recorder.
 pub async fn start(args: &MetricsArgs, chain_id: u64) -> eyre::Result<Option<MetricsServer>> {
-    if !args.enabled {
+    if !args.metrics {
         return Ok(None);
     }
     // Bind first: a port in use stops the node before anything else is set up.
-    let listener = bind_listener(SocketAddr::new(args.addr, args.port)).await?;
+    let listener = bind_listener(SocketAddr::new(args.metrics_addr, args.metrics_port)).await?;
     let handle = builder()?
         .install_recorder()
         .wrap_err("installing the Prometheus metrics recorder")?;
