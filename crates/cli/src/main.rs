@@ -7,6 +7,7 @@ mod dev_l1;
 mod journal;
 mod l1_config;
 mod l1_tools;
+mod metrics;
 mod privileged_check;
 mod proof_sender;
 

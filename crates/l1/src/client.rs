@@ -272,6 +272,49 @@ fn endpoint_failed(e: &TransportError, refusals_are_answers: bool) -> bool {
     }
 }
 
+/// The kinds of `keel_l1_client_errors_total{kind}` (a fixed set).
+pub mod error_kind {
+    /// No answer within the request timeout.
+    pub const TIMEOUT: &str = "timeout";
+    /// The transport failed: connection refused or reset, an HTTP error status.
+    pub const CONNECTION: &str = "connection";
+    /// The node answered with a JSON-RPC error (a revert, invalid params, a rate limit).
+    pub const RPC: &str = "rpc";
+    /// The answer did not decode (garbled or null JSON, or return data not matching the ABI).
+    pub const DECODE: &str = "decode";
+    /// The answer broke the protocol (e.g. a log outside the requested range).
+    pub const INVALID_RESPONSE: &str = "invalid_response";
+    /// A request gave up after every URL failed in every round.
+    pub const UNREACHABLE: &str = "unreachable";
+    /// Anything else (a request the client could not even build, say).
+    pub const OTHER: &str = "other";
+    /// Every kind.
+    pub const ALL: [&str; 7] = [
+        TIMEOUT,
+        CONNECTION,
+        RPC,
+        DECODE,
+        INVALID_RESPONSE,
+        UNREACHABLE,
+        OTHER,
+    ];
+}
+
+/// Counts one failure of `kind` (one of [`error_kind`]).
+fn count_error(kind: &'static str) {
+    metrics::counter!("keel_l1_client_errors_total", "kind" => kind).increment(1);
+}
+
+/// The [`error_kind`] of a failed attempt.
+fn transport_error_kind(e: &TransportError) -> &'static str {
+    match e {
+        RpcError::ErrorResp(_) => error_kind::RPC,
+        RpcError::NullResp | RpcError::DeserError { .. } => error_kind::DECODE,
+        RpcError::Transport(_) => error_kind::CONNECTION,
+        _ => error_kind::OTHER,
+    }
+}
+
 fn redact(url: &str) -> String {
     // Provider URLs often carry an API key in the path or query: log scheme, host and port only.
     match url.parse::<Url>() {
@@ -376,6 +419,7 @@ impl L1Client {
             for k in 0..n {
                 let i = (first + k) % n;
                 let endpoint = &endpoints[i];
+                metrics::counter!("keel_l1_client_requests_total").increment(1);
                 let result =
                     tokio::time::timeout(config.request_timeout, f(endpoint.provider.clone()))
                         .await;
@@ -392,6 +436,7 @@ impl L1Client {
                         return Ok(value);
                     }
                     Ok(Err(e)) if !endpoint_failed(&e, refusals_are_answers) => {
+                        count_error(transport_error_kind(&e));
                         let code = match &e {
                             RpcError::ErrorResp(p) => p.code,
                             _ => 0,
@@ -407,8 +452,14 @@ impl L1Client {
                             message,
                         });
                     }
-                    Ok(Err(e)) => e.to_string(),
-                    Err(_) => format!("no answer within {:?}", config.request_timeout),
+                    Ok(Err(e)) => {
+                        count_error(transport_error_kind(&e));
+                        e.to_string()
+                    }
+                    Err(_) => {
+                        count_error(error_kind::TIMEOUT);
+                        format!("no answer within {:?}", config.request_timeout)
+                    }
                 };
                 debug!(method, url = %redact(&endpoint.url), round = rounds, error = %error,
                     "L1 request failed");
@@ -416,6 +467,7 @@ impl L1Client {
             }
             let elapsed = started.elapsed();
             if rounds >= config.max_attempts.max(1) || elapsed + backoff > config.max_elapsed {
+                count_error(error_kind::UNREACHABLE);
                 return Err(L1ClientError::Unreachable {
                     method,
                     urls: n,
@@ -505,9 +557,12 @@ impl L1Client {
         block: BlockId,
     ) -> Result<C::Return, L1ClientError> {
         let out = self.call(to, Bytes::from(call.abi_encode()), block).await?;
-        C::abi_decode_returns(&out).map_err(|e| L1ClientError::Decode {
-            what: C::SIGNATURE,
-            message: e.to_string(),
+        C::abi_decode_returns(&out).map_err(|e| {
+            count_error(error_kind::DECODE);
+            L1ClientError::Decode {
+                what: C::SIGNATURE,
+                message: e.to_string(),
+            }
         })
     }
 
@@ -554,6 +609,7 @@ impl L1Client {
                 match log.block_number {
                     Some(b) if (start..=end).contains(&b) => {}
                     other => {
+                        count_error(error_kind::INVALID_RESPONSE);
                         return Err(L1ClientError::InvalidResponse {
                             method: "eth_getLogs",
                             url: redact(self.current_url()),
@@ -580,6 +636,59 @@ impl L1Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The value of the series `line_prefix` (name and labels) in `text`, if present.
+    fn sample(text: &str, line_prefix: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(line_prefix)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn requests_and_errors_are_counted_by_kind() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let _guard = metrics::set_default_local_recorder(&recorder);
+
+        // A port nobody listens on (connection refused), and one that accepts and never answers.
+        let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let refused_url = format!("http://{}", refused.local_addr().unwrap());
+        drop(refused);
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent_url = format!("http://{}", silent.local_addr().unwrap());
+        let _keep = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = silent.accept().await {
+                held.push(stream);
+            }
+        });
+        let client = L1Client::new(L1ClientConfig {
+            request_timeout: Duration::from_millis(300),
+            initial_backoff: Duration::from_millis(10),
+            max_attempts: 2,
+            ..L1ClientConfig::new([refused_url, silent_url])
+        })
+        .unwrap();
+        let err = client.block_number().await.unwrap_err();
+        assert!(err.is_unreachable(), "{err}");
+
+        let text = handle.render();
+        // Two rounds over two URLs.
+        assert_eq!(
+            sample(&text, "keel_l1_client_requests_total"),
+            Some(4.0),
+            "{text}"
+        );
+        let errors = |kind: &str| {
+            sample(
+                &text,
+                &format!("keel_l1_client_errors_total{{kind=\"{kind}\"}}"),
+            )
+        };
+        assert_eq!(errors(error_kind::CONNECTION), Some(2.0), "{text}");
+        assert_eq!(errors(error_kind::TIMEOUT), Some(2.0), "{text}");
+        assert_eq!(errors(error_kind::UNREACHABLE), Some(1.0), "{text}");
+        assert_eq!(errors(error_kind::RPC), None, "{text}");
+    }
 
     #[test]
     fn read_bounds_parse_and_print() {

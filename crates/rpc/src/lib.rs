@@ -18,6 +18,7 @@ mod eth_state;
 mod filters;
 mod keel;
 mod logs;
+mod metrics;
 mod net_web3;
 mod pubsub;
 mod send;

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use jsonrpsee::{
     RpcModule,
-    server::{BatchRequestConfig, ServerConfig, ServerHandle},
+    server::{BatchRequestConfig, ServerConfig, ServerHandle, middleware::rpc::RpcServiceBuilder},
 };
 use tracing::info;
 
@@ -59,8 +59,15 @@ pub async fn start(ctx: RpcContext) -> Result<RpcServer, RpcError> {
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
         .set_id_provider(crate::pubsub::GethIdProvider)
         .build();
+    // Per-method request counts and latencies (crate::metrics); the labels are the names
+    // registered here.
+    let rpc_metrics =
+        crate::metrics::RpcMetrics::new(module.method_names(), config.max_response_bytes as usize);
     let server = jsonrpsee::server::Server::builder()
         .set_config(server_config)
+        .set_rpc_middleware(
+            RpcServiceBuilder::new().layer_fn(move |service| rpc_metrics.layer(service)),
+        )
         .build(config.addr)
         .await
         .map_err(|e| RpcError::Internal(format!("cannot listen on {}: {e}", config.addr)))?;

@@ -120,6 +120,8 @@ pub struct L2Args {
     pub proof_coordinator: super::prover::ProofCoordinatorArgs,
     #[command(flatten)]
     pub proof_sender: crate::proof_sender::ProofSenderArgs,
+    #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -257,6 +259,8 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         .wrap_err("invalid genesis")?
         .with_elasticity(args.producer.elasticity)
         .with_base_fee_vault(args.producer.base_fee_vault);
+    // Before any component starts: they take their metric handles from this recorder.
+    let metrics_server = crate::metrics::start(&args.metrics, spec.chain_id).await?;
     let datadir = args.datadir.clone().unwrap_or_else(|| {
         PathBuf::from(if args.dev {
             datadir::MEMORY
@@ -355,6 +359,10 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         supervise_rpc(server.handle.clone(), token.clone()),
     );
     supervisor.spawn("block_producer", producer.run(token.clone()));
+    let metrics_url = metrics_server.as_ref().map(|server| server.url());
+    if let Some(server) = metrics_server {
+        supervisor.spawn("metrics", server.run(token.clone()));
+    }
     if let Some(l1) = &l1 {
         if l1.eth_rpc_url.is_empty() {
             warn!("no --eth.rpc-url: deposits from L1 are not watched");
@@ -481,6 +489,9 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         .field("chain id", chain.spec().chain_id)
         .field("HTTP RPC", format_args!("http://{}", server.local_addr))
         .field("WS RPC", format_args!("ws://{}", server.local_addr));
+    if let Some(url) = &metrics_url {
+        banner.field("Metrics", url);
+    }
     match &l1 {
         Some(l1) => {
             if let Some(url) = l1.eth_rpc_url.first() {
