@@ -149,8 +149,11 @@ async fn admin_stops_and_starts_the_block_producer() {
         call(&admin, "admin_status").await.expect("status")["blockProducer"],
         "paused"
     );
-    // A block being built when the switch flipped may still land.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // A block being built when the switch flipped still lands; then the loop says it is paused.
+    node.wait_for_log(
+        &["block producer paused: no blocks until it is resumed"],
+        Duration::from_secs(30),
+    );
     let stopped_at = head(&node.url).await;
     // Ten block times (200 ms) later, the head has not moved.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -231,19 +234,19 @@ async fn admin_stops_and_starts_the_committer() {
         call(&admin, "admin_status").await.expect("status")["committer"],
         "paused"
     );
-    // A commit in flight when it was stopped is followed to its confirmation and recorded.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let committed = loop {
-        let local = last_committed(&node.url).await;
-        if l1_last_committed(&l1_url, &proposer) == local {
-            break local;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the in-flight commit never settled"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    // A commit in flight when it was stopped is followed to its confirmation and recorded; then
+    // the committer's loop says it is paused.
+    node.wait_for_log(
+        &["L1 committer paused: no commit is sent until it is resumed"],
+        Duration::from_secs(60),
+    );
+    let committed = last_committed(&node.url).await;
+    assert!(committed >= 1);
+    assert_eq!(
+        l1_last_committed(&l1_url, &proposer),
+        committed,
+        "L1 and the node agree on the last commit"
+    );
     // The sealer keeps sealing: wait for two more batches, then some more commit times.
     let deadline = Instant::now() + Duration::from_secs(60);
     while batch_status(&node.url, committed + 2).await.is_none() {
