@@ -1,5 +1,6 @@
 //! keel: the binary. Parses the command line, sets up logging, and hands off to the commands.
 
+mod admin;
 mod banner;
 mod commands;
 mod datadir;

@@ -11,14 +11,7 @@
 mod common;
 
 use std::{
-    io,
-    net::{Shutdown, SocketAddr, TcpListener, TcpStream},
     path::Path,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
@@ -26,7 +19,7 @@ use alloy::{
     primitives::{Address, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
 };
-use common::{Node, l1::TestL1};
+use common::{Node, l1::TestL1, proxy::Proxy};
 use keel_types::dev;
 use serde_json::{Value, json};
 
@@ -53,101 +46,6 @@ fn recipient(round: u64, i: u64) -> Address {
 /// The amount of deposit `i` of round `round`, in wei: distinct for every deposit.
 fn amount(round: u64, i: u64) -> U256 {
     U256::from(1_000_000_000u64 + round * 1_000 + i)
-}
-
-/// A TCP proxy (plain threads, independent of the test's runtime) that can be switched off: it
-/// then closes every open connection and drops every new one, as an L1 RPC that went away.
-struct Proxy {
-    url: String,
-    state: Arc<ProxyState>,
-    accept: Option<JoinHandle<()>>,
-}
-
-#[derive(Default)]
-struct ProxyState {
-    up: AtomicBool,
-    stop: AtomicBool,
-    /// Both ends of every connection relayed since the proxy was last switched off.
-    open: Mutex<Vec<TcpStream>>,
-}
-
-impl Proxy {
-    fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let url = format!("http://{}", listener.local_addr().expect("proxy address"));
-        let state = Arc::new(ProxyState::default());
-        state.up.store(true, Ordering::SeqCst);
-        let shared = state.clone();
-        let accept = std::thread::spawn(move || {
-            while !shared.stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((inbound, _)) => relay(&shared, inbound, target),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Self {
-            url,
-            state,
-            accept: Some(accept),
-        }
-    }
-
-    fn set_up(&self, up: bool) {
-        self.state.up.store(up, Ordering::SeqCst);
-        if !up {
-            let open = std::mem::take(&mut *self.state.open.lock().expect("lock"));
-            for stream in open {
-                let _ = stream.shutdown(Shutdown::Both);
-            }
-        }
-    }
-}
-
-/// Relays one accepted connection to `target`, unless the proxy is down (then it is dropped).
-fn relay(state: &ProxyState, inbound: TcpStream, target: SocketAddr) {
-    let _ = inbound.set_nonblocking(false);
-    let Ok(outbound) = TcpStream::connect_timeout(&target, Duration::from_secs(2)) else {
-        return;
-    };
-    let (Ok(in2), Ok(out2)) = (inbound.try_clone(), outbound.try_clone()) else {
-        return;
-    };
-    {
-        // Checked under the lock that `set_up(false)` takes after clearing the flag: a
-        // connection is either refused here or registered in time to be closed there.
-        let mut open = state.open.lock().expect("lock");
-        if !state.up.load(Ordering::SeqCst) {
-            return; // dropped: the client sees the connection close
-        }
-        for stream in [&inbound, &outbound] {
-            if let Ok(clone) = stream.try_clone() {
-                open.push(clone);
-            }
-        }
-    }
-    let pipe = |mut from: TcpStream, mut to: TcpStream| {
-        std::thread::spawn(move || {
-            let _ = io::copy(&mut from, &mut to);
-            let _ = to.shutdown(Shutdown::Write);
-        });
-    };
-    pipe(inbound, outbound);
-    pipe(out2, in2);
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.state.stop.store(true, Ordering::SeqCst);
-        self.set_up(false);
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
-        }
-    }
 }
 
 /// The test's L1 (anvil with keel's contracts), with the deposit rounds of this test.

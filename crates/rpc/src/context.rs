@@ -6,16 +6,20 @@ use std::sync::Arc;
 use keel_chain::{Blockchain, Mempool};
 use keel_storage::StoreReader;
 
-use crate::{RpcConfig, error::RpcResult, filters::Filters, send::TxIngest};
+use crate::{
+    RpcConfig, error::RpcResult, filters::Filters, readiness::ReadinessSource, send::TxIngest,
+};
 
 /// Shared state of the RPC server; cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RpcContext {
     pub chain: Blockchain,
     pub mempool: Arc<Mempool>,
     pub config: Arc<RpcConfig>,
     pub(crate) filters: Arc<Filters>,
     pub(crate) ingest: TxIngest,
+    /// What `GET /ready` reports on; `None`: it answers 503.
+    pub(crate) readiness: Option<Arc<dyn ReadinessSource>>,
 }
 
 impl RpcContext {
@@ -28,11 +32,27 @@ impl RpcContext {
             mempool,
             config: Arc::new(config),
             ingest,
+            readiness: None,
         }
+    }
+
+    /// Sets what `GET /ready` on the server's port reports on (see [`crate::readiness`]).
+    pub fn with_readiness(mut self, source: Arc<dyn ReadinessSource>) -> Self {
+        self.readiness = Some(source);
+        self
     }
 
     /// A consistent read view of the store (one redb read transaction).
     pub fn reader(&self) -> RpcResult<StoreReader> {
         Ok(self.chain.store().reader()?)
+    }
+}
+
+impl std::fmt::Debug for RpcContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcContext")
+            .field("config", &self.config)
+            .field("readiness", &self.readiness.is_some())
+            .finish_non_exhaustive()
     }
 }

@@ -5,6 +5,7 @@
 //! It reads the chain through [`keel_chain::Blockchain`] and its store, and writes only by
 //! handing transactions to the [`keel_chain::Mempool`]: it never builds or stores blocks.
 
+pub mod admin;
 mod block_id;
 mod config;
 mod context;
@@ -16,11 +17,13 @@ mod eth_call;
 mod eth_fees;
 mod eth_state;
 mod filters;
+mod health;
 mod keel;
 mod logs;
 mod metrics;
 mod net_web3;
 mod pubsub;
+pub mod readiness;
 mod send;
 mod server;
 mod txpool;
@@ -28,4 +31,5 @@ mod txpool;
 pub use config::RpcConfig;
 pub use context::RpcContext;
 pub use error::RpcError;
+pub use health::{HEALTH_PATH, READY_PATH};
 pub use server::{RpcServer, start};

@@ -1,4 +1,5 @@
-//! Starting the server: one port for HTTP and WebSocket, with the configured limits.
+//! Starting the server: one port for HTTP and WebSocket, with the configured limits, and
+//! `GET /health` and `GET /ready` on it (crate::health).
 
 use std::net::SocketAddr;
 
@@ -51,6 +52,7 @@ pub fn methods(ctx: RpcContext) -> Result<RpcModule<RpcContext>, RpcError> {
 /// Bind `ctx.config.addr` and serve every namespace over HTTP and WebSocket.
 pub async fn start(ctx: RpcContext) -> Result<RpcServer, RpcError> {
     let config = ctx.config.clone();
+    let health = crate::health::HealthLayer::new(ctx.readiness.clone());
     let module = methods(ctx)?;
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.max_request_bytes)
@@ -68,6 +70,7 @@ pub async fn start(ctx: RpcContext) -> Result<RpcServer, RpcError> {
         .set_rpc_middleware(
             RpcServiceBuilder::new().layer_fn(move |service| rpc_metrics.layer(service)),
         )
+        .set_http_middleware(tower::ServiceBuilder::new().layer(health))
         .build(config.addr)
         .await
         .map_err(|e| RpcError::Internal(format!("cannot listen on {}: {e}", config.addr)))?;

@@ -40,7 +40,7 @@ use keel_types::PrivilegedTx;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use crate::PrivilegedTxSink;
+use crate::{ComponentSwitch, PrivilegedTxSink};
 
 /// Default [`BlockProducerConfig::max_privileged_txs_per_block`].
 pub const DEFAULT_MAX_PRIVILEGED_TXS_PER_BLOCK: usize = 1000;
@@ -115,6 +115,8 @@ pub struct BlockProducer {
     config: BlockProducerConfig,
     chain: Blockchain,
     mempool: Arc<Mempool>,
+    /// While paused, [`BlockProducer::run`] makes no blocks.
+    switch: ComponentSwitch,
 }
 
 impl BlockProducer {
@@ -123,7 +125,14 @@ impl BlockProducer {
             config,
             chain,
             mempool,
+            switch: ComponentSwitch::new("block_producer"),
         }
+    }
+
+    /// Makes [`BlockProducer::run`] honour `switch`: while it is paused, no block is made.
+    pub fn with_switch(mut self, switch: ComponentSwitch) -> Self {
+        self.switch = switch;
+        self
     }
 
     /// Build, execute and store one block now: the privileged transactions ready in the lane
@@ -264,6 +273,16 @@ impl BlockProducer {
             tokio::select! {
                 _ = ticker.tick() => {}
                 _ = shutdown.cancelled() => break,
+            }
+            if !self.switch.is_running() {
+                info!("block producer paused: no blocks until it is resumed");
+                tokio::select! {
+                    _ = self.switch.wait_running() => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                info!("block producer resumed");
+                ticker.reset();
+                continue;
             }
             let producer = self.clone();
             let build = move || {

@@ -36,6 +36,8 @@ use keel_types::blob::{BlobError, pack_blob};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::ComponentSwitch;
+
 /// The journal kind of commit transactions.
 pub const COMMIT_JOB: &str = "commit";
 
@@ -149,6 +151,8 @@ pub struct L1Committer {
     store: Store,
     client: L1Client,
     sender: Arc<L1Sender>,
+    /// While paused, no commit transaction is sent (one in flight is still followed).
+    switch: ComponentSwitch,
 }
 
 impl std::fmt::Debug for L1Committer {
@@ -173,7 +177,16 @@ impl L1Committer {
             store,
             client,
             sender,
+            switch: ComponentSwitch::new("l1_committer"),
         }
+    }
+
+    /// Makes [`L1Committer::run`] honour `switch`: while it is paused, no commit transaction is
+    /// sent; a commit already in flight when it is paused is followed to its confirmation and
+    /// recorded first (never sent twice).
+    pub fn with_switch(mut self, switch: ComponentSwitch) -> Self {
+        self.switch = switch;
+        self
     }
 
     /// Commits batches until `shutdown` is cancelled; returns an error when it can't go on.
@@ -192,6 +205,14 @@ impl L1Committer {
             crate::batch_metrics::set_last("committed", last);
         }
         loop {
+            if !self.switch.is_running() {
+                info!("L1 committer paused: no commit is sent until it is resumed");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = self.switch.wait_running() => {}
+                }
+                info!("L1 committer resumed");
+            }
             let committed = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
                 committed = self.commit_next() => committed?,

@@ -15,6 +15,7 @@ pub mod proof_coordinator;
 pub mod prover_input;
 pub mod store_journal;
 pub mod supervisor;
+mod switch;
 
 pub use batch_sealer::{BatchSealer, BatchSealerConfig, SealError};
 pub use block_producer::{
@@ -30,3 +31,4 @@ pub use proof_coordinator::{
 pub use prover_input::{ProverInputContext, ProverInputError, build_prover_input};
 pub use store_journal::StoreJournal;
 pub use supervisor::{Supervisor, SupervisorError};
+pub use switch::ComponentSwitch;

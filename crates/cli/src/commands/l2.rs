@@ -17,8 +17,9 @@ use keel_l1::{
 };
 use keel_rpc::{RpcConfig, RpcContext};
 use keel_sequencer::{
-    BatchSealer, BatchSealerConfig, BlockProducer, BlockProducerConfig, L1Committer,
-    L1CommitterConfig, L1Watcher, L1WatcherConfig, PrivilegedTxSink, StoreJournal, Supervisor,
+    BatchSealer, BatchSealerConfig, BlockProducer, BlockProducerConfig, ComponentSwitch,
+    L1Committer, L1CommitterConfig, L1Watcher, L1WatcherConfig, PrivilegedTxSink, StoreJournal,
+    Supervisor,
 };
 use keel_types::{ChainSpec, Genesis, dev};
 use tokio_util::sync::CancellationToken;
@@ -122,6 +123,8 @@ pub struct L2Args {
     pub proof_sender: crate::proof_sender::ProofSenderArgs,
     #[command(flatten)]
     pub metrics: crate::metrics::MetricsArgs,
+    #[command(flatten)]
+    pub admin: crate::admin::AdminArgs,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +271,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             "keel-data"
         })
     });
+    let admin_addr = args.admin.listen_addr()?;
     // `--dev` without any L1 setting runs its own anvil with the contracts deployed.
     let wants_dev_l1 = args.dev
         && args.l1.eth_rpc_url.is_empty()
@@ -334,7 +338,20 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         gas_cap: args.http.gas_cap,
         ..RpcConfig::default()
     };
-    let ctx = RpcContext::new(rpc_config, chain.clone(), mempool.clone());
+    // The operator's pause switches (admin RPC) and what GET /ready reports on.
+    let producer_switch = ComponentSwitch::new("block_producer");
+    let committer_switch = ComponentSwitch::new("l1_committer");
+    let mut committer_runs = false;
+    let readiness = crate::admin::NodeReadiness::new(
+        &chain,
+        mempool.clone(),
+        producer_switch.clone(),
+        Duration::from_millis(args.producer.block_time_ms.max(1)),
+        args.producer.skip_empty,
+        l1.as_ref().is_some_and(|l1| !l1.eth_rpc_url.is_empty()),
+    );
+    let ctx = RpcContext::new(rpc_config, chain.clone(), mempool.clone())
+        .with_readiness(readiness.clone());
     let server = keel_rpc::start(ctx).await?;
 
     let producer = BlockProducer::new(
@@ -350,7 +367,8 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         },
         chain.clone(),
         mempool.clone(),
-    );
+    )
+    .with_switch(producer_switch.clone());
     // Every component is critical: one that stops on its own stops the node, with its name.
     let mut supervisor = Supervisor::new();
     let token = supervisor.token();
@@ -385,6 +403,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             config.max_block_step = args.watcher.max_block_step.max(1);
             let sink: Arc<dyn PrivilegedTxSink> = mempool.clone();
             let watcher = L1Watcher::new(config, client, chain.store().clone(), sink);
+            readiness.follow_l1_watcher(watcher.status());
             let watcher_token = token.clone();
             supervisor.spawn("l1_watcher", async move {
                 watcher.run(watcher_token).await;
@@ -445,7 +464,9 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
                     chain.store().clone(),
                     client,
                     sender.clone(),
-                );
+                )
+                .with_switch(committer_switch.clone());
+                committer_runs = true;
                 supervisor.spawn("l1_committer", committer.run(token.clone()));
                 committer_sender = Some(sender);
                 proof_coordinator = Some(
@@ -484,6 +505,17 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         )?;
     }
 
+    let admin_local = crate::admin::spawn_server(
+        admin_addr,
+        crate::admin::controls(
+            &producer_switch,
+            committer_runs.then_some(&committer_switch),
+        ),
+        &mut supervisor,
+        token.clone(),
+    )
+    .await?;
+
     let mut banner = crate::banner::Banner::new("keel L2 node running");
     banner
         .field("chain id", chain.spec().chain_id)
@@ -491,6 +523,9 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         .field("WS RPC", format_args!("ws://{}", server.local_addr));
     if let Some(url) = &metrics_url {
         banner.field("Metrics", url);
+    }
+    if let Some(addr) = admin_local {
+        banner.field("Admin RPC", format_args!("http://{addr} (loopback only)"));
     }
     match &l1 {
         Some(l1) => {

@@ -16,6 +16,7 @@ use keel_types::dev;
 pub mod l1;
 pub mod proofs;
 pub mod prover;
+pub mod proxy;
 
 /// The `keel` binary under test: `KEEL_TEST_BIN` if set (a copy of this worktree's build, when
 /// several worktrees share one target directory and may overwrite each other's binary), else
