@@ -180,3 +180,56 @@ fn monitor_shows_the_head_moving_and_q_restores_the_terminal() {
     let main = tmux.screen();
     assert!(main.contains("stopped head="), "{main}");
 }
+
+#[test]
+fn a_component_failure_restores_the_terminal_and_names_the_component() {
+    let tmux = Tmux::new();
+    let keel = common::keel_bin();
+    let keel = keel.to_str().expect("utf-8 path of the keel binary");
+    // The block producer panics (a test hook): the node stops with its name.
+    let script = format!(
+        "KEEL_FAULT_POINT=block-producer.panic '{keel}' l2 --dev --http.port 0 \
+         --proof-coordinator.port 0 --block-producer.block-time 500; \
+         echo KEEL_EXIT=$?; echo STTY: $(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo); \
+         exec sleep 600"
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "monitor",
+        "-x",
+        "160",
+        "-y",
+        "50",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let exit = tmux.wait_for("keel to exit", Duration::from_secs(120), |screen| {
+        screen
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("KEEL_EXIT=").map(str::to_string))
+    });
+    let screen = tmux.screen();
+    assert_ne!(exit, "0", "a dead component fails the node:\n{screen}");
+    assert!(
+        screen.contains("component `block_producer` stopped"),
+        "the error names the component, on the restored terminal:\n{screen}"
+    );
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "0",
+        "back on the main screen"
+    );
+    assert_eq!(tmux.format("#{cursor_flag}"), "1", "the cursor is shown");
+    let stty = screen
+        .lines()
+        .find(|l| l.starts_with("STTY:"))
+        .unwrap_or_else(|| panic!("no STTY line:\n{screen}"));
+    let modes: Vec<&str> = stty.split_whitespace().skip(1).collect();
+    assert!(
+        modes.contains(&"icanon") && modes.contains(&"echo"),
+        "cooked mode with echo: {stty}"
+    );
+}

@@ -19,7 +19,13 @@ pub struct LogBuffer {
     lines: Mutex<VecDeque<String>>,
     capacity: usize,
     capturing: AtomicBool,
+    /// The newest lines that went only here (the monitor held the terminal), at most
+    /// [`HIDDEN_TAIL`]: printed when the node stops on its own, so the reason stays on screen.
+    hidden: Mutex<VecDeque<String>>,
 }
+
+/// Lines kept in [`LogBuffer::hidden_tail`].
+pub const HIDDEN_TAIL: usize = 20;
 
 impl LogBuffer {
     /// An empty buffer keeping at most `capacity` lines.
@@ -28,6 +34,7 @@ impl LogBuffer {
             lines: Mutex::new(VecDeque::with_capacity(capacity.min(4_096))),
             capacity: capacity.max(1),
             capturing: AtomicBool::new(false),
+            hidden: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -35,20 +42,21 @@ impl LogBuffer {
     /// removed).
     pub fn push(&self, text: &str) {
         let clean = strip_ansi(text);
+        let capturing = self.capturing();
         let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let mut hidden = self.hidden.lock().unwrap_or_else(|e| e.into_inner());
         for line in clean.lines().filter(|l| !l.trim().is_empty()) {
             if lines.len() == self.capacity {
                 lines.pop_front();
             }
             lines.push_back(line.to_string());
+            if capturing {
+                if hidden.len() == HIDDEN_TAIL {
+                    hidden.pop_front();
+                }
+                hidden.push_back(line.to_string());
+            }
         }
-    }
-
-    /// The last `n` lines, oldest first.
-    pub fn tail(&self, n: usize) -> Vec<String> {
-        let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
-        let skip = lines.len().saturating_sub(n);
-        lines.iter().skip(skip).cloned().collect()
     }
 
     /// The last `n` lines before the newest `back` ones, oldest first (the pane scrolled back).
@@ -66,7 +74,20 @@ impl LogBuffer {
 
     /// While true, log lines go only to this buffer (the monitor owns the terminal).
     pub fn set_capturing(&self, on: bool) {
+        if on {
+            self.hidden
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+        }
         self.capturing.store(on, Ordering::SeqCst);
+    }
+
+    /// The newest lines (at most [`HIDDEN_TAIL`]) written while capturing, oldest first: those
+    /// the terminal never showed.
+    pub fn hidden_tail(&self) -> Vec<String> {
+        let hidden = self.hidden.lock().unwrap_or_else(|e| e.into_inner());
+        hidden.iter().cloned().collect()
     }
 
     /// Whether log lines go only to this buffer.
@@ -107,10 +128,19 @@ mod tests {
         buffer.push("\u{1b}[2m2026\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m one\n");
         buffer.push("two\nthree\n");
         buffer.push("four\n");
-        assert_eq!(buffer.tail(10), ["two", "three", "four"]);
+        assert_eq!(buffer.window(10, 0), ["two", "three", "four"]);
         assert_eq!(buffer.window(2, 1), ["two", "three"]);
+        assert!(
+            buffer.hidden_tail().is_empty(),
+            "all went to the terminal too"
+        );
+        buffer.set_capturing(true);
+        buffer.push("five\n");
+        buffer.set_capturing(false);
+        buffer.push("six\n");
+        assert_eq!(buffer.hidden_tail(), ["five"]);
         let first = LogBuffer::new(5);
         first.push("\u{1b}[2m2026\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m one\n");
-        assert_eq!(first.tail(1), ["2026  INFO one"]);
+        assert_eq!(first.window(1, 0), ["2026  INFO one"]);
     }
 }

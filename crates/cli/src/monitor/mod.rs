@@ -49,8 +49,6 @@ use self::{
 
 /// Time between refreshes.
 pub const REFRESH: Duration = Duration::from_millis(250);
-/// Log lines printed after the monitor stops when the node stopped on its own.
-const TAIL_ON_FAILURE: usize = 20;
 
 /// The monitor's thread name (its own panics restore the terminal without waiting for it).
 const THREAD_NAME: &str = "keel-monitor";
@@ -144,17 +142,18 @@ impl Monitor {
     }
 
     /// Stops the monitor and waits until the terminal is restored. If the node stopped without
-    /// the user quitting, the last log lines are printed, so the reason stays on screen.
+    /// the user quitting, the last log lines the terminal did not show are printed, so the
+    /// reason stays on screen.
     pub fn finish(mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
         restore();
-        if !self.quit.is_cancelled() {
-            let tail = self.buffer.tail(TAIL_ON_FAILURE);
+        let tail = self.buffer.hidden_tail();
+        if !self.quit.is_cancelled() && !tail.is_empty() {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "last log lines:");
+            let _ = writeln!(out, "last log lines of the monitor:");
             for line in tail {
                 let _ = writeln!(out, "  {line}");
             }
