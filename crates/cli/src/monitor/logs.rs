@@ -62,7 +62,8 @@ impl LogBuffer {
     /// The last `n` lines before the newest `back` ones, oldest first (the pane scrolled back).
     pub fn window(&self, n: usize, back: usize) -> Vec<String> {
         let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
-        let end = lines.len().saturating_sub(back);
+        // Scrolled past the oldest line: the oldest `n` lines.
+        let end = lines.len().saturating_sub(back).max(n.min(lines.len()));
         let start = end.saturating_sub(n);
         lines.range(start..end).cloned().collect()
     }
@@ -130,6 +131,7 @@ mod tests {
         buffer.push("four\n");
         assert_eq!(buffer.window(10, 0), ["two", "three", "four"]);
         assert_eq!(buffer.window(2, 1), ["two", "three"]);
+        assert_eq!(buffer.window(2, 100), ["two", "three"], "the top stays full");
         assert!(
             buffer.hidden_tail().is_empty(),
             "all went to the terminal too"
