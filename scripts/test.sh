@@ -36,6 +36,21 @@ tools/node_modules/.bin/anvil --version | sed -n 1p
 tools/node_modules/.bin/cast --version | sed -n 1p
 echo "solcjs $(tools/node_modules/.bin/solcjs --version)"
 
+# tmux: the terminal monitor's end-to-end test runs `keel l2` in a real terminal under tmux.
+step "tmux (for the terminal monitor test)"
+if ! command -v tmux >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+        sudo_cmd=""
+        if [[ $(id -u) -ne 0 ]]; then sudo_cmd="sudo"; fi
+        $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y tmux \
+            || { $sudo_cmd apt-get update && $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y tmux; }
+    else
+        echo "error: tmux not found and no apt-get to install it; install tmux" >&2
+        exit 1
+    fi
+fi
+tmux -V
+
 # 2. the committed contract artifacts must be what the sources compile to, and the upgradeable
 #    contracts' storage layouts must be compatible with (and equal to) the recorded ones
 step "contract artifacts and storage layouts match a fresh compile"

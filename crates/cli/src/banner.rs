@@ -7,6 +7,8 @@ use std::{fmt::Write as _, io::Write as _};
 #[derive(Debug, Default)]
 pub struct Banner {
     text: String,
+    /// The `label: value` lines, for the terminal monitor's node pane.
+    fields: Vec<(String, String)>,
 }
 
 impl Banner {
@@ -14,11 +16,13 @@ impl Banner {
     pub fn new(title: &str) -> Self {
         Self {
             text: format!("{title}\n"),
+            fields: Vec::new(),
         }
     }
 
     /// A `label: value` line, labels aligned.
     pub fn field(&mut self, label: &str, value: impl std::fmt::Display) -> &mut Self {
+        self.fields.push((label.to_string(), value.to_string()));
         let label = format!("{label}:");
         let _ = writeln!(self.text, "  {label:<22} {value}");
         self
@@ -28,6 +32,11 @@ impl Banner {
     pub fn line(&mut self, indent: usize, text: impl std::fmt::Display) -> &mut Self {
         let _ = writeln!(self.text, "{:indent$}{text}", "");
         self
+    }
+
+    /// The `label: value` lines, in order.
+    pub fn fields(&self) -> &[(String, String)] {
+        &self.fields
     }
 
     /// The banner's text.

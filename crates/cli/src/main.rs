@@ -9,6 +9,8 @@ mod journal;
 mod l1_config;
 mod l1_tools;
 mod metrics;
+mod logging;
+mod monitor;
 mod privileged_check;
 mod proof_sender;
 
@@ -26,6 +28,15 @@ struct Cli {
         global = true
     )]
     log_level: String,
+    /// Log line format: `text`, or `json` (one JSON object per line, for log collectors).
+    #[arg(
+        long = "log.format",
+        env = "KEEL_LOG_FORMAT",
+        value_enum,
+        default_value_t = logging::LogFormat::Text,
+        global = true
+    )]
+    log_format: logging::LogFormat,
 
     #[command(subcommand)]
     command: Command,
@@ -51,27 +62,18 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log_level) {
-        Ok(filter) => filter,
-        Err(e) => {
-            eprintln!("error: invalid --log.level {:?}: {e}", cli.log_level);
-            return std::process::ExitCode::from(2);
+    // A node logs to stdout, or into its terminal monitor; other commands log to stderr so
+    // stdout carries only their result.
+    let destination = match &cli.command {
+        Command::L2(l2) if l2.command.is_none() && commands::l2::monitor_wanted(&l2.node) => {
+            logging::Destination::Monitor
         }
+        Command::L2(_) => logging::Destination::Stdout,
+        _ => logging::Destination::Stderr,
     };
-    // A node logs to stdout (there is no monitor yet); other commands log to stderr so stdout
-    // carries only their result.
-    if matches!(cli.command, Command::L2(_)) {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .with_writer(std::io::stdout)
-            .init();
-    } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_writer(std::io::stderr)
-            .init();
+    if let Err(e) = logging::init(&cli.log_level, cli.log_format, destination) {
+        eprintln!("error: {e}");
+        return std::process::ExitCode::from(2);
     }
 
     let result = match cli.command {

@@ -100,8 +100,9 @@ pub struct L2Args {
     /// with --dev.
     #[arg(long, env = "KEEL_DATADIR", value_name = "DIR")]
     pub datadir: Option<PathBuf>,
-    /// Don't show the terminal monitor; logs go to stdout. (There is no monitor yet: logs always
-    /// go to stdout.)
+    /// Don't show the terminal monitor; logs go to stdout. The monitor (heads, rates, mempool,
+    /// blocks, deposits, batches, withdrawals, logs; `q` quits) is on only when stdout is a
+    /// terminal.
     #[arg(long)]
     pub no_monitor: bool,
 
@@ -230,6 +231,11 @@ pub struct TxPoolArgs {
     /// Lowest priority fee per gas accepted, in wei.
     #[arg(long = "txpool.min-tip", env = "KEEL_TXPOOL_MIN_TIP", default_value_t = MempoolConfig::default().min_tip)]
     pub min_tip: u128,
+}
+
+/// Whether the node shows the terminal monitor: stdout is a terminal and no `--no-monitor`.
+pub fn monitor_wanted(args: &L2Args) -> bool {
+    !args.no_monitor && std::io::IsTerminal::is_terminal(&std::io::stdout())
 }
 
 pub fn run(args: L2Args) -> eyre::Result<()> {
@@ -381,6 +387,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     if let Some(server) = metrics_server {
         supervisor.spawn("metrics", server.run(token.clone()));
     }
+    let mut l1_status = None;
     if let Some(l1) = &l1 {
         if l1.eth_rpc_url.is_empty() {
             warn!("no --eth.rpc-url: deposits from L1 are not watched");
@@ -404,6 +411,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             let sink: Arc<dyn PrivilegedTxSink> = mempool.clone();
             let watcher = L1Watcher::new(config, client, chain.store().clone(), sink);
             readiness.follow_l1_watcher(watcher.status());
+            l1_status = Some(watcher.status());
             let watcher_token = token.clone();
             supervisor.spawn("l1_watcher", async move {
                 watcher.run(watcher_token).await;
@@ -566,17 +574,29 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             banner.line(4, format_args!("({i}) {address}  key {key}"));
         }
     }
-    banner.print();
+    // The terminal monitor, or the banner on stdout.
+    let monitor = crate::monitor::Monitor::start_or_print_banner(
+        &banner,
+        crate::monitor::data::Sources {
+            chain: chain.clone(),
+            mempool: Some(mempool.clone()),
+            l1_status,
+        },
+        token.clone(),
+    );
 
     let outcome = supervisor
         .run_until(
             async {
-                wait_for_signal().await;
+                crate::monitor::until_quit(monitor.as_ref(), wait_for_signal()).await;
                 info!("shutting down");
             },
             Duration::from_secs(10),
         )
         .await;
+    if let Some(monitor) = monitor {
+        monitor.finish();
+    }
     drop(dev_l1);
     server.stop().await;
     crate::journal::save(&datadir, &mempool)?;
