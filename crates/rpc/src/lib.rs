@@ -24,7 +24,7 @@ mod send;
 mod server;
 mod txpool;
 
-pub use config::RpcConfig;
+pub use config::{L1Contracts, RpcConfig};
 pub use context::RpcContext;
 pub use error::RpcError;
 pub use server::{RpcServer, start};

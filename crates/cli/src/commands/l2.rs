@@ -327,6 +327,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         max_request_bytes: args.http.max_request_bytes,
         max_batch_len: args.http.max_batch_len,
         gas_cap: args.http.gas_cap,
+        l1_contracts: l1.as_ref().map(|l1| l1.rpc_report(dev_l1.is_some())),
         ..RpcConfig::default()
     };
     let ctx = RpcContext::new(rpc_config, chain.clone(), mempool.clone());
