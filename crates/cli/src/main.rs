@@ -6,6 +6,7 @@ mod datadir;
 mod dev_l1;
 mod journal;
 mod l1_config;
+mod ports;
 mod privileged_check;
 mod proof_sender;
 

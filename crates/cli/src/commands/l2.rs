@@ -251,6 +251,8 @@ fn load_genesis(args: &L2Args) -> eyre::Result<Genesis> {
 }
 
 async fn run_node(args: L2Args) -> eyre::Result<()> {
+    // Before anything is started or deployed: a port in use stops the node here, named.
+    crate::ports::check(&crate::ports::of_node(&args))?;
     let genesis = load_genesis(&args)?;
     let spec = ChainSpec::from_genesis(&genesis)
         .wrap_err("invalid genesis")?
