@@ -85,6 +85,7 @@ pub async fn start(genesis: &Genesis) -> eyre::Result<DevL1> {
         bridge: c.common_bridge.proxy,
         on_chain_proposer: c.on_chain_proposer.proxy,
         deploy_block: outcome.deployment.deploy_block,
+        l1_chain_id: Some(outcome.deployment.l1_chain_id),
     };
     Ok(DevL1 {
         _anvil: anvil,

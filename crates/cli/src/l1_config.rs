@@ -158,9 +158,25 @@ pub struct L1Settings {
     pub on_chain_proposer: Address,
     /// L1 block to start scanning from (the deployment's first block), if known.
     pub deploy_block: Option<u64>,
+    /// The L1's chain id, if known (from the deployment file).
+    pub l1_chain_id: Option<u64>,
 }
 
 impl L1Settings {
+    /// What `keel_getL1Contracts` reports. The L1 RPC URL is included only when the node
+    /// started that L1 itself (`--dev`): a production node never reveals its L1 endpoint.
+    pub fn rpc_report(&self, l1_started_by_node: bool) -> keel_rpc::L1Contracts {
+        keel_rpc::L1Contracts {
+            bridge: self.bridge,
+            on_chain_proposer: self.on_chain_proposer,
+            l1_chain_id: self.l1_chain_id.map(alloy_primitives::U64::from),
+            deploy_block: self.deploy_block.map(alloy_primitives::U64::from),
+            l1_rpc_url: l1_started_by_node
+                .then(|| self.eth_rpc_url.first().cloned())
+                .flatten(),
+        }
+    }
+
     /// Refuse a node whose L2 block gas limit is below the L1 bridge's `maxPrivilegedGasLimit`:
     /// a deposit's gas limit may reach that cap, and one above the block gas limit can never run
     /// (the chain includes it as failed rather than stall the deposits after it, but the
@@ -315,7 +331,8 @@ impl L1Args {
                 eth_rpc_url: self.eth_rpc_url.clone(),
                 bridge,
                 on_chain_proposer,
-                deploy_block: deployment.and_then(|d| d.deploy_block),
+                deploy_block: deployment.as_ref().and_then(|d| d.deploy_block),
+                l1_chain_id: deployment.map(|d| d.l1_chain_id),
             })),
             (Some(_), None) => {
                 bail!("--l1.bridge-address needs --l1.on-chain-proposer-address too")

@@ -8,9 +8,10 @@ mod dev_l1;
 mod journal;
 mod l1_config;
 mod l1_tools;
-mod metrics;
 mod logging;
+mod metrics;
 mod monitor;
+mod ports;
 mod privileged_check;
 mod proof_sender;
 

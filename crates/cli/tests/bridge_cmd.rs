@@ -123,6 +123,25 @@ async fn withdraw_burns_on_l2_and_prints_the_message() {
     let stdout = stdout_of(&out);
     assert!(stdout.contains("L1 message: id 1 "), "{stdout}");
     let l2_tx: B256 = field(&stdout, "L2 tx:").parse().expect("L2 tx hash");
+    // The amount in ETH (and wei), what happens next, and the exact claim command.
+    assert!(
+        stdout.contains(&format!(
+            "withdrew 2 ETH (2000000000000000000 wei) to {} on L1",
+            receiver.parse::<Address>().expect("address")
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("claimable on L1 once the batch holding this transaction is committed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "keel bridge claim --tx-hash {l2_tx} --wait --private-key KEY --l2.rpc-url {}",
+            node.url
+        )),
+        "{stdout}"
+    );
     let receipt = l2
         .get_transaction_receipt(l2_tx)
         .await
@@ -149,5 +168,66 @@ async fn withdraw_burns_on_l2_and_prints_the_message() {
         &node.url,
     ]);
     let stdout = stdout_of(&out);
-    assert_eq!(field(&stdout, "L2 ETH:"), after.to_string());
+    assert_eq!(field(&stdout, "L2:"), format_eth(after));
+    assert!(field(&stdout, "L2:").ends_with(" ETH"), "{stdout}");
+    // --wei prints wei.
+    let out = keel(&[
+        "bridge",
+        "balance",
+        "--address",
+        &address(6),
+        "--wei",
+        "--l2.rpc-url",
+        &node.url,
+        "--eth.rpc-url",
+        &node.url,
+    ]);
+    let stdout = stdout_of(&out);
+    assert_eq!(field(&stdout, "L2:"), format!("{after} wei"));
+
+    // The L1 flags are refused by a withdrawal (an L2 transaction), before anything is sent.
+    for (flag, value) in [
+        ("--eth.rpc-url", "http://127.0.0.1:8545"),
+        ("--l1.deployment", "deployment.json"),
+        (
+            "--l1.bridge-address",
+            "0x00000000000000000000000000000000000000c2",
+        ),
+    ] {
+        let out = keel(&[
+            "bridge",
+            "withdraw",
+            "--amount",
+            "1ether",
+            "--private-key",
+            &key(6),
+            "--l2.rpc-url",
+            &node.url,
+            flag,
+            value,
+        ]);
+        assert!(!out.status.success(), "{flag} refused");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{flag} is not used by a withdrawal"))
+                && stderr.contains("keel bridge claim"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(
+        l2.get_balance(sender).await.expect("balance"),
+        after,
+        "no withdrawal was sent"
+    );
+}
+
+/// `value` wei as `keel bridge balance` prints it: exact ETH, trailing zeros trimmed.
+fn format_eth(wei: U256) -> String {
+    let unit = ether(1);
+    let (whole, fraction) = (wei / unit, wei % unit);
+    if fraction.is_zero() {
+        return format!("{whole} ETH");
+    }
+    let digits = format!("{:0>18}", fraction.to_string());
+    format!("{whole}.{} ETH", digits.trim_end_matches('0'))
 }

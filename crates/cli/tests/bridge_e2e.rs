@@ -30,8 +30,13 @@ fn dev_node() -> (Node, String, String) {
         "--block-producer.coinbase-address",
         COINBASE,
     ]);
+    // The banner shows the L1 URL (with a note that keel started it) before the bridge.
+    let l1_url = node
+        .wait_for_line("L1 RPC:")
+        .trim_end_matches("(anvil, started by keel)")
+        .trim()
+        .to_string();
     let bridge = node.wait_for_line("L1 bridge:");
-    let l1_url = node.wait_for_line("L1 RPC:");
     (node, bridge, l1_url)
 }
 

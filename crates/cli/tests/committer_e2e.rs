@@ -75,6 +75,12 @@ async fn replay_from_l1(l1_url: &str, proposer: Address) -> Vec<(u64, B256, B256
 #[tokio::test(flavor = "multi_thread")]
 async fn batches_are_committed_with_blobs_that_replay_to_the_committed_roots() {
     let node = Node::start(&["--dev", "--committer.commit-time", "1500"]);
+    // The banner shows the L1 URL (noting that keel started it) before the contracts.
+    let l1_url = node
+        .wait_for_line("L1 RPC:")
+        .trim_end_matches("(anvil, started by keel)")
+        .trim()
+        .to_string();
     let proposer: Address = node
         .wait_for_line("L1 OnChainProposer:")
         .parse()
@@ -83,7 +89,6 @@ async fn batches_are_committed_with_blobs_that_replay_to_the_committed_roots() {
         .wait_for_line("L1 committer:")
         .parse()
         .expect("committer");
-    let l1_url = node.wait_for_line("L1 RPC:");
 
     // Batch 1..: transfers to new accounts, an ERC20 deployed, minted and transferred, the same
     // contract deployed twice (the second names its code by hash).

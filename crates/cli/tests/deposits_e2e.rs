@@ -86,11 +86,16 @@ impl Env {
         ];
         args.extend_from_slice(extra);
         let node = Node::start(&args);
+        // The banner shows the L1 URL (noting that keel started it) before the bridge.
+        let l1_url = node
+            .wait_for_line("L1 RPC:")
+            .trim_end_matches("(anvil, started by keel)")
+            .trim()
+            .to_string();
         let bridge: Address = node
             .wait_for_line("L1 bridge:")
             .parse()
             .expect("bridge address");
-        let l1_url = node.wait_for_line("L1 RPC:");
         let l1 = client(&l1_url, None);
         let l2 = client(&node.url, None);
         Env {
@@ -112,14 +117,17 @@ impl Env {
         client(&self.node.url, Some(i))
     }
 
-    /// `keel bridge ARGS... --eth.rpc-url L1 --l1.bridge-address B --l2.rpc-url L2`.
+    /// `keel bridge ARGS... --eth.rpc-url L1 --l1.bridge-address B --l2.rpc-url L2` (without the
+    /// L1 flags for withdrawals, which refuse them).
     fn bridge_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_keel"));
+        command.arg("bridge").args(args);
+        if !args.first().is_some_and(|c| c.starts_with("withdraw")) {
+            command
+                .args(["--eth.rpc-url", &self.l1_url])
+                .args(["--l1.bridge-address", &self.bridge.to_string()]);
+        }
         command
-            .arg("bridge")
-            .args(args)
-            .args(["--eth.rpc-url", &self.l1_url])
-            .args(["--l1.bridge-address", &self.bridge.to_string()])
             .args(["--l2.rpc-url", &self.node.url])
             .env_remove("KEEL_ETH_RPC_URL")
             .env_remove("KEEL_L2_RPC_URL")

@@ -2,6 +2,9 @@
 
 use std::{net::SocketAddr, time::Duration};
 
+use alloy_primitives::{Address, U64};
+use serde::{Deserialize, Serialize};
+
 /// Limits and defaults of the JSON-RPC server.
 #[derive(Debug, Clone)]
 pub struct RpcConfig {
@@ -27,6 +30,27 @@ pub struct RpcConfig {
     pub send_sync_timeout: Duration,
     /// Most blocks one `eth_feeHistory` may cover.
     pub max_fee_history: u64,
+    /// The node's L1 contracts, reported by `keel_getL1Contracts` (`null` when unset: a node
+    /// without L1).
+    pub l1_contracts: Option<L1Contracts>,
+}
+
+/// Where the node's L1 contracts are: what `keel_getL1Contracts` returns, so that clients
+/// (`keel bridge`) need no addresses from the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct L1Contracts {
+    /// The CommonBridge proxy.
+    pub bridge: Address,
+    /// The OnChainProposer proxy.
+    pub on_chain_proposer: Address,
+    /// The L1's chain id, when the node knows it (from its deployment file or its dev L1).
+    pub l1_chain_id: Option<U64>,
+    /// The L1 block the contracts were deployed in, when known.
+    pub deploy_block: Option<U64>,
+    /// The L1 JSON-RPC URL, only when the node started that L1 itself (`keel l2 --dev`): a
+    /// node never reveals the L1 endpoint it was given.
+    pub l1_rpc_url: Option<String>,
 }
 
 impl Default for RpcConfig {
@@ -43,6 +67,7 @@ impl Default for RpcConfig {
             max_logs: 20_000,
             send_sync_timeout: Duration::from_secs(10),
             max_fee_history: 1_024,
+            l1_contracts: None,
         }
     }
 }

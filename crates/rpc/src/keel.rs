@@ -17,6 +17,11 @@
 //!   sealed batch (batches are sealed every `--committer.commit-time`; the root, and so the proof,
 //!   only exists once the batch's last block is known), and also for an unknown transaction. A
 //!   claim on L1 additionally needs the batch to be verified there.
+//! - `keel_getL1Contracts` → `{bridge, onChainProposer, l1ChainId, deployBlock, l1RpcUrl}`, the
+//!   node's L1 contracts (`null` for a node without L1), so that clients such as `keel bridge`
+//!   need no addresses. `l1ChainId` and `deployBlock` are `null` when the node does not know
+//!   them; `l1RpcUrl` is set only when the node started that L1 itself (`keel l2 --dev`): a node
+//!   never reveals the L1 endpoint it was given.
 
 use alloy_primitives::{B256, U64, U256};
 use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
@@ -161,6 +166,9 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     module.register_blocking_method("keel_getWithdrawalProof", |params, ctx, _| {
         let tx_hash: B256 = params.one()?;
         Ok::<_, ErrorObjectOwned>(withdrawal_proofs(&ctx, tx_hash)?)
+    })?;
+    module.register_method("keel_getL1Contracts", |_, ctx, _| {
+        ctx.config.l1_contracts.clone()
     })?;
     Ok(())
 }

@@ -28,7 +28,7 @@ mod send;
 mod server;
 mod txpool;
 
-pub use config::RpcConfig;
+pub use config::{L1Contracts, RpcConfig};
 pub use context::RpcContext;
 pub use error::RpcError;
 pub use health::{HEALTH_PATH, READY_PATH};

@@ -1,5 +1,6 @@
 //! `keel bridge`: deposits and withdrawals for users, without hand-crafted calldata. Deposits are
 //! L1 transactions to the CommonBridge; withdrawals are L2 transactions to CommonBridgeL2.
+//! Without L1 flags, the L1 and the bridge are learned from the L2 node (`bridge_l1`).
 
 use std::{path::PathBuf, time::Duration};
 
@@ -12,17 +13,20 @@ use alloy::{
 };
 use clap::{Args, Subcommand};
 use eyre::{WrapErr, bail, eyre};
-use keel_l1::{
-    Deployment,
-    contracts::{
-        CommonBridge,
-        l2::{BridgedERC20, CommonBridgeL2, Messenger},
-        privileged_txs_in_receipt,
-    },
+use keel_l1::contracts::{
+    CommonBridge,
+    l2::{BridgedERC20, CommonBridgeL2, Messenger},
+    privileged_txs_in_receipt,
 };
 use keel_types::PrivilegedTx;
 
-use super::genesis::{parse_address, parse_amount};
+use super::{
+    bridge_l1::{format_eth, resolve_l1, resolve_l1_url},
+    genesis::{parse_address, parse_amount},
+};
+
+/// The L2 node `keel bridge` talks to unless --l2.rpc-url says otherwise.
+pub const DEFAULT_L2_RPC_URL: &str = "http://127.0.0.1:1729";
 
 /// `keel bridge SUBCOMMAND`.
 #[derive(Debug, Args)]
@@ -59,19 +63,15 @@ pub enum BridgeCommand {
 /// The L1 and L2 JSON-RPC endpoints.
 #[derive(Debug, Args)]
 pub struct RpcUrls {
-    /// L1 JSON-RPC endpoint.
-    #[arg(
-        long = "eth.rpc-url",
-        env = "KEEL_ETH_RPC_URL",
-        default_value = "http://127.0.0.1:8545",
-        value_name = "URL"
-    )]
-    pub eth_rpc_url: String,
-    /// L2 JSON-RPC endpoint (a keel node).
+    /// L1 JSON-RPC endpoint. Default: the L1 the L2 node started (`keel l2 --dev`), else
+    /// http://127.0.0.1:8545.
+    #[arg(long = "eth.rpc-url", env = "KEEL_ETH_RPC_URL", value_name = "URL")]
+    pub eth_rpc_url: Option<String>,
+    /// L2 JSON-RPC endpoint (a keel node); also asked where its L1 contracts are.
     #[arg(
         long = "l2.rpc-url",
         env = "KEEL_L2_RPC_URL",
-        default_value = "http://127.0.0.1:1729",
+        default_value = DEFAULT_L2_RPC_URL,
         value_name = "URL"
     )]
     pub l2_rpc_url: String,
@@ -82,14 +82,15 @@ pub struct RpcUrls {
 pub struct Endpoints {
     #[command(flatten)]
     pub urls: RpcUrls,
-    /// Deployment file of `keel l2 deploy` (for the CommonBridge address).
+    /// Deployment file of `keel l2 deploy` (for the CommonBridge address). Without it or
+    /// --l1.bridge-address, the L2 node is asked (`keel_getL1Contracts`), then
+    /// ./deployment.json is read.
     #[arg(
         long = "l1.deployment",
         env = "KEEL_L1_DEPLOYMENT",
-        default_value = "deployment.json",
         value_name = "FILE"
     )]
-    pub deployment: PathBuf,
+    pub deployment: Option<PathBuf>,
     /// CommonBridge proxy address (instead of the deployment file).
     #[arg(
         long = "l1.bridge-address",
@@ -153,6 +154,52 @@ pub struct DepositErc20Args {
     pub endpoints: Endpoints,
 }
 
+/// The L2 endpoint of the withdrawals, which are L2 transactions only.
+#[derive(Debug, Args)]
+pub struct L2Endpoint {
+    /// L2 JSON-RPC endpoint (a keel node).
+    #[arg(
+        long = "l2.rpc-url",
+        env = "KEEL_L2_RPC_URL",
+        default_value = DEFAULT_L2_RPC_URL,
+        value_name = "URL"
+    )]
+    pub l2_rpc_url: String,
+    /// Refused: a withdrawal is an L2 transaction (L1 is used by `keel bridge claim`).
+    #[arg(long = "eth.rpc-url", value_name = "URL", hide = true)]
+    pub eth_rpc_url: Option<String>,
+    /// Refused, like --eth.rpc-url.
+    #[arg(long = "l1.deployment", value_name = "FILE", hide = true)]
+    pub deployment: Option<PathBuf>,
+    /// Refused, like --eth.rpc-url.
+    #[arg(long = "l1.bridge-address", value_name = "ADDRESS", hide = true)]
+    pub bridge: Option<String>,
+}
+
+impl L2Endpoint {
+    /// Refuses the L1 flags, which a withdrawal cannot use.
+    fn refuse_l1_flags(&self) -> eyre::Result<()> {
+        let given: Vec<&str> = [
+            (self.eth_rpc_url.is_some(), "--eth.rpc-url"),
+            (self.deployment.is_some(), "--l1.deployment"),
+            (self.bridge.is_some(), "--l1.bridge-address"),
+        ]
+        .into_iter()
+        .filter_map(|(set, flag)| set.then_some(flag))
+        .collect();
+        if !given.is_empty() {
+            bail!(
+                "{} {} not used by a withdrawal: it is an L2 transaction, sent to --l2.rpc-url only. \
+                 L1 comes in at the claim: give the flag to `keel bridge claim` (which also finds \
+                 the L1 of a `keel l2 --dev` node by itself)",
+                given.join(", "),
+                if given.len() == 1 { "is" } else { "are" }
+            );
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct WithdrawArgs {
     /// Amount: wei, or with a unit (`1.5ether`).
@@ -164,7 +211,7 @@ pub struct WithdrawArgs {
     #[command(flatten)]
     pub key: KeyArg,
     #[command(flatten)]
-    pub endpoints: Endpoints,
+    pub endpoint: L2Endpoint,
 }
 
 #[derive(Debug, Args)]
@@ -184,7 +231,7 @@ pub struct WithdrawErc20Args {
     #[command(flatten)]
     pub key: KeyArg,
     #[command(flatten)]
-    pub endpoints: Endpoints,
+    pub endpoint: L2Endpoint,
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +245,9 @@ pub struct BalanceArgs {
     /// Also show this L2 token's balance.
     #[arg(long = "token-l2", value_parser = parse_address)]
     pub token_l2: Option<Address>,
+    /// Print ETH balances in wei instead of ETH.
+    #[arg(long)]
+    pub wei: bool,
     #[command(flatten)]
     pub urls: RpcUrls,
 }
@@ -241,16 +291,6 @@ pub(super) fn client(url: &str, signer: Option<&PrivateKeySigner>) -> eyre::Resu
     })
 }
 
-pub(super) fn bridge_address(e: &Endpoints) -> eyre::Result<Address> {
-    if let Some(a) = e.bridge {
-        return Ok(a);
-    }
-    let d = Deployment::load(&e.deployment).wrap_err(
-        "no bridge address: give --l1.bridge-address or --l1.deployment FILE (from `keel l2 deploy`)",
-    )?;
-    Ok(d.contracts.common_bridge.proxy)
-}
-
 /// Fails with the revert reason if the receipt says the tx failed.
 fn ensure_success(what: &str, receipt: &TransactionReceipt) -> eyre::Result<()> {
     if !receipt.status() {
@@ -270,8 +310,9 @@ fn privileged_tx(receipt: &TransactionReceipt, l2_chain_id: u64) -> eyre::Result
 async fn deposit(a: DepositArgs) -> eyre::Result<()> {
     let signer = signer(&a.key)?;
     let from = signer.address();
-    let l1 = client(&a.endpoints.urls.eth_rpc_url, Some(&signer))?;
-    let bridge = CommonBridge::new(bridge_address(&a.endpoints)?, &l1);
+    let (l1_url, bridge_address) = resolve_l1(&a.endpoints).await?;
+    let l1 = client(&l1_url, Some(&signer))?;
+    let bridge = CommonBridge::new(bridge_address, &l1);
     let to = a.to.unwrap_or(from);
     let receipt = bridge
         .deposit(to)
@@ -294,7 +335,11 @@ async fn deposit(a: DepositArgs) -> eyre::Result<()> {
     println!("L1 tx:      {}", receipt.transaction_hash);
     println!("deposit id: {}", tx.nonce);
     println!("L2 tx:      {}", tx.hash());
-    println!("deposited {} wei to {to} on L2", a.amount);
+    println!(
+        "deposited {} ({} wei) to {to} on L2",
+        format_eth(a.amount),
+        a.amount
+    );
     if a.wait {
         let l2 = client(&a.endpoints.urls.l2_rpc_url, None)?;
         let l2_receipt = wait_for_receipt(&l2, tx.hash(), Duration::from_secs(a.timeout)).await?;
@@ -341,8 +386,8 @@ fn quantity(receipt: &serde_json::Value, field: &str) -> u64 {
 async fn deposit_erc20(a: DepositErc20Args) -> eyre::Result<()> {
     let signer = signer(&a.key)?;
     let from = signer.address();
-    let l1 = client(&a.endpoints.urls.eth_rpc_url, Some(&signer))?;
-    let bridge_address = bridge_address(&a.endpoints)?;
+    let (l1_url, bridge_address) = resolve_l1(&a.endpoints).await?;
+    let l1 = client(&l1_url, Some(&signer))?;
     let bridge = CommonBridge::new(bridge_address, &l1);
     let token = BridgedERC20::new(a.token_l1, &l1);
     let allowance = token
@@ -386,8 +431,9 @@ async fn deposit_erc20(a: DepositErc20Args) -> eyre::Result<()> {
     Ok(())
 }
 
-/// Prints the L1 messages (withdrawals) an L2 receipt carries.
-fn print_messages(receipt: &TransactionReceipt) -> eyre::Result<()> {
+/// Prints the L1 messages (withdrawals) an L2 receipt carries, and what comes next: the batch
+/// must be committed and verified on L1, then the claim (the exact command).
+fn print_messages(receipt: &TransactionReceipt, l2_rpc_url: &str) -> eyre::Result<()> {
     let mut found = false;
     for log in receipt.inner.logs() {
         if log.address() != keel_types::rules::MESSENGER_ADDRESS {
@@ -404,17 +450,26 @@ fn print_messages(receipt: &TransactionReceipt) -> eyre::Result<()> {
     if !found {
         bail!("the L2 receipt carries no L1Message");
     }
+    let tx = receipt.transaction_hash;
+    let l2_flag = if l2_rpc_url == DEFAULT_L2_RPC_URL {
+        String::new()
+    } else {
+        format!(" --l2.rpc-url {l2_rpc_url}")
+    };
     println!(
-        "claim it on L1 once the batch with this transaction is verified: keel bridge claim --tx-hash {} --wait",
-        receipt.transaction_hash
+        "next: the withdrawal is claimable on L1 once the batch holding this transaction is \
+         committed to L1 and verified there (`keel bridge status --tx-hash {tx}{l2_flag}` shows \
+         where it is). Claim it with (--wait waits for the verification first):"
     );
+    println!("  keel bridge claim --tx-hash {tx} --wait --private-key KEY{l2_flag}");
     Ok(())
 }
 
 async fn withdraw(a: WithdrawArgs) -> eyre::Result<()> {
+    a.endpoint.refuse_l1_flags()?;
     let signer = signer(&a.key)?;
     let to = a.to.unwrap_or(signer.address());
-    let l2 = client(&a.endpoints.urls.l2_rpc_url, Some(&signer))?;
+    let l2 = client(&a.endpoint.l2_rpc_url, Some(&signer))?;
     let bridge = CommonBridgeL2::new(keel_types::rules::L2_BRIDGE_ADDRESS, &l2);
     let receipt = bridge
         .withdraw(to)
@@ -427,14 +482,19 @@ async fn withdraw(a: WithdrawArgs) -> eyre::Result<()> {
         .wrap_err("waiting for the L2 receipt")?;
     ensure_success("the withdrawal", &receipt)?;
     println!("L2 tx:      {}", receipt.transaction_hash);
-    println!("withdrew {} wei to {to} on L1", a.amount);
-    print_messages(&receipt)
+    println!(
+        "withdrew {} ({} wei) to {to} on L1",
+        format_eth(a.amount),
+        a.amount
+    );
+    print_messages(&receipt, &a.endpoint.l2_rpc_url)
 }
 
 async fn withdraw_erc20(a: WithdrawErc20Args) -> eyre::Result<()> {
+    a.endpoint.refuse_l1_flags()?;
     let signer = signer(&a.key)?;
     let to = a.to.unwrap_or(signer.address());
-    let l2 = client(&a.endpoints.urls.l2_rpc_url, Some(&signer))?;
+    let l2 = client(&a.endpoint.l2_rpc_url, Some(&signer))?;
     let bridge = CommonBridgeL2::new(keel_types::rules::L2_BRIDGE_ADDRESS, &l2);
     let receipt = bridge
         .withdrawERC20(a.token_l1, a.token_l2, to, a.amount)
@@ -446,22 +506,30 @@ async fn withdraw_erc20(a: WithdrawErc20Args) -> eyre::Result<()> {
     ensure_success("the ERC20 withdrawal", &receipt)?;
     println!("L2 tx:      {}", receipt.transaction_hash);
     println!("withdrew {} of {} to {to} on L1", a.amount, a.token_l1);
-    print_messages(&receipt)
+    print_messages(&receipt, &a.endpoint.l2_rpc_url)
 }
 
 async fn balance(a: BalanceArgs) -> eyre::Result<()> {
-    let l1 = client(&a.urls.eth_rpc_url, None)?;
+    let l1_url = resolve_l1_url(&a.urls).await;
+    let l1 = client(&l1_url, None)?;
     let l2 = client(&a.urls.l2_rpc_url, None)?;
     let on_l1 = l1
         .get_balance(a.address)
         .await
-        .wrap_err_with(|| format!("L1 at {}", a.urls.eth_rpc_url))?;
+        .wrap_err_with(|| format!("L1 at {l1_url}"))?;
     let on_l2 = l2
         .get_balance(a.address)
         .await
         .wrap_err_with(|| format!("L2 at {}", a.urls.l2_rpc_url))?;
-    println!("L1 ETH: {on_l1}");
-    println!("L2 ETH: {on_l2}");
+    let show = |wei: U256| {
+        if a.wei {
+            format!("{wei} wei")
+        } else {
+            format_eth(wei)
+        }
+    };
+    println!("L1: {}", show(on_l1));
+    println!("L2: {}", show(on_l2));
     if let Some(t) = a.token_l1 {
         let b = BridgedERC20::new(t, &l1)
             .balanceOf(a.address)

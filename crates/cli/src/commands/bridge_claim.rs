@@ -20,7 +20,10 @@ use eyre::{WrapErr, bail, eyre};
 use keel_l1::contracts::{CommonBridge, l2::CommonBridgeL2};
 use serde_json::Value;
 
-use super::bridge::{Endpoints, KeyArg, bridge_address, client, signer};
+use super::{
+    bridge::{Endpoints, KeyArg, client, signer},
+    bridge_l1::{format_eth, resolve_l1},
+};
 
 /// The pseudo-address that stands for ETH in withdrawal messages (`CommonBridge.ETH`).
 const ETH: Address = Address::new([0xee; 20]);
@@ -99,7 +102,7 @@ impl Withdrawal {
 
     fn describe(&self) -> String {
         match &self.asset {
-            Asset::Eth => format!("{} wei of ETH to {}", self.amount, self.receiver),
+            Asset::Eth => format!("{} to {}", format_eth(self.amount), self.receiver),
             Asset::Erc20 { token_l1, token_l2 } => format!(
                 "{} of token {token_l1} (L2 {token_l2}) to {}",
                 self.amount, self.receiver
@@ -324,9 +327,9 @@ fn print_report(tx_hash: B256, r: &Report) {
 
 /// `keel bridge status`.
 pub async fn status(a: StatusArgs) -> eyre::Result<()> {
-    let l1 = client(&a.endpoints.urls.eth_rpc_url, None)?;
+    let (l1_url, bridge) = resolve_l1(&a.endpoints).await?;
+    let l1 = client(&l1_url, None)?;
     let l2 = client(&a.endpoints.urls.l2_rpc_url, None)?;
-    let bridge = bridge_address(&a.endpoints)?;
     let r = report(&l2, &l1, bridge, a.tx_hash).await?;
     print_report(a.tx_hash, &r);
     Ok(())
@@ -336,9 +339,9 @@ pub async fn status(a: StatusArgs) -> eyre::Result<()> {
 pub async fn claim(a: ClaimArgs) -> eyre::Result<()> {
     let signer = signer(&a.key)?;
     let from = signer.address();
-    let l1 = client(&a.endpoints.urls.eth_rpc_url, Some(&signer))?;
+    let (l1_url, bridge) = resolve_l1(&a.endpoints).await?;
+    let l1 = client(&l1_url, Some(&signer))?;
     let l2 = client(&a.endpoints.urls.l2_rpc_url, None)?;
-    let bridge = bridge_address(&a.endpoints)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(a.timeout);
     let mut last_summary = String::new();
     let r = loop {

@@ -263,6 +263,8 @@ fn load_genesis(args: &L2Args) -> eyre::Result<Genesis> {
 }
 
 async fn run_node(args: L2Args) -> eyre::Result<()> {
+    // Before anything is started or deployed: a port in use stops the node here, named.
+    crate::ports::check(&crate::ports::of_node(&args))?;
     let genesis = load_genesis(&args)?;
     let spec = ChainSpec::from_genesis(&genesis)
         .wrap_err("invalid genesis")?
@@ -342,6 +344,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         max_request_bytes: args.http.max_request_bytes,
         max_batch_len: args.http.max_batch_len,
         gas_cap: args.http.gas_cap,
+        l1_contracts: l1.as_ref().map(|l1| l1.rpc_report(dev_l1.is_some())),
         ..RpcConfig::default()
     };
     // The operator's pause switches (admin RPC) and what GET /ready reports on.

@@ -2,6 +2,7 @@
 
 pub mod bridge;
 pub mod bridge_claim;
+pub mod bridge_l1;
 pub mod deploy;
 pub mod export;
 pub mod genesis;

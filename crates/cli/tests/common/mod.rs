@@ -270,17 +270,19 @@ pub fn provider_as(url: &str, i: usize) -> alloy::providers::DynProvider {
         .erased()
 }
 
-/// `keel bridge SUBCOMMAND ARGS --eth.rpc-url --l1.deployment --l2.rpc-url` against `l1` and `node`.
+/// `keel bridge SUBCOMMAND ARGS --eth.rpc-url --l1.deployment --l2.rpc-url` against `l1` and `node`
+/// (withdrawals, L2 transactions that refuse the L1 flags, get `--l2.rpc-url` only).
 pub fn bridge(l1: &l1::TestL1, node: &Node, args: &[&str]) -> Output {
     let mut all = vec!["bridge"];
     all.extend_from_slice(args);
-    all.extend_from_slice(&[
-        "--eth.rpc-url",
-        &l1.anvil.url,
-        "--l1.deployment",
-        &l1.deployment_file,
-        "--l2.rpc-url",
-        &node.url,
-    ]);
+    if !args.first().is_some_and(|c| c.starts_with("withdraw")) {
+        all.extend_from_slice(&[
+            "--eth.rpc-url",
+            &l1.anvil.url,
+            "--l1.deployment",
+            &l1.deployment_file,
+        ]);
+    }
+    all.extend_from_slice(&["--l2.rpc-url", &node.url]);
     keel(&all)
 }
