@@ -9,7 +9,8 @@ use eyre::WrapErr;
 use keel_chain::Mempool;
 use tracing::{info, warn};
 
-const FILE: &str = "txpool.journal";
+/// File name of the journal inside a datadir.
+pub const FILE: &str = "txpool.journal";
 
 fn path(datadir: &Path) -> PathBuf {
     datadir.join(FILE)

@@ -270,6 +270,7 @@ pub struct MetricsServer {
 
 impl MetricsServer {
     /// Binds `addr` (a port in use is an error naming the flag that changes it).
+    #[cfg(test)]
     pub async fn bind(addr: SocketAddr, handle: PrometheusHandle) -> eyre::Result<Self> {
         Self::serve(bind_listener(addr).await?, handle)
     }
@@ -287,6 +288,7 @@ impl MetricsServer {
     }
 
     /// The address it listens on.
+    #[cfg(test)]
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }

@@ -22,14 +22,30 @@ pub struct Port {
     pub flag: &'static str,
 }
 
-/// The ports `keel l2` will listen on with these settings: the JSON-RPC server's, and the proof
-/// coordinator's when the node commits batches (its own dev L1, or an L1 with a committer key).
+/// The ports `keel l2` will listen on with these settings: the JSON-RPC server's, the metrics
+/// endpoint's and the admin RPC's when they are on, and the proof coordinator's when the node
+/// commits batches (its own dev L1, or an L1 with a committer key). The dev L1 (anvil) picks a
+/// free port itself.
 pub fn of_node(args: &L2Args) -> Vec<Port> {
     let mut ports = vec![Port {
         addr: SocketAddr::new(args.http.addr, args.http.port),
         what: "the JSON-RPC server",
         flag: "--http.port",
     }];
+    if args.metrics.metrics {
+        ports.push(Port {
+            addr: SocketAddr::new(args.metrics.metrics_addr, args.metrics.metrics_port),
+            what: "the metrics endpoint",
+            flag: "--metrics.port",
+        });
+    }
+    if args.admin.admin {
+        ports.push(Port {
+            addr: SocketAddr::new(args.admin.admin_addr, args.admin.admin_port),
+            what: "the admin RPC",
+            flag: "--admin.port",
+        });
+    }
     let own_dev_l1 = args.dev
         && args.l1.eth_rpc_url.is_empty()
         && args.l1.deployment.is_none()

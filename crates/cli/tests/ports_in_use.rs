@@ -83,3 +83,20 @@ fn a_proof_coordinator_port_in_use_stops_the_dev_node() {
     ]);
     assert_refused(&out, port, "--proof-coordinator.port", "proof coordinator");
 }
+
+#[test]
+fn a_metrics_port_in_use_stops_the_dev_node() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let (out, _) = run_node(&[
+        "--dev",
+        "--http.port",
+        "0",
+        "--proof-coordinator.port",
+        "0",
+        "--metrics",
+        "--metrics.port",
+        &port.to_string(),
+    ]);
+    assert_refused(&out, port, "--metrics.port", "metrics endpoint");
+}

@@ -58,6 +58,17 @@ impl Store {
         Self::init(db)
     }
 
+    /// Whether another process (a running node) has the database at `path` open. Opening it to
+    /// find out takes redb's lock for a moment; a database left unclean by a crash is repaired
+    /// by that open, as the next node start would.
+    pub fn is_open_elsewhere(path: impl AsRef<Path>) -> Result<bool, StoreError> {
+        match Database::open(path) {
+            Ok(_) => Ok(false),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => Ok(true),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// A store that lives only in memory (tests, `--datadir memory`).
     pub fn in_memory() -> Result<Self, StoreError> {
         let db = Database::builder().create_with_backend(InMemoryBackend::new())?;

@@ -62,6 +62,9 @@ pub enum L2Command {
     /// AttestationVerifier signer) and submit the proof; repeat. Reconnects with backoff while
     /// a coordinator is down. Run several, on this machine or others (docs/prover.md).
     Prover(super::prover::ProverArgs),
+    /// Delete the node's database and mempool journal in --datadir (asks first; --force
+    /// doesn't). Refuses while a node has the database open. Other files in DIR are kept.
+    Removedb(super::removedb::RemoveDbArgs),
 }
 
 /// Dispatches `keel l2 [SUBCOMMAND]`.
@@ -73,6 +76,7 @@ pub fn dispatch(cli: L2Cli) -> eyre::Result<()> {
         Some(L2Command::Reconstruct(args)) => super::reconstruct::run(args),
         Some(L2Command::Timelock(cli)) => super::timelock::run(cli),
         Some(L2Command::Prover(args)) => super::prover::run(args),
+        Some(L2Command::Removedb(args)) => super::removedb::run(args),
     }
 }
 

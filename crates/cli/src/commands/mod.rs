@@ -10,4 +10,5 @@ pub mod import;
 pub mod l2;
 pub mod prover;
 pub mod reconstruct;
+pub mod removedb;
 pub mod timelock;

@@ -131,7 +131,11 @@ mod tests {
         buffer.push("four\n");
         assert_eq!(buffer.window(10, 0), ["two", "three", "four"]);
         assert_eq!(buffer.window(2, 1), ["two", "three"]);
-        assert_eq!(buffer.window(2, 100), ["two", "three"], "the top stays full");
+        assert_eq!(
+            buffer.window(2, 100),
+            ["two", "three"],
+            "the top stays full"
+        );
         assert!(
             buffer.hidden_tail().is_empty(),
             "all went to the terminal too"
