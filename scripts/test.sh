@@ -36,20 +36,26 @@ tools/node_modules/.bin/anvil --version | sed -n 1p
 tools/node_modules/.bin/cast --version | sed -n 1p
 echo "solcjs $(tools/node_modules/.bin/solcjs --version)"
 
-# tmux: the terminal monitor's end-to-end test runs `keel l2` in a real terminal under tmux.
-step "tmux (for the terminal monitor test)"
-if ! command -v tmux >/dev/null 2>&1; then
+# Debian packages two end-to-end tests run for real: tmux (the terminal monitor's test runs
+# `keel l2` in a real terminal) and prometheus (a real Prometheus scrapes the node).
+step "tmux and prometheus (for the monitor and metrics tests)"
+missing=()
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+if (( ${#missing[@]} > 0 )); then
     if command -v apt-get >/dev/null 2>&1; then
         sudo_cmd=""
         if [[ $(id -u) -ne 0 ]]; then sudo_cmd="sudo"; fi
-        $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y tmux \
-            || { $sudo_cmd apt-get update && $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y tmux; }
+        echo "installing ${missing[*]} with apt-get"
+        $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" \
+            || { $sudo_cmd apt-get update && $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; }
     else
-        echo "error: tmux not found and no apt-get to install it; install tmux" >&2
+        echo "error: ${missing[*]} not found and no apt-get to install them; install them" >&2
         exit 1
     fi
 fi
 tmux -V
+prometheus --version 2>&1 | sed -n 1p
 
 # 2. the committed contract artifacts must be what the sources compile to, and the upgradeable
 #    contracts' storage layouts must be compatible with (and equal to) the recorded ones

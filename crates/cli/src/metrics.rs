@@ -104,160 +104,216 @@ pub fn builder() -> eyre::Result<PrometheusBuilder> {
     Ok(builder)
 }
 
-/// Describes every series of the node (docs/metrics.md), so that the exposition carries a
-/// `# HELP` line for each. Call once, after the recorder is installed.
-pub fn describe() {
-    // Block production / chain / mempool.
-    describe_counter!(
+/// What kind of series a name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    /// Durations in seconds.
+    Histogram,
+}
+
+/// Every series of the node, with its kind and `# HELP` text. docs/metrics.md lists the same
+/// names (a test checks both ways), and the Grafana dashboard queries only these.
+pub const SERIES: &[(&str, Kind, &str)] = &[
+    (
         "keel_blocks_produced_total",
-        "L2 blocks produced by this node's block producer"
-    );
-    describe_counter!(
+        Kind::Counter,
+        "L2 blocks produced by this node's block producer",
+    ),
+    (
         "keel_block_transactions_total",
-        "Transactions included in the L2 blocks this node produced"
-    );
-    describe_counter!(
+        Kind::Counter,
+        "Transactions included in the L2 blocks this node produced",
+    ),
+    (
         "keel_block_gas_used_total",
-        "Gas used by the L2 blocks this node produced"
-    );
-    describe_gauge!("keel_l2_head_block", "Number of the L2 head block");
-    describe_histogram!(
+        Kind::Counter,
+        "Gas used by the L2 blocks this node produced",
+    ),
+    (
+        "keel_l2_head_block",
+        Kind::Gauge,
+        "Number of the L2 head block",
+    ),
+    (
         "keel_block_build_duration_seconds",
-        Unit::Seconds,
-        "Time to build a block, from payload to stored"
-    );
-    describe_histogram!(
+        Kind::Histogram,
+        "Time to build a block, from payload to stored",
+    ),
+    (
         "keel_block_execute_duration_seconds",
-        Unit::Seconds,
-        "Time to execute a block's transactions (produced and imported blocks)"
-    );
-    describe_histogram!(
+        Kind::Histogram,
+        "Time to execute a block's transactions (produced and imported blocks)",
+    ),
+    (
         "keel_block_state_root_duration_seconds",
-        Unit::Seconds,
-        "Time to compute a block's state root (produced and imported blocks)"
-    );
-    describe_histogram!(
+        Kind::Histogram,
+        "Time to compute a block's state root (produced and imported blocks)",
+    ),
+    (
         "keel_block_store_duration_seconds",
-        Unit::Seconds,
-        "Time to write a block and its state to the database (produced and imported blocks)"
-    );
-    describe_gauge!(
+        Kind::Histogram,
+        "Time to write a block and its state to the database (produced and imported blocks)",
+    ),
+    (
         "keel_mempool_pending_transactions",
-        "Mempool transactions executable now (nonce in sequence)"
-    );
-    describe_gauge!(
+        Kind::Gauge,
+        "Mempool transactions executable now (nonce in sequence)",
+    ),
+    (
         "keel_mempool_queued_transactions",
-        "Mempool transactions waiting for an earlier nonce"
-    );
-    describe_gauge!(
+        Kind::Gauge,
+        "Mempool transactions waiting for an earlier nonce",
+    ),
+    (
         "keel_mempool_privileged_transactions",
-        "Deposits and other L1 messages waiting in the mempool for a block"
-    );
-    describe_counter!(
+        Kind::Gauge,
+        "Deposits and other L1 messages waiting in the mempool for a block",
+    ),
+    (
         "keel_mempool_rejected_transactions_total",
-        "Transactions the mempool refused, by reason"
-    );
-    // Deposits.
-    describe_gauge!(
+        Kind::Counter,
+        "Transactions the mempool refused, by reason",
+    ),
+    (
         "keel_l1_head_block",
-        "Number of the L1 head block last seen"
-    );
-    describe_gauge!(
+        Kind::Gauge,
+        "Number of the L1 head block last seen",
+    ),
+    (
         "keel_l1_watcher_cursor_block",
-        "Last L1 block whose deposits the L1 watcher has read"
-    );
-    describe_counter!(
+        Kind::Gauge,
+        "Last L1 block whose deposits the L1 watcher has read",
+    ),
+    (
         "keel_deposits_seen_total",
-        "Deposits and other privileged transactions read from L1"
-    );
-    describe_counter!(
+        Kind::Counter,
+        "Deposits and other privileged transactions read from L1",
+    ),
+    (
         "keel_deposits_included_total",
-        "Deposits and other privileged transactions included in L2 blocks"
-    );
-    describe_histogram!(
+        Kind::Counter,
+        "Deposits and other privileged transactions included in L2 blocks",
+    ),
+    (
         "keel_deposit_inclusion_lag_seconds",
-        Unit::Seconds,
-        "L2 block timestamp minus the timestamp of the L1 block of the deposit's event"
-    );
-    // Batches.
-    describe_counter!("keel_batches_sealed_total", "Batches sealed");
-    describe_counter!("keel_batches_committed_total", "Batches committed to L1");
-    describe_counter!(
+        Kind::Histogram,
+        "L2 block timestamp minus the timestamp of the L1 block of the deposit's event",
+    ),
+    ("keel_batches_sealed_total", Kind::Counter, "Batches sealed"),
+    (
+        "keel_batches_committed_total",
+        Kind::Counter,
+        "Batches committed to L1",
+    ),
+    (
         "keel_batches_verified_total",
-        "Batches whose proof was verified on L1"
-    );
-    describe_gauge!(
+        Kind::Counter,
+        "Batches whose proof was verified on L1",
+    ),
+    (
         "keel_batch_last",
-        "Number of the last batch sealed, committed or verified (by status)"
-    );
-    describe_counter!(
+        Kind::Gauge,
+        "Number of the last batch sealed, committed or verified (by status)",
+    ),
+    (
         "keel_l1_tx_gas_used_total",
-        "Gas used by confirmed L1 transactions, by kind (commit or verify)"
-    );
-    describe_counter!(
+        Kind::Counter,
+        "Gas used by confirmed L1 transactions, by kind (commit or verify)",
+    ),
+    (
         "keel_l1_tx_blob_gas_used_total",
-        "Blob gas used by confirmed L1 transactions, by kind (commit or verify)"
-    );
-    describe_counter!(
+        Kind::Counter,
+        "Blob gas used by confirmed L1 transactions, by kind (commit or verify)",
+    ),
+    (
         "keel_l1_tx_fee_wei_total",
-        "Fees paid (wei, execution and blob) by confirmed L1 transactions, by kind"
-    );
-    // L1 senders.
-    describe_gauge!(
+        Kind::Counter,
+        "Fees paid (wei, execution and blob) by confirmed L1 transactions, by kind",
+    ),
+    (
         "keel_l1_sender_balance_ether",
-        "Balance in ether of a node L1 account (committer or proof_sender)"
-    );
-    describe_gauge!(
+        Kind::Gauge,
+        "Balance in ether of a node L1 account (committer or proof_sender)",
+    ),
+    (
         "keel_l1_sender_nonce",
-        "Next nonce of a node L1 account (committer or proof_sender)"
-    );
-    describe_counter!(
+        Kind::Gauge,
+        "Next nonce of a node L1 account (committer or proof_sender)",
+    ),
+    (
         "keel_l1_sender_transactions_sent_total",
-        "L1 transactions sent by a node L1 account (replacements included)"
-    );
-    describe_counter!(
+        Kind::Counter,
+        "L1 transactions sent by a node L1 account (replacements included)",
+    ),
+    (
         "keel_l1_sender_fee_bumps_total",
-        "Fee bumps (replacements of a stuck L1 transaction) by a node L1 account"
-    );
-    // Proof coordinator.
-    describe_counter!(
+        Kind::Counter,
+        "Fee bumps (replacements of a stuck L1 transaction) by a node L1 account",
+    ),
+    (
         "keel_prover_assignments_total",
-        "Batches assigned to provers"
-    );
-    describe_counter!(
+        Kind::Counter,
+        "Batches assigned to provers",
+    ),
+    (
         "keel_prover_timeouts_total",
-        "Prover assignments that timed out and went back to the queue"
-    );
-    describe_counter!("keel_proofs_accepted_total", "Proofs accepted from provers");
-    describe_counter!(
+        Kind::Counter,
+        "Prover assignments that timed out and went back to the queue",
+    ),
+    (
+        "keel_proofs_accepted_total",
+        Kind::Counter,
+        "Proofs accepted from provers",
+    ),
+    (
         "keel_prover_rejections_total",
-        "Proofs or prover messages rejected, by reason"
-    );
-    describe_gauge!("keel_provers_connected", "Provers connected now");
-    // RPC.
-    describe_counter!(
+        Kind::Counter,
+        "Proofs or prover messages rejected, by reason",
+    ),
+    (
+        "keel_provers_connected",
+        Kind::Gauge,
+        "Provers connected now",
+    ),
+    (
         "keel_rpc_requests_total",
-        "JSON-RPC calls by method and outcome (ok or error); each call of a batch counts"
-    );
-    describe_histogram!(
+        Kind::Counter,
+        "JSON-RPC calls by method and outcome (ok or error); each call of a batch counts",
+    ),
+    (
         "keel_rpc_request_duration_seconds",
-        Unit::Seconds,
-        "Time to answer a JSON-RPC call, by method"
-    );
-    // L1 client.
-    describe_counter!(
+        Kind::Histogram,
+        "Time to answer a JSON-RPC call, by method",
+    ),
+    (
         "keel_l1_client_requests_total",
-        "Requests the L1 client sent to an L1 RPC URL (retries and failovers included)"
-    );
-    describe_counter!(
+        Kind::Counter,
+        "Requests the L1 client sent to an L1 RPC URL (retries and failovers included)",
+    ),
+    (
         "keel_l1_client_errors_total",
-        "Failed L1 client requests, by kind"
-    );
-    // Node.
-    describe_gauge!(
+        Kind::Counter,
+        "Failed L1 client requests, by kind",
+    ),
+    (
         "keel_info",
-        "Always 1; the labels carry the node's version and L2 chain id"
-    );
+        Kind::Gauge,
+        "Always 1; the labels carry the node's version and L2 chain id",
+    ),
+];
+
+/// Describes every series of [`SERIES`], so that the exposition carries a `# HELP` line for
+/// each. Call once, after the recorder is installed.
+pub fn describe() {
+    for &(name, kind, help) in SERIES {
+        match kind {
+            Kind::Counter => describe_counter!(name, help),
+            Kind::Gauge => describe_gauge!(name, help),
+            Kind::Histogram => describe_histogram!(name, Unit::Seconds, help),
+        }
+    }
 }
 
 /// The node's metrics endpoint, bound and ready to serve.
@@ -424,6 +480,91 @@ pub async fn start(args: &MetricsArgs, chain_id: u64) -> eyre::Result<Option<Met
 
 #[cfg(test)]
 mod tests {
+
+    /// The `keel_*` names in `text`, with histogram suffixes folded into their family.
+    fn series_named_in(text: &str) -> std::collections::BTreeSet<String> {
+        let mut names = std::collections::BTreeSet::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("keel_") {
+            let tail = &rest[at..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+                .unwrap_or(tail.len());
+            let name = &tail[..end];
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .filter(|family| SERIES.iter().any(|(n, ..)| n == family))
+                .unwrap_or(name);
+            // A bare `keel_` is the prefix named in prose.
+            if family != "keel_" {
+                names.insert(family.to_string());
+            }
+            rest = &tail[end..];
+        }
+        names
+    }
+
+    fn all_series() -> std::collections::BTreeSet<String> {
+        SERIES.iter().map(|(name, ..)| name.to_string()).collect()
+    }
+
+    #[test]
+    fn series_follow_prometheus_conventions() {
+        for &(name, kind, help) in SERIES {
+            assert!(name.starts_with("keel_"), "{name}");
+            assert!(!help.is_empty(), "{name} has a help text");
+            match kind {
+                Kind::Counter => assert!(name.ends_with("_total"), "{name}"),
+                Kind::Histogram => assert!(name.ends_with("_seconds"), "{name}"),
+                Kind::Gauge => assert!(!name.ends_with("_total"), "{name}"),
+            }
+        }
+        assert_eq!(all_series().len(), SERIES.len(), "no name twice");
+    }
+
+    #[test]
+    fn docs_list_every_series_and_no_other() {
+        let docs = include_str!("../../../docs/metrics.md");
+        // The series a table row of docs/metrics.md names in its first column.
+        let documented: std::collections::BTreeSet<String> = docs
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|cell| cell.split(['`', '{']).next())
+            .filter(|name| name.starts_with("keel_"))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(documented, all_series());
+        // Names in the prose are series too (no stale name left in the text).
+        let unknown: Vec<String> = series_named_in(docs)
+            .difference(&all_series())
+            .cloned()
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "docs/metrics.md names unknown series: {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn the_dashboard_shows_every_series_and_no_other() {
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../../../ops/grafana/keel.json"))
+                .expect("dashboard JSON");
+        let mut exprs = String::new();
+        for panel in dashboard["panels"].as_array().expect("panels") {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                let expr = target["expr"].as_str().expect("every target has an expr");
+                assert!(
+                    expr.contains(r#"instance=~"$instance""#),
+                    "every query follows the instance picker: {expr}"
+                );
+                exprs.push_str(expr);
+                exprs.push('\n');
+            }
+        }
+        assert_eq!(series_named_in(&exprs), all_series());
+    }
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;

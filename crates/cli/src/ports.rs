@@ -39,7 +39,8 @@ pub fn of_node(args: &L2Args) -> Vec<Port> {
             flag: "--metrics.port",
         });
     }
-    if args.admin.admin {
+    // A non-loopback admin address is refused at start with its own message.
+    if args.admin.admin && args.admin.admin_addr.is_loopback() {
         ports.push(Port {
             addr: SocketAddr::new(args.admin.admin_addr, args.admin.admin_port),
             what: "the admin RPC",
@@ -89,16 +90,26 @@ pub fn check(ports: &[Port]) -> eyre::Result<()> {
             );
         }
         if let Err(e) = TcpListener::bind(port.addr) {
-            let why = match e.kind() {
-                ErrorKind::AddrInUse => {
-                    "is already in use (another keel node, or another program?)".to_string()
-                }
-                ErrorKind::PermissionDenied => "is not allowed for this user".to_string(),
-                ErrorKind::AddrNotAvailable => "is not an address of this machine".to_string(),
-                _ => format!("can't be listened on: {e}"),
+            let (why, remedy) = match e.kind() {
+                ErrorKind::AddrInUse => (
+                    "is already in use (another keel node, or another program?)".to_string(),
+                    "stop what uses it or choose another port with",
+                ),
+                ErrorKind::PermissionDenied => (
+                    "is not allowed for this user".to_string(),
+                    "choose another port with",
+                ),
+                ErrorKind::AddrNotAvailable => (
+                    "is not an address of this machine".to_string(),
+                    "check the address; the port is set with",
+                ),
+                _ => (
+                    format!("can't be listened on: {e}"),
+                    "choose another port with",
+                ),
             };
             bail!(
-                "port {} ({}) for {} {why}; stop what uses it or choose another port with {}",
+                "port {} ({}) for {} {why}; {remedy} {}",
                 port.addr.port(),
                 port.addr,
                 port.what,

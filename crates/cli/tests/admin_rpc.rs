@@ -221,8 +221,7 @@ async fn admin_stops_and_starts_the_committer() {
     ]);
     // In the banner's order.
     let admin = admin_url(&node);
-    let l1_line = node.wait_for_line("L1 RPC:");
-    let l1_url = l1_line.split_whitespace().next().expect("url").to_string();
+    let l1_url = node.wait_for_l1_url();
     let proposer = node.wait_for_line("L1 OnChainProposer:");
 
     node.wait_committed(1, Duration::from_secs(60)).await;

@@ -61,11 +61,7 @@ async fn the_documented_dev_commands_find_the_l1_by_themselves() {
     assert!(BALANCE.contains(&user.to_string()));
 
     let node = Node::start(&["--dev"]);
-    let l1_url = node
-        .wait_for_line("L1 RPC:")
-        .trim_end_matches("(anvil, started by keel)")
-        .trim()
-        .to_string();
+    let l1_url = node.wait_for_l1_url();
     let bridge: Address = node
         .wait_for_line("L1 bridge:")
         .parse()

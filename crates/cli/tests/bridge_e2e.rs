@@ -31,11 +31,7 @@ fn dev_node() -> (Node, String, String) {
         COINBASE,
     ]);
     // The banner shows the L1 URL (with a note that keel started it) before the bridge.
-    let l1_url = node
-        .wait_for_line("L1 RPC:")
-        .trim_end_matches("(anvil, started by keel)")
-        .trim()
-        .to_string();
+    let l1_url = node.wait_for_l1_url();
     let bridge = node.wait_for_line("L1 bridge:");
     (node, bridge, l1_url)
 }

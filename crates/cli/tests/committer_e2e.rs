@@ -76,11 +76,7 @@ async fn replay_from_l1(l1_url: &str, proposer: Address) -> Vec<(u64, B256, B256
 async fn batches_are_committed_with_blobs_that_replay_to_the_committed_roots() {
     let node = Node::start(&["--dev", "--committer.commit-time", "1500"]);
     // The banner shows the L1 URL (noting that keel started it) before the contracts.
-    let l1_url = node
-        .wait_for_line("L1 RPC:")
-        .trim_end_matches("(anvil, started by keel)")
-        .trim()
-        .to_string();
+    let l1_url = node.wait_for_l1_url();
     let proposer: Address = node
         .wait_for_line("L1 OnChainProposer:")
         .parse()

@@ -87,11 +87,7 @@ impl Env {
         args.extend_from_slice(extra);
         let node = Node::start(&args);
         // The banner shows the L1 URL (noting that keel started it) before the bridge.
-        let l1_url = node
-            .wait_for_line("L1 RPC:")
-            .trim_end_matches("(anvil, started by keel)")
-            .trim()
-            .to_string();
+        let l1_url = node.wait_for_l1_url();
         let bridge: Address = node
             .wait_for_line("L1 bridge:")
             .parse()

@@ -182,7 +182,7 @@ fn problems(first: &BTreeMap<String, f64>, now: &BTreeMap<String, f64>) -> Vec<S
 #[tokio::test(flavor = "multi_thread")]
 async fn series_exist_and_move_with_transactions_deposits_and_batches() {
     let (node, metrics_url) = metrics_node();
-    let l1_url = node.wait_for_line("L1 RPC:");
+    let l1_url = node.wait_for_l1_url();
     let bridge = node.wait_for_line("L1 bridge:");
 
     let (status, content_type, body) = get(&metrics_url).await;
@@ -413,5 +413,42 @@ async fn a_real_prometheus_scrapes_the_node_and_computes_a_rate() {
     // keel_info came through with its labels.
     let info = query(&api, r#"keel_info{job="keel"}"#).await;
     assert_eq!(info, Some(1.0));
+
+    // Every query of the Grafana dashboard is valid PromQL that this Prometheus evaluates, and
+    // the node-level ones have data.
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../../../ops/grafana/keel.json"))
+            .expect("dashboard JSON");
+    let mut exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().expect("expr");
+            exprs.push(expr.replace("$instance", ".*"));
+        }
+    }
+    assert!(exprs.len() > 30, "{} queries", exprs.len());
+    let client = reqwest::Client::new();
+    for expr in &exprs {
+        let url = format!("{api}/api/v1/query?query={}", encode(expr));
+        let answer: serde_json::Value = client
+            .get(&url)
+            .send()
+            .await
+            .expect("query")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(answer["status"], "success", "{expr}: {answer}");
+    }
+    for expr in [
+        r#"keel_l2_head_block{instance=~".*"}"#,
+        r#"keel_info{instance=~".*"}"#,
+    ] {
+        assert!(
+            exprs.iter().any(|e| e == expr),
+            "the dashboard shows {expr}"
+        );
+        assert!(query(&api, expr).await.is_some(), "{expr} has data");
+    }
     node.terminate();
 }

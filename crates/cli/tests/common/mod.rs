@@ -93,6 +93,15 @@ impl Node {
         }
     }
 
+    /// The L1 URL of the banner's "L1 RPC:" line (without the note that keel started it).
+    pub fn wait_for_l1_url(&self) -> String {
+        let line = self.wait_for_line("L1 RPC:");
+        line.split_whitespace()
+            .next()
+            .unwrap_or_else(|| panic!("an empty L1 RPC line"))
+            .to_string()
+    }
+
     pub fn cast(&self, args: &[&str]) -> String {
         cast(&self.url, args)
     }
