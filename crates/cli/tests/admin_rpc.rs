@@ -34,6 +34,15 @@ async fn call(url: &str, method: &'static str) -> Result<Value, Value> {
     }
 }
 
+/// An address of this machine other than loopback: the source address of a route to a
+/// documentation address (a UDP "connect" sends nothing).
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
 /// The admin URL from the banner's `Admin RPC: http://ADDR (loopback only)` line.
 fn admin_url(node: &Node) -> String {
     let line = node.wait_for_line("Admin RPC:");
@@ -89,7 +98,6 @@ async fn admin_methods_do_not_exist_when_disabled() {
 #[test]
 fn non_loopback_admin_addr_is_refused_at_start() {
     for addr in ["0.0.0.0", "::", "192.0.2.1"] {
-        let started = Instant::now();
         let out = keel(&[
             "l2",
             "--dev",
@@ -110,12 +118,8 @@ fn non_loopback_admin_addr_is_refused_at_start() {
         );
         // Refused before anything is started (no anvil, no deployment).
         assert!(
-            !all.contains("deploy"),
-            "the node deployed before refusing: {all}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "not refused at start"
+            !all.contains("deploy") && !all.contains("anvil"),
+            "the node started things before refusing: {all}"
         );
     }
 }
@@ -128,6 +132,24 @@ async fn admin_stops_and_starts_the_block_producer() {
         call(&admin, "admin_status").await.expect("status"),
         json!({"blockProducer": "running", "committer": "running"})
     );
+    // From another address of this machine, the admin port does not even accept a connection.
+    let port: u16 = admin
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("admin port");
+    match non_loopback_ip() {
+        Some(ip) => {
+            let refused = std::net::TcpStream::connect_timeout(
+                &std::net::SocketAddr::new(ip, port),
+                Duration::from_secs(2),
+            );
+            assert!(refused.is_err(), "the admin port answered on {ip}");
+        }
+        None => eprintln!(
+            "this machine has no non-loopback address: the connection from one is not tried"
+        ),
+    }
     // The public port never has them, even with --admin.
     let err = call(&node.url, "admin_stopBlockProducer")
         .await
