@@ -39,9 +39,9 @@ pub fn run(accounts: u32, updates: u32, blocks: u32) -> Result<TrieBenchReport, 
     let initial = trie.commit();
     report.build = start.elapsed();
     report.nodes = initial.nodes.len();
-    let mut store = MemoryNodeStore::default();
-    store.insert_nodes(initial.nodes);
     let mut root = initial.root;
+    let mut store = MemoryNodeStore::default();
+    store.insert_nodes(initial.hashed_nodes());
 
     for block in 1..=blocks {
         let batch: Vec<_> = (0..updates)
@@ -66,7 +66,7 @@ pub fn run(accounts: u32, updates: u32, blocks: u32) -> Result<TrieBenchReport, 
             .blocks
             .push((t_update, t_root - t_update, t_commit - t_root));
         root = committed.root;
-        store.insert_nodes(committed.nodes);
+        store.insert_nodes(committed.hashed_nodes());
     }
     Ok(report)
 }

@@ -218,7 +218,7 @@ impl BatchDiffBuilder {
             }
         }
         let mut found = Vec::new();
-        let mut trie = Trie::new(EmptyNodeStore, EMPTY_ROOT_HASH);
+        let mut trie = Trie::new_storage(EmptyNodeStore, keccak256(address), EMPTY_ROOT_HASH);
         for slot in candidates {
             let value = post.storage(&address, &slot)?;
             if !value.is_zero() {

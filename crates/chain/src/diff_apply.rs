@@ -176,7 +176,8 @@ impl DiffApplier {
                 None => {}
             }
             if !account.storage.is_empty() {
-                let mut storage_trie = Trie::new(&reader, record.storage_root);
+                let mut storage_trie =
+                    Trie::new_storage(&reader, keccak256(address), record.storage_root);
                 for (slot, value) in &account.storage {
                     let key = keccak256(slot);
                     if value.is_zero() {
@@ -187,7 +188,7 @@ impl DiffApplier {
                 }
                 let updates = storage_trie.commit();
                 record.storage_root = updates.root;
-                nodes.extend(updates.nodes);
+                nodes.extend(updates.hashed_nodes());
             }
 
             let key = keccak256(address);
@@ -211,13 +212,14 @@ impl DiffApplier {
             );
         }
         let updates = account_trie.commit();
-        if updates.root != batch.expected_state_root {
+        let state_root = updates.root;
+        if state_root != batch.expected_state_root {
             return Err(DiffApplyError::RootMismatch {
                 expected: batch.expected_state_root,
-                computed: updates.root,
+                computed: state_root,
             });
         }
-        nodes.extend(updates.nodes);
+        nodes.extend(updates.hashed_nodes());
 
         let mut published: Vec<(B256, u64)> = Vec::new();
         if head.number == 0 {
@@ -226,7 +228,7 @@ impl DiffApplier {
         published.extend(new_codes.keys().map(|hash| (*hash, batch.batch_number)));
         changes.codes = new_codes.into_iter().collect();
 
-        let header = checkpoint_header(&self.spec, &diff.last_header, updates.root);
+        let header = checkpoint_header(&self.spec, &diff.last_header, state_root);
         drop(reader);
         self.store.write_checkpoint(&CheckpointWrite {
             hash: batch.committed_block_hash,

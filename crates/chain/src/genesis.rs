@@ -22,7 +22,8 @@ pub fn write_genesis(
     let mut nodes = Vec::new();
     let mut account_trie = Trie::new(EmptyNodeStore, EMPTY_ROOT_HASH);
     for (address, account) in &genesis.alloc {
-        let mut storage_trie = Trie::new(EmptyNodeStore, EMPTY_ROOT_HASH);
+        let mut storage_trie =
+            Trie::new_storage(EmptyNodeStore, keccak256(address), EMPTY_ROOT_HASH);
         for (slot, value) in account.storage_slots() {
             if value.is_zero() {
                 continue;
@@ -31,7 +32,8 @@ pub fn write_genesis(
             changes.storage.push((*address, slot, value));
         }
         let storage = storage_trie.commit();
-        nodes.extend(storage.nodes);
+        let storage_root = storage.root;
+        nodes.extend(storage.hashed_nodes());
         let code_hash = match account.code.as_ref().filter(|c| !c.is_empty()) {
             Some(code) => {
                 let code_hash = keccak256(code);
@@ -43,7 +45,7 @@ pub fn write_genesis(
         let record = TrieAccount {
             nonce: account.nonce.unwrap_or(0),
             balance: account.balance,
-            storage_root: storage.root,
+            storage_root,
             code_hash,
         };
         let mut buf = Vec::with_capacity(110);
@@ -58,7 +60,7 @@ pub fn write_genesis(
             header: header.state_root,
         });
     }
-    nodes.extend(accounts.nodes);
+    nodes.extend(accounts.hashed_nodes());
 
     let body = BlockBody {
         transactions: Vec::new(),

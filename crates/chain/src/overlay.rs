@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_trie::TrieAccount;
 use keel_storage::{ChainReader, StateReader, StoreError, StoreReader};
-use keel_trie::{NodeStore, TrieError};
+use keel_trie::{Nibbles, NodeStore, TrieError};
 use keel_types::{BlockBody, Header, Receipt};
 
 use crate::ExecutedBlock;
@@ -92,11 +92,17 @@ impl StateReader for PendingOverlay<'_> {
     }
 }
 
+/// Content-addressed like the block's `trie_nodes`: the owner and path only go to the base.
 impl NodeStore for PendingOverlay<'_> {
-    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
+    fn node(
+        &self,
+        owner: Option<&B256>,
+        path: &Nibbles,
+        hash: &B256,
+    ) -> Result<Option<Vec<u8>>, TrieError> {
         match self.nodes.get(hash) {
             Some(node) => Ok(Some(node.to_vec())),
-            None => self.base.node(hash),
+            None => self.base.node(owner, path, hash),
         }
     }
 }

@@ -19,7 +19,7 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use keel_evm::{StoreDb, compute_state_update, execute_block};
 use keel_storage::{ChainReader, StateError, StateReader, StoreError, StoreReader};
-use keel_trie::{NodeStore, Trie, TrieError};
+use keel_trie::{Nibbles, NodeStore, Trie, TrieError};
 use keel_types::{Block, BlockBody, ChainSpec, ExecutionWitness, Header, Receipt};
 
 use crate::recover_senders;
@@ -174,17 +174,32 @@ impl Recorder<'_> {
         self.seen.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lookup(&self, root: B256, key: B256) -> Result<Option<Vec<u8>>, StoreError> {
+    /// `owner`: `None` for the account trie, else keccak256 of the storage trie's address.
+    fn lookup(
+        &self,
+        owner: Option<B256>,
+        root: B256,
+        key: B256,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         if root == EMPTY_ROOT_HASH {
             return Ok(None);
         }
-        Ok(Trie::new(self, root).get(key.as_slice())?)
+        let mut trie = match owner {
+            None => Trie::new(self, root),
+            Some(owner) => Trie::new_storage(self, owner, root),
+        };
+        Ok(trie.get(key.as_slice())?)
     }
 }
 
 impl NodeStore for Recorder<'_> {
-    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
-        let node = self.reader.node(hash)?;
+    fn node(
+        &self,
+        owner: Option<&B256>,
+        path: &Nibbles,
+        hash: &B256,
+    ) -> Result<Option<Vec<u8>>, TrieError> {
+        let node = self.reader.node(owner, path, hash)?;
         if let Some(node) = &node
             && !self.created.contains(hash)
         {
@@ -204,7 +219,7 @@ impl StateReader for Recorder<'_> {
         self.seen()
             .keys
             .insert(Bytes::copy_from_slice(address.as_slice()));
-        self.lookup(self.root, keccak256(address))?
+        self.lookup(None, self.root, keccak256(address))?
             .map(|bytes| {
                 alloy_rlp::decode_exact(&bytes)
                     .map_err(|e| StoreError::from(StateError::corrupt("account leaf", e)))
@@ -220,7 +235,11 @@ impl StateReader for Recorder<'_> {
             .keys
             .insert(Bytes::copy_from_slice(slot.as_slice()));
         Ok(self
-            .lookup(account.storage_root, keccak256(slot))?
+            .lookup(
+                Some(keccak256(address)),
+                account.storage_root,
+                keccak256(slot),
+            )?
             .map(|bytes| {
                 alloy_rlp::decode_exact::<U256>(&bytes)
                     .map_err(|e| StoreError::from(StateError::corrupt("storage leaf", e)))

@@ -88,7 +88,7 @@ where
     }
     let updates = trie.commit();
     out.state_root = updates.root;
-    out.trie_nodes.extend(updates.nodes);
+    out.trie_nodes.extend(updates.hashed_nodes());
     out.changes.codes = bundle
         .contracts
         .iter()
@@ -149,7 +149,7 @@ where
     let (storage_root, nodes) = if storage.is_empty() {
         (old_root, Vec::new())
     } else {
-        let mut trie = Trie::new(reader, old_root);
+        let mut trie = Trie::new_storage(reader, keccak256(address), old_root);
         for (slot, value) in &storage {
             let key = keccak256(slot);
             if value.is_zero() {
@@ -159,7 +159,7 @@ where
             }
         }
         let updates = trie.commit();
-        (updates.root, updates.nodes)
+        (updates.root, updates.hashed_nodes().collect())
     };
 
     Ok(Some(AccountUpdate {

@@ -307,8 +307,10 @@ fn track_diff(
         }
         acc.account(*address, pre).post = post;
         for slot in slots {
-            let before = state.storage_at(pre_storage, slot).map_err(read)?;
-            let after = state.storage_at(post_storage, slot).map_err(read)?;
+            let before = state.storage_at(address, pre_storage, slot).map_err(read)?;
+            let after = state
+                .storage_at(address, post_storage, slot)
+                .map_err(read)?;
             if let Some(entry) = acc.slot(address, *slot, before) {
                 entry.1 = after;
             }

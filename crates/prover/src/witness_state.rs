@@ -11,7 +11,7 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::Decodable;
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount, nodes::TrieNode};
 use keel_state::{ChainReader, StateError, StateReader};
-use keel_trie::{MemoryNodeStore, NodeStore, Trie, TrieError};
+use keel_trie::{MemoryNodeStore, Nibbles, NodeStore, Trie, TrieError};
 use keel_types::{BlockBody, Header, Receipt};
 
 /// A read from the witness failed.
@@ -90,7 +90,7 @@ impl WitnessState {
         root: B256,
         address: &Address,
     ) -> Result<Option<TrieAccount>, WitnessReadError> {
-        self.lookup(root, keccak256(address))?
+        self.lookup(None, root, keccak256(address))?
             .map(|bytes| {
                 alloy_rlp::decode_exact(&bytes)
                     .map_err(|e| WitnessReadError::State(StateError::corrupt("account leaf", e)))
@@ -98,10 +98,15 @@ impl WitnessState {
             .transpose()
     }
 
-    /// Slot `slot` of the storage trie with root `storage_root`.
-    pub fn storage_at(&self, storage_root: B256, slot: &B256) -> Result<U256, WitnessReadError> {
+    /// Slot `slot` of `address`'s storage trie with root `storage_root`.
+    pub fn storage_at(
+        &self,
+        address: &Address,
+        storage_root: B256,
+        slot: &B256,
+    ) -> Result<U256, WitnessReadError> {
         Ok(self
-            .lookup(storage_root, keccak256(slot))?
+            .lookup(Some(keccak256(address)), storage_root, keccak256(slot))?
             .map(|bytes| {
                 alloy_rlp::decode_exact::<U256>(&bytes)
                     .map_err(|e| WitnessReadError::State(StateError::corrupt("storage leaf", e)))
@@ -115,11 +120,21 @@ impl WitnessState {
         self.codes.get(hash)
     }
 
-    fn lookup(&self, root: B256, key: B256) -> Result<Option<Vec<u8>>, WitnessReadError> {
+    /// `owner`: `None` for the account trie, else keccak256 of the storage trie's address.
+    fn lookup(
+        &self,
+        owner: Option<B256>,
+        root: B256,
+        key: B256,
+    ) -> Result<Option<Vec<u8>>, WitnessReadError> {
         if root == EMPTY_ROOT_HASH {
             return Ok(None);
         }
-        Ok(Trie::new(self, root).get(key.as_slice())?)
+        let mut trie = match owner {
+            None => Trie::new(self, root),
+            Some(owner) => Trie::new_storage(self, owner, root),
+        };
+        Ok(trie.get(key.as_slice())?)
     }
 
     /// Hashes of witness nodes that no trie under `root` reaches (the account trie and the
@@ -131,10 +146,10 @@ impl WitnessState {
             if !reached.insert(hash) {
                 continue;
             }
-            let Ok(Some(rlp)) = self.nodes.node(&hash) else {
+            let Some(rlp) = self.nodes.nodes.get(&hash) else {
                 continue; // partial: not every node is in a witness
             };
-            walk_node(&rlp, accounts, &mut pending);
+            walk_node(rlp, accounts, &mut pending);
         }
         witness
             .iter()
@@ -178,8 +193,14 @@ fn walk_node(rlp: &[u8], accounts: bool, pending: &mut Vec<(B256, bool)>) {
 }
 
 impl NodeStore for WitnessState {
-    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
-        let node = self.nodes.node(hash)?;
+    // Content-addressed: the owner and path do not matter.
+    fn node(
+        &self,
+        owner: Option<&B256>,
+        path: &Nibbles,
+        hash: &B256,
+    ) -> Result<Option<Vec<u8>>, TrieError> {
+        let node = self.nodes.node(owner, path, hash)?;
         if node.is_none() {
             self.missing
                 .lock()
@@ -203,7 +224,7 @@ impl StateReader for WitnessState {
         let Some(account) = self.account(address)? else {
             return Ok(U256::ZERO);
         };
-        self.storage_at(account.storage_root, slot)
+        self.storage_at(address, account.storage_root, slot)
     }
 
     fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, WitnessReadError> {

@@ -190,7 +190,7 @@ fn get_proof(
         })
         .transpose()?;
     let storage_root = account.as_ref().map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
-    let mut storage_trie = Trie::new(&reader, storage_root);
+    let mut storage_trie = Trie::new_storage(&reader, keccak256(address), storage_root);
     let mut storage_proof = Vec::with_capacity(keys.len());
     for key in keys {
         let hashed = keccak256(key.as_b256());

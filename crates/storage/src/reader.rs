@@ -191,8 +191,14 @@ impl StateReader for StoreReader {
     }
 }
 
+/// Content-addressed (`TRIE_NODES`): the owner and path do not matter.
 impl keel_trie::NodeStore for StoreReader {
-    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, keel_trie::TrieError> {
+    fn node(
+        &self,
+        _owner: Option<&B256>,
+        _path: &keel_trie::Nibbles,
+        hash: &B256,
+    ) -> Result<Option<Vec<u8>>, keel_trie::TrieError> {
         let v = self
             .trie_nodes
             .get(&hash.0)

@@ -3,7 +3,7 @@
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
-use keel_trie::{NodeStore, Trie, TrieError};
+use keel_trie::{Nibbles, NodeStore, Trie, TrieError};
 
 use crate::{StateReader, StoreError, StoreReader, codec::decode};
 
@@ -20,13 +20,21 @@ impl<'a> TrieState<'a> {
         Self { reader, root }
     }
 
-    fn lookup(&self, root: B256, key: B256) -> Result<Option<Vec<u8>>, StoreError> {
+    /// `owner`: `None` for the account trie, else keccak256 of the storage trie's address.
+    fn lookup(
+        &self,
+        owner: Option<B256>,
+        root: B256,
+        key: B256,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         if root == EMPTY_ROOT_HASH {
             return Ok(None);
         }
-        Trie::new(self.reader, root)
-            .get(key.as_slice())
-            .map_err(StoreError::Trie)
+        let mut trie = match owner {
+            None => Trie::new(self.reader, root),
+            Some(owner) => Trie::new_storage(self.reader, owner, root),
+        };
+        trie.get(key.as_slice()).map_err(StoreError::Trie)
     }
 }
 
@@ -34,7 +42,7 @@ impl StateReader for TrieState<'_> {
     type Error = StoreError;
 
     fn account(&self, address: &Address) -> Result<Option<TrieAccount>, StoreError> {
-        self.lookup(self.root, keccak256(address))?
+        self.lookup(None, self.root, keccak256(address))?
             .map(|bytes| decode("account leaf", &bytes))
             .transpose()
     }
@@ -44,7 +52,11 @@ impl StateReader for TrieState<'_> {
             return Ok(U256::ZERO);
         };
         Ok(self
-            .lookup(account.storage_root, keccak256(slot))?
+            .lookup(
+                Some(keccak256(address)),
+                account.storage_root,
+                keccak256(slot),
+            )?
             .map(|bytes| decode::<U256>("storage leaf", &bytes))
             .transpose()?
             .unwrap_or_default())
@@ -56,7 +68,12 @@ impl StateReader for TrieState<'_> {
 }
 
 impl NodeStore for TrieState<'_> {
-    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
-        self.reader.node(hash)
+    fn node(
+        &self,
+        owner: Option<&B256>,
+        path: &Nibbles,
+        hash: &B256,
+    ) -> Result<Option<Vec<u8>>, TrieError> {
+        self.reader.node(owner, path, hash)
     }
 }

@@ -5,7 +5,7 @@ use alloy_consensus::{Eip658Value, ReceiptWithBloom, SignableTransaction, TxLega
 use alloy_primitives::{Address, B256, Bytes, Log, LogData, Signature, TxKind, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use keel_storage::{BlockWrite, ChainReader, StateChanges, StateReader, Store, StoreError};
-use keel_trie::{EmptyNodeStore, NodeStore, Trie};
+use keel_trie::{EmptyNodeStore, Nibbles, NodeStore, Trie};
 use keel_types::{BlockBody, Header, Receipt, Transaction};
 use tempfile::TempDir;
 
@@ -188,7 +188,7 @@ fn assert_absent(store: &Store, block: &TestBlock) {
         assert_eq!(reader.code(hash).unwrap(), None);
     }
     for (hash, _) in &block.nodes {
-        assert_eq!(reader.node(hash).unwrap(), None);
+        assert_eq!(reader.node(None, &Nibbles::new(), hash).unwrap(), None);
     }
 }
 
@@ -462,15 +462,19 @@ fn trie_nodes_are_readable_through_node_store() {
         assert!(updates.nodes.len() > 10);
         let mut genesis = TestBlock::genesis();
         genesis.header.state_root = root0;
-        genesis.nodes = updates.nodes.clone();
+        genesis.nodes = updates.hashed_nodes().collect();
         genesis.write(store).unwrap();
 
         let reader = store.reader().unwrap();
-        for (hash, rlp) in &updates.nodes {
-            assert_eq!(reader.node(hash).unwrap().as_ref(), Some(rlp));
+        for (hash, rlp) in &genesis.nodes {
+            assert_eq!(
+                reader.node(None, &Nibbles::new(), hash).unwrap().as_ref(),
+                Some(rlp)
+            );
             assert_eq!(keccak256(rlp), *hash);
         }
-        assert_eq!(reader.node(&keccak256("no such node")).unwrap(), None);
+        let missing = keccak256("no such node");
+        assert_eq!(reader.node(None, &Nibbles::new(), &missing).unwrap(), None);
         let mut trie = Trie::new(&reader, root0);
         for i in 0..200 {
             assert_eq!(trie.get(key(i).as_slice()).unwrap(), Some(value(i, 0)));
@@ -494,7 +498,7 @@ fn trie_nodes_are_readable_through_node_store() {
         drop(reader);
         let mut b1 = genesis.child(0);
         b1.header.state_root = root1;
-        b1.nodes = updates.nodes;
+        b1.nodes = updates.hashed_nodes().collect();
         b1.write(store).unwrap();
 
         let reader = store.reader().unwrap();
@@ -534,7 +538,7 @@ fn scenario() -> Vec<TestBlock> {
 
     let mut genesis = TestBlock::genesis();
     genesis.header.state_root = updates.root;
-    genesis.nodes = updates.nodes;
+    genesis.nodes = updates.hashed_nodes().collect();
     genesis.state.accounts = (1..=10).map(|i| (addr(i), Some(account(0, i)))).collect();
     genesis.state.storage = (1..=10)
         .map(|i| (addr(1), slot(i), U256::from(i)))

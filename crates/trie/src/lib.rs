@@ -20,9 +20,9 @@ mod store;
 mod trie;
 mod update;
 
-pub use error::TrieError;
+pub use error::{StaleNode, TrieError};
 pub use proof::verify_proof;
-pub use store::{EmptyNodeStore, MemoryNodeStore, NodeStore};
+pub use store::{EmptyNodeStore, MemoryNodeStore, NodeStore, check_node};
 pub use trie::{Trie, TrieUpdates};
 
-pub use alloy_trie::EMPTY_ROOT_HASH;
+pub use alloy_trie::{EMPTY_ROOT_HASH, Nibbles};

@@ -41,20 +41,74 @@ impl NodeRef {
     /// The reference as embedded in the parent, hashing dirty nodes below as
     /// needed. With `sink`, also commits: every dirty node is emitted
     /// (if hash-referenced) and marked clean.
+    /// `path` is where this reference sits; it only labels emitted nodes.
     pub(crate) fn update(
         &mut self,
         buf: &mut Vec<u8>,
         sink: &mut Option<&mut NodeSink>,
+        path: Nibbles,
     ) -> RlpNode {
         match self {
             Self::Hash(hash) => RlpNode::word_rlp(hash),
-            Self::Node(node) => node.update(buf, sink),
+            Self::Node(node) => node.update(buf, sink, path),
         }
     }
 }
 
-/// Where `commit` collects `(keccak256(rlp), rlp)` of changed nodes.
-pub(crate) type NodeSink = Vec<(B256, Vec<u8>)>;
+impl NodeRef {
+    /// Appends the paths of the stored nodes in memory at or below this
+    /// reference (at `path`): the root whatever its size, else nodes
+    /// referenced by hash. Unloaded references are skipped: they cannot sit
+    /// where a loaded node was, as nodes never move to another path. Call
+    /// after hashing, so every reference is cached.
+    pub(crate) fn stored_paths(&self, path: Nibbles, out: &mut Vec<Nibbles>) {
+        let Self::Node(node) = self else { return };
+        let stored = path.is_empty() || node.rlp.as_ref().is_some_and(RlpNode::is_hash);
+        // An inline node (< 32 bytes) cannot embed a 33-byte hash reference,
+        // so nothing below it is stored.
+        if !stored && node.rlp.is_some() {
+            return;
+        }
+        if stored {
+            out.push(path);
+        }
+        match &node.kind {
+            NodeKind::Leaf { .. } => {}
+            NodeKind::Extension { key, child } => child.stored_paths(join_path(path, key), out),
+            NodeKind::Branch { children, .. } => {
+                for (i, child) in children.iter().enumerate() {
+                    if let Some(child) = child {
+                        child.stored_paths(push_path(path, i as u8), out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where `commit` collects `(path, keccak256(rlp), rlp)` of changed nodes.
+pub(crate) type NodeSink = Vec<(Nibbles, B256, Vec<u8>)>;
+
+/// `prefix ‖ key` for in-memory nodes, whose paths `Resolver::visit` (or the
+/// update that built them) kept within 64 nibbles. Clamped rather than
+/// panicking should that ever not hold: a wrong label is caught by the
+/// path store's hash check, a panic would take the node down.
+pub(crate) fn join_path(prefix: Nibbles, key: &Nibbles) -> Nibbles {
+    if prefix.len() + key.len() <= MAX_NIBBLES {
+        prefix.join(key)
+    } else {
+        prefix.join(&key.slice(..MAX_NIBBLES - prefix.len()))
+    }
+}
+
+/// `prefix ‖ nibble`, clamped like [`join_path`].
+pub(crate) fn push_path(prefix: Nibbles, nibble: u8) -> Nibbles {
+    let mut path = prefix;
+    if path.len() < MAX_NIBBLES {
+        path.push_unchecked(nibble);
+    }
+    path
+}
 
 #[derive(Debug)]
 pub(crate) struct Node {
@@ -109,7 +163,12 @@ impl Node {
     }
 
     /// See [`NodeRef::update`].
-    fn update(&mut self, buf: &mut Vec<u8>, sink: &mut Option<&mut NodeSink>) -> RlpNode {
+    fn update(
+        &mut self,
+        buf: &mut Vec<u8>,
+        sink: &mut Option<&mut NodeSink>,
+        path: Nibbles,
+    ) -> RlpNode {
         let committing = sink.is_some();
         if let Some(rlp) = &self.rlp
             && !(committing && self.dirty)
@@ -122,15 +181,15 @@ impl Node {
                 LeafNodeRef::new(key, value).encode(buf);
             }
             NodeKind::Extension { key, child } => {
-                let child = child.update(buf, sink);
+                let child = child.update(buf, sink, join_path(path, key));
                 buf.clear();
                 ExtensionNodeRef::new(key, &child).encode(buf);
             }
             NodeKind::Branch { children, value } => {
                 let mut refs: [Option<RlpNode>; 16] = Default::default();
-                for (slot, child) in refs.iter_mut().zip(children.iter_mut()) {
+                for (i, (slot, child)) in refs.iter_mut().zip(children.iter_mut()).enumerate() {
                     if let Some(child) = child {
-                        *slot = Some(child.update(buf, sink));
+                        *slot = Some(child.update(buf, sink, push_path(path, i as u8)));
                     }
                 }
                 buf.clear();
@@ -141,7 +200,7 @@ impl Node {
         let rlp = self.rlp.take().unwrap_or_else(|| RlpNode::from_rlp(buf));
         if let Some(out) = sink {
             if let Some(hash) = rlp.as_hash() {
-                out.push((hash, buf.clone()));
+                out.push((path, hash, buf.clone()));
             }
             self.dirty = false;
         }

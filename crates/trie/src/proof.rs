@@ -15,7 +15,8 @@ impl<S: NodeStore> Trie<S> {
     /// Inclusion or exclusion proof for `key`: the nodes from the root along
     /// the key's path, as far as the path exists. Empty for the empty trie.
     pub fn proof(&mut self, key: &[u8]) -> Result<Vec<Bytes>, TrieError> {
-        let mut rem = key_nibbles(key)?;
+        let full = key_nibbles(key)?;
+        let mut rem = full;
         // Hash pending changes so every node's reference is cached.
         self.root();
         let mut proof = Vec::new();
@@ -24,7 +25,7 @@ impl<S: NodeStore> Trie<S> {
         };
         let mut depth = 0;
         loop {
-            let node = self.resolver.visit(cur, depth)?;
+            let node = self.resolver.visit(cur, full.slice(..depth))?;
             let hash_referenced = node.rlp.as_ref().is_some_and(|rlp| rlp.is_hash());
             if depth == 0 || hash_referenced {
                 self.buf.clear();

@@ -1,7 +1,7 @@
 //! Bringing nodes into memory on demand, and witness recording.
 
 use alloy_primitives::{B256, keccak256, map::B256Set};
-use alloy_trie::nodes::RlpNode;
+use alloy_trie::{Nibbles, nodes::RlpNode};
 
 use crate::{
     NodeStore, TrieError,
@@ -12,6 +12,12 @@ use crate::{
 /// tree can be borrowed mutably while nodes are loaded.
 pub(crate) struct Resolver<S> {
     pub(crate) store: S,
+    /// `None` for the account trie, `Some(keccak256(address))` for a storage trie.
+    pub(crate) owner: Option<B256>,
+    /// Paths holding a stored node in the store as of the last commit, among
+    /// the nodes in memory: everything loaded since, plus what the last
+    /// commit left. `Trie::commit` diffs it against what is there now.
+    pub(crate) on_disk: Vec<Nibbles>,
     recorder: Option<Recorder>,
     /// Scratch buffer for re-encoding nodes that are recorded from memory.
     buf: Vec<u8>,
@@ -36,9 +42,11 @@ impl Recorder {
 }
 
 impl<S: NodeStore> Resolver<S> {
-    pub(crate) fn new(store: S) -> Self {
+    pub(crate) fn new(store: S, owner: Option<B256>) -> Self {
         Self {
             store,
+            owner,
+            on_disk: Vec::new(),
             recorder: None,
             buf: Vec::new(),
         }
@@ -58,8 +66,8 @@ impl<S: NodeStore> Resolver<S> {
             .unwrap_or_default()
     }
 
-    /// Returns the node behind `r` (found at path length `depth`), loading it
-    /// from the store if needed.
+    /// Returns the node behind `r` (found at `path`), loading it from the
+    /// store if needed.
     ///
     /// While recording, every pre-existing hash-referenced node passed here is
     /// recorded -- not only store loads but also nodes already in memory from
@@ -67,13 +75,14 @@ impl<S: NodeStore> Resolver<S> {
     pub(crate) fn visit<'a>(
         &mut self,
         r: &'a mut NodeRef,
-        depth: usize,
+        path: Nibbles,
     ) -> Result<&'a mut Node, TrieError> {
+        let depth = path.len();
         if let NodeRef::Hash(hash) = r {
             let hash = *hash;
             let bytes = self
                 .store
-                .node(&hash)?
+                .node(self.owner.as_ref(), &path, &hash)?
                 .ok_or(TrieError::MissingNode(hash))?;
             // The root is referenced by hash whatever its size; below the root
             // a hash reference must stay one, or the parent's encoding changes.
@@ -87,6 +96,7 @@ impl<S: NodeStore> Resolver<S> {
                 rec.record(hash, || Some(bytes));
             }
             *r = NodeRef::Node(Box::new(node));
+            self.on_disk.push(path);
         } else if let (Some(rec), NodeRef::Node(node)) = (&mut self.recorder, &*r)
             && !node.dirty
         {

@@ -45,27 +45,64 @@ impl<S: NodeStore> std::fmt::Debug for Trie<S> {
     }
 }
 
-/// The result of [`Trie::commit`].
+/// The result of [`Trie::commit`]: what turns the store's copy of the trie
+/// (as of the previous commit, or as opened) into the current one.
+///
+/// A *stored* node is the root (path `[]`, whatever its size) or a node
+/// referenced by hash (RLP of 32 bytes or more); inline nodes live inside
+/// their parent. A path-keyed store applies an update by deleting
+/// `removed` and writing `nodes` (in either order: the two never share a
+/// path); a hash-keyed store writes [`TrieUpdates::hashed_nodes`] and keeps
+/// everything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrieUpdates {
     /// The trie's root hash.
     pub root: B256,
-    /// `(keccak256(rlp), rlp)` of every node created or changed since the
-    /// previous commit that is referenced by hash, plus the root node.
+    /// `(path, keccak256(rlp), rlp)` of every stored node created or changed
+    /// since the previous commit, plus the root node if it was loaded.
     /// Children come before their parents; the root is last.
-    pub nodes: Vec<(B256, Vec<u8>)>,
+    pub nodes: Vec<(Nibbles, B256, Vec<u8>)>,
+    /// Sorted paths that held a stored node and hold none now: nodes that
+    /// were deleted, merged into a neighbour, or shrank to inline size.
+    /// Paths still holding a (new) stored node are in `nodes` instead.
+    pub removed: Vec<Nibbles>,
+}
+
+impl TrieUpdates {
+    /// `(keccak256(rlp), rlp)` of the changed nodes, for content-addressed
+    /// stores.
+    pub fn hashed_nodes(self) -> impl Iterator<Item = (B256, Vec<u8>)> {
+        self.nodes.into_iter().map(|(_, hash, rlp)| (hash, rlp))
+    }
 }
 
 impl<S: NodeStore> Trie<S> {
-    /// Opens the trie with the given root; `EMPTY_ROOT_HASH` is the empty
-    /// trie. Nothing is loaded until an operation needs it.
+    /// Opens the account trie with the given root; `EMPTY_ROOT_HASH` is the
+    /// empty trie. Nothing is loaded until an operation needs it.
     pub fn new(store: S, root: B256) -> Self {
+        Self::open(store, None, root)
+    }
+
+    /// Opens the storage trie of the account whose keccak256(address) is
+    /// `owner`, like [`Trie::new`]. The owner is passed to every store load
+    /// so path-keyed stores can tell storage tries apart.
+    pub fn new_storage(store: S, owner: B256, root: B256) -> Self {
+        Self::open(store, Some(owner), root)
+    }
+
+    fn open(store: S, owner: Option<B256>, root: B256) -> Self {
         let root = (root != EMPTY_ROOT_HASH).then_some(NodeRef::Hash(root));
         Self {
             root,
-            resolver: Resolver::new(store),
+            resolver: Resolver::new(store, owner),
             buf: Vec::new(),
         }
+    }
+
+    /// `None` for the account trie, else the storage trie's
+    /// keccak256(address).
+    pub fn owner(&self) -> Option<&B256> {
+        self.resolver.owner.as_ref()
     }
 
     /// The backing store.
@@ -81,13 +118,14 @@ impl<S: NodeStore> Trie<S> {
     /// The value stored under `key`. Takes `&mut self` because nodes loaded
     /// along the way are kept in memory.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, TrieError> {
-        let mut rem = key_nibbles(key)?;
+        let full = key_nibbles(key)?;
+        let mut rem = full;
         let Some(mut cur) = self.root.as_mut() else {
             return Ok(None);
         };
         let mut depth = 0;
         loop {
-            let node = self.resolver.visit(cur, depth)?;
+            let node = self.resolver.visit(cur, full.slice(..depth))?;
             match &mut node.kind {
                 NodeKind::Leaf { key, value } => {
                     return Ok((*key == rem).then(|| value.clone()));
@@ -126,7 +164,7 @@ impl<S: NodeStore> Trie<S> {
                 self.root = Some(NodeRef::new(NodeKind::Leaf { key: path, value }));
             }
             Some(root) => {
-                update::insert(&mut self.resolver, root, path, 0, value)?;
+                update::insert(&mut self.resolver, root, path, Nibbles::new(), value)?;
             }
         }
         Ok(())
@@ -136,7 +174,8 @@ impl<S: NodeStore> Trie<S> {
     pub fn remove(&mut self, key: &[u8]) -> Result<(), TrieError> {
         let path = key_nibbles(key)?;
         if let Some(root) = &mut self.root
-            && let Removal::Emptied = update::remove(&mut self.resolver, root, path, 0)?
+            && let Removal::Emptied =
+                update::remove(&mut self.resolver, root, path, Nibbles::new())?
         {
             self.root = None;
         }
@@ -149,43 +188,67 @@ impl<S: NodeStore> Trie<S> {
         let Some(root) = &mut self.root else {
             return EMPTY_ROOT_HASH;
         };
-        let rlp = root.update(&mut self.buf, &mut None);
+        let rlp = root.update(&mut self.buf, &mut None, Nibbles::new());
         // The root hash is always keccak(rlp), even when the root is small
         // enough to be referenced inline.
         rlp.as_hash().unwrap_or_else(|| keccak256(&rlp))
     }
 
-    /// Hashes and returns every node created or changed since the last commit
-    /// whose RLP is >= 32 bytes, plus the root node (whatever its size, as it
-    /// is always looked up by hash). Later changes start a fresh diff.
+    /// Hashes and returns every stored node created or changed since the
+    /// last commit (or since opening), with its path, plus the root node
+    /// (whatever its size, as it is always looked up by hash), and the paths
+    /// whose stored node is gone. Later changes start a fresh diff, which
+    /// assumes this one was written to the store.
     ///
     /// An unchanged root that was never loaded is not emitted: it is already
     /// in the store. The empty trie emits no nodes.
+    ///
+    /// `removed` is exact for paths this trie has seen: every change to the
+    /// set of stored nodes happens where nodes were loaded (a branch's path
+    /// is fixed by its keys, so untouched subtrees never move), so it is the
+    /// loaded (or previously committed) paths minus the stored nodes in
+    /// memory now. Cost: a walk over the nodes in memory.
     pub fn commit(&mut self) -> TrieUpdates {
         let mut nodes: NodeSink = Vec::new();
-        let Some(root) = &mut self.root else {
-            return TrieUpdates {
-                root: EMPTY_ROOT_HASH,
-                nodes,
-            };
-        };
-        let rlp = root.update(&mut self.buf, &mut Some(&mut nodes));
-        let hash = rlp.as_hash().unwrap_or_else(|| keccak256(&rlp));
-        // Post-order emission puts a changed, hash-referenced root last.
-        if nodes.last().is_none_or(|(h, _)| *h != hash)
-            && let NodeRef::Node(node) = root
-        {
-            if rlp.is_hash() {
-                self.buf.clear();
-                // Clean after `update`, so every child reference is cached.
-                if node.encode_cached(&mut self.buf) {
-                    nodes.push((hash, self.buf.clone()));
+        let mut present = Vec::new();
+        let root = match &mut self.root {
+            None => EMPTY_ROOT_HASH,
+            Some(root) => {
+                let rlp = root.update(&mut self.buf, &mut Some(&mut nodes), Nibbles::new());
+                let hash = rlp.as_hash().unwrap_or_else(|| keccak256(&rlp));
+                // Post-order emission puts a changed, hash-referenced root last.
+                if nodes.last().is_none_or(|(path, _, _)| !path.is_empty())
+                    && let NodeRef::Node(node) = root
+                {
+                    if rlp.is_hash() {
+                        self.buf.clear();
+                        // Clean after `update`, so every child reference is cached.
+                        if node.encode_cached(&mut self.buf) {
+                            nodes.push((Nibbles::new(), hash, self.buf.clone()));
+                        }
+                    } else {
+                        nodes.push((Nibbles::new(), hash, rlp.to_vec()));
+                    }
                 }
-            } else {
-                nodes.push((hash, rlp.to_vec()));
+                root.stored_paths(Nibbles::new(), &mut present);
+                hash
             }
+        };
+        present.sort_unstable();
+        let mut before = std::mem::take(&mut self.resolver.on_disk);
+        before.sort_unstable();
+        before.dedup();
+        let removed = before
+            .into_iter()
+            .filter(|path| present.binary_search(path).is_err())
+            .collect();
+        // After this commit is written, exactly these in-memory paths are stored.
+        self.resolver.on_disk = present;
+        TrieUpdates {
+            root,
+            nodes,
+            removed,
         }
-        TrieUpdates { root: hash, nodes }
     }
 
     /// From now on, records the RLP of every pre-existing node that

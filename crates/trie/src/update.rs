@@ -9,7 +9,7 @@ use alloy_trie::Nibbles;
 
 use crate::{
     NodeStore, TrieError,
-    node::{Node, NodeKind, NodeRef},
+    node::{Node, NodeKind, NodeRef, join_path, push_path},
     resolver::Resolver,
 };
 
@@ -18,15 +18,15 @@ use crate::{
 const PLACEHOLDER: NodeRef = NodeRef::Hash(B256::ZERO);
 
 /// Inserts `value` (non-empty) at `rem`, the key's remaining path below `r`,
-/// which sits at path length `depth`. Returns whether anything changed.
+/// which sits at path `prefix`. Returns whether anything changed.
 pub(crate) fn insert<S: NodeStore>(
     res: &mut Resolver<S>,
     r: &mut NodeRef,
     rem: Nibbles,
-    depth: usize,
+    prefix: Nibbles,
     value: Vec<u8>,
 ) -> Result<bool, TrieError> {
-    let node = res.visit(r, depth)?;
+    let node = res.visit(r, prefix)?;
     let changed = match &mut node.kind {
         NodeKind::Leaf { key, value: old } => {
             if *key == rem {
@@ -44,7 +44,7 @@ pub(crate) fn insert<S: NodeStore>(
         NodeKind::Extension { key, child } => {
             if rem.starts_with(key) {
                 let len = key.len();
-                insert(res, child, rem.slice(len..), depth + len, value)?
+                insert(res, child, rem.slice(len..), join_path(prefix, key), value)?
             } else {
                 let (key, child) = (*key, mem::replace(child, PLACEHOLDER));
                 node.kind = split(key, NodeSlot::Extension(child), rem, value);
@@ -63,7 +63,9 @@ pub(crate) fn insert<S: NodeStore>(
                 true
             }
             Some(nibble) => match &mut children[usize::from(nibble)] {
-                Some(child) => insert(res, child, rem.slice(1..), depth + 1, value)?,
+                Some(child) => {
+                    insert(res, child, rem.slice(1..), push_path(prefix, nibble), value)?
+                }
                 slot @ None => {
                     *slot = Some(leaf(rem.slice(1..), value));
                     true
@@ -151,9 +153,9 @@ pub(crate) fn remove<S: NodeStore>(
     res: &mut Resolver<S>,
     r: &mut NodeRef,
     rem: Nibbles,
-    depth: usize,
+    prefix: Nibbles,
 ) -> Result<Removal, TrieError> {
-    let node = res.visit(r, depth)?;
+    let node = res.visit(r, prefix)?;
     match &mut node.kind {
         NodeKind::Leaf { key, .. } => {
             return Ok(if *key == rem {
@@ -166,15 +168,15 @@ pub(crate) fn remove<S: NodeStore>(
             if !rem.starts_with(key) {
                 return Ok(Removal::Unchanged);
             }
-            let prefix = *key;
-            match remove(res, child, rem.slice(prefix.len()..), depth + prefix.len())? {
+            let key = *key;
+            match remove(res, child, rem.slice(key.len()..), join_path(prefix, &key))? {
                 Removal::Unchanged => return Ok(Removal::Unchanged),
                 // Only possible over a (non-canonical) leaf child.
                 Removal::Emptied => return Ok(Removal::Emptied),
                 Removal::Changed => {
                     // The child branch may have collapsed into a leaf or
                     // extension: absorb it so no extension points at one.
-                    if let Some(merged) = absorb(prefix, child) {
+                    if let Some(merged) = absorb(key, child) {
                         node.kind = merged;
                     }
                 }
@@ -187,8 +189,8 @@ pub(crate) fn remove<S: NodeStore>(
                         return Ok(Removal::Unchanged);
                     }
                     // Load a lone remaining child before mutating.
-                    if let Some(only) = single_child(children, None) {
-                        res.visit(only, depth + 1)?;
+                    if let Some((idx, only)) = single_child(children, None) {
+                        res.visit(only, push_path(prefix, idx as u8))?;
                     }
                     *value = None;
                 }
@@ -201,26 +203,26 @@ pub(crate) fn remove<S: NodeStore>(
                     // If the removal will empty this slot and leave a single
                     // child, that sibling must be loaded to merge with it. Do
                     // it now so a missing node fails before any mutation.
-                    let child_node = res.visit(child, depth + 1)?;
+                    let child_node = res.visit(child, push_path(prefix, nibble))?;
                     let empties =
                         matches!(&child_node.kind, NodeKind::Leaf { key, .. } if *key == child_rem);
                     if empties
                         && value.is_none()
-                        && let Some(sibling) = single_child(children, Some(idx))
+                        && let Some((sib, sibling)) = single_child(children, Some(idx))
                     {
-                        res.visit(sibling, depth + 1)?;
+                        res.visit(sibling, push_path(prefix, sib as u8))?;
                     }
                     let Some(child) = &mut children[idx] else {
                         return Ok(Removal::Unchanged);
                     };
-                    match remove(res, child, child_rem, depth + 1)? {
+                    match remove(res, child, child_rem, push_path(prefix, nibble))? {
                         Removal::Unchanged => return Ok(Removal::Unchanged),
                         Removal::Changed => {}
                         Removal::Emptied => children[idx] = None,
                     }
                 }
             }
-            match collapse(res, children, value, depth)? {
+            match collapse(res, children, value, prefix)? {
                 Collapse::Keep => {}
                 Collapse::Empty => return Ok(Removal::Emptied),
                 Collapse::Into(kind) => node.kind = kind,
@@ -231,17 +233,17 @@ pub(crate) fn remove<S: NodeStore>(
     Ok(Removal::Changed)
 }
 
-/// The only child of a branch once slot `except` is gone, if the branch would
-/// then have exactly one child.
+/// The only child of a branch (and its slot) once slot `except` is gone, if
+/// the branch would then have exactly one child.
 fn single_child(
     children: &mut [Option<NodeRef>; 16],
     except: Option<usize>,
-) -> Option<&mut NodeRef> {
+) -> Option<(usize, &mut NodeRef)> {
     let mut rest = children
         .iter_mut()
         .enumerate()
-        .filter(|(i, c)| Some(*i) != except && c.is_some())
-        .filter_map(|(_, c)| c.as_mut());
+        .filter(|(i, _)| Some(*i) != except)
+        .filter_map(|(i, c)| c.as_mut().map(|c| (i, c)));
     let only = rest.next()?;
     rest.next().is_none().then_some(only)
 }
@@ -257,7 +259,7 @@ fn collapse<S: NodeStore>(
     res: &mut Resolver<S>,
     children: &mut [Option<NodeRef>; 16],
     value: &mut Option<Vec<u8>>,
-    depth: usize,
+    prefix: Nibbles,
 ) -> Result<Collapse, TrieError> {
     let mut present = children
         .iter()
@@ -279,7 +281,7 @@ fn collapse<S: NodeStore>(
                 return Ok(Collapse::Keep);
             };
             // Already loaded on the way down for canonical tries.
-            res.visit(child, depth + 1)?;
+            res.visit(child, push_path(prefix, idx as u8))?;
             let nibble = Nibbles::from_nibbles_unchecked([idx as u8]);
             Ok(Collapse::Into(absorb(nibble, child).unwrap_or_else(|| {
                 NodeKind::Extension {
@@ -304,11 +306,11 @@ fn absorb(prefix: Nibbles, child: &mut NodeRef) -> Option<NodeKind> {
     let Node { kind, .. } = &mut **child;
     match kind {
         NodeKind::Leaf { key, value } => Some(NodeKind::Leaf {
-            key: prefix.join(key),
+            key: join_path(prefix, key),
             value: mem::take(value),
         }),
         NodeKind::Extension { key, child } => Some(NodeKind::Extension {
-            key: prefix.join(key),
+            key: join_path(prefix, key),
             child: mem::replace(child, PLACEHOLDER),
         }),
         NodeKind::Branch { .. } => None,

@@ -96,7 +96,7 @@ proptest! {
         // Proofs from a trie reopened from the store must be identical.
         let updates = trie.commit();
         let mut store = MemoryNodeStore::default();
-        store.insert_nodes(updates.nodes);
+        store.insert_nodes(updates.hashed_nodes());
         let mut reopened = Trie::new(&store, root);
 
         for key in keys.iter().chain(&absent) {

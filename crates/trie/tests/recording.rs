@@ -7,7 +7,7 @@ use std::cell::Cell;
 use alloy_primitives::{B256, keccak256};
 use common::*;
 use keel_trie::{
-    EMPTY_ROOT_HASH, EmptyNodeStore, MemoryNodeStore, NodeStore, Trie, TrieError, TrieUpdates,
+    EMPTY_ROOT_HASH, EmptyNodeStore, MemoryNodeStore, Nibbles, NodeStore, Trie, TrieError,
 };
 use proptest::prelude::*;
 
@@ -15,9 +15,10 @@ fn build(keys: &[Vec<u8>], ops: &[Op]) -> (MemoryNodeStore, B256, Model) {
     let mut trie = Trie::new(EmptyNodeStore, EMPTY_ROOT_HASH);
     let mut model = Model::new();
     apply(&mut trie, &mut model, keys, ops).unwrap();
-    let TrieUpdates { root, nodes } = trie.commit();
+    let updates = trie.commit();
+    let root = updates.root;
     let mut store = MemoryNodeStore::default();
-    store.insert_nodes(nodes);
+    store.insert_nodes(updates.clone().hashed_nodes());
     (store, root, model)
 }
 
@@ -34,9 +35,14 @@ struct Counting<S> {
 }
 
 impl<S: NodeStore> NodeStore for Counting<S> {
-    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
+    fn node(
+        &self,
+        owner: Option<&B256>,
+        path: &Nibbles,
+        hash: &B256,
+    ) -> Result<Option<Vec<u8>>, TrieError> {
         self.reads.set(self.reads.get() + 1);
-        self.inner.node(hash)
+        self.inner.node(owner, path, hash)
     }
 }
 
@@ -84,7 +90,7 @@ fn deletion_records_collapsed_sibling() {
     }
     let updates = trie.commit();
     let mut store = MemoryNodeStore::default();
-    store.insert_nodes(updates.nodes);
+    store.insert_nodes(updates.clone().hashed_nodes());
 
     let mut trie = Trie::new(&store, updates.root);
     trie.start_recording();
@@ -110,7 +116,7 @@ fn loads_only_the_touched_path() {
     }
     let updates = trie.commit();
     let mut inner = MemoryNodeStore::default();
-    inner.insert_nodes(updates.nodes);
+    inner.insert_nodes(updates.clone().hashed_nodes());
     let store = Counting {
         inner,
         reads: Cell::new(0),
@@ -228,7 +234,7 @@ proptest! {
 #[test]
 fn overlong_path_is_a_decode_error() {
     use alloy_rlp::Encodable;
-    use alloy_trie::{Nibbles, nodes::LeafNodeRef};
+    use alloy_trie::nodes::LeafNodeRef;
 
     let mut long_leaf = Vec::new();
     LeafNodeRef::new(&Nibbles::unpack([0xab; 32]), &[1; 40]).encode(&mut long_leaf);

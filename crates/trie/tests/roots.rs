@@ -33,7 +33,7 @@ fn dog_vector() {
     let updates = trie.commit();
     assert_eq!(updates.root, expected);
     let mut store = MemoryNodeStore::default();
-    store.insert_nodes(updates.nodes);
+    store.insert_nodes(updates.hashed_nodes());
     let mut trie = Trie::new(&store, expected);
     assert_eq!(
         trie.get(b"dogglesworth").unwrap().as_deref(),
@@ -52,14 +52,15 @@ fn small_root_is_committed() {
     trie.insert(&[1], vec![2]).unwrap();
     let updates = trie.commit();
     assert_eq!(updates.nodes.len(), 1);
-    let (hash, rlp) = &updates.nodes[0];
+    let (path, hash, rlp) = &updates.nodes[0];
+    assert!(path.is_empty());
     assert!(rlp.len() < 32);
     assert_eq!(*hash, keccak256(rlp));
     assert_eq!(*hash, updates.root);
 
     // An unchanged, loaded root is emitted again; nothing else is.
     let mut store = MemoryNodeStore::default();
-    store.insert_nodes(updates.nodes.clone());
+    store.insert_nodes(updates.clone().hashed_nodes());
     let mut trie = Trie::new(&store, updates.root);
     assert_eq!(trie.get(&[1]).unwrap(), Some(vec![2]));
     assert_eq!(trie.commit(), updates);
@@ -81,7 +82,7 @@ fn rewriting_same_value_keeps_commit_empty() {
 }
 
 fn check_commit(updates: &keel_trie::TrieUpdates) {
-    for (hash, rlp) in &updates.nodes {
+    for (_, hash, rlp) in &updates.nodes {
         assert_eq!(*hash, keccak256(rlp));
     }
 }
@@ -146,7 +147,7 @@ proptest! {
             let again = trie.commit();
             prop_assert_eq!(again.root, expected);
             prop_assert!(again.nodes.len() <= 1);
-            store.insert_nodes(updates.nodes);
+            store.insert_nodes(updates.hashed_nodes());
             root = expected;
         }
         // Everything is reachable from the final store alone.
