@@ -16,7 +16,7 @@ use alloy_primitives::{Address, B256, Bytes};
 use alloy_trie::EMPTY_ROOT_HASH;
 use keel_evm::{ExecutionOutcome, StoreDb, TxSource, execute_block};
 use keel_storage::{BlockWrite, ChainReader, StateReader, Store, StoreError, StoreReader};
-use keel_trie::NodeStore;
+use keel_trie::{NodeStore, TrieWrites};
 use keel_types::{Block, BlockBody, ChainSpec, Genesis, Receipt, genesis_header};
 use tokio::sync::broadcast;
 use tracing::{debug, info, warn};
@@ -367,7 +367,7 @@ impl Blockchain {
             receipts,
             tx_hashes: &[],
             state: &update.changes,
-            trie_nodes: &update.trie_nodes,
+            trie_nodes: &hashed_nodes(&update.trie),
         };
         let head_number = reader.block_number(&head)?.ok_or(ChainError::NoHead)?;
         if number <= head_number {
@@ -515,7 +515,7 @@ impl Blockchain {
             receipts,
             tx_hashes: &tx_hashes,
             state: &update.changes,
-            trie_nodes: &update.trie_nodes,
+            trie_nodes: &hashed_nodes(&update.trie),
         })?;
         self.notify(hash, block, receipts);
         Ok(())
@@ -698,4 +698,11 @@ fn next_header(
             .then_some(EMPTY_REQUESTS_HASH),
         ..Default::default()
     }
+}
+
+/// The block's trie nodes by hash: the store still keeps `TRIE_NODES` content-addressed.
+fn hashed_nodes(trie: &TrieWrites) -> Vec<(B256, Vec<u8>)> {
+    trie.hashes()
+        .map(|(hash, rlp)| (hash, rlp.to_vec()))
+        .collect()
 }

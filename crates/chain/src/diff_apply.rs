@@ -36,7 +36,7 @@ use alloy_trie::EMPTY_ROOT_HASH;
 use keel_storage::{
     ChainReader, CheckpointError, CheckpointWrite, StateChanges, StateReader, Store, StoreError,
 };
-use keel_trie::Trie;
+use keel_trie::{Trie, TrieDiff, TrieWrites};
 use keel_types::{ChainSpec, CodeChange, DiffHeader, Genesis, Header, StateDiff, genesis_header};
 
 use crate::batch_diff::{empty_account, is_empty};
@@ -146,7 +146,8 @@ impl DiffApplier {
             .collect();
 
         let mut changes = StateChanges::default();
-        let mut nodes = Vec::new();
+        let mut storage_diffs = Vec::new();
+        let mut wiped = Vec::new();
         let mut account_trie = Trie::new(&reader, head.state_root);
         let mut buf = Vec::with_capacity(128);
         for account in &diff.accounts {
@@ -175,6 +176,7 @@ impl DiffApplier {
                 }
                 None => {}
             }
+            let mut storage_diff = None;
             if !account.storage.is_empty() {
                 let mut storage_trie =
                     Trie::new_storage(&reader, keccak256(address), record.storage_root);
@@ -188,17 +190,22 @@ impl DiffApplier {
                 }
                 let updates = storage_trie.commit();
                 record.storage_root = updates.root;
-                nodes.extend(updates.hashed_nodes());
+                storage_diff = Some(TrieDiff::from(updates));
             }
 
             let key = keccak256(address);
             if is_empty(&record) {
                 if current.is_some() {
-                    // Deleting an account clears its storage in the flat state too.
+                    // Deleting an account clears its storage in the flat state too, and its
+                    // storage trie (its nodes were never loaded, so the trie is wiped whole).
                     account_trie.remove(key.as_slice())?;
                     changes.accounts.push((address, None));
+                    wiped.push(key);
                 }
                 continue;
+            }
+            if let Some(diff) = storage_diff {
+                storage_diffs.push((key, diff));
             }
             buf.clear();
             record.encode(&mut buf);
@@ -219,7 +226,9 @@ impl DiffApplier {
                 computed: state_root,
             });
         }
-        nodes.extend(updates.hashed_nodes());
+        let nodes: Vec<_> = TrieWrites::new(updates.into(), storage_diffs, wiped)
+            .into_hashes()
+            .collect();
 
         let mut published: Vec<(B256, u64)> = Vec::new();
         if head.number == 0 {

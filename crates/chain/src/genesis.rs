@@ -4,7 +4,7 @@ use alloy_primitives::{B256, keccak256};
 use alloy_rlp::Encodable;
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use keel_storage::{BlockWrite, StateChanges, Store};
-use keel_trie::{EmptyNodeStore, Trie};
+use keel_trie::{EmptyNodeStore, Trie, TrieDiff, TrieWrites};
 use keel_types::{BlockBody, ChainSpec, Genesis, genesis_header};
 
 use crate::ChainError;
@@ -19,7 +19,7 @@ pub fn write_genesis(
     let hash = header.hash_slow();
 
     let mut changes = StateChanges::default();
-    let mut nodes = Vec::new();
+    let mut storage_diffs = Vec::new();
     let mut account_trie = Trie::new(EmptyNodeStore, EMPTY_ROOT_HASH);
     for (address, account) in &genesis.alloc {
         let mut storage_trie =
@@ -33,7 +33,7 @@ pub fn write_genesis(
         }
         let storage = storage_trie.commit();
         let storage_root = storage.root;
-        nodes.extend(storage.hashed_nodes());
+        storage_diffs.push((keccak256(address), TrieDiff::from(storage)));
         let code_hash = match account.code.as_ref().filter(|c| !c.is_empty()) {
             Some(code) => {
                 let code_hash = keccak256(code);
@@ -60,7 +60,9 @@ pub fn write_genesis(
             header: header.state_root,
         });
     }
-    nodes.extend(accounts.hashed_nodes());
+    let nodes: Vec<_> = TrieWrites::new(accounts.into(), storage_diffs, [])
+        .into_hashes()
+        .collect();
 
     let body = BlockBody {
         transactions: Vec::new(),

@@ -50,12 +50,7 @@ impl<'a> PendingOverlay<'a> {
                 .collect(),
             cleared,
             codes: changes.codes.iter().map(|(h, c)| (*h, c)).collect(),
-            nodes: pending
-                .update
-                .trie_nodes
-                .iter()
-                .map(|(h, n)| (*h, n.as_slice()))
-                .collect(),
+            nodes: pending.update.trie.hashes().collect(),
         }
     }
 

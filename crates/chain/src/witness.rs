@@ -110,7 +110,7 @@ pub fn record_witness(
         }
         recorder
             .created
-            .extend(update.trie_nodes.iter().map(|(hash, _)| *hash));
+            .extend(update.trie.hashes().map(|(hash, _)| hash));
         recorder
             .created_codes
             .extend(update.changes.codes.iter().map(|(hash, _)| *hash));

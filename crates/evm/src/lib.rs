@@ -33,6 +33,8 @@ pub use executor::{
 };
 pub use spec::{EvmSpec, intrinsic_gas, spec_id_at};
 pub use state_update::{StateUpdate, compute_state_update};
+// Defined in keel-trie so the storage crate can apply it without depending on execution.
+pub use keel_trie::{TrieDiff, TrieWrites};
 pub use validation::{BlockError, logs_bloom, validate_body, validate_header, validate_outcome};
 
 pub use revm::database::{BundleAccount, BundleState};

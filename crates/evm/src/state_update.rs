@@ -8,28 +8,31 @@ use alloy_primitives::{Address, B256, keccak256};
 use alloy_rlp::Encodable;
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use keel_state::{StateChanges, StateReader};
-use keel_trie::{NodeStore, Trie, TrieError};
+use keel_trie::{NodeStore, Trie, TrieDiff, TrieError, TrieWrites};
 use rayon::prelude::*;
 use revm::database::{BundleAccount, BundleState};
 
 /// From this many touched storage tries on, they are updated in parallel.
 const PARALLEL_STORAGE_TRIES: usize = 8;
 
-/// The new state root, the flat-state changes and the new trie nodes of one block.
+/// The new state root, the flat-state changes and the trie changes of one block.
 #[derive(Debug, Default)]
 pub struct StateUpdate {
     pub state_root: B256,
     pub changes: StateChanges,
-    pub trie_nodes: Vec<(B256, Vec<u8>)>,
+    /// Path-keyed trie changes; [`TrieWrites::hashes`] for content-addressed stores.
+    pub trie: TrieWrites,
 }
 
-/// One account's new record and the trie nodes of its storage trie.
+/// One account's new record and the changes of its storage trie.
 struct AccountUpdate {
     address: Address,
     account: Option<TrieAccount>,
+    /// The old storage is gone (account deleted or self-destructed): its
+    /// trie is deleted whole, and `storage_diff` builds the new one from empty.
     wiped: bool,
     storage: Vec<(B256, alloy_primitives::U256)>,
-    nodes: Vec<(B256, Vec<u8>)>,
+    storage_diff: TrieDiff,
 }
 
 /// Apply `bundle` (one block's changes) to the state at `parent_root`, read through `reader`.
@@ -63,6 +66,8 @@ where
 
     let mut trie = Trie::new(reader, parent_root);
     let mut out = StateUpdate::default();
+    let mut storage_diffs = Vec::new();
+    let mut wiped_owners = Vec::new();
     let mut buf = Vec::with_capacity(128);
     for update in updates.into_iter().flatten() {
         let key = keccak256(update.address);
@@ -74,9 +79,12 @@ where
             }
             None => trie.remove(key.as_slice())?,
         }
-        out.trie_nodes.extend(update.nodes);
+        if !update.storage_diff.is_empty() {
+            storage_diffs.push((key, update.storage_diff));
+        }
         if update.wiped {
             out.changes.wiped_storage.push(update.address);
+            wiped_owners.push(key);
         }
         out.changes.storage.extend(
             update
@@ -88,7 +96,7 @@ where
     }
     let updates = trie.commit();
     out.state_root = updates.root;
-    out.trie_nodes.extend(updates.hashed_nodes());
+    out.trie = TrieWrites::new(updates.into(), storage_diffs, wiped_owners);
     out.changes.codes = bundle
         .contracts
         .iter()
@@ -118,7 +126,7 @@ where
             account: None,
             wiped: true,
             storage: Vec::new(),
-            nodes: Vec::new(),
+            storage_diff: TrieDiff::default(),
         }));
     };
 
@@ -146,8 +154,8 @@ where
             .account(&address)?
             .map_or(EMPTY_ROOT_HASH, |a| a.storage_root)
     };
-    let (storage_root, nodes) = if storage.is_empty() {
-        (old_root, Vec::new())
+    let (storage_root, storage_diff) = if storage.is_empty() {
+        (old_root, TrieDiff::default())
     } else {
         let mut trie = Trie::new_storage(reader, keccak256(address), old_root);
         for (slot, value) in &storage {
@@ -159,7 +167,7 @@ where
             }
         }
         let updates = trie.commit();
-        (updates.root, updates.hashed_nodes().collect())
+        (updates.root, updates.into())
     };
 
     Ok(Some(AccountUpdate {
@@ -172,6 +180,6 @@ where
         }),
         wiped,
         storage,
-        nodes,
+        storage_diff,
     }))
 }

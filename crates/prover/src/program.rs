@@ -226,7 +226,7 @@ pub fn prove_batch(input: &ProverInput) -> Result<PublicInputs, ProgramError> {
 
         let hash = block.header.hash_slow();
         state.advance(
-            update.trie_nodes,
+            update.trie.into_hashes().collect(),
             &update.changes.codes,
             hash,
             block.header.clone(),

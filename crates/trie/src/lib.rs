@@ -19,10 +19,12 @@ mod resolver;
 mod store;
 mod trie;
 mod update;
+mod writes;
 
 pub use error::{StaleNode, TrieError};
 pub use proof::verify_proof;
 pub use store::{EmptyNodeStore, MemoryNodeStore, NodeStore, check_node};
 pub use trie::{Trie, TrieUpdates};
+pub use writes::{TrieDiff, TrieWrites};
 
 pub use alloy_trie::{EMPTY_ROOT_HASH, Nibbles};

@@ -13,8 +13,8 @@ use std::{
 use alloy_primitives::{B256, keccak256};
 use common::*;
 use keel_trie::{
-    EMPTY_ROOT_HASH, EmptyNodeStore, Nibbles, NodeStore, StaleNode, Trie, TrieError, TrieUpdates,
-    check_node,
+    EMPTY_ROOT_HASH, EmptyNodeStore, Nibbles, NodeStore, StaleNode, Trie, TrieDiff, TrieError,
+    TrieUpdates, TrieWrites, check_node,
 };
 use proptest::prelude::*;
 
@@ -41,6 +41,26 @@ impl PathStore {
         for (path, _, rlp) in &updates.nodes {
             trie.insert(*path, rlp.clone());
         }
+    }
+
+    /// Writes a block's (or composed blocks') changes in the documented
+    /// order: wipes, removals, nodes. Composed removals may name absent paths.
+    fn apply_writes(&mut self, writes: &TrieWrites) {
+        for owner in &writes.wiped {
+            self.tries.remove(&Some(*owner));
+        }
+        let diffs = std::iter::once((None, &writes.account))
+            .chain(writes.storage.iter().map(|(o, d)| (Some(*o), d)));
+        for (owner, diff) in diffs {
+            let trie = self.tries.entry(owner).or_default();
+            for path in &diff.removed {
+                trie.remove(path);
+            }
+            for (path, _, rlp) in &diff.nodes {
+                trie.insert(*path, rlp.clone());
+            }
+        }
+        self.tries.retain(|_, t| !t.is_empty());
     }
 
     fn trie(&self, owner: Option<B256>) -> PathMap {
@@ -420,4 +440,110 @@ fn stale_path_is_an_error() {
 
 fn err_text(store: &PathStore, root: B256, key: &[u8]) -> String {
     Trie::new(store, root).get(key).unwrap_err().to_string()
+}
+
+/// One step of the compose test: ops on the account trie and on one storage
+/// trie, which may first be wiped (as a self-destruct does).
+#[derive(Debug, Clone)]
+struct Step {
+    account: Vec<Op>,
+    storage: Vec<Op>,
+    wipe: bool,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    (ops(), ops(), prop::bool::weighted(0.2)).prop_map(|(account, storage, wipe)| Step {
+        account,
+        storage,
+        wipe,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Composing the writes of consecutive blocks and applying the result
+    /// once leaves the store exactly as applying them one by one; every
+    /// intermediate store is the stored-node set of its tries.
+    #[test]
+    fn composed_writes_equal_sequential(
+        keys in prop_oneof![fixed_keys(), short_keys()],
+        steps in prop::collection::vec(step(), 1..6),
+        split in any::<prop::sample::Index>(),
+    ) {
+        let owner = keccak256(b"contract");
+        let mut store = PathStore::default();
+        let (mut account_model, mut storage_model) = (Model::new(), Model::new());
+        let (mut account_root, mut storage_root) = (EMPTY_ROOT_HASH, EMPTY_ROOT_HASH);
+        let split = split.index(steps.len());
+        let mut snapshot = None;
+        let mut composed = TrieWrites::default();
+        for (i, step) in steps.iter().enumerate() {
+            if i == split {
+                snapshot = Some(store.tries.clone());
+            }
+            let mut account = Trie::new(&store, account_root);
+            apply(&mut account, &mut account_model, &keys, &step.account).unwrap();
+            if step.wipe {
+                storage_model.clear();
+                storage_root = EMPTY_ROOT_HASH;
+            }
+            let mut storage = Trie::new_storage(&store, owner, storage_root);
+            apply(&mut storage, &mut storage_model, &keys, &step.storage).unwrap();
+            let (account, storage) = (account.commit(), storage.commit());
+            account_root = account.root;
+            storage_root = storage.root;
+            let writes = TrieWrites::new(
+                account.into(),
+                [(owner, TrieDiff::from(storage))],
+                step.wipe.then_some(owner),
+            );
+            store.apply_writes(&writes);
+            check_store(&store, None, account_root, &account_model);
+            check_store(&store, Some(owner), storage_root, &storage_model);
+            if i >= split {
+                composed = composed.compose(writes);
+            }
+        }
+        let mut replay = PathStore { tries: snapshot.unwrap_or_default() };
+        replay.apply_writes(&composed);
+        prop_assert_eq!(replay.tries, store.tries);
+    }
+}
+
+#[test]
+fn compose_rules() {
+    let (a, b) = (keccak256("a"), keccak256("b"));
+    let node = |p: &[u8], byte: u8| (nib(p), keccak256([byte]), vec![byte]);
+    let diff =
+        |nodes: Vec<(Nibbles, B256, Vec<u8>)>, removed: Vec<Nibbles>| TrieDiff { nodes, removed };
+    let first = TrieWrites::new(
+        diff(vec![node(&[1], 1), node(&[2], 2)], vec![nib(&[3])]),
+        [
+            (a, diff(vec![node(&[], 3)], vec![])),
+            (b, diff(vec![node(&[], 4)], vec![])),
+        ],
+        [b],
+    );
+    let second = TrieWrites::new(
+        diff(vec![node(&[3], 5)], vec![nib(&[1])]),
+        [(b, diff(vec![node(&[5], 6)], vec![]))],
+        [a],
+    );
+    let hashes: Vec<_> = first.hashes().map(|(h, _)| h).collect();
+    assert_eq!(hashes.len(), 4);
+    let both = first.compose(second);
+    // Later entries win per path; a later wipe drops the owner's earlier entries.
+    assert_eq!(
+        both.account,
+        diff(vec![node(&[2], 2), node(&[3], 5)], vec![nib(&[1])])
+    );
+    assert_eq!(
+        both.storage,
+        vec![(b, diff(vec![node(&[], 4), node(&[5], 6)], vec![]))]
+    );
+    let mut wiped = vec![a, b];
+    wiped.sort();
+    assert_eq!(both.wiped, wiped);
+    assert!(!both.is_empty() && TrieWrites::default().is_empty());
 }
