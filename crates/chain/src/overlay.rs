@@ -87,7 +87,7 @@ impl StateReader for PendingOverlay<'_> {
     }
 }
 
-/// Content-addressed like the block's `trie_nodes`: the owner and path only go to the base.
+/// The block's written nodes by hash (`TrieWrites::hashes`), then the base with owner and path.
 impl NodeStore for PendingOverlay<'_> {
     fn node(
         &self,
