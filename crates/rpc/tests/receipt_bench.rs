@@ -31,7 +31,12 @@ async fn receipt_reads() {
         }
     }
     let (number, _) = produce(&node).await;
-    let block = rpc(&node, "eth_getBlockByNumber", json!([format!("{number:#x}"), false])).await;
+    let block = rpc(
+        &node,
+        "eth_getBlockByNumber",
+        json!([format!("{number:#x}"), false]),
+    )
+    .await;
     let txs = block["transactions"].as_array().map_or(0, Vec::len);
     assert_eq!(txs, hashes.len(), "every transfer in one block");
 
@@ -47,19 +52,37 @@ async fn receipt_reads() {
             assert_eq!(receipt["status"], "0x1");
         }
     }
-    report("eth_getTransactionReceipt", started.elapsed(), rounds * hashes.len());
+    report(
+        "eth_getTransactionReceipt",
+        started.elapsed(),
+        rounds * hashes.len(),
+    );
 
     let calls = 200;
     let started = Instant::now();
     for _ in 0..calls {
-        let block = rpc(&node, "eth_getBlockByNumber", json!([format!("{number:#x}"), true])).await;
+        let block = rpc(
+            &node,
+            "eth_getBlockByNumber",
+            json!([format!("{number:#x}"), true]),
+        )
+        .await;
         assert_eq!(block["transactions"].as_array().map_or(0, Vec::len), txs);
     }
-    report("eth_getBlockByNumber(full, 500 txs)", started.elapsed(), calls);
+    report(
+        "eth_getBlockByNumber(full, 500 txs)",
+        started.elapsed(),
+        calls,
+    );
 
     let started = Instant::now();
     for _ in 0..calls {
-        let receipts = rpc(&node, "eth_getBlockReceipts", json!([format!("{number:#x}")])).await;
+        let receipts = rpc(
+            &node,
+            "eth_getBlockReceipts",
+            json!([format!("{number:#x}")]),
+        )
+        .await;
         assert_eq!(receipts.as_array().map_or(0, Vec::len), txs);
     }
     report("eth_getBlockReceipts(500 txs)", started.elapsed(), calls);
