@@ -125,7 +125,6 @@ pub(crate) fn transaction_receipt(ctx: &RpcContext, hash: B256) -> RpcResult<Opt
             "transaction {hash} indexed at {block_hash}[{index}] but not there"
         )));
     };
-    let header = &header;
     let receipt_ctx = ReceiptContext {
         pos: TxPosition {
             block_hash,
@@ -140,7 +139,7 @@ pub(crate) fn transaction_receipt(ctx: &RpcContext, hash: B256) -> RpcResult<Opt
         base_fee: header.base_fee_per_gas,
         blob_gas_price: tx
             .blob_versioned_hashes()
-            .and_then(|_| blob_gas_price(ctx, header)),
+            .and_then(|_| blob_gas_price(ctx, &header)),
     };
     Ok(Some(rpc_receipt(&stored.receipt, &tx, receipt_ctx)))
 }

@@ -101,3 +101,61 @@ pub(crate) fn decode_senders(bytes: &[u8]) -> Result<Vec<Address>, StoreError> {
     }
     Ok(bytes.chunks_exact(20).map(Address::from_slice).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::TxReceipt;
+
+    /// A transfer's receipt (no logs) is a few bytes once the bloom is left out: receipts must
+    /// not dominate the datadir's bytes per transfer (issue 15 targets 500 in all).
+    #[test]
+    fn a_transfer_receipt_row_is_small_and_round_trips() {
+        let receipt = Receipt::Ethereum(ReceiptEnvelope::Eip1559(
+            alloy_consensus::Receipt {
+                status: Eip658Value::Eip658(true),
+                cumulative_gas_used: 10_500_000,
+                logs: Vec::new(),
+            }
+            .with_bloom(),
+        ));
+        let mut row = Vec::new();
+        encode_receipt_row(&receipt, 21_000, 0, &mut row);
+        let mut network = Vec::new();
+        receipt.encode(&mut network);
+        assert!(row.len() <= 16, "{} bytes", row.len());
+        assert!(network.len() > 256, "the network form carries the bloom");
+        let back = decode_receipt_row(&row).unwrap();
+        assert_eq!(back.receipt, receipt);
+        assert_eq!(back.receipt.bloom(), receipt.bloom());
+        assert_eq!((back.gas_used, back.first_log_index), (21_000, 0));
+    }
+
+    #[test]
+    fn malformed_rows_are_corrupt_not_panics() {
+        let mut row = Vec::new();
+        let receipt = Receipt::Privileged(alloy_consensus::Receipt::<Log>::default().with_bloom());
+        encode_receipt_row(&receipt, 0, 0, &mut row);
+        for end in 0..row.len() {
+            assert!(
+                decode_receipt_row(&row[..end]).is_err(),
+                "prefix of {end} bytes"
+            );
+        }
+        let mut trailing = row.clone();
+        trailing.push(0);
+        assert!(decode_receipt_row(&trailing).is_err());
+        // An unknown transaction type.
+        let mut unknown = row.clone();
+        unknown[1] = 0x50;
+        assert!(matches!(
+            decode_receipt_row(&unknown),
+            Err(StoreError::Corrupt {
+                what: "receipt",
+                ..
+            })
+        ));
+        assert!(decode_senders(&[0; 21]).is_err());
+        assert_eq!(decode_senders(&[]).unwrap(), Vec::<Address>::new());
+    }
+}
