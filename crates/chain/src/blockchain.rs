@@ -149,7 +149,7 @@ impl Blockchain {
         let started = Instant::now();
         let number = block.header.number;
         let reader = self.store.reader()?;
-        let (outcome, update, executed) =
+        let ((outcome, update, executed), senders) =
             match self.check_and_execute(&reader, block, hash, senders, started)? {
                 Checked::Known(known) => {
                     return Ok(ImportOutcome::AlreadyKnown {
@@ -175,14 +175,15 @@ impl Blockchain {
                         hash,
                         block,
                         &outcome.receipts,
+                        &senders,
                         &update,
                         head,
                     );
                 }
-                Checked::OnHead(executed) => *executed,
+                Checked::OnHead { executed, senders } => (*executed, senders),
             };
         let merkleized = started.elapsed();
-        self.commit(hash, block, &outcome.receipts, &update)?;
+        self.commit(hash, block, &outcome.receipts, &senders, &update)?;
         let timings = ImportTimings {
             execution: executed,
             state_root: merkleized - executed,
@@ -241,7 +242,10 @@ impl Blockchain {
         let executed = self
             .execute_and_merkleize(reader, reader, None, &parent, block, &senders, started)
             .map_err(|e| e.for_block(number, hash))?;
-        Ok(Checked::OnHead(Box::new(executed)))
+        Ok(Checked::OnHead {
+            executed: Box::new(executed),
+            senders,
+        })
     }
 
     /// Validate and execute `prepared` on `reader` without writing it, if it extends `reader`'s
@@ -269,8 +273,8 @@ impl Blockchain {
             || prepared.borrowed_senders(),
             started,
         )?;
-        let (outcome, update, executed) = match checked {
-            Checked::OnHead(executed) => *executed,
+        let ((outcome, update, executed), senders) = match checked {
+            Checked::OnHead { executed, senders } => (*executed, senders.into_owned()),
             Checked::Known(_) | Checked::Side { .. } => {
                 return Ok(HeadExecution::NotOnHead(Box::new(prepared)));
             }
@@ -285,6 +289,7 @@ impl Blockchain {
             gas_used: outcome.gas_used,
             receipts: outcome.receipts,
             update,
+            senders,
             timings,
             block: prepared.block,
         })))
@@ -298,6 +303,7 @@ impl Blockchain {
             executed.hash,
             &executed.block,
             &executed.receipts,
+            &executed.senders,
             &executed.update,
         )?;
         let mut timings = executed.timings;
@@ -350,12 +356,14 @@ impl Blockchain {
 
     /// Store a valid block whose parent is not the head; if its chain is now the longest, make it
     /// canonical (unwinding the old head's blocks to the fork point in the same write).
+    #[allow(clippy::too_many_arguments)]
     fn import_side_block(
         &self,
         reader: &StoreReader,
         hash: B256,
         block: &Block,
         receipts: &[Receipt],
+        senders: &[Address],
         update: &StateUpdate,
         head: B256,
     ) -> Result<ImportOutcome, ChainError> {
@@ -366,6 +374,7 @@ impl Blockchain {
             body: &block.body,
             receipts,
             tx_hashes: &[],
+            senders,
             state: &update.changes,
             trie_nodes: &hashed_nodes(&update.trie),
         };
@@ -465,7 +474,7 @@ impl Blockchain {
         }
         let block = Block { header, body };
         let hash = block.header.hash_slow();
-        self.commit(hash, &block, &outcome.receipts, &update)?;
+        self.commit(hash, &block, &outcome.receipts, &built.senders, &update)?;
         let timings = ImportTimings {
             execution: executed,
             state_root: merkleized - executed,
@@ -500,6 +509,7 @@ impl Blockchain {
         hash: B256,
         block: &Block,
         receipts: &[Receipt],
+        senders: &[Address],
         update: &StateUpdate,
     ) -> Result<(), ChainError> {
         let tx_hashes: Vec<B256> = block
@@ -514,6 +524,7 @@ impl Blockchain {
             body: &block.body,
             receipts,
             tx_hashes: &tx_hashes,
+            senders,
             state: &update.changes,
             trie_nodes: &hashed_nodes(&update.trie),
         })?;
@@ -560,7 +571,11 @@ enum Checked<'a> {
         head: B256,
         senders: Cow<'a, [Address]>,
     },
-    OnHead(Box<(ExecutionOutcome, StateUpdate, Duration)>),
+    OnHead {
+        executed: Box<(ExecutionOutcome, StateUpdate, Duration)>,
+        /// Kept to be stored with the block.
+        senders: Cow<'a, [Address]>,
+    },
 }
 
 /// A block validated and executed on top of the head, not yet written.
@@ -570,6 +585,8 @@ pub struct ExecutedBlock {
     pub block: Block,
     pub receipts: Vec<Receipt>,
     pub update: StateUpdate,
+    /// Sender of each transaction, stored with the block.
+    pub senders: Vec<Address>,
     pub gas_used: u64,
     /// Execution and state-root time (the commit is timed by [`Blockchain::commit_executed`]).
     pub timings: ImportTimings,

@@ -75,6 +75,7 @@ pub fn write_genesis(
         body: &body,
         receipts: &[],
         tx_hashes: &[],
+        senders: &[],
         state: &changes,
         trie_nodes: &nodes,
     })?;

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_trie::TrieAccount;
-use keel_storage::{ChainReader, StateReader, StoreError, StoreReader};
+use keel_storage::{ChainReader, StateReader, StoreError, StoreReader, StoredReceipt};
 use keel_trie::{Nibbles, NodeStore, TrieError};
 use keel_types::{BlockBody, Header, Receipt};
 
@@ -124,6 +124,22 @@ impl ChainReader for PendingOverlay<'_> {
             return Ok(Some(self.pending.receipts.clone()));
         }
         self.base.receipts(hash)
+    }
+
+    fn receipt(&self, hash: &B256, index: u64) -> Result<Option<StoredReceipt>, StoreError> {
+        if self.is_pending(hash) {
+            return Ok(usize::try_from(index)
+                .ok()
+                .and_then(|i| StoredReceipt::at(&self.pending.receipts, i)));
+        }
+        self.base.receipt(hash, index)
+    }
+
+    fn senders(&self, hash: &B256) -> Result<Option<Vec<Address>>, StoreError> {
+        if self.is_pending(hash) {
+            return Ok(Some(self.pending.senders.clone()));
+        }
+        self.base.senders(hash)
     }
 
     fn canonical_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {

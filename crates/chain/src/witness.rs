@@ -18,11 +18,9 @@ use std::{
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use keel_evm::{StoreDb, compute_state_update, execute_block};
-use keel_storage::{ChainReader, StateError, StateReader, StoreError, StoreReader};
+use keel_storage::{ChainReader, StateError, StateReader, StoreError, StoreReader, StoredReceipt};
 use keel_trie::{Nibbles, NodeStore, Trie, TrieError};
 use keel_types::{Block, BlockBody, ChainSpec, ExecutionWitness, Header, Receipt};
-
-use crate::recover_senders;
 
 /// Why a witness could not be recorded.
 #[derive(Debug, thiserror::Error)]
@@ -89,10 +87,13 @@ pub fn record_witness(
             .body(&hash)?
             .ok_or(WitnessError::MissingBlock(number))?;
         let block = Block { header, body };
-        let senders =
-            recover_senders(&block.body.transactions).map_err(|e| WitnessError::Sender {
+        // Recovered and checked when the block was imported; stored with it since schema 4.
+        let senders = reader
+            .senders(&hash)?
+            .filter(|s| s.len() == block.body.transactions.len())
+            .ok_or_else(|| WitnessError::Sender {
                 number,
-                reason: e.to_string(),
+                reason: "the stored senders are missing or don't match the transactions".into(),
             })?;
         let db = StoreDb::new(&recorder, &recorder).with_parent(parent_link.0, parent_link.1);
         let outcome =
@@ -283,6 +284,12 @@ impl ChainReader for Recorder<'_> {
     }
     fn receipts(&self, hash: &B256) -> Result<Option<Vec<Receipt>>, StoreError> {
         self.reader.receipts(hash)
+    }
+    fn receipt(&self, hash: &B256, index: u64) -> Result<Option<StoredReceipt>, StoreError> {
+        self.reader.receipt(hash, index)
+    }
+    fn senders(&self, hash: &B256) -> Result<Option<Vec<Address>>, StoreError> {
+        self.reader.senders(hash)
     }
     fn canonical_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
         self.reader.canonical_hash(number)

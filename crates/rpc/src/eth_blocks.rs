@@ -2,15 +2,16 @@
 //! or hash, block receipts, transaction counts, uncles (always none), transactions by hash or
 //! position (mined, or pending in the mempool), and receipts.
 //!
-//! Senders are not stored with blocks: they are recovered from the signatures when a response
-//! needs them (in parallel for a whole block).
+//! Senders are read from the store, where they were put with their block (recovered once, at
+//! import or block building), and a transaction's receipt is one stored row: no signature is
+//! recovered and no other receipt is decoded to answer for one transaction.
 
-use alloy_consensus::{Transaction as _, transaction::SignerRecoverable};
+use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256, U64};
 use alloy_rpc_types_eth::{BlockId, BlockNumberOrTag, Index};
 use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
 use keel_storage::{ChainReader, StoreReader};
-use keel_types::{Block, Header, Receipt, Transaction};
+use keel_types::{Block, Header, Receipt};
 
 use crate::{
     RpcContext,
@@ -58,17 +59,19 @@ fn block_by_number(reader: &StoreReader, tag: BlockNumberOrTag) -> RpcResult<Opt
     }
 }
 
-/// The sender of every transaction of a block.
-pub(crate) fn senders(block: &Block) -> RpcResult<Vec<Address>> {
-    keel_chain::recover_senders(&block.body.transactions).map_err(|e| {
-        RpcError::Internal(format!("stored transaction without a valid signature: {e}"))
-    })
+/// The stored sender of every transaction of a block (`txs` of them).
+fn senders(reader: &StoreReader, hash: B256, txs: usize) -> RpcResult<Vec<Address>> {
+    reader
+        .senders(&hash)?
+        .filter(|senders| senders.len() == txs)
+        .ok_or_else(|| RpcError::Internal(format!("senders of block {hash} missing")))
 }
 
-fn sender(tx: &Transaction) -> RpcResult<Address> {
-    tx.recover_signer().map_err(|e| {
-        RpcError::Internal(format!("stored transaction without a valid signature: {e}"))
-    })
+/// The stored sender of transaction `index` of a block.
+fn sender(reader: &StoreReader, hash: B256, index: u64) -> RpcResult<Address> {
+    reader
+        .sender(&hash, index)?
+        .ok_or_else(|| RpcError::Internal(format!("sender of {hash}[{index}] missing")))
 }
 
 /// The receipts stored for a block.
@@ -84,9 +87,9 @@ fn blob_gas_price(ctx: &RpcContext, header: &Header) -> Option<u128> {
     header.blob_fee(params)
 }
 
-fn rpc_block_of(found: FoundBlock, full: bool) -> RpcResult<RpcBlock> {
+fn rpc_block_of(reader: &StoreReader, found: FoundBlock, full: bool) -> RpcResult<RpcBlock> {
     if full {
-        let senders = senders(&found.block)?;
+        let senders = senders(reader, found.hash, found.block.body.transactions.len())?;
         Ok(rpc_block(found.hash, found.block, Some(&senders)))
     } else {
         Ok(rpc_block(found.hash, found.block, None))
@@ -111,20 +114,17 @@ pub(crate) fn transaction_receipt(ctx: &RpcContext, hash: B256) -> RpcResult<Opt
     let Some((block_hash, index)) = canonical_location(&reader, &hash)? else {
         return Ok(None);
     };
-    let Some(found) = block_by_hash(&reader, block_hash)? else {
+    let Some(header) = reader.header(&block_hash)? else {
         return Ok(None);
     };
-    let receipts = stored_receipts(&reader, block_hash)?;
-    let i = usize::try_from(index).map_err(|e| RpcError::Internal(e.to_string()))?;
-    let (Some(tx), Some(receipt)) = (found.block.body.transactions.get(i), receipts.get(i)) else {
+    let (Some(tx), Some(stored)) = (
+        reader.transaction(&block_hash, index)?,
+        reader.receipt(&block_hash, index)?,
+    ) else {
         return Err(RpcError::Internal(format!(
             "transaction {hash} indexed at {block_hash}[{index}] but not there"
         )));
     };
-    let earlier = &receipts[..i];
-    let cumulative_before = earlier.last().map_or(0, |r| r.cumulative_gas_used());
-    let first_log_index = earlier.iter().map(|r| r.logs().len() as u64).sum();
-    let header = &found.block.header;
     let receipt_ctx = ReceiptContext {
         pos: TxPosition {
             block_hash,
@@ -133,26 +133,24 @@ pub(crate) fn transaction_receipt(ctx: &RpcContext, hash: B256) -> RpcResult<Opt
             tx_hash: hash,
             tx_index: index,
         },
-        sender: sender(tx)?,
-        gas_used: receipt
-            .cumulative_gas_used()
-            .saturating_sub(cumulative_before),
-        first_log_index,
+        sender: sender(&reader, block_hash, index)?,
+        gas_used: stored.gas_used,
+        first_log_index: stored.first_log_index,
         base_fee: header.base_fee_per_gas,
         blob_gas_price: tx
             .blob_versioned_hashes()
-            .and_then(|_| blob_gas_price(ctx, header)),
+            .and_then(|_| blob_gas_price(ctx, &header)),
     };
-    Ok(Some(rpc_receipt(receipt, tx, receipt_ctx)))
+    Ok(Some(rpc_receipt(&stored.receipt, &tx, receipt_ctx)))
 }
 
 /// A transaction by hash: mined (canonical chain) or pending in the mempool.
 fn transaction_by_hash(ctx: &RpcContext, hash: B256) -> RpcResult<Option<serde_json::Value>> {
     let reader = ctx.reader()?;
     if let Some((block_hash, index)) = canonical_location(&reader, &hash)?
-        && let Some(found) = block_by_hash(&reader, block_hash)?
+        && let Some(tx) = mined_transaction(&reader, block_hash, index)?
     {
-        return mined_transaction(found, index).map(|tx| tx.map(to_json).transpose())?;
+        return to_json(tx).map(Some);
     }
     Ok(ctx
         .mempool
@@ -164,20 +162,24 @@ fn to_json<T: serde::Serialize>(value: T) -> RpcResult<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| RpcError::Internal(e.to_string()))
 }
 
-/// The transaction at `index` of a block, with its block context.
-fn mined_transaction(found: FoundBlock, index: u64) -> RpcResult<Option<RpcTransaction>> {
-    let Ok(i) = usize::try_from(index) else {
+/// The transaction at `index` of block `hash`, with its block context: the header, that one
+/// transaction and its stored sender are read, not the whole block.
+fn mined_transaction(
+    reader: &StoreReader,
+    hash: B256,
+    index: u64,
+) -> RpcResult<Option<RpcTransaction>> {
+    let Some(header) = reader.header(&hash)? else {
         return Ok(None);
     };
-    let FoundBlock { hash, block } = found;
-    let Some(tx) = block.body.transactions.into_iter().nth(i) else {
+    let Some(tx) = reader.transaction(&hash, index)? else {
         return Ok(None);
     };
-    let sender = sender(&tx)?;
+    let sender = sender(reader, hash, index)?;
     Ok(Some(rpc_transaction(
         tx,
         sender,
-        Some(MinedAt::of(&block.header, hash, index)),
+        Some(MinedAt::of(&header, hash, index)),
     )))
 }
 
@@ -187,7 +189,7 @@ fn receipts_of_block(ctx: &RpcContext, id: BlockId) -> RpcResult<Option<Vec<RpcR
         return Ok(None);
     };
     let receipts = stored_receipts(&reader, found.hash)?;
-    let senders = senders(&found.block)?;
+    let senders = senders(&reader, found.hash, found.block.body.transactions.len())?;
     let blob_gas_price = blob_gas_price(ctx, &found.block.header);
     Ok(Some(block_receipts(
         &found.block,
@@ -222,7 +224,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         let full = full_flag(seq.optional_next()?);
         let reader = ctx.reader()?;
         let block = block_by_number(&reader, tag)?
-            .map(|found| rpc_block_of(found, full))
+            .map(|found| rpc_block_of(&reader, found, full))
             .transpose()?;
         Ok::<_, ErrorObjectOwned>(block)
     })?;
@@ -232,7 +234,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         let full = full_flag(seq.optional_next()?);
         let reader = ctx.reader()?;
         let block = block_by_hash(&reader, hash)?
-            .map(|found| rpc_block_of(found, full))
+            .map(|found| rpc_block_of(&reader, found, full))
             .transpose()?;
         Ok::<_, ErrorObjectOwned>(block)
     })?;
@@ -288,10 +290,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         |params, ctx, _| {
             let (hash, index): (B256, Index) = params.parse()?;
             let reader = ctx.reader()?;
-            let tx = match block_by_hash(&reader, hash)? {
-                Some(found) => mined_transaction(found, index.0 as u64)?,
-                None => None,
-            };
+            let tx = mined_transaction(&reader, hash, index.0 as u64)?;
             Ok::<_, ErrorObjectOwned>(tx)
         },
     )?;
@@ -300,8 +299,8 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         |params, ctx, _| {
             let (tag, index): (BlockNumberOrTag, Index) = params.parse()?;
             let reader = ctx.reader()?;
-            let tx = match block_by_number(&reader, tag)? {
-                Some(found) => mined_transaction(found, index.0 as u64)?,
+            let tx = match resolve_number(&reader, tag)? {
+                Some((_, hash)) => mined_transaction(&reader, hash, index.0 as u64)?,
                 None => None,
             };
             Ok::<_, ErrorObjectOwned>(tx)

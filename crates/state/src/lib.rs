@@ -40,6 +40,7 @@ pub trait ChainReader {
 
     fn header(&self, hash: &B256) -> Result<Option<Header>, Self::Error>;
     fn body(&self, hash: &B256) -> Result<Option<BlockBody>, Self::Error>;
+    /// Every receipt of block `hash`, in order; `None` for an unknown block.
     fn receipts(&self, hash: &B256) -> Result<Option<Vec<Receipt>>, Self::Error>;
     fn canonical_hash(&self, number: u64) -> Result<Option<B256>, Self::Error>;
     fn block_number(&self, hash: &B256) -> Result<Option<u64>, Self::Error>;
@@ -48,6 +49,25 @@ pub trait ChainReader {
     /// Hash of the head block, `None` before genesis is written.
     fn head_hash(&self) -> Result<Option<B256>, Self::Error>;
     fn genesis_hash(&self) -> Result<Option<B256>, Self::Error>;
+
+    /// The receipt of transaction `index` of block `hash`, with what a receipt alone lacks (its
+    /// own gas and first log index), or `None` if there is no such block or transaction. The
+    /// default derives it from [`ChainReader::receipts`]; the store reads one row instead.
+    fn receipt(&self, hash: &B256, index: u64) -> Result<Option<StoredReceipt>, Self::Error> {
+        let Some(receipts) = self.receipts(hash)? else {
+            return Ok(None);
+        };
+        Ok(usize::try_from(index)
+            .ok()
+            .and_then(|i| StoredReceipt::at(&receipts, i)))
+    }
+
+    /// The sender of each transaction of block `hash`, in order, as recovered when the block was
+    /// stored. `None` for an unknown block, and by default: a reader that keeps no senders (a
+    /// witness) has none to give, and recovering them here would hide that cost from callers.
+    fn senders(&self, _hash: &B256) -> Result<Option<Vec<Address>>, Self::Error> {
+        Ok(None)
+    }
 
     /// Head header with its hash.
     fn head(&self) -> Result<Option<(B256, Header)>, Self::Error> {
@@ -58,6 +78,33 @@ pub trait ChainReader {
             .header(&hash)?
             .ok_or_else(|| StateError::corrupt("head", format!("header {hash} missing")))?;
         Ok(Some((hash, header)))
+    }
+}
+
+/// One transaction's receipt with its place in the block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReceipt {
+    pub receipt: Receipt,
+    /// Gas used by this transaction alone (its cumulative gas minus the previous one's).
+    pub gas_used: u64,
+    /// Block-wide index of the receipt's first log.
+    pub first_log_index: u64,
+}
+
+impl StoredReceipt {
+    /// Receipt `i` of a block's `receipts` (`None` past the end), computed as the RPC always
+    /// has: gas from the difference of cumulative gas, log index from the earlier logs.
+    pub fn at(receipts: &[Receipt], i: usize) -> Option<Self> {
+        let receipt = receipts.get(i)?.clone();
+        let earlier = &receipts[..i];
+        let cumulative_before = earlier.last().map_or(0, |r| r.cumulative_gas_used());
+        Some(Self {
+            gas_used: receipt
+                .cumulative_gas_used()
+                .saturating_sub(cumulative_before),
+            first_log_index: earlier.iter().map(|r| r.logs().len() as u64).sum(),
+            receipt,
+        })
     }
 }
 

@@ -26,7 +26,7 @@ use alloy_rlp::Encodable;
 use redb::{ReadableDatabase, ReadableTable, TableError, WriteTransaction};
 
 use crate::{StateChanges, Store, StoreError, state_diff, tables};
-use keel_types::{BlockBody, Header, Receipt};
+use keel_types::{BlockBody, Header};
 
 /// A checkpoint block and the state it ends with. [`Store::write_checkpoint`] writes it atomically.
 #[derive(Debug)]
@@ -114,10 +114,10 @@ impl Store {
             .encode(&mut buf);
             txn.open_table(tables::BODIES)?
                 .insert(&w.hash.0, buf.as_slice())?;
-            buf.clear();
-            alloy_rlp::encode_list::<Receipt, Receipt>(&[], &mut buf);
-            txn.open_table(tables::RECEIPTS)?
-                .insert(&w.hash.0, buf.as_slice())?;
+            // No transactions: no receipt rows, and an empty senders entry as for any stored
+            // block.
+            txn.open_table(tables::SENDERS)?
+                .insert(&w.hash.0, [].as_slice())?;
             txn.open_table(tables::BLOCK_NUMBERS)?
                 .insert(&w.hash.0, w.header.number)?;
             txn.open_table(tables::CANONICAL)?

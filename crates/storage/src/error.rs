@@ -36,6 +36,15 @@ pub enum StoreError {
         hash: alloy_primitives::B256,
         parent: alloy_primitives::B256,
     },
+    /// A block write whose senders or receipts don't match its transactions one to one (a
+    /// caller's bug; nothing is written).
+    #[error("block {hash} has {txs} transactions but {senders} senders and {receipts} receipts")]
+    Mismatched {
+        hash: alloy_primitives::B256,
+        txs: usize,
+        senders: usize,
+        receipts: usize,
+    },
     /// A write didn't extend the current head.
     #[error("block {number} ({hash}) does not extend head {head}")]
     NotOnHead {

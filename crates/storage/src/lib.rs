@@ -23,7 +23,7 @@ mod trie_state;
 
 pub use checkpoint::{CheckpointError, CheckpointWrite};
 pub use error::StoreError;
-pub use keel_state::{ChainReader, StateChanges, StateError, StateReader};
+pub use keel_state::{ChainReader, StateChanges, StateError, StateReader, StoredReceipt};
 pub use reader::StoreReader;
 pub use store::{BlockWrite, Store};
 pub use trie_state::TrieState;

@@ -1,18 +1,19 @@
 //! A consistent read-only view of the store (one redb read transaction).
 
 use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_rlp::Decodable;
 use alloy_trie::TrieAccount;
 use std::sync::Arc;
 
 use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableTable};
 
 use crate::{
-    ChainReader, StateChanges, StateReader, StoreError,
-    codec::decode,
+    ChainReader, StateChanges, StateReader, StoreError, StoredReceipt,
+    codec::{decode, decode_receipt_row, decode_senders},
     state_diff::StateChangesCodec,
     tables::{self, storage_key, storage_range},
 };
-use keel_types::{BlockBody, Header, Receipt};
+use keel_types::{BlockBody, Header, Receipt, Transaction};
 
 /// A snapshot of the store: everything read through it sees the same committed state, even while
 /// a new block is being written. The hot tables (state and trie nodes) are opened once.
@@ -63,6 +64,53 @@ impl StoreReader {
             out.push((slot, U256::from_be_bytes(*v.value())));
         }
         Ok(out)
+    }
+
+    /// Transaction `index` of block `hash`, decoding only that one (the others are skipped by
+    /// their RLP length); `None` for an unknown block or an index past its transactions.
+    pub fn transaction(&self, hash: &B256, index: u64) -> Result<Option<Transaction>, StoreError> {
+        let table = self.txn.open_table(tables::BODIES)?;
+        let Some(body) = table.get(&hash.0)? else {
+            return Ok(None);
+        };
+        let corrupt = |e: alloy_rlp::Error| StoreError::corrupt("body", e);
+        let buf = &mut body.value();
+        // body = [transactions, ommers, withdrawals?]: enter the body, then its first item.
+        for _ in 0..2 {
+            let header = alloy_rlp::Header::decode(buf).map_err(corrupt)?;
+            if !header.list || header.payload_length > buf.len() {
+                return Err(corrupt(alloy_rlp::Error::UnexpectedString));
+            }
+            *buf = &buf[..header.payload_length];
+        }
+        for _ in 0..index {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            let header = alloy_rlp::Header::decode(buf).map_err(corrupt)?;
+            let rest = buf
+                .get(header.payload_length..)
+                .ok_or(corrupt(alloy_rlp::Error::InputTooShort))?;
+            *buf = rest;
+        }
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        Transaction::decode(buf).map(Some).map_err(corrupt)
+    }
+
+    /// The sender of transaction `index` of block `hash` (see [`ChainReader::senders`]).
+    pub fn sender(&self, hash: &B256, index: u64) -> Result<Option<Address>, StoreError> {
+        let table = self.txn.open_table(tables::SENDERS)?;
+        let Some(v) = table.get(&hash.0)? else {
+            return Ok(None);
+        };
+        let range = usize::try_from(index)
+            .ok()
+            .and_then(|i| Some(i.checked_mul(20)?..i.checked_add(1)?.checked_mul(20)?));
+        Ok(range
+            .and_then(|r| v.value().get(r))
+            .map(Address::from_slice))
     }
 
     /// The state under any stored state root, read through the trie.
@@ -118,8 +166,43 @@ impl ChainReader for StoreReader {
     }
 
     fn receipts(&self, hash: &B256) -> Result<Option<Vec<Receipt>>, StoreError> {
-        self.get_bytes(tables::RECEIPTS, hash)?
-            .map(|b| decode::<Vec<Receipt>>("receipts", &b))
+        let table = self.txn.open_table(tables::RECEIPTS)?;
+        let mut receipts = Vec::new();
+        for (i, entry) in table
+            .range((&hash.0, 0u32)..=(&hash.0, u32::MAX))?
+            .enumerate()
+        {
+            let (key, value) = entry?;
+            // Rows are written 0, 1, 2, ...: a gap means a lost row, not a shorter block.
+            if key.value().1 as usize != i {
+                return Err(StoreError::corrupt(
+                    "receipt",
+                    format!("{hash} has no receipt {i}"),
+                ));
+            }
+            receipts.push(decode_receipt_row(value.value())?.receipt);
+        }
+        // A block without transactions has no rows: tell it from an unknown block.
+        if receipts.is_empty() && self.block_number(hash)?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(receipts))
+    }
+
+    fn receipt(&self, hash: &B256, index: u64) -> Result<Option<StoredReceipt>, StoreError> {
+        let Ok(index) = u32::try_from(index) else {
+            return Ok(None);
+        };
+        let table = self.txn.open_table(tables::RECEIPTS)?;
+        table
+            .get((&hash.0, index))?
+            .map(|v| decode_receipt_row(v.value()))
+            .transpose()
+    }
+
+    fn senders(&self, hash: &B256) -> Result<Option<Vec<Address>>, StoreError> {
+        self.get_bytes(tables::SENDERS, hash)?
+            .map(|b| decode_senders(&b))
             .transpose()
     }
 

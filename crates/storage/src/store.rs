@@ -8,7 +8,7 @@ use std::{
     },
 };
 
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 use alloy_rlp::Encodable;
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction,
@@ -17,7 +17,7 @@ use redb::{
 
 use crate::{
     StateChanges, StoreError, StoreReader,
-    codec::decode,
+    codec::{decode, encode_receipt_row, encode_senders},
     state_diff::{self, StateChangesCodec},
     tables,
 };
@@ -32,6 +32,9 @@ pub struct BlockWrite<'a> {
     pub receipts: &'a [Receipt],
     /// Hashes of `body.transactions`, in order (computed once by the caller).
     pub tx_hashes: &'a [B256],
+    /// Sender of each of `body.transactions`, in order (recovered by the caller, which needed
+    /// them to execute the block), stored so that reads never recover signatures.
+    pub senders: &'a [Address],
     pub state: &'a StateChanges,
     /// New trie nodes (account trie and storage tries) by hash.
     pub trie_nodes: &'a [(B256, Vec<u8>)],
@@ -82,6 +85,7 @@ impl Store {
             txn.open_table(tables::HEADERS)?;
             txn.open_table(tables::BODIES)?;
             txn.open_table(tables::RECEIPTS)?;
+            txn.open_table(tables::SENDERS)?;
             txn.open_table(tables::CANONICAL)?;
             txn.open_table(tables::BLOCK_NUMBERS)?;
             txn.open_table(tables::TX_LOOKUP)?;
@@ -357,12 +361,21 @@ fn swap_diff(
     Ok(())
 }
 
-/// Header, body, receipts and the hash → number index of a block.
+/// Header, body, receipts, senders and the hash → number index of a block.
 fn write_block_data(
     txn: &WriteTransaction,
     w: &BlockWrite<'_>,
     buf: &mut Vec<u8>,
 ) -> Result<(), StoreError> {
+    let txs = w.body.transactions.len();
+    if w.senders.len() != txs || w.receipts.len() != txs {
+        return Err(StoreError::Mismatched {
+            hash: w.hash,
+            txs,
+            senders: w.senders.len(),
+            receipts: w.receipts.len(),
+        });
+    }
     buf.clear();
     w.header.encode(buf);
     txn.open_table(tables::HEADERS)?
@@ -371,12 +384,42 @@ fn write_block_data(
     w.body.encode(buf);
     txn.open_table(tables::BODIES)?
         .insert(&w.hash.0, buf.as_slice())?;
+    write_receipts(txn, &w.hash, w.receipts, buf)?;
     buf.clear();
-    alloy_rlp::encode_list(w.receipts, buf);
-    txn.open_table(tables::RECEIPTS)?
+    encode_senders(w.senders, buf);
+    txn.open_table(tables::SENDERS)?
         .insert(&w.hash.0, buf.as_slice())?;
     txn.open_table(tables::BLOCK_NUMBERS)?
         .insert(&w.hash.0, w.header.number)?;
+    Ok(())
+}
+
+/// One row per receipt, with the gas used and first log index that reading it alone needs.
+fn write_receipts(
+    txn: &WriteTransaction,
+    hash: &B256,
+    receipts: &[Receipt],
+    buf: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    let mut table = txn.open_table(tables::RECEIPTS)?;
+    let mut cumulative_before = 0u64;
+    let mut first_log_index = 0u64;
+    for (i, receipt) in receipts.iter().enumerate() {
+        let index = u32::try_from(i)
+            .map_err(|_| StoreError::corrupt("receipt", format!("index {i} of {hash}")))?;
+        let cumulative = receipt.cumulative_gas_used();
+        buf.clear();
+        // As the RPC computed it from the list: saturating, so a malformed list can't panic.
+        encode_receipt_row(
+            receipt,
+            cumulative.saturating_sub(cumulative_before),
+            first_log_index,
+            buf,
+        );
+        table.insert((&hash.0, index), buf.as_slice())?;
+        cumulative_before = cumulative;
+        first_log_index += receipt.logs().len() as u64;
+    }
     Ok(())
 }
 

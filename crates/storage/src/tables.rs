@@ -6,8 +6,13 @@ use redb::TableDefinition;
 pub const HEADERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("headers");
 /// block hash → RLP body (transactions, ommers, withdrawals)
 pub const BODIES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("bodies");
-/// block hash → RLP list of EIP-2718 receipts
-pub const RECEIPTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("receipts");
+/// (block hash, tx index) → one receipt row (see `codec::encode_receipt_row`): a receipt lookup
+/// reads one row; a block's receipts are the range `(hash, 0)..=(hash, u32::MAX)`. Named anew
+/// because the old per-block `receipts` table had another key type.
+pub const RECEIPTS: TableDefinition<(&[u8; 32], u32), &[u8]> = TableDefinition::new("receipt_rows");
+/// block hash → the sender of each of its transactions, 20 bytes each, in order (canonical and
+/// side blocks), so reads never recover signatures
+pub const SENDERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("senders");
 /// block number → canonical block hash
 pub const CANONICAL: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("canonical");
 /// block hash → block number
@@ -39,8 +44,9 @@ pub const META_GENESIS: &str = "genesis";
 pub const META_SCHEMA: &str = "schema";
 /// Bumped whenever a table layout changes, so an old datadir is refused instead of misread.
 /// Version 3 put the rollup tables (batches, their blobs and L1 commits, privileged txs, the L1
-/// send journal) under it.
-pub const SCHEMA_VERSION: u32 = 3;
+/// send journal) under it; version 4 stores senders (`SENDERS`) and one row per receipt without
+/// its bloom (`RECEIPTS`).
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// First and last possible keys of an account's slots in [`STORAGE`] (an inclusive range).
 pub fn storage_range(address: &alloy_primitives::Address) -> ([u8; 52], [u8; 52]) {

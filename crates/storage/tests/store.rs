@@ -28,6 +28,7 @@ struct TestBlock {
     body: BlockBody,
     receipts: Vec<Receipt>,
     tx_hashes: Vec<B256>,
+    senders: Vec<Address>,
     state: StateChanges,
     nodes: Vec<(B256, Vec<u8>)>,
 }
@@ -58,6 +59,8 @@ impl TestBlock {
             },
             receipts,
             tx_hashes,
+            // Not the signatures' signers: the store keeps what it is given.
+            senders: (0..txs).map(|i| addr(number * 1_000 + i)).collect(),
             state: StateChanges::default(),
             nodes: Vec::new(),
         }
@@ -83,6 +86,7 @@ impl TestBlock {
             body: &self.body,
             receipts: &self.receipts,
             tx_hashes: &self.tx_hashes,
+            senders: &self.senders,
             state: &self.state,
             trie_nodes: &self.nodes,
         })
@@ -165,6 +169,10 @@ fn assert_chain(store: &Store, blocks: &[&TestBlock]) {
             reader.receipts(&hash).unwrap().as_ref(),
             Some(&block.receipts)
         );
+        assert_eq!(
+            reader.senders(&hash).unwrap().as_ref(),
+            Some(&block.senders)
+        );
         for (i, tx_hash) in block.tx_hashes.iter().enumerate() {
             assert_eq!(reader.tx_location(tx_hash).unwrap(), Some((hash, i as u64)));
         }
@@ -180,6 +188,8 @@ fn assert_absent(store: &Store, block: &TestBlock) {
     assert_eq!(reader.header(&hash).unwrap(), None);
     assert_eq!(reader.body(&hash).unwrap(), None);
     assert_eq!(reader.receipts(&hash).unwrap(), None);
+    assert_eq!(reader.receipt(&hash, 0).unwrap(), None);
+    assert_eq!(reader.senders(&hash).unwrap(), None);
     assert_eq!(reader.block_number(&hash).unwrap(), None);
     for tx_hash in &block.tx_hashes {
         assert_eq!(reader.tx_location(tx_hash).unwrap(), None);
@@ -675,7 +685,8 @@ fn corrupt_chain_entries_are_errors() {
     let (h1, h2) = (blocks[1].hash(), blocks[2].hash());
     raw_write::<&[u8; 32]>(&path, "headers", &h1.0, b"\xc3garbage");
     raw_write::<&[u8; 32]>(&path, "bodies", &h1.0, &[0xc0, 0xc0]);
-    raw_write::<&[u8; 32]>(&path, "receipts", &h1.0, &[0xff]);
+    raw_write::<(&[u8; 32], u32)>(&path, "receipt_rows", (&h1.0, 0), &[0xff]);
+    raw_write::<&[u8; 32]>(&path, "senders", &h1.0, &[0x01; 21]);
     // A valid header followed by a stray byte.
     let mut header = alloy_rlp::encode(&blocks[2].header);
     header.push(0x00);
@@ -685,7 +696,9 @@ fn corrupt_chain_entries_are_errors() {
     let r = store.reader().unwrap();
     assert_corrupt(r.header(&h1), "header");
     assert_corrupt(r.body(&h1), "body");
-    assert_corrupt(r.receipts(&h1), "receipts");
+    assert_corrupt(r.receipts(&h1), "receipt");
+    assert_corrupt(r.receipt(&h1, 0), "receipt");
+    assert_corrupt(r.senders(&h1), "senders");
     assert_corrupt(r.header(&h2), "header");
     // The head's header is corrupt, so the head can't be read.
     assert_corrupt(r.head(), "header");
@@ -724,8 +737,263 @@ fn other_schema_version_is_refused() {
     raw_write::<&str>(&path, "meta", "schema", &999u32.to_be_bytes());
     let err = Store::open(&path).unwrap_err();
     assert!(
-        matches!(&err, StoreError::SchemaMismatch { expected: 3, found } if found == "999"),
+        matches!(&err, StoreError::SchemaMismatch { expected: 4, found } if found == "999"),
         "{err:?}"
     );
     assert!(err.to_string().contains("schema"), "{err}");
+}
+
+/// A datadir of schema 3 (receipts as one list per block, no senders) is refused, not misread.
+#[test]
+fn schema_3_datadir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.redb");
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let old: redb::TableDefinition<&[u8; 32], &[u8]> =
+                redb::TableDefinition::new("receipts");
+            txn.open_table(old)
+                .unwrap()
+                .insert(&[1; 32], [0xc0].as_slice())
+                .unwrap();
+            let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+            txn.open_table(meta)
+                .unwrap()
+                .insert("schema", 3u32.to_be_bytes().as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = Store::open(&path).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::SchemaMismatch { expected: 4, found } if found == "3"),
+        "{err:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// receipts (one row each) and senders
+
+/// A receipt of transaction type `ty` with `logs` logs and the given status.
+fn typed_receipt(ty: u8, cumulative_gas_used: u64, logs: u64, status: Eip658Value) -> Receipt {
+    let logs = (0..logs)
+        .map(|i| Log {
+            address: Address::with_last_byte(ty),
+            data: LogData::new_unchecked(
+                (0..i % 5)
+                    .map(|t| keccak256([ty, i as u8, t as u8]))
+                    .collect(),
+                Bytes::from(vec![ty; i as usize]),
+            ),
+        })
+        .collect();
+    let with_bloom = alloy_consensus::Receipt {
+        status,
+        cumulative_gas_used,
+        logs,
+    }
+    .with_bloom();
+    if ty == keel_types::privileged::PRIVILEGED_TX_TYPE {
+        return Receipt::Privileged(with_bloom);
+    }
+    let ty = alloy_consensus::TxType::try_from(ty).unwrap();
+    Receipt::Ethereum(alloy_consensus::ReceiptEnvelope::from_typed(ty, with_bloom))
+}
+
+/// One transaction of every type keel stores (signatures are not checked by the store).
+fn every_transaction_type() -> Vec<Transaction> {
+    use alloy_consensus::{TxEip1559, TxEip2930, TxEip4844, TxEip7702};
+    let sig = Signature::test_signature();
+    let to = Address::repeat_byte(0x77);
+    vec![
+        transaction(1),
+        TxEip2930 {
+            chain_id: 1,
+            nonce: 2,
+            gas_limit: 30_000,
+            to: TxKind::Call(to),
+            input: Bytes::from(vec![1; 40]),
+            ..Default::default()
+        }
+        .into_signed(sig)
+        .into(),
+        TxEip1559 {
+            chain_id: 1,
+            nonce: 3,
+            gas_limit: 21_000,
+            max_fee_per_gas: 2,
+            to: TxKind::Create,
+            ..Default::default()
+        }
+        .into_signed(sig)
+        .into(),
+        TxEip4844 {
+            chain_id: 1,
+            nonce: 4,
+            gas_limit: 21_000,
+            to,
+            blob_versioned_hashes: vec![B256::repeat_byte(1)],
+            max_fee_per_blob_gas: 1,
+            ..Default::default()
+        }
+        .into_signed(sig)
+        .into(),
+        TxEip7702 {
+            chain_id: 1,
+            nonce: 5,
+            gas_limit: 50_000,
+            to,
+            ..Default::default()
+        }
+        .into_signed(sig)
+        .into(),
+        Transaction::privileged(keel_types::PrivilegedTx {
+            chain_id: 1,
+            nonce: 6,
+            from: Address::with_last_byte(0xff),
+            to,
+            value: U256::from(5u64),
+            gas_limit: 200_000,
+            data: Bytes::from_static(&[1, 2, 3]),
+        }),
+    ]
+}
+
+#[test]
+fn receipts_of_every_type_round_trip_one_row_each() {
+    on_both_backends(|store| {
+        let genesis = TestBlock::genesis();
+        genesis.write(store).unwrap();
+        let mut block = genesis.child(0);
+        block.body.transactions = every_transaction_type();
+        block.tx_hashes = block
+            .body
+            .transactions
+            .iter()
+            .map(|tx| *tx.tx_hash())
+            .collect();
+        block.senders = (0..6).map(|i| addr(100 + i)).collect();
+        // A pre-Byzantium post-state status and failures too; uneven log counts.
+        let statuses = [
+            Eip658Value::Eip658(true),
+            Eip658Value::Eip658(false),
+            Eip658Value::PostState(B256::repeat_byte(9)),
+            Eip658Value::Eip658(true),
+            Eip658Value::Eip658(false),
+            Eip658Value::Eip658(true),
+        ];
+        let (types, logs) = ([0u8, 1, 2, 3, 4, 0x7e], [0u64, 3, 0, 1, 7, 2]);
+        let mut cumulative = 0;
+        block.receipts = (0..6)
+            .map(|i| {
+                cumulative += 21_000 + 1_000 * i as u64;
+                typed_receipt(types[i], cumulative, logs[i], statuses[i])
+            })
+            .collect();
+        block.write(store).unwrap();
+        let hash = block.hash();
+
+        let reader = store.reader().unwrap();
+        // The whole block: every field equal, the bloom recomputed from the logs included.
+        let read = reader.receipts(&hash).unwrap().unwrap();
+        assert_eq!(read, block.receipts);
+        let mut first_log_index = 0;
+        for (i, receipt) in block.receipts.iter().enumerate() {
+            use alloy_consensus::TxReceipt;
+            let one = reader.receipt(&hash, i as u64).unwrap().unwrap();
+            // As the RPC computed it from the whole list before receipts had rows.
+            assert_eq!(
+                Some(&one),
+                keel_storage::StoredReceipt::at(&read, i).as_ref()
+            );
+            assert_eq!(one.receipt, *receipt);
+            assert_eq!(
+                one.receipt.bloom(),
+                receipt.as_receipt_with_bloom().logs_bloom
+            );
+            assert_eq!(
+                one.gas_used,
+                receipt.cumulative_gas_used()
+                    - i.checked_sub(1)
+                        .map_or(0, |p| block.receipts[p].cumulative_gas_used())
+            );
+            assert_eq!(one.first_log_index, first_log_index);
+            first_log_index += receipt.logs().len() as u64;
+            assert_eq!(
+                reader.transaction(&hash, i as u64).unwrap().as_ref(),
+                Some(&block.body.transactions[i])
+            );
+            assert_eq!(
+                reader.sender(&hash, i as u64).unwrap(),
+                Some(block.senders[i])
+            );
+        }
+        assert_eq!(read.last().map(|r| r.is_privileged()), Some(true));
+        assert_eq!(reader.receipt(&hash, 6).unwrap(), None);
+        assert_eq!(reader.receipt(&hash, u64::MAX).unwrap(), None);
+        assert_eq!(reader.transaction(&hash, 6).unwrap(), None);
+        assert_eq!(reader.sender(&hash, 6).unwrap(), None);
+        assert_eq!(reader.senders(&hash).unwrap(), Some(block.senders.clone()));
+        // A block without transactions has receipts (none) and senders (none).
+        assert_eq!(reader.receipts(&genesis.hash()).unwrap(), Some(vec![]));
+        assert_eq!(reader.senders(&genesis.hash()).unwrap(), Some(vec![]));
+        assert_eq!(reader.receipt(&genesis.hash(), 0).unwrap(), None);
+    });
+}
+
+/// Receipt rows of neighbouring blocks don't leak into each other's range read.
+#[test]
+fn block_receipt_ranges_are_separate() {
+    on_both_backends(|store| {
+        let genesis = TestBlock::genesis();
+        genesis.write(store).unwrap();
+        let mut parent = genesis;
+        let mut blocks = Vec::new();
+        for txs in [3, 0, 5, 1] {
+            let block = parent.child(txs);
+            block.write(store).unwrap();
+            blocks.push(block.clone());
+            parent = block;
+        }
+        let reader = store.reader().unwrap();
+        for block in &blocks {
+            assert_eq!(
+                reader.receipts(&block.hash()).unwrap().as_ref(),
+                Some(&block.receipts)
+            );
+        }
+    });
+}
+
+#[test]
+fn senders_or_receipts_not_matching_the_transactions_are_refused() {
+    on_both_backends(|store| {
+        let genesis = TestBlock::genesis();
+        genesis.write(store).unwrap();
+        let mut block = genesis.child(2);
+        block.senders.pop();
+        let err = block.write(store).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Mismatched {
+                    txs: 2,
+                    senders: 1,
+                    receipts: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let mut block = genesis.child(2);
+        block.receipts.pop();
+        assert!(matches!(
+            block.write(store),
+            Err(StoreError::Mismatched { .. })
+        ));
+        assert_absent(store, &block);
+        assert_chain(store, &[&genesis]);
+    });
 }
