@@ -335,7 +335,8 @@ pub fn fresh_recipient(seed: u64, index: usize) -> Address {
     Address::from_word(keccak256(format!("keel-bench-recipient-{seed}-{index}")))
 }
 
-fn sign(
+/// A signed EIP-1559 transaction of `workload` from `signer` to `to` (chain [`CHAIN_ID`]).
+pub fn sign(
     signer: &PrivateKeySigner,
     nonce: u64,
     to: Address,

@@ -8,6 +8,7 @@
 pub mod chaingen;
 pub mod da;
 pub mod deposits;
+pub mod grow_bench;
 pub mod l1_gas;
 pub mod produce_bench;
 pub mod prove_bench;

@@ -16,6 +16,7 @@ pub mod proofs;
 mod reader;
 pub mod rollup;
 mod send_journal;
+mod sizes;
 mod state_diff;
 mod store;
 mod tables;
@@ -25,6 +26,7 @@ pub use checkpoint::{CheckpointError, CheckpointWrite};
 pub use error::StoreError;
 pub use keel_state::{ChainReader, StateChanges, StateError, StateReader, StoredReceipt};
 pub use reader::StoreReader;
+pub use sizes::TableSize;
 pub use store::{BlockWrite, Store};
 pub use trie_state::TrieState;
 

@@ -997,3 +997,33 @@ fn senders_or_receipts_not_matching_the_transactions_are_refused() {
         assert_chain(store, &[&genesis]);
     });
 }
+
+#[test]
+fn table_sizes_count_what_blocks_wrote() {
+    on_both_backends(|store| {
+        let empty = store.table_sizes().unwrap();
+        let headers = |sizes: &[keel_storage::TableSize]| {
+            sizes
+                .iter()
+                .find(|t| t.name == "headers")
+                .map(|t| (t.entries, t.stored_bytes))
+                .expect("a headers table")
+        };
+        assert_eq!(headers(&empty), (0, 0));
+        let genesis = TestBlock::genesis();
+        genesis.write(store).unwrap();
+        let b1 = genesis.child(3);
+        b1.write(store).unwrap();
+        let sizes = store.table_sizes().unwrap();
+        let (entries, bytes) = headers(&sizes);
+        assert_eq!(entries, 2, "genesis and block 1");
+        assert!(
+            bytes > 2 * 32,
+            "two headers and their 32-byte keys: {bytes}"
+        );
+        // Largest first.
+        assert!(sizes.windows(2).all(|w| {
+            w[0].stored_bytes + w[0].overhead_bytes >= w[1].stored_bytes + w[1].overhead_bytes
+        }));
+    });
+}

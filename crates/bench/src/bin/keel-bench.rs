@@ -115,6 +115,30 @@ enum Command {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// The sequencer over a long life: TRANSFERS ETH transfers to fresh recipients (each a new
+    /// account) through mempool admission and the block producer on a fresh redb datadir; prints
+    /// tx/s and the datadir's size after every REPORT_EVERY transfers, then the size of each
+    /// table. Signing runs on its own thread and is not timed.
+    Grow {
+        #[arg(long, default_value_t = 10_000_000)]
+        transfers: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        report_every: u64,
+        #[arg(long, default_value_t = 1_000)]
+        senders: usize,
+        /// Block gas limit (the producer's state diff budget may cut blocks first).
+        #[arg(long, default_value_t = 210_000_000)]
+        gas_limit: u64,
+        /// Transactions per admission batch.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// Transactions signed, admitted and produced per round (must divide --report-every).
+        #[arg(long, default_value_t = 20_000)]
+        chunk: usize,
+        /// Where to put the datadir; default: system temp.
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Time the prover against the sequencer on the same batches: produce the workload's blocks
     /// (the sequencer, timed), seal them into batches, build each batch's ProverInput (witness
     /// recorded by re-execution) and re-execute it with the stateless program; print Mgas/s of
@@ -225,6 +249,25 @@ fn main() -> eyre::Result<()> {
             workdir,
             runs,
         } => import(&gen_args, workdir, runs),
+        Command::Grow {
+            transfers,
+            report_every,
+            senders,
+            gas_limit,
+            batch,
+            chunk,
+            workdir,
+        } => grow(
+            keel_bench::grow_bench::GrowConfig {
+                transfers,
+                report_every,
+                senders,
+                gas_limit,
+                batch,
+                chunk,
+            },
+            workdir,
+        ),
         Command::Produce {
             gen_args,
             batch,
@@ -486,5 +529,50 @@ fn import(gen_args: &GenArgs, workdir: Option<PathBuf>, runs: usize) -> eyre::Re
         rates[0].0,
         rates[rates.len() - 1].0
     );
+    Ok(())
+}
+
+fn grow(config: keel_bench::grow_bench::GrowConfig, workdir: Option<PathBuf>) -> eyre::Result<()> {
+    if config.chunk == 0 || !config.report_every.is_multiple_of(config.chunk as u64) {
+        eyre::bail!("--chunk must divide --report-every");
+    }
+    let dir = match &workdir {
+        Some(w) => tempfile::tempdir_in(w)?,
+        None => tempfile::tempdir()?,
+    };
+    println!(
+        "{} transfers to fresh recipients from {} senders, gas limit {}, datadir {}",
+        config.transfers,
+        config.senders,
+        config.gas_limit,
+        dir.path().display()
+    );
+    println!(
+        "{:>12} {:>8} {:>10} {:>12} {:>10}",
+        "transfers", "blocks", "tx/s", "datadir MiB", "B/transfer"
+    );
+    let sizes = keel_bench::grow_bench::run(&config, dir.path(), |i| {
+        println!(
+            "{:>12} {:>8} {:>10.0} {:>12.1} {:>10.0}",
+            i.total,
+            i.blocks,
+            i.tx_per_sec(),
+            i.datadir_bytes as f64 / (1 << 20) as f64,
+            i.datadir_bytes as f64 / i.total as f64
+        );
+    })?;
+    println!(
+        "{:<24} {:>12} {:>12} {:>12}",
+        "table", "entries", "stored MiB", "overhead MiB"
+    );
+    for t in sizes {
+        println!(
+            "{:<24} {:>12} {:>12.1} {:>12.1}",
+            t.name,
+            t.entries,
+            t.stored_bytes as f64 / (1 << 20) as f64,
+            t.overhead_bytes as f64 / (1 << 20) as f64
+        );
+    }
     Ok(())
 }
