@@ -20,6 +20,7 @@ mod state_diff;
 mod store;
 mod tables;
 mod trie_state;
+pub mod verify;
 
 pub use checkpoint::{CheckpointError, CheckpointWrite};
 pub use error::StoreError;
@@ -27,5 +28,6 @@ pub use keel_state::{ChainReader, StateChanges, StateError, StateReader};
 pub use reader::StoreReader;
 pub use store::{BlockWrite, Store};
 pub use trie_state::TrieState;
+pub use verify::{Mismatch, StateReport, VerifyError, verify_state};
 
 pub use alloy_trie::TrieAccount;
