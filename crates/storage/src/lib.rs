@@ -21,6 +21,7 @@ mod state_diff;
 mod store;
 mod tables;
 mod trie_state;
+pub mod verify;
 
 pub use checkpoint::{CheckpointError, CheckpointWrite};
 pub use error::StoreError;
@@ -29,5 +30,6 @@ pub use reader::StoreReader;
 pub use sizes::TableSize;
 pub use store::{BlockWrite, Store};
 pub use trie_state::TrieState;
+pub use verify::{Mismatch, StateReport, VerifyError, verify_state};
 
 pub use alloy_trie::TrieAccount;

@@ -143,6 +143,23 @@ impl StoreReader {
         }))
     }
 
+    /// Every storage slot of the flat state, in (address, slot) order. Not a hot path: for
+    /// consistency checks and tests.
+    pub fn iter_storage(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<(Address, B256, U256), StoreError>> + '_, StoreError>
+    {
+        Ok(self.storage.iter()?.map(|entry| {
+            let (k, v) = entry?;
+            let key = k.value();
+            Ok((
+                Address::from_slice(&key[..20]),
+                B256::from_slice(&key[20..]),
+                U256::from_be_bytes(*v.value()),
+            ))
+        }))
+    }
+
     /// Number of accounts in the flat state.
     pub fn account_count(&self) -> Result<u64, StoreError> {
         use redb::ReadableTableMetadata;

@@ -13,6 +13,7 @@
 //! exactly 32); keys may be prefixes of one another (branch values).
 
 mod error;
+mod leaves;
 mod node;
 mod proof;
 mod resolver;
@@ -22,6 +23,7 @@ mod update;
 mod writes;
 
 pub use error::{StaleNode, TrieError};
+pub use leaves::TrieLeaves;
 pub use proof::verify_proof;
 pub use store::{EmptyNodeStore, MemoryNodeStore, NodeStore, check_node};
 pub use trie::{Trie, TrieUpdates};

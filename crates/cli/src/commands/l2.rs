@@ -65,6 +65,11 @@ pub enum L2Command {
     /// Delete the node's database and mempool journal in --datadir (asks first; --force
     /// doesn't). Refuses while a node has the database open. Other files in DIR are kept.
     Removedb(super::removedb::RemoveDbArgs),
+    /// Check that the datadir holds one whole state at its head: every account and storage
+    /// slot of the flat state is a trie leaf with the same value and vice versa, and the trie's
+    /// root is the head header's state root. Prints the counts, or the first mismatch (and
+    /// exits non-zero). The node must be stopped.
+    VerifyState(super::verify_state::VerifyStateArgs),
 }
 
 /// Dispatches `keel l2 [SUBCOMMAND]`.
@@ -77,6 +82,7 @@ pub fn dispatch(cli: L2Cli) -> eyre::Result<()> {
         Some(L2Command::Timelock(cli)) => super::timelock::run(cli),
         Some(L2Command::Prover(args)) => super::prover::run(args),
         Some(L2Command::Removedb(args)) => super::removedb::run(args),
+        Some(L2Command::VerifyState(args)) => super::verify_state::run(args),
     }
 }
 

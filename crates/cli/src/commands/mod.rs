@@ -12,3 +12,4 @@ pub mod prover;
 pub mod reconstruct;
 pub mod removedb;
 pub mod timelock;
+pub mod verify_state;
