@@ -584,6 +584,7 @@ mod tests {
                 body: &body,
                 receipts: &[],
                 tx_hashes: &[],
+                senders: &[],
                 state,
                 trie_nodes: nodes,
             })
