@@ -4,12 +4,13 @@
 
 use std::{path::Path, process::Command};
 
-use alloy_primitives::B256;
+use alloy_primitives::{B256, keccak256};
 use keel_bench::chaingen::{
     self, ChainGenConfig, GeneratedChain, TOKEN_ADDRESS, Workload, token_balance_slot,
 };
 use keel_chain::{Blockchain, rlp_file::encode_block};
 use keel_storage::{ChainReader, StateReader, Store, StoreReader};
+use keel_trie::Trie;
 use keel_types::{Block, ChainSpec};
 
 const ACCOUNTS: usize = 40;
@@ -124,12 +125,18 @@ fn assert_store_is(reader: &StoreReader, chain: &GeneratedChain, n: usize, other
         want.storage_slots(&TOKEN_ADDRESS).unwrap()
     );
 
-    // The trie agrees with the flat state at the head's root.
-    let trie = reader.state_at(head.state_root);
+    // The trie tables hold exactly the chain's head tries (nothing of the other chain's), and
+    // the trie agrees with the flat state at the head's root.
+    assert_eq!(reader.trie_nodes().unwrap(), want.trie_nodes().unwrap());
+    let mut trie = Trie::new(reader, head.state_root);
     for address in &addresses {
+        let leaf = trie.get(keccak256(address).as_slice()).unwrap();
         assert_eq!(
-            trie.account(address).unwrap(),
-            reader.account(address).unwrap()
+            leaf,
+            reader
+                .account(address)
+                .unwrap()
+                .map(|a| alloy_rlp::encode(a))
         );
     }
 }
@@ -199,7 +206,7 @@ fn longest_chain_wins_and_state_follows() {
 }
 
 #[test]
-fn state_at_an_old_root_reads_through_the_trie() {
+fn state_after_a_recent_block_reads_its_state_and_trie() {
     let a = generate(3, 5);
     let (genesis, spec) = ChainSpec::from_genesis_json(&a.genesis_json).unwrap();
     let chain = Blockchain::open(Store::in_memory().unwrap(), &genesis, spec.clone()).unwrap();
@@ -208,7 +215,7 @@ fn state_at_an_old_root_reads_through_the_trie() {
         .iter()
         .map(|k| k.address())
         .collect();
-    let mut roots: Vec<(B256, Vec<_>)> = Vec::new();
+    let mut states: Vec<(B256, B256, Vec<_>)> = Vec::new();
     for block in &a.blocks {
         step.import_block(block).unwrap();
         let reader = step.store().reader().unwrap();
@@ -216,19 +223,32 @@ fn state_at_an_old_root_reads_through_the_trie() {
             .iter()
             .map(|x| reader.account(x).unwrap())
             .collect();
-        roots.push((block.header.state_root, accounts));
+        states.push((block.header.hash_slow(), block.header.state_root, accounts));
         chain.import_block(block).unwrap();
     }
-    // After the whole chain, every older state is still readable at its root.
+    // After the whole chain, every older state reads as it was, flat and through its trie
+    // (rebuilt in memory, its root checked against the header).
     let reader = chain.store().reader().unwrap();
-    for (root, accounts) in &roots {
-        let state = reader.state_at(*root);
+    for (hash, root, accounts) in &states {
+        let view = reader.state_after(*hash, Some(128)).unwrap();
+        view.trie_writes().unwrap();
+        let mut trie = Trie::new(&view, *root);
         for (address, want) in addresses.iter().zip(accounts) {
-            assert_eq!(&state.account(address).unwrap(), want);
+            assert_eq!(&view.account(address).unwrap(), want);
+            assert_eq!(
+                trie.get(keccak256(address).as_slice()).unwrap(),
+                want.map(|a| alloy_rlp::encode(a))
+            );
         }
     }
+    // Only the head's trie is stored: an old root read straight from the store fails loudly.
+    let mut old = Trie::new(&reader, states[0].1);
+    assert!(old.get(keccak256(addresses[0]).as_slice()).is_err());
+    // Beyond the window the trie is refused, named by the flag that sets it.
+    let err = reader.state_after(states[0].0, Some(2)).unwrap_err();
+    assert!(err.to_string().contains("--state.history"), "{err}");
     // And it differs from the head where the chain changed it.
-    let first = &roots[0].1;
-    let last = &roots[roots.len() - 1].1;
+    let first = &states[0].2;
+    let last = &states[states.len() - 1].2;
     assert_ne!(first, last);
 }

@@ -7,11 +7,14 @@ use std::sync::Arc;
 
 use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableTable};
 
+use keel_trie::Nibbles;
+
 use crate::{
     ChainReader, StateChanges, StateReader, StoreError, StoredReceipt,
     codec::{decode, decode_receipt_row, decode_senders},
     state_diff::StateChangesCodec,
     tables::{self, storage_key, storage_range},
+    trie_store::{account_trie_key, storage_trie_key},
 };
 use keel_types::{BlockBody, Header, Receipt, Transaction};
 
@@ -24,7 +27,8 @@ pub struct StoreReader {
     accounts: ReadOnlyTable<&'static [u8; 20], &'static [u8]>,
     storage: ReadOnlyTable<&'static [u8; 52], &'static [u8; 32]>,
     code: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
-    trie_nodes: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
+    account_trie: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    storage_trie: ReadOnlyTable<&'static [u8], &'static [u8]>,
 }
 
 impl std::fmt::Debug for StoreReader {
@@ -40,7 +44,8 @@ impl StoreReader {
             accounts: txn.open_table(tables::ACCOUNTS)?,
             storage: txn.open_table(tables::STORAGE)?,
             code: txn.open_table(tables::CODE)?,
-            trie_nodes: txn.open_table(tables::TRIE_NODES)?,
+            account_trie: txn.open_table(tables::ACCOUNT_TRIE)?,
+            storage_trie: txn.open_table(tables::STORAGE_TRIE)?,
             txn,
         })
     }
@@ -113,9 +118,33 @@ impl StoreReader {
             .map(Address::from_slice))
     }
 
-    /// The state under any stored state root, read through the trie.
-    pub fn state_at(&self, root: B256) -> crate::TrieState<'_> {
-        crate::TrieState::new(self, root)
+    /// Every stored trie node, `(owner, path, rlp)`: the account trie (owner `None`) in path
+    /// order, then the storage tries in (owner, path) order. Not a hot path: for checks and tests.
+    pub fn trie_nodes(&self) -> Result<Vec<(Option<B256>, Nibbles, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        let nibbles = |bytes: &[u8]| {
+            if bytes.iter().any(|&n| n > 0x0f) {
+                return Err(StoreError::corrupt("trie path", format!("{bytes:?}")));
+            }
+            Ok(Nibbles::from_nibbles_unchecked(bytes))
+        };
+        for entry in self.account_trie.iter()? {
+            let (k, v) = entry?;
+            out.push((None, nibbles(k.value())?, v.value().to_vec()));
+        }
+        for entry in self.storage_trie.iter()? {
+            let (k, v) = entry?;
+            let key = k.value();
+            let (owner, path) = key
+                .split_at_checked(32)
+                .ok_or_else(|| StoreError::corrupt("storage trie key", format!("{key:?}")))?;
+            out.push((
+                Some(B256::from_slice(owner)),
+                nibbles(path)?,
+                v.value().to_vec(),
+            ));
+        }
+        Ok(out)
     }
 
     /// The diff that reverts canonical block `block_hash` (`STATE_REVERTS`): for every account
@@ -124,6 +153,16 @@ impl StoreReader {
     /// checkpoint (see [`crate::checkpoint`]) or an unknown hash.
     pub fn state_revert(&self, block_hash: &B256) -> Result<Option<StateChanges>, StoreError> {
         let table = self.txn.open_table(tables::STATE_REVERTS)?;
+        table
+            .get(&block_hash.0)?
+            .map(|v| StateChanges::decode_diff(v.value()))
+            .transpose()
+    }
+
+    /// The diff that applies side-chain block `block_hash` on its parent's state
+    /// (`STATE_DIFFS`); `None` for a canonical or unknown block.
+    pub fn state_diff(&self, block_hash: &B256) -> Result<Option<StateChanges>, StoreError> {
+        let table = self.txn.open_table(tables::STATE_DIFFS)?;
         table
             .get(&block_hash.0)?
             .map(|v| StateChanges::decode_diff(v.value()))
@@ -274,18 +313,28 @@ impl StateReader for StoreReader {
     }
 }
 
-/// Content-addressed (`TRIE_NODES`): the owner and path do not matter.
+/// The head's tries by path (`ACCOUNT_TRIE`, `STORAGE_TRIE`), each node checked against the hash
+/// its parent references: a trie opened at any other root fails with `StaleNode` instead of
+/// reading wrong nodes (older states go through [`StoreReader::state_after`]).
 impl keel_trie::NodeStore for StoreReader {
     fn node(
         &self,
-        _owner: Option<&B256>,
-        _path: &keel_trie::Nibbles,
+        owner: Option<&B256>,
+        path: &Nibbles,
         hash: &B256,
     ) -> Result<Option<Vec<u8>>, keel_trie::TrieError> {
-        let v = self
-            .trie_nodes
-            .get(&hash.0)
-            .map_err(|e| keel_trie::TrieError::Store(e.to_string()))?;
-        Ok(v.map(|v| v.value().to_vec()))
+        let store_error = |e: redb::StorageError| keel_trie::TrieError::Store(e.to_string());
+        let v = match owner {
+            None => self
+                .account_trie
+                .get(account_trie_key(path).as_slice())
+                .map_err(store_error)?,
+            Some(owner) => self
+                .storage_trie
+                .get(storage_trie_key(owner, path).as_slice())
+                .map_err(store_error)?,
+        };
+        v.map(|v| keel_trie::check_node(owner, path, hash, v.value().to_vec()))
+            .transpose()
     }
 }
