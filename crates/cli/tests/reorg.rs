@@ -252,3 +252,114 @@ fn state_after_a_recent_block_reads_its_state_and_trie() {
     let last = &states[states.len() - 1].2;
     assert_ne!(first, last);
 }
+
+/// Everything a reorg may touch, to compare stores: head, canonical hashes, flat state (every
+/// account and its slots) and the trie tables.
+type Dump = (
+    Option<B256>,
+    Vec<Option<B256>>,
+    Vec<(
+        alloy_primitives::Address,
+        keel_storage::TrieAccount,
+        Vec<(B256, alloy_primitives::U256)>,
+    )>,
+    Vec<(Option<B256>, keel_trie::Nibbles, Vec<u8>)>,
+);
+
+fn dump(reader: &StoreReader) -> Dump {
+    let head = reader.head_hash().unwrap();
+    let canonical = (0..20).map(|n| reader.canonical_hash(n).unwrap()).collect();
+    let accounts = reader
+        .iter_accounts()
+        .unwrap()
+        .map(|e| {
+            let (address, account) = e.unwrap();
+            (address, account, reader.storage_slots(&address).unwrap())
+        })
+        .collect();
+    (head, canonical, accounts, reader.trie_nodes().unwrap())
+}
+
+fn chain_with(blocks: &[Block], genesis_json: &str, window: u64) -> Blockchain {
+    let (genesis, spec) = ChainSpec::from_genesis_json(genesis_json).unwrap();
+    let chain = Blockchain::open(Store::in_memory().unwrap(), &genesis, spec)
+        .unwrap()
+        .with_state_history(window);
+    for block in blocks {
+        chain.import_block(block).unwrap();
+    }
+    chain
+}
+
+#[test]
+fn many_blocks_leave_exactly_the_head_tries_stored() {
+    let a = generate(4, 30);
+    let chain = chain_with(&a.blocks, &a.genesis_json, 128);
+    chain.store().reader().unwrap().verify_tries().unwrap();
+}
+
+#[test]
+fn reorgs_within_the_window_leave_the_winner_alone_state() {
+    // ERC-20 (storage tries) against ETH transfers, both from the same genesis.
+    let a = generate(2, 6);
+    let b = generate(1, 7);
+    for depth in [2usize, 3, 6] {
+        let chain = chain_with(&a.blocks[..depth], &a.genesis_json, 6);
+        for block in &b.blocks[..depth] {
+            let outcome = chain.import_block(block).unwrap();
+            assert!(
+                matches!(outcome, keel_chain::ImportOutcome::SideChain { .. }),
+                "{outcome:?}"
+            );
+        }
+        let outcome = chain.import_block(&b.blocks[depth]).unwrap();
+        assert!(
+            matches!(outcome, keel_chain::ImportOutcome::Reorged { unwound, .. } if unwound == depth as u64),
+            "{outcome:?}"
+        );
+        let reader = chain.store().reader().unwrap();
+        reader.verify_tries().unwrap();
+        let alone = chain_with(&b.blocks[..=depth], &b.genesis_json, 6);
+        assert_eq!(
+            dump(&reader),
+            dump(&alone.store().reader().unwrap()),
+            "depth {depth}"
+        );
+        // And back: the first chain, one longer, wins again.
+        if depth + 2 <= a.blocks.len() {
+            for block in &a.blocks[depth..depth + 2] {
+                chain.import_block(block).unwrap();
+            }
+            let alone = chain_with(&a.blocks[..depth + 2], &a.genesis_json, 6);
+            let reader = chain.store().reader().unwrap();
+            reader.verify_tries().unwrap();
+            assert_eq!(dump(&reader), dump(&alone.store().reader().unwrap()));
+        }
+    }
+}
+
+#[test]
+fn a_reorg_deeper_than_the_window_is_refused_and_changes_nothing() {
+    let a = generate(1, 4);
+    let b = generate(2, 5);
+    let chain = chain_with(&a.blocks, &a.genesis_json, 3);
+    let before = dump(&chain.store().reader().unwrap());
+    // B1's parent, the genesis, is 4 blocks below the head: beyond the window of 3.
+    let err = chain.import_block(&b.blocks[0]).unwrap_err();
+    assert!(
+        matches!(err, keel_chain::ChainError::ReorgTooDeep { window: 3, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("--state.history"), "{err}");
+    let reader = chain.store().reader().unwrap();
+    assert_eq!(
+        reader
+            .block_number(&b.blocks[0].header.hash_slow())
+            .unwrap(),
+        None
+    );
+    assert_eq!(dump(&reader), before);
+    // Within the window the same kind of side block is taken.
+    let chain = chain_with(&a.blocks[..3], &a.genesis_json, 3);
+    chain.import_block(&b.blocks[0]).unwrap();
+}

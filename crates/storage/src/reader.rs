@@ -338,3 +338,67 @@ impl keel_trie::NodeStore for StoreReader {
             .transpose()
     }
 }
+
+impl StoreReader {
+    /// Check that the trie tables hold exactly the stored nodes of the head's tries rebuilt from
+    /// the flat state (nothing missing, no garbage) and that their root is the head's state root.
+    /// Rebuilds every trie: for tests and offline checks, not for a running node.
+    pub fn verify_tries(&self) -> Result<(), StoreError> {
+        use alloy_primitives::keccak256;
+        use keel_trie::{EMPTY_ROOT_HASH, EmptyNodeStore, Trie};
+
+        let mismatch = |reason: String| StoreError::corrupt("trie tables", reason);
+        let mut expected = Vec::new();
+        let mut account_trie = Trie::new(EmptyNodeStore, EMPTY_ROOT_HASH);
+        for entry in self.iter_accounts()? {
+            let (address, account) = entry?;
+            let owner = keccak256(address);
+            let mut storage = Trie::new_storage(EmptyNodeStore, owner, EMPTY_ROOT_HASH);
+            for (slot, value) in self.storage_slots(&address)? {
+                storage.insert(keccak256(slot).as_slice(), alloy_rlp::encode(value))?;
+            }
+            let updates = storage.commit();
+            if updates.root != account.storage_root {
+                return Err(mismatch(format!(
+                    "storage of {address} has root {}, its account says {}",
+                    updates.root, account.storage_root
+                )));
+            }
+            expected.extend(
+                updates
+                    .nodes
+                    .into_iter()
+                    .map(|(path, _, rlp)| (Some(owner), path, rlp)),
+            );
+            account_trie.insert(owner.as_slice(), alloy_rlp::encode(account))?;
+        }
+        let updates = account_trie.commit();
+        let head_root = self.head()?.map_or(EMPTY_ROOT_HASH, |(_, h)| h.state_root);
+        if updates.root != head_root {
+            return Err(mismatch(format!(
+                "the flat state has root {}, the head {head_root}",
+                updates.root
+            )));
+        }
+        expected.extend(
+            updates
+                .nodes
+                .into_iter()
+                .map(|(path, _, rlp)| (None, path, rlp)),
+        );
+        expected.sort();
+        let mut stored = self.trie_nodes()?;
+        stored.sort();
+        if stored != expected {
+            let missing = expected.iter().filter(|n| !stored.contains(n)).count();
+            let extra = stored.iter().filter(|n| !expected.contains(n)).count();
+            return Err(mismatch(format!(
+                "{} stored nodes, {} expected: {missing} missing, {extra} not part of the head's \
+                 tries",
+                stored.len(),
+                expected.len()
+            )));
+        }
+        Ok(())
+    }
+}
