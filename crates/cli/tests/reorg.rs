@@ -133,10 +133,7 @@ fn assert_store_is(reader: &StoreReader, chain: &GeneratedChain, n: usize, other
         let leaf = trie.get(keccak256(address).as_slice()).unwrap();
         assert_eq!(
             leaf,
-            reader
-                .account(address)
-                .unwrap()
-                .map(|a| alloy_rlp::encode(a))
+            reader.account(address).unwrap().map(alloy_rlp::encode)
         );
     }
 }
@@ -237,7 +234,7 @@ fn state_after_a_recent_block_reads_its_state_and_trie() {
             assert_eq!(&view.account(address).unwrap(), want);
             assert_eq!(
                 trie.get(keccak256(address).as_slice()).unwrap(),
-                want.map(|a| alloy_rlp::encode(a))
+                want.map(alloy_rlp::encode)
             );
         }
     }
@@ -263,7 +260,7 @@ type Dump = (
         keel_storage::TrieAccount,
         Vec<(B256, alloy_primitives::U256)>,
     )>,
-    Vec<(Option<B256>, keel_trie::Nibbles, Vec<u8>)>,
+    Vec<keel_storage::StoredTrieNode>,
 );
 
 fn dump(reader: &StoreReader) -> Dump {

@@ -25,7 +25,7 @@ mod view;
 pub use checkpoint::{CheckpointError, CheckpointWrite};
 pub use error::StoreError;
 pub use keel_state::{ChainReader, StateChanges, StateError, StateReader, StoredReceipt};
-pub use reader::StoreReader;
+pub use reader::{StoreReader, StoredTrieNode};
 pub use store::{BlockWrite, ReorgWrite, Store};
 pub use trie_store::NodeLayer;
 pub use view::StateView;

@@ -18,6 +18,10 @@ use crate::{
 };
 use keel_types::{BlockBody, Header, Receipt, Transaction};
 
+/// A stored trie node: `(owner, path, rlp)`, owner `None` for the account trie, else
+/// keccak256(address).
+pub type StoredTrieNode = (Option<B256>, Nibbles, Vec<u8>);
+
 /// A snapshot of the store: everything read through it sees the same committed state, even while
 /// a new block is being written. The hot tables (state and trie nodes) are opened once.
 pub struct StoreReader {
@@ -120,7 +124,7 @@ impl StoreReader {
 
     /// Every stored trie node, `(owner, path, rlp)`: the account trie (owner `None`) in path
     /// order, then the storage tries in (owner, path) order. Not a hot path: for checks and tests.
-    pub fn trie_nodes(&self) -> Result<Vec<(Option<B256>, Nibbles, Vec<u8>)>, StoreError> {
+    pub fn trie_nodes(&self) -> Result<Vec<StoredTrieNode>, StoreError> {
         let mut out = Vec::new();
         let nibbles = |bytes: &[u8]| {
             if bytes.iter().any(|&n| n > 0x0f) {
