@@ -9,7 +9,7 @@ use keel_bench::chaingen::{
     self, ChainGenConfig, GeneratedChain, TOKEN_ADDRESS, Workload, token_balance_slot,
 };
 use keel_chain::{Blockchain, rlp_file::encode_block};
-use keel_storage::{ChainReader, StateReader, Store, StoreReader};
+use keel_storage::{ChainReader, StateReader, Store, StoreError, StoreReader};
 use keel_trie::Trie;
 use keel_types::{Block, ChainSpec};
 
@@ -243,7 +243,19 @@ fn state_after_a_recent_block_reads_its_state_and_trie() {
     assert!(old.get(keccak256(addresses[0]).as_slice()).is_err());
     // Beyond the window the trie is refused, named by the flag that sets it.
     let err = reader.state_after(states[0].0, Some(2)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::StateUnavailable {
+                block: 1,
+                window: 2
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("--state.history"), "{err}");
+    // Flat history has no window: the oldest block reads without one.
+    assert!(reader.state_after(states[0].0, None).is_ok());
     // And it differs from the head where the chain changed it.
     let first = &states[0].2;
     let last = &states[states.len() - 1].2;

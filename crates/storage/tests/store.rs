@@ -781,6 +781,10 @@ fn other_schema_version_is_refused() {
         "{err:?}"
     );
     assert!(err.to_string().contains("schema"), "{err}");
+    // The message says how to keep the chain.
+    for how in ["`keel export`", "`keel import`", "`keel l2 reconstruct`"] {
+        assert!(err.to_string().contains(how), "{err}");
+    }
 }
 
 /// A datadir of schema 3 (receipts as one list per block, no senders) is refused, not misread.
