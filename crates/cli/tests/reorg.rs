@@ -372,3 +372,27 @@ fn a_reorg_deeper_than_the_window_is_refused_and_changes_nothing() {
     let chain = chain_with(&a.blocks[..3], &a.genesis_json, 3);
     chain.import_block(&b.blocks[0]).unwrap();
 }
+
+#[test]
+fn a_witness_from_beyond_the_window_still_builds() {
+    let a = generate(6, 12);
+    let chain = chain_with(&a.blocks, &a.genesis_json, 3);
+    let reader = chain.store().reader().unwrap();
+    // The range's parent (block 1) is 11 blocks below the head, the window 3: witnesses rebuild
+    // the parent's trie at any depth, and every re-executed block's root is checked.
+    let recorded = keel_chain::record_witness(&reader, chain.spec_arc(), 2, 12).unwrap();
+    assert_eq!(recorded.blocks.len(), 11);
+    assert!(!recorded.witness.state.is_empty());
+    // A range ending below the head: its parent and blocks are all history.
+    let early = keel_chain::record_witness(&reader, chain.spec_arc(), 2, 5).unwrap();
+    let reference = chain_with(&a.blocks[..5], &a.genesis_json, 3);
+    let want = keel_chain::record_witness(
+        &reference.store().reader().unwrap(),
+        reference.spec_arc(),
+        2,
+        5,
+    )
+    .unwrap();
+    assert_eq!(early.witness.state, want.witness.state);
+    assert_eq!(early.witness.keys, want.witness.keys);
+}
