@@ -129,10 +129,11 @@ impl BatchDiffBuilder {
             .state_revert(&hash)?
             .ok_or(BatchDiffError::MissingRevert(number))?;
 
-        // The state after this block: the flat state if it is the head, else the trie.
+        // The state after this block: flat history (the head's flat state with the reverts down
+        // to this block laid over it) reaches any canonical depth without the trie.
         let at_head = reader.head_hash()? == Some(hash);
-        let trie_state = reader.state_at(header.state_root);
-        let post: &dyn StateReader<Error = StoreError> = if at_head { reader } else { &trie_state };
+        let view = reader.state_after(hash, None)?;
+        let post: &dyn StateReader<Error = StoreError> = &view;
 
         for (address, old) in &revert.accounts {
             let account = post.account(address)?;

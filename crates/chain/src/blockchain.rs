@@ -15,8 +15,10 @@ use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_trie::EMPTY_ROOT_HASH;
 use keel_evm::{ExecutionOutcome, StoreDb, TxSource, execute_block};
-use keel_storage::{BlockWrite, ChainReader, StateReader, Store, StoreError, StoreReader};
-use keel_trie::{NodeStore, TrieWrites};
+use keel_storage::{
+    BlockWrite, ChainReader, ReorgWrite, StateReader, StateView, Store, StoreError, StoreReader,
+};
+use keel_trie::NodeStore;
 use keel_types::{Block, BlockBody, ChainSpec, Genesis, Receipt, genesis_header};
 use tokio::sync::broadcast;
 use tracing::{debug, info, warn};
@@ -56,6 +58,9 @@ pub struct Blockchain {
     store: Store,
     spec: Arc<ChainSpec>,
     events: broadcast::Sender<Arc<NewBlock>>,
+    /// How far below the head a side chain may fork (the recent-state window,
+    /// `--state.history`): deeper side blocks are refused with [`ChainError::ReorgTooDeep`].
+    state_history: u64,
 }
 
 /// How many new-head events a slow subscriber may fall behind before it misses some.
@@ -101,7 +106,20 @@ impl Blockchain {
             store,
             spec: Arc::new(spec),
             events: broadcast::channel(EVENT_CAPACITY).0,
+            state_history: keel_storage::DEFAULT_STATE_HISTORY,
         })
+    }
+
+    /// Set the recent-state window (default [`keel_storage::DEFAULT_STATE_HISTORY`]): side
+    /// chains forking deeper than this below the head are refused.
+    pub fn with_state_history(mut self, blocks: u64) -> Self {
+        self.state_history = blocks;
+        self
+    }
+
+    /// The recent-state window, in blocks.
+    pub fn state_history(&self) -> u64 {
+        self.state_history
     }
 
     pub fn store(&self) -> &Store {
@@ -149,39 +167,51 @@ impl Blockchain {
         let started = Instant::now();
         let number = block.header.number;
         let reader = self.store.reader()?;
-        let ((outcome, update, executed), senders) =
-            match self.check_and_execute(&reader, block, hash, senders, started)? {
-                Checked::Known(known) => {
-                    return Ok(ImportOutcome::AlreadyKnown {
-                        number: known,
-                        hash,
-                    });
-                }
-                Checked::Side {
-                    parent,
+        let ((outcome, update, executed), senders) = match self
+            .check_and_execute(&reader, block, hash, senders, started)?
+        {
+            Checked::Known(known) => {
+                return Ok(ImportOutcome::AlreadyKnown {
+                    number: known,
+                    hash,
+                });
+            }
+            Checked::Side {
+                parent,
+                head,
+                senders,
+            } => {
+                // A side chain executes on a view of its parent's state, which exists only
+                // within the recent-state window; nothing is written if it is deeper.
+                let view = reader
+                    .state_after(block.header.parent_hash, Some(self.state_history))
+                    .map_err(|e| match e {
+                        StoreError::StateUnavailable { window, .. } => ChainError::ReorgTooDeep {
+                            number,
+                            hash,
+                            window,
+                        },
+                        e => e.into(),
+                    })?;
+                let parent_id = Some((parent.number, block.header.parent_hash));
+                let (outcome, update, _) = self
+                    .execute_and_merkleize(
+                        &view, &reader, parent_id, &parent, block, &senders, started,
+                    )
+                    .map_err(|e| e.for_block(number, hash))?;
+                return self.import_side_block(
+                    &reader,
+                    &view,
+                    hash,
+                    block,
+                    &outcome.receipts,
+                    &senders,
+                    &update,
                     head,
-                    senders,
-                } => {
-                    // A side chain executes on its parent's state, read through the trie.
-                    let state = reader.state_at(parent.state_root);
-                    let parent_id = Some((parent.number, block.header.parent_hash));
-                    let (outcome, update, _) = self
-                        .execute_and_merkleize(
-                            &state, &reader, parent_id, &parent, block, &senders, started,
-                        )
-                        .map_err(|e| e.for_block(number, hash))?;
-                    return self.import_side_block(
-                        &reader,
-                        hash,
-                        block,
-                        &outcome.receipts,
-                        &senders,
-                        &update,
-                        head,
-                    );
-                }
-                Checked::OnHead { executed, senders } => (*executed, senders),
-            };
+                );
+            }
+            Checked::OnHead { executed, senders } => (*executed, senders),
+        };
         let merkleized = started.elapsed();
         self.commit(hash, block, &outcome.receipts, &senders, &update)?;
         let timings = ImportTimings {
@@ -360,6 +390,7 @@ impl Blockchain {
     fn import_side_block(
         &self,
         reader: &StoreReader,
+        parent_view: &StateView<'_>,
         hash: B256,
         block: &Block,
         receipts: &[Receipt],
@@ -376,7 +407,8 @@ impl Blockchain {
             tx_hashes: &[],
             senders,
             state: &update.changes,
-            trie_nodes: &hashed_nodes(&update.trie),
+            // Not stored for a side block; the reorg below carries the trie.
+            trie: &update.trie,
         };
         let head_number = reader.block_number(&head)?.ok_or(ChainError::NoHead)?;
         if number <= head_number {
@@ -402,7 +434,18 @@ impl Blockchain {
             cursor = header.parent_hash;
         }
         ancestors.reverse();
-        self.store.write_side_block(&write, Some(&ancestors))?;
+        // Head's tries → parent's (the view's writes), then the block's own: the new head's.
+        let trie = parent_view
+            .trie_writes()?
+            .clone()
+            .compose(update.trie.clone());
+        self.store.write_side_block(
+            &write,
+            Some(ReorgWrite {
+                ancestors: &ancestors,
+                trie: &trie,
+            }),
+        )?;
         self.notify(hash, block, receipts);
         let fork_number = number - 1 - ancestors.len() as u64;
         let unwound = head_number - fork_number;
@@ -526,7 +569,7 @@ impl Blockchain {
             tx_hashes: &tx_hashes,
             senders,
             state: &update.changes,
-            trie_nodes: &hashed_nodes(&update.trie),
+            trie: &update.trie,
         })?;
         self.notify(hash, block, receipts);
         Ok(())
@@ -715,11 +758,4 @@ fn next_header(
             .then_some(EMPTY_REQUESTS_HASH),
         ..Default::default()
     }
-}
-
-/// The block's trie nodes by hash: the store still keeps `TRIE_NODES` content-addressed.
-fn hashed_nodes(trie: &TrieWrites) -> Vec<(B256, Vec<u8>)> {
-    trie.hashes()
-        .map(|(hash, rlp)| (hash, rlp.to_vec()))
-        .collect()
 }

@@ -226,9 +226,7 @@ impl DiffApplier {
                 computed: state_root,
             });
         }
-        let nodes: Vec<_> = TrieWrites::new(updates.into(), storage_diffs, wiped)
-            .into_hashes()
-            .collect();
+        let trie = TrieWrites::new(updates.into(), storage_diffs, wiped);
 
         let mut published: Vec<(B256, u64)> = Vec::new();
         if head.number == 0 {
@@ -244,7 +242,7 @@ impl DiffApplier {
             header: &header,
             parent_head: head_hash,
             state: &changes,
-            trie_nodes: &nodes,
+            trie: &trie,
             published_codes: &published,
         })?;
         Ok(AppliedCheckpoint {

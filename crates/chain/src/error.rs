@@ -26,4 +26,16 @@ pub enum ChainError {
     GenesisStateRoot { computed: B256, header: B256 },
     #[error("the store has no head block")]
     NoHead,
+    /// A block on a side chain that forks from the canonical chain further below the head than
+    /// the recent-state window: its parent's state can't be opened, so it is refused and nothing
+    /// is written.
+    #[error(
+        "block {number} ({hash}) is on a side chain forking more than {window} blocks below the \
+         head; reorgs that deep are refused (--state.history)"
+    )]
+    ReorgTooDeep {
+        number: u64,
+        hash: B256,
+        window: u64,
+    },
 }

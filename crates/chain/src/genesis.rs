@@ -60,9 +60,7 @@ pub fn write_genesis(
             header: header.state_root,
         });
     }
-    let nodes: Vec<_> = TrieWrites::new(accounts.into(), storage_diffs, [])
-        .into_hashes()
-        .collect();
+    let trie = TrieWrites::new(accounts.into(), storage_diffs, []);
 
     let body = BlockBody {
         transactions: Vec::new(),
@@ -77,7 +75,7 @@ pub fn write_genesis(
         tx_hashes: &[],
         senders: &[],
         state: &changes,
-        trie_nodes: &nodes,
+        trie: &trie,
     })?;
     Ok(hash)
 }

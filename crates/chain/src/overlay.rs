@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_trie::TrieAccount;
-use keel_storage::{ChainReader, StateReader, StoreError, StoreReader, StoredReceipt};
+use keel_storage::{ChainReader, NodeLayer, StateReader, StoreError, StoreReader, StoredReceipt};
 use keel_trie::{Nibbles, NodeStore, TrieError};
 use keel_types::{BlockBody, Header, Receipt};
 
@@ -21,7 +21,8 @@ pub struct PendingOverlay<'a> {
     /// Accounts whose storage the block cleared (wiped or deleted): slots it didn't set are zero.
     cleared: HashSet<Address>,
     codes: HashMap<B256, &'a Bytes>,
-    nodes: HashMap<B256, &'a [u8]>,
+    /// The block's trie writes by path, over the base's.
+    nodes: NodeLayer,
 }
 
 impl<'a> PendingOverlay<'a> {
@@ -50,7 +51,7 @@ impl<'a> PendingOverlay<'a> {
                 .collect(),
             cleared,
             codes: changes.codes.iter().map(|(h, c)| (*h, c)).collect(),
-            nodes: pending.update.trie.hashes().collect(),
+            nodes: NodeLayer::new(&pending.update.trie),
         }
     }
 
@@ -87,7 +88,8 @@ impl StateReader for PendingOverlay<'_> {
     }
 }
 
-/// The block's written nodes by hash (`TrieWrites::hashes`), then the base with owner and path.
+/// The block's trie writes by path (paths it removed read nothing, even on a base taken before
+/// it was written), then the base.
 impl NodeStore for PendingOverlay<'_> {
     fn node(
         &self,
@@ -95,10 +97,7 @@ impl NodeStore for PendingOverlay<'_> {
         path: &Nibbles,
         hash: &B256,
     ) -> Result<Option<Vec<u8>>, TrieError> {
-        match self.nodes.get(hash) {
-            Some(node) => Ok(Some(node.to_vec())),
-            None => self.base.node(owner, path, hash),
-        }
+        self.nodes.node_over(self.base, owner, path, hash)
     }
 }
 

@@ -7,8 +7,9 @@
 //! Why not record while the sequencer builds the block: the producer reads the flat state (one
 //! lookup per key, the fast path) and would have to walk the trie for every read only to feed a
 //! prover that runs later, maybe never (validium-free dev runs, `debug_executionWitness` on
-//! demand). The trie keeps every historical root's nodes, so the walk can be done when a prover
-//! asks, off the block-production path. See `docs/prover.md`.
+//! demand). The store keeps only the head's trie; the trie before the range is rebuilt in memory
+//! from the state reverts (`StoreReader::state_after`) when a prover asks, off the
+//! block-production path. See `docs/prover.md`.
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashSet},
@@ -18,7 +19,10 @@ use std::{
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use keel_evm::{StoreDb, compute_state_update, execute_block};
-use keel_storage::{ChainReader, StateError, StateReader, StoreError, StoreReader, StoredReceipt};
+use keel_storage::{
+    ChainReader, NodeLayer, StateError, StateReader, StateView, StoreError, StoreReader,
+    StoredReceipt,
+};
 use keel_trie::{Nibbles, NodeStore, Trie, TrieError};
 use keel_types::{Block, BlockBody, ChainSpec, ExecutionWitness, Header, Receipt};
 
@@ -70,9 +74,14 @@ pub fn record_witness(
     if last < first {
         return Err(WitnessError::EmptyRange { first, last });
     }
-    let parent = canonical_header(reader, first - 1)?.1;
+    let (parent_hash, parent) = canonical_header(reader, first - 1)?;
+    // Only the head's trie is stored: the parent's is a view (any depth; its cost grows with the
+    // state changed since), and each re-executed block's writes are laid over it.
+    let base = reader.state_after(parent_hash, None)?;
     let mut recorder = Recorder {
         reader,
+        base,
+        layer: NodeLayer::default(),
         first,
         root: parent.state_root,
         created: HashSet::new(),
@@ -112,6 +121,7 @@ pub fn record_witness(
         recorder
             .created
             .extend(update.trie.hashes().map(|(hash, _)| hash));
+        recorder.layer.apply(&update.trie);
         recorder
             .created_codes
             .extend(update.changes.codes.iter().map(|(hash, _)| *hash));
@@ -162,6 +172,10 @@ struct Seen {
 /// The state at `root` read through the trie, recording what comes from before the first block.
 struct Recorder<'a> {
     reader: &'a StoreReader,
+    /// The state before the first block.
+    base: StateView<'a>,
+    /// The trie writes of the blocks re-executed so far.
+    layer: NodeLayer,
     first: u64,
     root: B256,
     /// Trie nodes and codes the range's earlier blocks created: the prover derives them.
@@ -200,7 +214,7 @@ impl NodeStore for Recorder<'_> {
         path: &Nibbles,
         hash: &B256,
     ) -> Result<Option<Vec<u8>>, TrieError> {
-        let node = self.reader.node(owner, path, hash)?;
+        let node = self.layer.node_over(&self.base, owner, path, hash)?;
         if let Some(node) = &node
             && !self.created.contains(hash)
         {

@@ -1,8 +1,9 @@
 //! Account state at any block: `eth_getBalance`, `eth_getCode`, `eth_getStorageAt`,
 //! `eth_getTransactionCount` and `eth_getProof` (EIP-1186).
 //!
-//! The head block's state is read from the flat tables (one lookup per value); any older block's
-//! through the persistent trie under its state root. Proofs always come from the trie.
+//! State is read from the flat tables (one lookup per value), for an older block with the state
+//! reverts back to it laid over them. Proofs come from the trie: the head's as stored, a recent
+//! block's rebuilt in memory (within `DEFAULT_STATE_HISTORY` blocks, else an error).
 
 use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
 use alloy_rpc_types_eth::{
@@ -11,7 +12,9 @@ use alloy_rpc_types_eth::{
 use alloy_serde::JsonStorageKey;
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
-use keel_storage::{ChainReader, StateReader, StoreError, StoreReader, TrieState};
+use keel_storage::{
+    ChainReader, DEFAULT_STATE_HISTORY, StateReader, StateView, StoreError, StoreReader,
+};
 use keel_trie::Trie;
 use keel_types::Header;
 use revm::primitives::KECCAK_EMPTY;
@@ -25,49 +28,20 @@ use crate::{
 /// Most storage keys one `eth_getProof` may ask for.
 const MAX_PROOF_KEYS: usize = 1_024;
 
-/// The state after one block: the flat state for the head, the trie for any other block.
-#[derive(Debug)]
-pub(crate) enum BlockState<'a> {
-    Head(&'a StoreReader),
-    Trie(TrieState<'a>),
-}
+/// The state after one block: the head's flat state with the net change back to the block laid
+/// over it (see [`StoreReader::state_after`]).
+pub(crate) type BlockState<'a> = StateView<'a>;
 
-impl StateReader for BlockState<'_> {
-    type Error = StoreError;
-
-    fn account(&self, address: &Address) -> Result<Option<TrieAccount>, StoreError> {
-        match self {
-            Self::Head(reader) => reader.account(address),
-            Self::Trie(state) => state.account(address),
-        }
-    }
-
-    fn storage(&self, address: &Address, slot: &B256) -> Result<U256, StoreError> {
-        match self {
-            Self::Head(reader) => reader.storage(address, slot),
-            Self::Trie(state) => state.storage(address, slot),
-        }
-    }
-
-    fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StoreError> {
-        match self {
-            Self::Head(reader) => reader.code(code_hash),
-            Self::Trie(state) => state.code(code_hash),
-        }
-    }
-}
-
-/// The state after block `hash` (whose header is `header`).
+/// The state after block `hash` (whose header is `header`): any canonical block (flat history
+/// needs no trie), a side-chain block only within the recent-state window.
 pub(crate) fn state_after<'a>(
     reader: &'a StoreReader,
     hash: B256,
     header: &Header,
 ) -> RpcResult<BlockState<'a>> {
-    if reader.head_hash()? == Some(hash) {
-        Ok(BlockState::Head(reader))
-    } else {
-        Ok(BlockState::Trie(reader.state_at(header.state_root)))
-    }
+    let canonical = reader.canonical_hash(header.number)? == Some(hash);
+    let max_depth = (!canonical).then_some(DEFAULT_STATE_HISTORY);
+    Ok(reader.state_after(hash, max_depth)?)
 }
 
 /// The code of an account (empty if none).
@@ -176,8 +150,10 @@ fn get_proof(
         )));
     }
     let reader = ctx.reader()?;
-    let (_, header) = require_header(&reader, id)?;
-    let mut account_trie = Trie::new(&reader, header.state_root);
+    let (hash, header) = require_header(&reader, id)?;
+    // Only the head's trie is stored; older tries are rebuilt in memory, within the window.
+    let view = reader.state_after(hash, Some(DEFAULT_STATE_HISTORY))?;
+    let mut account_trie = Trie::new(&view, header.state_root);
     let account_proof = account_trie
         .proof(keccak256(address).as_slice())
         .map_err(StoreError::Trie)?;
@@ -190,7 +166,7 @@ fn get_proof(
         })
         .transpose()?;
     let storage_root = account.as_ref().map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
-    let mut storage_trie = Trie::new_storage(&reader, keccak256(address), storage_root);
+    let mut storage_trie = Trie::new_storage(&view, keccak256(address), storage_root);
     let mut storage_proof = Vec::with_capacity(keys.len());
     for key in keys {
         let hashed = keccak256(key.as_b256());

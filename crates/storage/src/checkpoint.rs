@@ -39,8 +39,8 @@ pub struct CheckpointWrite<'a> {
     pub parent_head: B256,
     /// Flat-state changes from the parent head's state, and the new codes.
     pub state: &'a StateChanges,
-    /// New trie nodes by hash.
-    pub trie_nodes: &'a [(B256, Vec<u8>)],
+    /// Trie writes from the parent head's tries to the checkpoint's.
+    pub trie: &'a keel_trie::TrieWrites,
     /// Codes to record as published: (code hash, batch number). A code already recorded keeps its
     /// first batch.
     pub published_codes: &'a [(B256, u64)],
@@ -133,10 +133,9 @@ impl Store {
             for (hash, bytes) in &w.state.codes {
                 code.insert(&hash.0, bytes.as_ref())?;
             }
-            let mut nodes = txn.open_table(tables::TRIE_NODES)?;
-            for (hash, rlp) in w.trie_nodes {
-                nodes.insert(&hash.0, rlp.as_slice())?;
-            }
+            drop((accounts, storage, code));
+            crate::trie_store::apply_trie_writes(&txn, w.trie)?;
+            crate::trie_store::check_trie_root(&txn, w.header.state_root)?;
             record_published(&txn, w.published_codes.iter().copied())?;
         }
         txn.commit()?;
@@ -237,7 +236,7 @@ mod tests {
             header: &header,
             parent_head: B256::repeat_byte(4),
             state: &StateChanges::default(),
-            trie_nodes: &[],
+            trie: &Default::default(),
             published_codes: &[(B256::repeat_byte(9), 1)],
         };
         let err = store.write_checkpoint(&write).expect_err("no head");

@@ -20,8 +20,9 @@ pub enum StoreError {
     /// The datadir was written by a keel with another table layout.
     #[error(
         "the datadir has schema version {found}, this keel reads version {expected}: it was \
-         written by another keel version; move it aside and start afresh, or rebuild it from L1 \
-         with `keel l2 reconstruct`"
+         written by another keel version. To keep the chain, export it with the keel that wrote \
+         it (`keel export`) and `keel import` the file into a fresh datadir with this one, or \
+         rebuild the datadir from L1 with `keel l2 reconstruct`"
     )]
     SchemaMismatch { found: String, expected: u32 },
     /// A reader found an entry missing or undecodable (see [`keel_state::StateError`]).
@@ -30,6 +31,25 @@ pub enum StoreError {
     /// A trie lookup failed (a missing or malformed node).
     #[error("trie: {0}")]
     Trie(#[from] keel_trie::TrieError),
+    /// The stored account trie's root is not the head's state root (a write that would leave it
+    /// so is refused; found at open, the datadir is corrupt).
+    #[error("the stored account trie has root {found}, the head's state root is {expected}")]
+    TrieRoot {
+        expected: alloy_primitives::B256,
+        found: alloy_primitives::B256,
+    },
+    /// A historical state outside the recent-state window was asked for.
+    #[error(
+        "the state of block {block} is older than the last {window} blocks kept for it \
+         (--state.history)"
+    )]
+    StateUnavailable { block: u64, window: u64 },
+    /// The state of a block the store keeps no history for (below a checkpoint).
+    #[error("the state of block {block} is not kept (no state history below a checkpoint)")]
+    StateNotKept { block: u64 },
+    /// A block that is not in the store.
+    #[error("unknown block {0}")]
+    UnknownBlock(alloy_primitives::B256),
     /// A block's parent is not in the store.
     #[error("block {hash} has unknown parent {parent}")]
     UnknownParent {

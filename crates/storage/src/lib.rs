@@ -20,16 +20,22 @@ mod sizes;
 mod state_diff;
 mod store;
 mod tables;
-mod trie_state;
+mod trie_store;
 pub mod verify;
+mod view;
 
 pub use checkpoint::{CheckpointError, CheckpointWrite};
 pub use error::StoreError;
 pub use keel_state::{ChainReader, StateChanges, StateError, StateReader, StoredReceipt};
-pub use reader::StoreReader;
+pub use reader::{StoreReader, StoredTrieNode};
 pub use sizes::TableSize;
-pub use store::{BlockWrite, Store};
-pub use trie_state::TrieState;
+pub use store::{BlockWrite, ReorgWrite, Store};
+pub use trie_store::NodeLayer;
 pub use verify::{Mismatch, StateReport, VerifyError, verify_state};
+pub use view::StateView;
+
+/// How many blocks back from the head a state is kept openable whole (trie included) by default:
+/// side chains, reorgs and proofs reach this deep (`--state.history`).
+pub const DEFAULT_STATE_HISTORY: u64 = 128;
 
 pub use alloy_trie::TrieAccount;

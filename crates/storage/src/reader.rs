@@ -7,13 +7,20 @@ use std::sync::Arc;
 
 use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableTable};
 
+use keel_trie::Nibbles;
+
 use crate::{
     ChainReader, StateChanges, StateReader, StoreError, StoredReceipt,
     codec::{decode, decode_receipt_row, decode_senders},
     state_diff::StateChangesCodec,
     tables::{self, storage_key, storage_range},
+    trie_store::{account_trie_key, storage_trie_key},
 };
 use keel_types::{BlockBody, Header, Receipt, Transaction};
+
+/// A stored trie node: `(owner, path, rlp)`, owner `None` for the account trie, else
+/// keccak256(address).
+pub type StoredTrieNode = (Option<B256>, Nibbles, Vec<u8>);
 
 /// A snapshot of the store: everything read through it sees the same committed state, even while
 /// a new block is being written. The hot tables (state and trie nodes) are opened once.
@@ -24,7 +31,8 @@ pub struct StoreReader {
     accounts: ReadOnlyTable<&'static [u8; 20], &'static [u8]>,
     storage: ReadOnlyTable<&'static [u8; 52], &'static [u8; 32]>,
     code: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
-    trie_nodes: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
+    account_trie: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    storage_trie: ReadOnlyTable<&'static [u8], &'static [u8]>,
 }
 
 impl std::fmt::Debug for StoreReader {
@@ -40,7 +48,8 @@ impl StoreReader {
             accounts: txn.open_table(tables::ACCOUNTS)?,
             storage: txn.open_table(tables::STORAGE)?,
             code: txn.open_table(tables::CODE)?,
-            trie_nodes: txn.open_table(tables::TRIE_NODES)?,
+            account_trie: txn.open_table(tables::ACCOUNT_TRIE)?,
+            storage_trie: txn.open_table(tables::STORAGE_TRIE)?,
             txn,
         })
     }
@@ -113,9 +122,33 @@ impl StoreReader {
             .map(Address::from_slice))
     }
 
-    /// The state under any stored state root, read through the trie.
-    pub fn state_at(&self, root: B256) -> crate::TrieState<'_> {
-        crate::TrieState::new(self, root)
+    /// Every stored trie node, `(owner, path, rlp)`: the account trie (owner `None`) in path
+    /// order, then the storage tries in (owner, path) order. Not a hot path: for checks and tests.
+    pub fn trie_nodes(&self) -> Result<Vec<StoredTrieNode>, StoreError> {
+        let mut out = Vec::new();
+        let nibbles = |bytes: &[u8]| {
+            if bytes.iter().any(|&n| n > 0x0f) {
+                return Err(StoreError::corrupt("trie path", format!("{bytes:?}")));
+            }
+            Ok(Nibbles::from_nibbles_unchecked(bytes))
+        };
+        for entry in self.account_trie.iter()? {
+            let (k, v) = entry?;
+            out.push((None, nibbles(k.value())?, v.value().to_vec()));
+        }
+        for entry in self.storage_trie.iter()? {
+            let (k, v) = entry?;
+            let key = k.value();
+            let (owner, path) = key
+                .split_at_checked(32)
+                .ok_or_else(|| StoreError::corrupt("storage trie key", format!("{key:?}")))?;
+            out.push((
+                Some(B256::from_slice(owner)),
+                nibbles(path)?,
+                v.value().to_vec(),
+            ));
+        }
+        Ok(out)
     }
 
     /// The diff that reverts canonical block `block_hash` (`STATE_REVERTS`): for every account
@@ -124,6 +157,16 @@ impl StoreReader {
     /// checkpoint (see [`crate::checkpoint`]) or an unknown hash.
     pub fn state_revert(&self, block_hash: &B256) -> Result<Option<StateChanges>, StoreError> {
         let table = self.txn.open_table(tables::STATE_REVERTS)?;
+        table
+            .get(&block_hash.0)?
+            .map(|v| StateChanges::decode_diff(v.value()))
+            .transpose()
+    }
+
+    /// The diff that applies side-chain block `block_hash` on its parent's state
+    /// (`STATE_DIFFS`); `None` for a canonical or unknown block.
+    pub fn state_diff(&self, block_hash: &B256) -> Result<Option<StateChanges>, StoreError> {
+        let table = self.txn.open_table(tables::STATE_DIFFS)?;
         table
             .get(&block_hash.0)?
             .map(|v| StateChanges::decode_diff(v.value()))
@@ -291,18 +334,92 @@ impl StateReader for StoreReader {
     }
 }
 
-/// Content-addressed (`TRIE_NODES`): the owner and path do not matter.
+/// The head's tries by path (`ACCOUNT_TRIE`, `STORAGE_TRIE`), each node checked against the hash
+/// its parent references: a trie opened at any other root fails with `StaleNode` instead of
+/// reading wrong nodes (older states go through [`StoreReader::state_after`]).
 impl keel_trie::NodeStore for StoreReader {
     fn node(
         &self,
-        _owner: Option<&B256>,
-        _path: &keel_trie::Nibbles,
+        owner: Option<&B256>,
+        path: &Nibbles,
         hash: &B256,
     ) -> Result<Option<Vec<u8>>, keel_trie::TrieError> {
-        let v = self
-            .trie_nodes
-            .get(&hash.0)
-            .map_err(|e| keel_trie::TrieError::Store(e.to_string()))?;
-        Ok(v.map(|v| v.value().to_vec()))
+        let store_error = |e: redb::StorageError| keel_trie::TrieError::Store(e.to_string());
+        let v = match owner {
+            None => self
+                .account_trie
+                .get(account_trie_key(path).as_slice())
+                .map_err(store_error)?,
+            Some(owner) => self
+                .storage_trie
+                .get(storage_trie_key(owner, path).as_slice())
+                .map_err(store_error)?,
+        };
+        v.map(|v| keel_trie::check_node(owner, path, hash, v.value().to_vec()))
+            .transpose()
+    }
+}
+
+impl StoreReader {
+    /// Check that the trie tables hold exactly the stored nodes of the head's tries rebuilt from
+    /// the flat state (nothing missing, no garbage) and that their root is the head's state root.
+    /// Rebuilds every trie: for tests and offline checks, not for a running node.
+    pub fn verify_tries(&self) -> Result<(), StoreError> {
+        use alloy_primitives::keccak256;
+        use keel_trie::{EMPTY_ROOT_HASH, EmptyNodeStore, Trie};
+
+        let mismatch = |reason: String| StoreError::corrupt("trie tables", reason);
+        let mut expected = Vec::new();
+        let mut account_trie = Trie::new(EmptyNodeStore, EMPTY_ROOT_HASH);
+        for entry in self.iter_accounts()? {
+            let (address, account) = entry?;
+            let owner = keccak256(address);
+            let mut storage = Trie::new_storage(EmptyNodeStore, owner, EMPTY_ROOT_HASH);
+            for (slot, value) in self.storage_slots(&address)? {
+                storage.insert(keccak256(slot).as_slice(), alloy_rlp::encode(value))?;
+            }
+            let updates = storage.commit();
+            if updates.root != account.storage_root {
+                return Err(mismatch(format!(
+                    "storage of {address} has root {}, its account says {}",
+                    updates.root, account.storage_root
+                )));
+            }
+            expected.extend(
+                updates
+                    .nodes
+                    .into_iter()
+                    .map(|(path, _, rlp)| (Some(owner), path, rlp)),
+            );
+            account_trie.insert(owner.as_slice(), alloy_rlp::encode(account))?;
+        }
+        let updates = account_trie.commit();
+        let head_root = self.head()?.map_or(EMPTY_ROOT_HASH, |(_, h)| h.state_root);
+        if updates.root != head_root {
+            return Err(mismatch(format!(
+                "the flat state has root {}, the head {head_root}",
+                updates.root
+            )));
+        }
+        expected.extend(
+            updates
+                .nodes
+                .into_iter()
+                .map(|(path, _, rlp)| (None, path, rlp)),
+        );
+        expected.sort();
+        let mut stored = self.trie_nodes()?;
+        stored.sort();
+        if stored != expected {
+            let missing = expected.iter().filter(|n| !stored.contains(n)).count();
+            let extra = stored.iter().filter(|n| !expected.contains(n)).count();
+            return Err(mismatch(format!(
+                "{} stored nodes, {} expected: {missing} missing, {extra} not part of the head's \
+                 tries",
+                stored.len(),
+                expected.len()
+            )));
+        }
+        Ok(())
     }
 }

@@ -15,11 +15,14 @@ use redb::{
     backends::InMemoryBackend,
 };
 
+use keel_trie::TrieWrites;
+
 use crate::{
     StateChanges, StoreError, StoreReader,
     codec::{decode, encode_receipt_row, encode_senders},
     state_diff::{self, StateChangesCodec},
     tables,
+    trie_store::{apply_trie_writes, check_trie_root},
 };
 use keel_types::{BlockBody, Header, Receipt};
 
@@ -36,8 +39,19 @@ pub struct BlockWrite<'a> {
     /// them to execute the block), stored so that reads never recover signatures.
     pub senders: &'a [Address],
     pub state: &'a StateChanges,
-    /// New trie nodes (account trie and storage tries) by hash.
-    pub trie_nodes: &'a [(B256, Vec<u8>)],
+    /// The block's changes to the account and storage tries, by path. A side block (see
+    /// [`Store::write_side_block`]) stores none: the tables hold only the head's tries.
+    pub trie: &'a TrieWrites,
+}
+
+/// A side block that makes its chain canonical (see [`Store::write_side_block`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ReorgWrite<'a> {
+    /// The block's non-canonical ancestors, oldest first.
+    pub ancestors: &'a [B256],
+    /// The trie writes from the current head's tries to the new head's: the view of the block's
+    /// parent (`StateView::trie_writes`) composed with the block's own writes.
+    pub trie: &'a TrieWrites,
 }
 
 /// The node's database. Cheap to clone (shared handle).
@@ -92,7 +106,8 @@ impl Store {
             txn.open_table(tables::ACCOUNTS)?;
             txn.open_table(tables::STORAGE)?;
             txn.open_table(tables::CODE)?;
-            txn.open_table(tables::TRIE_NODES)?;
+            txn.open_table(tables::ACCOUNT_TRIE)?;
+            txn.open_table(tables::STORAGE_TRIE)?;
             txn.open_table(tables::STATE_REVERTS)?;
             txn.open_table(tables::STATE_DIFFS)?;
             crate::rollup::create_tables(&txn)?;
@@ -118,6 +133,14 @@ impl Store {
                         expected: tables::SCHEMA_VERSION,
                     });
                 }
+            }
+            drop(meta);
+            // A canary for a crash or corruption: one read and one keccak. An unreadable head
+            // is left to the reads that need it, which report it as corrupt.
+            if let Ok(Some(head)) = read_meta_hash(&txn, tables::META_HEAD)
+                && let Ok(header) = read_header(&txn, &head)
+            {
+                check_trie_root(&txn, header.state_root)?;
             }
         }
         txn.commit()?;
@@ -198,23 +221,25 @@ impl Store {
                 txn.open_table(tables::STATE_REVERTS)?
                     .insert(&w.hash.0, buf.as_slice())?;
             }
-            write_code_and_nodes(&txn, w)?;
+            write_code(&txn, w)?;
+            apply_trie_writes(&txn, w.trie)?;
+            check_trie_root(&txn, w.header.state_root)?;
         }
         txn.commit()?;
         Ok(())
     }
 
-    /// Store a block that does not extend the head (a side chain): its data, trie nodes and the
-    /// diff that would apply its state, but not the flat state, the canonical index or the head.
+    /// Store a block that does not extend the head (a side chain): its data and the diff that
+    /// would apply its state, but not the flat state, the trie, the canonical index or the head.
     /// Its parent must be stored.
     ///
-    /// With `reorg_from = Some(ancestors)` (the block's non-canonical ancestors, oldest first) the
-    /// block's chain also becomes canonical, in the same write transaction (see
-    /// [`Store::reorg`]): a crash can't leave a longer side chain stored but not canonical.
+    /// With `reorg = Some(..)` the block's chain also becomes canonical, in the same write
+    /// transaction (see [`Store::reorg`]): a crash can't leave a longer side chain stored but not
+    /// canonical.
     pub fn write_side_block(
         &self,
         w: &BlockWrite<'_>,
-        reorg_from: Option<&[B256]>,
+        reorg: Option<ReorgWrite<'_>>,
     ) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write()?;
         self.set_txn_durability(&mut txn)?;
@@ -233,12 +258,12 @@ impl Store {
             w.state.encode_diff(&mut buf);
             txn.open_table(tables::STATE_DIFFS)?
                 .insert(&w.hash.0, buf.as_slice())?;
-            write_code_and_nodes(&txn, w)?;
-            if let Some(ancestors) = reorg_from {
-                let mut chain = Vec::with_capacity(ancestors.len() + 1);
-                chain.extend_from_slice(ancestors);
+            write_code(&txn, w)?;
+            if let Some(reorg) = reorg {
+                let mut chain = Vec::with_capacity(reorg.ancestors.len() + 1);
+                chain.extend_from_slice(reorg.ancestors);
                 chain.push(w.hash);
-                reorg_in(&txn, &chain)?;
+                reorg_in(&txn, &chain, reorg.trie)?;
             }
         }
         txn.commit()?;
@@ -247,15 +272,16 @@ impl Store {
 
     /// Make `new_chain` canonical: unwind the canonical blocks above the parent of
     /// `new_chain[0]` (which must be canonical), then apply the stored blocks of `new_chain` in
-    /// order and make its last block the head. One write transaction: a crash leaves either the
-    /// old chain or the new one.
-    pub fn reorg(&self, new_chain: &[B256]) -> Result<(), StoreError> {
+    /// order and make its last block the head; `trie` moves the trie tables from the old head's
+    /// tries to the new head's (refused unless the result has the new head's root). One write
+    /// transaction: a crash leaves either the old chain or the new one.
+    pub fn reorg(&self, new_chain: &[B256], trie: &TrieWrites) -> Result<(), StoreError> {
         if new_chain.is_empty() {
             return Ok(());
         }
         let mut txn = self.db.begin_write()?;
         self.set_txn_durability(&mut txn)?;
-        reorg_in(&txn, new_chain)?;
+        reorg_in(&txn, new_chain, trie)?;
         txn.commit()?;
         Ok(())
     }
@@ -270,7 +296,11 @@ impl Store {
 }
 
 /// The body of [`Store::reorg`], inside a caller's write transaction.
-fn reorg_in(txn: &WriteTransaction, new_chain: &[B256]) -> Result<(), StoreError> {
+fn reorg_in(
+    txn: &WriteTransaction,
+    new_chain: &[B256],
+    trie: &TrieWrites,
+) -> Result<(), StoreError> {
     let Some(first) = new_chain.first() else {
         return Ok(());
     };
@@ -331,6 +361,9 @@ fn reorg_in(txn: &WriteTransaction, new_chain: &[B256]) -> Result<(), StoreError
     }
     txn.open_table(tables::META)?
         .insert(tables::META_HEAD, head.as_slice())?;
+    drop((accounts, storage, canonical, reverts, diffs));
+    apply_trie_writes(txn, trie)?;
+    check_trie_root(txn, read_header(txn, &head)?.state_root)?;
     Ok(())
 }
 
@@ -423,15 +456,11 @@ fn write_receipts(
     Ok(())
 }
 
-/// New bytecode and trie nodes: content-addressed, so writing them twice is harmless.
-fn write_code_and_nodes(txn: &WriteTransaction, w: &BlockWrite<'_>) -> Result<(), StoreError> {
+/// New bytecode: content-addressed, so writing it twice is harmless.
+fn write_code(txn: &WriteTransaction, w: &BlockWrite<'_>) -> Result<(), StoreError> {
     let mut code = txn.open_table(tables::CODE)?;
     for (hash, bytes) in &w.state.codes {
         code.insert(&hash.0, bytes.as_ref())?;
-    }
-    let mut nodes = txn.open_table(tables::TRIE_NODES)?;
-    for (hash, rlp) in w.trie_nodes {
-        nodes.insert(&hash.0, rlp.as_slice())?;
     }
     Ok(())
 }
@@ -457,7 +486,7 @@ fn unindex_transactions(txn: &WriteTransaction, block: &B256) -> Result<(), Stor
     Ok(())
 }
 
-fn read_header(txn: &WriteTransaction, hash: &B256) -> Result<Header, StoreError> {
+pub(crate) fn read_header(txn: &WriteTransaction, hash: &B256) -> Result<Header, StoreError> {
     let table = txn.open_table(tables::HEADERS)?;
     let value = table
         .get(&hash.0)?

@@ -26,8 +26,13 @@ pub const ACCOUNTS: TableDefinition<&[u8; 20], &[u8]> = TableDefinition::new("ac
 pub const STORAGE: TableDefinition<&[u8; 52], &[u8; 32]> = TableDefinition::new("storage");
 /// code hash → bytecode
 pub const CODE: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("code");
-/// node hash → node RLP (content-addressed, shared by the account trie and all storage tries)
-pub const TRIE_NODES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("trie_nodes");
+/// nibble path (one byte per nibble, `[]` = the root) → node RLP: the stored nodes of the head's
+/// account trie only. Nibble-per-byte keys sort parents just before their subtrees, so the nodes
+/// one block rewrites cluster.
+pub const ACCOUNT_TRIE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("account_trie");
+/// keccak256(address) (32 bytes) ‖ nibble path → node RLP: the head's storage tries. A whole trie
+/// is the key range `owner ..< owner ‖ 0x10` (nibbles are ≤ 0x0f).
+pub const STORAGE_TRIE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("storage_trie");
 /// canonical block hash → the state diff that undoes it (for unwinding on a reorg)
 pub const STATE_REVERTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("state_reverts");
 /// non-canonical block hash → the state diff that applies it on its parent's state
@@ -45,8 +50,9 @@ pub const META_SCHEMA: &str = "schema";
 /// Bumped whenever a table layout changes, so an old datadir is refused instead of misread.
 /// Version 3 put the rollup tables (batches, their blobs and L1 commits, privileged txs, the L1
 /// send journal) under it; version 4 stores senders (`SENDERS`) and one row per receipt without
-/// its bloom (`RECEIPTS`).
-pub const SCHEMA_VERSION: u32 = 4;
+/// its bloom (`RECEIPTS`); version 5 keeps only the head's trie nodes, by path (`ACCOUNT_TRIE`,
+/// `STORAGE_TRIE`), instead of every root's nodes by hash.
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// First and last possible keys of an account's slots in [`STORAGE`] (an inclusive range).
 pub fn storage_range(address: &alloy_primitives::Address) -> ([u8; 52], [u8; 52]) {

@@ -463,7 +463,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use alloy_primitives::Bytes;
-    use keel_trie::{EMPTY_ROOT_HASH, EmptyNodeStore, Trie};
+    use keel_trie::{EMPTY_ROOT_HASH, EmptyNodeStore, Trie, TrieDiff, TrieWrites};
     use keel_types::{BlockBody, Header};
 
     use super::*;
@@ -513,8 +513,8 @@ mod tests {
 
         /// Fills in the storage roots; returns the state root and every trie node (content-
         /// addressed: writing the whole trie again each block is harmless).
-        fn tries(&mut self) -> (B256, Vec<(B256, Vec<u8>)>) {
-            let mut nodes = Vec::new();
+        fn tries(&mut self) -> (B256, TrieWrites) {
+            let mut storage = Vec::new();
             for (address, account) in &mut self.accounts {
                 let mut trie =
                     Trie::new_storage(EmptyNodeStore, keccak256(address), EMPTY_ROOT_HASH);
@@ -524,7 +524,7 @@ mod tests {
                 }
                 let updates = trie.commit();
                 account.storage_root = updates.root;
-                nodes.extend(updates.hashed_nodes());
+                storage.push((keccak256(address), TrieDiff::from(updates)));
             }
             let mut trie = Trie::new(EmptyNodeStore, EMPTY_ROOT_HASH);
             for (address, account) in &self.accounts {
@@ -533,8 +533,7 @@ mod tests {
             }
             let updates = trie.commit();
             let root = updates.root;
-            nodes.extend(updates.hashed_nodes());
-            (root, nodes)
+            (root, TrieWrites::new(TrieDiff::from(updates), storage, []))
         }
 
         /// Every account and slot as changes (a full overwrite of what it holds).
@@ -562,7 +561,7 @@ mod tests {
         store: &Store,
         parent: Option<&Header>,
         state: &StateChanges,
-        nodes: &[(B256, Vec<u8>)],
+        trie: &TrieWrites,
         state_root: B256,
     ) -> Header {
         let header = Header {
@@ -586,7 +585,7 @@ mod tests {
                 tx_hashes: &[],
                 senders: &[],
                 state,
-                trie_nodes: nodes,
+                trie,
             })
             .unwrap();
         header
@@ -605,7 +604,13 @@ mod tests {
     /// root) does not have; returns the mismatch found.
     fn behind_the_tries_back(changes: StateChanges) -> Mismatch {
         let (store, genesis, _) = consistent();
-        write(&store, Some(&genesis), &changes, &[], genesis.state_root);
+        write(
+            &store,
+            Some(&genesis),
+            &changes,
+            &TrieWrites::default(),
+            genesis.state_root,
+        );
         match store.verify_state() {
             Err(VerifyError::Mismatch {
                 number, mismatch, ..
@@ -757,17 +762,36 @@ mod tests {
     }
 
     #[test]
-    fn wrong_head_root_is_reported() {
+    fn a_block_whose_root_the_trie_does_not_have_is_refused() {
+        // The store itself refuses a head whose state root its tries don't have, so the
+        // verifier never meets one written through write_block.
         let (store, genesis, _) = consistent();
         let bogus = B256::repeat_byte(0x42);
-        write(&store, Some(&genesis), &StateChanges::default(), &[], bogus);
-        let err = store.verify_state().unwrap_err();
-        assert!(
-            matches!(err.mismatch(), Some(Mismatch::StateRoot { header, flat })
-                if *header == bogus && *flat == genesis.state_root),
-            "{err}"
-        );
-        assert!(err.to_string().contains("block 1"), "{err}");
+        let header = Header {
+            parent_hash: genesis.hash_slow(),
+            number: 1,
+            state_root: bogus,
+            gas_limit: 30_000_000,
+            ..Default::default()
+        };
+        let body = BlockBody {
+            transactions: Vec::new(),
+            ommers: Vec::new(),
+            withdrawals: Some(Default::default()),
+        };
+        let refused = store.write_block(&BlockWrite {
+            hash: header.hash_slow(),
+            header: &header,
+            body: &body,
+            receipts: &[],
+            tx_hashes: &[],
+            senders: &[],
+            state: &StateChanges::default(),
+            trie: &TrieWrites::default(),
+        });
+        assert!(refused.is_err());
+        let report = store.verify_state().expect("still the consistent genesis");
+        assert_eq!(report.head_number, 0);
     }
 
     #[test]
@@ -793,7 +817,12 @@ mod tests {
         let (root, mut nodes) = state.tries();
         // Drop the contract's storage-trie root node.
         let storage_root = state.accounts[&addr(2)].storage_root;
-        nodes.retain(|(hash, _)| *hash != storage_root);
+        let owner = keccak256(addr(2));
+        for (o, diff) in &mut nodes.storage {
+            if *o == owner {
+                diff.nodes.retain(|(path, _, _)| !path.is_empty());
+            }
+        }
         write(&store, None, &state.changes(), &nodes, root);
         let err = store.verify_state().unwrap_err();
         assert!(

@@ -5,7 +5,7 @@ use alloy_consensus::{Eip658Value, ReceiptWithBloom, SignableTransaction, TxLega
 use alloy_primitives::{Address, B256, Bytes, Log, LogData, Signature, TxKind, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use keel_storage::{BlockWrite, ChainReader, StateChanges, StateReader, Store, StoreError};
-use keel_trie::{EmptyNodeStore, Nibbles, NodeStore, Trie};
+use keel_trie::{EmptyNodeStore, Nibbles, NodeStore, Trie, TrieWrites};
 use keel_types::{BlockBody, Header, Receipt, Transaction};
 use tempfile::TempDir;
 
@@ -30,7 +30,7 @@ struct TestBlock {
     tx_hashes: Vec<B256>,
     senders: Vec<Address>,
     state: StateChanges,
-    nodes: Vec<(B256, Vec<u8>)>,
+    trie: TrieWrites,
 }
 
 impl TestBlock {
@@ -43,6 +43,8 @@ impl TestBlock {
             timestamp: 1_700_000_000 + number * 12 + salt,
             gas_limit: 30_000_000,
             gas_used: 21_000 * txs,
+            // The store checks its trie against the head's root: no trie writes, no trie.
+            state_root: EMPTY_ROOT_HASH,
             ..Default::default()
         };
         let transactions: Vec<Transaction> = (0..txs)
@@ -62,7 +64,7 @@ impl TestBlock {
             // Not the signatures' signers: the store keeps what it is given.
             senders: (0..txs).map(|i| addr(number * 1_000 + i)).collect(),
             state: StateChanges::default(),
-            nodes: Vec::new(),
+            trie: TrieWrites::default(),
         }
     }
 
@@ -72,7 +74,10 @@ impl TestBlock {
 
     /// A child of `self` with `txs` transactions.
     fn child(&self, txs: u64) -> Self {
-        Self::new(self.hash(), self.header.number + 1, txs, 0)
+        let mut child = Self::new(self.hash(), self.header.number + 1, txs, 0);
+        // No trie writes: the parent's trie stays.
+        child.header.state_root = self.header.state_root;
+        child
     }
 
     fn hash(&self) -> B256 {
@@ -88,7 +93,7 @@ impl TestBlock {
             tx_hashes: &self.tx_hashes,
             senders: &self.senders,
             state: &self.state,
-            trie_nodes: &self.nodes,
+            trie: &self.trie,
         })
     }
 }
@@ -197,8 +202,12 @@ fn assert_absent(store: &Store, block: &TestBlock) {
     for (hash, _) in &block.state.codes {
         assert_eq!(reader.code(hash).unwrap(), None);
     }
-    for (hash, _) in &block.nodes {
-        assert_eq!(reader.node(None, &Nibbles::new(), hash).unwrap(), None);
+    let stored = reader.trie_nodes().unwrap();
+    for (hash, rlp) in block.trie.hashes() {
+        assert!(
+            !stored.iter().any(|(_, _, r)| r.as_slice() == rlp),
+            "node {hash} stored"
+        );
     }
 }
 
@@ -272,7 +281,11 @@ fn write_not_on_head_is_refused_and_writes_nothing() {
             .state
             .codes
             .push((keccak256([0x60, 0x00]), Bytes::from(vec![0x60, 0x00])));
-        sibling.nodes.push((keccak256([0xc0]), vec![0xc0]));
+        sibling.trie.account.nodes.push((
+            Nibbles::from_nibbles([1, 2]),
+            keccak256([0xc0; 40]),
+            vec![0xc0; 40],
+        ));
         // Blocks whose parent is not the head, for every way that can happen.
         let unknown_parent = TestBlock::new(keccak256("nowhere"), 2, 1, 0);
         let mut second_genesis = TestBlock::new(B256::ZERO, 0, 0, 7);
@@ -472,19 +485,28 @@ fn trie_nodes_are_readable_through_node_store() {
         assert!(updates.nodes.len() > 10);
         let mut genesis = TestBlock::genesis();
         genesis.header.state_root = root0;
-        genesis.nodes = updates.hashed_nodes().collect();
+        genesis.trie = TrieWrites::new(updates.into(), [], []);
         genesis.write(store).unwrap();
 
         let reader = store.reader().unwrap();
-        for (hash, rlp) in &genesis.nodes {
-            assert_eq!(
-                reader.node(None, &Nibbles::new(), hash).unwrap().as_ref(),
-                Some(rlp)
-            );
-            assert_eq!(keccak256(rlp), *hash);
+        for (path, hash, rlp) in &genesis.trie.account.nodes {
+            assert_eq!(reader.node(None, path, hash).unwrap().as_ref(), Some(rlp));
         }
+        // Paths are checked against the hash asked for.
         let missing = keccak256("no such node");
-        assert_eq!(reader.node(None, &Nibbles::new(), &missing).unwrap(), None);
+        assert!(matches!(
+            reader.node(None, &Nibbles::new(), &missing),
+            Err(keel_trie::TrieError::StaleNode(_))
+        ));
+        // A path that holds nothing, and the same path of a storage trie.
+        let far = Nibbles::from_nibbles([0xf; 20]);
+        assert_eq!(reader.node(None, &far, &missing).unwrap(), None);
+        assert_eq!(
+            reader
+                .node(Some(&missing), &Nibbles::new(), &root0)
+                .unwrap(),
+            None
+        );
         let mut trie = Trie::new(&reader, root0);
         for i in 0..200 {
             assert_eq!(trie.get(key(i).as_slice()).unwrap(), Some(value(i, 0)));
@@ -508,7 +530,7 @@ fn trie_nodes_are_readable_through_node_store() {
         drop(reader);
         let mut b1 = genesis.child(0);
         b1.header.state_root = root1;
-        b1.nodes = updates.hashed_nodes().collect();
+        b1.trie = TrieWrites::new(updates.into(), [], []);
         b1.write(store).unwrap();
 
         let reader = store.reader().unwrap();
@@ -522,11 +544,29 @@ fn trie_nodes_are_readable_through_node_store() {
             };
             assert_eq!(trie.get(key(i).as_slice()).unwrap(), expected, "key {i}");
         }
-        // Nodes are content-addressed and never removed: the old root still reads.
+        // Only the head's trie is kept: the old root fails loudly instead of reading wrong.
         let mut old = Trie::new(&reader, root0);
-        for i in 0..200 {
-            assert_eq!(old.get(key(i).as_slice()).unwrap(), Some(value(i, 0)));
+        assert!(matches!(
+            old.get(key(0).as_slice()),
+            Err(keel_trie::TrieError::StaleNode(_))
+        ));
+        // Exactly the head trie's stored nodes, nothing left over from the genesis trie.
+        let mut scratch = Trie::new(EmptyNodeStore, EMPTY_ROOT_HASH);
+        for i in (0..20).chain(200..210) {
+            scratch.insert(key(i).as_slice(), value(i, 1)).unwrap();
         }
+        for i in 30..200 {
+            scratch.insert(key(i).as_slice(), value(i, 0)).unwrap();
+        }
+        let scratch = scratch.commit();
+        assert_eq!(scratch.root, root1);
+        let mut expected: Vec<_> = scratch
+            .nodes
+            .into_iter()
+            .map(|(path, _, rlp)| (None, path, rlp))
+            .collect();
+        expected.sort();
+        assert_eq!(reader.trie_nodes().unwrap(), expected);
     });
 }
 
@@ -548,7 +588,7 @@ fn scenario() -> Vec<TestBlock> {
 
     let mut genesis = TestBlock::genesis();
     genesis.header.state_root = updates.root;
-    genesis.nodes = updates.hashed_nodes().collect();
+    genesis.trie = TrieWrites::new(updates.into(), [], []);
     genesis.state.accounts = (1..=10).map(|i| (addr(i), Some(account(0, i)))).collect();
     genesis.state.storage = (1..=10)
         .map(|i| (addr(1), slot(i), U256::from(i)))
@@ -737,10 +777,14 @@ fn other_schema_version_is_refused() {
     raw_write::<&str>(&path, "meta", "schema", &999u32.to_be_bytes());
     let err = Store::open(&path).unwrap_err();
     assert!(
-        matches!(&err, StoreError::SchemaMismatch { expected: 4, found } if found == "999"),
+        matches!(&err, StoreError::SchemaMismatch { expected: 5, found } if found == "999"),
         "{err:?}"
     );
     assert!(err.to_string().contains("schema"), "{err}");
+    // The message says how to keep the chain.
+    for how in ["`keel export`", "`keel import`", "`keel l2 reconstruct`"] {
+        assert!(err.to_string().contains(how), "{err}");
+    }
 }
 
 /// A datadir of schema 3 (receipts as one list per block, no senders) is refused, not misread.
@@ -768,7 +812,7 @@ fn schema_3_datadir_is_refused() {
     }
     let err = Store::open(&path).unwrap_err();
     assert!(
-        matches!(&err, StoreError::SchemaMismatch { expected: 4, found } if found == "3"),
+        matches!(&err, StoreError::SchemaMismatch { expected: 5, found } if found == "3"),
         "{err:?}"
     );
 }
