@@ -95,7 +95,7 @@ fn with_call<T>(
     } = params;
     let reader = ctx.reader()?;
     let (hash, header) = require_header(&reader, block)?;
-    let state = state_after(&reader, hash, &header)?;
+    let state = state_after(&reader, hash, &header, ctx.chain.state_history())?;
     let spec = ctx.chain.spec_arc();
     let pending = matches!(block, BlockId::Number(BlockNumberOrTag::Pending));
     let mut env = if pending {

@@ -3,7 +3,7 @@
 //!
 //! State is read from the flat tables (one lookup per value), for an older block with the state
 //! reverts back to it laid over them. Proofs come from the trie: the head's as stored, a recent
-//! block's rebuilt in memory (within `DEFAULT_STATE_HISTORY` blocks, else an error).
+//! block's rebuilt in memory (within the chain's `--state.history` blocks, else an error).
 
 use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
 use alloy_rpc_types_eth::{
@@ -12,9 +12,7 @@ use alloy_rpc_types_eth::{
 use alloy_serde::JsonStorageKey;
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
-use keel_storage::{
-    ChainReader, DEFAULT_STATE_HISTORY, StateReader, StateView, StoreError, StoreReader,
-};
+use keel_storage::{ChainReader, StateReader, StateView, StoreError, StoreReader};
 use keel_trie::Trie;
 use keel_types::Header;
 use revm::primitives::KECCAK_EMPTY;
@@ -38,9 +36,10 @@ pub(crate) fn state_after<'a>(
     reader: &'a StoreReader,
     hash: B256,
     header: &Header,
+    window: u64,
 ) -> RpcResult<BlockState<'a>> {
     let canonical = reader.canonical_hash(header.number)? == Some(hash);
-    let max_depth = (!canonical).then_some(DEFAULT_STATE_HISTORY);
+    let max_depth = (!canonical).then_some(window);
     Ok(reader.state_after(hash, max_depth)?)
 }
 
@@ -75,7 +74,7 @@ fn with_state<T>(
 ) -> RpcResult<T> {
     let reader = ctx.reader()?;
     let (hash, header) = require_header(&reader, block_or_latest(id))?;
-    let state = state_after(&reader, hash, &header)?;
+    let state = state_after(&reader, hash, &header, ctx.chain.state_history())?;
     f(&state)
 }
 
@@ -152,7 +151,7 @@ fn get_proof(
     let reader = ctx.reader()?;
     let (hash, header) = require_header(&reader, id)?;
     // Only the head's trie is stored; older tries are rebuilt in memory, within the window.
-    let view = reader.state_after(hash, Some(DEFAULT_STATE_HISTORY))?;
+    let view = reader.state_after(hash, Some(ctx.chain.state_history()))?;
     let mut account_trie = Trie::new(&view, header.state_root);
     let account_proof = account_trie
         .proof(keccak256(address).as_slice())

@@ -27,6 +27,15 @@ pub struct ImportArgs {
     /// Directory of the node's database; created from the genesis if new, appended to otherwise.
     #[arg(long, env = "KEEL_DATADIR", value_name = "DIR")]
     pub datadir: PathBuf,
+    /// Recent-state window, in blocks: side chains of the file that fork deeper than this below
+    /// the head are refused.
+    #[arg(
+        long = "state.history",
+        env = "KEEL_STATE_HISTORY",
+        value_name = "BLOCKS",
+        default_value_t = keel_storage::DEFAULT_STATE_HISTORY
+    )]
+    pub state_history: u64,
     /// File of concatenated RLP-encoded blocks.
     #[arg(value_name = "FILE.rlp")]
     pub file: PathBuf,
@@ -97,7 +106,7 @@ pub fn run(args: ImportArgs) -> eyre::Result<()> {
     };
 
     let store = datadir::open_store(&args.datadir)?;
-    let chain = Blockchain::open(store, &genesis, spec)?;
+    let chain = Blockchain::open(store, &genesis, spec)?.with_state_history(args.state_history);
     let (start_number, _) = chain.head()?;
     info!(file = %args.file.display(), bytes, head = start_number, "importing");
 

@@ -115,6 +115,16 @@ pub struct L2Args {
     /// terminal.
     #[arg(long)]
     pub no_monitor: bool,
+    /// Recent-state window, in blocks: side chains and reorgs up to this deep are followed,
+    /// and `eth_getProof` (and calls on non-canonical blocks) answer for blocks this recent.
+    /// Balances, storage and code of older canonical blocks stay readable at any depth.
+    #[arg(
+        long = "state.history",
+        env = "KEEL_STATE_HISTORY",
+        value_name = "BLOCKS",
+        default_value_t = keel_storage::DEFAULT_STATE_HISTORY
+    )]
+    pub state_history: u64,
 
     #[command(flatten)]
     pub http: HttpArgs,
@@ -322,7 +332,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             datadir.display()
         );
     }
-    let chain = Blockchain::open(store, &genesis, spec)?;
+    let chain = Blockchain::open(store, &genesis, spec)?.with_state_history(args.state_history);
     let (head, head_hash) = chain.head()?;
     info!(
         datadir = %datadir.display(),
