@@ -804,20 +804,19 @@ fn killed_import_leaves_the_last_whole_block() {
     // First kill: a fresh datadir, some way in, right after a block is stored.
     let logged = import_and_kill(&f, 20, Duration::ZERO);
     let n1 = check_crashed_store(&f, &mut reference);
-    // Block `logged` was committed before it was logged, and the next one may have been too;
-    // `keel import` fsyncs every `SYNC_BLOCKS` blocks here, so at most that many are lost.
+    // Block `logged` was committed before it was logged, and later ones may have been too
+    // before the kill landed (how many depends on timing, so it is not bounded here; the store
+    // was checked whole, block by block, against a reference import above); `keel import`
+    // fsyncs every `SYNC_BLOCKS` blocks here, so at most that many are lost.
     let every = SYNC_BLOCKS;
-    assert!(
-        n1 <= logged + 1 && n1 + every > logged,
-        "logged {logged}, head {n1}"
-    );
+    assert!(n1 + every > logged, "logged {logged}, head {n1}");
     eprintln!("first kill at block {n1} after {:.1?}", started.elapsed());
 
     // Second kill: resuming on the datadir left by the first, later within a block's import.
     let logged = import_and_kill(&f, n1 + 30, Duration::from_millis(40));
     let n2 = check_crashed_store(&f, &mut reference);
     assert!(
-        n2 <= logged + 1 && n2 + every > logged && n2 > n1,
+        n2 + every > logged && n2 > n1,
         "logged {logged}, head {n2} (first kill at {n1})"
     );
     eprintln!("second kill at block {n2} after {:.1?}", started.elapsed());
