@@ -6,7 +6,6 @@
 mod common;
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::mpsc,
@@ -39,15 +38,7 @@ impl DevNode {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn keel l2 --dev");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = common::stdout_lines(child.stdout.take().expect("stdout"));
         DevNode {
             child,
             lines,

@@ -6,9 +6,7 @@ mod common;
 
 use common::{keel, text, tools_bin};
 use std::{
-    io::{BufRead, BufReader},
     process::{Command, Stdio},
-    sync::mpsc,
     time::Duration,
 };
 
@@ -96,15 +94,7 @@ async fn deploy_twice_then_run_the_node_with_the_file() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn keel l2");
-    let stdout = node.stdout.take().expect("stdout");
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = common::stdout_lines(node.stdout.take().expect("stdout"));
     let mut bridge_line = None;
     while let Ok(line) = lines.recv_timeout(Duration::from_secs(30)) {
         if line.contains("L1 bridge:") {

@@ -5,10 +5,8 @@
 mod common;
 
 use std::{
-    io::{BufRead, BufReader},
     path::Path,
     process::{Command, Stdio},
-    sync::mpsc,
     time::{Duration, Instant},
 };
 
@@ -104,15 +102,7 @@ fn a_node_without_the_monitor_logs_json_to_stdout() {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn keel l2");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = common::stdout_lines(child.stdout.take().expect("stdout"));
     // The banner is plain text between the log lines; every line that opens with `{` is a log
     // line and must parse; wait for a produced block.
     let deadline = Instant::now() + Duration::from_secs(120);

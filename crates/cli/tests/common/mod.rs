@@ -25,6 +25,19 @@ pub fn keel_bin() -> std::ffi::OsString {
     std::env::var_os("KEEL_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_keel").into())
 }
 
+/// The lines a child writes to `stdout`, as they come, from a thread of their own.
+pub fn stdout_lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
 /// A running `keel l2` process, killed when dropped.
 pub struct Node {
     pub child: Child,
@@ -56,15 +69,7 @@ impl Node {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn keel l2");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = stdout_lines(child.stdout.take().expect("stdout"));
         let deadline = Instant::now() + Duration::from_secs(30);
         let url = loop {
             let left = deadline.saturating_duration_since(Instant::now());

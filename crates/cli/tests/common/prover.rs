@@ -2,7 +2,6 @@
 //! lines read as they come, SIGTERM or SIGKILL on demand, killed when dropped.
 
 use std::{
-    io::{BufRead, BufReader},
     path::PathBuf,
     process::{Child, Command, Stdio},
     sync::{OnceLock, mpsc},
@@ -61,15 +60,7 @@ impl Prover {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn keel l2 prover");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = super::stdout_lines(child.stdout.take().expect("stdout"));
         Prover {
             child,
             lines,
