@@ -61,7 +61,11 @@ impl From<RpcError> for ErrorObjectOwned {
             RpcError::LimitExceeded(_) => {
                 ErrorObjectOwned::owned(LIMIT_EXCEEDED, message, None::<()>)
             }
-            RpcError::Mempool(_) | RpcError::Server(_) => {
+            // A state the node no longer keeps is the caller's request, not a fault.
+            RpcError::Mempool(_)
+            | RpcError::Server(_)
+            | RpcError::Store(StoreError::StateUnavailable { .. })
+            | RpcError::Store(StoreError::StateNotKept { .. }) => {
                 ErrorObjectOwned::owned(SERVER_ERROR, message, None::<()>)
             }
             RpcError::Store(_) | RpcError::Chain(_) | RpcError::Internal(_) => {

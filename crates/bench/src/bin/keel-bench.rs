@@ -217,7 +217,7 @@ enum Command {
         anvil: Option<PathBuf>,
     },
     /// Time the trie alone: N accounts, then blocks of random account updates (update, root,
-    /// commit on a trie opened cold at the previous root).
+    /// commit on a trie opened cold at the previous root, and the write for a redb table).
     Trie {
         #[arg(long, default_value_t = 100_000)]
         accounts: u32,
@@ -225,6 +225,13 @@ enum Command {
         updates: u32,
         #[arg(long, default_value_t = 10)]
         blocks: u32,
+        /// Where the nodes live between blocks: `memory` (by hash), `redb-path` (the node's
+        /// layout: by nibble path, unreachable nodes deleted) or `redb-hash` (by hash, kept).
+        #[arg(long, value_enum, default_value = "memory")]
+        store: keel_bench::trie_bench::NodeTable,
+        /// Directory for the redb file (default: a temporary directory, removed after).
+        #[arg(long)]
+        workdir: Option<PathBuf>,
     },
 }
 
@@ -429,28 +436,33 @@ fn main() -> eyre::Result<()> {
             accounts,
             updates,
             blocks,
+            store,
+            workdir,
         } => {
-            let report = keel_bench::trie_bench::run(accounts, updates, blocks)?;
+            let dir = match &workdir {
+                Some(dir) => tempfile::tempdir_in(dir)?,
+                None => tempfile::tempdir()?,
+            };
+            let report = keel_bench::trie_bench::run(accounts, updates, blocks, store, dir.path())?;
             println!(
-                "built {accounts} leaves in {:.2?} ({} nodes)",
+                "built {accounts} leaves in {:.2?} ({} nodes, {store:?})",
                 report.build, report.nodes
             );
             let n = report.blocks.len().max(1) as u32;
-            let sum = |f: fn(
-                &(
-                    std::time::Duration,
-                    std::time::Duration,
-                    std::time::Duration,
-                ),
-            ) -> std::time::Duration| {
+            let mean = |f: fn(&keel_bench::trie_bench::BlockTimes) -> std::time::Duration| {
                 report.blocks.iter().map(f).sum::<std::time::Duration>() / n
             };
             println!(
-                "per block of {updates} updates (mean of {blocks}): update {:.2?}, root {:.2?}, commit {:.2?}",
-                sum(|b| b.0),
-                sum(|b| b.1),
-                sum(|b| b.2)
+                "per block of {updates} updates (mean of {blocks}): update {:.2?}, root {:.2?}, commit {:.2?}, write {:.2?}; update+root {:.2?}",
+                mean(|b| b.update),
+                mean(|b| b.root),
+                mean(|b| b.commit),
+                mean(|b| b.write),
+                mean(|b| b.update + b.root),
             );
+            if let Some(bytes) = report.file_bytes {
+                println!("redb file: {:.1} MiB", bytes as f64 / (1 << 20) as f64);
+            }
             Ok(())
         }
     }

@@ -23,7 +23,7 @@ use alloy::{
 use keel_chain::{Blockchain, Mempool, MempoolConfig};
 use keel_rpc::{RpcConfig, RpcContext, RpcServer};
 use keel_sequencer::{BlockProducer, BlockProducerConfig};
-use keel_storage::{ChainReader, Store};
+use keel_storage::{ChainReader, DEFAULT_STATE_HISTORY, Store};
 use keel_types::{ChainSpec, dev};
 
 pub struct TestNode {
@@ -50,15 +50,38 @@ impl TestNode {
         node
     }
 
-    pub async fn start_with(
+    pub async fn start_with(block_time: Duration, pool: MempoolConfig, rpc: RpcConfig) -> TestNode {
+        let store = Store::in_memory().expect("in-memory store");
+        Self::start_on(store, DEFAULT_STATE_HISTORY, block_time, pool, rpc).await
+    }
+
+    /// A node that makes blocks on demand (as [`start_manual`]) on `store`, keeping tries for
+    /// the last `state_history` blocks.
+    pub async fn start_manual_on(store: Store, state_history: u64) -> TestNode {
+        let node = Self::start_on(
+            store,
+            state_history,
+            Duration::from_secs(3600),
+            MempoolConfig::default(),
+            RpcConfig::default(),
+        )
+        .await;
+        wait_for_block(&node, 1).await;
+        node
+    }
+
+    async fn start_on(
+        store: Store,
+        state_history: u64,
         block_time: Duration,
         pool: MempoolConfig,
         mut rpc: RpcConfig,
     ) -> TestNode {
         let genesis = dev::dev_genesis();
         let spec = ChainSpec::from_genesis(&genesis).expect("dev genesis is valid");
-        let store = Store::in_memory().expect("in-memory store");
-        let chain = Blockchain::open(store, &genesis, spec).expect("open chain");
+        let chain = Blockchain::open(store, &genesis, spec)
+            .expect("open chain")
+            .with_state_history(state_history);
         let mempool = Arc::new(Mempool::new(pool, chain.clone()));
         rpc.addr = "127.0.0.1:0".parse().expect("address");
         let ctx = RpcContext::new(rpc, chain.clone(), mempool.clone());
