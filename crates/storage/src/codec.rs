@@ -3,8 +3,9 @@
 
 use alloy_consensus::{Eip658Value, ReceiptEnvelope, TxType};
 use alloy_eips::Typed2718;
-use alloy_primitives::{Address, Log};
-use alloy_rlp::{Decodable, Encodable};
+use alloy_primitives::{Address, B256, Log, U256};
+use alloy_rlp::{Decodable, Encodable, Header};
+use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount};
 use keel_types::{Receipt, privileged::PRIVILEGED_TX_TYPE};
 
 use crate::{StoreError, StoredReceipt};
@@ -85,6 +86,54 @@ pub(crate) fn decode_receipt_row(mut bytes: &[u8]) -> Result<StoredReceipt, Stor
 }
 
 /// `SENDERS` value: the addresses back to back.
+/// A flat-state account (`ACCOUNTS`, and the accounts of state diffs): `rlp([nonce, balance])`
+/// for an account without code or storage (nearly all of them), `rlp([nonce, balance,
+/// storage root, code hash])` otherwise. A funded EOA takes about 14 bytes instead of the trie
+/// encoding's 70; the trie leaf keeps the full encoding, since its hash is what the root commits to.
+pub(crate) fn encode_account(account: &TrieAccount, out: &mut Vec<u8>) {
+    let plain = account.storage_root == EMPTY_ROOT_HASH && account.code_hash == KECCAK_EMPTY;
+    let mut payload_length = account.nonce.length() + account.balance.length();
+    if !plain {
+        payload_length += account.storage_root.length() + account.code_hash.length();
+    }
+    Header {
+        list: true,
+        payload_length,
+    }
+    .encode(out);
+    account.nonce.encode(out);
+    account.balance.encode(out);
+    if !plain {
+        account.storage_root.encode(out);
+        account.code_hash.encode(out);
+    }
+}
+
+/// Decode [`encode_account`]'s form.
+pub(crate) fn decode_account(mut bytes: &[u8]) -> Result<TrieAccount, StoreError> {
+    let corrupt = |e: alloy_rlp::Error| StoreError::corrupt("account", e);
+    let header = Header::decode(&mut bytes).map_err(corrupt)?;
+    if !header.list || header.payload_length != bytes.len() {
+        return Err(StoreError::corrupt("account", "not one RLP list"));
+    }
+    let nonce = u64::decode(&mut bytes).map_err(corrupt)?;
+    let balance = U256::decode(&mut bytes).map_err(corrupt)?;
+    let mut account = TrieAccount {
+        nonce,
+        balance,
+        storage_root: EMPTY_ROOT_HASH,
+        code_hash: KECCAK_EMPTY,
+    };
+    if !bytes.is_empty() {
+        account.storage_root = B256::decode(&mut bytes).map_err(corrupt)?;
+        account.code_hash = B256::decode(&mut bytes).map_err(corrupt)?;
+        if !bytes.is_empty() {
+            return Err(StoreError::corrupt("account", "trailing bytes"));
+        }
+    }
+    Ok(account)
+}
+
 pub(crate) fn encode_senders(senders: &[Address], out: &mut Vec<u8>) {
     out.reserve(senders.len() * 20);
     for sender in senders {
@@ -106,6 +155,57 @@ pub(crate) fn decode_senders(bytes: &[u8]) -> Result<Vec<Address>, StoreError> {
 mod tests {
     use super::*;
     use alloy_consensus::TxReceipt;
+
+    #[test]
+    fn accounts_round_trip_and_an_eoa_is_small() {
+        let eoa = TrieAccount {
+            nonce: 1_000,
+            balance: U256::from(10u64).pow(U256::from(21)),
+            storage_root: EMPTY_ROOT_HASH,
+            code_hash: KECCAK_EMPTY,
+        };
+        let contract = TrieAccount {
+            nonce: 1,
+            balance: U256::ZERO,
+            storage_root: B256::repeat_byte(7),
+            code_hash: B256::repeat_byte(9),
+        };
+        // Code without storage and storage without code keep both fields.
+        let code_only = TrieAccount {
+            storage_root: EMPTY_ROOT_HASH,
+            ..contract
+        };
+        for account in [eoa, contract, code_only, TrieAccount::default()] {
+            let mut out = Vec::new();
+            encode_account(&account, &mut out);
+            assert_eq!(decode_account(&out).expect("decodes"), account);
+        }
+        let mut out = Vec::new();
+        encode_account(&eoa, &mut out);
+        assert_eq!(out.len(), 14, "{}", alloy_primitives::hex::encode(&out));
+        assert!(alloy_rlp::encode(eoa).len() >= 70);
+    }
+
+    #[test]
+    fn malformed_accounts_are_corrupt() {
+        let mut good = Vec::new();
+        encode_account(&TrieAccount::default(), &mut good);
+        let mut trailing = good.clone();
+        trailing.push(0x80);
+        let mut three = Vec::new();
+        Header {
+            list: true,
+            payload_length: 3,
+        }
+        .encode(&mut three);
+        three.extend([0x01, 0x02, 0x03]);
+        for bad in [vec![], vec![0xc5, 0x01], vec![0x80], trailing, three] {
+            assert!(
+                matches!(decode_account(&bad), Err(StoreError::Corrupt { .. })),
+                "{bad:?}"
+            );
+        }
+    }
 
     /// A transfer's receipt (no logs) is a few bytes once the bloom is left out: receipts must
     /// not dominate the datadir's bytes per transfer (issue 15 targets 500 in all).

@@ -11,7 +11,7 @@ use keel_trie::Nibbles;
 
 use crate::{
     ChainReader, StateChanges, StateReader, StoreError, StoredReceipt,
-    codec::{decode, decode_receipt_row, decode_senders},
+    codec::{decode, decode_account, decode_receipt_row, decode_senders},
     state_diff::StateChangesCodec,
     tables::{self, storage_key, storage_range},
     trie_store::{account_trie_key, storage_trie_key},
@@ -181,7 +181,7 @@ impl StoreReader {
     {
         Ok(self.accounts.iter()?.map(|entry| {
             let (k, v) = entry?;
-            let account = decode::<TrieAccount>("account", v.value())?;
+            let account = decode_account(v.value())?;
             Ok((Address::from(*k.value()), account))
         }))
     }
@@ -315,7 +315,7 @@ impl StateReader for StoreReader {
         let Some(v) = self.accounts.get(&address.0.0)? else {
             return Ok(None);
         };
-        decode("account", v.value()).map(Some)
+        decode_account(v.value()).map(Some)
     }
 
     fn storage(&self, address: &Address, slot: &B256) -> Result<U256, StoreError> {

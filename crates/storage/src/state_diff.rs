@@ -5,22 +5,23 @@
 //! Applying a diff returns its inverse, read from the flat state just before it is overwritten, so
 //! one function serves both directions.
 
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::{Encodable, RlpDecodable, RlpEncodable};
 use alloy_trie::TrieAccount;
 use redb::{ReadableTable, Table};
 
 use crate::{
     StateChanges, StoreError,
-    codec::decode,
+    codec::{decode, decode_account, encode_account},
     tables::{storage_key, storage_range},
 };
 
+/// An account in a diff: `account` is [`codec::encode_account`]'s form, or empty for an account
+/// that does not exist (a new recipient's revert is then 23 bytes).
 #[derive(RlpEncodable, RlpDecodable)]
 struct AccountEntry {
     address: Address,
-    exists: bool,
-    account: TrieAccount,
+    account: Bytes,
 }
 
 #[derive(RlpEncodable, RlpDecodable)]
@@ -53,8 +54,14 @@ impl StateChangesCodec for StateChanges {
                 .iter()
                 .map(|(address, account)| AccountEntry {
                     address: *address,
-                    exists: account.is_some(),
-                    account: account.unwrap_or_default(),
+                    account: account
+                        .as_ref()
+                        .map(|account| {
+                            let mut out = Vec::with_capacity(16);
+                            encode_account(account, &mut out);
+                            Bytes::from(out)
+                        })
+                        .unwrap_or_default(),
                 })
                 .collect(),
             wiped: self.wiped_storage.clone(),
@@ -77,8 +84,13 @@ impl StateChangesCodec for StateChanges {
             accounts: diff
                 .accounts
                 .into_iter()
-                .map(|e| (e.address, e.exists.then_some(e.account)))
-                .collect(),
+                .map(|e| {
+                    let account = (!e.account.is_empty())
+                        .then(|| decode_account(&e.account))
+                        .transpose()?;
+                    Ok((e.address, account))
+                })
+                .collect::<Result<_, StoreError>>()?,
             wiped_storage: diff.wiped,
             storage: diff
                 .storage
@@ -130,16 +142,14 @@ pub(crate) fn apply(
         let old = match account {
             Some(account) => {
                 buf.clear();
-                account.encode(buf);
+                encode_account(account, buf);
                 accounts
                     .insert(&address.0.0, buf.as_slice())?
                     .map(|v| v.value().to_vec())
             }
             None => accounts.remove(&address.0.0)?.map(|v| v.value().to_vec()),
         };
-        let old = old
-            .map(|bytes| decode::<TrieAccount>("account", &bytes))
-            .transpose()?;
+        let old = old.map(|bytes| decode_account(&bytes)).transpose()?;
         inverse.accounts.push((*address, old));
     }
 

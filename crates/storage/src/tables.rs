@@ -20,7 +20,7 @@ pub const BLOCK_NUMBERS: TableDefinition<&[u8; 32], u64> = TableDefinition::new(
 /// tx hash → (block hash, index in block)
 pub const TX_LOOKUP: TableDefinition<&[u8; 32], (&[u8; 32], u64)> =
     TableDefinition::new("tx_lookup");
-/// address → RLP(TrieAccount) of the head state (flat state)
+/// address → the head state's account (flat state), in `codec::encode_account`'s compact form
 pub const ACCOUNTS: TableDefinition<&[u8; 20], &[u8]> = TableDefinition::new("accounts");
 /// address ‖ slot (52 bytes) → value (32 bytes, big-endian), zero values absent
 pub const STORAGE: TableDefinition<&[u8; 52], &[u8; 32]> = TableDefinition::new("storage");
@@ -51,8 +51,9 @@ pub const META_SCHEMA: &str = "schema";
 /// Version 3 put the rollup tables (batches, their blobs and L1 commits, privileged txs, the L1
 /// send journal) under it; version 4 stores senders (`SENDERS`) and one row per receipt without
 /// its bloom (`RECEIPTS`); version 5 keeps only the head's trie nodes, by path (`ACCOUNT_TRIE`,
-/// `STORAGE_TRIE`), instead of every root's nodes by hash.
-pub const SCHEMA_VERSION: u32 = 5;
+/// `STORAGE_TRIE`), instead of every root's nodes by hash; version 6 stores accounts (flat
+/// state and state diffs) in a compact form (`codec::encode_account`).
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// First and last possible keys of an account's slots in [`STORAGE`] (an inclusive range).
 pub fn storage_range(address: &alloy_primitives::Address) -> ([u8; 52], [u8; 52]) {

@@ -777,7 +777,7 @@ fn other_schema_version_is_refused() {
     raw_write::<&str>(&path, "meta", "schema", &999u32.to_be_bytes());
     let err = Store::open(&path).unwrap_err();
     assert!(
-        matches!(&err, StoreError::SchemaMismatch { expected: 5, found } if found == "999"),
+        matches!(&err, StoreError::SchemaMismatch { expected: 6, found } if found == "999"),
         "{err:?}"
     );
     assert!(err.to_string().contains("schema"), "{err}");
@@ -812,7 +812,7 @@ fn schema_3_datadir_is_refused() {
     }
     let err = Store::open(&path).unwrap_err();
     assert!(
-        matches!(&err, StoreError::SchemaMismatch { expected: 5, found } if found == "3"),
+        matches!(&err, StoreError::SchemaMismatch { expected: 6, found } if found == "3"),
         "{err:?}"
     );
 }
