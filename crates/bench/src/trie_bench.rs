@@ -12,6 +12,7 @@ use std::{
 };
 
 use alloy_primitives::{B256, keccak256};
+use keel_storage::NodeCache;
 use keel_trie::{
     EMPTY_ROOT_HASH, EmptyNodeStore, MemoryNodeStore, Nibbles, NodeStore, Trie, TrieError,
     TrieUpdates, check_node,
@@ -51,13 +52,15 @@ pub struct BlockTimes {
     pub write: Duration,
 }
 
-/// A redb node table read through one read transaction.
-struct RedbNodes {
+/// A redb node table read through one read transaction, by path with the node's upper-level
+/// cache when one is given.
+struct RedbNodes<'c> {
     txn: ReadTransaction,
     by_path: bool,
+    cache: Option<&'c NodeCache>,
 }
 
-impl NodeStore for RedbNodes {
+impl NodeStore for RedbNodes<'_> {
     fn node(
         &self,
         owner: Option<&B256>,
@@ -67,11 +70,18 @@ impl NodeStore for RedbNodes {
         let err = |e: String| TrieError::Store(e);
         let table = self.txn.open_table(NODES).map_err(|e| err(e.to_string()))?;
         if self.by_path {
+            if let Some(rlp) = self.cache.and_then(|c| c.get(path, hash)) {
+                return Ok(Some(rlp));
+            }
             let v = table
                 .get(path.to_vec().as_slice())
                 .map_err(|e| err(e.to_string()))?;
-            v.map(|v| check_node(owner, path, hash, v.value().to_vec()))
-                .transpose()
+            let Some(v) = v else { return Ok(None) };
+            let rlp = check_node(owner, path, hash, v.value().to_vec())?;
+            if let Some(cache) = self.cache {
+                cache.insert(path, *hash, &rlp);
+            }
+            Ok(Some(rlp))
         } else {
             let v = table.get(hash.as_slice()).map_err(|e| err(e.to_string()))?;
             Ok(v.map(|v| v.value().to_vec()))
@@ -149,12 +159,14 @@ fn run_block<S: NodeStore>(
 }
 
 /// Build a trie of `accounts` leaves into `table` (a redb file in `dir` for the redb tables),
-/// then run `blocks` blocks of `updates` updates each.
+/// then run `blocks` blocks of `updates` updates each. `cache_depth` gives the by-path table the
+/// node's [`NodeCache`] of that depth (as `Store` has), `None` none.
 pub fn run(
     accounts: u32,
     updates: u32,
     blocks: u32,
     table: NodeTable,
+    cache_depth: Option<usize>,
     dir: &Path,
 ) -> eyre::Result<TrieBenchReport> {
     let mut report = TrieBenchReport::default();
@@ -197,16 +209,21 @@ pub fn run(
     write_redb(&db, by_path, &initial)?;
     drop(initial);
     report.build = start.elapsed();
+    let cache = cache_depth.filter(|_| by_path).map(NodeCache::new);
     for block in 1..=blocks {
         let batch = block_batch(accounts, updates, block);
         let started = Instant::now();
         let nodes = RedbNodes {
             txn: db.begin_read()?,
             by_path,
+            cache: cache.as_ref(),
         };
         let (committed, mut times) = run_block(Trie::new(nodes, root), batch, started)?;
         let written = Instant::now();
         write_redb(&db, by_path, &committed)?;
+        if let Some(cache) = &cache {
+            cache.apply(&committed.nodes, &committed.removed);
+        }
         times.write = written.elapsed();
         report.blocks.push(times);
         root = committed.root;

@@ -139,6 +139,7 @@ impl Store {
             record_published(&txn, w.published_codes.iter().copied())?;
         }
         txn.commit()?;
+        self.node_cache().apply_writes(w.trie);
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use keel_trie::Nibbles;
 use crate::{
     ChainReader, StateChanges, StateReader, StoreError, StoredReceipt,
     codec::{decode, decode_account, decode_receipt_row, decode_senders},
+    node_cache::NodeCache,
     state_diff::StateChangesCodec,
     tables::{self, storage_key, storage_range},
     trie_store::{account_trie_key, storage_trie_key},
@@ -33,6 +34,7 @@ pub struct StoreReader {
     code: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
     account_trie: ReadOnlyTable<&'static [u8], &'static [u8]>,
     storage_trie: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    node_cache: Arc<NodeCache>,
 }
 
 impl std::fmt::Debug for StoreReader {
@@ -42,8 +44,13 @@ impl std::fmt::Debug for StoreReader {
 }
 
 impl StoreReader {
-    pub(crate) fn new(db: Arc<Database>, txn: ReadTransaction) -> Result<Self, StoreError> {
+    pub(crate) fn new(
+        db: Arc<Database>,
+        txn: ReadTransaction,
+        node_cache: Arc<NodeCache>,
+    ) -> Result<Self, StoreError> {
         Ok(Self {
+            node_cache,
             _db: db,
             accounts: txn.open_table(tables::ACCOUNTS)?,
             storage: txn.open_table(tables::STORAGE)?,
@@ -346,10 +353,19 @@ impl keel_trie::NodeStore for StoreReader {
     ) -> Result<Option<Vec<u8>>, keel_trie::TrieError> {
         let store_error = |e: redb::StorageError| keel_trie::TrieError::Store(e.to_string());
         let v = match owner {
-            None => self
-                .account_trie
-                .get(account_trie_key(path).as_slice())
-                .map_err(store_error)?,
+            None => {
+                if let Some(rlp) = self.node_cache.get(path, hash) {
+                    return Ok(Some(rlp));
+                }
+                let v = self
+                    .account_trie
+                    .get(account_trie_key(path).as_slice())
+                    .map_err(store_error)?;
+                let Some(v) = v else { return Ok(None) };
+                let rlp = keel_trie::check_node(owner, path, hash, v.value().to_vec())?;
+                self.node_cache.insert(path, *hash, &rlp);
+                return Ok(Some(rlp));
+            }
             Some(owner) => self
                 .storage_trie
                 .get(storage_trie_key(owner, path).as_slice())

@@ -7,7 +7,6 @@
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::{Encodable, RlpDecodable, RlpEncodable};
-use alloy_trie::TrieAccount;
 use redb::{ReadableTable, Table};
 
 use crate::{
@@ -177,6 +176,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use alloy_primitives::address;
+    use alloy_trie::TrieAccount;
     use proptest::prelude::*;
     use redb::{Database, ReadableTable, TableDefinition, backends::InMemoryBackend};
 

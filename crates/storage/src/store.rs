@@ -20,6 +20,7 @@ use keel_trie::TrieWrites;
 use crate::{
     StateChanges, StoreError, StoreReader,
     codec::{decode, encode_receipt_row, encode_senders},
+    node_cache::NodeCache,
     state_diff::{self, StateChangesCodec},
     tables,
     trie_store::{apply_trie_writes, check_trie_root},
@@ -60,6 +61,8 @@ pub struct Store {
     db: Arc<Database>,
     /// When set, block writes are atomic but not fsynced; [`Store::sync`] makes them durable.
     deferred_sync: Arc<AtomicBool>,
+    /// The upper account-trie levels, shared by every reader; updated after each committed write.
+    node_cache: Arc<NodeCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -147,12 +150,17 @@ impl Store {
         Ok(Self {
             db: Arc::new(db),
             deferred_sync: Arc::new(AtomicBool::new(false)),
+            node_cache: Arc::new(NodeCache::new(NodeCache::DEFAULT_DEPTH)),
         })
     }
 
     /// A consistent snapshot for reading. It keeps the database open while it lives.
     pub fn reader(&self) -> Result<StoreReader, StoreError> {
-        StoreReader::new(self.db.clone(), self.db.begin_read()?)
+        StoreReader::new(
+            self.db.clone(),
+            self.db.begin_read()?,
+            self.node_cache.clone(),
+        )
     }
 
     /// Choose whether each block write is fsynced (the default) or only made durable by the next
@@ -226,6 +234,7 @@ impl Store {
             check_trie_root(&txn, w.header.state_root)?;
         }
         txn.commit()?;
+        self.node_cache.apply_writes(w.trie);
         Ok(())
     }
 
@@ -267,6 +276,9 @@ impl Store {
             }
         }
         txn.commit()?;
+        if let Some(reorg) = reorg {
+            self.node_cache.apply_writes(reorg.trie);
+        }
         Ok(())
     }
 
@@ -283,6 +295,7 @@ impl Store {
         self.set_txn_durability(&mut txn)?;
         reorg_in(&txn, new_chain, trie)?;
         txn.commit()?;
+        self.node_cache.apply_writes(trie);
         Ok(())
     }
 
@@ -515,6 +528,10 @@ fn read_meta_hash(txn: &WriteTransaction, key: &str) -> Result<Option<B256>, Sto
 impl Store {
     /// The database, for the table groups kept in other modules of this crate (`rollup`,
     /// `batches`).
+    pub(crate) fn node_cache(&self) -> &NodeCache {
+        &self.node_cache
+    }
+
     pub(crate) fn database(&self) -> &Database {
         &self.db
     }

@@ -531,7 +531,20 @@ fn trie_nodes_are_readable_through_node_store() {
         let mut b1 = genesis.child(0);
         b1.header.state_root = root1;
         b1.trie = TrieWrites::new(updates.into(), [], []);
+        // A snapshot taken before block 1 and read after it: the shared node cache, now
+        // holding block 1's upper nodes, must not change what the old snapshot reads.
+        let before = store.reader().unwrap();
+        assert_eq!(
+            Trie::new(&before, root0).get(key(0).as_slice()).unwrap(),
+            Some(value(0, 0))
+        );
         b1.write(store).unwrap();
+        let mut old = Trie::new(&before, root0);
+        for i in 0..200 {
+            assert_eq!(old.get(key(i).as_slice()).unwrap(), Some(value(i, 0)));
+        }
+        drop(old);
+        drop(before);
 
         let reader = store.reader().unwrap();
         let mut trie = Trie::new(&reader, root1);

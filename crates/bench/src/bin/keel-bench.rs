@@ -232,6 +232,10 @@ enum Command {
         /// Directory for the redb file (default: a temporary directory, removed after).
         #[arg(long)]
         workdir: Option<PathBuf>,
+        /// With `redb-path`: keep the account trie's nodes down to this many nibbles in memory
+        /// across blocks, as the node does (`NodeCache`); `none` reads every node from redb.
+        #[arg(long, default_value = "4")]
+        cache_depth: String,
     },
 }
 
@@ -438,14 +442,28 @@ fn main() -> eyre::Result<()> {
             blocks,
             store,
             workdir,
+            cache_depth,
         } => {
+            let cache_depth = match cache_depth.as_str() {
+                "none" => None,
+                depth => Some(depth.parse::<usize>().map_err(|e| {
+                    eyre::eyre!("--cache-depth {depth}: {e} (a number of nibbles, or none)")
+                })?),
+            };
             let dir = match &workdir {
                 Some(dir) => tempfile::tempdir_in(dir)?,
                 None => tempfile::tempdir()?,
             };
-            let report = keel_bench::trie_bench::run(accounts, updates, blocks, store, dir.path())?;
+            let report = keel_bench::trie_bench::run(
+                accounts,
+                updates,
+                blocks,
+                store,
+                cache_depth,
+                dir.path(),
+            )?;
             println!(
-                "built {accounts} leaves in {:.2?} ({} nodes, {store:?})",
+                "built {accounts} leaves in {:.2?} ({} nodes, {store:?}, cache depth {cache_depth:?})",
                 report.build, report.nodes
             );
             let n = report.blocks.len().max(1) as u32;
