@@ -36,6 +36,8 @@ pub struct GrowConfig {
     pub batch: usize,
     /// Transactions signed, admitted and produced per round.
     pub chunk: usize,
+    /// redb's page cache, bytes.
+    pub db_cache_bytes: usize,
 }
 
 /// One interval of the run.
@@ -107,7 +109,7 @@ pub fn run(
     let (genesis, spec) =
         ChainSpec::from_genesis_json(&genesis_json(&addresses, config.gas_limit)?)?;
     let db: PathBuf = dir.join("keel.redb");
-    let store = Store::open(&db)?;
+    let store = Store::open_with_cache(&db, config.db_cache_bytes)?;
     let chain = Blockchain::open(store.clone(), &genesis, spec)?;
     let mempool = Arc::new(Mempool::new(
         MempoolConfig {

@@ -72,9 +72,19 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Open (or create) the database file at `path`.
+    /// redb's page cache when none is given: 512 MiB.
+    pub const DEFAULT_CACHE_BYTES: usize = 512 << 20;
+
+    /// Open (or create) the database file at `path` with the default page cache.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let db = Database::builder().set_cache_size(512 << 20).create(path)?;
+        Self::open_with_cache(path, Self::DEFAULT_CACHE_BYTES)
+    }
+
+    /// Open (or create) the database file at `path` with a page cache of `cache_bytes`: the
+    /// state's hot pages (accounts, trie nodes, tx index) that fit in it are read without a
+    /// system call.
+    pub fn open_with_cache(path: impl AsRef<Path>, cache_bytes: usize) -> Result<Self, StoreError> {
+        let db = Database::builder().set_cache_size(cache_bytes).create(path)?;
         Self::init(db)
     }
 

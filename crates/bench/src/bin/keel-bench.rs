@@ -135,6 +135,9 @@ enum Command {
         /// Transactions signed, admitted and produced per round (must divide --report-every).
         #[arg(long, default_value_t = 20_000)]
         chunk: usize,
+        /// redb's page cache in MiB (the node's default: 512).
+        #[arg(long, default_value_t = 512)]
+        db_cache_mb: usize,
         /// Where to put the datadir; default: system temp.
         #[arg(long)]
         workdir: Option<PathBuf>,
@@ -267,6 +270,7 @@ fn main() -> eyre::Result<()> {
             gas_limit,
             batch,
             chunk,
+            db_cache_mb,
             workdir,
         } => grow(
             keel_bench::grow_bench::GrowConfig {
@@ -276,6 +280,7 @@ fn main() -> eyre::Result<()> {
                 gas_limit,
                 batch,
                 chunk,
+                db_cache_bytes: db_cache_mb << 20,
             },
             workdir,
         ),
@@ -571,10 +576,11 @@ fn grow(config: keel_bench::grow_bench::GrowConfig, workdir: Option<PathBuf>) ->
         None => tempfile::tempdir()?,
     };
     println!(
-        "{} transfers to fresh recipients from {} senders, gas limit {}, datadir {}",
+        "{} transfers to fresh recipients from {} senders, gas limit {}, redb cache {} MiB, datadir {}",
         config.transfers,
         config.senders,
         config.gas_limit,
+        config.db_cache_bytes >> 20,
         dir.path().display()
     );
     println!(
@@ -595,14 +601,24 @@ fn grow(config: keel_bench::grow_bench::GrowConfig, workdir: Option<PathBuf>) ->
         "{:<24} {:>12} {:>12} {:>12}",
         "table", "entries", "stored MiB", "overhead MiB"
     );
-    for t in sizes {
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    for t in sizes.iter().filter(|t| t.entries > 0) {
         println!(
             "{:<24} {:>12} {:>12.1} {:>12.1}",
             t.name,
             t.entries,
-            t.stored_bytes as f64 / (1 << 20) as f64,
-            t.overhead_bytes as f64 / (1 << 20) as f64
+            mib(t.stored_bytes),
+            mib(t.overhead_bytes)
         );
     }
+    let stored: u64 = sizes.iter().map(|t| t.stored_bytes).sum();
+    let overhead: u64 = sizes.iter().map(|t| t.overhead_bytes).sum();
+    println!(
+        "all tables: {:.1} MiB stored + {:.1} MiB overhead = {:.0} B/transfer in use (the rest \
+         of the file is free pages)",
+        mib(stored),
+        mib(overhead),
+        (stored + overhead) as f64 / config.transfers.max(1) as f64
+    );
     Ok(())
 }
