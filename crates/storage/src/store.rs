@@ -84,7 +84,9 @@ impl Store {
     /// state's hot pages (accounts, trie nodes, tx index) that fit in it are read without a
     /// system call.
     pub fn open_with_cache(path: impl AsRef<Path>, cache_bytes: usize) -> Result<Self, StoreError> {
-        let db = Database::builder().set_cache_size(cache_bytes).create(path)?;
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(path)?;
         Self::init(db)
     }
 
