@@ -202,9 +202,9 @@ pub fn run(
         .create(&file)?;
     // Loaded in key order, as a bulk load would be (not timed per block).
     if by_path {
-        initial.nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        initial.nodes.sort_unstable_by_key(|a| a.0);
     } else {
-        initial.nodes.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+        initial.nodes.sort_unstable_by_key(|a| a.1);
     }
     write_redb(&db, by_path, &initial)?;
     drop(initial);

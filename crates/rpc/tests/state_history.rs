@@ -179,7 +179,7 @@ async fn block_txs(n: u64, nonce: &mut u64, probe: Address) -> (Vec<TxEnvelope>,
 #[tokio::test(flavor = "multi_thread")]
 async fn reads_a_thousand_blocks_back_equal_a_node_that_kept_every_trie() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(&dir.path().join("keel.redb")).expect("redb datadir");
+    let store = Store::open(dir.path().join("keel.redb")).expect("redb datadir");
     let pruned = TestNode::start_manual_on(store, WINDOW).await;
     let reference =
         TestNode::start_manual_on(Store::in_memory().expect("store"), BLOCKS + 10).await;
