@@ -34,6 +34,20 @@ pub fn open_existing_store(datadir: &Path) -> eyre::Result<Store> {
     Store::open(&path).wrap_err_with(|| format!("opening database {}", path.display()))
 }
 
+/// Fail, saying why, if another process (a running node) has the database file `db` open:
+/// redb lets one process open it, and its own lock error doesn't tell an operator what to do.
+pub fn ensure_not_in_use(db: &Path) -> eyre::Result<()> {
+    if Store::is_open_elsewhere(db)
+        .wrap_err_with(|| format!("checking whether {} is in use", db.display()))?
+    {
+        eyre::bail!(
+            "{} is open in another process (a running keel node?): stop it first",
+            db.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn db_path(datadir: &Path) -> PathBuf {
     datadir.join(DB_FILE)
 }

@@ -15,13 +15,12 @@ use alloy::{
     rpc::types::EIP1186AccountProofResponse,
     sol_types::SolCall,
 };
-use alloy_trie::{Nibbles, TrieAccount, proof::verify_proof};
 use keel_storage::Store;
 use serde_json::{Value, json};
 
 use common::{
     Fee, GWEI, RpcError, RpcProbe, TestNode, call_tx, produce, request, rpc, rpc_error, send, sign,
-    signed_tx,
+    signed_tx, verify_account_proof,
 };
 
 /// Blocks made after the first (the producer's own block 1).
@@ -104,33 +103,11 @@ async fn get_proof(node: &TestNode, address: Address, slots: &[B256], block: u64
     rpc(node, "eth_getProof", json!([address, slots, hex(block)])).await
 }
 
-/// Check an `eth_getProof` answer against `state_root`.
+/// Parse an `eth_getProof` answer and check it against `state_root`.
 fn verify(state_root: B256, proof: &Value) -> EIP1186AccountProofResponse {
     let proof: EIP1186AccountProofResponse =
         serde_json::from_value(proof.clone()).expect("an EIP-1186 response");
-    let account = TrieAccount {
-        nonce: proof.nonce,
-        balance: proof.balance,
-        storage_root: proof.storage_hash,
-        code_hash: proof.code_hash,
-    };
-    verify_proof(
-        state_root,
-        Nibbles::unpack(keccak256(proof.address)),
-        Some(alloy_rlp::encode(account)),
-        &proof.account_proof,
-    )
-    .unwrap_or_else(|e| panic!("account proof of {}: {e}", proof.address));
-    for slot in &proof.storage_proof {
-        let expected = (!slot.value.is_zero()).then(|| alloy_rlp::encode(slot.value));
-        verify_proof(
-            proof.storage_hash,
-            Nibbles::unpack(keccak256(slot.key.as_b256())),
-            expected,
-            &slot.proof,
-        )
-        .unwrap_or_else(|e| panic!("storage proof of {}: {e}", slot.key));
-    }
+    verify_account_proof(state_root, &proof);
     proof
 }
 

@@ -17,38 +17,8 @@ use serde_json::json;
 
 use common::{
     RpcError, RpcProbe, TestNode, call_ok, deploy_probe, quantity, request_1559, rpc, rpc_error,
-    send_ok, wait_for_block, word,
+    send_ok, verify_account_proof, wait_for_block, word,
 };
-
-/// Check every proof of an `eth_getProof` answer against `state_root`.
-fn verify(state_root: B256, proof: &EIP1186AccountProofResponse) {
-    let account = TrieAccount {
-        nonce: proof.nonce,
-        balance: proof.balance,
-        storage_root: proof.storage_hash,
-        code_hash: proof.code_hash,
-    };
-    let exists =
-        proof.nonce != 0 || !proof.balance.is_zero() || proof.code_hash != alloy_trie::KECCAK_EMPTY;
-    let expected = exists.then(|| alloy_rlp::encode(account));
-    verify_proof(
-        state_root,
-        Nibbles::unpack(keccak256(proof.address)),
-        expected,
-        &proof.account_proof,
-    )
-    .unwrap_or_else(|e| panic!("account proof of {}: {e}", proof.address));
-    for slot in &proof.storage_proof {
-        let expected = (!slot.value.is_zero()).then(|| alloy_rlp::encode(slot.value));
-        verify_proof(
-            proof.storage_hash,
-            Nibbles::unpack(keccak256(slot.key.as_b256())),
-            expected,
-            &slot.proof,
-        )
-        .unwrap_or_else(|e| panic!("storage proof of {}: {e}", slot.key));
-    }
-}
 
 async fn get_proof(
     node: &TestNode,
@@ -195,26 +165,26 @@ async fn state_at_head_and_older_blocks_with_verified_proofs() {
     assert_eq!(proof.storage_proof[1].value, U256::from(5));
     assert_eq!(proof.storage_proof[2].value, U256::ZERO);
     assert!(!proof.account_proof.is_empty());
-    verify(head_root, &proof);
+    verify_account_proof(head_root, &proof);
     // An EOA and an account that does not exist.
     let eoa = get_proof(&node, fresh, json!([]), json!(head["number"])).await;
     assert_eq!(eoa.balance, one_eth);
     assert_eq!(eoa.storage_hash, alloy_trie::EMPTY_ROOT_HASH);
-    verify(head_root, &eoa);
+    verify_account_proof(head_root, &eoa);
     let nobody = address!("0x000000000000000000000000000000000000dead");
     let absent = get_proof(&node, nobody, json!(["0x1"]), json!(head["number"])).await;
     assert_eq!(absent.balance, U256::ZERO);
     assert_eq!(absent.code_hash, alloy_trie::KECCAK_EMPTY);
     assert_eq!(absent.storage_hash, alloy_trie::EMPTY_ROOT_HASH);
-    verify(head_root, &absent);
+    verify_account_proof(head_root, &absent);
     // A proof at an older block verifies against that block's root, with that block's values.
     let old_root: B256 = serde_json::from_value(older["stateRoot"].clone()).expect("root");
     let old = get_proof(&node, fresh, json!([]), json!(older["number"])).await;
     assert_eq!(old.balance, U256::ZERO);
-    verify(old_root, &old);
+    verify_account_proof(old_root, &old);
     let old_probe = get_proof(&node, probe, json!(["0x0"]), json!(older["number"])).await;
     assert_eq!(old_probe.storage_proof[0].value, U256::from(7));
-    verify(old_root, &old_probe);
+    verify_account_proof(old_root, &old_probe);
     // A tampered proof must not verify.
     let mut forged = proof.clone();
     forged.balance += U256::from(1);

@@ -9,7 +9,6 @@ use std::{
 
 use clap::Args;
 use eyre::{WrapErr, bail};
-use keel_storage::Store;
 
 use crate::{datadir, journal};
 
@@ -61,14 +60,8 @@ fn remove(
     let db = datadir::db_path(dir);
     // A running node holds the database's lock; removing the file under it would lose its
     // blocks and leave it writing to a deleted file.
-    if db.is_file()
-        && Store::is_open_elsewhere(&db)
-            .wrap_err_with(|| format!("checking whether {} is in use", db.display()))?
-    {
-        bail!(
-            "{} is open in another process (a running keel node?): stop it first",
-            db.display()
-        );
+    if db.is_file() {
+        datadir::ensure_not_in_use(&db)?;
     }
     if !args.force {
         writeln!(out, "This removes the node's data in {}:", dir.display())?;

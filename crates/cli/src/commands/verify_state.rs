@@ -9,7 +9,7 @@ use std::{
 
 use clap::Args;
 use eyre::{WrapErr, bail};
-use keel_storage::{Store, VerifyError};
+use keel_storage::VerifyError;
 
 use crate::datadir;
 
@@ -41,15 +41,7 @@ fn verify(args: &VerifyStateArgs, out: &mut impl Write) -> eyre::Result<()> {
     if !db.is_file() {
         bail!("no keel database at {} (is --datadir right?)", db.display());
     }
-    // redb lets one process open the file; say why instead of redb's lock error.
-    if Store::is_open_elsewhere(&db)
-        .wrap_err_with(|| format!("checking whether {} is in use", db.display()))?
-    {
-        bail!(
-            "{} is open in another process (a running keel node?): stop it first",
-            db.display()
-        );
-    }
+    datadir::ensure_not_in_use(&db)?;
     let store = datadir::open_existing_store(dir)?;
     match store.verify_state() {
         Ok(report) => {

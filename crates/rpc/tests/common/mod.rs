@@ -5,11 +5,14 @@
 #![allow(dead_code)]
 
 mod json_rpc;
+mod proof;
 mod tx;
 
 // Not every test binary uses every part.
 #[allow(unused_imports)]
 pub use json_rpc::*;
+#[allow(unused_imports)]
+pub use proof::*;
 #[allow(unused_imports)]
 pub use tx::*;
 
