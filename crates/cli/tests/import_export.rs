@@ -262,6 +262,67 @@ fn import_prints_head_of_last_block() {
 }
 
 #[test]
+fn import_compacts_the_datadir_and_keeps_the_chain() {
+    let f = Fixture::new(&ChainGenConfig {
+        accounts: 200,
+        blocks: 40,
+        txs_per_block: 100,
+        workload: Workload::EthTransfer,
+        gas_limit: 30_000_000,
+        seed: 11,
+    });
+    let file_len = |datadir: &Path| std::fs::metadata(datadir.join("keel.redb")).unwrap().len();
+
+    let uncompacted = f.path("uncompacted");
+    let out = keel(&[
+        "import".as_ref(),
+        "--network".as_ref(),
+        f.genesis.as_os_str(),
+        "--datadir".as_ref(),
+        uncompacted.as_os_str(),
+        "--import.compact".as_ref(),
+        "false".as_ref(),
+        f.blocks_file.as_os_str(),
+    ]);
+    assert_success(&out);
+    assert!(!stderr(&out).contains("compacted"), "{}", stderr(&out));
+
+    let out = f.import(&f.blocks_file);
+    assert_success(&out);
+    assert_eq!(last_line(&stdout(&out)), f.head_line(40));
+    assert!(
+        stderr(&out).contains("database compacted"),
+        "{}",
+        stderr(&out)
+    );
+    let (big, small) = (file_len(&uncompacted), file_len(&f.datadir));
+    assert!(small < big, "compacted {small} bytes, uncompacted {big}");
+
+    // The compacted datadir still holds the whole chain and its state.
+    assert_eq!(store_head(&f.datadir), (40, f.hash(40)));
+    let store = open_store(&f.datadir);
+    let reader = store.reader().unwrap();
+    for block in &f.chain.blocks {
+        let hash = block.header.hash_slow();
+        assert_eq!(reader.body(&hash).unwrap().as_ref(), Some(&block.body));
+    }
+    drop(reader);
+    drop(store);
+    let out = keel(&[
+        "l2".as_ref(),
+        "verify-state".as_ref(),
+        "--datadir".as_ref(),
+        f.datadir.as_os_str(),
+    ]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("state consistent at head block 40 ("),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
 fn reimport_is_idempotent() {
     let f = Fixture::small();
     let first = f.import(&f.blocks_file);

@@ -38,6 +38,9 @@ pub enum StoreError {
         expected: alloy_primitives::B256,
         found: alloy_primitives::B256,
     },
+    /// Compacting the database file failed (see [`crate::compact_file`]).
+    #[error("compaction: {0}")]
+    Compaction(String),
     /// A historical state outside the recent-state window was asked for.
     #[error(
         "the state of block {block} is older than the last {window} blocks kept for it \

@@ -11,6 +11,7 @@
 pub mod batches;
 pub mod checkpoint;
 mod codec;
+mod compact;
 mod error;
 mod node_cache;
 pub mod proofs;
@@ -26,6 +27,7 @@ pub mod verify;
 mod view;
 
 pub use checkpoint::{CheckpointError, CheckpointWrite};
+pub use compact::{Compaction, compact_file};
 pub use error::StoreError;
 pub use keel_state::{ChainReader, StateChanges, StateError, StateReader, StoredReceipt};
 pub use node_cache::NodeCache;
