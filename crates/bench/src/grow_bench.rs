@@ -49,6 +49,13 @@ pub struct Interval {
     pub blocks: u64,
     /// Admission and production of this interval's transfers.
     pub busy: Duration,
+    /// Mempool admission (decoding, sender recovery, nonce and balance checks).
+    pub admit: Duration,
+    /// The producer's phases, summed over the interval's blocks: execution, state root, and
+    /// the block's write transaction.
+    pub exec: Duration,
+    pub root: Duration,
+    pub store: Duration,
     /// Size of the database file after the interval.
     pub datadir_bytes: u64,
 }
@@ -56,6 +63,11 @@ pub struct Interval {
 impl Interval {
     pub fn tx_per_sec(&self) -> f64 {
         self.txs as f64 / self.busy.as_secs_f64()
+    }
+
+    /// Microseconds of `phase` per transfer in this interval.
+    pub fn us_per_tx(&self, phase: Duration) -> f64 {
+        phase.as_secs_f64() * 1e6 / self.txs.max(1) as f64
     }
 }
 
@@ -134,6 +146,10 @@ pub fn run(
         txs: 0,
         blocks: 0,
         busy: Duration::ZERO,
+        admit: Duration::ZERO,
+        exec: Duration::ZERO,
+        root: Duration::ZERO,
+        store: Duration::ZERO,
         datadir_bytes: 0,
     };
     while interval.total < config.transfers {
@@ -146,6 +162,7 @@ pub fn run(
                 result?;
             }
         }
+        interval.admit += started.elapsed();
         while !mempool.is_empty() {
             let Some(built) = producer.produce_block()? else {
                 break;
@@ -160,6 +177,9 @@ pub fn run(
             interval.txs += txs;
             interval.total += txs;
             interval.blocks += 1;
+            interval.exec += built.timings.execution;
+            interval.root += built.timings.state_root;
+            interval.store += built.timings.commit;
         }
         interval.busy += started.elapsed();
         if interval.total.is_multiple_of(config.report_every.max(1))
@@ -170,6 +190,10 @@ pub fn run(
             interval.txs = 0;
             interval.blocks = 0;
             interval.busy = Duration::ZERO;
+            interval.admit = Duration::ZERO;
+            interval.exec = Duration::ZERO;
+            interval.root = Duration::ZERO;
+            interval.store = Duration::ZERO;
         }
     }
     Ok(store.table_sizes()?)

@@ -85,6 +85,49 @@ pub(crate) fn decode_receipt_row(mut bytes: &[u8]) -> Result<StoredReceipt, Stor
     })
 }
 
+/// The last 66 bytes of an account-trie leaf whose account has no storage and no code (nearly
+/// every leaf): the RLP strings of the empty storage root and of the empty code hash.
+const EMPTY_ACCOUNT_TAIL: [u8; 66] = {
+    let mut tail = [0u8; 66];
+    tail[0] = 0xa0;
+    tail[33] = 0xa0;
+    let (root, code) = (EMPTY_ROOT_HASH.0, KECCAK_EMPTY.0);
+    let mut i = 0;
+    while i < 32 {
+        tail[1 + i] = root[i];
+        tail[34 + i] = code[i];
+        i += 1;
+    }
+    tail
+};
+
+/// Marks a stored trie node whose [`EMPTY_ACCOUNT_TAIL`] was left out. No node's RLP starts with
+/// it: `0xff` would be a list whose length takes 8 bytes.
+const TAIL_OMITTED: u8 = 0xff;
+
+/// An `ACCOUNT_TRIE` value: the node's RLP, except that a leaf of an account without storage or
+/// code is stored without the 66 bytes every such leaf ends with (the hash it is checked against
+/// is always the full RLP's): a funded EOA's leaf takes 65 bytes less, about 45 instead of 110.
+pub(crate) fn encode_trie_node(rlp: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    match rlp.strip_suffix(&EMPTY_ACCOUNT_TAIL[..]) {
+        Some(head) => {
+            let mut out = Vec::with_capacity(1 + head.len());
+            out.push(TAIL_OMITTED);
+            out.extend_from_slice(head);
+            out.into()
+        }
+        None => rlp.into(),
+    }
+}
+
+/// The node RLP of an [`encode_trie_node`] value.
+pub(crate) fn decode_trie_node(stored: &[u8]) -> Vec<u8> {
+    match stored.split_first() {
+        Some((&TAIL_OMITTED, head)) => [head, &EMPTY_ACCOUNT_TAIL[..]].concat(),
+        _ => stored.to_vec(),
+    }
+}
+
 /// `SENDERS` value: the addresses back to back.
 /// A flat-state account (`ACCOUNTS`, and the accounts of state diffs): `rlp([nonce, balance])`
 /// for an account without code or storage (nearly all of them), `rlp([nonce, balance,
@@ -205,6 +248,50 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    /// An EOA's leaf is stored without its constant tail and read back whole; other nodes are
+    /// stored as they are.
+    #[test]
+    fn trie_nodes_round_trip_and_eoa_leaves_shrink() {
+        use keel_trie::{EmptyNodeStore, Trie};
+        let mut trie = Trie::new(EmptyNodeStore, EMPTY_ROOT_HASH);
+        let eoa = TrieAccount {
+            nonce: 3,
+            balance: U256::from(10u64).pow(U256::from(18)),
+            storage_root: EMPTY_ROOT_HASH,
+            code_hash: KECCAK_EMPTY,
+        };
+        let contract = TrieAccount {
+            code_hash: B256::repeat_byte(0x11),
+            ..eoa
+        };
+        for i in 0..200u64 {
+            let account = if i % 10 == 0 { contract } else { eoa };
+            trie.insert(
+                alloy_primitives::keccak256(i.to_be_bytes()).as_slice(),
+                alloy_rlp::encode(account),
+            )
+            .unwrap();
+        }
+        let nodes = trie.commit().nodes;
+        let (mut shrunk, mut kept) = (0, 0);
+        for (_, _, rlp) in &nodes {
+            let stored = encode_trie_node(rlp);
+            if stored.len() < rlp.len() {
+                assert_eq!(stored.len() + 65, rlp.len());
+                shrunk += 1;
+            } else {
+                assert_eq!(&stored[..], &rlp[..]);
+                kept += 1;
+            }
+            assert_eq!(&decode_trie_node(&stored), rlp);
+        }
+        assert_eq!(shrunk, 180, "every EOA leaf");
+        assert!(
+            kept > 20,
+            "contract leaves and branches are kept as they are"
+        );
     }
 
     /// A transfer's receipt (no logs) is a few bytes once the bloom is left out: receipts must

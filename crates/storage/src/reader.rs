@@ -11,7 +11,7 @@ use keel_trie::Nibbles;
 
 use crate::{
     ChainReader, StateChanges, StateReader, StoreError, StoredReceipt,
-    codec::{decode, decode_account, decode_receipt_row, decode_senders},
+    codec::{self, decode, decode_account, decode_receipt_row, decode_senders},
     node_cache::NodeCache,
     state_diff::StateChangesCodec,
     tables::{self, storage_key, storage_range},
@@ -141,7 +141,11 @@ impl StoreReader {
         };
         for entry in self.account_trie.iter()? {
             let (k, v) = entry?;
-            out.push((None, nibbles(k.value())?, v.value().to_vec()));
+            out.push((
+                None,
+                nibbles(k.value())?,
+                codec::decode_trie_node(v.value()),
+            ));
         }
         for entry in self.storage_trie.iter()? {
             let (k, v) = entry?;
@@ -285,10 +289,16 @@ impl ChainReader for StoreReader {
 
     fn tx_location(&self, tx_hash: &B256) -> Result<Option<(B256, u64)>, StoreError> {
         let table = self.txn.open_table(tables::TX_LOOKUP)?;
-        Ok(table.get(&tx_hash.0)?.map(|v| {
-            let (block, index) = v.value();
-            (B256::from(*block), index)
-        }))
+        let Some((number, index)) = table.get(&tx_hash.0)?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        let hash = self.canonical_hash(number)?.ok_or_else(|| {
+            StoreError::corrupt(
+                "tx index",
+                format!("{tx_hash} is in block {number}, which is not canonical"),
+            )
+        })?;
+        Ok(Some((hash, u64::from(index))))
     }
 
     fn head_hash(&self) -> Result<Option<B256>, StoreError> {
@@ -362,7 +372,8 @@ impl keel_trie::NodeStore for StoreReader {
                     .get(account_trie_key(path).as_slice())
                     .map_err(store_error)?;
                 let Some(v) = v else { return Ok(None) };
-                let rlp = keel_trie::check_node(owner, path, hash, v.value().to_vec())?;
+                let rlp =
+                    keel_trie::check_node(owner, path, hash, codec::decode_trie_node(v.value()))?;
                 self.node_cache.insert(path, *hash, &rlp);
                 return Ok(Some(rlp));
             }

@@ -229,7 +229,7 @@ impl Store {
             write_block_data(&txn, w, &mut buf)?;
             txn.open_table(tables::CANONICAL)?
                 .insert(w.header.number, &w.hash.0)?;
-            index_transactions(&txn, &w.hash, w.tx_hashes)?;
+            index_transactions(&txn, w.header.number, w.tx_hashes)?;
 
             let mut accounts = txn.open_table(tables::ACCOUNTS)?;
             let mut storage = txn.open_table(tables::STORAGE)?;
@@ -381,7 +381,7 @@ fn reorg_in(
         canonical.insert(header.number, &hash.0)?;
         let body = read_body(txn, hash)?;
         let tx_hashes: Vec<B256> = body.transactions.iter().map(|tx| *tx.tx_hash()).collect();
-        index_transactions(txn, hash, &tx_hashes)?;
+        index_transactions(txn, header.number, &tx_hashes)?;
         head = *hash;
     }
     txn.open_table(tables::META)?
@@ -492,12 +492,14 @@ fn write_code(txn: &WriteTransaction, w: &BlockWrite<'_>) -> Result<(), StoreErr
 
 fn index_transactions(
     txn: &WriteTransaction,
-    block: &B256,
+    number: u64,
     tx_hashes: &[B256],
 ) -> Result<(), StoreError> {
     let mut lookup = txn.open_table(tables::TX_LOOKUP)?;
     for (i, tx_hash) in tx_hashes.iter().enumerate() {
-        lookup.insert(&tx_hash.0, (&block.0, i as u64))?;
+        let index = u32::try_from(i)
+            .map_err(|_| StoreError::corrupt("block", format!("{i} transactions")))?;
+        lookup.insert(&tx_hash.0, (number, index))?;
     }
     Ok(())
 }

@@ -17,9 +17,9 @@ pub const SENDERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("sen
 pub const CANONICAL: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("canonical");
 /// block hash → block number
 pub const BLOCK_NUMBERS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("block_numbers");
-/// tx hash → (block hash, index in block)
-pub const TX_LOOKUP: TableDefinition<&[u8; 32], (&[u8; 32], u64)> =
-    TableDefinition::new("tx_lookup");
+/// tx hash → (number of its canonical block, index in block): 12 bytes, the block's hash being
+/// one `CANONICAL` read away. Named anew because the old `tx_lookup` held (block hash, u64).
+pub const TX_LOOKUP: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
 /// address → the head state's account (flat state), in `codec::encode_account`'s compact form
 pub const ACCOUNTS: TableDefinition<&[u8; 20], &[u8]> = TableDefinition::new("accounts");
 /// address ‖ slot (52 bytes) → value (32 bytes, big-endian), zero values absent
@@ -52,8 +52,10 @@ pub const META_SCHEMA: &str = "schema";
 /// send journal) under it; version 4 stores senders (`SENDERS`) and one row per receipt without
 /// its bloom (`RECEIPTS`); version 5 keeps only the head's trie nodes, by path (`ACCOUNT_TRIE`,
 /// `STORAGE_TRIE`), instead of every root's nodes by hash; version 6 stores accounts (flat
-/// state and state diffs) in a compact form (`codec::encode_account`).
-pub const SCHEMA_VERSION: u32 = 6;
+/// state and state diffs) in a compact form (`codec::encode_account`); version 7 stores account
+/// trie leaves without their empty-account tail (`codec::encode_trie_node`) and indexes
+/// transactions by block number (`TX_LOOKUP`).
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// First and last possible keys of an account's slots in [`STORAGE`] (an inclusive range).
 pub fn storage_range(address: &alloy_primitives::Address) -> ([u8; 52], [u8; 52]) {

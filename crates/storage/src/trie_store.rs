@@ -9,7 +9,7 @@ use alloy_trie::EMPTY_ROOT_HASH;
 use keel_trie::{Nibbles, NodeStore, TrieError, TrieWrites, check_node};
 use redb::{ReadableTable, WriteTransaction};
 
-use crate::{StoreError, tables};
+use crate::{StoreError, codec, tables};
 
 /// Key of a node of the account trie in `ACCOUNT_TRIE`.
 pub(crate) fn account_trie_key(path: &Nibbles) -> Vec<u8> {
@@ -48,7 +48,10 @@ pub(crate) fn apply_trie_writes(
         account.remove(account_trie_key(path).as_slice())?;
     }
     for (path, _, rlp) in &writes.account.nodes {
-        account.insert(account_trie_key(path).as_slice(), rlp.as_slice())?;
+        account.insert(
+            account_trie_key(path).as_slice(),
+            &*codec::encode_trie_node(rlp),
+        )?;
     }
     for (owner, diff) in &writes.storage {
         for path in &diff.removed {
@@ -65,9 +68,9 @@ pub(crate) fn apply_trie_writes(
 /// a wrong or missing trie write must abort the block, not corrupt the head.
 pub(crate) fn check_trie_root(txn: &WriteTransaction, expected: B256) -> Result<(), StoreError> {
     let table = txn.open_table(tables::ACCOUNT_TRIE)?;
-    let found = table
-        .get([].as_slice())?
-        .map_or(EMPTY_ROOT_HASH, |v| keccak256(v.value()));
+    let found = table.get([].as_slice())?.map_or(EMPTY_ROOT_HASH, |v| {
+        keccak256(codec::decode_trie_node(v.value()))
+    });
     if found != expected {
         return Err(StoreError::TrieRoot { expected, found });
     }

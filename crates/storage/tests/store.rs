@@ -790,7 +790,7 @@ fn other_schema_version_is_refused() {
     raw_write::<&str>(&path, "meta", "schema", &999u32.to_be_bytes());
     let err = Store::open(&path).unwrap_err();
     assert!(
-        matches!(&err, StoreError::SchemaMismatch { expected: 6, found } if found == "999"),
+        matches!(&err, StoreError::SchemaMismatch { expected: 7, found } if found == "999"),
         "{err:?}"
     );
     assert!(err.to_string().contains("schema"), "{err}");
@@ -825,7 +825,38 @@ fn schema_3_datadir_is_refused() {
     }
     let err = Store::open(&path).unwrap_err();
     assert!(
-        matches!(&err, StoreError::SchemaMismatch { expected: 6, found } if found == "3"),
+        matches!(&err, StoreError::SchemaMismatch { expected: 7, found } if found == "3"),
+        "{err:?}"
+    );
+}
+
+/// A datadir of schema 6 (full account-trie leaves, `tx_lookup` by block hash) is refused with
+/// the schema message, not a table type error.
+#[test]
+fn schema_6_datadir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.redb");
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let old: redb::TableDefinition<&[u8; 32], (&[u8; 32], u64)> =
+                redb::TableDefinition::new("tx_lookup");
+            txn.open_table(old)
+                .unwrap()
+                .insert(&[1; 32], (&[2; 32], 0))
+                .unwrap();
+            let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+            txn.open_table(meta)
+                .unwrap()
+                .insert("schema", 6u32.to_be_bytes().as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = Store::open(&path).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::SchemaMismatch { expected: 7, found } if found == "6"),
         "{err:?}"
     );
 }
