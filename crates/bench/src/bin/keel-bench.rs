@@ -539,6 +539,22 @@ fn import(gen_args: &GenArgs, workdir: Option<PathBuf>, runs: usize) -> eyre::Re
         ));
         let phases = stats.timings;
         let pct = |d: std::time::Duration| 100.0 * d.as_secs_f64() / secs;
+        let tables = blockchain.store().table_sizes()?;
+        let in_use: u64 = tables
+            .iter()
+            .map(|t| t.stored_bytes + t.overhead_bytes)
+            .sum();
+        if std::env::var_os("KEEL_BENCH_TABLES").is_some() {
+            for t in tables.iter().filter(|t| t.entries > 0) {
+                println!(
+                    "  {:<20} {:>9} entries {:>8.1} MiB stored {:>8.1} MiB overhead",
+                    t.name,
+                    t.entries,
+                    t.stored_bytes as f64 / (1 << 20) as f64,
+                    t.overhead_bytes as f64 / (1 << 20) as f64
+                );
+            }
+        }
         // As `keel import` ends: the datadir's size before and after the compaction it runs.
         drop(blockchain);
         let compact_started = Instant::now();
@@ -548,7 +564,7 @@ fn import(gen_args: &GenArgs, workdir: Option<PathBuf>, runs: usize) -> eyre::Re
         println!(
             "run {run}: {} blocks, {} txs, {:.1} Mgas in {secs:.2}s: {mgas:.1} Mgas/s, {:.1} blocks/s, {:.0} tx/s; \
              busy: exec {:.0}%, state root {:.0}%, write {:.0}% of wall (overlapping); datadir {:.0} MiB, \
-             {:.1} MiB after compaction ({compact_secs:.2}s)",
+             {:.1} MiB after compaction ({compact_secs:.2}s); tables {:.1} MiB in use",
             stats.imported,
             stats.txs,
             stats.gas as f64 / 1e6,
@@ -558,7 +574,8 @@ fn import(gen_args: &GenArgs, workdir: Option<PathBuf>, runs: usize) -> eyre::Re
             pct(phases.state_root),
             pct(phases.commit),
             mib(compaction.before_bytes),
-            mib(compaction.after_bytes)
+            mib(compaction.after_bytes),
+            mib(in_use)
         );
     }
     rates.sort_by(|a, b| a.0.total_cmp(&b.0));
