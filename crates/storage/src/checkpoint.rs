@@ -25,7 +25,7 @@ use alloy_primitives::B256;
 use alloy_rlp::Encodable;
 use redb::{ReadableDatabase, ReadableTable, TableError, WriteTransaction};
 
-use crate::{StateChanges, Store, StoreError, state_diff, tables};
+use crate::{StateChanges, Store, StoreError, chunked, state_diff, tables};
 use keel_types::{BlockBody, Header};
 
 /// A checkpoint block and the state it ends with. [`Store::write_checkpoint`] writes it atomically.
@@ -112,12 +112,10 @@ impl Store {
                 withdrawals: w.header.withdrawals_root.map(|_| Default::default()),
             }
             .encode(&mut buf);
-            txn.open_table(tables::BODIES)?
-                .insert(&w.hash.0, buf.as_slice())?;
+            chunked::insert(&mut txn.open_table(tables::BODIES)?, &w.hash.0, &buf)?;
             // No transactions: no receipt rows, and an empty senders entry as for any stored
             // block.
-            txn.open_table(tables::SENDERS)?
-                .insert(&w.hash.0, [].as_slice())?;
+            chunked::insert(&mut txn.open_table(tables::SENDERS)?, &w.hash.0, &[])?;
             txn.open_table(tables::BLOCK_NUMBERS)?
                 .insert(&w.hash.0, w.header.number)?;
             txn.open_table(tables::CANONICAL)?

@@ -10,6 +10,7 @@
 
 pub mod batches;
 pub mod checkpoint;
+mod chunked;
 mod codec;
 mod compact;
 mod error;

@@ -10,7 +10,7 @@ use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableTable};
 use keel_trie::Nibbles;
 
 use crate::{
-    ChainReader, StateChanges, StateReader, StoreError, StoredReceipt,
+    ChainReader, StateChanges, StateReader, StoreError, StoredReceipt, chunked,
     codec::{self, decode, decode_account, decode_receipt_row, decode_senders},
     node_cache::NodeCache,
     state_diff::StateChangesCodec,
@@ -86,11 +86,11 @@ impl StoreReader {
     /// their RLP length); `None` for an unknown block or an index past its transactions.
     pub fn transaction(&self, hash: &B256, index: u64) -> Result<Option<Transaction>, StoreError> {
         let table = self.txn.open_table(tables::BODIES)?;
-        let Some(body) = table.get(&hash.0)? else {
+        let Some(body) = chunked::get(&table, &hash.0)? else {
             return Ok(None);
         };
         let corrupt = |e: alloy_rlp::Error| StoreError::corrupt("body", e);
-        let buf = &mut body.value();
+        let buf = &mut body.as_slice();
         // body = [transactions, ommers, withdrawals?]: enter the body, then its first item.
         for _ in 0..2 {
             let header = alloy_rlp::Header::decode(buf).map_err(corrupt)?;
@@ -118,15 +118,12 @@ impl StoreReader {
     /// The sender of transaction `index` of block `hash` (see [`ChainReader::senders`]).
     pub fn sender(&self, hash: &B256, index: u64) -> Result<Option<Address>, StoreError> {
         let table = self.txn.open_table(tables::SENDERS)?;
-        let Some(v) = table.get(&hash.0)? else {
+        let Some(start) = usize::try_from(index).ok().and_then(|i| i.checked_mul(20)) else {
             return Ok(None);
         };
-        let range = usize::try_from(index)
-            .ok()
-            .and_then(|i| Some(i.checked_mul(20)?..i.checked_add(1)?.checked_mul(20)?));
-        Ok(range
-            .and_then(|r| v.value().get(r))
-            .map(Address::from_slice))
+        Ok(chunked::get_range(&table, &hash.0, start, 20)?
+            .filter(|v| v.len() == 20)
+            .map(|v| Address::from_slice(&v)))
     }
 
     /// Every stored trie node, `(owner, path, rlp)`: the account trie (owner `None`) in path
@@ -168,9 +165,8 @@ impl StoreReader {
     /// checkpoint (see [`crate::checkpoint`]) or an unknown hash.
     pub fn state_revert(&self, block_hash: &B256) -> Result<Option<StateChanges>, StoreError> {
         let table = self.txn.open_table(tables::STATE_REVERTS)?;
-        table
-            .get(&block_hash.0)?
-            .map(|v| StateChanges::decode_diff(v.value()))
+        chunked::get(&table, &block_hash.0)?
+            .map(|v| StateChanges::decode_diff(&v))
             .transpose()
     }
 
@@ -178,9 +174,8 @@ impl StoreReader {
     /// (`STATE_DIFFS`); `None` for a canonical or unknown block.
     pub fn state_diff(&self, block_hash: &B256) -> Result<Option<StateChanges>, StoreError> {
         let table = self.txn.open_table(tables::STATE_DIFFS)?;
-        table
-            .get(&block_hash.0)?
-            .map(|v| StateChanges::decode_diff(v.value()))
+        chunked::get(&table, &block_hash.0)?
+            .map(|v| StateChanges::decode_diff(&v))
             .transpose()
     }
 
@@ -231,7 +226,8 @@ impl ChainReader for StoreReader {
     }
 
     fn body(&self, hash: &B256) -> Result<Option<BlockBody>, StoreError> {
-        self.get_bytes(tables::BODIES, hash)?
+        let table = self.txn.open_table(tables::BODIES)?;
+        chunked::get(&table, &hash.0)?
             .map(|b| decode("body", &b))
             .transpose()
     }
@@ -272,7 +268,8 @@ impl ChainReader for StoreReader {
     }
 
     fn senders(&self, hash: &B256) -> Result<Option<Vec<Address>>, StoreError> {
-        self.get_bytes(tables::SENDERS, hash)?
+        let table = self.txn.open_table(tables::SENDERS)?;
+        chunked::get(&table, &hash.0)?
             .map(|b| decode_senders(&b))
             .transpose()
     }

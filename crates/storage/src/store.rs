@@ -18,7 +18,7 @@ use redb::{
 use keel_trie::TrieWrites;
 
 use crate::{
-    StateChanges, StoreError, StoreReader,
+    StateChanges, StoreError, StoreReader, chunked,
     codec::{decode, encode_receipt_row, encode_senders},
     node_cache::NodeCache,
     state_diff::{self, StateChangesCodec},
@@ -238,8 +238,7 @@ impl Store {
                 // The genesis is never unwound; every later block keeps the diff that undoes it.
                 buf.clear();
                 revert.encode_diff(&mut buf);
-                txn.open_table(tables::STATE_REVERTS)?
-                    .insert(&w.hash.0, buf.as_slice())?;
+                chunked::insert(&mut txn.open_table(tables::STATE_REVERTS)?, &w.hash.0, &buf)?;
             }
             write_code(&txn, w)?;
             apply_trie_writes(&txn, w.trie)?;
@@ -277,8 +276,7 @@ impl Store {
             write_block_data(&txn, w, &mut buf)?;
             buf.clear();
             w.state.encode_diff(&mut buf);
-            txn.open_table(tables::STATE_DIFFS)?
-                .insert(&w.hash.0, buf.as_slice())?;
+            chunked::insert(&mut txn.open_table(tables::STATE_DIFFS)?, &w.hash.0, &buf)?;
             write_code(&txn, w)?;
             if let Some(reorg) = reorg {
                 let mut chain = Vec::with_capacity(reorg.ancestors.len() + 1);
@@ -392,7 +390,7 @@ fn reorg_in(
     Ok(())
 }
 
-type DiffTable<'t> = redb::Table<'t, &'static [u8; 32], &'static [u8]>;
+type DiffTable<'t> = redb::Table<'t, (&'static [u8; 32], u16), &'static [u8]>;
 type FlatTables<'a, 't> = (
     &'a mut redb::Table<'t, &'static [u8; 20], &'static [u8]>,
     &'a mut redb::Table<'t, &'static [u8; 52], &'static [u8; 32]>,
@@ -407,15 +405,15 @@ fn swap_diff(
     block: &B256,
     buf: &mut Vec<u8>,
 ) -> Result<(), StoreError> {
-    let diff = from
-        .remove(&block.0)?
-        .map(|v| StateChanges::decode_diff(v.value()))
+    let diff = chunked::get(from, &block.0)?
+        .map(|v| StateChanges::decode_diff(&v))
         .transpose()?
         .ok_or_else(|| StoreError::corrupt("state diff", format!("missing for {block}")))?;
+    chunked::remove(from, &block.0)?;
     let inverse = state_diff::apply(accounts, storage, &diff, buf)?;
     buf.clear();
     inverse.encode_diff(buf);
-    to.insert(&block.0, buf.as_slice())?;
+    chunked::insert(to, &block.0, buf)?;
     Ok(())
 }
 
@@ -440,13 +438,11 @@ fn write_block_data(
         .insert(&w.hash.0, buf.as_slice())?;
     buf.clear();
     w.body.encode(buf);
-    txn.open_table(tables::BODIES)?
-        .insert(&w.hash.0, buf.as_slice())?;
+    chunked::insert(&mut txn.open_table(tables::BODIES)?, &w.hash.0, buf)?;
     write_receipts(txn, &w.hash, w.receipts, buf)?;
     buf.clear();
     encode_senders(w.senders, buf);
-    txn.open_table(tables::SENDERS)?
-        .insert(&w.hash.0, buf.as_slice())?;
+    chunked::insert(&mut txn.open_table(tables::SENDERS)?, &w.hash.0, buf)?;
     txn.open_table(tables::BLOCK_NUMBERS)?
         .insert(&w.hash.0, w.header.number)?;
     Ok(())
@@ -523,10 +519,9 @@ pub(crate) fn read_header(txn: &WriteTransaction, hash: &B256) -> Result<Header,
 
 fn read_body(txn: &WriteTransaction, hash: &B256) -> Result<BlockBody, StoreError> {
     let table = txn.open_table(tables::BODIES)?;
-    let value = table
-        .get(&hash.0)?
+    let value = chunked::get(&table, &hash.0)?
         .ok_or_else(|| StoreError::corrupt("body", format!("{hash} missing")))?;
-    decode("body", value.value())
+    decode("body", &value)
 }
 
 fn read_meta_hash(txn: &WriteTransaction, key: &str) -> Result<Option<B256>, StoreError> {

@@ -2,17 +2,19 @@
 
 use redb::TableDefinition;
 
+use crate::chunked::ChunkedTable;
+
 /// block hash → RLP header
 pub const HEADERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("headers");
-/// block hash → RLP body (transactions, ommers, withdrawals)
-pub const BODIES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("bodies");
+/// block hash → RLP body (transactions, ommers, withdrawals), in pieces (`chunked`)
+pub const BODIES: ChunkedTable = TableDefinition::new("body_pieces");
 /// (block hash, tx index) → one receipt row (see `codec::encode_receipt_row`): a receipt lookup
 /// reads one row; a block's receipts are the range `(hash, 0)..=(hash, u32::MAX)`. Named anew
 /// because the old per-block `receipts` table had another key type.
 pub const RECEIPTS: TableDefinition<(&[u8; 32], u32), &[u8]> = TableDefinition::new("receipt_rows");
 /// block hash → the sender of each of its transactions, 20 bytes each, in order (canonical and
-/// side blocks), so reads never recover signatures
-pub const SENDERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("senders");
+/// side blocks), so reads never recover signatures; in pieces (`chunked`)
+pub const SENDERS: ChunkedTable = TableDefinition::new("sender_pieces");
 /// block number → canonical block hash
 pub const CANONICAL: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("canonical");
 /// block hash → block number
@@ -33,10 +35,11 @@ pub const ACCOUNT_TRIE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ac
 /// keccak256(address) (32 bytes) ‖ nibble path → node RLP: the head's storage tries. A whole trie
 /// is the key range `owner ..< owner ‖ 0x10` (nibbles are ≤ 0x0f).
 pub const STORAGE_TRIE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("storage_trie");
-/// canonical block hash → the state diff that undoes it (for unwinding on a reorg)
-pub const STATE_REVERTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("state_reverts");
-/// non-canonical block hash → the state diff that applies it on its parent's state
-pub const STATE_DIFFS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("state_diffs");
+/// canonical block hash → the state diff that undoes it (for unwinding on a reorg and reading
+/// older states), in pieces (`chunked`)
+pub const STATE_REVERTS: ChunkedTable = TableDefinition::new("state_revert_pieces");
+/// non-canonical block hash → the state diff that applies it on its parent's state, in pieces
+pub const STATE_DIFFS: ChunkedTable = TableDefinition::new("state_diff_pieces");
 /// code hash → number of the batch whose state diff published the code in full (0 = the genesis).
 /// Created by its first write (like the rollup tables); before it, it reads as empty.
 pub const PUBLISHED_CODES: TableDefinition<&[u8; 32], u64> =
@@ -53,8 +56,9 @@ pub const META_SCHEMA: &str = "schema";
 /// its bloom (`RECEIPTS`); version 5 keeps only the head's trie nodes, by path (`ACCOUNT_TRIE`,
 /// `STORAGE_TRIE`), instead of every root's nodes by hash; version 6 stores accounts (flat
 /// state and state diffs) in a compact form (`codec::encode_account`); version 7 stores account
-/// trie leaves without their empty-account tail (`codec::encode_trie_node`) and indexes
-/// transactions by block number (`TX_LOOKUP`).
+/// trie leaves without their empty-account tail (`codec::encode_trie_node`), indexes
+/// transactions by block number (`TX_LOOKUP`) and stores bodies, senders and state diffs in
+/// pieces (`chunked`).
 pub const SCHEMA_VERSION: u32 = 7;
 
 /// First and last possible keys of an account's slots in [`STORAGE`] (an inclusive range).

@@ -737,9 +737,9 @@ fn corrupt_chain_entries_are_errors() {
     let (_dir, path, blocks) = scenario_file();
     let (h1, h2) = (blocks[1].hash(), blocks[2].hash());
     raw_write::<&[u8; 32]>(&path, "headers", &h1.0, b"\xc3garbage");
-    raw_write::<&[u8; 32]>(&path, "bodies", &h1.0, &[0xc0, 0xc0]);
+    raw_write::<(&[u8; 32], u16)>(&path, "body_pieces", (&h1.0, 0), &[0xc0, 0xc0]);
     raw_write::<(&[u8; 32], u32)>(&path, "receipt_rows", (&h1.0, 0), &[0xff]);
-    raw_write::<&[u8; 32]>(&path, "senders", &h1.0, &[0x01; 21]);
+    raw_write::<(&[u8; 32], u16)>(&path, "sender_pieces", (&h1.0, 0), &[0x01; 21]);
     // A valid header followed by a stray byte.
     let mut header = alloy_rlp::encode(&blocks[2].header);
     header.push(0x00);
