@@ -58,6 +58,9 @@ pub struct Interval {
     pub store: Duration,
     /// Size of the database file after the interval.
     pub datadir_bytes: u64,
+    /// Disk space the database file takes (`du`): redb extends its file in steps of up to
+    /// 4 GiB, and the part not yet written is a hole that takes no space.
+    pub disk_bytes: u64,
 }
 
 impl Interval {
@@ -151,6 +154,7 @@ pub fn run(
         root: Duration::ZERO,
         store: Duration::ZERO,
         datadir_bytes: 0,
+        disk_bytes: 0,
     };
     while interval.total < config.transfers {
         let chunk = chunks
@@ -185,7 +189,9 @@ pub fn run(
         if interval.total.is_multiple_of(config.report_every.max(1))
             || interval.total >= config.transfers
         {
-            interval.datadir_bytes = std::fs::metadata(&db)?.len();
+            let meta = std::fs::metadata(&db)?;
+            interval.datadir_bytes = meta.len();
+            interval.disk_bytes = std::os::unix::fs::MetadataExt::blocks(&meta) * 512;
             on_interval(&interval);
             interval.txs = 0;
             interval.blocks = 0;

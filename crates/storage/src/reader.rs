@@ -234,24 +234,28 @@ impl ChainReader for StoreReader {
 
     fn receipts(&self, hash: &B256) -> Result<Option<Vec<Receipt>>, StoreError> {
         let table = self.txn.open_table(tables::RECEIPTS)?;
-        let mut receipts = Vec::new();
-        for (i, entry) in table
-            .range((&hash.0, 0u32)..=(&hash.0, u32::MAX))?
-            .enumerate()
-        {
-            let (key, value) = entry?;
-            // Rows are written 0, 1, 2, ...: a gap means a lost row, not a shorter block.
-            if key.value().1 as usize != i {
-                return Err(StoreError::corrupt(
-                    "receipt",
-                    format!("{hash} has no receipt {i}"),
-                ));
-            }
-            receipts.push(decode_receipt_row(value.value())?.receipt);
-        }
-        // A block without transactions has no rows: tell it from an unknown block.
-        if receipts.is_empty() && self.block_number(hash)?.is_none() {
+        let Some(value) = chunked::get(&table, &hash.0)? else {
             return Ok(None);
+        };
+        let corrupt = |reason: String| StoreError::corrupt("receipt", format!("{hash}: {reason}"));
+        let (count, rest) = split_u32(&value).ok_or_else(|| corrupt("no count".into()))?;
+        let index_len = (count as usize)
+            .checked_mul(4)
+            .filter(|&n| n <= rest.len())
+            .ok_or_else(|| corrupt(format!("{count} receipts in {} bytes", value.len())))?;
+        let (ends, rows) = rest.split_at(index_len);
+        let mut receipts = Vec::with_capacity(count as usize);
+        let mut start = 0usize;
+        for end in ends.chunks_exact(4) {
+            let end = u32::from_be_bytes([end[0], end[1], end[2], end[3]]) as usize;
+            let row = rows
+                .get(start..end)
+                .ok_or_else(|| corrupt(format!("row {start}..{end} of {}", rows.len())))?;
+            receipts.push(decode_receipt_row(row)?.receipt);
+            start = end;
+        }
+        if start != rows.len() {
+            return Err(corrupt("trailing bytes".into()));
         }
         Ok(Some(receipts))
     }
@@ -261,10 +265,41 @@ impl ChainReader for StoreReader {
             return Ok(None);
         };
         let table = self.txn.open_table(tables::RECEIPTS)?;
-        table
-            .get((&hash.0, index))?
-            .map(|v| decode_receipt_row(v.value()))
-            .transpose()
+        let corrupt = |reason: String| StoreError::corrupt("receipt", format!("{hash}: {reason}"));
+        // The count and the end offsets of the row before this one and of this one.
+        let Some(head) = chunked::get_range(&table, &hash.0, 0, 4)? else {
+            return Ok(None);
+        };
+        let count = split_u32(&head)
+            .ok_or_else(|| corrupt("no count".into()))?
+            .0;
+        if index >= count {
+            return Ok(None);
+        }
+        let i = index as usize;
+        let (start, end) = if i == 0 {
+            let ends = chunked::get_range(&table, &hash.0, 4, 4)?.unwrap_or_default();
+            (
+                0,
+                split_u32(&ends)
+                    .ok_or_else(|| corrupt("short index".into()))?
+                    .0,
+            )
+        } else {
+            let ends = chunked::get_range(&table, &hash.0, 4 * i, 8)?.unwrap_or_default();
+            let (start, rest) = split_u32(&ends).ok_or_else(|| corrupt("short index".into()))?;
+            let (end, _) = split_u32(rest).ok_or_else(|| corrupt("short index".into()))?;
+            (start, end)
+        };
+        let len = end
+            .checked_sub(start)
+            .ok_or_else(|| corrupt(format!("row {index} ends before it starts")))?;
+        let data = 4 + 4 * count as usize + start as usize;
+        let row = chunked::get_range(&table, &hash.0, data, len as usize)?.unwrap_or_default();
+        if row.len() != len as usize {
+            return Err(corrupt(format!("row {index} is cut short")));
+        }
+        decode_receipt_row(&row).map(Some)
     }
 
     fn senders(&self, hash: &B256) -> Result<Option<Vec<Address>>, StoreError> {
@@ -446,4 +481,10 @@ impl StoreReader {
         }
         Ok(())
     }
+}
+
+/// A big-endian `u32` off the front of `bytes`, and the rest.
+fn split_u32(bytes: &[u8]) -> Option<(u32, &[u8])> {
+    let (head, rest) = bytes.split_first_chunk::<4>()?;
+    Some((u32::from_be_bytes(*head), rest))
 }

@@ -455,26 +455,29 @@ fn write_receipts(
     receipts: &[Receipt],
     buf: &mut Vec<u8>,
 ) -> Result<(), StoreError> {
-    let mut table = txn.open_table(tables::RECEIPTS)?;
+    let too_many = || StoreError::corrupt("receipts", format!("{} in {hash}", receipts.len()));
+    let count = u32::try_from(receipts.len()).map_err(|_| too_many())?;
+    let mut rows = Vec::with_capacity(receipts.len() * 16);
+    buf.clear();
+    buf.extend_from_slice(&count.to_be_bytes());
     let mut cumulative_before = 0u64;
     let mut first_log_index = 0u64;
-    for (i, receipt) in receipts.iter().enumerate() {
-        let index = u32::try_from(i)
-            .map_err(|_| StoreError::corrupt("receipt", format!("index {i} of {hash}")))?;
+    for receipt in receipts {
         let cumulative = receipt.cumulative_gas_used();
-        buf.clear();
         // As the RPC computed it from the list: saturating, so a malformed list can't panic.
         encode_receipt_row(
             receipt,
             cumulative.saturating_sub(cumulative_before),
             first_log_index,
-            buf,
+            &mut rows,
         );
-        table.insert((&hash.0, index), buf.as_slice())?;
+        let end = u32::try_from(rows.len()).map_err(|_| too_many())?;
+        buf.extend_from_slice(&end.to_be_bytes());
         cumulative_before = cumulative;
         first_log_index += receipt.logs().len() as u64;
     }
-    Ok(())
+    buf.extend_from_slice(&rows);
+    chunked::insert(&mut txn.open_table(tables::RECEIPTS)?, &hash.0, buf)
 }
 
 /// New bytecode: content-addressed, so writing it twice is harmless.

@@ -8,10 +8,11 @@ use crate::chunked::ChunkedTable;
 pub const HEADERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("headers");
 /// block hash → RLP body (transactions, ommers, withdrawals), in pieces (`chunked`)
 pub const BODIES: ChunkedTable = TableDefinition::new("body_pieces");
-/// (block hash, tx index) → one receipt row (see `codec::encode_receipt_row`): a receipt lookup
-/// reads one row; a block's receipts are the range `(hash, 0)..=(hash, u32::MAX)`. Named anew
-/// because the old per-block `receipts` table had another key type.
-pub const RECEIPTS: TableDefinition<(&[u8; 32], u32), &[u8]> = TableDefinition::new("receipt_rows");
+/// block hash → its receipts, in pieces (`chunked`): `u32` count n, n `u32` end offsets, then
+/// the receipt rows (`codec::encode_receipt_row`) back to back, all big-endian. A receipt lookup
+/// reads the count, two offsets and its row (usually all in the first piece read), never the
+/// whole block's receipts; a block's receipts are one read.
+pub const RECEIPTS: ChunkedTable = TableDefinition::new("receipt_pieces");
 /// block hash → the sender of each of its transactions, 20 bytes each, in order (canonical and
 /// side blocks), so reads never recover signatures; in pieces (`chunked`)
 pub const SENDERS: ChunkedTable = TableDefinition::new("sender_pieces");
@@ -57,8 +58,8 @@ pub const META_SCHEMA: &str = "schema";
 /// `STORAGE_TRIE`), instead of every root's nodes by hash; version 6 stores accounts (flat
 /// state and state diffs) in a compact form (`codec::encode_account`); version 7 stores account
 /// trie leaves without their empty-account tail (`codec::encode_trie_node`), indexes
-/// transactions by block number (`TX_LOOKUP`) and stores bodies, senders and state diffs in
-/// pieces (`chunked`).
+/// transactions by block number (`TX_LOOKUP`) and stores bodies, senders, receipts (with an
+/// offset index) and state diffs in pieces (`chunked`).
 pub const SCHEMA_VERSION: u32 = 7;
 
 /// First and last possible keys of an account's slots in [`STORAGE`] (an inclusive range).

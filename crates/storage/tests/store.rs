@@ -738,7 +738,13 @@ fn corrupt_chain_entries_are_errors() {
     let (h1, h2) = (blocks[1].hash(), blocks[2].hash());
     raw_write::<&[u8; 32]>(&path, "headers", &h1.0, b"\xc3garbage");
     raw_write::<(&[u8; 32], u16)>(&path, "body_pieces", (&h1.0, 0), &[0xc0, 0xc0]);
-    raw_write::<(&[u8; 32], u32)>(&path, "receipt_rows", (&h1.0, 0), &[0xff]);
+    // One receipt whose row is a byte that is no RLP.
+    raw_write::<(&[u8; 32], u16)>(
+        &path,
+        "receipt_pieces",
+        (&h1.0, 0),
+        &[0, 0, 0, 1, 0, 0, 0, 1, 0xff],
+    );
     raw_write::<(&[u8; 32], u16)>(&path, "sender_pieces", (&h1.0, 0), &[0x01; 21]);
     // A valid header followed by a stray byte.
     let mut header = alloy_rlp::encode(&blocks[2].header);
@@ -1052,6 +1058,50 @@ fn block_receipt_ranges_are_separate() {
                 Some(&block.receipts)
             );
         }
+    });
+}
+
+/// A block whose body, senders and receipts each span several stored pieces reads back whole,
+/// and one transaction, sender or receipt at a time, on either side of every piece boundary.
+#[test]
+fn a_large_block_reads_back_whole_and_one_item_at_a_time() {
+    on_both_backends(|store| {
+        let genesis = TestBlock::genesis();
+        genesis.write(store).unwrap();
+        // 2,500 transactions: ~50 KB of senders, ~280 KB of body, ~220 KB of receipts.
+        let block = genesis.child(2_500);
+        block.write(store).unwrap();
+        let hash = block.hash();
+        let reader = store.reader().unwrap();
+        assert_eq!(reader.body(&hash).unwrap().as_ref(), Some(&block.body));
+        assert_eq!(
+            reader.senders(&hash).unwrap().as_ref(),
+            Some(&block.senders)
+        );
+        assert_eq!(
+            reader.receipts(&hash).unwrap().as_ref(),
+            Some(&block.receipts)
+        );
+        let all = reader.receipts(&hash).unwrap().unwrap();
+        for i in 0..2_500u64 {
+            let n = i as usize;
+            assert_eq!(
+                reader.transaction(&hash, i).unwrap().as_ref(),
+                Some(&block.body.transactions[n]),
+                "tx {i}"
+            );
+            assert_eq!(
+                reader.sender(&hash, i).unwrap(),
+                Some(block.senders[n]),
+                "sender {i}"
+            );
+            let one = reader.receipt(&hash, i).unwrap().unwrap();
+            assert_eq!(one.receipt, block.receipts[n], "receipt {i}");
+            assert_eq!(Some(one), keel_storage::StoredReceipt::at(&all, n));
+        }
+        assert_eq!(reader.receipt(&hash, 2_500).unwrap(), None);
+        assert_eq!(reader.sender(&hash, 2_500).unwrap(), None);
+        assert_eq!(reader.transaction(&hash, 2_500).unwrap(), None);
     });
 }
 

@@ -609,25 +609,30 @@ fn grow(config: keel_bench::grow_bench::GrowConfig, workdir: Option<PathBuf>) ->
         "(µs per transfer: admit = mempool admission, then the producer's execution, state root and write)"
     );
     println!(
-        "{:>12} {:>8} {:>10} {:>12} {:>10} {:>7} {:>7} {:>7} {:>7}",
+        "{:>12} {:>8} {:>10} {:>12} {:>10} {:>9} {:>10} {:>7} {:>7} {:>7} {:>7}",
         "transfers",
         "blocks",
         "tx/s",
         "datadir MiB",
+        "B/transfer",
+        "disk MiB",
         "B/transfer",
         "admit",
         "exec",
         "root",
         "write"
     );
+    println!("(datadir: the file's length; disk: the space it takes, as du counts it)");
     let sizes = keel_bench::grow_bench::run(&config, dir.path(), |i| {
         println!(
-            "{:>12} {:>8} {:>10.0} {:>12.1} {:>10.0} {:>7.1} {:>7.1} {:>7.1} {:>7.1}",
+            "{:>12} {:>8} {:>10.0} {:>12.1} {:>10.0} {:>9.1} {:>10.0} {:>7.1} {:>7.1} {:>7.1} {:>7.1}",
             i.total,
             i.blocks,
             i.tx_per_sec(),
             i.datadir_bytes as f64 / (1 << 20) as f64,
             i.datadir_bytes as f64 / i.total as f64,
+            i.disk_bytes as f64 / (1 << 20) as f64,
+            i.disk_bytes as f64 / i.total as f64,
             i.us_per_tx(i.admit),
             i.us_per_tx(i.exec),
             i.us_per_tx(i.root),
