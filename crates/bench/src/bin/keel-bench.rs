@@ -608,6 +608,7 @@ fn grow(config: keel_bench::grow_bench::GrowConfig, workdir: Option<PathBuf>) ->
     println!(
         "(µs per transfer: admit = mempool admission, then the producer's execution, state root and write)"
     );
+    println!("(datadir: the file's length; disk: the space it takes, as du counts it)");
     println!(
         "{:>12} {:>8} {:>10} {:>12} {:>10} {:>9} {:>10} {:>7} {:>7} {:>7} {:>7}",
         "transfers",
@@ -622,7 +623,6 @@ fn grow(config: keel_bench::grow_bench::GrowConfig, workdir: Option<PathBuf>) ->
         "root",
         "write"
     );
-    println!("(datadir: the file's length; disk: the space it takes, as du counts it)");
     let sizes = keel_bench::grow_bench::run(&config, dir.path(), |i| {
         println!(
             "{:>12} {:>8} {:>10.0} {:>12.1} {:>10.0} {:>9.1} {:>10.0} {:>7.1} {:>7.1} {:>7.1} {:>7.1}",
