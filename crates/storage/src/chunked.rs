@@ -80,7 +80,7 @@ pub(crate) fn get_range(
         return Ok(table.get((key, 0))?.map(|_| Vec::new()));
     };
     let mut out = Vec::with_capacity(len);
-    let mut found = table.get((key, 0))?.is_some();
+    let mut found = false;
     for entry in table.range((key, first)..=(key, last))? {
         let (k, piece) = entry?;
         found = true;
@@ -89,6 +89,10 @@ pub(crate) fn get_range(
         let from = start.saturating_sub(offset).min(piece.len());
         let to = end.saturating_sub(offset).min(piece.len());
         out.extend_from_slice(&piece[from..to]);
+    }
+    // Only a range past the value's end (or no value) reads nothing: then ask whether it exists.
+    if !found {
+        found = table.get((key, 0))?.is_some();
     }
     Ok(found.then_some(out))
 }

@@ -484,7 +484,7 @@ fn main() -> eyre::Result<()> {
                 mean(|b| b.update + b.root),
             );
             if let Some(bytes) = report.file_bytes {
-                println!("redb file: {:.1} MiB", bytes as f64 / (1 << 20) as f64);
+                println!("redb file: {:.1} MiB", mib(bytes));
             }
             Ok(())
         }
@@ -545,22 +545,13 @@ fn import(gen_args: &GenArgs, workdir: Option<PathBuf>, runs: usize) -> eyre::Re
             .map(|t| t.stored_bytes + t.overhead_bytes)
             .sum();
         if std::env::var_os("KEEL_BENCH_TABLES").is_some() {
-            for t in tables.iter().filter(|t| t.entries > 0) {
-                println!(
-                    "  {:<20} {:>9} entries {:>8.1} MiB stored {:>8.1} MiB overhead",
-                    t.name,
-                    t.entries,
-                    t.stored_bytes as f64 / (1 << 20) as f64,
-                    t.overhead_bytes as f64 / (1 << 20) as f64
-                );
-            }
+            print_table_sizes(&tables);
         }
         // As `keel import` ends: the datadir's size before and after the compaction it runs.
         drop(blockchain);
         let compact_started = Instant::now();
         let compaction = keel_storage::compact_file(dir.path().join("keel.redb"))?;
         let compact_secs = compact_started.elapsed().as_secs_f64();
-        let mib = |b: u64| b as f64 / (1 << 20) as f64;
         println!(
             "run {run}: {} blocks, {} txs, {:.1} Mgas in {secs:.2}s: {mgas:.1} Mgas/s, {:.1} blocks/s, {:.0} tx/s; \
              busy: exec {:.0}%, state root {:.0}%, write {:.0}% of wall (overlapping); datadir {:.0} MiB, \
@@ -629,9 +620,9 @@ fn grow(config: keel_bench::grow_bench::GrowConfig, workdir: Option<PathBuf>) ->
             i.total,
             i.blocks,
             i.tx_per_sec(),
-            i.datadir_bytes as f64 / (1 << 20) as f64,
+            mib(i.datadir_bytes),
             i.datadir_bytes as f64 / i.total as f64,
-            i.disk_bytes as f64 / (1 << 20) as f64,
+            mib(i.disk_bytes),
             i.disk_bytes as f64 / i.total as f64,
             i.us_per_tx(i.admit),
             i.us_per_tx(i.exec),
@@ -639,20 +630,7 @@ fn grow(config: keel_bench::grow_bench::GrowConfig, workdir: Option<PathBuf>) ->
             i.us_per_tx(i.store)
         );
     })?;
-    println!(
-        "{:<24} {:>12} {:>12} {:>12}",
-        "table", "entries", "stored MiB", "overhead MiB"
-    );
-    let mib = |b: u64| b as f64 / (1 << 20) as f64;
-    for t in sizes.iter().filter(|t| t.entries > 0) {
-        println!(
-            "{:<24} {:>12} {:>12.1} {:>12.1}",
-            t.name,
-            t.entries,
-            mib(t.stored_bytes),
-            mib(t.overhead_bytes)
-        );
-    }
+    print_table_sizes(&sizes);
     let stored: u64 = sizes.iter().map(|t| t.stored_bytes).sum();
     let overhead: u64 = sizes.iter().map(|t| t.overhead_bytes).sum();
     println!(
@@ -663,4 +641,25 @@ fn grow(config: keel_bench::grow_bench::GrowConfig, workdir: Option<PathBuf>) ->
         (stored + overhead) as f64 / config.transfers.max(1) as f64
     );
     Ok(())
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1 << 20) as f64
+}
+
+/// Each non-empty table's entries, stored bytes and redb's overhead on them.
+fn print_table_sizes(sizes: &[keel_storage::TableSize]) {
+    println!(
+        "{:<24} {:>12} {:>12} {:>12}",
+        "table", "entries", "stored MiB", "overhead MiB"
+    );
+    for t in sizes.iter().filter(|t| t.entries > 0) {
+        println!(
+            "{:<24} {:>12} {:>12.1} {:>12.1}",
+            t.name,
+            t.entries,
+            mib(t.stored_bytes),
+            mib(t.overhead_bytes)
+        );
+    }
 }
