@@ -37,6 +37,13 @@ pub fn resolve_header(
     id: BlockId,
 ) -> RpcResult<Option<(B256, Header)>> {
     let hash = match id {
+        // The head's header is read once per snapshot.
+        BlockId::Number(
+            BlockNumberOrTag::Latest
+            | BlockNumberOrTag::Pending
+            | BlockNumberOrTag::Safe
+            | BlockNumberOrTag::Finalized,
+        ) => return reader.head().map_err(Into::into),
         BlockId::Number(tag) => match resolve_number(reader, tag)? {
             Some((_, hash)) => hash,
             None => return Ok(None),

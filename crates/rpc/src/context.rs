@@ -42,9 +42,10 @@ impl RpcContext {
         self
     }
 
-    /// A consistent read view of the store (one redb read transaction).
-    pub fn reader(&self) -> RpcResult<StoreReader> {
-        Ok(self.chain.store().reader()?)
+    /// A consistent read view of the store: the snapshot of its last write, shared with every
+    /// other request until the next block (see [`keel_storage::Store::snapshot`]).
+    pub fn reader(&self) -> RpcResult<Arc<StoreReader>> {
+        Ok(self.chain.store().snapshot()?)
     }
 }
 

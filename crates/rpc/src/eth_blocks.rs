@@ -20,6 +20,7 @@ use crate::{
         MinedAt, ReceiptContext, RpcBlock, RpcReceipt, RpcTransaction, TxPosition, block_receipts,
         pending_transaction_json, rpc_block, rpc_receipt, rpc_transaction,
     },
+    dispatch::{always, hashes_only, register_read},
     error::{RpcError, RpcResult},
 };
 
@@ -209,26 +210,37 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     module.register_method("eth_chainId", |_, ctx, _| {
         Ok::<_, ErrorObjectOwned>(U64::from(ctx.chain.spec().chain_id))
     })?;
-    module.register_blocking_method("eth_blockNumber", |_, ctx, _| {
-        let (number, _) = ctx.chain.head().map_err(RpcError::from)?;
-        Ok::<_, ErrorObjectOwned>(U64::from(number))
+    module.register_method("eth_blockNumber", |_, ctx, _| {
+        let (_, header) = ctx
+            .reader()?
+            .head()
+            .map_err(RpcError::from)?
+            .ok_or_else(|| RpcError::Internal("no head block".into()))?;
+        Ok::<_, ErrorObjectOwned>(U64::from(header.number))
     })?;
     module.register_method("eth_syncing", |_, _, _| Ok::<_, ErrorObjectOwned>(false))?;
     module.register_method("eth_accounts", |_, _, _| {
         Ok::<_, ErrorObjectOwned>(Vec::<Address>::new())
     })?;
 
-    module.register_blocking_method("eth_getBlockByNumber", |params, ctx, _| {
-        let mut seq = params.sequence();
-        let tag: BlockNumberOrTag = seq.next()?;
-        let full = full_flag(seq.optional_next()?);
-        let reader = ctx.reader()?;
-        let block = block_by_number(&reader, tag)?
-            .map(|found| rpc_block_of(&reader, found, full))
-            .transpose()?;
-        Ok::<_, ErrorObjectOwned>(block)
-    })?;
-    module.register_blocking_method("eth_getBlockByHash", |params, ctx, _| {
+    // With transaction hashes only, a block is a header and a body read; with full
+    // transactions it is as large as the block, so it goes to the blocking pool.
+    register_read(
+        module,
+        "eth_getBlockByNumber",
+        hashes_only,
+        |params, ctx| {
+            let mut seq = params.sequence();
+            let tag: BlockNumberOrTag = seq.next()?;
+            let full = full_flag(seq.optional_next()?);
+            let reader = ctx.reader()?;
+            let block = block_by_number(&reader, tag)?
+                .map(|found| rpc_block_of(&reader, found, full))
+                .transpose()?;
+            Ok(block)
+        },
+    )?;
+    register_read(module, "eth_getBlockByHash", hashes_only, |params, ctx| {
         let mut seq = params.sequence();
         let hash: B256 = seq.next()?;
         let full = full_flag(seq.optional_next()?);
@@ -236,7 +248,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         let block = block_by_hash(&reader, hash)?
             .map(|found| rpc_block_of(&reader, found, full))
             .transpose()?;
-        Ok::<_, ErrorObjectOwned>(block)
+        Ok(block)
     })?;
     module.register_blocking_method("eth_getBlockReceipts", |params, ctx, _| {
         let id: BlockId = params.one()?;
@@ -281,9 +293,9 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         Ok::<_, ErrorObjectOwned>(Option::<RpcBlock>::None)
     })?;
 
-    module.register_blocking_method("eth_getTransactionByHash", |params, ctx, _| {
+    register_read(module, "eth_getTransactionByHash", always, |params, ctx| {
         let hash: B256 = params.one()?;
-        Ok::<_, ErrorObjectOwned>(transaction_by_hash(&ctx, hash)?)
+        Ok(transaction_by_hash(ctx, hash)?)
     })?;
     module.register_blocking_method(
         "eth_getTransactionByBlockHashAndIndex",
@@ -299,16 +311,21 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         |params, ctx, _| {
             let (tag, index): (BlockNumberOrTag, Index) = params.parse()?;
             let reader = ctx.reader()?;
-            let tx = match resolve_number(&reader, tag)? {
+            let tx = match resolve_number(&*reader, tag)? {
                 Some((_, hash)) => mined_transaction(&reader, hash, index.0 as u64)?,
                 None => None,
             };
             Ok::<_, ErrorObjectOwned>(tx)
         },
     )?;
-    module.register_blocking_method("eth_getTransactionReceipt", |params, ctx, _| {
-        let hash: B256 = params.one()?;
-        Ok::<_, ErrorObjectOwned>(transaction_receipt(&ctx, hash)?)
-    })?;
+    register_read(
+        module,
+        "eth_getTransactionReceipt",
+        always,
+        |params, ctx| {
+            let hash: B256 = params.one()?;
+            Ok(transaction_receipt(ctx, hash)?)
+        },
+    )?;
     Ok(())
 }

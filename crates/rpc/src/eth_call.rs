@@ -94,7 +94,7 @@ fn with_call<T>(
         block_overrides,
     } = params;
     let reader = ctx.reader()?;
-    let (hash, header) = require_header(&reader, block)?;
+    let (hash, header) = require_header(&*reader, block)?;
     let state = state_after(&reader, hash, &header, ctx.chain.state_history())?;
     let spec = ctx.chain.spec_arc();
     let pending = matches!(block, BlockId::Number(BlockNumberOrTag::Pending));
@@ -105,7 +105,7 @@ fn with_call<T>(
     } else {
         call_env(spec, &header)
     };
-    let mut store_db = StoreDb::new(&state, &reader);
+    let mut store_db = StoreDb::new(&state, &*reader);
     if !pending && reader.canonical_hash(header.number)? != Some(hash) {
         // A block off the canonical chain: BLOCKHASH follows its own ancestry.
         store_db = store_db.with_parent(header.number, hash);

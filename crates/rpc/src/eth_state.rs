@@ -20,6 +20,7 @@ use revm::primitives::KECCAK_EMPTY;
 use crate::{
     RpcContext,
     block_id::require_header,
+    dispatch::{head_at, register_read},
     error::{RpcError, RpcResult},
 };
 
@@ -73,58 +74,63 @@ fn with_state<T>(
     f: impl FnOnce(&BlockState<'_>) -> RpcResult<T>,
 ) -> RpcResult<T> {
     let reader = ctx.reader()?;
-    let (hash, header) = require_header(&reader, block_or_latest(id))?;
+    let (hash, header) = require_header(&*reader, block_or_latest(id))?;
     let state = state_after(&reader, hash, &header, ctx.chain.state_history())?;
     f(&state)
 }
 
 pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
-    module.register_blocking_method("eth_getBalance", |params, ctx, _| {
+    register_read(module, "eth_getBalance", head_at::<1>, |params, ctx| {
         let mut seq = params.sequence();
         let address: Address = seq.next()?;
         let id: Option<BlockId> = seq.optional_next()?;
-        let balance = with_state(&ctx, id, |state| {
+        let balance = with_state(ctx, id, |state| {
             Ok(state.account(&address)?.map_or(U256::ZERO, |a| a.balance))
         })?;
-        Ok::<_, ErrorObjectOwned>(balance)
+        Ok(balance)
     })?;
-    module.register_blocking_method("eth_getCode", |params, ctx, _| {
+    register_read(module, "eth_getCode", head_at::<1>, |params, ctx| {
         let mut seq = params.sequence();
         let address: Address = seq.next()?;
         let id: Option<BlockId> = seq.optional_next()?;
-        let code = with_state(&ctx, id, |state| {
+        let code = with_state(ctx, id, |state| {
             let account = state.account(&address)?;
             account_code(state, account.as_ref())
         })?;
-        Ok::<_, ErrorObjectOwned>(code)
+        Ok(code)
     })?;
-    module.register_blocking_method("eth_getStorageAt", |params, ctx, _| {
+    register_read(module, "eth_getStorageAt", head_at::<2>, |params, ctx| {
         let mut seq = params.sequence();
         let address: Address = seq.next()?;
         let slot: JsonStorageKey = seq.next()?;
         let id: Option<BlockId> = seq.optional_next()?;
-        let value = with_state(&ctx, id, |state| {
+        let value = with_state(ctx, id, |state| {
             Ok(state.storage(&address, &slot.as_b256())?)
         })?;
-        Ok::<_, ErrorObjectOwned>(B256::from(value))
+        Ok(B256::from(value))
     })?;
-    module.register_blocking_method("eth_getTransactionCount", |params, ctx, _| {
-        let mut seq = params.sequence();
-        let address: Address = seq.next()?;
-        let id: Option<BlockId> = seq.optional_next()?;
-        let pending = matches!(id, Some(BlockId::Number(BlockNumberOrTag::Pending)));
-        let nonce = with_state(&ctx, id, |state| {
-            Ok(state.account(&address)?.map_or(0, |a| a.nonce))
-        })?;
-        let nonce = if pending {
-            ctx.mempool
-                .pending_nonce(&address)
-                .map_or(nonce, |pool| pool.max(nonce))
-        } else {
-            nonce
-        };
-        Ok::<_, ErrorObjectOwned>(U64::from(nonce))
-    })?;
+    register_read(
+        module,
+        "eth_getTransactionCount",
+        head_at::<1>,
+        |params, ctx| {
+            let mut seq = params.sequence();
+            let address: Address = seq.next()?;
+            let id: Option<BlockId> = seq.optional_next()?;
+            let pending = matches!(id, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+            let nonce = with_state(ctx, id, |state| {
+                Ok(state.account(&address)?.map_or(0, |a| a.nonce))
+            })?;
+            let nonce = if pending {
+                ctx.mempool
+                    .pending_nonce(&address)
+                    .map_or(nonce, |pool| pool.max(nonce))
+            } else {
+                nonce
+            };
+            Ok(U64::from(nonce))
+        },
+    )?;
     module.register_blocking_method("eth_getProof", |params, ctx, _| {
         let mut seq = params.sequence();
         let address: Address = seq.next()?;
@@ -149,7 +155,7 @@ fn get_proof(
         )));
     }
     let reader = ctx.reader()?;
-    let (hash, header) = require_header(&reader, id)?;
+    let (hash, header) = require_header(&*reader, id)?;
     // Only the head's trie is stored; older tries are rebuilt in memory, within the window.
     let view = reader.state_after(hash, Some(ctx.chain.state_history()))?;
     let mut account_trie = Trie::new(&view, header.state_root);

@@ -366,7 +366,7 @@ fn new_log_filter(ctx: &RpcContext, value: Value) -> RpcResult<String> {
     {
         return Err(RpcError::invalid_params("invalid block range params"));
     }
-    let cursor = head_cursor(&ctx.reader()?)?;
+    let cursor = head_cursor(&*ctx.reader()?)?;
     ctx.filters.install(FilterKind::Logs { filter, cursor })
 }
 

@@ -11,6 +11,7 @@ mod config;
 mod context;
 mod convert;
 mod debug;
+mod dispatch;
 mod error;
 mod eth_blocks;
 mod eth_call;

@@ -127,7 +127,7 @@ async fn serve(ctx: Arc<RpcContext>, pending: PendingSubscriptionSink, kind: Kin
             let heads = ctx.chain.subscribe();
             let start = {
                 let ctx = ctx.clone();
-                blocking(move || head_cursor(&ctx.reader()?)).await
+                blocking(move || head_cursor(&*ctx.reader()?)).await
             };
             let cursor = match start {
                 Ok(cursor) => cursor,
@@ -209,7 +209,7 @@ impl Follower {
                 Ok(_) => {
                     let ctx = self.ctx.clone();
                     let from = self.cursor;
-                    match blocking(move || chain_diff(&ctx.reader()?, from)).await {
+                    match blocking(move || chain_diff(&*ctx.reader()?, from)).await {
                         Ok((diff, head)) => {
                             self.cursor = head;
                             if diff.added.is_empty() && diff.removed.is_empty() {
@@ -230,7 +230,7 @@ impl Follower {
                         "subscriber too slow: skipping to the head"
                     );
                     let ctx = self.ctx.clone();
-                    match blocking(move || head_cursor(&ctx.reader()?)).await {
+                    match blocking(move || head_cursor(&*ctx.reader()?)).await {
                         Ok(head) => self.cursor = head,
                         Err(_) => return None,
                     }
@@ -288,7 +288,7 @@ async fn logs(mut follower: Follower, sink: SubscriptionSink, filter: LogFilter)
             Step::Reconciled(diff) => {
                 let ctx = follower.ctx.clone();
                 let filter = filter.clone();
-                match blocking(move || diff_logs(&ctx.reader()?, &filter, &diff)).await {
+                match blocking(move || diff_logs(&*ctx.reader()?, &filter, &diff)).await {
                     Ok(logs) => logs,
                     Err(e) => {
                         warn!(error = %e.message(), "logs subscription cannot read the chain");

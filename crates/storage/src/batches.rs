@@ -270,6 +270,7 @@ impl Store {
             )?;
         }
         txn.commit()?;
+        self.committed();
         Ok(())
     }
 
@@ -298,6 +299,7 @@ impl Store {
             commits.insert(number, encode_versioned(commit).as_slice())?;
         }
         txn.commit()?;
+        self.committed();
         Ok(())
     }
 }

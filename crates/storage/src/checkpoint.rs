@@ -137,6 +137,7 @@ impl Store {
             record_published(&txn, w.published_codes.iter().copied())?;
         }
         txn.commit()?;
+        self.committed();
         self.node_cache().apply_writes(w.trie);
         Ok(())
     }
@@ -151,6 +152,7 @@ impl Store {
         let txn = self.database().begin_write()?;
         record_published(&txn, code_hashes.iter().map(|hash| (*hash, batch)))?;
         txn.commit()?;
+        self.committed();
         Ok(())
     }
 

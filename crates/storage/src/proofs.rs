@@ -87,6 +87,7 @@ impl Store {
             }
         };
         txn.commit()?;
+        self.committed();
         Ok(stored)
     }
 
@@ -135,6 +136,7 @@ impl Store {
             }
         }
         txn.commit()?;
+        self.committed();
         Ok(())
     }
 

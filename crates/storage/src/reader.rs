@@ -3,7 +3,7 @@
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::Decodable;
 use alloy_trie::TrieAccount;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableTable};
 
@@ -35,6 +35,8 @@ pub struct StoreReader {
     account_trie: ReadOnlyTable<&'static [u8], &'static [u8]>,
     storage_trie: ReadOnlyTable<&'static [u8], &'static [u8]>,
     node_cache: Arc<NodeCache>,
+    /// The head, read once: a snapshot's head never changes, and many reads start from it.
+    head: OnceLock<Option<(B256, Header)>>,
 }
 
 impl std::fmt::Debug for StoreReader {
@@ -51,6 +53,7 @@ impl StoreReader {
     ) -> Result<Self, StoreError> {
         Ok(Self {
             node_cache,
+            head: OnceLock::new(),
             _db: db,
             accounts: txn.open_table(tables::ACCOUNTS)?,
             storage: txn.open_table(tables::STORAGE)?,
@@ -335,6 +338,22 @@ impl ChainReader for StoreReader {
 
     fn head_hash(&self) -> Result<Option<B256>, StoreError> {
         meta_hash(&self.txn, tables::META_HEAD)
+    }
+
+    fn head(&self) -> Result<Option<(B256, Header)>, StoreError> {
+        if let Some(head) = self.head.get() {
+            return Ok(head.clone());
+        }
+        let head = match self.head_hash()? {
+            Some(hash) => {
+                let header = self
+                    .header(&hash)?
+                    .ok_or_else(|| StoreError::corrupt("head", format!("header {hash} missing")))?;
+                Some((hash, header))
+            }
+            None => None,
+        };
+        Ok(self.head.get_or_init(|| head).clone())
     }
 
     fn genesis_hash(&self) -> Result<Option<B256>, StoreError> {

@@ -174,6 +174,7 @@ impl Store {
             }
         }
         txn.commit()?;
+        self.committed();
         Ok(())
     }
 
@@ -233,6 +234,7 @@ impl Store {
             meta.insert(PRIVILEGED_INCLUDED, id)?;
         }
         txn.commit()?;
+        self.committed();
         Ok(())
     }
 
@@ -249,6 +251,7 @@ impl Store {
             meta.remove(L1_WATCHER_CURSOR)?;
         }
         txn.commit()?;
+        self.committed();
         Ok(true)
     }
 }

@@ -31,6 +31,7 @@ impl Store {
         txn.open_table(L1_SEND_JOURNAL)?
             .insert((kind, key), record)?;
         txn.commit()?;
+        self.committed();
         Ok(())
     }
 
@@ -39,6 +40,7 @@ impl Store {
         let txn = self.database().begin_write()?;
         txn.open_table(L1_SEND_JOURNAL)?.remove((kind, key))?;
         txn.commit()?;
+        self.committed();
         Ok(())
     }
 

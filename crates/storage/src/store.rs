@@ -3,8 +3,8 @@
 use std::{
     path::Path,
     sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
+        Arc, PoisonError, RwLock,
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
 
@@ -63,6 +63,18 @@ pub struct Store {
     deferred_sync: Arc<AtomicBool>,
     /// The upper account-trie levels, shared by every reader; updated after each committed write.
     node_cache: Arc<NodeCache>,
+    /// The read snapshot of the last committed write, shared by readers (see [`Store::snapshot`]).
+    snapshot: Arc<SnapshotCache>,
+}
+
+/// One read transaction shared by every reader until the next write commits.
+#[derive(Default)]
+struct SnapshotCache {
+    /// Bumped after every committed write transaction.
+    generation: AtomicU64,
+    /// The shared snapshot and the generation read before its transaction began: it is at least
+    /// that recent.
+    latest: RwLock<Option<(u64, Arc<StoreReader>)>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -163,7 +175,47 @@ impl Store {
             db: Arc::new(db),
             deferred_sync: Arc::new(AtomicBool::new(false)),
             node_cache: Arc::new(NodeCache::new(NodeCache::DEFAULT_DEPTH)),
+            snapshot: Arc::default(),
         })
+    }
+
+    /// The snapshot of the last committed write, shared: readers of the newest state don't each
+    /// begin a read transaction and open its tables (the RPC's hot path). Everything committed
+    /// before this call is in it. Take a fresh [`Store::reader`] for a long read: a shared
+    /// snapshot lives until the next write, and while any read transaction lives redb can't
+    /// reuse the pages later writes free.
+    pub fn snapshot(&self) -> Result<Arc<StoreReader>, StoreError> {
+        let generation = self.snapshot.generation.load(Ordering::Acquire);
+        if let Some((at, reader)) = &*self
+            .snapshot
+            .latest
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            && *at == generation
+        {
+            return Ok(reader.clone());
+        }
+        let reader = Arc::new(self.reader()?);
+        let mut latest = self
+            .snapshot
+            .latest
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if latest.as_ref().is_none_or(|(at, _)| *at < generation) {
+            *latest = Some((generation, reader.clone()));
+        }
+        Ok(reader)
+    }
+
+    /// After a write transaction committed: later [`Store::snapshot`] calls see it, and the old
+    /// snapshot's read transaction ends with its last user.
+    pub(crate) fn committed(&self) {
+        self.snapshot.generation.fetch_add(1, Ordering::AcqRel);
+        *self
+            .snapshot
+            .latest
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// A consistent snapshot for reading. It keeps the database open while it lives.
@@ -189,6 +241,7 @@ impl Store {
         txn.set_durability(Durability::Immediate)
             .map_err(|e| StoreError::corrupt("durability", e))?;
         txn.commit()?;
+        self.committed();
         Ok(())
     }
 
@@ -246,6 +299,7 @@ impl Store {
         }
         txn.commit()?;
         self.node_cache.apply_writes(w.trie);
+        self.committed();
         Ok(())
     }
 
@@ -289,6 +343,7 @@ impl Store {
         if let Some(reorg) = reorg {
             self.node_cache.apply_writes(reorg.trie);
         }
+        self.committed();
         Ok(())
     }
 
@@ -306,6 +361,7 @@ impl Store {
         reorg_in(&txn, new_chain, trie)?;
         txn.commit()?;
         self.node_cache.apply_writes(trie);
+        self.committed();
         Ok(())
     }
 

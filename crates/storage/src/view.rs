@@ -88,10 +88,19 @@ impl StoreReader {
         hash: B256,
         max_depth: Option<u64>,
     ) -> Result<StateView<'_>, StoreError> {
-        let header = self.header(&hash)?.ok_or(StoreError::UnknownBlock(hash))?;
         let (head, head_header) = self
             .head()?
             .ok_or_else(|| StoreError::corrupt("meta", "no head"))?;
+        if hash == head {
+            return Ok(StateView {
+                reader: self,
+                hash,
+                header: head_header,
+                flat: None,
+                trie: OnceLock::new(),
+            });
+        }
+        let header = self.header(&hash)?.ok_or(StoreError::UnknownBlock(hash))?;
         let view = |flat| StateView {
             reader: self,
             hash,
@@ -99,9 +108,6 @@ impl StoreReader {
             flat,
             trie: OnceLock::new(),
         };
-        if hash == head {
-            return Ok(view(None));
-        }
         // Side blocks from `hash` down to the fork point, newest first.
         let mut side = Vec::new();
         let mut fork = (hash, header.number, header.parent_hash);
