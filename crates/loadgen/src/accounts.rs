@@ -189,6 +189,31 @@ pub fn presign<F>(
 where
     F: Fn(usize, usize) -> Call + Sync,
 {
+    presign_requests(
+        keys,
+        nonces,
+        per_sender,
+        params,
+        "eth_sendRawTransaction",
+        "",
+        call,
+    )
+}
+
+/// [`presign`] with another method (e.g. `eth_sendRawTransactionSync`) and `extra` appended to
+/// the params after the raw transaction (e.g. `,5000`; empty for none).
+pub fn presign_requests<F>(
+    keys: &[Key],
+    nonces: &[u64],
+    per_sender: usize,
+    params: &TxParams,
+    method: &str,
+    extra: &str,
+    call: F,
+) -> Result<Presigned>
+where
+    F: Fn(usize, usize) -> Call + Sync,
+{
     let senders = keys.len();
     if nonces.len() != senders {
         return Err(eyre!(
@@ -205,9 +230,13 @@ where
             let mut req = String::with_capacity(80 + 2 * tx.raw.len());
             req.push_str(r#"{"jsonrpc":"2.0","id":"#);
             req.push_str(&p.to_string());
-            req.push_str(r#","method":"eth_sendRawTransaction","params":["0x"#);
+            req.push_str(r#","method":""#);
+            req.push_str(method);
+            req.push_str(r#"","params":["0x"#);
             req.push_str(&alloy::hex::encode(&tx.raw));
-            req.push_str(r#""]}"#);
+            req.push('"');
+            req.push_str(extra);
+            req.push_str("]}");
             Ok((tx.hash, req))
         })
         .collect::<Result<_>>()?;
@@ -266,5 +295,52 @@ mod tests {
         assert_eq!(*env.tx_hash(), tx.hash);
         assert_eq!(env.nonce(), 5);
         assert_eq!(env.recover_signer().unwrap(), k.address());
+    }
+
+    #[test]
+    fn presigned_request_bodies() {
+        let keys = vec![derive_key("s", 0), derive_key("s", 1)];
+        let params = TxParams {
+            chain_id: 1,
+            max_fee: 2,
+            tip: 1,
+        };
+        let call = |_: usize, _: usize| Call {
+            to: TxKind::Call(Address::ZERO),
+            value: U256::from(1),
+            input: Bytes::new(),
+            gas_limit: 21_000,
+        };
+        let plain = presign(&keys, &[0, 5], 2, &params, call).unwrap();
+        let sync = presign_requests(
+            &keys,
+            &[0, 5],
+            2,
+            &params,
+            "eth_sendRawTransactionSync",
+            ",5000",
+            call,
+        )
+        .unwrap();
+        assert_eq!(plain.hashes, sync.hashes);
+        for (p, (a, b)) in plain.requests.iter().zip(&sync.requests).enumerate() {
+            let a: serde_json::Value = serde_json::from_str(a).unwrap();
+            let b: serde_json::Value = serde_json::from_str(b).unwrap();
+            assert_eq!(a["id"], p);
+            assert_eq!(a["method"], "eth_sendRawTransaction");
+            assert_eq!(b["method"], "eth_sendRawTransactionSync");
+            assert_eq!(a["params"].as_array().unwrap().len(), 1);
+            assert_eq!(b["params"][0], a["params"][0]);
+            assert_eq!(b["params"][1], 5000);
+        }
+        // Position 3 is sender 1's second transaction: nonce 6.
+        let raw: Bytes =
+            serde_json::from_str::<serde_json::Value>(&plain.requests[3]).unwrap()["params"][0]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+        let env = TxEnvelope::decode_2718(&mut raw.as_ref()).unwrap();
+        assert_eq!(env.nonce(), 6);
     }
 }

@@ -21,3 +21,16 @@ pub async fn spawn_anvil(bin: Option<&Path>) -> Result<Anvil> {
     };
     Anvil::spawn(&config).await.wrap_err("starting anvil")
 }
+
+/// Starts anvil like [`spawn_anvil`] and then turns its per-request and per-block logging off
+/// with `anvil_setLoggingEnabled(false)`, which is what `--silent` does (the launcher cannot pass
+/// `--silent`: it reads anvil's "Listening on" line). Without this anvil writes one line per
+/// request to its stdout pipe, which costs it CPU in the read benchmark.
+pub async fn spawn_quiet_anvil(bin: Option<&Path>) -> Result<Anvil> {
+    let anvil = spawn_anvil(bin).await?;
+    let rpc = crate::rpc::Rpc::new("anvil", &anvil.url, 1, std::time::Duration::from_secs(10))?;
+    rpc.call::<serde_json::Value>("anvil_setLoggingEnabled", serde_json::json!([false]))
+        .await
+        .wrap_err("turning anvil's logging off")?;
+    Ok(anvil)
+}

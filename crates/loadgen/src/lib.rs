@@ -15,9 +15,12 @@
 pub mod accounts;
 pub mod anvil;
 pub mod cli;
+pub mod http1;
+pub mod modes;
 pub mod report;
 pub mod rpc;
 pub mod setup;
+pub mod stats;
 pub mod submit;
 pub mod track;
 pub mod workload;

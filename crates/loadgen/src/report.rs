@@ -106,7 +106,7 @@ pub struct TargetReport {
 }
 
 /// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[u64], q: f64) -> u64 {
+pub fn percentile(sorted: &[u64], q: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
     }
