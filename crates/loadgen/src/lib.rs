@@ -17,6 +17,7 @@ pub mod anvil;
 pub mod cli;
 pub mod http1;
 pub mod modes;
+pub mod reads;
 pub mod report;
 pub mod rpc;
 pub mod setup;
