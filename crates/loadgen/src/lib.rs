@@ -23,6 +23,7 @@ pub mod rpc;
 pub mod setup;
 pub mod stats;
 pub mod submit;
+pub mod sync_latency;
 pub mod track;
 pub mod workload;
 
