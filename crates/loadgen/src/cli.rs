@@ -4,7 +4,13 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::Parser;
 
-use crate::{Endpoint, LoadConfig, Target, Workload, accounts::DEFAULT_FUNDER_KEY};
+use crate::{
+    Endpoint, LoadConfig, Target, Workload,
+    accounts::DEFAULT_FUNDER_KEY,
+    modes::Common,
+    reads::{ReadCall, ReadsConfig},
+    sync_latency::SyncConfig,
+};
 
 const ABOUT: &str = "Load generator: measures the sustained included TPS, gas/s and \
 submit→inclusion latency of Ethereum JSON-RPC endpoints (keel, anvil, …), one after the other \
@@ -44,12 +50,26 @@ Examples:
       --accounts 500 --txs-per-account 20
 
 spawn-anvil starts tools/node_modules/.bin/anvil (or anvil on PATH) with --block-time 1 \
---gas-limit 3000000000 --silent on a free 127.0.0.1 port and stops it when the target is done.";
+--gas-limit 3000000000 on a free 127.0.0.1 port and stops it when the target is done.
+
+Other modes (see their --help): `keel-loadgen reads` measures read-call throughput (closed \
+loop, 16 keep-alive clients per call); `keel-loadgen sync-latency` measures \
+eth_sendRawTransactionSync latency under a paced load.";
 
 /// `keel-loadgen` arguments.
 #[derive(Debug, Parser)]
-#[command(name = "keel-loadgen", version, about = ABOUT, long_about = LONG_ABOUT)]
+#[command(
+    name = "keel-loadgen",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
+    /// Another measuring mode; without one, the included-TPS run described above.
+    #[command(subcommand)]
+    pub mode: Option<Mode>,
+
     /// A target to measure, NAME=URL (HTTP JSON-RPC) or NAME=spawn-anvil; repeatable. Targets
     /// run one after the other, in order.
     #[arg(long = "target", value_name = "NAME=URL")]
@@ -175,27 +195,274 @@ fn gwei(x: f64, flag: &str) -> Result<u128, String> {
     Ok((x * 1e9).round() as u128)
 }
 
+/// `targets`, plus a spawned anvil named `anvil` last with `spawn_anvil`; names must differ.
+fn targets(mut targets: Vec<Target>, spawn_anvil: bool) -> Result<Vec<Target>, String> {
+    if spawn_anvil {
+        targets.push(Target {
+            name: "anvil".into(),
+            endpoint: Endpoint::SpawnAnvil,
+        });
+    }
+    if targets.is_empty() {
+        return Err("no targets: pass --target NAME=URL (repeatable) and/or --spawn-anvil".into());
+    }
+    let mut names = std::collections::HashSet::new();
+    for t in &targets {
+        if !names.insert(t.name.clone()) {
+            return Err(format!("target name `{}` used twice", t.name));
+        }
+    }
+    Ok(targets)
+}
+
+fn secs(x: f64, flag: &str, allow_zero: bool) -> Result<Duration, String> {
+    if !x.is_finite() || x < 0.0 || (!allow_zero && x == 0.0) {
+        return Err(format!(
+            "{flag} must be a {} number",
+            if allow_zero {
+                "non-negative"
+            } else {
+                "positive"
+            }
+        ));
+    }
+    Ok(Duration::from_secs_f64(x))
+}
+
+/// The measuring modes besides the default included-TPS run.
+#[derive(Debug, clap::Subcommand)]
+pub enum Mode {
+    /// Read-call throughput: per call, --clients closed-loop clients (one keep-alive HTTP/1.1
+    /// connection each, one request at a time) for --duration-secs, each target in turn; the
+    /// table shows req/s, p50 and p99 per target and each target's req/s over the last
+    /// target's.
+    #[command(long_about = READS_ABOUT)]
+    Reads(ReadsArgs),
+    /// eth_sendRawTransactionSync (EIP-7966) latency under a paced open-loop load of 1-wei
+    /// transfers; the table shows sent, ok, errors, rate, p50/p90/p99/max and each target's
+    /// p50/p99 over the last target's.
+    #[command(long_about = SYNC_ABOUT)]
+    SyncLatency(SyncArgs),
+}
+
+const READS_ABOUT: &str = "\
+Read-call throughput of each target, one call at a time.
+
+Per target: (1) setup, untimed: deploy BenchToken, fund --accounts load accounts, then create \
+--log-blocks blocks with --transfers token transfers spread over them (a chunk every 5 blocks), \
+using anvil_mine when the node has it and otherwise waiting for the node's own blocks (start \
+keel with `keel l2 --dev --no-monitor --block-producer.block-time 20` for 50 blocks/s); \
+(2) prepare --variants request bodies per call, untimed, the same on every target; (3) per \
+call, --clients tasks each with one keep-alive HTTP/1.1 connection send one request at a time \
+for --warmup-secs, then --duration-secs measured. Only replies with a non-null result count; \
+every JSON-RPC error, null result or failed request is counted and listed.
+
+Calls: eth_getBalance (half funded load accounts, half never-seen addresses, \"latest\"); \
+eth_getBlockByNumber(\"latest\", false); eth_call of BenchToken balanceOf(addr) at \"latest\" \
+(addresses mixed the same way); eth_getTransactionReceipt of the setup's transfers; eth_getLogs \
+of BenchToken over the last --log-blocks blocks of the setup; eth_getTransactionCount \
+(addresses as for eth_getBalance, \"latest\").
+
+Ratios are each target's req/s over the last target's (put anvil last, e.g. --spawn-anvil). \
+spawn-anvil runs anvil with --block-time 1 and its logging turned off.
+
+Example:
+  keel-loadgen reads --target keel=http://127.0.0.1:1729 --spawn-anvil";
+
+const SYNC_ABOUT: &str = "\
+eth_sendRawTransactionSync (EIP-7966) latency under a paced open-loop load.
+
+Per target: fund --accounts load accounts (untimed), send one eth_sendRawTransactionSync from \
+the funder as a probe (a target without the method stops here with the JSON-RPC error), \
+pre-sign the 1-wei transfers (sender k mod accounts sends the k-th), then send transaction k \
+at t0 + k / --rate, each as its own request over a pool of keep-alive HTTP/1.1 connections \
+(at most --max-inflight at once), --warmup-secs unmeasured first. Latency = request sent → \
+reply received; a reply counts when it holds a receipt.
+
+Ratios are each target's p50 / p99 over the last target's. spawn-anvil runs anvil with \
+--block-time 1 and its logging turned off.
+
+Example:
+  keel-loadgen sync-latency --target keel=http://127.0.0.1:1729 --spawn-anvil";
+
+/// Flags every mode shares.
+#[derive(Debug, clap::Args)]
+pub struct CommonArgs {
+    /// A target to measure, NAME=URL (http://) or NAME=spawn-anvil; repeatable; in order.
+    #[arg(long = "target", value_name = "NAME=URL")]
+    pub targets: Vec<Target>,
+
+    /// Also measure a freshly started anvil, as the last target `anvil`.
+    #[arg(long)]
+    pub spawn_anvil: bool,
+
+    /// Funder private key (hex). Default: test mnemonic account 0 (0xf39F…2266).
+    #[arg(long, default_value = DEFAULT_FUNDER_KEY, hide_default_value = true)]
+    pub funder_key: String,
+
+    /// Seed of the load account keys and of the request parameters.
+    #[arg(long, default_value = "keel-loadgen")]
+    pub seed: String,
+
+    /// anvil binary for spawn-anvil targets (default: tools/node_modules/.bin/anvil, PATH).
+    #[arg(long, value_name = "PATH")]
+    pub anvil_bin: Option<PathBuf>,
+
+    /// Limit for each setup step to be included.
+    #[arg(long, default_value_t = 120)]
+    pub setup_timeout_secs: u64,
+
+    /// Print the report as JSON on stdout (progress stays on stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl CommonArgs {
+    fn into_parts(self) -> Result<(Common, Vec<Target>, bool), String> {
+        let targets = targets(self.targets, self.spawn_anvil)?;
+        Ok((
+            Common {
+                funder_key: self.funder_key,
+                seed: self.seed,
+                anvil_bin: self.anvil_bin,
+                setup_timeout: Duration::from_secs(self.setup_timeout_secs),
+            },
+            targets,
+            self.json,
+        ))
+    }
+}
+
+/// `keel-loadgen reads` flags.
+#[derive(Debug, clap::Args)]
+pub struct ReadsArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Calls to measure, comma-separated (short names: balance, block, call, receipt, logs,
+    /// nonce).
+    #[arg(long, value_enum, value_delimiter = ',', ignore_case = true,
+          default_values_t = ReadCall::ALL.to_vec())]
+    pub calls: Vec<ReadCall>,
+
+    /// Concurrent clients per call, one keep-alive connection each, one request at a time.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+
+    /// Measured seconds per call.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration_secs: f64,
+
+    /// Unmeasured seconds per call before the measurement.
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup_secs: f64,
+
+    /// Load accounts (token holders and senders of the setup's transfers).
+    #[arg(long, default_value_t = 100)]
+    pub accounts: usize,
+
+    /// Blocks the setup creates; also the eth_getLogs range (its last N blocks).
+    #[arg(long, default_value_t = 1000)]
+    pub log_blocks: u64,
+
+    /// Token transfers the setup spreads over those blocks (their receipts are read).
+    #[arg(long, default_value_t = 2000)]
+    pub transfers: usize,
+
+    /// Distinct request bodies per call (for the calls with parameters to vary).
+    #[arg(long, default_value_t = 4096)]
+    pub variants: usize,
+
+    /// Timeout of one request, seconds.
+    #[arg(long, default_value_t = 30)]
+    pub request_timeout_secs: u64,
+}
+
+impl ReadsArgs {
+    /// The run settings, the targets and whether to print JSON.
+    pub fn into_config(self) -> Result<(ReadsConfig, Vec<Target>, bool), String> {
+        let (common, targets, json) = self.common.into_parts()?;
+        let cfg = ReadsConfig {
+            common,
+            calls: self.calls,
+            clients: self.clients,
+            duration: secs(self.duration_secs, "--duration-secs", false)?,
+            warmup: secs(self.warmup_secs, "--warmup-secs", true)?,
+            accounts: self.accounts,
+            log_blocks: self.log_blocks,
+            transfers: self.transfers,
+            variants: self.variants,
+            request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
+            progress: true,
+        };
+        Ok((cfg, targets, json))
+    }
+}
+
+/// `keel-loadgen sync-latency` flags.
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Offered load, transactions per second (open loop: sends follow the schedule whatever
+    /// the replies do).
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+
+    /// Measured seconds.
+    #[arg(long, default_value_t = 20.0)]
+    pub duration_secs: f64,
+
+    /// Unmeasured seconds of the same load first.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup_secs: f64,
+
+    /// Load accounts; sender k mod N sends the k-th transfer, so one sender's transfers are
+    /// N / rate seconds apart.
+    #[arg(long, default_value_t = 2000)]
+    pub accounts: usize,
+
+    /// Most requests in flight (each on its own connection; keel accepts 1,000 connections).
+    #[arg(long, default_value_t = 2000)]
+    pub max_inflight: usize,
+
+    /// Pass this timeout (ms) as the method's second parameter (EIP-7966). Default: omitted,
+    /// the node's default (anvil 1.7.1 rejects a second parameter).
+    #[arg(long)]
+    pub sync_timeout_ms: Option<u64>,
+
+    /// Client-side timeout of one request, seconds.
+    #[arg(long, default_value_t = 60)]
+    pub request_timeout_secs: u64,
+}
+
+impl SyncArgs {
+    /// The run settings, the targets and whether to print JSON.
+    pub fn into_config(self) -> Result<(SyncConfig, Vec<Target>, bool), String> {
+        let (common, targets, json) = self.common.into_parts()?;
+        if !(self.rate.is_finite() && self.rate > 0.0) {
+            return Err("--rate must be a positive number".into());
+        }
+        let cfg = SyncConfig {
+            common,
+            rate: self.rate,
+            duration: secs(self.duration_secs, "--duration-secs", false)?,
+            warmup: secs(self.warmup_secs, "--warmup-secs", true)?,
+            accounts: self.accounts,
+            max_inflight: self.max_inflight,
+            sync_timeout_ms: self.sync_timeout_ms,
+            request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
+            progress: true,
+        };
+        Ok((cfg, targets, json))
+    }
+}
+
 impl Args {
     /// The run settings and the targets.
     pub fn into_config(self) -> Result<(LoadConfig, Vec<Target>), String> {
-        let mut targets = self.targets;
-        if self.spawn_anvil {
-            targets.push(Target {
-                name: "anvil".into(),
-                endpoint: Endpoint::SpawnAnvil,
-            });
-        }
-        if targets.is_empty() {
-            return Err(
-                "no targets: pass --target NAME=URL (repeatable) and/or --spawn-anvil".into(),
-            );
-        }
-        let mut names = std::collections::HashSet::new();
-        for t in &targets {
-            if !names.insert(t.name.clone()) {
-                return Err(format!("target name `{}` used twice", t.name));
-            }
-        }
+        let targets = targets(self.targets, self.spawn_anvil)?;
         if !(self.progress_secs.is_finite() && self.progress_secs >= 0.0) {
             return Err("--progress-secs must be a non-negative number".into());
         }
@@ -262,6 +529,69 @@ mod tests {
                 .unwrap()
                 .into_config()
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn parses_modes() {
+        let a = Args::try_parse_from([
+            "keel-loadgen",
+            "reads",
+            "--target",
+            "keel=http://127.0.0.1:1729",
+            "--spawn-anvil",
+            "--calls",
+            "balance,eth_getLogs",
+            "--duration-secs",
+            "2.5",
+        ])
+        .unwrap();
+        let Some(Mode::Reads(r)) = a.mode else {
+            panic!("reads mode")
+        };
+        let (cfg, t, json) = r.into_config().unwrap();
+        assert_eq!(cfg.calls, vec![ReadCall::GetBalance, ReadCall::GetLogs]);
+        assert_eq!(cfg.duration, Duration::from_millis(2500));
+        assert_eq!((cfg.clients, cfg.log_blocks), (16, 1000));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[1].name, "anvil");
+        assert!(!json);
+
+        let a = Args::try_parse_from(["keel-loadgen", "reads", "--spawn-anvil"]).unwrap();
+        let Some(Mode::Reads(r)) = a.mode else {
+            panic!("reads mode")
+        };
+        assert_eq!(r.into_config().unwrap().0.calls, ReadCall::ALL.to_vec());
+
+        let a = Args::try_parse_from([
+            "keel-loadgen",
+            "sync-latency",
+            "--spawn-anvil",
+            "--rate",
+            "500",
+            "--json",
+        ])
+        .unwrap();
+        let Some(Mode::SyncLatency(s)) = a.mode else {
+            panic!("sync mode")
+        };
+        let (cfg, _, json) = s.into_config().unwrap();
+        assert_eq!(cfg.rate, 500.0);
+        assert_eq!(cfg.duration, Duration::from_secs(20));
+        assert!(json);
+
+        // The default mode's flags don't mix with a mode.
+        assert!(Args::try_parse_from(["keel-loadgen", "--workload", "eth", "reads"]).is_err());
+        assert!(
+            Args::try_parse_from(["keel-loadgen", "reads", "--calls", "nope", "--spawn-anvil"])
+                .is_err()
+        );
+        // No mode: the default run, unchanged.
+        assert!(
+            Args::try_parse_from(["keel-loadgen", "--spawn-anvil"])
+                .unwrap()
+                .mode
+                .is_none()
         );
     }
 }

@@ -11,6 +11,10 @@
 //! A run per target: derive the accounts → setup (untimed: deploy, fund, read nonces) → pre-sign
 //! every transaction (untimed, rayon) → timed phase (submitter and tracker run concurrently) →
 //! report. See `docs/loadgen.md`.
+//!
+//! Two more modes compare targets in one run: `reads` ([`reads`]: closed-loop read-call
+//! throughput over a lean HTTP/1.1 client, [`http1`]) and `sync-latency` ([`sync_latency`]:
+//! `eth_sendRawTransactionSync` latency under a paced open-loop load).
 
 pub mod accounts;
 pub mod anvil;

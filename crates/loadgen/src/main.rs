@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use keel_loadgen::cli::Args;
+use keel_loadgen::cli::{Args, Mode};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -13,15 +13,54 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let args = Args::parse();
-    let json = args.json;
-    let (cfg, targets) = match args.into_config() {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
+    let mut args = Args::parse();
+    match args.mode.take() {
+        None => run_default(args),
+        Some(Mode::Reads(a)) => {
+            let (cfg, targets, json) = match a.into_config() {
+                Ok(x) => x,
+                Err(e) => return usage_error(&e),
+            };
+            drive(keel_loadgen::reads::run(&cfg, &targets), |r| {
+                output(json, r.to_json(), r.render());
+                r.failures.is_empty() && r.errors() == 0
+            })
         }
-    };
+        Some(Mode::SyncLatency(a)) => {
+            let (cfg, targets, json) = match a.into_config() {
+                Ok(x) => x,
+                Err(e) => return usage_error(&e),
+            };
+            drive(keel_loadgen::sync_latency::run(&cfg, &targets), |r| {
+                output(json, r.to_json(), r.render());
+                r.failures.is_empty() && r.errors() == 0
+            })
+        }
+    }
+}
+
+fn usage_error(e: &str) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+fn output(json: bool, value: serde_json::Value, text: String) {
+    if json {
+        match serde_json::to_string_pretty(&value) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: {e}"),
+        }
+    } else {
+        print!("{text}");
+    }
+}
+
+/// Runs `fut` on a multi-threaded runtime until it ends or Ctrl-C / SIGTERM (the run is dropped,
+/// which stops a spawned anvil); `done` prints the result and says whether it was a success.
+fn drive<R>(
+    fut: impl std::future::Future<Output = eyre::Result<R>>,
+    done: impl FnOnce(&R) -> bool,
+) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -32,10 +71,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // On Ctrl-C / SIGTERM the run is dropped, which stops a spawned anvil (kill on drop).
     let outcome = rt.block_on(async {
         tokio::select! {
-            r = keel_loadgen::run(&cfg, &targets) => Some(r),
+            r = fut => Some(r),
             _ = shutdown_signal() => None,
         }
     });
@@ -46,15 +84,7 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(report) => {
-            if json {
-                match serde_json::to_string_pretty(&report.to_json()) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => eprintln!("error: {e}"),
-                }
-            } else {
-                print!("{}", report.render());
-            }
-            if report.failures.is_empty() {
+            if done(&report) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -65,6 +95,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The default mode: included TPS.
+fn run_default(args: Args) -> ExitCode {
+    let json = args.json;
+    let (cfg, targets) = match args.into_config() {
+        Ok(x) => x,
+        Err(e) => return usage_error(&e),
+    };
+    drive(keel_loadgen::run(&cfg, &targets), |report| {
+        output(json, report.to_json(), report.render());
+        report.failures.is_empty()
+    })
 }
 
 /// Resolves on Ctrl-C or (on unix) SIGTERM.

@@ -216,3 +216,89 @@ async fn dead_endpoint_and_bad_url_are_reported() {
         report.failures[2].error
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_mode_measures_every_call_without_errors() {
+    use keel_loadgen::reads::{self, ReadCall, ReadsConfig};
+    let cfg = ReadsConfig {
+        clients: 2,
+        duration: Duration::from_millis(700),
+        warmup: Duration::from_millis(200),
+        accounts: 10,
+        log_blocks: 20,
+        transfers: 40,
+        variants: 64,
+        progress: false,
+        ..ReadsConfig::default()
+    };
+    let targets = [Target {
+        name: "anvil".into(),
+        endpoint: Endpoint::SpawnAnvil,
+    }];
+    let report = reads::run(&cfg, &targets).await.unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let t = &report.targets[0];
+    let s = &t.setup;
+    assert_eq!(s.log_range.1 - s.log_range.0 + 1, 20, "{s:?}");
+    assert!(s.end_block >= s.start_block + 20, "{s:?}");
+    assert_eq!(s.transfers, 40);
+    assert_eq!(
+        s.logs_in_range, 40,
+        "every transfer's log is in the range: {s:?}"
+    );
+    assert_eq!(s.blocks_with_logs, 4, "one chunk every 5 blocks: {s:?}");
+    assert_eq!(s.blocks_from, "anvil_mine");
+    assert_eq!(t.calls.len(), ReadCall::ALL.len());
+    for c in &t.calls {
+        assert_eq!(c.errors, 0, "{}: {:?}", c.call, c.error_messages);
+        assert!(c.ok > 0 && c.req_per_sec > 0.0, "{c:?}");
+        assert!(c.latency_us.p50 <= c.latency_us.p99, "{c:?}");
+    }
+    assert_eq!(report.errors(), 0);
+    let table = report.render();
+    assert!(
+        table.contains("eth_getLogs") && table.contains("anvil req/s"),
+        "{table}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_latency_mode_against_anvil() {
+    use keel_loadgen::sync_latency::{self, SyncConfig};
+    let cfg = SyncConfig {
+        rate: 40.0,
+        duration: Duration::from_secs(1),
+        warmup: Duration::from_millis(250),
+        accounts: 20,
+        progress: false,
+        ..SyncConfig::default()
+    };
+    let spawn = |name: &str| Target {
+        name: name.into(),
+        endpoint: Endpoint::SpawnAnvil,
+    };
+    let report = sync_latency::run(&cfg, &[spawn("anvil")]).await.unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let t = &report.targets[0];
+    assert_eq!(t.sent, 40, "{t:?}");
+    assert_eq!((t.ok, t.errors), (40, 0), "{:?}", t.error_messages);
+    // anvil mines every second: a receipt comes back within about a block time.
+    assert!(t.latency_us.max < 3_000_000, "{t:?}");
+    assert!(t.achieved_rate > 30.0, "{t:?}");
+
+    // anvil 1.7.1 rejects EIP-7966's timeout parameter: the probe fails and the target stops
+    // with the node's error.
+    let cfg = SyncConfig {
+        sync_timeout_ms: Some(5000),
+        ..cfg
+    };
+    let report = sync_latency::run(&cfg, &[spawn("with-timeout")])
+        .await
+        .unwrap();
+    assert!(report.targets.is_empty());
+    let e = &report.failures[0].error;
+    assert!(
+        e.contains("eth_sendRawTransactionSync") && e.contains("code -32602"),
+        "{e}"
+    );
+}
