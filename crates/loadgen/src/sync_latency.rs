@@ -359,11 +359,12 @@ async fn run_target(
                 .store(pool.inflight.load(Ordering::Relaxed), Ordering::Relaxed);
         }
         let p = pool.clone();
-        tasks.push(tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let out = send_one(&p, body, t0, due, measured).await;
             drop(permit);
             out
-        }));
+        });
+        tasks.push((measured, task));
         if cfg.progress && last_progress.elapsed() >= Duration::from_secs(2) {
             last_progress = Instant::now();
             eprintln!(
@@ -379,12 +380,14 @@ async fn run_target(
     let mut lat = Vec::with_capacity(total);
     let mut lag = Vec::with_capacity(total);
     let (mut sent, mut first, mut last) = (0u64, u64::MAX, 0u64);
-    for t in tasks {
+    for (measured, t) in tasks {
         let o = match t.await {
             Ok(o) => o,
             Err(e) => {
-                errors.add(format!("request task failed: {e}"));
-                sent += 1;
+                if measured {
+                    errors.add(format!("request task failed: {e}"));
+                    sent += 1;
+                }
                 continue;
             }
         };
