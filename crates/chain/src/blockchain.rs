@@ -61,6 +61,8 @@ pub struct Blockchain {
     /// How far below the head a side chain may fork (the recent-state window,
     /// `--state.history`): deeper side blocks are refused with [`ChainError::ReorgTooDeep`].
     state_history: u64,
+    /// The block being built, published as it grows (see [`crate::preconf`]).
+    preconfirmations: Arc<crate::Preconfirmations>,
 }
 
 /// How many new-head events a slow subscriber may fall behind before it misses some.
@@ -107,7 +109,13 @@ impl Blockchain {
             spec: Arc::new(spec),
             events: broadcast::channel(EVENT_CAPACITY).0,
             state_history: keel_storage::DEFAULT_STATE_HISTORY,
+            preconfirmations: Arc::default(),
         })
+    }
+
+    /// The pending block the BlockProducer publishes as it executes transactions.
+    pub fn preconfirmations(&self) -> &Arc<crate::Preconfirmations> {
+        &self.preconfirmations
     }
 
     /// Set the recent-state window (default [`keel_storage::DEFAULT_STATE_HISTORY`]): side

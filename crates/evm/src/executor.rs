@@ -223,6 +223,13 @@ pub trait TxSource {
     /// privileged transaction, no later privileged transaction should be offered either: they
     /// are included in `nonce` order, none skipped.
     fn skipped(&mut self, tx_hash: B256, sender: Address, reason: SkipReason);
+    /// State a candidate changed, before it is committed (called once or, for a privileged
+    /// transaction that mints, twice per included candidate). For sources that publish the
+    /// block as it is built (preconfirmations); the default ignores it.
+    fn state_changed(&mut self, _changes: &EvmState) {}
+    /// The candidate went into the block, with its receipt as the sealed block will hold it
+    /// (typed, cumulative gas). Called right after it is committed; the default ignores it.
+    fn included(&mut self, _tx: &Transaction, _sender: Address, _receipt: Receipt) {}
 }
 
 /// Why [`build_block`] left a candidate out.
@@ -361,6 +368,7 @@ where
                             continue;
                         }
                         bound.record(state, result.logs());
+                        source.state_changed(state);
                         Ok(executor.commit_transaction(output).tx_gas_used())
                     }
                     Err(error) => Err(error),
@@ -378,7 +386,10 @@ where
                     continue;
                 }
                 let index = executor.receipts.len();
-                execute_privileged(&mut executor, sealed, Some(&mut bound)).inspect(|gas| {
+                execute_privileged(&mut executor, sealed, Some(&mut bound), &mut |changes| {
+                    source.state_changed(changes)
+                })
+                .inspect(|gas| {
                     bound.add_privileged();
                     privileged.indices.push(index);
                     privileged.gas_used += gas;
@@ -389,6 +400,14 @@ where
             Ok(gas) => {
                 diff_skips = 0;
                 gas_used += gas;
+                if let Some(envelope) = executor.receipts.last() {
+                    let receipt = if tx.is_privileged() {
+                        Receipt::Privileged(privileged_receipt(envelope))
+                    } else {
+                        Receipt::Ethereum(envelope.clone())
+                    };
+                    source.included(&tx, sender, receipt);
+                }
                 transactions.push(tx);
                 senders.push(sender);
             }
@@ -465,14 +484,17 @@ impl Privileged {
         }
         match receipt {
             ReceiptEnvelope::Eip1559(receipt) => Receipt::Privileged(receipt),
-            other => Receipt::Privileged(
-                other
-                    .as_receipt_with_bloom()
-                    .expect("every receipt envelope holds a receipt with bloom")
-                    .clone(),
-            ),
+            other => Receipt::Privileged(privileged_receipt(&other)),
         }
     }
+}
+
+/// A privileged transaction's receipt from the envelope the executor built for it.
+fn privileged_receipt(envelope: &ReceiptEnvelope) -> alloy_consensus::ReceiptWithBloom {
+    envelope
+        .as_receipt_with_bloom()
+        .expect("every receipt envelope holds a receipt with bloom")
+        .clone()
 }
 
 /// Execute the next transaction of the block: an Ethereum one through alloy-evm, a privileged one
@@ -493,7 +515,7 @@ where
             .tx_gas_used()),
         Transaction::Privileged(sealed) => {
             let index = executor.receipts.len();
-            let gas = execute_privileged(executor, sealed, None)?;
+            let gas = execute_privileged(executor, sealed, None, &mut |_| {})?;
             privileged.indices.push(index);
             privileged.gas_used += gas;
             Ok(gas)
@@ -537,6 +559,7 @@ fn execute_privileged<DB>(
     executor: &mut Executor<'_, DB>,
     sealed: &Sealed<PrivilegedTx>,
     mut bound: Option<&mut DiffSizeBound>,
+    observe: &mut dyn FnMut(&EvmState),
 ) -> Result<u64, BlockExecutionError>
 where
     DB: DatabaseRef + std::fmt::Debug,
@@ -624,6 +647,7 @@ where
             bound.record(&minted, &[]);
         }
         own_diff.record(&minted, &[]);
+        observe(&minted);
         executor.evm.db_mut().commit(minted);
     }
 
@@ -676,6 +700,7 @@ where
     if let Some(bound) = bound {
         bound.record(&result.state, result.result.logs());
     }
+    observe(&result.state);
     Ok(executor
         .commit_transaction(EthTxResult {
             result,

@@ -38,3 +38,4 @@ pub use keel_trie::{TrieDiff, TrieWrites};
 pub use validation::{BlockError, logs_bloom, validate_body, validate_header, validate_outcome};
 
 pub use revm::database::{BundleAccount, BundleState};
+pub use revm::state::EvmState;

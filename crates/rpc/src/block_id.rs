@@ -8,8 +8,9 @@ use keel_types::Header;
 use crate::error::{RpcError, RpcResult};
 
 /// Number and hash of the canonical block a tag or number names, or `None` if there is none
-/// (a number past the head). `latest`, `pending`, `safe` and `finalized` are the head for now:
-/// keel has no pending block, and L1 finality of L2 blocks comes with the committer.
+/// (a number past the head). `latest`, `pending`, `safe` and `finalized` are the head: the
+/// pending block is not sealed (state reads at `pending` lay its preconfirmed transactions over
+/// the head, see `eth_state`), and L1 finality of L2 blocks is not tracked yet.
 pub fn resolve_number(
     reader: &impl ChainReader<Error = StoreError>,
     tag: BlockNumberOrTag,

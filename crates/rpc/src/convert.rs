@@ -130,6 +130,29 @@ pub(crate) struct PrivilegedRpcTransaction {
     pub transaction_index: Option<u64>,
 }
 
+/// The receipt of a transaction of the pending block: block hash zero (not sealed yet).
+pub(crate) fn preconfirmed_receipt(
+    block: &keel_chain::PendingBlock,
+    tx: &keel_chain::preconf::PreconfirmedTx,
+) -> RpcReceipt {
+    let ctx = ReceiptContext {
+        pos: TxPosition {
+            block_hash: B256::ZERO,
+            block_number: block.number,
+            block_timestamp: block.timestamp,
+            tx_hash: tx.hash,
+            tx_index: tx.index,
+        },
+        sender: tx.sender,
+        gas_used: tx.gas_used,
+        first_log_index: tx.first_log_index,
+        base_fee: Some(block.base_fee),
+        // Blob transactions never enter the pool.
+        blob_gas_price: None,
+    };
+    rpc_receipt(&tx.receipt, &tx.tx, ctx)
+}
+
 /// A receipt as `eth_getTransactionReceipt` shows it.
 pub(crate) type RpcReceipt = TransactionReceipt<AnyReceiptEnvelope<Log>>;
 

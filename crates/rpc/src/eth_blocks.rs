@@ -113,7 +113,7 @@ fn canonical_location(reader: &StoreReader, hash: &B256) -> RpcResult<Option<(B2
 pub(crate) fn transaction_receipt(ctx: &RpcContext, hash: B256) -> RpcResult<Option<RpcReceipt>> {
     let reader = ctx.reader()?;
     let Some((block_hash, index)) = canonical_location(&reader, &hash)? else {
-        return Ok(None);
+        return Ok(preconfirmed_receipt(ctx, &reader, &hash));
     };
     let Some(header) = reader.header(&block_hash)? else {
         return Ok(None);
@@ -146,6 +146,19 @@ pub(crate) fn transaction_receipt(ctx: &RpcContext, hash: B256) -> RpcResult<Opt
 }
 
 /// A transaction by hash: mined (canonical chain) or pending in the mempool.
+/// The receipt of a preconfirmed transaction of the pending block built on `reader`'s head.
+/// Its block hash is zero: the block isn't sealed yet (its number, index, gas and logs are
+/// final).
+pub(crate) fn preconfirmed_receipt(
+    ctx: &RpcContext,
+    reader: &StoreReader,
+    hash: &B256,
+) -> Option<RpcReceipt> {
+    let pending = crate::eth_state::pending_block(ctx, reader)?;
+    let preconfirmed = pending.transaction(hash)?;
+    Some(crate::convert::preconfirmed_receipt(&pending, preconfirmed))
+}
+
 fn transaction_by_hash(ctx: &RpcContext, hash: B256) -> RpcResult<Option<serde_json::Value>> {
     let reader = ctx.reader()?;
     if let Some((block_hash, index)) = canonical_location(&reader, &hash)?

@@ -95,9 +95,9 @@ fn with_call<T>(
     } = params;
     let reader = ctx.reader()?;
     let (hash, header) = require_header(&*reader, block)?;
-    let state = state_after(&reader, hash, &header, ctx.chain.state_history())?;
-    let spec = ctx.chain.spec_arc();
     let pending = matches!(block, BlockId::Number(BlockNumberOrTag::Pending));
+    let state = state_after(ctx, &reader, hash, &header, pending)?;
+    let spec = ctx.chain.spec_arc();
     let mut env = if pending {
         let timestamp = keel_chain::next_block_timestamp(&header);
         let base_fee = spec.next_base_fee(&header);

@@ -5,6 +5,8 @@
 //! reverts back to it laid over them. Proofs come from the trie: the head's as stored, a recent
 //! block's rebuilt in memory (within the chain's `--state.history` blocks, else an error).
 
+use std::sync::Arc;
+
 use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
 use alloy_rpc_types_eth::{
     BlockId, BlockNumberOrTag, EIP1186AccountProofResponse, EIP1186StorageProof,
@@ -12,6 +14,7 @@ use alloy_rpc_types_eth::{
 use alloy_serde::JsonStorageKey;
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
+use keel_chain::PendingBlock;
 use keel_storage::{ChainReader, StateReader, StateView, StoreError, StoreReader};
 use keel_trie::Trie;
 use keel_types::Header;
@@ -28,25 +31,82 @@ use crate::{
 const MAX_PROOF_KEYS: usize = 1_024;
 
 /// The state after one block: the head's flat state with the net change back to the block laid
-/// over it (see [`StoreReader::state_after`]).
-pub(crate) type BlockState<'a> = StateView<'a>;
+/// over it (see [`StoreReader::state_after`]); for `"pending"`, the head's with the preconfirmed
+/// transactions' changes laid over it.
+pub(crate) struct BlockState<'a> {
+    view: StateView<'a>,
+    pending: Option<Arc<PendingBlock>>,
+}
+
+impl StateReader for BlockState<'_> {
+    type Error = StoreError;
+
+    fn account(&self, address: &Address) -> Result<Option<TrieAccount>, StoreError> {
+        let base = self.view.account(address)?;
+        let Some(changed) = self.pending.as_ref().and_then(|p| p.account(address)) else {
+            return Ok(base);
+        };
+        // The storage root of a pending account is not computed (the block isn't sealed);
+        // nothing that reads pending state uses it.
+        let storage_root = base.map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
+        Ok(changed.map(|a| TrieAccount {
+            nonce: a.nonce,
+            balance: a.balance,
+            storage_root,
+            code_hash: a.code_hash,
+        }))
+    }
+
+    fn storage(&self, address: &Address, slot: &B256) -> Result<U256, StoreError> {
+        if let Some(value) = self.pending.as_ref().and_then(|p| p.storage(address, slot)) {
+            return Ok(value);
+        }
+        self.view.storage(address, slot)
+    }
+
+    fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StoreError> {
+        if let Some(code) = self.pending.as_ref().and_then(|p| p.code(code_hash)) {
+            return Ok(Some(code));
+        }
+        self.view.code(code_hash)
+    }
+}
+
+/// The pending block being built on `reader`'s head, if any.
+pub(crate) fn pending_block(ctx: &RpcContext, reader: &StoreReader) -> Option<Arc<PendingBlock>> {
+    let pending = ctx.chain.preconfirmations().current()?;
+    let head = reader.head().ok()??.0;
+    (pending.parent_hash == head).then_some(pending)
+}
 
 /// The state after block `hash` (whose header is `header`): any canonical block (flat history
-/// needs no trie), a side-chain block only within the recent-state window.
+/// needs no trie), a side-chain block only within the recent-state window. With `pending`, the
+/// preconfirmed transactions of the block being built on the head are laid over it.
 pub(crate) fn state_after<'a>(
+    ctx: &RpcContext,
     reader: &'a StoreReader,
     hash: B256,
     header: &Header,
-    window: u64,
+    pending: bool,
 ) -> RpcResult<BlockState<'a>> {
     let canonical = reader.canonical_hash(header.number)? == Some(hash);
-    let max_depth = (!canonical).then_some(window);
-    Ok(reader.state_after(hash, max_depth)?)
+    let max_depth = (!canonical).then_some(ctx.chain.state_history());
+    let view = reader.state_after(hash, max_depth)?;
+    let pending = if pending {
+        pending_block(ctx, reader)
+    } else {
+        None
+    };
+    Ok(BlockState { view, pending })
+}
+
+fn is_pending(id: Option<BlockId>) -> bool {
+    matches!(id, Some(BlockId::Number(BlockNumberOrTag::Pending)))
 }
 
 /// The code of an account (empty if none).
 pub(crate) fn account_code(
-    state: &impl StateReader<Error = StoreError>,
+    state: &(impl StateReader<Error = StoreError> + ?Sized),
     account: Option<&TrieAccount>,
 ) -> RpcResult<Bytes> {
     let Some(account) = account else {
@@ -75,7 +135,7 @@ fn with_state<T>(
 ) -> RpcResult<T> {
     let reader = ctx.reader()?;
     let (hash, header) = require_header(&*reader, block_or_latest(id))?;
-    let state = state_after(&reader, hash, &header, ctx.chain.state_history())?;
+    let state = state_after(ctx, &reader, hash, &header, is_pending(id))?;
     f(&state)
 }
 
@@ -117,7 +177,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
             let mut seq = params.sequence();
             let address: Address = seq.next()?;
             let id: Option<BlockId> = seq.optional_next()?;
-            let pending = matches!(id, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+            let pending = is_pending(id);
             let nonce = with_state(ctx, id, |state| {
                 Ok(state.account(&address)?.map_or(0, |a| a.nonce))
             })?;

@@ -1,6 +1,8 @@
 //! `eth_subscribe` / `eth_unsubscribe` over WebSocket: `newHeads`, `logs` and
 //! `newPendingTransactions` (hashes, or full transactions with `true`), notified as geth does
-//! (`eth_subscription` messages, one per header, log or transaction; geth-style hex ids).
+//! (`eth_subscription` messages, one per header, log or transaction; geth-style hex ids); and
+//! keel's `preconfirmations`: one message per slice of preconfirmed transactions,
+//! `{blockNumber, slice, receipts}` (docs/preconfirmations.md).
 //!
 //! Each subscription is one task fed by a broadcast channel (new canonical heads from the
 //! chain, new transactions from the mempool), which never blocks the sender. A head that does
@@ -11,14 +13,14 @@
 
 use std::sync::Arc;
 
-use alloy_primitives::B256;
+use alloy_primitives::{B256, U64};
 use alloy_rpc_types_eth::Log;
 use jsonrpsee::{
     PendingSubscriptionSink, RpcModule, SubscriptionMessage, SubscriptionSink,
     core::{RegisterMethodError, traits::IdProvider},
     types::{ErrorObjectOwned, Params, SubscriptionId},
 };
-use keel_chain::NewBlock;
+use keel_chain::{NewBlock, preconf::SliceEvent};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -51,7 +53,11 @@ const METHOD_NOT_FOUND: i32 = -32601;
 enum Kind {
     NewHeads,
     Logs(LogFilter),
-    PendingTxs { full: bool },
+    PendingTxs {
+        full: bool,
+    },
+    /// keel's: each slice of preconfirmed transactions as the BlockProducer publishes it.
+    Preconfirmations,
 }
 
 fn parse_kind(params: &Params<'static>) -> Result<Kind, ErrorObjectOwned> {
@@ -73,6 +79,10 @@ fn parse_kind(params: &Params<'static>) -> Result<Kind, ErrorObjectOwned> {
             filter.reject_pending()?;
             Ok(Kind::Logs(filter))
         }
+        "preconfirmations" => match extra {
+            None | Some(Value::Null) => Ok(Kind::Preconfirmations),
+            Some(_) => Err(too_many()),
+        },
         "newPendingTransactions" => {
             let full = match extra {
                 None | Some(Value::Null) => false,
@@ -122,6 +132,13 @@ async fn serve(ctx: Arc<RpcContext>, pending: PendingSubscriptionSink, kind: Kin
                 return;
             };
             pending_txs(&ctx, sink, txs, full).await;
+        }
+        Kind::Preconfirmations => {
+            let slices = ctx.chain.preconfirmations().subscribe();
+            let Ok(sink) = pending.accept().await else {
+                return;
+            };
+            preconfirmations(sink, slices).await;
         }
         Kind::NewHeads | Kind::Logs(_) => {
             let heads = ctx.chain.subscribe();
@@ -301,6 +318,54 @@ async fn logs(mut follower: Follower, sink: SubscriptionSink, filter: LogFilter)
             if !notify(&sink, log).await {
                 return;
             }
+        }
+    }
+}
+
+/// One notification of the `preconfirmations` subscription: a slice of the block being built.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SliceNotification {
+    block_number: U64,
+    /// The slice's place in the block, from 0.
+    slice: U64,
+    /// The slice's receipts, in block order (block hash zero: the block isn't sealed yet).
+    receipts: Vec<crate::convert::RpcReceipt>,
+}
+
+async fn preconfirmations(sink: SubscriptionSink, mut slices: broadcast::Receiver<SliceEvent>) {
+    loop {
+        let event = tokio::select! {
+            _ = sink.closed() => return,
+            event = slices.recv() => event,
+        };
+        let sent = match event {
+            Ok(event) => {
+                let receipts = event
+                    .slice
+                    .txs
+                    .iter()
+                    .map(|tx| crate::convert::preconfirmed_receipt(&event.block, tx))
+                    .collect();
+                let notification = SliceNotification {
+                    block_number: U64::from(event.block.number),
+                    slice: U64::from(event.slice.seq),
+                    receipts,
+                };
+                notify(&sink, &notification).await
+            }
+            Err(RecvError::Lagged(missed)) => {
+                warn!(
+                    missed,
+                    subscription = ?sink.subscription_id(),
+                    "preconfirmation subscriber too slow: slices skipped"
+                );
+                true
+            }
+            Err(RecvError::Closed) => return,
+        };
+        if !sent {
+            return;
         }
     }
 }

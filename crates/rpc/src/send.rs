@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use alloy_primitives::{B256, Bytes};
 use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
 use keel_chain::{Mempool, MempoolError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast::error::RecvError, mpsc, oneshot};
 
 use crate::{
     RpcContext,
@@ -98,18 +98,36 @@ async fn send_sync(
         .map(Duration::from_millis)
         .unwrap_or(ctx.config.send_sync_timeout)
         .min(MAX_SYNC_TIMEOUT);
-    // Subscribe before submitting so the including block can't slip by unseen.
+    // Subscribe before submitting so the including block or slice can't slip by unseen.
     let mut heads = ctx.chain.subscribe();
+    let mut slices = ctx.chain.preconfirmations().subscribe();
     let hash = ctx.ingest.submit(raw).await?;
     let wait = async {
         loop {
             if let Some(receipt) = crate::eth_blocks::transaction_receipt(ctx, hash)? {
                 return Ok::<_, RpcError>(receipt);
             }
-            match heads.recv().await {
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                    return Err(RpcError::Internal("the chain stopped".into()));
+            // Woken by each new head and each preconfirmed slice; a slice holding the
+            // transaction answers without a lookup.
+            loop {
+                tokio::select! {
+                    head = heads.recv() => match head {
+                        Ok(_) | Err(RecvError::Lagged(_)) => break,
+                        Err(RecvError::Closed) => {
+                            return Err(RpcError::Internal("the chain stopped".into()));
+                        }
+                    },
+                    slice = slices.recv() => match slice {
+                        Ok(event) => {
+                            if let Some(tx) = event.slice.transaction(&hash) {
+                                return Ok(crate::convert::preconfirmed_receipt(&event.block, tx));
+                            }
+                        }
+                        // Missed slices: look the transaction up.
+                        Err(RecvError::Lagged(_)) => break,
+                        // No producer publishes: blocks alone answer.
+                        Err(RecvError::Closed) => {}
+                    },
                 }
             }
         }

@@ -29,12 +29,15 @@
 //! [`Store::set_privileged_included_up_to`]: keel_storage::Store::set_privileged_included_up_to
 //! [`BlockCandidates`]: keel_chain::BlockCandidates
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use alloy_primitives::{Address, Bytes, keccak256};
 use keel_chain::{
-    BlockAttributes, Blockchain, BuiltBlock, ChainError, Mempool, MempoolError, PrivilegedLimits,
-    next_block_timestamp,
+    BlockAttributes, Blockchain, BuiltBlock, ChainError, Mempool, MempoolError, PendingBlock,
+    PrivilegedLimits, SliceSource, SliceTiming, next_block_timestamp,
 };
 use keel_types::PrivilegedTx;
 use tokio_util::sync::CancellationToken;
@@ -72,7 +75,16 @@ pub struct BlockProducerConfig {
     /// limit but gas. A batch is sealed before a block that would overflow its blob, so a block
     /// whose diff alone exceeds a blob could never be committed.
     pub max_state_diff_bytes: Option<usize>,
+    /// Preconfirmations: `Some(slice_time)` executes transactions as they arrive on top of the
+    /// block being built and publishes them at least every `slice_time` (sooner when the pool
+    /// runs dry), so receipts don't wait for the block (see [`keel_chain::preconf`]). `None`
+    /// builds each block at once from what the pool holds at block time (the default here;
+    /// `keel l2` preconfirms with [`DEFAULT_SLICE_TIME`] unless told otherwise).
+    pub slice_time: Option<Duration>,
 }
+
+/// `keel l2`'s default [`BlockProducerConfig::slice_time`].
+pub const DEFAULT_SLICE_TIME: Duration = Duration::from_millis(5);
 
 impl Default for BlockProducerConfig {
     fn default() -> Self {
@@ -85,6 +97,7 @@ impl Default for BlockProducerConfig {
             max_privileged_gas_per_block: None,
             max_privileged_txs_per_block: DEFAULT_MAX_PRIVILEGED_TXS_PER_BLOCK,
             max_state_diff_bytes: Some(DEFAULT_MAX_STATE_DIFF_BYTES),
+            slice_time: None,
         }
     }
 }
@@ -140,7 +153,7 @@ impl BlockProducer {
     /// the store's privileged included marker. Returns `None` if the pool had nothing and empty
     /// blocks are skipped.
     pub fn produce_block(&self) -> Result<Option<BuiltBlock>, BlockProducerError> {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let reader = self.chain.store().reader().map_err(ChainError::from)?;
         let (parent_hash, parent) = keel_storage::ChainReader::head(&reader)
             .map_err(ChainError::from)?
@@ -166,11 +179,108 @@ impl BlockProducer {
             max_state_diff_bytes: self.config.max_state_diff_bytes,
         };
         let built = self.chain.build_block(&attributes, &mut candidates)?;
+        self.finish_block(built, &candidates.invalid(), started)
+    }
+
+    /// Build one block over the block time, preconfirming: transactions are executed as they
+    /// arrive on top of it and published in slices of at most `slice_time` (see
+    /// [`keel_chain::preconf`]); at `deadline` (or when `stop` says so, or the block is full) it
+    /// is sealed and stored, holding exactly the published transactions in their order. Returns
+    /// `None` if empty blocks are skipped and nothing arrived by the deadline.
+    pub fn produce_preconfirmed_block(
+        &self,
+        deadline: Instant,
+        slice_time: Duration,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Option<BuiltBlock>, BlockProducerError> {
+        let reader = self.chain.store().reader().map_err(ChainError::from)?;
+        let (parent_hash, parent) = keel_storage::ChainReader::head(&reader)
+            .map_err(ChainError::from)?
+            .ok_or(ChainError::NoHead)?;
+        drop(reader);
+        let base_fee = self.chain.spec().next_base_fee(&parent);
+        let gas_limit = self.config.gas_limit.unwrap_or(parent.gas_limit);
+        let limits = self.config.privileged_limits(gas_limit);
+        // Read before taking the candidates: whatever arrives after them wakes the builder.
+        let mut seen = self.mempool.arrivals();
+        let mut candidates = self.mempool.block_candidates(base_fee, limits);
+        if self.config.skip_empty {
+            // No block until something arrives; then the block gets its whole time.
+            while candidates.is_empty() {
+                let now = Instant::now();
+                if now >= deadline || stop() {
+                    self.advance_included_marker();
+                    return Ok(None);
+                }
+                seen = self
+                    .mempool
+                    .wait_for_arrivals(seen, (deadline - now).min(Duration::from_millis(50)));
+                candidates = self.mempool.block_candidates(base_fee, limits);
+            }
+        }
+        let started = Instant::now();
+        let timestamp = next_block_timestamp(&parent);
+        warn_if_clock_ahead(timestamp);
+        let attributes = BlockAttributes {
+            timestamp,
+            coinbase: self.config.coinbase,
+            gas_limit,
+            prev_randao: keccak256(parent_hash),
+            extra_data: self.config.extra_data.clone(),
+            max_state_diff_bytes: self.config.max_state_diff_bytes,
+        };
+        let hub = self.chain.preconfirmations();
+        let pending = PendingBlock::new(
+            parent.number + 1,
+            parent_hash,
+            timestamp,
+            base_fee,
+            gas_limit,
+            self.config.coinbase,
+        );
+        let timing = SliceTiming {
+            deadline,
+            slice_time,
+        };
+        let mut source =
+            SliceSource::new(&self.mempool, hub, pending, candidates, seen, timing, stop);
+        let built = self.chain.build_block(&attributes, &mut source);
+        // Stored or failed: either way the pending block no longer applies.
+        hub.clear();
+        let built = match built {
+            Ok(built) => built,
+            Err(e) => {
+                let dropped = source.published();
+                if dropped > 0 {
+                    metrics::counter!("keel_preconfirmations_dropped_total")
+                        .increment(dropped as u64);
+                    error!(
+                        number = parent.number + 1,
+                        dropped,
+                        error = %e,
+                        "the block failed after its transactions were preconfirmed: they are \
+                         dropped from it (still in the pool, they go into a later block)"
+                    );
+                }
+                return Err(e.into());
+            }
+        };
+        let invalid = source.invalid();
+        self.finish_block(built, &invalid, started)
+    }
+
+    /// After a block is stored: prune the pool, advance the privileged marker, log and record.
+    fn finish_block(
+        &self,
+        built: BuiltBlock,
+        invalid: &[(alloy_primitives::B256, Address, String)],
+        started: Instant,
+    ) -> Result<Option<BuiltBlock>, BlockProducerError> {
         let build_time = started.elapsed();
         // Drops from the lane what the block included before anything can fail.
         let pruned = self
             .mempool
-            .on_new_block(&built.block, &built.senders, &candidates.invalid());
+            .on_new_block(&built.block, &built.senders, invalid);
         self.advance_included_marker();
         pruned?;
         let header = &built.block.header;
@@ -189,7 +299,7 @@ impl BlockProducer {
             gas = header.gas_used,
             diff_bound = built.state_diff_bound,
             base_fee = header.base_fee_per_gas.unwrap_or_default(),
-            dropped = candidates.invalid().len(),
+            dropped = invalid.len(),
             pool = self.mempool.len(),
             exec_ms = built.timings.execution.as_millis() as u64,
             root_ms = built.timings.state_root.as_millis() as u64,
@@ -258,6 +368,9 @@ impl BlockProducer {
     /// it ends the loop with an error, so that the node stops instead of serving a chain that no
     /// longer grows.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), BlockProducerError> {
+        if let Some(slice_time) = self.config.slice_time {
+            return self.run_preconfirming(slice_time, shutdown).await;
+        }
         let mut ticker = tokio::time::interval(self.config.block_time);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         if let Ok((head, _)) = self.chain.head() {
@@ -293,6 +406,68 @@ impl BlockProducer {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => error!(error = %e, "failed to produce a block"),
                 Err(e) => return Err(BlockProducerError::Task(e.to_string())),
+            }
+        }
+        debug!("block producer stopped");
+        Ok(())
+    }
+}
+
+impl BlockProducer {
+    /// [`BlockProducer::run`] with preconfirmations: one block after the other, each built over
+    /// its block time (the deadlines keep the cadence: a block that took long to seal leaves
+    /// the next one less time). On shutdown the block being built is sealed first, so nothing
+    /// preconfirmed is lost.
+    async fn run_preconfirming(
+        self,
+        slice_time: Duration,
+        shutdown: CancellationToken,
+    ) -> Result<(), BlockProducerError> {
+        if let Ok((head, _)) = self.chain.head() {
+            metrics::gauge!("keel_l2_head_block").set(head as f64);
+        }
+        info!(
+            block_time_ms = self.config.block_time.as_millis() as u64,
+            slice_time_ms = slice_time.as_millis() as u64,
+            coinbase = %self.config.coinbase,
+            skip_empty = self.config.skip_empty,
+            "block producer started (preconfirming)"
+        );
+        let mut deadline = Instant::now() + self.config.block_time;
+        while !shutdown.is_cancelled() {
+            if !self.switch.is_running() {
+                info!("block producer paused: no blocks until it is resumed");
+                tokio::select! {
+                    _ = self.switch.wait_running() => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                info!("block producer resumed");
+                deadline = Instant::now() + self.config.block_time;
+                continue;
+            }
+            let producer = self.clone();
+            let token = shutdown.clone();
+            let build = move || {
+                keel_l1::fault::panic_point("block-producer.panic");
+                let stop = move || token.is_cancelled();
+                producer.produce_preconfirmed_block(deadline, slice_time, &stop)
+            };
+            match tokio::task::spawn_blocking(build).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    error!(error = %e, "failed to produce a block");
+                    // Don't spin on a persistent failure: wait out the block's time.
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(deadline.into()) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                }
+                Err(e) => return Err(BlockProducerError::Task(e.to_string())),
+            }
+            let now = Instant::now();
+            deadline = (deadline + self.config.block_time).max(now);
+            if deadline == now {
+                deadline = now + self.config.block_time;
             }
         }
         debug!("block producer stopped");

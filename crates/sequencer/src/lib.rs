@@ -20,7 +20,7 @@ mod switch;
 pub use batch_sealer::{BatchSealer, BatchSealerConfig, SealError};
 pub use block_producer::{
     BlockProducer, BlockProducerConfig, BlockProducerError, DEFAULT_MAX_PRIVILEGED_TXS_PER_BLOCK,
-    DEFAULT_MAX_STATE_DIFF_BYTES,
+    DEFAULT_MAX_STATE_DIFF_BYTES, DEFAULT_SLICE_TIME,
 };
 pub use l1_committer::{CommitterError, L1Committer, L1CommitterConfig};
 pub use l1_proof_sender::{L1ProofSender, L1ProofSenderConfig, ProofSenderError};

@@ -15,7 +15,7 @@ use alloy_primitives::{Address, B256, Sealable};
 use keel_evm::{intrinsic_gas, spec_id_at};
 use keel_storage::{ChainReader, StateReader, StoreError};
 use keel_types::{Block, PrivilegedTx, Transaction};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use rayon::prelude::*;
 use tokio::sync::broadcast;
 use tracing::{debug, error, info, warn};
@@ -98,6 +98,10 @@ pub struct Mempool {
     /// the block producer takes it for the deposit inclusion lag (a metric only).
     privileged_l1_times: Mutex<std::collections::BTreeMap<u64, u64>>,
     new_txs: broadcast::Sender<B256>,
+    /// Admission batches that added something, counted, and a wake-up for the block producer
+    /// waiting for new transactions on a blocking thread ([`Mempool::wait_for_arrivals`]).
+    arrivals: Mutex<u64>,
+    arrived: Condvar,
 }
 
 /// A transaction that passed the checks that need no state, with its sender.
@@ -119,6 +123,8 @@ impl Mempool {
             privileged: Mutex::new(PrivilegedLane::default()),
             privileged_l1_times: Mutex::default(),
             new_txs: broadcast::channel(NEW_TX_CAPACITY).0,
+            arrivals: Mutex::new(0),
+            arrived: Condvar::new(),
         };
         pool.init_privileged_lane(&mut pool.privileged.lock());
         pool
@@ -313,6 +319,10 @@ impl Mempool {
         let counts = pool.counts();
         drop(pool);
         record_counts(counts);
+        if !added.is_empty() {
+            *self.arrivals.lock() += 1;
+            self.arrived.notify_all();
+        }
         if self.new_txs.receiver_count() > 0 {
             for hash in added {
                 let _ = self.new_txs.send(hash);
@@ -433,6 +443,35 @@ impl Mempool {
     /// Hashes of transactions as they are admitted.
     pub fn subscribe(&self) -> broadcast::Receiver<B256> {
         self.new_txs.subscribe()
+    }
+
+    /// How many admission batches added transactions so far: pass it to
+    /// [`Mempool::wait_for_arrivals`]. Read it before taking candidates, so that nothing
+    /// admitted after them goes unnoticed.
+    pub fn arrivals(&self) -> u64 {
+        *self.arrivals.lock()
+    }
+
+    /// Block this thread until transactions were admitted after the count `seen` (from
+    /// [`Mempool::arrivals`]) or `timeout` passed; returns the count then.
+    pub fn wait_for_arrivals(&self, seen: u64, timeout: std::time::Duration) -> u64 {
+        let mut arrivals = self.arrivals.lock();
+        if *arrivals == seen {
+            let _ = self.arrived.wait_for(&mut arrivals, timeout);
+        }
+        *arrivals
+    }
+
+    /// The pending ordinary transactions for the rest of a block being built, best first at
+    /// `base_fee`: each sender's from `next_nonce` on (the block has those before it), none of
+    /// `stopped` senders.
+    pub fn best_transactions_after(
+        &self,
+        base_fee: u64,
+        next_nonce: &std::collections::HashMap<Address, u64>,
+        stopped: &std::collections::HashSet<Address>,
+    ) -> BestTransactions {
+        BestTransactions::after(&self.pool.lock(), base_fee, next_nonce, stopped)
     }
 
     /// The pending transactions, best first at `base_fee`, for the next block.

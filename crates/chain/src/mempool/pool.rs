@@ -248,6 +248,17 @@ impl PartialOrd for Head {
 
 impl BestTransactions {
     pub(crate) fn new(pool: &Pool, base_fee: u64) -> Self {
+        Self::after(pool, base_fee, &HashMap::new(), &HashSet::new())
+    }
+
+    /// Like [`BestTransactions::new`] for the rest of a block that already holds each sender's
+    /// transactions below `next_nonce`, and in which `stopped` senders get no more.
+    pub(crate) fn after(
+        pool: &Pool,
+        base_fee: u64,
+        next_nonce: &HashMap<Address, u64>,
+        stopped: &HashSet<Address>,
+    ) -> Self {
         let mut best = Self {
             base_fee,
             runs: Vec::with_capacity(pool.senders.len()),
@@ -255,8 +266,16 @@ impl BestTransactions {
             stopped: HashSet::new(),
             invalid: Vec::new(),
         };
-        for sender in pool.senders.values() {
-            let run: Vec<_> = sender.pending().cloned().collect();
+        for (address, sender) in &pool.senders {
+            if stopped.contains(address) {
+                continue;
+            }
+            let from = next_nonce.get(address).copied().unwrap_or(0);
+            let run: Vec<_> = sender
+                .pending()
+                .filter(|tx| tx.nonce >= from)
+                .cloned()
+                .collect();
             if !run.is_empty() {
                 best.runs.push(run);
                 best.push_head(best.runs.len() - 1, 0);

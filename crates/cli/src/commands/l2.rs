@@ -183,6 +183,18 @@ pub struct BlockProducerArgs {
         value_name = "MS"
     )]
     pub block_time_ms: u64,
+    /// Preconfirmations: transactions are executed as they arrive, on top of the block being
+    /// built, and published at least every MS milliseconds (sooner when the pool runs dry):
+    /// `eth_sendRawTransactionSync` and `eth_getTransactionReceipt` return their receipts, and
+    /// `"pending"` reads see them, before the block is sealed at its block time. 0 builds each
+    /// block at once at block time, as a chain without preconfirmations does.
+    #[arg(
+        long = "block-producer.slice-time",
+        env = "KEEL_BLOCK_PRODUCER_SLICE_TIME",
+        default_value_t = keel_sequencer::DEFAULT_SLICE_TIME.as_millis() as u64,
+        value_name = "MS"
+    )]
+    pub slice_time_ms: u64,
     /// Address that receives the priority fees.
     #[arg(long = "block-producer.coinbase-address", env = "KEEL_BLOCK_PRODUCER_COINBASE_ADDRESS", default_value_t = Address::ZERO)]
     pub coinbase: Address,
@@ -392,6 +404,8 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             max_privileged_txs_per_block: args.producer.max_privileged_txs.max(1),
             max_state_diff_bytes: (args.producer.max_state_diff_bytes > 0)
                 .then_some(args.producer.max_state_diff_bytes),
+            slice_time: (args.producer.slice_time_ms > 0)
+                .then(|| Duration::from_millis(args.producer.slice_time_ms)),
             ..BlockProducerConfig::default()
         },
         chain.clone(),

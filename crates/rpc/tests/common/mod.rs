@@ -55,16 +55,44 @@ impl TestNode {
 
     pub async fn start_with(block_time: Duration, pool: MempoolConfig, rpc: RpcConfig) -> TestNode {
         let store = Store::in_memory().expect("in-memory store");
-        Self::start_on(store, DEFAULT_STATE_HISTORY, block_time, pool, rpc).await
+        let producer = BlockProducerConfig {
+            block_time,
+            ..Default::default()
+        };
+        Self::start_on(store, DEFAULT_STATE_HISTORY, producer, pool, rpc).await
+    }
+
+    /// A node that preconfirms: blocks every `block_time`, transactions executed and published
+    /// in slices of at most `slice_time` meanwhile.
+    pub async fn start_preconfirming(block_time: Duration, slice_time: Duration) -> TestNode {
+        let producer = BlockProducerConfig {
+            block_time,
+            slice_time: Some(slice_time),
+            ..Default::default()
+        };
+        let store = Store::in_memory().expect("in-memory store");
+        let pool = MempoolConfig::default();
+        Self::start_on(
+            store,
+            DEFAULT_STATE_HISTORY,
+            producer,
+            pool,
+            RpcConfig::default(),
+        )
+        .await
     }
 
     /// A node that makes blocks on demand (as [`start_manual`]) on `store`, keeping tries for
     /// the last `state_history` blocks.
     pub async fn start_manual_on(store: Store, state_history: u64) -> TestNode {
+        let producer = BlockProducerConfig {
+            block_time: Duration::from_secs(3600),
+            ..Default::default()
+        };
         let node = Self::start_on(
             store,
             state_history,
-            Duration::from_secs(3600),
+            producer,
             MempoolConfig::default(),
             RpcConfig::default(),
         )
@@ -76,7 +104,7 @@ impl TestNode {
     async fn start_on(
         store: Store,
         state_history: u64,
-        block_time: Duration,
+        producer: BlockProducerConfig,
         pool: MempoolConfig,
         mut rpc: RpcConfig,
     ) -> TestNode {
@@ -89,14 +117,7 @@ impl TestNode {
         rpc.addr = "127.0.0.1:0".parse().expect("address");
         let ctx = RpcContext::new(rpc, chain.clone(), mempool.clone());
         let server = keel_rpc::start(ctx).await.expect("start RPC server");
-        let producer = BlockProducer::new(
-            BlockProducerConfig {
-                block_time,
-                ..Default::default()
-            },
-            chain.clone(),
-            mempool.clone(),
-        );
+        let producer = BlockProducer::new(producer, chain.clone(), mempool.clone());
         let shutdown = tokio_util::sync::CancellationToken::new();
         tokio::spawn(producer.clone().run(shutdown.clone()));
         let addr = server.local_addr;
@@ -139,6 +160,20 @@ impl TestNode {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
+    }
+
+    /// Stop the block producer only (a preconfirming one seals its block first); the RPC
+    /// server keeps serving.
+    pub fn stop_producer(&self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl Drop for TestNode {
+    /// A test that fails mid-way still stops the producer: a preconfirming one waits on a
+    /// blocking thread, which the test's runtime would otherwise wait for forever.
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }
 
