@@ -113,6 +113,17 @@ impl Blockchain {
         })
     }
 
+    /// Note preconfirmed transactions in the journal at `path` until their block is sealed
+    /// (see [`crate::Preconfirmations::with_journal`]; read the old one with
+    /// [`crate::preconf::read_journal`] first). Call before the chain is shared.
+    pub fn with_preconfirmation_journal(
+        mut self,
+        path: &std::path::Path,
+    ) -> Result<Self, std::io::Error> {
+        self.preconfirmations = Arc::new(crate::Preconfirmations::default().with_journal(path)?);
+        Ok(self)
+    }
+
     /// The pending block the BlockProducer publishes as it executes transactions.
     pub fn preconfirmations(&self) -> &Arc<crate::Preconfirmations> {
         &self.preconfirmations

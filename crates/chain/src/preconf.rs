@@ -14,6 +14,9 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    fs::File,
+    io::{Seek, Write},
+    path::Path,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -22,7 +25,7 @@ use alloy_consensus::{Transaction as _, constants::KECCAK_EMPTY};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use keel_evm::{EvmState, SkipReason, TxSource};
 use keel_types::{Receipt, Transaction};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::broadcast;
 
 use crate::mempool::{BestTransactions, BlockCandidates, Mempool};
@@ -214,6 +217,9 @@ pub struct SliceEvent {
 pub struct Preconfirmations {
     current: RwLock<Option<Arc<PendingBlock>>>,
     events: broadcast::Sender<SliceEvent>,
+    /// Where published transactions are noted until their block is sealed, so that a restart
+    /// after a crash can report those it dropped ([`Preconfirmations::with_journal`]).
+    journal: Mutex<Option<File>>,
 }
 
 impl Default for Preconfirmations {
@@ -221,8 +227,30 @@ impl Default for Preconfirmations {
         Self {
             current: RwLock::new(None),
             events: broadcast::channel(SLICE_EVENT_CAPACITY).0,
+            journal: Mutex::new(None),
         }
     }
+}
+
+/// What [`read_journal`] found: transactions preconfirmed before the node stopped, by block.
+pub type JournalEntries = Vec<(u64, B256)>;
+
+/// The transactions a journal written by [`Preconfirmations::with_journal`] holds: those
+/// preconfirmed but not sealed when the node stopped (empty after a clean stop). A missing file
+/// holds none; a line that doesn't parse (a write cut short by the crash) is skipped.
+pub fn read_journal(path: &Path) -> std::io::Result<JournalEntries> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let (number, hash) = line.split_once(' ')?;
+            Some((number.parse().ok()?, hash.parse().ok()?))
+        })
+        .collect())
 }
 
 impl Preconfirmations {
@@ -237,6 +265,20 @@ impl Preconfirmations {
         self.events.subscribe()
     }
 
+    /// Note every published transaction in the file at `path` (truncated now and whenever a
+    /// block is sealed), one `NUMBER HASH` line each, written before the slice is published.
+    /// Not fsynced: it outlives a crash of the process, not of the machine. Read it with
+    /// [`read_journal`] before starting the producer.
+    pub fn with_journal(self, path: &Path) -> std::io::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)?;
+        *self.journal.lock() = Some(file);
+        Ok(self)
+    }
+
     /// A new block started (nothing executed yet).
     pub fn start(&self, block: PendingBlock) {
         *self.current.write() = Some(Arc::new(block));
@@ -245,9 +287,23 @@ impl Preconfirmations {
     /// The pending block is sealed (stored) or abandoned.
     pub fn clear(&self) {
         *self.current.write() = None;
+        if let Some(file) = self.journal.lock().as_mut()
+            && let Err(e) = file.set_len(0).and_then(|()| file.rewind())
+        {
+            tracing::warn!(error = %e, "can't truncate the preconfirmation journal");
+        }
     }
 
     fn publish(&self, block: Arc<PendingBlock>, slice: Arc<Slice>) {
+        if let Some(file) = self.journal.lock().as_mut() {
+            let mut lines = String::with_capacity(slice.txs.len() * 80);
+            for tx in &slice.txs {
+                lines.push_str(&format!("{} {}\n", block.number, tx.hash));
+            }
+            if let Err(e) = file.write_all(lines.as_bytes()) {
+                tracing::warn!(error = %e, "can't write the preconfirmation journal");
+            }
+        }
         *self.current.write() = Some(block.clone());
         // No subscriber is fine.
         let _ = self.events.send(SliceEvent { block, slice });

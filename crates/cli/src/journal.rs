@@ -12,6 +12,10 @@ use tracing::{info, warn};
 /// File name of the journal inside a datadir.
 pub const FILE: &str = "txpool.journal";
 
+/// File name of the preconfirmation journal inside a datadir: the transactions preconfirmed
+/// but not yet sealed (docs/preconfirmations.md, "Restarts and failures").
+pub const PRECONFIRMED_FILE: &str = "preconfirmed.journal";
+
 fn path(datadir: &Path) -> PathBuf {
     datadir.join(FILE)
 }
@@ -60,4 +64,40 @@ pub fn restore(datadir: &Path, mempool: &Mempool) -> eyre::Result<()> {
     std::fs::remove_file(&file).wrap_err_with(|| format!("removing {}", file.display()))?;
     info!(restored, "restored the mempool from the journal");
     Ok(())
+}
+
+/// Report the transactions preconfirmed before the node last stopped that no block holds (a
+/// crash before their block was sealed dropped them), then start a fresh preconfirmation
+/// journal in `datadir` (none for an in-memory node). Returns how many were dropped.
+pub fn check_preconfirmed(
+    datadir: &Path,
+    chain: keel_chain::Blockchain,
+) -> eyre::Result<(keel_chain::Blockchain, usize)> {
+    if datadir == Path::new(crate::datadir::MEMORY) {
+        return Ok((chain, 0));
+    }
+    let file = datadir.join(PRECONFIRMED_FILE);
+    let entries = keel_chain::preconf::read_journal(&file)
+        .wrap_err_with(|| format!("reading {}", file.display()))?;
+    let reader = chain.store().reader()?;
+    let mut dropped = 0;
+    for (number, hash) in entries {
+        if keel_storage::ChainReader::tx_location(&reader, &hash)?.is_none() {
+            dropped += 1;
+            warn!(
+                block = number,
+                tx = %hash,
+                "a transaction preconfirmed before the node stopped was never sealed: dropped \
+                 (its sender has to send it again)"
+            );
+        }
+    }
+    drop(reader);
+    if dropped > 0 {
+        metrics::counter!("keel_preconfirmations_dropped_total").increment(dropped as u64);
+    }
+    let chain = chain
+        .with_preconfirmation_journal(&file)
+        .wrap_err_with(|| format!("opening {}", file.display()))?;
+    Ok((chain, dropped))
 }

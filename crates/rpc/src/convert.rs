@@ -41,7 +41,7 @@ pub(crate) struct TxPosition {
 }
 
 /// One log of a mined transaction, `log_index` counted over the whole block.
-fn rpc_log(pos: TxPosition, log_index: u64, inner: alloy_primitives::Log) -> Log {
+pub(crate) fn rpc_log(pos: TxPosition, log_index: u64, inner: alloy_primitives::Log) -> Log {
     Log {
         inner,
         block_hash: Some(pos.block_hash),
@@ -52,17 +52,6 @@ fn rpc_log(pos: TxPosition, log_index: u64, inner: alloy_primitives::Log) -> Log
         log_index: Some(log_index),
         removed: false,
     }
-}
-
-/// The logs of one receipt, numbered from `first_log_index` (the count of logs in the block's
-/// earlier receipts), with `blockTimestamp` as geth returns it.
-pub(crate) fn receipt_logs(pos: TxPosition, first_log_index: u64, receipt: &Receipt) -> Vec<Log> {
-    receipt
-        .logs()
-        .iter()
-        .enumerate()
-        .map(|(i, log)| rpc_log(pos, first_log_index + i as u64, log.clone()))
-        .collect()
 }
 
 /// The block context of a mined transaction.

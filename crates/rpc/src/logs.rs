@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::{
     RpcContext,
-    convert::{TxPosition, receipt_logs},
+    convert::{TxPosition, rpc_log},
     error::{RpcError, RpcResult},
 };
 
@@ -274,33 +274,47 @@ pub(crate) fn block_logs(
     receipts: &[Receipt],
     removed: bool,
 ) -> RpcResult<Vec<Log>> {
+    let tx_hash = |index: usize| transactions.get(index).map(|tx| *tx.tx_hash());
+    let logs = receipts.iter().map(|receipt| receipt.logs());
+    matching_logs(filter, hash, header, tx_hash, logs, removed)
+}
+
+/// [`block_logs`] from each receipt's logs and a lookup of the transaction hashes.
+fn matching_logs<'a>(
+    filter: &LogFilter,
+    hash: B256,
+    header: &Header,
+    tx_hash: impl Fn(usize) -> Option<B256>,
+    receipt_logs: impl ExactSizeIterator<Item = &'a [alloy_primitives::Log]>,
+    removed: bool,
+) -> RpcResult<Vec<Log>> {
     let mut out = Vec::new();
     if !filter.bloom_matches(&header.logs_bloom) {
         return Ok(out);
     }
+    let receipts = receipt_logs.len();
     let mut first_log_index = 0u64;
-    for (index, receipt) in receipts.iter().enumerate() {
-        let count = receipt.logs().len() as u64;
-        if receipt.logs().iter().any(|log| filter.log_matches(log)) {
-            let tx = transactions.get(index).ok_or_else(|| {
+    for (index, logs) in receipt_logs.enumerate() {
+        let count = logs.len() as u64;
+        if logs.iter().any(|log| filter.log_matches(log)) {
+            let tx_hash = tx_hash(index).ok_or_else(|| {
                 RpcError::Internal(format!(
-                    "block {hash} has {} receipts but {} transactions",
-                    receipts.len(),
-                    transactions.len()
+                    "block {hash} has {receipts} receipts but no transaction {index}"
                 ))
             })?;
             let pos = TxPosition {
                 block_hash: hash,
                 block_number: header.number,
                 block_timestamp: header.timestamp,
-                tx_hash: *tx.tx_hash(),
+                tx_hash,
                 tx_index: index as u64,
             };
             out.extend(
-                receipt_logs(pos, first_log_index, receipt)
-                    .into_iter()
-                    .filter(|log| filter.log_matches(&log.inner))
-                    .map(|mut log| {
+                logs.iter()
+                    .enumerate()
+                    .filter(|(_, log)| filter.log_matches(log))
+                    .map(|(i, log)| {
+                        let mut log = rpc_log(pos, first_log_index + i as u64, log.clone());
                         log.removed = removed;
                         log
                     }),
@@ -311,7 +325,9 @@ pub(crate) fn block_logs(
     Ok(out)
 }
 
-/// [`block_logs`] of a stored block; the body and receipts are read only if the bloom matches.
+/// [`block_logs`] of a stored block; the receipts' logs and the transaction hashes are read only
+/// if the bloom matches (the hashes of recent blocks come from memory, see
+/// [`StoreReader::tx_hashes`]).
 pub(crate) fn stored_block_logs(
     reader: &StoreReader,
     filter: &LogFilter,
@@ -322,13 +338,21 @@ pub(crate) fn stored_block_logs(
     if !filter.bloom_matches(&header.logs_bloom) {
         return Ok(Vec::new());
     }
-    let body = reader
-        .body(&hash)?
-        .ok_or_else(|| RpcError::Internal(format!("body of block {hash} missing")))?;
-    let receipts = reader
-        .receipts(&hash)?
+    let logs = reader
+        .receipt_logs(&hash)?
         .ok_or_else(|| RpcError::Internal(format!("receipts of block {hash} missing")))?;
-    block_logs(filter, hash, header, &body.transactions, &receipts, removed)
+    let tx_hashes = reader
+        .tx_hashes(&hash)?
+        .ok_or_else(|| RpcError::Internal(format!("body of block {hash} missing")))?;
+    let tx_hash = |index: usize| tx_hashes.get(index).copied();
+    matching_logs(
+        filter,
+        hash,
+        header,
+        tx_hash,
+        logs.iter().map(Vec::as_slice),
+        removed,
+    )
 }
 
 /// The canonical block range `fromBlock`..=`toBlock` resolves to, as geth resolves it: a missing

@@ -49,23 +49,54 @@ pub(crate) fn encode_receipt_row(
     alloy_rlp::encode_list(&inner.logs, out);
 }
 
-/// Decode a row written by [`encode_receipt_row`].
-pub(crate) fn decode_receipt_row(mut bytes: &[u8]) -> Result<StoredReceipt, StoreError> {
+/// The fields of a row written by [`encode_receipt_row`].
+struct ReceiptRow {
+    ty: u8,
+    status: Eip658Value,
+    cumulative_gas_used: u64,
+    gas_used: u64,
+    first_log_index: u64,
+    logs: Vec<Log>,
+}
+
+fn decode_row(mut bytes: &[u8]) -> Result<ReceiptRow, StoreError> {
     let corrupt = |e: &dyn std::fmt::Display| StoreError::corrupt("receipt", e);
     let buf = &mut bytes;
     let header = alloy_rlp::Header::decode(buf).map_err(|e| corrupt(&e))?;
     if !header.list || header.payload_length != buf.len() {
         return Err(corrupt(&"not one RLP list"));
     }
-    let ty = u8::decode(buf).map_err(|e| corrupt(&e))?;
-    let status = Eip658Value::decode(buf).map_err(|e| corrupt(&e))?;
-    let cumulative_gas_used = u64::decode(buf).map_err(|e| corrupt(&e))?;
-    let gas_used = u64::decode(buf).map_err(|e| corrupt(&e))?;
-    let first_log_index = u64::decode(buf).map_err(|e| corrupt(&e))?;
-    let logs = Vec::<Log>::decode(buf).map_err(|e| corrupt(&e))?;
+    let row = ReceiptRow {
+        ty: u8::decode(buf).map_err(|e| corrupt(&e))?,
+        status: Eip658Value::decode(buf).map_err(|e| corrupt(&e))?,
+        cumulative_gas_used: u64::decode(buf).map_err(|e| corrupt(&e))?,
+        gas_used: u64::decode(buf).map_err(|e| corrupt(&e))?,
+        first_log_index: u64::decode(buf).map_err(|e| corrupt(&e))?,
+        logs: Vec::<Log>::decode(buf).map_err(|e| corrupt(&e))?,
+    };
     if !buf.is_empty() {
         return Err(corrupt(&"trailing bytes"));
     }
+    Ok(row)
+}
+
+/// The logs of a row written by [`encode_receipt_row`], without the receipt's bloom (a keccak
+/// per address and topic).
+pub(crate) fn decode_receipt_logs(bytes: &[u8]) -> Result<Vec<Log>, StoreError> {
+    Ok(decode_row(bytes)?.logs)
+}
+
+/// Decode a row written by [`encode_receipt_row`].
+pub(crate) fn decode_receipt_row(bytes: &[u8]) -> Result<StoredReceipt, StoreError> {
+    let corrupt = |e: &dyn std::fmt::Display| StoreError::corrupt("receipt", e);
+    let ReceiptRow {
+        ty,
+        status,
+        cumulative_gas_used,
+        gas_used,
+        first_log_index,
+        logs,
+    } = decode_row(bytes)?;
     let with_bloom = alloy_consensus::Receipt {
         status,
         cumulative_gas_used,

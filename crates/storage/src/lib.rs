@@ -24,6 +24,7 @@ mod state_diff;
 mod store;
 mod tables;
 mod trie_store;
+mod tx_hash_cache;
 pub mod verify;
 mod view;
 

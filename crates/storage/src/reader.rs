@@ -16,6 +16,7 @@ use crate::{
     state_diff::StateChangesCodec,
     tables::{self, storage_key, storage_range},
     trie_store::{account_trie_key, storage_trie_key},
+    tx_hash_cache::TxHashCache,
 };
 use keel_types::{BlockBody, Header, Receipt, Transaction};
 
@@ -37,6 +38,7 @@ pub struct StoreReader {
     node_cache: Arc<NodeCache>,
     /// The head, read once: a snapshot's head never changes, and many reads start from it.
     head: OnceLock<Option<(B256, Header)>>,
+    tx_hash_cache: Arc<TxHashCache>,
 }
 
 impl std::fmt::Debug for StoreReader {
@@ -50,9 +52,11 @@ impl StoreReader {
         db: Arc<Database>,
         txn: ReadTransaction,
         node_cache: Arc<NodeCache>,
+        tx_hash_cache: Arc<TxHashCache>,
     ) -> Result<Self, StoreError> {
         Ok(Self {
             node_cache,
+            tx_hash_cache,
             head: OnceLock::new(),
             _db: db,
             accounts: txn.open_table(tables::ACCOUNTS)?,
@@ -71,6 +75,64 @@ impl StoreReader {
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let table = self.txn.open_table(def)?;
         Ok(table.get(&key.0)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Each row of block `hash`'s receipts, decoded by `decode`, in order; `None` for an unknown
+    /// block.
+    fn receipt_rows<T>(
+        &self,
+        hash: &B256,
+        mut decode: impl FnMut(&[u8]) -> Result<T, StoreError>,
+    ) -> Result<Option<Vec<T>>, StoreError> {
+        let table = self.txn.open_table(tables::RECEIPTS)?;
+        let Some(value) = chunked::get(&table, &hash.0)? else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| StoreError::corrupt("receipt", format!("{hash}: {reason}"));
+        let (count, rest) = split_u32(&value).ok_or_else(|| corrupt("no count".into()))?;
+        let index_len = (count as usize)
+            .checked_mul(4)
+            .filter(|&n| n <= rest.len())
+            .ok_or_else(|| corrupt(format!("{count} receipts in {} bytes", value.len())))?;
+        let (ends, rows) = rest.split_at(index_len);
+        let mut out = Vec::with_capacity(count as usize);
+        let mut start = 0usize;
+        for end in ends.chunks_exact(4) {
+            let end = u32::from_be_bytes([end[0], end[1], end[2], end[3]]) as usize;
+            let row = rows
+                .get(start..end)
+                .ok_or_else(|| corrupt(format!("row {start}..{end} of {}", rows.len())))?;
+            out.push(decode(row)?);
+            start = end;
+        }
+        if start != rows.len() {
+            return Err(corrupt("trailing bytes".into()));
+        }
+        Ok(Some(out))
+    }
+
+    /// The logs of each receipt of block `hash`, in order, without the receipts' blooms (which
+    /// cost a keccak per address and topic): what a log query needs. `None` for an unknown block.
+    pub fn receipt_logs(
+        &self,
+        hash: &B256,
+    ) -> Result<Option<Vec<Vec<alloy_primitives::Log>>>, StoreError> {
+        self.receipt_rows(hash, codec::decode_receipt_logs)
+    }
+
+    /// The hashes of block `hash`'s transactions, in order: remembered for recent blocks (the
+    /// store keeps those it wrote or read last), else hashed from the body. `None` for an
+    /// unknown block.
+    pub fn tx_hashes(&self, hash: &B256) -> Result<Option<Arc<[B256]>>, StoreError> {
+        if let Some(hashes) = self.tx_hash_cache.get(hash) {
+            return Ok(Some(hashes));
+        }
+        let Some(body) = self.body(hash)? else {
+            return Ok(None);
+        };
+        let hashes: Arc<[B256]> = body.transactions.iter().map(|tx| *tx.tx_hash()).collect();
+        self.tx_hash_cache.insert(*hash, hashes.clone());
+        Ok(Some(hashes))
     }
 
     /// Every storage slot of an account (for `keel export`-style dumps and tests; not a hot path).
@@ -236,31 +298,7 @@ impl ChainReader for StoreReader {
     }
 
     fn receipts(&self, hash: &B256) -> Result<Option<Vec<Receipt>>, StoreError> {
-        let table = self.txn.open_table(tables::RECEIPTS)?;
-        let Some(value) = chunked::get(&table, &hash.0)? else {
-            return Ok(None);
-        };
-        let corrupt = |reason: String| StoreError::corrupt("receipt", format!("{hash}: {reason}"));
-        let (count, rest) = split_u32(&value).ok_or_else(|| corrupt("no count".into()))?;
-        let index_len = (count as usize)
-            .checked_mul(4)
-            .filter(|&n| n <= rest.len())
-            .ok_or_else(|| corrupt(format!("{count} receipts in {} bytes", value.len())))?;
-        let (ends, rows) = rest.split_at(index_len);
-        let mut receipts = Vec::with_capacity(count as usize);
-        let mut start = 0usize;
-        for end in ends.chunks_exact(4) {
-            let end = u32::from_be_bytes([end[0], end[1], end[2], end[3]]) as usize;
-            let row = rows
-                .get(start..end)
-                .ok_or_else(|| corrupt(format!("row {start}..{end} of {}", rows.len())))?;
-            receipts.push(decode_receipt_row(row)?.receipt);
-            start = end;
-        }
-        if start != rows.len() {
-            return Err(corrupt("trailing bytes".into()));
-        }
-        Ok(Some(receipts))
+        self.receipt_rows(hash, |row| Ok(decode_receipt_row(row)?.receipt))
     }
 
     fn receipt(&self, hash: &B256, index: u64) -> Result<Option<StoredReceipt>, StoreError> {

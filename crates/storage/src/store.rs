@@ -24,6 +24,7 @@ use crate::{
     state_diff::{self, StateChangesCodec},
     tables,
     trie_store::{apply_trie_writes, check_trie_root},
+    tx_hash_cache::TxHashCache,
 };
 use keel_types::{BlockBody, Header, Receipt};
 
@@ -65,6 +66,8 @@ pub struct Store {
     node_cache: Arc<NodeCache>,
     /// The read snapshot of the last committed write, shared by readers (see [`Store::snapshot`]).
     snapshot: Arc<SnapshotCache>,
+    /// Transaction hashes of the blocks written or read last (see [`StoreReader::tx_hashes`]).
+    tx_hashes: Arc<TxHashCache>,
 }
 
 /// One read transaction shared by every reader until the next write commits.
@@ -176,6 +179,7 @@ impl Store {
             deferred_sync: Arc::new(AtomicBool::new(false)),
             node_cache: Arc::new(NodeCache::new(NodeCache::DEFAULT_DEPTH)),
             snapshot: Arc::default(),
+            tx_hashes: Arc::new(TxHashCache::new(TxHashCache::DEFAULT_CAPACITY)),
         })
     }
 
@@ -224,6 +228,7 @@ impl Store {
             self.db.clone(),
             self.db.begin_read()?,
             self.node_cache.clone(),
+            self.tx_hashes.clone(),
         )
     }
 
@@ -299,6 +304,7 @@ impl Store {
         }
         txn.commit()?;
         self.node_cache.apply_writes(w.trie);
+        self.tx_hashes.insert(w.hash, w.tx_hashes.into());
         self.committed();
         Ok(())
     }

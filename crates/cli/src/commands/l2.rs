@@ -345,6 +345,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         );
     }
     let chain = Blockchain::open(store, &genesis, spec)?.with_state_history(args.state_history);
+    let (chain, _) = crate::journal::check_preconfirmed(&datadir, chain)?;
     let (head, head_hash) = chain.head()?;
     info!(
         datadir = %datadir.display(),

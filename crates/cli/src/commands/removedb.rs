@@ -45,10 +45,14 @@ fn remove(
     if dir == Path::new(datadir::MEMORY) {
         bail!("--datadir memory keeps nothing on disk: there is nothing to remove");
     }
-    let files: Vec<PathBuf> = [datadir::db_path(dir), dir.join(journal::FILE)]
-        .into_iter()
-        .filter(|f| f.is_file())
-        .collect();
+    let files: Vec<PathBuf> = [
+        datadir::db_path(dir),
+        dir.join(journal::FILE),
+        dir.join(journal::PRECONFIRMED_FILE),
+    ]
+    .into_iter()
+    .filter(|f| f.is_file())
+    .collect();
     if files.is_empty() {
         bail!(
             "no keel database in {} (no {} or {}): is --datadir right?",
