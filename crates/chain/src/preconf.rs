@@ -14,6 +14,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    fmt::Write as _,
     fs::File,
     io::{Seek, Write},
     path::Path,
@@ -111,7 +112,8 @@ impl SliceState {
     }
 }
 
-/// Transactions published together, and what they changed.
+/// Transactions published together, and what they changed. Each slice links to the one
+/// before it, so that publishing one costs the same however many the block has.
 #[derive(Debug)]
 pub struct Slice {
     /// 0 for the block's first slice.
@@ -119,12 +121,27 @@ pub struct Slice {
     pub txs: Vec<PreconfirmedTx>,
     by_hash: HashMap<B256, usize>,
     state: SliceState,
+    previous: Option<Arc<Slice>>,
 }
 
 impl Slice {
     /// One of the slice's transactions, by hash.
     pub fn transaction(&self, hash: &B256) -> Option<&PreconfirmedTx> {
         self.by_hash.get(hash).map(|i| &self.txs[*i])
+    }
+}
+
+impl Drop for Slice {
+    /// Unlink the chain one slice at a time: a block of many slices would otherwise be dropped
+    /// by recursion as deep as it is long.
+    fn drop(&mut self) {
+        let mut previous = self.previous.take();
+        while let Some(slice) = previous {
+            previous = match Arc::try_unwrap(slice) {
+                Ok(mut slice) => slice.previous.take(),
+                Err(_) => None,
+            };
+        }
     }
 }
 
@@ -137,7 +154,8 @@ pub struct PendingBlock {
     pub base_fee: u64,
     pub gas_limit: u64,
     pub coinbase: Address,
-    pub slices: Vec<Arc<Slice>>,
+    /// The newest slice (it links to the earlier ones).
+    last: Option<Arc<Slice>>,
 }
 
 impl PendingBlock {
@@ -157,36 +175,44 @@ impl PendingBlock {
             base_fee,
             gas_limit,
             coinbase,
-            slices: Vec::new(),
+            last: None,
         }
+    }
+
+    /// The slices, newest first.
+    pub fn slices(&self) -> impl Iterator<Item = &Slice> {
+        std::iter::successors(self.last.as_deref(), |slice| slice.previous.as_deref())
+    }
+
+    /// How many slices were published.
+    pub fn slice_count(&self) -> u64 {
+        self.last.as_ref().map_or(0, |slice| slice.seq + 1)
     }
 
     /// A preconfirmed transaction by hash.
     pub fn transaction(&self, hash: &B256) -> Option<&PreconfirmedTx> {
-        self.slices.iter().find_map(|slice| slice.transaction(hash))
+        self.slices().find_map(|slice| slice.transaction(hash))
     }
 
     /// Transactions preconfirmed so far.
     pub fn len(&self) -> usize {
-        self.slices.iter().map(|s| s.txs.len()).sum()
+        self.slices().map(|s| s.txs.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slices.iter().all(|s| s.txs.is_empty())
+        self.slices().all(|s| s.txs.is_empty())
     }
 
     /// The account after the preconfirmed transactions, if they changed it (`Some(None)`: they
     /// destroyed it); `None` if they didn't touch it (read the head's state).
     pub fn account(&self, address: &Address) -> Option<Option<PendingAccount>> {
-        self.slices
-            .iter()
-            .rev()
+        self.slices()
             .find_map(|slice| slice.state.accounts.get(address).copied())
     }
 
     /// A storage slot after the preconfirmed transactions, if they wrote or cleared it.
     pub fn storage(&self, address: &Address, slot: &B256) -> Option<U256> {
-        for slice in self.slices.iter().rev() {
+        for slice in self.slices() {
             if let Some(value) = slice.state.storage.get(&(*address, *slot)) {
                 return Some(*value);
             }
@@ -199,8 +225,7 @@ impl PendingBlock {
 
     /// Code the preconfirmed transactions deployed.
     pub fn code(&self, code_hash: &B256) -> Option<Bytes> {
-        self.slices
-            .iter()
+        self.slices()
             .find_map(|slice| slice.state.codes.get(code_hash).cloned())
     }
 }
@@ -296,9 +321,9 @@ impl Preconfirmations {
 
     fn publish(&self, block: Arc<PendingBlock>, slice: Arc<Slice>) {
         if let Some(file) = self.journal.lock().as_mut() {
-            let mut lines = String::with_capacity(slice.txs.len() * 80);
+            let mut lines = String::with_capacity(slice.txs.len() * 88);
             for tx in &slice.txs {
-                lines.push_str(&format!("{} {}\n", block.number, tx.hash));
+                let _ = writeln!(lines, "{} {}", block.number, tx.hash);
             }
             if let Err(e) = file.write_all(lines.as_bytes()) {
                 tracing::warn!(error = %e, "can't write the preconfirmation journal");
@@ -337,6 +362,8 @@ pub struct SliceSource<'a> {
     /// Whether the last candidate came from `start`.
     last_from_start: bool,
     seen_arrivals: u64,
+    /// The pool's arrival number after the last candidates taken.
+    next_arrival: u64,
     next_nonce: HashMap<Address, u64>,
     stopped: HashSet<Address>,
     invalid: Vec<(B256, Address, String)>,
@@ -352,13 +379,16 @@ pub struct SliceSource<'a> {
 
 impl<'a> SliceSource<'a> {
     /// `start` are the block's candidates, taken after `seen_arrivals` was read from
-    /// [`Mempool::arrivals`]. Publishes `block` (empty) as the pending block.
+    /// [`Mempool::arrivals`] and `next_arrival` from [`Mempool::next_arrival`]. Publishes
+    /// `block` (empty) as the pending block.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         mempool: &'a Mempool,
         hub: &'a Preconfirmations,
         block: PendingBlock,
         start: BlockCandidates,
         seen_arrivals: u64,
+        next_arrival: u64,
         timing: SliceTiming,
         stop: &'a (dyn Fn() -> bool + Sync),
     ) -> Self {
@@ -373,6 +403,7 @@ impl<'a> SliceSource<'a> {
             later: None,
             last_from_start: true,
             seen_arrivals,
+            next_arrival,
             next_nonce: HashMap::new(),
             stopped: HashSet::new(),
             invalid: Vec::new(),
@@ -398,7 +429,7 @@ impl<'a> SliceSource<'a> {
 
     /// Transactions published so far.
     pub fn published(&self) -> usize {
-        self.block.len()
+        self.next_index as usize - self.txs.len()
     }
 
     /// Publish the transactions executed since the last slice, if any.
@@ -409,13 +440,14 @@ impl<'a> SliceSource<'a> {
         let txs = std::mem::take(&mut self.txs);
         let by_hash = txs.iter().enumerate().map(|(i, tx)| (tx.hash, i)).collect();
         let slice = Arc::new(Slice {
-            seq: self.block.slices.len() as u64,
+            seq: self.block.slice_count(),
             txs,
             by_hash,
             state: std::mem::take(&mut self.state),
+            previous: self.block.last.clone(),
         });
         let mut block = PendingBlock::clone(&self.block);
-        block.slices.push(slice.clone());
+        block.last = Some(slice.clone());
         self.block = Arc::new(block);
         self.hub.publish(self.block.clone(), slice);
         metrics::counter!("keel_preconfirmation_slices_total").increment(1);
@@ -439,8 +471,9 @@ impl<'a> SliceSource<'a> {
         if let Some(old) = self.later.take() {
             self.invalid.extend(old.invalid);
         }
-        self.later = Some(self.mempool.best_transactions_after(
+        self.later = Some(self.mempool.arrived_since(
             self.block.base_fee,
+            &mut self.next_arrival,
             &self.next_nonce,
             &self.stopped,
         ));

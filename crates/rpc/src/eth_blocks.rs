@@ -10,8 +10,8 @@ use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256, U64};
 use alloy_rpc_types_eth::{BlockId, BlockNumberOrTag, Index};
 use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
-use keel_storage::{ChainReader, StoreReader};
-use keel_types::{Block, Header, Receipt};
+use keel_storage::{ChainReader, StoreReader, StoredReceipt};
+use keel_types::{Block, Header, Receipt, Transaction};
 
 use crate::{
     RpcContext,
@@ -112,6 +112,29 @@ fn canonical_location(reader: &StoreReader, hash: &B256) -> RpcResult<Option<(B2
 /// The receipt of a canonical transaction, `None` if it isn't in a block (yet).
 pub(crate) fn transaction_receipt(ctx: &RpcContext, hash: B256) -> RpcResult<Option<RpcReceipt>> {
     let reader = ctx.reader()?;
+    if let Some((block, index)) = reader.recent_transaction(&hash)? {
+        let (Some(tx), Some(stored), Some(sender)) = (
+            block.transactions.get(index),
+            block.receipts.get(index),
+            block.senders.get(index),
+        ) else {
+            return Err(RpcError::Internal(format!(
+                "recent block {} lacks transaction {index}",
+                block.hash
+            )));
+        };
+        let receipt_ctx = mined_receipt_context(
+            ctx,
+            block.hash,
+            &block.header,
+            hash,
+            index as u64,
+            tx,
+            stored,
+            *sender,
+        );
+        return Ok(Some(rpc_receipt(&stored.receipt, tx, receipt_ctx)));
+    }
     let Some((block_hash, index)) = canonical_location(&reader, &hash)? else {
         return Ok(preconfirmed_receipt(ctx, &reader, &hash));
     };
@@ -126,26 +149,42 @@ pub(crate) fn transaction_receipt(ctx: &RpcContext, hash: B256) -> RpcResult<Opt
             "transaction {hash} indexed at {block_hash}[{index}] but not there"
         )));
     };
-    let receipt_ctx = ReceiptContext {
+    let sender = sender(&reader, block_hash, index)?;
+    let receipt_ctx =
+        mined_receipt_context(ctx, block_hash, &header, hash, index, &tx, &stored, sender);
+    Ok(Some(rpc_receipt(&stored.receipt, &tx, receipt_ctx)))
+}
+
+/// What a mined transaction's receipt shows besides the receipt itself.
+#[allow(clippy::too_many_arguments)]
+fn mined_receipt_context(
+    ctx: &RpcContext,
+    block_hash: B256,
+    header: &Header,
+    tx_hash: B256,
+    index: u64,
+    tx: &Transaction,
+    stored: &StoredReceipt,
+    sender: Address,
+) -> ReceiptContext {
+    ReceiptContext {
         pos: TxPosition {
             block_hash,
             block_number: header.number,
             block_timestamp: header.timestamp,
-            tx_hash: hash,
+            tx_hash,
             tx_index: index,
         },
-        sender: sender(&reader, block_hash, index)?,
+        sender,
         gas_used: stored.gas_used,
         first_log_index: stored.first_log_index,
         base_fee: header.base_fee_per_gas,
         blob_gas_price: tx
             .blob_versioned_hashes()
-            .and_then(|_| blob_gas_price(ctx, &header)),
-    };
-    Ok(Some(rpc_receipt(&stored.receipt, &tx, receipt_ctx)))
+            .and_then(|_| blob_gas_price(ctx, header)),
+    }
 }
 
-/// A transaction by hash: mined (canonical chain) or pending in the mempool.
 /// The receipt of a preconfirmed transaction of the pending block built on `reader`'s head.
 /// Its block hash is zero: the block isn't sealed yet (its number, index, gas and logs are
 /// final).
@@ -159,6 +198,7 @@ pub(crate) fn preconfirmed_receipt(
     Some(crate::convert::preconfirmed_receipt(&pending, preconfirmed))
 }
 
+/// A transaction by hash: mined (canonical chain) or pending in the mempool.
 fn transaction_by_hash(ctx: &RpcContext, hash: B256) -> RpcResult<Option<serde_json::Value>> {
     let reader = ctx.reader()?;
     if let Some((block_hash, index)) = canonical_location(&reader, &hash)?

@@ -201,8 +201,10 @@ impl BlockProducer {
         let base_fee = self.chain.spec().next_base_fee(&parent);
         let gas_limit = self.config.gas_limit.unwrap_or(parent.gas_limit);
         let limits = self.config.privileged_limits(gas_limit);
-        // Read before taking the candidates: whatever arrives after them wakes the builder.
+        // Read before taking the candidates: whatever arrives after them wakes the builder,
+        // and is taken from the pool's arrivals.
         let mut seen = self.mempool.arrivals();
+        let mut next_arrival = self.mempool.next_arrival();
         let mut candidates = self.mempool.block_candidates(base_fee, limits);
         if self.config.skip_empty {
             // No block until something arrives; then the block gets its whole time.
@@ -215,6 +217,7 @@ impl BlockProducer {
                 seen = self
                     .mempool
                     .wait_for_arrivals(seen, (deadline - now).min(Duration::from_millis(50)));
+                next_arrival = self.mempool.next_arrival();
                 candidates = self.mempool.block_candidates(base_fee, limits);
             }
         }
@@ -242,8 +245,16 @@ impl BlockProducer {
             deadline,
             slice_time,
         };
-        let mut source =
-            SliceSource::new(&self.mempool, hub, pending, candidates, seen, timing, stop);
+        let mut source = SliceSource::new(
+            &self.mempool,
+            hub,
+            pending,
+            candidates,
+            seen,
+            next_arrival,
+            timing,
+            stop,
+        );
         let built = self.chain.build_block(&attributes, &mut source);
         // Stored or failed: either way the pending block no longer applies.
         hub.clear();

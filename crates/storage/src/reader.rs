@@ -13,10 +13,10 @@ use crate::{
     ChainReader, StateChanges, StateReader, StoreError, StoredReceipt, chunked,
     codec::{self, decode, decode_account, decode_receipt_row, decode_senders},
     node_cache::NodeCache,
+    recent_blocks::{RecentBlock, RecentBlocks},
     state_diff::StateChangesCodec,
     tables::{self, storage_key, storage_range},
     trie_store::{account_trie_key, storage_trie_key},
-    tx_hash_cache::TxHashCache,
 };
 use keel_types::{BlockBody, Header, Receipt, Transaction};
 
@@ -38,7 +38,7 @@ pub struct StoreReader {
     node_cache: Arc<NodeCache>,
     /// The head, read once: a snapshot's head never changes, and many reads start from it.
     head: OnceLock<Option<(B256, Header)>>,
-    tx_hash_cache: Arc<TxHashCache>,
+    recent: Arc<RecentBlocks>,
 }
 
 impl std::fmt::Debug for StoreReader {
@@ -52,11 +52,11 @@ impl StoreReader {
         db: Arc<Database>,
         txn: ReadTransaction,
         node_cache: Arc<NodeCache>,
-        tx_hash_cache: Arc<TxHashCache>,
+        recent: Arc<RecentBlocks>,
     ) -> Result<Self, StoreError> {
         Ok(Self {
             node_cache,
-            tx_hash_cache,
+            recent,
             head: OnceLock::new(),
             _db: db,
             accounts: txn.open_table(tables::ACCOUNTS)?,
@@ -124,15 +124,34 @@ impl StoreReader {
     /// store keeps those it wrote or read last), else hashed from the body. `None` for an
     /// unknown block.
     pub fn tx_hashes(&self, hash: &B256) -> Result<Option<Arc<[B256]>>, StoreError> {
-        if let Some(hashes) = self.tx_hash_cache.get(hash) {
+        if let Some(hashes) = self.recent.tx_hashes(hash) {
             return Ok(Some(hashes));
         }
         let Some(body) = self.body(hash)? else {
             return Ok(None);
         };
         let hashes: Arc<[B256]> = body.transactions.iter().map(|tx| *tx.tx_hash()).collect();
-        self.tx_hash_cache.insert(*hash, hashes.clone());
+        self.recent.insert_tx_hashes(*hash, hashes.clone());
         Ok(Some(hashes))
+    }
+
+    /// A transaction of a recent block that is canonical in this snapshot, with its index: what
+    /// a receipt or transaction lookup needs, from memory. `None` when its block isn't held (or
+    /// is not canonical here): read the store then.
+    pub fn recent_transaction(
+        &self,
+        tx: &B256,
+    ) -> Result<Option<(Arc<RecentBlock>, usize)>, StoreError> {
+        let Some((block, index)) = self.recent.transaction(tx) else {
+            return Ok(None);
+        };
+        let canonical = self.canonical_hash(block.header.number)? == Some(block.hash);
+        Ok(canonical.then_some((block, index)))
+    }
+
+    /// A recent block by hash, held in memory (canonical or not: check if it matters).
+    pub fn recent_block(&self, hash: &B256) -> Option<Arc<RecentBlock>> {
+        self.recent.block(hash)
     }
 
     /// Every storage slot of an account (for `keel export`-style dumps and tests; not a hot path).

@@ -21,10 +21,10 @@ use crate::{
     StateChanges, StoreError, StoreReader, chunked,
     codec::{decode, encode_receipt_row, encode_senders},
     node_cache::NodeCache,
+    recent_blocks::{RecentBlock, RecentBlocks},
     state_diff::{self, StateChangesCodec},
     tables,
     trie_store::{apply_trie_writes, check_trie_root},
-    tx_hash_cache::TxHashCache,
 };
 use keel_types::{BlockBody, Header, Receipt};
 
@@ -66,8 +66,8 @@ pub struct Store {
     node_cache: Arc<NodeCache>,
     /// The read snapshot of the last committed write, shared by readers (see [`Store::snapshot`]).
     snapshot: Arc<SnapshotCache>,
-    /// Transaction hashes of the blocks written or read last (see [`StoreReader::tx_hashes`]).
-    tx_hashes: Arc<TxHashCache>,
+    /// The blocks written last, for reads of one transaction (see [`crate::recent_blocks`]).
+    recent: Arc<RecentBlocks>,
 }
 
 /// One read transaction shared by every reader until the next write commits.
@@ -179,7 +179,7 @@ impl Store {
             deferred_sync: Arc::new(AtomicBool::new(false)),
             node_cache: Arc::new(NodeCache::new(NodeCache::DEFAULT_DEPTH)),
             snapshot: Arc::default(),
-            tx_hashes: Arc::new(TxHashCache::new(TxHashCache::DEFAULT_CAPACITY)),
+            recent: Arc::new(RecentBlocks::new(RecentBlocks::DEFAULT_CAPACITY)),
         })
     }
 
@@ -228,7 +228,7 @@ impl Store {
             self.db.clone(),
             self.db.begin_read()?,
             self.node_cache.clone(),
-            self.tx_hashes.clone(),
+            self.recent.clone(),
         )
     }
 
@@ -304,7 +304,14 @@ impl Store {
         }
         txn.commit()?;
         self.node_cache.apply_writes(w.trie);
-        self.tx_hashes.insert(w.hash, w.tx_hashes.into());
+        self.recent.insert(RecentBlock {
+            hash: w.hash,
+            header: w.header.clone(),
+            transactions: w.body.transactions.clone(),
+            tx_hashes: w.tx_hashes.into(),
+            senders: w.senders.to_vec(),
+            receipts: stored_receipts(w.receipts),
+        });
         self.committed();
         Ok(())
     }
@@ -609,4 +616,24 @@ impl Store {
     pub(crate) fn database(&self) -> &Database {
         &self.db
     }
+}
+
+/// Each receipt with its own gas and first log index, as [`crate::StoredReceipt::at`] computes
+/// them, in one pass.
+fn stored_receipts(receipts: &[Receipt]) -> Vec<crate::StoredReceipt> {
+    let mut cumulative = 0;
+    let mut logs = 0;
+    receipts
+        .iter()
+        .map(|receipt| {
+            let stored = crate::StoredReceipt {
+                receipt: receipt.clone(),
+                gas_used: receipt.cumulative_gas_used().saturating_sub(cumulative),
+                first_log_index: logs,
+            };
+            cumulative = receipt.cumulative_gas_used();
+            logs += receipt.logs().len() as u64;
+            stored
+        })
+        .collect()
 }

@@ -1088,12 +1088,24 @@ fn a_large_block_reads_back_whole_and_one_item_at_a_time() {
             );
             let one = reader.receipt(&hash, i).unwrap().unwrap();
             assert_eq!(one.receipt, block.receipts[n], "receipt {i}");
+            // The block just written is also held in memory, with the same reads.
+            let tx_hash = *block.body.transactions[n].tx_hash();
+            let (recent, index) = reader.recent_transaction(&tx_hash).unwrap().unwrap();
+            assert_eq!((recent.hash, index), (hash, n));
+            assert_eq!(recent.transactions[n], block.body.transactions[n]);
+            assert_eq!(recent.senders[n], block.senders[n]);
+            assert_eq!(recent.receipts[n], one);
             assert_eq!(Some(one), keel_storage::StoredReceipt::at(&all, n));
         }
+        assert_eq!(recent_header(&reader, &hash), Some(block.header.clone()));
         assert_eq!(reader.receipt(&hash, 2_500).unwrap(), None);
         assert_eq!(reader.sender(&hash, 2_500).unwrap(), None);
         assert_eq!(reader.transaction(&hash, 2_500).unwrap(), None);
     });
+}
+
+fn recent_header(reader: &keel_storage::StoreReader, hash: &B256) -> Option<Header> {
+    reader.recent_block(hash).map(|b| b.header.clone())
 }
 
 #[test]

@@ -112,6 +112,9 @@ struct Decoded {
     size: usize,
 }
 
+/// Most arrivals remembered between two blocks (see `Pool::arrivals`).
+const MAX_ARRIVALS: usize = 1 << 20;
+
 impl Mempool {
     /// An empty pool on `chain`. The privileged lane starts at the id after the store's
     /// included marker (if the store can't be read now, at the first privileged push).
@@ -311,6 +314,13 @@ impl Mempool {
                     tx: d.tx,
                 });
                 self.insert(&mut pool, pooled, account.nonce)?;
+                if pool.arrivals.len() >= MAX_ARRIVALS {
+                    // No block for a long while (a paused producer): forget the oldest half.
+                    // A block being built then takes those senders' later transactions in the
+                    // next block instead.
+                    pool.arrivals.drain(..MAX_ARRIVALS / 2);
+                }
+                pool.arrivals.push((seq, d.sender));
                 pool.next_seq += 1;
                 added.push(hash);
                 Ok(hash)
@@ -462,16 +472,27 @@ impl Mempool {
         *arrivals
     }
 
-    /// The pending ordinary transactions for the rest of a block being built, best first at
-    /// `base_fee`: each sender's from `next_nonce` on (the block has those before it), none of
-    /// `stopped` senders.
-    pub fn best_transactions_after(
+    /// The arrival number the next admitted transaction gets. Read it before taking a block's
+    /// candidates; pass it to [`Mempool::arrived_since`] for what came after.
+    pub fn next_arrival(&self) -> u64 {
+        self.pool.lock().next_seq
+    }
+
+    /// The pending ordinary transactions that arrived from arrival `since` on, for the rest of a
+    /// block being built, best first at `base_fee`: the runs of the senders that sent something
+    /// since, each from `next_nonce` on (the block has those before it), none of `stopped`
+    /// senders. Costs what arrived, not the pool's size. Moves `since` past what it saw.
+    pub fn arrived_since(
         &self,
         base_fee: u64,
+        since: &mut u64,
         next_nonce: &std::collections::HashMap<Address, u64>,
         stopped: &std::collections::HashSet<Address>,
     ) -> BestTransactions {
-        BestTransactions::after(&self.pool.lock(), base_fee, next_nonce, stopped)
+        let pool = self.pool.lock();
+        let best = BestTransactions::arrived_since(&pool, base_fee, *since, next_nonce, stopped);
+        *since = pool.next_seq;
+        best
     }
 
     /// The pending transactions, best first at `base_fee`, for the next block.
@@ -530,6 +551,8 @@ impl Mempool {
         for (sender, nonce) in nonces {
             pool.set_state_nonce(sender, nonce);
         }
+        // The next block takes its candidates from the whole pool.
+        pool.arrivals.clear();
         let counts = pool.counts();
         drop(pool);
         record_counts(counts);

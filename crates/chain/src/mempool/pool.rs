@@ -129,6 +129,10 @@ pub(crate) struct Pool {
     /// Pending transactions (sum of every sender's pending run), kept as senders change so that
     /// [`Pool::counts`] costs nothing: each change re-walks only the changed sender's run.
     pending: usize,
+    /// The sender of each transaction admitted since the last block, by arrival `seq`: a block
+    /// being built takes what arrived after its candidates from the senders here
+    /// ([`BestTransactions::arrived_since`]), not from the whole pool.
+    pub arrivals: Vec<(u64, Address)>,
 }
 
 impl Pool {
@@ -248,17 +252,6 @@ impl PartialOrd for Head {
 
 impl BestTransactions {
     pub(crate) fn new(pool: &Pool, base_fee: u64) -> Self {
-        Self::after(pool, base_fee, &HashMap::new(), &HashSet::new())
-    }
-
-    /// Like [`BestTransactions::new`] for the rest of a block that already holds each sender's
-    /// transactions below `next_nonce`, and in which `stopped` senders get no more.
-    pub(crate) fn after(
-        pool: &Pool,
-        base_fee: u64,
-        next_nonce: &HashMap<Address, u64>,
-        stopped: &HashSet<Address>,
-    ) -> Self {
         let mut best = Self {
             base_fee,
             runs: Vec::with_capacity(pool.senders.len()),
@@ -266,15 +259,57 @@ impl BestTransactions {
             stopped: HashSet::new(),
             invalid: Vec::new(),
         };
-        for (address, sender) in &pool.senders {
-            if stopped.contains(address) {
+        for sender in pool.senders.values() {
+            let run: Vec<_> = sender.pending().cloned().collect();
+            if !run.is_empty() {
+                best.runs.push(run);
+                best.push_head(best.runs.len() - 1, 0);
+            }
+        }
+        best
+    }
+
+    /// The candidates among what arrived since arrival `since` (see [`Pool::arrivals`]): the
+    /// runs, from `next_nonce` on, of the senders that sent something since, except `stopped`
+    /// ones. For the rest of a block whose earlier candidates were all offered.
+    pub(crate) fn arrived_since(
+        pool: &Pool,
+        base_fee: u64,
+        since: u64,
+        next_nonce: &HashMap<Address, u64>,
+        stopped: &HashSet<Address>,
+    ) -> Self {
+        let first = pool.arrivals.partition_point(|(seq, _)| *seq < since);
+        let senders: HashSet<Address> = pool.arrivals[first..].iter().map(|(_, a)| *a).collect();
+        let mut best = Self {
+            base_fee,
+            runs: Vec::with_capacity(senders.len()),
+            heap: BinaryHeap::with_capacity(senders.len()),
+            stopped: HashSet::new(),
+            invalid: Vec::new(),
+        };
+        for address in senders {
+            if stopped.contains(&address) {
                 continue;
             }
-            let from = next_nonce.get(address).copied().unwrap_or(0);
+            let Some(sender) = pool.senders.get(&address) else {
+                continue;
+            };
+            let from = next_nonce
+                .get(&address)
+                .copied()
+                .unwrap_or(0)
+                .max(sender.state_nonce);
+            let mut expected = from;
             let run: Vec<_> = sender
-                .pending()
-                .filter(|tx| tx.nonce >= from)
-                .cloned()
+                .txs
+                .range(from..)
+                .map_while(|(nonce, tx)| {
+                    (*nonce == expected).then(|| {
+                        expected += 1;
+                        tx.clone()
+                    })
+                })
                 .collect();
             if !run.is_empty() {
                 best.runs.push(run);

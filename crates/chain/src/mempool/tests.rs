@@ -288,6 +288,46 @@ fn a_full_pool_evicts_the_cheapest_for_a_better_offer() {
 }
 
 #[test]
+fn arrivals_offer_only_senders_heard_from_since_each_after_what_the_block_holds() {
+    let pool = pool();
+    let (a0, a1, a2) = (
+        dev::DEV_ACCOUNTS[0].0,
+        dev::DEV_ACCOUNTS[1].0,
+        dev::DEV_ACCOUNTS[2].0,
+    );
+    pool.add_raw(&transfer(0, 0, GWEI)).expect("s0 n0");
+    pool.add_raw(&transfer(1, 0, GWEI)).expect("s1 n0");
+    let mut since = pool.next_arrival();
+    // After the block's candidates were taken: sender 0 sends nonce 1 and 2, sender 2 nonce 0;
+    // the block holds sender 0's nonce 0 (and 1, say), sender 2 is stopped.
+    pool.add_raw(&transfer(0, 1, GWEI)).expect("s0 n1");
+    pool.add_raw(&transfer(0, 2, GWEI)).expect("s0 n2");
+    pool.add_raw(&transfer(2, 0, GWEI)).expect("s2 n0");
+    let next_nonce = std::collections::HashMap::from([(a0, 2)]);
+    let stopped = std::collections::HashSet::from([a2]);
+    let offered: Vec<(Address, u64)> = pool
+        .arrived_since(GWEI as u64, &mut since, &next_nonce, &stopped)
+        .map(|tx| (tx.sender, tx.nonce))
+        .collect();
+    assert_eq!(
+        offered,
+        vec![(a0, 2)],
+        "not sender 1 (nothing new), not sender 2 (stopped)"
+    );
+    assert_eq!(since, pool.next_arrival());
+    // Nothing arrived since: nothing offered.
+    let none = pool.arrived_since(GWEI as u64, &mut since, &next_nonce, &stopped);
+    assert_eq!(none.remaining(), 0);
+    pool.add_raw(&transfer(1, 1, GWEI)).expect("s1 n1");
+    let offered: Vec<(Address, u64)> = pool
+        .arrived_since(GWEI as u64, &mut since, &next_nonce, &stopped)
+        .map(|tx| (tx.sender, tx.nonce))
+        .collect();
+    // Sender 1's whole pending run: the block holds none of it.
+    assert_eq!(offered, vec![(a1, 0), (a1, 1)]);
+}
+
+#[test]
 fn best_transactions_order_by_tip_and_keep_nonce_order() {
     let pool = pool();
     // Sender 0: two txs, tip 1 then 5 gwei; sender 1: one tx, tip 3 gwei.

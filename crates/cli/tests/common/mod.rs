@@ -44,6 +44,8 @@ pub struct Node {
     pub url: String,
     /// Every stdout line after the URL, for failure messages.
     pub lines: mpsc::Receiver<String>,
+    /// The stdout lines before the URL (the logs of the node's start).
+    pub startup: Vec<String>,
 }
 
 impl Node {
@@ -71,6 +73,7 @@ impl Node {
             .expect("spawn keel l2");
         let lines = stdout_lines(child.stdout.take().expect("stdout"));
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut startup = Vec::new();
         let url = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = lines
@@ -79,8 +82,14 @@ impl Node {
             if let Some(url) = line.trim().strip_prefix("HTTP RPC:") {
                 break url.trim().to_string();
             }
+            startup.push(line);
         };
-        Node { child, url, lines }
+        Node {
+            child,
+            url,
+            lines,
+            startup,
+        }
     }
 
     /// Reads stdout until a line starting with `prefix` (after trimming); returns the rest of it.
