@@ -142,6 +142,16 @@ pub const SERIES: &[(&str, Kind, &str)] = &[
         "Time to build a block, from payload to stored",
     ),
     (
+        "keel_preconfirmation_slices_total",
+        Kind::Counter,
+        "Slices of preconfirmed transactions published",
+    ),
+    (
+        "keel_preconfirmations_dropped_total",
+        Kind::Counter,
+        "Preconfirmed transactions dropped: their block failed, or a crash lost it",
+    ),
+    (
         "keel_block_execute_duration_seconds",
         Kind::Histogram,
         "Time to execute a block's transactions (produced and imported blocks)",

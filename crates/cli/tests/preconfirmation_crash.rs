@@ -66,6 +66,8 @@ async fn a_crash_drops_the_open_block_and_the_restart_reports_its_transactions()
         datadir.to_str().expect("utf-8"),
         "--block-producer.block-time",
         "60000",
+        "--block-producer.slice-time",
+        "5",
     ];
     let start = || tokio::task::block_in_place(|| Node::start(&args));
 

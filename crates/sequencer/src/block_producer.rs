@@ -78,12 +78,12 @@ pub struct BlockProducerConfig {
     /// Preconfirmations: `Some(slice_time)` executes transactions as they arrive on top of the
     /// block being built and publishes them at least every `slice_time` (sooner when the pool
     /// runs dry), so receipts don't wait for the block (see [`keel_chain::preconf`]). `None`
-    /// builds each block at once from what the pool holds at block time (the default here;
-    /// `keel l2` preconfirms with [`DEFAULT_SLICE_TIME`] unless told otherwise).
+    /// builds each block at once from what the pool holds at block time (the default, here
+    /// and in `keel l2`).
     pub slice_time: Option<Duration>,
 }
 
-/// `keel l2`'s default [`BlockProducerConfig::slice_time`].
+/// A good [`BlockProducerConfig::slice_time`] (`--block-producer.slice-time 5`).
 pub const DEFAULT_SLICE_TIME: Duration = Duration::from_millis(5);
 
 impl Default for BlockProducerConfig {

@@ -183,15 +183,18 @@ pub struct BlockProducerArgs {
         value_name = "MS"
     )]
     pub block_time_ms: u64,
-    /// Preconfirmations: transactions are executed as they arrive, on top of the block being
-    /// built, and published at least every MS milliseconds (sooner when the pool runs dry):
-    /// `eth_sendRawTransactionSync` and `eth_getTransactionReceipt` return their receipts, and
-    /// `"pending"` reads see them, before the block is sealed at its block time. 0 builds each
-    /// block at once at block time, as a chain without preconfirmations does.
+    /// Preconfirmations (off unless given): with MS > 0, transactions are executed as they
+    /// arrive, on top of the block being built, and published at least every MS milliseconds
+    /// (sooner when the pool runs dry; 5 is a good value): `eth_sendRawTransactionSync` and
+    /// `eth_getTransactionReceipt` return their receipts, and `"pending"` reads see them, before
+    /// the block is sealed at its block time. A receipt then comes before `latest` shows its
+    /// transaction: tools that read `latest` right after a receipt (a nonce, a balance) see the
+    /// state before it until the block is sealed (docs/preconfirmations.md). 0 builds each block
+    /// at once at block time.
     #[arg(
         long = "block-producer.slice-time",
         env = "KEEL_BLOCK_PRODUCER_SLICE_TIME",
-        default_value_t = keel_sequencer::DEFAULT_SLICE_TIME.as_millis() as u64,
+        default_value_t = 0,
         value_name = "MS"
     )]
     pub slice_time_ms: u64,
