@@ -1,5 +1,7 @@
 //! The [`BlockProducer`]: every `block_time` it builds a block from the mempool, stores it as the
-//! new head, and prunes the pool.
+//! new head, and prunes the pool. With [`BlockProducerConfig::slice_time`] it preconfirms
+//! instead: each block is built over its block time, transactions executed as they arrive and
+//! published in slices ([`keel_chain::preconf`], docs/preconfirmations.md).
 //!
 //! **Privileged transactions** (L1 deposits and other L1→L2 calls, from the mempool's privileged
 //! lane) go first in each block, in id order, none skipped or reordered, within a per-block
