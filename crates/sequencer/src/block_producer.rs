@@ -156,32 +156,47 @@ impl BlockProducer {
     /// blocks are skipped.
     pub fn produce_block(&self) -> Result<Option<BuiltBlock>, BlockProducerError> {
         let started = Instant::now();
-        let reader = self.chain.store().reader().map_err(ChainError::from)?;
-        let (parent_hash, parent) = keel_storage::ChainReader::head(&reader)
-            .map_err(ChainError::from)?
-            .ok_or(ChainError::NoHead)?;
-        drop(reader);
-        let base_fee = self.chain.spec().next_base_fee(&parent);
-        let gas_limit = self.config.gas_limit.unwrap_or(parent.gas_limit);
+        let next = self.next_block()?;
         let mut candidates = self
             .mempool
-            .block_candidates(base_fee, self.config.privileged_limits(gas_limit));
+            .block_candidates(next.base_fee, next.privileged_limits);
         if self.config.skip_empty && candidates.is_empty() {
             self.advance_included_marker();
             return Ok(None);
         }
-        let timestamp = next_block_timestamp(&parent);
-        warn_if_clock_ahead(timestamp);
-        let attributes = BlockAttributes {
-            timestamp,
-            coinbase: self.config.coinbase,
-            gas_limit,
-            prev_randao: keccak256(parent_hash),
-            extra_data: self.config.extra_data.clone(),
-            max_state_diff_bytes: self.config.max_state_diff_bytes,
-        };
+        let attributes = self.attributes(&next);
         let built = self.chain.build_block(&attributes, &mut candidates)?;
         self.finish_block(built, &candidates.invalid(), started)
+    }
+
+    /// The head the next block builds on, and what follows from it.
+    fn next_block(&self) -> Result<NextBlock, BlockProducerError> {
+        let reader = self.chain.store().reader().map_err(ChainError::from)?;
+        let (parent_hash, parent) = keel_storage::ChainReader::head(&reader)
+            .map_err(ChainError::from)?
+            .ok_or(ChainError::NoHead)?;
+        let gas_limit = self.config.gas_limit.unwrap_or(parent.gas_limit);
+        Ok(NextBlock {
+            base_fee: self.chain.spec().next_base_fee(&parent),
+            privileged_limits: self.config.privileged_limits(gas_limit),
+            gas_limit,
+            parent_hash,
+            parent,
+        })
+    }
+
+    /// The next block's attributes, its timestamp taken now.
+    fn attributes(&self, next: &NextBlock) -> BlockAttributes {
+        let timestamp = next_block_timestamp(&next.parent);
+        warn_if_clock_ahead(timestamp);
+        BlockAttributes {
+            timestamp,
+            coinbase: self.config.coinbase,
+            gas_limit: next.gas_limit,
+            prev_randao: keccak256(next.parent_hash),
+            extra_data: self.config.extra_data.clone(),
+            max_state_diff_bytes: self.config.max_state_diff_bytes,
+        }
     }
 
     /// Build one block over the block time, preconfirming: transactions are executed as they
@@ -195,14 +210,8 @@ impl BlockProducer {
         slice_time: Duration,
         stop: &(dyn Fn() -> bool + Sync),
     ) -> Result<Option<BuiltBlock>, BlockProducerError> {
-        let reader = self.chain.store().reader().map_err(ChainError::from)?;
-        let (parent_hash, parent) = keel_storage::ChainReader::head(&reader)
-            .map_err(ChainError::from)?
-            .ok_or(ChainError::NoHead)?;
-        drop(reader);
-        let base_fee = self.chain.spec().next_base_fee(&parent);
-        let gas_limit = self.config.gas_limit.unwrap_or(parent.gas_limit);
-        let limits = self.config.privileged_limits(gas_limit);
+        let next = self.next_block()?;
+        let (base_fee, limits) = (next.base_fee, next.privileged_limits);
         // Read before taking the candidates: whatever arrives after them wakes the builder,
         // and is taken from the pool's arrivals.
         let mut seen = self.mempool.arrivals();
@@ -224,23 +233,14 @@ impl BlockProducer {
             }
         }
         let started = Instant::now();
-        let timestamp = next_block_timestamp(&parent);
-        warn_if_clock_ahead(timestamp);
-        let attributes = BlockAttributes {
-            timestamp,
-            coinbase: self.config.coinbase,
-            gas_limit,
-            prev_randao: keccak256(parent_hash),
-            extra_data: self.config.extra_data.clone(),
-            max_state_diff_bytes: self.config.max_state_diff_bytes,
-        };
+        let attributes = self.attributes(&next);
         let hub = self.chain.preconfirmations();
         let pending = PendingBlock::new(
-            parent.number + 1,
-            parent_hash,
-            timestamp,
+            next.parent.number + 1,
+            next.parent_hash,
+            attributes.timestamp,
             base_fee,
-            gas_limit,
+            next.gas_limit,
             self.config.coinbase,
         );
         let timing = SliceTiming {
@@ -268,7 +268,7 @@ impl BlockProducer {
                     metrics::counter!("keel_preconfirmations_dropped_total")
                         .increment(dropped as u64);
                     error!(
-                        number = parent.number + 1,
+                        number = next.parent.number + 1,
                         dropped,
                         error = %e,
                         "the block failed after its transactions were preconfirmed: they are \
@@ -486,6 +486,15 @@ impl BlockProducer {
         debug!("block producer stopped");
         Ok(())
     }
+}
+
+/// The head a block builds on, and what follows from it.
+struct NextBlock {
+    parent_hash: alloy_primitives::B256,
+    parent: keel_types::Header,
+    base_fee: u64,
+    gas_limit: u64,
+    privileged_limits: PrivilegedLimits,
 }
 
 /// The L1Watcher hands its privileged transactions to the mempool's privileged lane
