@@ -234,21 +234,35 @@ pub async fn run(cfg: &LoadConfig, targets: &[Target]) -> Result<RunReport> {
         artifacts,
     };
 
-    let mut report = RunReport::default();
+    let (targets, failures) = for_each_target(targets, |t| run_target(cfg, t, &shared)).await;
+    Ok(RunReport { targets, failures })
+}
+
+/// Run `run` on each target in turn; a target that fails is reported (and logged) and the
+/// others still run.
+pub(crate) async fn for_each_target<'t, R, F, Fut>(
+    targets: &'t [Target],
+    mut run: F,
+) -> (Vec<R>, Vec<TargetFailure>)
+where
+    F: FnMut(&'t Target) -> Fut,
+    Fut: std::future::Future<Output = Result<R>>,
+{
+    let (mut reports, mut failures) = (Vec::new(), Vec::new());
     for t in targets {
-        match run_target(cfg, t, &shared).await {
-            Ok(r) => report.targets.push(r),
+        match run(t).await {
+            Ok(r) => reports.push(r),
             Err(e) => {
                 let error = format!("{e:#}");
                 eprintln!("[{}] failed: {error}", t.name);
-                report.failures.push(TargetFailure {
+                failures.push(TargetFailure {
                     name: t.name.clone(),
                     error,
                 });
             }
         }
     }
-    Ok(report)
+    (reports, failures)
 }
 
 async fn run_target(cfg: &LoadConfig, target: &Target, shared: &Shared) -> Result<TargetReport> {

@@ -484,19 +484,8 @@ async fn setup_target(
         adv.to(mark, goal, &format!("chunk {}/{chunks}", j + 1))
             .await?;
         for batch in chunk.chunks(100) {
-            let calls: Vec<(&str, Value)> = batch
-                .iter()
-                .map(|t| {
-                    (
-                        "eth_sendRawTransaction",
-                        json!([alloy::hex::encode_prefixed(&t.raw)]),
-                    )
-                })
-                .collect();
-            for (r, t) in rpc.batch(&calls).await?.into_iter().zip(batch) {
-                if let Err(e) = r {
-                    bail!("target `{name}`: transfer {} rejected: {e}", t.hash);
-                }
+            if let Some((hash, e)) = rpc.send_raw_batch(batch).await? {
+                bail!("target `{name}`: transfer {hash} rejected: {e}");
             }
         }
     }
@@ -747,19 +736,10 @@ pub async fn run(cfg: &ReadsConfig, targets: &[Target]) -> Result<ReadsReport> {
         warmup_secs: cfg.warmup.as_secs_f64(),
         ..ReadsReport::default()
     };
-    for t in targets {
-        match run_target(cfg, t, &funder, &keys, &addrs, &artifacts).await {
-            Ok(r) => report.targets.push(r),
-            Err(e) => {
-                let error = format!("{e:#}");
-                eprintln!("[{}] failed: {error}", t.name);
-                report.failures.push(TargetFailure {
-                    name: t.name.clone(),
-                    error,
-                });
-            }
-        }
-    }
+    (report.targets, report.failures) = crate::for_each_target(targets, |t| {
+        run_target(cfg, t, &funder, &keys, &addrs, &artifacts)
+    })
+    .await;
     Ok(report)
 }
 

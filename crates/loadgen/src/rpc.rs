@@ -279,6 +279,28 @@ impl Rpc {
         self.call("eth_getBalance", json!([addr, "latest"])).await
     }
 
+    /// `txs` as one batch of `eth_sendRawTransaction`; the first the node rejected, with its
+    /// error, or `None` if it took them all.
+    pub async fn send_raw_batch(
+        &self,
+        txs: &[crate::accounts::SignedTx],
+    ) -> Result<Option<(B256, RpcError)>> {
+        let calls: Vec<(&str, Value)> = txs
+            .iter()
+            .map(|t| {
+                (
+                    "eth_sendRawTransaction",
+                    json!([alloy::hex::encode_prefixed(&t.raw)]),
+                )
+            })
+            .collect();
+        let results = self.batch(&calls).await?;
+        Ok(results
+            .into_iter()
+            .zip(txs)
+            .find_map(|(r, t)| r.err().map(|e| (t.hash, e))))
+    }
+
     /// `eth_sendRawTransaction`; returns the hash the node reports.
     pub async fn send_raw(&self, raw: &[u8]) -> Result<B256> {
         self.call(

@@ -162,23 +162,11 @@ async fn send_in_order(
     let mut nonce = first_nonce;
     for chunk in txs.chunks(window) {
         for batch in chunk.chunks(batch_size.max(1)) {
-            let calls: Vec<(&str, Value)> = batch
-                .iter()
-                .map(|t| {
-                    (
-                        "eth_sendRawTransaction",
-                        json!([alloy::hex::encode_prefixed(&t.raw)]),
-                    )
-                })
-                .collect();
-            for (r, t) in rpc.batch(&calls).await?.into_iter().zip(batch) {
-                if let Err(e) = r {
-                    bail!(
-                        "target `{}`: setup transaction {} rejected: {e}",
-                        rpc.name(),
-                        t.hash
-                    );
-                }
+            if let Some((hash, e)) = rpc.send_raw_batch(batch).await? {
+                bail!(
+                    "target `{}`: setup transaction {hash} rejected: {e}",
+                    rpc.name()
+                );
             }
         }
         nonce += chunk.len() as u64;

@@ -460,19 +460,10 @@ pub async fn run(cfg: &SyncConfig, targets: &[Target]) -> Result<SyncReport> {
         sync_timeout_ms: cfg.sync_timeout_ms,
         ..SyncReport::default()
     };
-    for t in targets {
-        match run_target(cfg, t, &funder, &keys, &addrs, &artifacts).await {
-            Ok(r) => report.targets.push(r),
-            Err(e) => {
-                let error = format!("{e:#}");
-                eprintln!("[{}] failed: {error}", t.name);
-                report.failures.push(TargetFailure {
-                    name: t.name.clone(),
-                    error,
-                });
-            }
-        }
-    }
+    (report.targets, report.failures) = crate::for_each_target(targets, |t| {
+        run_target(cfg, t, &funder, &keys, &addrs, &artifacts)
+    })
+    .await;
     Ok(report)
 }
 
