@@ -410,12 +410,7 @@ async fn killed_sequencer_keeps_whole_blocks_and_state() {
     let mut rng = Rng(seed);
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let genesis = dir.path().join("genesis.json");
-    std::fs::write(
-        &genesis,
-        serde_json::to_string_pretty(&dev::dev_genesis()).expect("genesis json"),
-    )
-    .expect("write the genesis");
+    let genesis = common::write_dev_genesis(dir.path());
     let datadir = dir.path().join("data");
     let args = [
         "--network",

@@ -157,12 +157,7 @@ fn a_persistent_node_resumes_after_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let datadir = dir.path().join("data");
     let datadir = datadir.to_str().expect("utf-8 path");
-    let genesis = dir.path().join("genesis.json");
-    std::fs::write(
-        &genesis,
-        serde_json::to_string(&dev::dev_genesis()).expect("genesis json"),
-    )
-    .expect("write genesis");
+    let genesis = common::write_dev_genesis(dir.path());
     let genesis = genesis.to_str().expect("utf-8 path");
     let args = ["--network", genesis, "--datadir", datadir];
     let recipient = "0x00000000000000000000000000000000000000bb";

@@ -51,12 +51,7 @@ async fn receipt(url: &str, hash: &Value) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_drops_the_open_block_and_the_restart_reports_its_transactions() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let genesis = dir.path().join("genesis.json");
-    std::fs::write(
-        &genesis,
-        serde_json::to_string_pretty(&dev::dev_genesis()).expect("genesis json"),
-    )
-    .expect("write the genesis");
+    let genesis = common::write_dev_genesis(dir.path());
     let datadir = dir.path().join("data");
     // One block a minute: the block being built stays open while the test runs.
     let args = [

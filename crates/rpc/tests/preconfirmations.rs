@@ -12,33 +12,18 @@ use alloy::{
     consensus::TxEnvelope,
     eips::Encodable2718,
     network::TransactionBuilder,
-    primitives::{Address, B256, Bytes, TxKind, U256, keccak256},
+    primitives::{Address, B256, Bytes, TxKind, U256},
     providers::Provider,
 };
 use futures::StreamExt;
 use keel_chain::MempoolConfig;
 use keel_rpc::RpcConfig;
 use keel_storage::StateReader;
-use keel_types::{PrivilegedTx, dev::DEFAULT_L2_CHAIN_ID, rules::L2_BRIDGE_ADDRESS};
 use serde_json::{Value, json};
 
-use common::{Fee, GWEI, TestNode, call_tx, deploy_emitter_tx, ping, produce, rpc, signed_tx};
-
-/// A deposit of `value` to `recipient` with privileged id `id`.
-fn deposit(id: u64, recipient: Address, value: U256) -> PrivilegedTx {
-    let mut data = keccak256("mintETH(address)")[..4].to_vec();
-    data.extend_from_slice(B256::left_padding_from(recipient.as_slice()).as_slice());
-    data.extend_from_slice(Address::repeat_byte(0xd0).as_slice());
-    PrivilegedTx {
-        chain_id: DEFAULT_L2_CHAIN_ID,
-        nonce: id,
-        from: L2_BRIDGE_ADDRESS,
-        to: L2_BRIDGE_ADDRESS,
-        value,
-        gas_limit: 200_000,
-        data: Bytes::from(data),
-    }
-}
+use common::{
+    Fee, GWEI, TestNode, call_tx, deploy_emitter_tx, deposit, ping, produce, rpc, signed_tx,
+};
 
 /// Send with `eth_sendRawTransactionSync`; the receipt as JSON.
 async fn send_sync(node: &TestNode, tx: &TxEnvelope) -> Value {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::primitives::{Address, Bytes, U256};
 use keel_chain::{BlockAttributes, ListTxSource, MempoolConfig, next_block_timestamp};
 use keel_rpc::RpcConfig;
 use keel_storage::ChainReader;
@@ -14,18 +14,7 @@ use serde_json::{Value, json};
 use common::{TestNode, keys, quantity, rpc, rpc_error, sorted};
 
 fn deposit(recipient: Address, value: U256) -> PrivilegedTx {
-    let mut data = keccak256("mintETH(address)")[..4].to_vec();
-    data.extend_from_slice(B256::left_padding_from(recipient.as_slice()).as_slice());
-    data.extend_from_slice(Address::repeat_byte(0xd0).as_slice());
-    PrivilegedTx {
-        chain_id: DEFAULT_L2_CHAIN_ID,
-        nonce: 0,
-        from: L2_BRIDGE_ADDRESS,
-        to: L2_BRIDGE_ADDRESS,
-        value,
-        gas_limit: 200_000,
-        data: Bytes::from(data),
-    }
+    common::deposit(0, recipient, value)
 }
 
 fn addr(value: &Value) -> Address {

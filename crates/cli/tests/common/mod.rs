@@ -236,6 +236,17 @@ pub fn cast(url: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Write the dev genesis to `DIR/genesis.json` (for `--network`); its path.
+pub fn write_dev_genesis(dir: &Path) -> PathBuf {
+    let genesis = dir.join("genesis.json");
+    std::fs::write(
+        &genesis,
+        serde_json::to_string_pretty(&keel_types::dev::dev_genesis()).expect("genesis json"),
+    )
+    .expect("write the genesis");
+    genesis
+}
+
 pub fn key(i: usize) -> String {
     dev::DEV_ACCOUNTS[i].1.to_string()
 }

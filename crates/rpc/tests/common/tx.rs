@@ -7,13 +7,13 @@ use alloy::{
     consensus::TxEnvelope,
     eips::Encodable2718,
     network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder},
-    primitives::{Address, B256, Bytes, TxKind, U256},
+    primitives::{Address, B256, Bytes, TxKind, U256, keccak256},
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
     sol,
     sol_types::{SolCall, SolEvent},
 };
-use keel_types::dev::DEFAULT_L2_CHAIN_ID;
+use keel_types::{PrivilegedTx, dev::DEFAULT_L2_CHAIN_ID, rules::L2_BRIDGE_ADDRESS};
 use serde_json::json;
 
 use super::{TestNode, quantity, rpc};
@@ -221,4 +221,21 @@ pub fn word(value: u64) -> B256 {
 /// A topic holding an address (an indexed `address`).
 pub fn address_topic(address: Address) -> B256 {
     address.into_word()
+}
+
+/// A deposit of `value` to `recipient` with privileged id `id`: the L2 bridge's `mintETH`, as
+/// the L1Watcher would hand it over.
+pub fn deposit(id: u64, recipient: Address, value: U256) -> PrivilegedTx {
+    let mut data = keccak256("mintETH(address)")[..4].to_vec();
+    data.extend_from_slice(B256::left_padding_from(recipient.as_slice()).as_slice());
+    data.extend_from_slice(Address::repeat_byte(0xd0).as_slice());
+    PrivilegedTx {
+        chain_id: DEFAULT_L2_CHAIN_ID,
+        nonce: id,
+        from: L2_BRIDGE_ADDRESS,
+        to: L2_BRIDGE_ADDRESS,
+        value,
+        gas_limit: 200_000,
+        data: Bytes::from(data),
+    }
 }
