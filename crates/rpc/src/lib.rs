@@ -33,4 +33,4 @@ pub use config::{L1Contracts, RpcConfig};
 pub use context::RpcContext;
 pub use error::RpcError;
 pub use health::{HEALTH_PATH, READY_PATH};
-pub use server::{RpcServer, start};
+pub use server::{RpcServer, methods, start};

@@ -597,17 +597,7 @@ impl L1Watcher {
 
     /// The privileged tx an event describes.
     fn privileged_tx_of(&self, log: &Log) -> Result<PrivilegedTx, String> {
-        if log.address() != self.config.bridge {
-            return Err(format!("emitted by {}, not the bridge", log.address()));
-        }
-        let event = log
-            .log_decode::<PrivilegedTxSent>()
-            .map_err(|e| e.to_string())?;
-        event
-            .inner
-            .data
-            .to_privileged_tx(self.config.l2_chain_id)
-            .map_err(|e| e.to_string())
+        privileged_tx_of_log(self.config.bridge, self.config.l2_chain_id, log)
     }
 
     /// Compares each tx's hash with the bridge's queue at L1 block `at`; the index of the first
@@ -682,4 +672,25 @@ impl L1Watcher {
         }
         debug!("L1 watcher stopped");
     }
+}
+
+/// The privileged tx a `PrivilegedTxSent` log of `bridge` describes on the L2 `l2_chain_id`, or why
+/// the log is not one (another emitter, bad topics or data, a field over 64 bits). Public for the
+/// fuzz target that feeds it arbitrary logs.
+pub fn privileged_tx_of_log(
+    bridge: Address,
+    l2_chain_id: u64,
+    log: &Log,
+) -> Result<PrivilegedTx, String> {
+    if log.address() != bridge {
+        return Err(format!("emitted by {}, not the bridge", log.address()));
+    }
+    let event = log
+        .log_decode::<PrivilegedTxSent>()
+        .map_err(|e| e.to_string())?;
+    event
+        .inner
+        .data
+        .to_privileged_tx(l2_chain_id)
+        .map_err(|e| e.to_string())
 }
