@@ -288,6 +288,11 @@ pub const SERIES: &[(&str, Kind, &str)] = &[
         "Provers connected now",
     ),
     (
+        "keel_prover_connections_closed_total",
+        Kind::Counter,
+        "Prover connections the coordinator closed or refused, by reason",
+    ),
+    (
         "keel_rpc_requests_total",
         Kind::Counter,
         "JSON-RPC calls by method and outcome (ok or error); each call of a batch counts",

@@ -20,7 +20,7 @@
 //!   the batch yet. The prover gets `SubmitAck` or `Rejected{reason}`.
 
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     net::SocketAddr,
     sync::{
         Arc, Mutex,
@@ -46,7 +46,7 @@ use keel_storage::{ChainReader, StoreError, proofs::StoredProof};
 use keel_types::PublicInputs;
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::Semaphore,
+    sync::{OwnedSemaphorePermit, Semaphore},
     task::JoinSet,
 };
 use tokio_util::sync::CancellationToken;
@@ -69,7 +69,9 @@ pub struct ProofCoordinatorConfig {
     pub idle_timeout: Duration,
     /// Largest frame read or written.
     pub max_frame_bytes: u32,
-    /// Most prover connections at once; more are closed on arrival.
+    /// Most prover connections at once. At the cap, a new connection takes the place of the
+    /// oldest one that has not said hello yet (a valid `BatchRequest`), which is closed; if all
+    /// have, the new one is closed on arrival.
     pub max_connections: usize,
     /// The chain config and the L1 side of the inputs (and of the attestation digest).
     pub context: ProverInputContext,
@@ -331,6 +333,20 @@ struct Shared {
     /// The encoded `BatchResponse` frames of the last batches built.
     inputs: Mutex<VecDeque<(u64, Arc<Vec<u8>>)>>,
     next_connection: AtomicU64,
+    /// The open connections by id (so oldest first), each holding its place under
+    /// `max_connections` until it closes or is evicted.
+    connections: Mutex<BTreeMap<u64, Connection>>,
+}
+
+/// An open connection in [`Shared::connections`].
+struct Connection {
+    peer: SocketAddr,
+    /// It has sent a valid `BatchRequest`: it is never evicted.
+    greeted: bool,
+    /// Its place under the cap; taken when the connection is evicted.
+    slot: Option<OwnedSemaphorePermit>,
+    /// Cancelled to evict it.
+    evict: CancellationToken,
 }
 
 /// A check a submitted proof failed: a fixed kind (the `reason` label of
@@ -378,6 +394,7 @@ impl ProofCoordinator {
                 build_lock: tokio::sync::Mutex::new(()),
                 inputs: Mutex::new(VecDeque::new()),
                 next_connection: AtomicU64::new(1),
+                connections: Mutex::new(BTreeMap::new()),
             }),
         })
     }
@@ -405,19 +422,37 @@ impl ProofCoordinator {
                 _ = shutdown.cancelled() => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        let Ok(slot) = slots.clone().try_acquire_owned() else {
-                            warn!(%peer, max = config.max_connections, "too many prover connections; closing this one");
+                        let Some(slot) = self.shared.slot(&slots, peer) else {
+                            warn!(%peer, max = config.max_connections,
+                                "too many prover connections, all past their hello; closing this one");
+                            count_closed("cap");
                             continue;
                         };
                         let shared = self.shared.clone();
                         let id = shared.next_connection.fetch_add(1, Ordering::Relaxed);
+                        let evict = CancellationToken::new();
+                        shared.connections.lock().unwrap_or_else(|e| e.into_inner()).insert(
+                            id,
+                            Connection {
+                                peer,
+                                greeted: false,
+                                slot: Some(slot),
+                                evict: evict.clone(),
+                            },
+                        );
                         connections.spawn(async move {
                             let connected = metrics::gauge!("keel_provers_connected");
                             connected.increment(1.0);
-                            serve(shared.clone(), id, stream, peer).await;
+                            tokio::select! {
+                                _ = evict.cancelled() => {
+                                    debug!(%peer, connection = id, "evicted prover connection closed");
+                                    count_closed("evicted");
+                                }
+                                _ = serve(shared.clone(), id, stream, peer) => {}
+                            }
                             shared.release_connection(id);
+                            shared.connections.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
                             connected.decrement(1.0);
-                            drop(slot);
                         });
                     }
                     Err(e) => {
@@ -443,6 +478,12 @@ impl ProofCoordinator {
 
 /// `keel_prover_rejections_total{reason}`.
 const REJECTIONS: &str = "keel_prover_rejections_total";
+
+/// Counts a connection the coordinator closed, by `reason`, in
+/// `keel_prover_connections_closed_total`.
+fn count_closed(reason: &'static str) {
+    metrics::counter!("keel_prover_connections_closed_total", "reason" => reason).increment(1);
+}
 
 /// Adds `n` assignments found past their deadline, unanswered, to `keel_prover_timeouts_total`.
 fn count_timeouts(n: usize) {
@@ -473,6 +514,7 @@ async fn serve(shared: Arc<Shared>, id: u64, mut stream: TcpStream, peer: Socket
         {
             Err(_) => {
                 info!(%peer, connection = id, timeout_s = timeout.as_secs(), "prover connection silent; closing it");
+                count_closed("idle_timeout");
                 return;
             }
             Ok(Err(ProtocolError::Closed)) => {
@@ -485,6 +527,7 @@ async fn serve(shared: Arc<Shared>, id: u64, mut stream: TcpStream, peer: Socket
             }
             Ok(Err(e)) => {
                 warn!(%peer, connection = id, error = %e, "bad frame from a prover; closing the connection");
+                count_closed("bad_frame");
                 return;
             }
             Ok(Ok(message)) => message,
@@ -504,7 +547,10 @@ async fn serve(shared: Arc<Shared>, id: u64, mut stream: TcpStream, peer: Socket
                     .await;
                     return;
                 }
-                handshake = true;
+                if !handshake {
+                    handshake = true;
+                    shared.greeted(id);
+                }
                 match backend {
                     BackendKind::Exec => {}
                 }
@@ -620,6 +666,32 @@ async fn write_with_timeout(
 }
 
 impl Shared {
+    /// A place under the connection cap for a new connection from `peer`: a free one, else
+    /// the place of the oldest connection that has not said hello, which is evicted (its task
+    /// closes it); `None` if every connection has said hello.
+    fn slot(&self, slots: &Arc<Semaphore>, peer: SocketAddr) -> Option<OwnedSemaphorePermit> {
+        if let Ok(slot) = slots.clone().try_acquire_owned() {
+            return Some(slot);
+        }
+        let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        let (id, victim) = connections
+            .iter_mut()
+            .find(|(_, c)| !c.greeted && c.slot.is_some())?;
+        let slot = victim.slot.take()?;
+        victim.evict.cancel();
+        warn!(%peer, evicted = %victim.peer, connection = *id, max = self.config.max_connections,
+            "too many prover connections; the oldest that has not said hello makes room");
+        Some(slot)
+    }
+
+    /// Connection `id` sent a valid `BatchRequest`: it is no longer evicted to make room.
+    fn greeted(&self, id: u64) {
+        let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(connection) = connections.get_mut(&id) {
+            connection.greeted = true;
+        }
+    }
+
     /// The batch to hand connection `id` (whose signers are `signers`), recorded as assigned.
     async fn assign(&self, id: u64, signers: &HashSet<Address>) -> Option<u64> {
         let threshold = match self.signers.threshold().await {

@@ -10,90 +10,21 @@ mod common;
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
-use alloy_primitives::{Address, B256, U256};
-use alloy_signer_local::PrivateKeySigner;
-use common::{COINBASE, Node, node_on, signed};
+use alloy_primitives::{Address, B256};
+use common::Node;
+use common::coordinator::{
+    Conn, L1_CHAIN_ID, LyingBackend, PROPOSER, context, coordinator_config, expected_public_inputs,
+    key, node_with_batches, rejected, stored_signers,
+};
 use keel_prover::{
     BackendError, BackendKind, ExecBackend, Proof, ProverBackend, ProverClient, ProverClientConfig,
     ProverInput,
-    protocol::{
-        CoordinatorMessage, DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION, ProverMessage, read_frame,
-        write_frame,
-    },
-    prove_batch,
+    protocol::{CoordinatorMessage, PROTOCOL_VERSION, ProverMessage},
 };
-use keel_sequencer::{
-    BatchSealer, BatchSealerConfig, BlockProducerConfig, ProofCoordinator, ProofCoordinatorConfig,
-    ProverInputContext, ProverSigners,
-};
-use keel_storage::{Store, batches::BatchCommit};
-use keel_types::{PublicInputs, dev};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
+use keel_sequencer::{ProofCoordinator, ProverSigners};
+use keel_storage::batches::BatchCommit;
+use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
-
-const PROPOSER: Address = Address::repeat_byte(0x9a);
-const L1_CHAIN_ID: u64 = 31337;
-
-fn context() -> ProverInputContext {
-    ProverInputContext {
-        chain_config: serde_json::to_string(&dev::dev_genesis().config).expect("config"),
-        l1_chain_id: L1_CHAIN_ID,
-        on_chain_proposer: PROPOSER,
-    }
-}
-
-fn key(byte: u8) -> PrivateKeySigner {
-    PrivateKeySigner::from_bytes(&B256::repeat_byte(byte)).expect("key")
-}
-
-/// A node with `batches` sealed batches of one transfer block each, the first `committed` of
-/// them marked committed.
-fn node_with_batches(batches: u64, committed: u64) -> Node {
-    let node = node_on(
-        Store::in_memory().expect("store"),
-        None,
-        BlockProducerConfig {
-            coinbase: COINBASE,
-            ..Default::default()
-        },
-    );
-    let sealer = BatchSealer::new(BatchSealerConfig::default(), node.chain.clone());
-    for i in 0..batches {
-        node.mempool
-            .add_raw(&signed(
-                0,
-                i,
-                Address::repeat_byte(0x11),
-                U256::from(1_000_000_000u64),
-                vec![],
-                21_000,
-                1,
-            ))
-            .expect("tx");
-        node.producer
-            .produce_block()
-            .expect("produce")
-            .expect("a block");
-        let sealed = sealer.seal_now().expect("seal");
-        assert_eq!(sealed.last().expect("a batch").number, i + 1);
-    }
-    for n in 1..=committed {
-        node.chain
-            .store()
-            .mark_batch_committed(
-                n,
-                &BatchCommit {
-                    tx_hash: B256::repeat_byte(n as u8),
-                    l1_block: 100 + n,
-                },
-            )
-            .expect("commit");
-    }
-    node
-}
 
 async fn start(
     node: &Node,
@@ -120,7 +51,7 @@ async fn start_on(
     CancellationToken,
     tokio::task::JoinHandle<Result<(), keel_sequencer::CoordinatorError>>,
 ) {
-    let mut config = ProofCoordinatorConfig::new(listen, context(), dev::DEFAULT_L2_CHAIN_ID);
+    let mut config = coordinator_config(listen);
     config.prover_timeout = prover_timeout;
     config.idle_timeout = Duration::from_secs(30);
     config.max_frame_bytes = 8 * 1024 * 1024;
@@ -131,108 +62,6 @@ async fn start_on(
     let token = CancellationToken::new();
     let handle = tokio::spawn(coordinator.run(token.clone()));
     (addr, token, handle)
-}
-
-/// A prover connection driven by hand.
-struct Conn(TcpStream);
-
-impl Conn {
-    async fn open(addr: std::net::SocketAddr) -> Self {
-        Self(TcpStream::connect(addr).await.expect("connect"))
-    }
-
-    async fn ask(&mut self, message: &ProverMessage) -> CoordinatorMessage {
-        write_frame(&mut self.0, message, DEFAULT_MAX_FRAME_BYTES)
-            .await
-            .expect("write");
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            read_frame(&mut self.0, DEFAULT_MAX_FRAME_BYTES),
-        )
-        .await
-        .expect("an answer in time")
-        .expect("a message")
-    }
-
-    async fn request(&mut self) -> CoordinatorMessage {
-        self.ask(&ProverMessage::BatchRequest {
-            version: PROTOCOL_VERSION,
-            backend: BackendKind::Exec,
-        })
-        .await
-    }
-
-    /// Requests a batch; panics unless one is handed out.
-    async fn take_batch(&mut self) -> (u64, ProverInput) {
-        match self.request().await {
-            CoordinatorMessage::BatchResponse { batch, input } => {
-                assert_eq!(input.batch_number, batch);
-                (batch, input)
-            }
-            other => panic!("expected a batch, got {other:?}"),
-        }
-    }
-
-    async fn submit(&mut self, batch: u64, proof: &Proof) -> CoordinatorMessage {
-        self.ask(&ProverMessage::ProofSubmit {
-            batch,
-            backend: BackendKind::Exec,
-            public_inputs: proof.public_inputs.encode().to_vec().into(),
-            proof: proof.proof.clone(),
-        })
-        .await
-    }
-
-    /// Whether the coordinator closed the connection (EOF within a few seconds).
-    async fn closed_by_peer(&mut self) -> bool {
-        let mut buf = [0u8; 64];
-        loop {
-            match tokio::time::timeout(Duration::from_secs(5), self.0.read(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => return true,
-                Ok(Ok(_)) => continue,
-                Err(_) => return false,
-            }
-        }
-    }
-}
-
-fn rejected(reply: &CoordinatorMessage, containing: &str) -> bool {
-    matches!(reply, CoordinatorMessage::Rejected { reason } if reason.contains(containing))
-}
-
-/// Signs public inputs other than the batch's (a different final state root) with a registered
-/// key: the prover that lies about the batch.
-struct LyingBackend(ExecBackend);
-
-impl ProverBackend for LyingBackend {
-    fn kind(&self) -> BackendKind {
-        BackendKind::Exec
-    }
-    fn prove(&self, input: &ProverInput) -> Result<Proof, BackendError> {
-        let mut public_inputs = prove_batch(input)?;
-        public_inputs.final_state_root = B256::repeat_byte(0x66);
-        let proof = self
-            .0
-            .attest(&public_inputs, input.l1_chain_id, input.on_chain_proposer)?;
-        Ok(Proof {
-            public_inputs,
-            proof,
-        })
-    }
-}
-
-fn stored_signers(node: &Node, batch: u64) -> Vec<Address> {
-    node.chain
-        .store()
-        .batch_proofs(batch)
-        .expect("read")
-        .into_iter()
-        .map(|(signer, _)| signer)
-        .collect()
-}
-
-fn expected_public_inputs(input: &ProverInput) -> PublicInputs {
-    prove_batch(input).expect("the batch proves")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

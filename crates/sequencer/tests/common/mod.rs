@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod coordinator;
 pub mod recorder;
 
 use std::sync::Arc;
