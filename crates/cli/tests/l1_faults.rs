@@ -12,10 +12,14 @@
 //! - **A base-fee spike past the cap** (`--committer.max-fee-per-gas`, which also caps the proof
 //!   sender: it shares the committer's L1 sender and fee caps): `verifyBatches` is held, nothing
 //!   is broadcast, and it goes out once (never above the cap) when the fee falls.
-//! - **A blob base fee spike past `--committer.max-fee-per-blob-gas`**: anvil has no RPC to set
-//!   the blob base fee, so the test raises it the way L1 users do: blocks full of blobs (above
-//!   the target) make it climb. The cap is 1 wei, the spike takes it to 2 wei or more: the commit
-//!   is held; when the blocks empty out the fee falls back and the batch is committed once.
+//!
+//! The blob base fee cap (`--committer.max-fee-per-blob-gas`) is not tested here: anvil has no
+//! RPC to set the blob base fee, and it can't be driven up either (anvil 1.7.1 keeps
+//! `excessBlobGas` at 0 even in a run of blocks of 9 blobs each, Prague's maximum), so the blob
+//! base fee stays at 1 wei. The cap is covered by the sender's unit tests
+//! (`crates/l1/src/sender/fees.rs`: `fees_above_the_caps_are_refused`,
+//! `replacements_never_pass_the_caps`); the waiting loop they feed is the one the base-fee test
+//! here drives (`fees_within_caps` in `crates/l1/src/sender/mod.rs`).
 //!
 //! A node SIGKILLed between broadcast and receipt (and after the confirmation, before the store
 //! write) is covered by `committer_crash.rs` (commits) and `proof_sender_e2e.rs` (verifications).
@@ -33,14 +37,9 @@ use std::{
 
 use alloy::{
     consensus::Transaction as _,
-    eips::{
-        eip4844::{Blob, BlobTransactionSidecar, env_settings::EnvKzgSettings},
-        eip7594::BlobTransactionSidecarVariant,
-    },
-    network::{TransactionBuilder, TransactionBuilder4844},
-    primitives::{Address, B256, U256},
+    primitives::{B256, U256},
     providers::{Provider, ProviderBuilder},
-    rpc::types::{Filter, TransactionRequest},
+    rpc::types::Filter,
     sol_types::SolEvent,
 };
 use common::{
@@ -48,7 +47,6 @@ use common::{
     l1::TestL1,
     proofs::{batch_json, commit_batches, node_args, prove, start, wait_verified},
     prover::Prover,
-    provider_as,
     proxy::Proxy,
 };
 use keel_l1::contracts::OnChainProposer;
@@ -320,7 +318,10 @@ async fn an_l1_outage_of_60_s_delays_commits_and_verifications_which_then_land_o
     let store = keel_storage::Store::open(datadir.join("keel.redb")).expect("open");
     for (c, v) in committed.iter().zip(&verified) {
         assert_eq!(
-            store.batch_commit(c.batch).expect("read").map(|r| r.tx_hash),
+            store
+                .batch_commit(c.batch)
+                .expect("read")
+                .map(|r| r.tx_hash),
             Some(c.tx),
             "the recorded commit of batch {}",
             c.batch
@@ -369,11 +370,9 @@ async fn a_verification_dropped_by_an_l1_reorg_is_sent_again_and_lands_once() {
 
     let node = tokio::task::block_in_place(|| start(&args, &[]));
     // The verifyBatches is mined...
-    wait_until(
-        "verifyBatches mined",
-        Duration::from_secs(60),
-        || async { l1_last_verified(&l1).await >= last },
-    )
+    wait_until("verifyBatches mined", Duration::from_secs(60), || async {
+        l1_last_verified(&l1).await >= last
+    })
     .await;
     let before = verified_events(&l1).await;
     assert_each_once_in_order(&before, last, "BatchVerified");
@@ -494,134 +493,9 @@ async fn a_base_fee_spike_above_the_cap_holds_verifications_until_fees_fall() {
         "never paid above the cap: {}",
         tx.max_fee_per_gas()
     );
-    assert_eq!(sender_nonce(&l1).await - nonce_before, 1, "one verifyBatches");
-}
-
-async fn blob_base_fee(l1: &TestL1) -> u128 {
-    l1.provider.get_blob_base_fee().await.expect("eth_blobBaseFee")
-}
-
-/// Fills L1 blocks with blobs (3 transactions of 3 blobs, from dev accounts 3, 4 and 5, per
-/// block: 9 blobs against Prague's target of 6) until the returned flag is cleared: the blob base
-/// fee climbs.
-fn fill_blocks_with_blobs(l1: &TestL1) -> (Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
-    let sidecar = BlobTransactionSidecar::try_from_blobs_with_settings(
-        vec![Blob::default(); 3],
-        EnvKzgSettings::Default.get(),
-    )
-    .expect("sidecar");
-    let on = Arc::new(AtomicBool::new(true));
-    let senders: Vec<_> = [3, 4, 5]
-        .iter()
-        .map(|i| provider_as(&l1.anvil.url, *i))
-        .collect();
-    let provider = l1.provider.clone();
-    let task = {
-        let on = on.clone();
-        tokio::spawn(async move {
-            let sink = Address::repeat_byte(0xb1);
-            while on.load(Ordering::SeqCst) {
-                let head = provider.get_block_number().await.expect("head");
-                for sender in &senders {
-                    let mut tx = TransactionRequest::default()
-                        .with_to(sink)
-                        .with_gas_limit(21_000)
-                        .with_max_fee_per_gas(1_000 * GWEI)
-                        .with_max_priority_fee_per_gas(GWEI)
-                        .with_max_fee_per_blob_gas(GWEI);
-                    tx.set_blob_sidecar(BlobTransactionSidecarVariant::Eip4844(sidecar.clone()));
-                    let _pending = sender.send_transaction(tx).await.expect("a blob tx");
-                }
-                while provider.get_block_number().await.expect("head") == head {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        })
-    };
-    (on, task)
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_blob_base_fee_spike_above_the_cap_holds_commits_until_it_falls() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let l1 = TestL1::start(dir.path(), Some(1), false).await;
-    assert_eq!(blob_base_fee(&l1).await, 1, "anvil starts at the minimum");
-    let (on, filler) = fill_blocks_with_blobs(&l1);
-    let spike = wait_until(
-        "the blob base fee climbs to 2 wei",
-        Duration::from_secs(60),
-        || async { blob_base_fee(&l1).await >= 2 },
-    )
-    .await;
-    eprintln!("blob base fee at 2 wei after {spike:?} of blocks with 9 blobs");
-    let node = tokio::task::block_in_place(|| {
-        Node::start(&[
-            "--network",
-            &l1.genesis_file,
-            "--datadir",
-            "memory",
-            "--l1.deployment",
-            &l1.deployment_file,
-            "--eth.rpc-url",
-            &l1.anvil.url,
-            "--committer.l1-private-key",
-            &key(0),
-            "--committer.commit-time",
-            "1000",
-            "--committer.confirmations",
-            "1",
-            "--committer.max-fee-per-blob-gas",
-            "1",
-        ])
-    });
-    let line = tokio::task::block_in_place(|| {
-        node.wait_for_log(
-            &["L1 fees above the configured cap", "max_fee_per_blob_gas"],
-            Duration::from_secs(30),
-        )
-    });
-    assert!(line.contains("commit"), "{line}");
-    let head = l1.provider.get_block_number().await.expect("head");
-    wait_until("4 L1 blocks", Duration::from_secs(30), || async {
-        l1.provider.get_block_number().await.expect("head") >= head + 4
-    })
-    .await;
-    assert!(blob_base_fee(&l1).await >= 2, "still above the cap");
-    assert_eq!(batch_json(&node, 1).await["status"], "sealed");
-    assert_eq!(l1_last_committed(&l1).await, 0, "held while above the cap");
-
-    // The blocks empty out: the blob base fee falls back to 1 wei and batch 1 is committed.
-    on.store(false, Ordering::SeqCst);
-    filler.await.expect("filler");
-    let fell = wait_until(
-        "the blob base fee falls back to 1 wei",
-        Duration::from_secs(60),
-        || async { blob_base_fee(&l1).await <= 1 },
-    )
-    .await;
-    let committed = wait_until("batch 1 committed", Duration::from_secs(60), || async {
-        batch_json(&node, 1).await["status"] == "committed"
-    })
-    .await;
-    eprintln!("blob base fee back to 1 wei after {fell:?}; batch 1 committed {committed:?} later");
-    let b1 = batch_json(&node, 1).await;
-    tokio::task::block_in_place(|| node.terminate());
-    let tx = l1
-        .provider
-        .get_transaction_by_hash(hash_of(&b1, "commitTxHash"))
-        .await
-        .expect("tx")
-        .expect("known");
     assert_eq!(
-        tx.max_fee_per_blob_gas(),
-        Some(1),
-        "a blob transaction never paying above the cap"
-    );
-    let events = committed_events(&l1).await;
-    assert_eq!(events[0].batch, 1);
-    assert_eq!(
-        events.iter().filter(|e| e.batch == 1).count(),
+        sender_nonce(&l1).await - nonce_before,
         1,
-        "batch 1 committed once: {events:?}"
+        "one verifyBatches"
     );
 }
