@@ -170,6 +170,17 @@ impl Encodable for Transaction {
 
 impl Decodable for Transaction {
     fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        // alloy's `network_decode` also takes a typed transaction without its RLP string header
+        // (a bare type byte reads as a one-byte string): a second encoding of the same body.
+        // Bodies have one encoding only, as in geth: a typed item must be wrapped.
+        if buf
+            .first()
+            .is_some_and(|&b| b < alloy_rlp::EMPTY_STRING_CODE)
+        {
+            return Err(alloy_rlp::Error::Custom(
+                "typed transaction not wrapped in an RLP string",
+            ));
+        }
         Ok(Self::network_decode(buf)?)
     }
 }
@@ -534,6 +545,23 @@ mod tests {
             alloy_rlp::encode(&eth)
         );
         assert_eq!(Transaction::from(eth.clone()).tx_hash(), eth.tx_hash());
+    }
+
+    /// Found by the `tx` fuzz target: alloy's network decoding also reads a typed transaction
+    /// without its string header, a second encoding of the same body that re-encodes differently.
+    #[test]
+    fn a_typed_transaction_in_a_body_must_be_wrapped_in_a_string() {
+        for tx in [
+            Transaction::from(signed(false)),
+            Transaction::privileged(privileged()),
+        ] {
+            let bare = tx.encoded_2718();
+            let err = Transaction::decode(&mut bare.as_slice());
+            assert!(err.is_err(), "bare 2718 form accepted in a body: {err:?}");
+            let mut wrapped = Vec::new();
+            tx.encode(&mut wrapped);
+            assert_eq!(Transaction::decode(&mut wrapped.as_slice()), Ok(tx));
+        }
     }
 
     #[test]
