@@ -3,8 +3,14 @@
 //! `keel_prover::protocol`).
 //!
 //! - **One task, one connection task per prover.** Each connection is served by its own task
-//!   with a read timeout; a connection that sends garbage, an oversized or truncated frame, or
-//!   goes silent is closed (logged at warn with its address) and nothing else notices.
+//!   with deadlines: its hello (the first `BatchRequest`) within `handshake_timeout` of being
+//!   accepted, each later frame whole within `frame_timeout` of its first byte (slow-loris), and
+//!   a frame started within `idle_timeout` (plus `prover_timeout` while it holds a batch). A
+//!   connection that misses one, or sends garbage or an oversized or truncated frame, is closed
+//!   (logged with its address) and frees its batch; nothing else notices.
+//! - **A connection cap.** At most `max_connections` at once; at the cap a new connection takes
+//!   the place of the oldest one that has not said hello yet, so idle connections can't lock
+//!   provers out.
 //! - **Work assignment.** A `BatchRequest` gets the lowest committed, not yet verified batch
 //!   whose stored proofs plus in-flight assignments are fewer than the verifier's threshold, and
 //!   that the connection's signer (learned from its earlier submissions) has not proved. A batch
@@ -64,8 +70,14 @@ pub struct ProofCoordinatorConfig {
     pub listen: SocketAddr,
     /// A batch handed out and not answered within this goes to the next prover that asks.
     pub prover_timeout: Duration,
-    /// A connection with no batch out that sends nothing for this long is closed; one with a
-    /// batch out gets `prover_timeout` more.
+    /// A new connection that has not sent a complete, valid `BatchRequest` (its hello, which
+    /// carries the protocol version) this long after it was accepted is closed.
+    pub handshake_timeout: Duration,
+    /// Once a frame has started (its first byte arrived), the whole frame must arrive within
+    /// this, however slowly it trickles in; else the connection is closed (slow-loris).
+    pub frame_timeout: Duration,
+    /// A connection past its hello with no batch out that starts no frame for this long is
+    /// closed; one with a batch out gets `prover_timeout` more.
     pub idle_timeout: Duration,
     /// Largest frame read or written.
     pub max_frame_bytes: u32,
@@ -85,6 +97,8 @@ impl ProofCoordinatorConfig {
         Self {
             listen,
             prover_timeout: Duration::from_secs(600),
+            handshake_timeout: Duration::from_secs(10),
+            frame_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(120),
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             max_connections: 64,
@@ -410,6 +424,10 @@ impl ProofCoordinator {
         info!(
             addr = %self.local_addr,
             prover_timeout_s = config.prover_timeout.as_secs(),
+            handshake_timeout_s = config.handshake_timeout.as_secs_f64(),
+            frame_timeout_s = config.frame_timeout.as_secs_f64(),
+            idle_timeout_s = config.idle_timeout.as_secs_f64(),
+            max_connections = config.max_connections,
             max_frame_bytes = config.max_frame_bytes,
             proposer = %config.context.on_chain_proposer,
             l1_chain_id = config.context.l1_chain_id,
@@ -497,40 +515,20 @@ async fn serve(shared: Arc<Shared>, id: u64, mut stream: TcpStream, peer: Socket
     let _ = stream.set_nodelay(true);
     debug!(%peer, connection = id, "prover connected");
     let config = &shared.config;
-    let max = config.max_frame_bytes;
     let mut handshake = false;
     let mut signers: HashSet<Address> = HashSet::new();
     let mut outstanding: Option<u64> = None;
+    let hello_deadline = tokio::time::Instant::now() + config.handshake_timeout;
     loop {
-        let timeout = match outstanding {
-            Some(_) => config.prover_timeout + config.idle_timeout,
-            None => config.idle_timeout,
+        let wait = if !handshake {
+            Wait::Hello(hello_deadline)
+        } else if outstanding.is_some() {
+            Wait::Between(config.prover_timeout + config.idle_timeout)
+        } else {
+            Wait::Between(config.idle_timeout)
         };
-        let message = match tokio::time::timeout(
-            timeout,
-            read_frame::<_, ProverMessage>(&mut stream, max),
-        )
-        .await
-        {
-            Err(_) => {
-                info!(%peer, connection = id, timeout_s = timeout.as_secs(), "prover connection silent; closing it");
-                count_closed("idle_timeout");
-                return;
-            }
-            Ok(Err(ProtocolError::Closed)) => {
-                debug!(%peer, connection = id, "prover disconnected");
-                return;
-            }
-            Ok(Err(e @ ProtocolError::Io(_))) => {
-                debug!(%peer, connection = id, error = %e, "prover connection failed");
-                return;
-            }
-            Ok(Err(e)) => {
-                warn!(%peer, connection = id, error = %e, "bad frame from a prover; closing the connection");
-                count_closed("bad_frame");
-                return;
-            }
-            Ok(Ok(message)) => message,
+        let Some(message) = next_message(config, &mut stream, peer, id, wait).await else {
+            return;
         };
         let reply = match message {
             ProverMessage::BatchRequest { version, backend } => {
@@ -614,6 +612,95 @@ async fn serve(shared: Arc<Shared>, id: u64, mut stream: TcpStream, peer: Socket
         };
         if send(&shared, &mut stream, &reply).await.is_err() {
             return;
+        }
+    }
+}
+
+/// How long [`next_message`] waits for a frame to start.
+enum Wait {
+    /// Until this instant for the whole frame: the connection has not said hello yet.
+    Hello(tokio::time::Instant),
+    /// This long for its first byte; then the frame timeout for the rest.
+    Between(Duration),
+}
+
+/// The next message on the connection, or `None` when it is to be closed: the peer left, or
+/// it sent a bad frame, or it missed a deadline (logged and counted).
+async fn next_message(
+    config: &ProofCoordinatorConfig,
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    id: u64,
+    wait: Wait,
+) -> Option<ProverMessage> {
+    let max = config.max_frame_bytes;
+    let read = match wait {
+        Wait::Hello(deadline) => {
+            match tokio::time::timeout_at(deadline, read_frame::<_, ProverMessage>(stream, max))
+                .await
+            {
+                Ok(read) => read,
+                Err(_) => {
+                    info!(%peer, connection = id,
+                        handshake_timeout_s = config.handshake_timeout.as_secs_f64(),
+                        "prover connection sent no hello in time; closing it");
+                    count_closed("handshake_timeout");
+                    return None;
+                }
+            }
+        }
+        Wait::Between(idle) => {
+            // Wait for the frame to start without reading it, so that its deadline starts
+            // with its first byte.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(idle, stream.peek(&mut first)).await {
+                Err(_) => {
+                    info!(%peer, connection = id, timeout_s = idle.as_secs_f64(),
+                        "prover connection silent; closing it");
+                    count_closed("idle_timeout");
+                    return None;
+                }
+                Ok(Ok(0)) => {
+                    debug!(%peer, connection = id, "prover disconnected");
+                    return None;
+                }
+                Ok(Err(e)) => {
+                    debug!(%peer, connection = id, error = %e, "prover connection failed");
+                    return None;
+                }
+                Ok(Ok(_)) => {}
+            }
+            match tokio::time::timeout(
+                config.frame_timeout,
+                read_frame::<_, ProverMessage>(stream, max),
+            )
+            .await
+            {
+                Ok(read) => read,
+                Err(_) => {
+                    warn!(%peer, connection = id,
+                        frame_timeout_s = config.frame_timeout.as_secs_f64(),
+                        "prover did not finish a frame in time (stalled or trickling); closing the connection");
+                    count_closed("frame_timeout");
+                    return None;
+                }
+            }
+        }
+    };
+    match read {
+        Ok(message) => Some(message),
+        Err(ProtocolError::Closed) => {
+            debug!(%peer, connection = id, "prover disconnected");
+            None
+        }
+        Err(e @ ProtocolError::Io(_)) => {
+            debug!(%peer, connection = id, error = %e, "prover connection failed");
+            None
+        }
+        Err(e) => {
+            warn!(%peer, connection = id, error = %e, "bad frame from a prover; closing the connection");
+            count_closed("bad_frame");
+            None
         }
     }
 }

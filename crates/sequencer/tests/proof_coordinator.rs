@@ -54,6 +54,8 @@ async fn start_on(
     let mut config = coordinator_config(listen);
     config.prover_timeout = prover_timeout;
     config.idle_timeout = Duration::from_secs(30);
+    // The idle bystander of the bad-frames test says nothing for seconds.
+    config.handshake_timeout = Duration::from_secs(30);
     config.max_frame_bytes = 8 * 1024 * 1024;
     let coordinator = ProofCoordinator::bind(config, node.chain.clone(), signers)
         .await

@@ -207,6 +207,42 @@ pub struct ProofCoordinatorArgs {
         value_name = "BYTES"
     )]
     pub coordinator_max_frame_bytes: u32,
+    /// Most prover connections at once. At the cap a new connection takes the place of the
+    /// oldest one that has not sent its hello yet; if all have, it is closed on arrival.
+    #[arg(
+        long = "proof-coordinator.max-connections",
+        env = "KEEL_PROOF_COORDINATOR_MAX_CONNECTIONS",
+        default_value_t = 64,
+        value_name = "N"
+    )]
+    pub coordinator_max_connections: usize,
+    /// A new connection that has not sent its hello (a valid BatchRequest) this many seconds
+    /// after connecting is closed.
+    #[arg(
+        long = "proof-coordinator.handshake-timeout",
+        env = "KEEL_PROOF_COORDINATOR_HANDSHAKE_TIMEOUT",
+        default_value_t = 10,
+        value_name = "SECONDS"
+    )]
+    pub coordinator_handshake_timeout_s: u64,
+    /// A frame from a prover must arrive whole within this many seconds of its first byte,
+    /// else the connection is closed (slow or stalled senders).
+    #[arg(
+        long = "proof-coordinator.frame-timeout",
+        env = "KEEL_PROOF_COORDINATOR_FRAME_TIMEOUT",
+        default_value_t = 30,
+        value_name = "SECONDS"
+    )]
+    pub coordinator_frame_timeout_s: u64,
+    /// A prover connection that starts no frame for this many seconds is closed (one holding a
+    /// batch gets the prover timeout on top).
+    #[arg(
+        long = "proof-coordinator.idle-timeout",
+        env = "KEEL_PROOF_COORDINATOR_IDLE_TIMEOUT",
+        default_value_t = 120,
+        value_name = "SECONDS"
+    )]
+    pub coordinator_idle_timeout_s: u64,
 }
 
 /// Binds the ProofCoordinator and runs it under `supervisor` as `proof_coordinator`; returns
@@ -247,6 +283,10 @@ pub async fn start_coordinator(
     );
     config.prover_timeout = Duration::from_secs(args.coordinator_prover_timeout_s.max(1));
     config.max_frame_bytes = args.coordinator_max_frame_bytes;
+    config.max_connections = args.coordinator_max_connections.max(1);
+    config.handshake_timeout = Duration::from_secs(args.coordinator_handshake_timeout_s.max(1));
+    config.frame_timeout = Duration::from_secs(args.coordinator_frame_timeout_s.max(1));
+    config.idle_timeout = Duration::from_secs(args.coordinator_idle_timeout_s.max(1));
     let chain = chain.clone();
     let on_chain_proposer = l1.on_chain_proposer;
     supervisor.spawn("proof_coordinator", async move {
