@@ -1,13 +1,18 @@
-//! The mempool journal: on a clean shutdown the node saves the pool's transactions to
-//! `DIR/txpool.journal` (one hex-encoded transaction per line) and admits them again on the next
-//! start, so a restart doesn't drop transactions users already sent. A crash loses the pool, as
-//! in geth between journal rotations.
+//! The mempool journal, `DIR/txpool.journal` (one hex-encoded transaction per line): the pool
+//! appends every transaction it admits before the RPC acknowledges it, so a restart — after a
+//! clean shutdown or a crash of the process — admits them again (see
+//! `keel_chain::mempool::journal`). The node compacts it now and then and at shutdown.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use eyre::WrapErr;
 use keel_chain::Mempool;
-use tracing::{info, warn};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
 
 /// File name of the journal inside a datadir.
 pub const FILE: &str = "txpool.journal";
@@ -16,58 +21,70 @@ pub const FILE: &str = "txpool.journal";
 /// but not yet sealed (docs/preconfirmations.md, "Restarts and failures").
 pub const PRECONFIRMED_FILE: &str = "preconfirmed.journal";
 
+/// How often the node checks whether the journal is due for a compaction.
+const COMPACT_EVERY: Duration = Duration::from_secs(1);
+
 fn path(datadir: &Path) -> PathBuf {
     datadir.join(FILE)
 }
 
-/// Write the pool to the journal (nothing for an in-memory node).
-pub fn save(datadir: &Path, mempool: &Mempool) -> eyre::Result<()> {
+/// Admit the journal's transactions again and start journaling admissions (nothing for an
+/// in-memory node). Those no longer valid (included meanwhile, or now underpriced) are dropped
+/// with a count in the log. Call it before the pool is shared.
+pub fn restore(datadir: &Path, mempool: &Mempool) -> eyre::Result<()> {
     if datadir == Path::new(crate::datadir::MEMORY) {
         return Ok(());
     }
-    let txs = mempool.export_raw();
-    let mut text = String::with_capacity(txs.iter().map(|t| t.len() * 2 + 1).sum());
-    for tx in &txs {
-        text.push_str(&hex::encode(tx));
-        text.push('\n');
-    }
     let file = path(datadir);
-    let tmp = file.with_extension("tmp");
-    std::fs::write(&tmp, text).wrap_err_with(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &file).wrap_err_with(|| format!("writing {}", file.display()))?;
-    info!(txs = txs.len(), file = %file.display(), "saved the mempool");
-    Ok(())
-}
-
-/// Admit the journal's transactions again and remove it. Those no longer valid (included
-/// meanwhile, or now underpriced) are dropped with a count in the log.
-pub fn restore(datadir: &Path, mempool: &Mempool) -> eyre::Result<()> {
-    let file = path(datadir);
-    if datadir == Path::new(crate::datadir::MEMORY) || !file.exists() {
-        return Ok(());
-    }
-    let text =
-        std::fs::read_to_string(&file).wrap_err_with(|| format!("reading {}", file.display()))?;
-    let raws: Vec<Vec<u8>> = text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .filter_map(|line| hex::decode(line.trim()).ok())
-        .collect();
-    let results = mempool.add_raw_batch(&raws);
-    let restored = results.iter().filter(|r| r.is_ok()).count();
-    if restored < raws.len() {
+    let (restored, dropped) = mempool
+        .open_journal(&file)
+        .wrap_err("opening the mempool journal")?;
+    if dropped > 0 {
         warn!(
-            dropped = raws.len() - restored,
+            dropped,
             "journaled transactions no longer valid were dropped"
         );
     }
-    std::fs::remove_file(&file).wrap_err_with(|| format!("removing {}", file.display()))?;
-    info!(restored, "restored the mempool from the journal");
+    if restored > 0 || dropped > 0 {
+        info!(restored, file = %file.display(), "restored the mempool from the journal");
+    }
+    Ok(())
+}
+
+/// Compact the journal every [`COMPACT_EVERY`] when it has grown well past the pool, until
+/// `token` is cancelled.
+pub fn spawn_compaction(mempool: Arc<Mempool>, token: CancellationToken) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(COMPACT_EVERY);
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let pool = mempool.clone();
+            match tokio::task::spawn_blocking(move || pool.compact_journal(false)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => error!(error = %e, "compacting the mempool journal failed"),
+                Err(e) => error!(error = %e, "compacting the mempool journal panicked"),
+            }
+        }
+    });
+}
+
+/// Rewrite the journal with the pool's transactions (at a clean shutdown).
+pub fn save(mempool: &Mempool) -> eyre::Result<()> {
+    if mempool
+        .compact_journal(true)
+        .wrap_err("writing the mempool journal")?
+    {
+        info!(txs = mempool.len(), "saved the mempool");
+    }
     Ok(())
 }
 
 /// Report the transactions preconfirmed before the node last stopped that no block holds (a
-/// crash before their block was sealed dropped them), then start a fresh preconfirmation
+/// crash before their block was sealed voided their preconfirmation; the mempool journal gives
+/// them back to the pool), then start a fresh preconfirmation
 /// journal in `datadir` (none for an in-memory node). Returns how many were dropped.
 pub fn check_preconfirmed(
     datadir: &Path,
@@ -87,8 +104,9 @@ pub fn check_preconfirmed(
             warn!(
                 block = number,
                 tx = %hash,
-                "a transaction preconfirmed before the node stopped was never sealed: dropped \
-                 (its sender has to send it again)"
+                "a transaction preconfirmed before the node stopped was never sealed: its \
+                 preconfirmation is void (the mempool journal gives it back to the pool, so a \
+                 later block includes it unless it is no longer valid)"
             );
         }
     }

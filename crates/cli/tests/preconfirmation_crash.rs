@@ -1,7 +1,7 @@
 //! What a crash does to preconfirmations (docs/preconfirmations.md, "Restarts and failures"):
 //! `keel l2` preconfirms a transaction into a block that stays open, is SIGKILLed before the
-//! block is sealed, and at the next start reports the transaction as dropped; the transaction
-//! has no receipt any more. A clean stop (SIGTERM) instead seals the open block first.
+//! block is sealed, and at the next start reports the transaction's preconfirmation as void; its
+//! preconfirmed receipt is gone, and the mempool journal gave it back to the pool. A clean stop (SIGTERM) instead seals the open block first.
 
 mod common;
 
@@ -79,7 +79,8 @@ async fn a_crash_drops_the_open_block_and_the_restart_reports_its_transactions()
     assert_eq!(sealed["blockNumber"], kept["blockNumber"], "{sealed}");
     assert_ne!(sealed["blockHash"], kept["blockHash"]);
 
-    // A crash loses the open block; the restart names the transaction it dropped.
+    // A crash loses the open block; the restart names the transaction whose preconfirmation
+    // it voided, and the mempool journal gives that transaction back to the pool.
     let dropped = send_sync(&node.url, transfer(2, 0)).await;
     let hash = dropped["transactionHash"]
         .as_str()
@@ -94,13 +95,17 @@ async fn a_crash_drops_the_open_block_and_the_restart_reports_its_transactions()
         .filter(|line| line.contains("never sealed") && line.contains(&hash))
         .collect();
     assert_eq!(reported.len(), 1, "{:#?}", node.startup);
-    assert!(reported[0].contains("dropped"), "{}", reported[0]);
-    assert!(
-        receipt(&node.url, &dropped["transactionHash"])
-            .await
-            .is_null(),
-        "no receipt after the crash"
-    );
+    assert!(reported[0].contains("void"), "{}", reported[0]);
+    // It is pending again, or already preconfirmed anew in the block open now.
+    let p = ProviderBuilder::new().connect_http(node.url.parse().expect("url"));
+    let tx: Value = p
+        .raw_request(
+            "eth_getTransactionByHash".into(),
+            (&dropped["transactionHash"],),
+        )
+        .await
+        .expect("eth_getTransactionByHash");
+    assert!(!tx.is_null(), "back in the pool from the mempool journal");
     // The kept one is still there, and the journal was started afresh: a clean stop now
     // reports nothing.
     assert!(!receipt(&node.url, &kept["transactionHash"]).await.is_null());

@@ -4,6 +4,7 @@
 //! the privileged lane (see [`privileged`] for its rules), and go first in a block.
 
 mod error;
+pub mod journal;
 mod pool;
 pub mod privileged;
 
@@ -21,6 +22,8 @@ use tokio::sync::broadcast;
 use tracing::{debug, error, info, warn};
 
 pub use error::MempoolError;
+use journal::Journal;
+pub use journal::JournalError;
 pub use pool::{BestTransactions, PooledTx};
 use pool::{Pool, max_cost};
 use privileged::PrivilegedLane;
@@ -102,6 +105,9 @@ pub struct Mempool {
     /// waiting for new transactions on a blocking thread ([`Mempool::wait_for_arrivals`]).
     arrivals: Mutex<u64>,
     arrived: Condvar,
+    /// The write-ahead journal of admitted transactions, once [`Mempool::open_journal`] opened
+    /// it. Its lock is never taken while holding the pool's.
+    journal: Mutex<Option<Journal>>,
 }
 
 /// A transaction that passed the checks that need no state, with its sender.
@@ -128,6 +134,7 @@ impl Mempool {
             new_txs: broadcast::channel(NEW_TX_CAPACITY).0,
             arrivals: Mutex::new(0),
             arrived: Condvar::new(),
+            journal: Mutex::new(None),
         };
         pool.init_privileged_lane(&mut pool.privileged.lock());
         pool
@@ -238,7 +245,7 @@ impl Mempool {
 
         let mut added = Vec::new();
         let mut pool = self.pool.lock();
-        let results = decoded
+        let mut results: Vec<Result<B256, MempoolError>> = decoded
             .into_iter()
             .map(|d| {
                 let d = d?;
@@ -313,7 +320,7 @@ impl Mempool {
                     seq,
                     tx: d.tx,
                 });
-                self.insert(&mut pool, pooled, account.nonce)?;
+                self.insert(&mut pool, pooled.clone(), account.nonce)?;
                 if pool.arrivals.len() >= MAX_ARRIVALS {
                     // No block for a long while (a paused producer): forget the oldest half.
                     // A block being built then takes those senders' later transactions in the
@@ -322,23 +329,91 @@ impl Mempool {
                 }
                 pool.arrivals.push((seq, d.sender));
                 pool.next_seq += 1;
-                added.push(hash);
+                added.push(pooled);
                 Ok(hash)
             })
             .collect();
-        let counts = pool.counts();
         drop(pool);
-        record_counts(counts);
+        if let Err(e) = self.journal_admitted(&added) {
+            // Not journaled, so not acknowledged: out of the pool again, and refused. (A
+            // replacement leaves neither transaction then: the disk is failing anyway.)
+            error!(error = %e, txs = added.len(), "refused transactions: the mempool journal could not be written");
+            let mut pool = self.pool.lock();
+            for tx in &added {
+                pool.remove(&tx.hash);
+            }
+            drop(pool);
+            let refused: std::collections::HashSet<B256> = added.iter().map(|tx| tx.hash).collect();
+            for result in &mut results {
+                if result.as_ref().is_ok_and(|hash| refused.contains(hash)) {
+                    *result = Err(MempoolError::Internal(format!(
+                        "the mempool journal could not be written: {e}"
+                    )));
+                }
+            }
+            added.clear();
+        }
+        record_counts(self.pool.lock().counts());
         if !added.is_empty() {
             *self.arrivals.lock() += 1;
             self.arrived.notify_all();
         }
         if self.new_txs.receiver_count() > 0 {
-            for hash in added {
-                let _ = self.new_txs.send(hash);
+            for tx in added {
+                let _ = self.new_txs.send(tx.hash);
             }
         }
         Ok(results)
+    }
+
+    /// Appends newly admitted transactions to the journal, if the pool has one.
+    fn journal_admitted(&self, added: &[Arc<PooledTx>]) -> Result<(), JournalError> {
+        if added.is_empty() {
+            return Ok(());
+        }
+        let mut journal = self.journal.lock();
+        let Some(journal) = journal.as_mut() else {
+            return Ok(());
+        };
+        let raws: Vec<Vec<u8>> = added.iter().map(|tx| tx.tx.encoded_2718()).collect();
+        journal.append(&raws)
+    }
+
+    /// Starts journaling admitted transactions to `path` (see [`journal`]): first admits again
+    /// the transactions a journal already there holds (what the pool held when the node stopped,
+    /// cleanly or not), then rewrites the file with the pool's transactions. Returns how many
+    /// journaled transactions were admitted again and how many were dropped (included meanwhile,
+    /// or no longer valid).
+    pub fn open_journal(&self, path: &std::path::Path) -> Result<(usize, usize), JournalError> {
+        let raws = journal::read(path)?;
+        let results = self.add_raw_batch(&raws);
+        let restored = results.iter().filter(|r| r.is_ok()).count();
+        let mut journal = self.journal.lock();
+        *journal = Some(Journal::create(path, &self.export_raw())?);
+        Ok((restored, raws.len() - restored))
+    }
+
+    /// Rewrites the journal with the pool's current transactions if it has grown past twice the
+    /// pool (and [`journal::COMPACT_MIN_LINES`]), or always with `force`. Returns whether it did.
+    /// Call it now and then (the node does every second, and with `force` at shutdown).
+    pub fn compact_journal(&self, force: bool) -> Result<bool, JournalError> {
+        let mut journal = self.journal.lock();
+        let Some(journal) = journal.as_mut() else {
+            return Ok(false);
+        };
+        let before = journal.lines();
+        if !force && (before <= journal::COMPACT_MIN_LINES || before <= 2 * self.len()) {
+            return Ok(false);
+        }
+        // Under the journal's lock: an admission that lands in the pool after this snapshot
+        // appends to the new file (one before it may append too: a duplicate line, harmless).
+        journal.rewrite(&self.export_raw())?;
+        debug!(
+            before,
+            after = journal.lines(),
+            "compacted the mempool journal"
+        );
+        Ok(true)
     }
 
     /// Put a checked transaction in the pool: as a replacement if its sender already has one at

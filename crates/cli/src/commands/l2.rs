@@ -424,6 +424,8 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         supervise_rpc(server.handle.clone(), token.clone()),
     );
     supervisor.spawn("block_producer", producer.run(token.clone()));
+    // Without a datadir the pool has no journal: nothing to compact.
+    crate::journal::spawn_compaction(mempool.clone(), token.clone());
     let metrics_url = metrics_server.as_ref().map(|server| server.url());
     if let Some(server) = metrics_server {
         supervisor.spawn("metrics", server.run(token.clone()));
@@ -640,7 +642,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     }
     drop(dev_l1);
     server.stop().await;
-    crate::journal::save(&datadir, &mempool)?;
+    crate::journal::save(&mempool)?;
     chain.store().sync()?;
     let (head, head_hash) = chain.head()?;
     info!(head, %head_hash, "stopped");
