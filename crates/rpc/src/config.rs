@@ -16,8 +16,19 @@ pub struct RpcConfig {
     pub max_response_bytes: u32,
     /// Most calls in one JSON-RPC batch array.
     pub max_batch_len: u32,
-    /// Most simultaneous connections.
+    /// Most connections served at once: open WebSocket connections plus HTTP requests in
+    /// flight (jsonrpsee counts an HTTP request, not an idle keep-alive socket). One more is
+    /// answered HTTP 429 "Too many connections".
     pub max_connections: u32,
+    /// Most `eth_subscribe` subscriptions one WebSocket connection may hold; one more is refused
+    /// with error -32006.
+    pub max_subscriptions_per_connection: u32,
+    /// Most EVM executions (`eth_call`, `eth_estimateGas`, `eth_createAccessList`,
+    /// `debug_executionWitness`) running at once; the others wait their turn, in order.
+    pub max_concurrent_calls: u32,
+    /// Longest a call waits for its turn among [`Self::max_concurrent_calls`] before it is
+    /// refused with -32005 "server busy".
+    pub call_queue_timeout: Duration,
     /// A filter not polled for this long is removed (geth: 5 minutes).
     pub filter_timeout: Duration,
     /// Gas limit of `eth_call` / `eth_estimateGas` when the request gives none, and their cap.
@@ -61,6 +72,9 @@ impl Default for RpcConfig {
             max_response_bytes: 64 * 1024 * 1024,
             max_batch_len: 2_000,
             max_connections: 1_000,
+            max_subscriptions_per_connection: 1_024,
+            max_concurrent_calls: default_max_concurrent_calls(),
+            call_queue_timeout: Duration::from_secs(10),
             filter_timeout: Duration::from_secs(300),
             gas_cap: 50_000_000,
             max_logs_block_range: 10_000,
@@ -70,4 +84,10 @@ impl Default for RpcConfig {
             l1_contracts: None,
         }
     }
+}
+
+/// The default of [`RpcConfig::max_concurrent_calls`]: one per core, so that EVM calls can take
+/// every core but never queue more threads than cores in front of the block producer.
+pub fn default_max_concurrent_calls() -> u32 {
+    std::thread::available_parallelism().map_or(4, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
 }

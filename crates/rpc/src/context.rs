@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use keel_chain::{Blockchain, Mempool};
 use keel_storage::StoreReader;
+use tokio::sync::Semaphore;
 
 use crate::{
     RpcConfig, error::RpcResult, filters::Filters, readiness::ReadinessSource, send::TxIngest,
@@ -20,13 +21,20 @@ pub struct RpcContext {
     pub(crate) ingest: TxIngest,
     /// What `GET /ready` reports on; `None`: it answers 503.
     pub(crate) readiness: Option<Arc<dyn ReadinessSource>>,
+    /// One permit per EVM execution allowed at once (`RpcConfig::max_concurrent_calls`; see
+    /// [`crate::dispatch::register_evm`]).
+    pub(crate) evm_slots: Arc<Semaphore>,
 }
 
 impl RpcContext {
     /// Must be called within a tokio runtime (it starts the transaction intake task).
     pub fn new(config: RpcConfig, chain: Blockchain, mempool: Arc<Mempool>) -> Self {
         let ingest = TxIngest::spawn(mempool.clone());
+        let slots = usize::try_from(config.max_concurrent_calls)
+            .unwrap_or(usize::MAX)
+            .clamp(1, Semaphore::MAX_PERMITS);
         Self {
+            evm_slots: Arc::new(Semaphore::new(slots)),
             filters: Arc::new(Filters::new(config.filter_timeout)),
             chain,
             mempool,

@@ -81,9 +81,9 @@ fn execution_witness(ctx: &RpcContext, id: BlockId) -> RpcResult<ExecutionWitnes
 }
 
 pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
-    module.register_blocking_method("debug_executionWitness", |params, ctx, _| {
+    crate::dispatch::register_evm(module, "debug_executionWitness", |params, ctx| {
         let id: BlockId = params.one()?;
-        Ok::<_, ErrorObjectOwned>(execution_witness(&ctx, id)?)
+        Ok::<_, ErrorObjectOwned>(execution_witness(ctx, id)?)
     })?;
     module.register_blocking_method("debug_getRawHeader", |params, ctx, _| {
         let id: BlockId = params.one()?;

@@ -4,6 +4,12 @@
 //! run on the connection's own task. Reads whose cost has no small bound (an older block's state,
 //! rebuilt from the reverts back to it; EVM calls; log ranges; proofs) stay on the blocking pool,
 //! so that they can't stall the other connections of an async worker.
+//!
+//! EVM executions (`eth_call` and its kin, [`register_evm`]) also take one of
+//! `RpcConfig::max_concurrent_calls` slots first: a flood of expensive calls (loops to the gas cap)
+//! then keeps at most that many threads busy, and the block producer and the cheap reads keep
+//! their share of the cores. The calls beyond wait their turn in arrival order (as reth queues them
+//! on its CPU pool); one that waited `RpcConfig::call_queue_timeout` is refused with -32005.
 
 use jsonrpsee::{
     IntoResponse, RpcModule, core::RegisterMethodError, types::ErrorObjectOwned, types::Params,
@@ -68,6 +74,75 @@ where
         }
     })?;
     Ok(())
+}
+
+/// Register `run`, an EVM execution: it waits (in arrival order) for one of the
+/// `max_concurrent_calls` slots, at most `call_queue_timeout`, then runs on the blocking pool
+/// holding the slot. No slot in time: error -32005 "server busy". A caller that goes away while
+/// its call runs does not free the slot before the execution ends.
+pub(crate) fn register_evm<R, F>(
+    module: &mut RpcModule<RpcContext>,
+    name: &'static str,
+    run: F,
+) -> Result<(), RegisterMethodError>
+where
+    F: Fn(Params<'static>, &RpcContext) -> Result<R, ErrorObjectOwned>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    R: serde::Serialize + Clone + Send + 'static,
+    Result<R, ErrorObjectOwned>: IntoResponse,
+{
+    module.register_async_method(name, move |params, ctx, _| {
+        let run = run.clone();
+        async move {
+            let wait = ctx.config.call_queue_timeout;
+            let waiting = GaugeGuard::up(metrics::gauge!("keel_rpc_evm_calls_waiting"));
+            let slot = tokio::time::timeout(wait, ctx.evm_slots.clone().acquire_owned()).await;
+            drop(waiting);
+            let permit = match slot {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(closed)) => return Err(RpcError::Internal(closed.to_string()).into()),
+                Err(_) => {
+                    metrics::counter!("keel_rpc_evm_calls_busy_total", "method" => name)
+                        .increment(1);
+                    return Err(RpcError::LimitExceeded(format!(
+                        "server busy: {} EVM calls running and no slot freed within {} ms, \
+                         try again later",
+                        ctx.config.max_concurrent_calls,
+                        wait.as_millis()
+                    ))
+                    .into());
+                }
+            };
+            let running = GaugeGuard::up(metrics::gauge!("keel_rpc_evm_calls_running"));
+            tokio::task::spawn_blocking(move || {
+                let _slot = (permit, running);
+                run(params, &ctx)
+            })
+            .await
+            .map_err(|e| ErrorObjectOwned::from(RpcError::Internal(e.to_string())))?
+        }
+    })?;
+    Ok(())
+}
+
+/// A gauge raised by one while the guard lives (also when its future is dropped midway: a
+/// caller that went away no longer counts as waiting).
+struct GaugeGuard(metrics::Gauge);
+
+impl GaugeGuard {
+    fn up(gauge: metrics::Gauge) -> Self {
+        gauge.increment(1.0);
+        Self(gauge)
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
 }
 
 /// [`register_read`] for methods whose block parameter is at `POSITION`: cheap when it is the

@@ -14,8 +14,6 @@
 //!   decoded), data = the revert bytes; a revert without data is -32000 `execution reverted`;
 //!   a halt is -32000 with geth's VM error message.
 
-use std::sync::Arc;
-
 use alloy_eips::eip2930::AccessListResult;
 use alloy_evm::{
     EvmEnv,
@@ -46,6 +44,7 @@ use revm::{
 use crate::{
     RpcContext,
     block_id::require_header,
+    dispatch::register_evm,
     error::{RpcError, RpcResult},
     eth_state::{BlockState, state_after},
 };
@@ -163,25 +162,26 @@ fn with_call<T>(
     f(&mut db, &env, tx)
 }
 
-/// Run `f` on a blocking thread with the parsed parameters.
+/// Run `f` with the parsed parameters (on a blocking thread holding an EVM slot:
+/// [`register_evm`]).
 fn call_method<T: serde::Serialize>(
     params: Params<'_>,
-    ctx: Arc<RpcContext>,
+    ctx: &RpcContext,
     f: impl FnOnce(&mut CallDb<'_>, &EvmEnv, TxEnv) -> RpcResult<T>,
 ) -> Result<T, ErrorObjectOwned> {
     let params = CallParams::parse(params)?;
-    Ok(with_call(&ctx, params, f)?)
+    Ok(with_call(ctx, params, f)?)
 }
 
 pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
-    module.register_blocking_method("eth_call", |params, ctx, _| {
+    register_evm(module, "eth_call", |params, ctx| {
         call_method(params, ctx, |db, env, tx| {
             let caller = tx.caller;
             let result = transact(db, env, tx).map_err(|e| evm_error(e, caller))?;
             call_output(result)
         })
     })?;
-    module.register_blocking_method("eth_estimateGas", |params, ctx, _| {
+    register_evm(module, "eth_estimateGas", |params, ctx| {
         let cap = ctx.config.gas_cap;
         call_method(params, ctx, |db, env, tx| {
             let caller = tx.caller;
@@ -200,7 +200,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
                 })
         })
     })?;
-    module.register_blocking_method("eth_createAccessList", |params, ctx, _| {
+    register_evm(module, "eth_createAccessList", |params, ctx| {
         call_method(params, ctx, |db, env, tx| {
             let caller = tx.caller;
             let outcome = create_access_list(db, env, tx).map_err(|e| evm_error(e, caller))?;

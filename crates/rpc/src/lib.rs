@@ -29,7 +29,7 @@ mod send;
 mod server;
 mod txpool;
 
-pub use config::{L1Contracts, RpcConfig};
+pub use config::{L1Contracts, RpcConfig, default_max_concurrent_calls};
 pub use context::RpcContext;
 pub use error::RpcError;
 pub use health::{HEALTH_PATH, READY_PATH};

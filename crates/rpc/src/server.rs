@@ -58,6 +58,7 @@ pub async fn start(ctx: RpcContext) -> Result<RpcServer, RpcError> {
         .max_request_body_size(config.max_request_bytes)
         .max_response_body_size(config.max_response_bytes)
         .max_connections(config.max_connections)
+        .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
         .set_id_provider(crate::pubsub::GethIdProvider)
         .build();

@@ -161,15 +161,39 @@ pub struct HttpArgs {
     /// Port for HTTP and WebSocket (0 picks a free one; the address is logged).
     #[arg(long = "http.port", env = "KEEL_HTTP_PORT", default_value_t = 1729)]
     pub port: u16,
-    /// Largest request body, in bytes.
-    #[arg(long = "rpc.max-request-size", env = "KEEL_RPC_MAX_REQUEST_SIZE", default_value_t = RpcConfig::default().max_request_bytes)]
+    /// Largest request body (HTTP) or message (WebSocket), in bytes; larger ones get error -32007
+    /// (HTTP 413).
+    #[arg(long = "rpc.max-request-size", env = "KEEL_RPC_MAX_REQUEST_SIZE", value_name = "BYTES", default_value_t = RpcConfig::default().max_request_bytes)]
     pub max_request_bytes: u32,
-    /// Most calls in one JSON-RPC batch.
+    /// Largest response, in bytes; a larger one is replaced by error -32008.
+    #[arg(long = "rpc.max-response-size", env = "KEEL_RPC_MAX_RESPONSE_SIZE", value_name = "BYTES", default_value_t = RpcConfig::default().max_response_bytes)]
+    pub max_response_bytes: u32,
+    /// Most calls in one JSON-RPC batch; a longer batch gets error -32010.
     #[arg(long = "rpc.max-batch-len", env = "KEEL_RPC_MAX_BATCH_LEN", default_value_t = RpcConfig::default().max_batch_len)]
     pub max_batch_len: u32,
+    /// Most connections served at once: open WebSockets plus HTTP requests in flight (an idle
+    /// keep-alive socket doesn't count). One more gets HTTP 429 "Too many connections".
+    #[arg(long = "rpc.max-connections", env = "KEEL_RPC_MAX_CONNECTIONS", default_value_t = RpcConfig::default().max_connections)]
+    pub max_connections: u32,
+    /// Most eth_subscribe subscriptions on one WebSocket connection; one more gets error -32006.
+    #[arg(long = "rpc.max-subscriptions-per-connection", env = "KEEL_RPC_MAX_SUBSCRIPTIONS_PER_CONNECTION", default_value_t = RpcConfig::default().max_subscriptions_per_connection)]
+    pub max_subscriptions_per_connection: u32,
+    /// Most blocks one eth_getLogs (or eth_getFilterLogs) may scan; a wider range gets error
+    /// -32005. 0: no limit.
+    #[arg(long = "rpc.max-logs-range", env = "KEEL_RPC_MAX_LOGS_RANGE", value_name = "BLOCKS", default_value_t = RpcConfig::default().max_logs_block_range)]
+    pub max_logs_block_range: u64,
+    /// Most logs one eth_getLogs (or eth_getFilterLogs) may return; more gets error -32005 with
+    /// the range that fits. 0: no limit.
+    #[arg(long = "rpc.max-logs", env = "KEEL_RPC_MAX_LOGS", default_value_t = RpcConfig::default().max_logs)]
+    pub max_logs: usize,
     /// Gas limit (and cap) of eth_call and eth_estimateGas.
     #[arg(long = "rpc.gas-cap", env = "KEEL_RPC_GAS_CAP", default_value_t = RpcConfig::default().gas_cap)]
     pub gas_cap: u64,
+    /// Most EVM calls (eth_call, eth_estimateGas, eth_createAccessList, debug_executionWitness)
+    /// executing at once; the others wait in arrival order, and one that waited 10 s gets error
+    /// -32005 "server busy". Default: the number of cores.
+    #[arg(long = "rpc.max-concurrent-calls", env = "KEEL_RPC_MAX_CONCURRENT_CALLS", value_parser = clap::value_parser!(u32).range(1..), default_value_t = keel_rpc::default_max_concurrent_calls())]
+    pub max_concurrent_calls: u32,
 }
 
 #[derive(Debug, Args)]
@@ -378,8 +402,14 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     let rpc_config = RpcConfig {
         addr: (args.http.addr, args.http.port).into(),
         max_request_bytes: args.http.max_request_bytes,
+        max_response_bytes: args.http.max_response_bytes,
         max_batch_len: args.http.max_batch_len,
+        max_connections: args.http.max_connections,
+        max_subscriptions_per_connection: args.http.max_subscriptions_per_connection,
+        max_logs_block_range: args.http.max_logs_block_range,
+        max_logs: args.http.max_logs,
         gas_cap: args.http.gas_cap,
+        max_concurrent_calls: args.http.max_concurrent_calls,
         l1_contracts: l1.as_ref().map(|l1| l1.rpc_report(dev_l1.is_some())),
         ..RpcConfig::default()
     };
