@@ -7,7 +7,8 @@ use std::time::Duration;
 use keel_chain::MempoolConfig;
 use keel_rpc::RpcConfig;
 
-use common::{TestNode, post_text};
+use common::{TestNode, post_text, rpc, rpc_response};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_requests_and_batches_are_refused() {
@@ -48,5 +49,50 @@ async fn oversized_requests_and_batches_are_refused() {
     let answers: Vec<serde_json::Value> = serde_json::from_str(&text).expect("batch answer");
     assert_eq!(answers.len(), 10);
     assert!(answers.iter().all(|a| a["result"] == "0x1a61e9"), "{text}");
+    node.stop().await;
+}
+
+/// EVM calls past `max_concurrent_calls` wait for a slot; one that waited `call_queue_timeout`
+/// gets -32005 "server busy", and the node answers everything else meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn eth_calls_past_the_slots_wait_then_are_refused_busy() {
+    let node = TestNode::start_with(
+        Duration::from_millis(200),
+        MempoolConfig::default(),
+        RpcConfig {
+            max_concurrent_calls: 1,
+            call_queue_timeout: Duration::from_millis(300),
+            ..Default::default()
+        },
+    )
+    .await;
+    // JUMPDEST PUSH1 0 JUMP: loops until the gas cap (50M) runs out, far longer than 300 ms.
+    let looper = "0x000000000000000000000000000000000000100b";
+    let params = json!([{"to": looper}, "latest", {looper: {"code": "0x5b600056"}}]);
+    let calls = (0..4).map(|_| rpc_response(&node, "eth_call", params.clone()));
+    let (answers, chain_id) = tokio::join!(
+        futures::future::join_all(calls),
+        rpc(&node, "eth_chainId", json!([]))
+    );
+    assert_eq!(chain_id, "0x1a61e9");
+    let message = |a: &serde_json::Value| a["error"]["message"].as_str().unwrap_or("").to_string();
+    let ran = answers
+        .iter()
+        .filter(|a| message(a) == "out of gas")
+        .count();
+    let busy: Vec<_> = answers
+        .iter()
+        .filter(|a| a["error"]["code"] == -32005)
+        .collect();
+    assert_eq!(ran + busy.len(), 4, "{answers:?}");
+    assert!(ran >= 1, "{answers:?}");
+    assert!(!busy.is_empty(), "{answers:?}");
+    assert!(
+        message(busy[0]).starts_with("server busy: 1 EVM calls running"),
+        "{answers:?}"
+    );
+    // With the slot free again, calls run.
+    let answer = rpc_response(&node, "eth_call", params).await;
+    assert_eq!(message(&answer), "out of gas", "{answer}");
     node.stop().await;
 }
