@@ -243,9 +243,12 @@ async fn an_l1_outage_of_60_s_delays_commits_and_verifications_which_then_land_o
         .iter()
         .filter(|l| l.contains("L1 request failed") || l.contains("L1 unreachable"))
         .collect();
+    // The committer's sends (and the proof sender's, when one is in flight) go through the L1
+    // sender, which logs the outage once per request it retries.
     assert!(
-        !outage_lines.is_empty(),
-        "the node logged the L1 outage; its log:\n{}",
+        log.iter()
+            .any(|l| l.contains("keel_l1::sender") && l.contains("L1 request failed")),
+        "the L1 sender logged the outage; the node's log:\n{}",
         log.join("\n")
     );
     assert!(
@@ -262,12 +265,19 @@ async fn an_l1_outage_of_60_s_delays_commits_and_verifications_which_then_land_o
 
     // L1 is back: everything sealed during the outage lands.
     proxy.set_up(true);
-    let to_commit = wait_until(
-        "every batch sealed during the outage committed on L1",
+    let first_commit = wait_until(
+        "a first batch committed on L1 after the outage",
         Duration::from_secs(240),
-        || async { l1_last_committed(&l1).await >= sealed_during },
+        || async { l1_last_committed(&l1).await > on_l1_during.0 },
     )
     .await;
+    let to_commit = first_commit
+        + wait_until(
+            "every batch sealed during the outage committed on L1",
+            Duration::from_secs(240),
+            || async { l1_last_committed(&l1).await >= sealed_during },
+        )
+        .await;
     let to_verify = to_commit
         + wait_until(
             "every batch sealed during the outage verified on L1",
@@ -275,9 +285,15 @@ async fn an_l1_outage_of_60_s_delays_commits_and_verifications_which_then_land_o
             || async { l1_last_verified(&l1).await >= sealed_during },
         )
         .await;
+    let back: Vec<String> = node.lines.try_iter().collect();
+    assert!(
+        back.iter()
+            .any(|l| l.contains("keel_l1::sender") && l.contains("L1 reachable again")),
+        "the L1 sender logged the end of the outage"
+    );
     eprintln!(
-        "after the outage: batches up to {sealed_during} committed on L1 {to_commit:?} and \
-         verified {to_verify:?} after the proxy came back"
+        "after the outage: a first commit on L1 {first_commit:?}, batches up to {sealed_during} \
+         committed on L1 {to_commit:?} and verified {to_verify:?} after the proxy came back"
     );
     assert!(still_running(&mut node), "the node is still running");
 
@@ -369,13 +385,17 @@ async fn a_verification_dropped_by_an_l1_reorg_is_sent_again_and_lands_once() {
     let nonce_before = sender_nonce(&l1).await;
 
     let node = tokio::task::block_in_place(|| start(&args, &[]));
-    // The verifyBatches is mined...
-    wait_until("verifyBatches mined", Duration::from_secs(60), || async {
-        l1_last_verified(&l1).await >= last
-    })
-    .await;
+    // The verifyBatches is mined, and the node has seen its receipt...
+    let mined = tokio::task::block_in_place(|| {
+        node.wait_for_log(
+            &["L1 transaction mined", "kind=\"verify\""],
+            Duration::from_secs(60),
+        )
+    });
+    assert_eq!(l1_last_verified(&l1).await, last, "{mined}");
     let before = verified_events(&l1).await;
     assert_each_once_in_order(&before, last, "BatchVerified");
+    assert!(mined.contains(&before[0].tx.to_string()), "{mined}");
     assert_eq!(
         batch_json(&node, 1).await["status"],
         "committed",
@@ -386,6 +406,13 @@ async fn a_verification_dropped_by_an_l1_reorg_is_sent_again_and_lands_once() {
     assert_eq!(reverted, json!(true));
     assert_eq!(l1_last_verified(&l1).await, 0, "the reorg dropped it");
     assert_eq!(verified_events(&l1).await, vec![]);
+    let noticed = tokio::task::block_in_place(|| {
+        node.wait_for_log(
+            &["L1 reorg dropped the mined transaction", "kind=\"verify\""],
+            Duration::from_secs(30),
+        )
+    });
+    assert!(noticed.contains(&before[0].tx.to_string()), "{noticed}");
 
     let b_last = wait_verified(&node, last).await;
     tokio::task::block_in_place(|| node.terminate());
