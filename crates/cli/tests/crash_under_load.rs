@@ -495,6 +495,18 @@ async fn check_deposits(p: &DynProvider, scan: &mut ChainScan, sent: u64) {
     );
 }
 
+/// A round that ended with a kill, for the checks after the restart.
+struct Killed {
+    /// The head stored at the kill.
+    head: u64,
+    /// The blocks the RPC served in the round.
+    seen: Vec<SeenBlock>,
+    /// The transactions acknowledged in the round.
+    sent: Vec<B256>,
+    /// Those of `sent` in no block stored at the kill.
+    unstored: Vec<B256>,
+}
+
 /// The campaign's totals.
 #[derive(Debug, Default)]
 struct Totals {
@@ -763,7 +775,7 @@ async fn killed_sequencer_loses_no_block_tx_or_deposit() {
     let mut node = start();
     let mut p = provider(&node.url);
     let contract = deploy(&p).await;
-    let mut previous: Option<(u64, Vec<SeenBlock>, Vec<B256>, Vec<B256>)> = None;
+    let mut previous: Option<Killed> = None;
     let mut all_checked = 0usize;
     let mut totals = Totals::default();
     // Every acknowledged transaction (for the last check), those pending after the last restart
@@ -774,7 +786,13 @@ async fn killed_sequencer_loses_no_block_tx_or_deposit() {
     let mut scan = ChainScan::default();
 
     for round in 0..=kills {
-        if let Some((old_head, seen, sent, unstored)) = previous.take() {
+        if let Some(Killed {
+            head: old_head,
+            seen,
+            sent,
+            unstored,
+        }) = previous.take()
+        {
             // Restarted: the node resumes at the stored head, goes on, and serves what it served.
             let head = quantity(&rpc(&p, "eth_blockNumber", json!([])).await.expect("head"));
             assert!(
@@ -907,7 +925,12 @@ async fn killed_sequencer_loses_no_block_tx_or_deposit() {
         totals.kills += 1;
         totals.acknowledged += sent.len();
         acknowledged.extend(&sent);
-        previous = Some((head, seen, sent, unstored));
+        previous = Some(Killed {
+            head,
+            seen,
+            sent,
+            unstored,
+        });
 
         drop(node);
         node = start();
