@@ -170,18 +170,35 @@ impl Encodable for Transaction {
 
 impl Decodable for Transaction {
     fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
-        // alloy's `network_decode` also takes a typed transaction without its RLP string header
-        // (a bare type byte reads as a one-byte string): a second encoding of the same body.
-        // Bodies have one encoding only, as in geth: a typed item must be wrapped.
-        if buf
-            .first()
-            .is_some_and(|&b| b < alloy_rlp::EMPTY_STRING_CODE)
-        {
+        // Bodies have one encoding only, as in geth: a legacy transaction is its RLP list, a
+        // typed one exactly the RLP string of its 2718 form. alloy's `network_decode` is laxer —
+        // it reads a bare 2718 envelope (its type byte reads as a one-byte string), and a string
+        // header whose length is not the envelope's — so the string is taken apart here.
+        let mut rest = *buf;
+        let header = alloy_rlp::Header::decode(&mut rest)?;
+        if header.list {
+            return Ok(Self::fallback_decode(buf)?);
+        }
+        if buf.first().is_some_and(|&b| b < alloy_rlp::EMPTY_STRING_CODE) {
             return Err(alloy_rlp::Error::Custom(
                 "typed transaction not wrapped in an RLP string",
             ));
         }
-        Ok(Self::network_decode(buf)?)
+        let payload = rest
+            .get(..header.payload_length)
+            .ok_or(alloy_rlp::Error::InputTooShort)?;
+        if payload.first().is_none_or(|&ty| ty >= alloy_rlp::EMPTY_STRING_CODE) {
+            return Err(alloy_rlp::Error::Custom(
+                "an RLP string in a body must hold a typed transaction",
+            ));
+        }
+        let mut envelope = payload;
+        let tx = Self::decode_2718(&mut envelope)?;
+        if !envelope.is_empty() {
+            return Err(alloy_rlp::Error::UnexpectedLength);
+        }
+        *buf = &rest[header.payload_length..];
+        Ok(tx)
     }
 }
 
@@ -561,6 +578,39 @@ mod tests {
             let mut wrapped = Vec::new();
             tx.encode(&mut wrapped);
             assert_eq!(Transaction::decode(&mut wrapped.as_slice()), Ok(tx));
+        }
+    }
+
+    /// Found by the `tx` fuzz target: alloy's network decoding takes a string header whose
+    /// length is shorter than the typed envelope after it (it reads the envelope to its end).
+    #[test]
+    fn a_typed_transaction_string_must_be_exactly_its_envelope() {
+        for tx in [
+            Transaction::from(signed(false)),
+            Transaction::privileged(privileged()),
+        ] {
+            let envelope = tx.encoded_2718();
+            for wrong in [2, envelope.len() - 1] {
+                let mut input = Vec::new();
+                alloy_rlp::Header {
+                    list: false,
+                    payload_length: wrong,
+                }
+                .encode(&mut input);
+                input.extend_from_slice(&envelope);
+                let decoded = Transaction::decode(&mut input.as_slice());
+                assert!(decoded.is_err(), "length {wrong} accepted: {decoded:?}");
+            }
+            // A legacy transaction inside a string is not a body item either.
+            let legacy = Transaction::from(signed(true)).encoded_2718();
+            let mut input = Vec::new();
+            alloy_rlp::Header {
+                list: false,
+                payload_length: legacy.len(),
+            }
+            .encode(&mut input);
+            input.extend_from_slice(&legacy);
+            assert!(Transaction::decode(&mut input.as_slice()).is_err());
         }
     }
 
