@@ -5,6 +5,8 @@
 //!
 //! Test and benchmark tooling only: nothing in the node depends on it.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod chaingen;
 pub mod da;
 pub mod deposits;

@@ -8,6 +8,8 @@
 //! blocks ([`batch_diff`]) and applied back onto a store ([`diff_apply`], for rebuilding the state
 //! from L1).
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod batch_diff;
 mod blockchain;
 pub mod diff_apply;

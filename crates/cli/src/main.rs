@@ -1,5 +1,7 @@
 //! keel: the binary. Parses the command line, sets up logging, and hands off to the commands.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod admin;
 mod banner;
 mod commands;

@@ -12,6 +12,8 @@
 //! It must not write to the store: it returns what happened (receipts, gas, the state changes as
 //! a revm `BundleState`, the new trie nodes) and the caller decides.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod batch_diff;
 mod call;
 mod db;

@@ -8,6 +8,8 @@
 //! through the same functions on stable, in the normal test suite. [`seeds`] writes the seed
 //! corpora from real data.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod codec;
 mod genesis;
 mod l1_log;

@@ -141,6 +141,7 @@ fn stop_group(child: &mut Child, grace: Duration) {
         return;
     };
     // SAFETY: kill(2) with a negative pid signals the process group; no memory is involved.
+    #[allow(unsafe_code)]
     let signal_group = |sig| unsafe { libc::kill(-pgid, sig) };
     signal_group(libc::SIGTERM);
     let deadline = Instant::now() + grace;
@@ -175,6 +176,7 @@ fn own_group_and_die_with_parent(cmd: &mut Command) {
     cmd.process_group(0);
     // SAFETY: the closure runs in the child between fork and exec and only calls prctl, which is
     // async-signal-safe.
+    #[allow(unsafe_code)]
     unsafe {
         cmd.pre_exec(|| {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {

@@ -4,6 +4,8 @@
 //!
 //! It owns no L2 state: the sequencer components use it to read and write L1.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod anvil;
 pub mod attestation;
 pub mod batch_history;

@@ -16,6 +16,11 @@
 //! throughput over a lean HTTP/1.1 client, [`http1`]) and `sync-latency` ([`sync_latency`]:
 //! `eth_sendRawTransactionSync` latency under a paced open-loop load).
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
+// The binary's (src/main.rs) log setup; a package's dependencies are shared by its lib and bin.
+use tracing_subscriber as _;
+
 pub mod accounts;
 pub mod anvil;
 pub mod cli;

@@ -15,6 +15,8 @@
 //!
 //! It depends on types, trie, state and evm only: never on the store, the RPC or the sequencer.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod backend;
 pub mod client;
 mod input;

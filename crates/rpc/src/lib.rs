@@ -5,6 +5,8 @@
 //! It reads the chain through [`keel_chain::Blockchain`] and its store, and writes only by
 //! handing transactions to the [`keel_chain::Mempool`]: it never builds or stores blocks.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod admin;
 mod block_id;
 mod config;

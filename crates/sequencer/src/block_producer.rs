@@ -10,7 +10,7 @@
 //! first. One that doesn't fit waits, with every later one, for the next block (see
 //! [`BlockCandidates`]); none waits for good: one whose gas limit exceeds the block gas limit
 //! opens a block and is included as failed, and one whose own state diff is too large for a
-//! blob fails without its changes (chain rules of [`keel_evm::build_block`]'s executor; the node
+//! blob fails without its changes (chain rules of `keel_evm::build_block`'s executor; the node
 //! also refuses to start with a block gas limit below the L1 bridge's `maxPrivilegedGasLimit`).
 //!
 //! **State diff budget**: a block's own state diff must fit one blob (a batch is sealed before

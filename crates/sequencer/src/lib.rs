@@ -5,6 +5,8 @@
 //! It drives the chain and the mempool through their public APIs and must not reach into the
 //! store or the RPC server.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod batch_metrics;
 pub mod batch_sealer;
 mod block_producer;

@@ -6,6 +6,8 @@
 //! the redb store its `StoreError`, a witness its own. The one requirement is `From<StateError>`,
 //! so the provided methods can report what they find inconsistent.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_trie::TrieAccount;
 use keel_types::{BlockBody, Header, Receipt};

@@ -8,6 +8,8 @@
 //! (`Store::in_memory`, redb's in-memory backend) for tests and `--datadir memory`; both go through
 //! the same code, so tests exercise what production runs.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod batches;
 pub mod checkpoint;
 mod chunked;

@@ -12,6 +12,8 @@
 //! Keys are byte strings of at most 32 bytes (hashed Ethereum keys are
 //! exactly 32); keys may be prefixes of one another (branch values).
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod error;
 mod leaves;
 mod node;

@@ -6,6 +6,8 @@
 //! This crate does no I/O and holds no state: it only defines types, codecs and pure functions over
 //! them, so the sequencer, the prover and the contracts' tooling can all depend on it.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod batch;
 pub mod blob;
 pub mod block;
