@@ -193,7 +193,10 @@ pub fn rpc(data: &[u8]) {
         Ok(v) => v,
         Err(e) => panic!("answer to {request} is not JSON: {e}"),
     };
-    assert_eq!(response["jsonrpc"], "2.0", "answer to {request}: {response}");
+    assert_eq!(
+        response["jsonrpc"], "2.0",
+        "answer to {request}: {response}"
+    );
     assert!(
         response.get("result").is_some() != response.get("error").is_some(),
         "answer to {request} has neither or both of result and error: {response}"
@@ -258,7 +261,10 @@ fn value(u: &mut Unstructured<'_>, node: &Node, depth: u32) -> arbitrary::Result
         1 => Value::Bool(u.arbitrary()?),
         2 => json!(u.arbitrary::<i64>()?),
         3 => json!(format!("0x{:x}", u.arbitrary::<u64>()?)),
-        4 => json!(format!("0x{}", hex::encode(U256::from_be_bytes(u.arbitrary::<[u8; 32]>()?).to_be_bytes_trimmed_vec()))),
+        4 => json!(format!(
+            "0x{}",
+            hex::encode(U256::from_be_bytes(u.arbitrary::<[u8; 32]>()?).to_be_bytes_trimmed_vec())
+        )),
         5 => json!(*u.choose(&TAGS)?),
         6 => json!(u.choose(&node.known)?.clone()),
         7 => {

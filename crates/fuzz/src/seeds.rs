@@ -14,15 +14,14 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, Bytes, U256, keccak256};
 use alloy_rlp::Decodable;
 use keel_chain::{BatchDiffBuilder, record_witness};
-use keel_storage::ChainReader;
 use keel_l1::contracts::CommonBridge::PrivilegedTxSent;
 use keel_prover::{
     BackendKind, ProverInput,
     protocol::{CoordinatorMessage, PROTOCOL_VERSION, ProverMessage, encode_message},
 };
+use keel_storage::ChainReader;
 use keel_types::{
-    Block, Codec, DiffVersion, PrivilegedTx, Transaction, dev, encode_state_diff_payload,
-    pack_blob,
+    Block, Codec, DiffVersion, PrivilegedTx, Transaction, dev, encode_state_diff_payload, pack_blob,
 };
 use serde_json::{Value, json};
 
@@ -35,20 +34,21 @@ pub type Seeds = BTreeMap<&'static str, Vec<Vec<u8>>>;
 /// Every seed, from the block tests under `ethereum_tests` (if given) and the fuzz node's chain.
 pub fn collect(ethereum_tests: Option<&Path>) -> Seeds {
     let mut seeds = Seeds::new();
-    let mut add = |target: &'static str, input: Vec<u8>| seeds.entry(target).or_default().push(input);
+    let mut add =
+        |target: &'static str, input: Vec<u8>| seeds.entry(target).or_default().push(input);
 
     let mut blocks = ethereum_tests.map(fixture_blocks).unwrap_or_default();
     // The fuzz node's own blocks (with their privileged-free keel bodies).
     let chain = crate::rpc::chain();
-    if let Some(chain) = &chain {
-        if let Ok(reader) = chain.store().reader() {
-            for number in 1..=2 {
-                let hash = reader.canonical_hash(number).ok().flatten();
-                let header = hash.and_then(|h| reader.header(&h).ok().flatten());
-                let body = hash.and_then(|h| reader.body(&h).ok().flatten());
-                if let (Some(header), Some(body)) = (header, body) {
-                    blocks.push(alloy_rlp::encode(&Block::new(header, body)));
-                }
+    if let Some(chain) = &chain
+        && let Ok(reader) = chain.store().reader()
+    {
+        for number in 1..=2 {
+            let hash = reader.canonical_hash(number).ok().flatten();
+            let header = hash.and_then(|h| reader.header(&h).ok().flatten());
+            let body = hash.and_then(|h| reader.body(&h).ok().flatten());
+            if let (Some(header), Some(body)) = (header, body) {
+                blocks.push(alloy_rlp::encode(Block::new(header, body)));
             }
         }
     }
@@ -76,31 +76,38 @@ pub fn collect(ethereum_tests: Option<&Path>) -> Seeds {
         gas_limit: 100_000,
         data: Bytes::from_static(b"\x12\x34"),
     };
-    add("tx", Transaction::privileged(privileged.clone()).encoded_2718());
+    add(
+        "tx",
+        Transaction::privileged(privileged.clone()).encoded_2718(),
+    );
 
     // The state diff, blob payloads, blob and prover input of the node's two blocks.
-    if let Some(chain) = &chain {
-        if let Some((diff, input)) = batch_artifacts(chain) {
-            for version in DiffVersion::ALL {
-                if let Ok(bytes) = diff.encode_as(version) {
-                    add("state_diff", bytes);
-                }
+    if let Some(chain) = &chain
+        && let Some((diff, input)) = batch_artifacts(chain)
+    {
+        for version in DiffVersion::ALL {
+            if let Ok(bytes) = diff.encode_as(version) {
+                add("state_diff", bytes);
             }
-            for codec in [Codec::Raw, Codec::Brotli] {
-                if let Ok(payload) = encode_state_diff_payload(&diff, codec) {
-                    if let Ok(blob) = pack_blob(&payload) {
-                        let used = blob.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-                        add("blob", blob[..used].to_vec());
-                    }
-                    add("blob_payload", payload);
+        }
+        for codec in [Codec::Raw, Codec::Brotli] {
+            if let Ok(payload) = encode_state_diff_payload(&diff, codec) {
+                if let Ok(blob) = pack_blob(&payload) {
+                    let used = blob.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+                    add("blob", blob[..used].to_vec());
                 }
+                add("blob_payload", payload);
             }
-            add("prover_frame", input.encode());
-            let response = CoordinatorMessage::BatchResponse { batch: 1, input };
-            for message in [response, CoordinatorMessage::NoWork, CoordinatorMessage::SubmitAck] {
-                if let Ok(body) = encode_message(&message) {
-                    add("prover_frame", frame(&body));
-                }
+        }
+        add("prover_frame", input.encode());
+        let response = CoordinatorMessage::BatchResponse { batch: 1, input };
+        for message in [
+            response,
+            CoordinatorMessage::NoWork,
+            CoordinatorMessage::SubmitAck,
+        ] {
+            if let Ok(body) = encode_message(&message) {
+                add("prover_frame", frame(&body));
             }
         }
     }
@@ -148,10 +155,10 @@ pub fn collect(ethereum_tests: Option<&Path>) -> Seeds {
     if let Ok(text) = serde_json::to_string_pretty(&dev::dev_genesis()) {
         add("genesis", text.into_bytes());
     }
-    if let Ok(genesis) = keel_types::l2_genesis(&keel_types::L2GenesisConfig::default()) {
-        if let Ok(text) = serde_json::to_string(&genesis) {
-            add("genesis", text.into_bytes());
-        }
+    if let Ok(genesis) = keel_types::l2_genesis(&keel_types::L2GenesisConfig::default())
+        && let Ok(text) = serde_json::to_string(&genesis)
+    {
+        add("genesis", text.into_bytes());
     }
 
     for request in rpc_requests() {
@@ -207,9 +214,7 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// The state diff and prover input of blocks 1..=2 of the fuzz node's chain.
-fn batch_artifacts(
-    chain: &keel_chain::Blockchain,
-) -> Option<(keel_types::StateDiff, ProverInput)> {
+fn batch_artifacts(chain: &keel_chain::Blockchain) -> Option<(keel_types::StateDiff, ProverInput)> {
     let reader = chain.store().reader().ok()?;
     let mut builder = BatchDiffBuilder::new();
     for number in 1..=2 {
@@ -258,7 +263,11 @@ fn rpc_requests() -> Vec<Value> {
     };
     let hash = pick(66);
     let address = pick(42);
-    let raw = known.iter().find(|k| k.len() > 66).cloned().unwrap_or_default();
+    let raw = known
+        .iter()
+        .find(|k| k.len() > 66)
+        .cloned()
+        .unwrap_or_default();
     let call = |method: &str, params: Value| json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
     let mut requests: Vec<Value> = crate::rpc::method_names()
         .into_iter()
@@ -270,9 +279,18 @@ fn rpc_requests() -> Vec<Value> {
         call("eth_getBlockByHash", json!([hash, false])),
         call("eth_getTransactionByHash", json!([hash])),
         call("eth_getTransactionReceipt", json!([hash])),
-        call("eth_call", json!([{"to": address, "data": "0x70a08231"}, "latest"])),
-        call("eth_estimateGas", json!([{"from": address, "to": address, "value": "0x1"}])),
-        call("eth_getLogs", json!([{"fromBlock": "0x0", "toBlock": "latest"}])),
+        call(
+            "eth_call",
+            json!([{"to": address, "data": "0x70a08231"}, "latest"]),
+        ),
+        call(
+            "eth_estimateGas",
+            json!([{"from": address, "to": address, "value": "0x1"}]),
+        ),
+        call(
+            "eth_getLogs",
+            json!([{"fromBlock": "0x0", "toBlock": "latest"}]),
+        ),
         call("eth_newFilter", json!([{"fromBlock": "0x0"}])),
         call("eth_feeHistory", json!(["0x4", "latest", [25, 75]])),
         call("eth_sendRawTransaction", json!([raw])),

@@ -44,7 +44,10 @@ fn every_corpus_and_regression_input_passes_its_target() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         default_hook(info);
-        let thread = std::thread::current().name().unwrap_or("unnamed").to_owned();
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_owned();
         PANICS
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -55,16 +58,24 @@ fn every_corpus_and_regression_input_passes_its_target() {
     for target in keel_fuzz::TARGETS {
         let corpus = run_dir(*target, &root.join("corpus").join(target.name));
         let regressions = run_dir(*target, &root.join("regressions").join(target.name));
-        println!("{}: {corpus} corpus inputs, {regressions} regression inputs", target.name);
+        println!(
+            "{}: {corpus} corpus inputs, {regressions} regression inputs",
+            target.name
+        );
         if corpus == 0 {
             missing.push(target.name);
         }
         assert!(
-            root.join("fuzz_targets").join(format!("{}.rs", target.name)).is_file(),
+            root.join("fuzz_targets")
+                .join(format!("{}.rs", target.name))
+                .is_file(),
             "no fuzz/fuzz_targets/{}.rs for target {}",
             target.name,
             target.name
         );
     }
-    assert!(missing.is_empty(), "targets without a committed corpus: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "targets without a committed corpus: {missing:?}"
+    );
 }

@@ -179,7 +179,10 @@ impl Decodable for Transaction {
         if header.list {
             return Ok(Self::fallback_decode(buf)?);
         }
-        if buf.first().is_some_and(|&b| b < alloy_rlp::EMPTY_STRING_CODE) {
+        if buf
+            .first()
+            .is_some_and(|&b| b < alloy_rlp::EMPTY_STRING_CODE)
+        {
             return Err(alloy_rlp::Error::Custom(
                 "typed transaction not wrapped in an RLP string",
             ));
@@ -187,7 +190,10 @@ impl Decodable for Transaction {
         let payload = rest
             .get(..header.payload_length)
             .ok_or(alloy_rlp::Error::InputTooShort)?;
-        if payload.first().is_none_or(|&ty| ty >= alloy_rlp::EMPTY_STRING_CODE) {
+        if payload
+            .first()
+            .is_none_or(|&ty| ty >= alloy_rlp::EMPTY_STRING_CODE)
+        {
             return Err(alloy_rlp::Error::Custom(
                 "an RLP string in a body must hold a typed transaction",
             ));
