@@ -30,6 +30,8 @@ const IDLE: usize = 1000;
 
 /// Raises this process's open-files soft limit to `needed` if it is lower and the hard limit
 /// allows; returns the soft limit in force.
+// getrlimit/setrlimit have no safe wrapper in std: two plain libc calls on a local struct.
+#[allow(unsafe_code)]
 fn raise_open_files_limit(needed: u64) -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
