@@ -736,6 +736,7 @@ async fn killed_sequencer_loses_no_block_tx_or_deposit() {
         });
     let kills: usize = std::env::var("KEEL_CRASH_KILLS")
         .ok()
+        .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse()
                 .unwrap_or_else(|_| panic!("KEEL_CRASH_KILLS={s} is not a number"))
