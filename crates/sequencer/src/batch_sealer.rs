@@ -170,15 +170,27 @@ impl BatchSealer {
     /// Adds the chain's new blocks to the open batch, sealing it before any block that would not
     /// fit, and seals what is open if `force` or its commit time is up.
     fn step(&self, force: bool) -> Result<Vec<Batch>, SealError> {
+        self.step_until(force, &CancellationToken::new())
+    }
+
+    /// [`step`](Self::step), returning early (sealing nothing more) once `stop` is cancelled: a
+    /// node that starts with many unsealed blocks rebuilds its open batch block by block, and
+    /// a shutdown must not wait for all of them.
+    fn step_until(&self, force: bool, stop: &CancellationToken) -> Result<Vec<Batch>, SealError> {
         let mut guard = self.open.lock().unwrap_or_else(|e| e.into_inner());
         // After a failure the open batch may be half-updated: rebuild it from the store.
         let mut open = guard.take().unwrap_or_else(OpenBatch::new);
-        let sealed = self.step_on(&mut open, force)?;
+        let sealed = self.step_on(&mut open, force, stop)?;
         *guard = Some(open);
         Ok(sealed)
     }
 
-    fn step_on(&self, open: &mut OpenBatch, force: bool) -> Result<Vec<Batch>, SealError> {
+    fn step_on(
+        &self,
+        open: &mut OpenBatch,
+        force: bool,
+        stop: &CancellationToken,
+    ) -> Result<Vec<Batch>, SealError> {
         let store = self.chain.store();
         let last_sealed = store.last_batch()?.map_or(0, |b| b.last_block);
         let (head, _) = self
@@ -195,6 +207,10 @@ impl BatchSealer {
             }
         };
         while next <= head {
+            if stop.is_cancelled() {
+                // Every block added so far is whole: the open batch stays consistent.
+                return Ok(sealed);
+            }
             let privileged = privileged_in_block(&reader, next)?;
             let full = open.blocks > 0
                 && (open.blocks >= self.config.max_blocks.max(1)
@@ -407,7 +423,8 @@ impl BatchSealer {
                 _ = shutdown.cancelled() => return Ok(()),
             }
             let sealer = self.clone();
-            match tokio::task::spawn_blocking(move || sealer.step(false)).await {
+            let stop = shutdown.clone();
+            match tokio::task::spawn_blocking(move || sealer.step_until(false, &stop)).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => warn!(error = %e, "sealing a batch failed; retrying"),
                 Err(e) => return Err(SealError::Task(e.to_string())),
@@ -426,4 +443,47 @@ fn privileged_in_block(reader: &StoreReader, number: u64) -> Result<usize, SealE
         .iter()
         .filter(|tx| tx.is_privileged())
         .count())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use keel_chain::{Mempool, MempoolConfig};
+    use keel_storage::Store;
+    use keel_types::{ChainSpec, dev};
+
+    use super::*;
+    use crate::{BlockProducer, BlockProducerConfig};
+
+    fn chain_with_blocks(blocks: usize) -> Blockchain {
+        let genesis = dev::dev_genesis();
+        let spec = ChainSpec::from_genesis(&genesis).expect("dev genesis");
+        let store = Store::in_memory().expect("store");
+        let chain = Blockchain::open(store, &genesis, spec).expect("chain");
+        let mempool = Arc::new(Mempool::new(MempoolConfig::default(), chain.clone()));
+        let producer = BlockProducer::new(BlockProducerConfig::default(), chain.clone(), mempool);
+        for _ in 0..blocks {
+            producer.produce_block().expect("produce").expect("a block");
+        }
+        chain
+    }
+
+    /// Found by the crash campaign: a node stopped while its sealer rebuilt a long open batch
+    /// waited for every block of it. A cancelled step adds no more blocks and seals nothing; the
+    /// next step picks up where it stopped.
+    #[test]
+    fn a_cancelled_step_stops_between_blocks_and_the_next_one_resumes() {
+        let chain = chain_with_blocks(3);
+        let sealer = BatchSealer::new(BatchSealerConfig::default(), chain.clone());
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let sealed = sealer.step_until(true, &stop).expect("step");
+        assert!(sealed.is_empty(), "sealed {sealed:?} after the stop");
+        assert_eq!(chain.store().last_batch().expect("last batch"), None);
+
+        let sealed = sealer.seal_now().expect("seal");
+        assert_eq!(sealed.len(), 1);
+        assert_eq!((sealed[0].first_block, sealed[0].last_block), (1, 3));
+    }
 }

@@ -23,7 +23,9 @@ use crate::{
 #[derive(Debug, Default)]
 struct DiffOverlay {
     accounts: HashMap<Address, Option<TrieAccount>>,
-    slots: HashMap<(Address, B256), U256>,
+    /// Slot values by account, so that clearing an account's storage drops its slots at once
+    /// (a scan of every slot per deleted account made views over many blocks quadratic).
+    slots: HashMap<Address, HashMap<B256, U256>>,
     /// Accounts whose head storage is gone: slots not in `slots` are zero.
     cleared: HashSet<Address>,
 }
@@ -39,13 +41,13 @@ impl DiffOverlay {
             .map(|(a, _)| a);
         for address in changes.wiped_storage.iter().chain(deleted) {
             self.cleared.insert(*address);
-            self.slots.retain(|(a, _), _| a != address);
+            self.slots.remove(address);
         }
         for (address, account) in &changes.accounts {
             self.accounts.insert(*address, *account);
         }
         for &(address, slot, value) in &changes.storage {
-            self.slots.insert((address, slot), value);
+            self.slots.entry(address).or_default().insert(slot, value);
         }
     }
 }
@@ -190,8 +192,11 @@ impl<'a> StateView<'a> {
             .head()?
             .ok_or_else(|| StoreError::corrupt("meta", "no head"))?;
         let mut slots: BTreeMap<Address, Vec<(B256, U256)>> = BTreeMap::new();
-        for (&(address, slot), &value) in &flat.slots {
-            slots.entry(address).or_default().push((slot, value));
+        for (&address, values) in &flat.slots {
+            slots
+                .entry(address)
+                .or_default()
+                .extend(values.iter().map(|(&slot, &value)| (slot, value)));
         }
         for address in flat.accounts.keys().chain(&flat.cleared) {
             slots.entry(*address).or_default();
@@ -272,7 +277,7 @@ impl StateReader for StateView<'_> {
 
     fn storage(&self, address: &Address, slot: &B256) -> Result<U256, StoreError> {
         if let Some(flat) = &self.flat {
-            if let Some(value) = flat.slots.get(&(*address, *slot)) {
+            if let Some(value) = flat.slots.get(address).and_then(|s| s.get(slot)) {
                 return Ok(*value);
             }
             if flat.cleared.contains(address) {
