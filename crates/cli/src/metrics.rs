@@ -298,6 +298,21 @@ pub const SERIES: &[(&str, Kind, &str)] = &[
         "JSON-RPC calls by method and outcome (ok or error); each call of a batch counts",
     ),
     (
+        "keel_rpc_evm_calls_running",
+        Kind::Gauge,
+        "EVM calls (eth_call, eth_estimateGas, ...) executing now, at most --rpc.max-concurrent-calls",
+    ),
+    (
+        "keel_rpc_evm_calls_waiting",
+        Kind::Gauge,
+        "EVM calls waiting for a slot",
+    ),
+    (
+        "keel_rpc_evm_calls_busy_total",
+        Kind::Counter,
+        "EVM calls refused busy after waiting for a slot, by method",
+    ),
+    (
         "keel_rpc_request_duration_seconds",
         Kind::Histogram,
         "Time to answer a JSON-RPC call, by method",
