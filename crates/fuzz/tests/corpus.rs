@@ -26,7 +26,12 @@ fn inputs(dir: &Path) -> Vec<PathBuf> {
 fn run_dir(target: keel_fuzz::Target, dir: &Path) -> usize {
     let files = inputs(dir);
     for file in &files {
-        let data = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let data = match std::fs::read(file) {
+            Ok(data) => data,
+            // A fuzzer running on the same corpus may have replaced it meanwhile.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => panic!("{}: {e}", file.display()),
+        };
         let outcome = std::panic::catch_unwind(|| (target.run)(&data));
         let panics = std::mem::take(&mut *PANICS.lock().unwrap_or_else(|e| e.into_inner()));
         assert!(
