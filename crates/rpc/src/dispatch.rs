@@ -118,8 +118,12 @@ where
             };
             let running = GaugeGuard::up(metrics::gauge!("keel_rpc_evm_calls_running"));
             tokio::task::spawn_blocking(move || {
-                let _slot = (permit, running);
-                run(params, &ctx)
+                let result = run(params, &ctx);
+                // The gauge goes down before the slot is freed, so that it never shows more
+                // running calls than slots (a waiting call takes the slot at once).
+                drop(running);
+                drop(permit);
+                result
             })
             .await
             .map_err(|e| ErrorObjectOwned::from(RpcError::Internal(e.to_string())))?
