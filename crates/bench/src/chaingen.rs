@@ -308,6 +308,7 @@ impl ChainGenerator {
             gas_limit: self.config.gas_limit,
             prev_randao: keccak256(b.to_be_bytes()),
             extra_data: Bytes::new(),
+            l1_prices: None,
             max_state_diff_bytes: None,
         };
         let mut source = ListTxSource::new(transactions, senders);

@@ -489,6 +489,9 @@ impl Blockchain {
         let reader = self.store.reader()?;
         let (parent_hash, parent) = reader.head()?.ok_or(ChainError::NoHead)?;
         let mut header = next_header(&self.spec, &parent, parent_hash, attributes);
+        if self.spec.fees.is_some() {
+            header.extra_data = next_l1_prices(&reader, attributes.l1_prices)?.to_extra_data();
+        }
         let number = header.number;
         let built = keel_evm::build_block(
             &self.spec,
@@ -732,7 +735,13 @@ pub struct BlockAttributes {
     pub coinbase: Address,
     pub gas_limit: u64,
     pub prev_randao: B256,
+    /// The header's `extraData`, on a chain without the L1 fee rule. With it, `extraData` holds
+    /// the block's L1 prices instead (see [`Self::l1_prices`]).
     pub extra_data: Bytes,
+    /// On a chain with the L1 fee rule (docs/fees.md): the L1 prices L1 shows now (from the
+    /// L1 watcher). The block charges at the parent's prices moved one step toward them
+    /// ([`keel_types::L1Prices::toward`]); `None` keeps the parent's.
+    pub l1_prices: Option<keel_types::L1Prices>,
     /// Most bytes the block's own state diff v1 may take (an upper bound of it is kept as
     /// transactions are added, see [`keel_evm::build_block`]); `None` for no limit but gas.
     pub max_state_diff_bytes: Option<usize>,
@@ -745,6 +754,24 @@ pub fn next_block_timestamp(parent: &Header) -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     now.max(parent.timestamp.saturating_add(1))
+}
+
+/// The L1 prices of the block built on the head of `reader` (on a chain with the L1 fee rule):
+/// the head's, from the `GasPriceOracle`, moved one step toward `observed`.
+pub fn next_l1_prices(
+    reader: &StoreReader,
+    observed: Option<keel_types::L1Prices>,
+) -> Result<keel_types::L1Prices, ChainError> {
+    use keel_storage::StateReader as _;
+    use keel_types::fees::{GAS_PRICE_ORACLE_ADDRESS, slots};
+    let read =
+        |slot: alloy_primitives::U256| reader.storage(&GAS_PRICE_ORACLE_ADDRESS, &B256::from(slot));
+    let u64_of = |v: alloy_primitives::U256| u64::try_from(v).unwrap_or(u64::MAX);
+    let parent = keel_types::L1Prices {
+        base_fee: u64_of(read(slots::L1_BASE_FEE)?),
+        blob_base_fee: u64_of(read(slots::BLOB_BASE_FEE)?),
+    };
+    Ok(observed.map_or(parent, |observed| parent.toward(&observed)))
 }
 
 /// The header of the child of `parent`, with every commitment still to be filled in.

@@ -63,6 +63,7 @@ fn attributes(chain: &Blockchain, max_state_diff_bytes: Option<usize>) -> BlockA
         gas_limit: GAS_LIMIT,
         prev_randao: B256::repeat_byte(7),
         extra_data: Bytes::new(),
+        l1_prices: None,
         max_state_diff_bytes,
     }
 }

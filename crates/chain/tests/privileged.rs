@@ -53,6 +53,7 @@ fn attributes(chain: &Blockchain) -> BlockAttributes {
         gas_limit: head.gas_limit,
         prev_randao: B256::repeat_byte(7),
         extra_data: Bytes::new(),
+        l1_prices: None,
         max_state_diff_bytes: None,
     }
 }

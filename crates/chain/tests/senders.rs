@@ -74,6 +74,7 @@ fn build(chain: &Blockchain, txs: Vec<Transaction>, salt: u64) -> BuiltBlock {
         gas_limit: head.gas_limit,
         prev_randao: B256::repeat_byte(7),
         extra_data: Bytes::new(),
+        l1_prices: None,
         max_state_diff_bytes: None,
     };
     let senders = recover_senders(&txs).expect("senders");

@@ -192,6 +192,16 @@ pub const SERIES: &[(&str, Kind, &str)] = &[
         "Number of the L1 head block last seen",
     ),
     (
+        "keel_l1_base_fee_wei",
+        Kind::Gauge,
+        "L1 base fee at the watcher's last poll, in wei",
+    ),
+    (
+        "keel_l1_blob_base_fee_wei",
+        Kind::Gauge,
+        "L1 blob base fee at the watcher's last poll, in wei",
+    ),
+    (
         "keel_l1_watcher_cursor_block",
         Kind::Gauge,
         "Last L1 block whose deposits the L1 watcher has read",

@@ -116,6 +116,7 @@ fn forged_block_file(genesis_file: &str, tx: PrivilegedTx, path: &Path) {
         gas_limit: genesis.gas_limit,
         prev_randao: B256::repeat_byte(7),
         extra_data: Bytes::new(),
+        l1_prices: None,
         max_state_diff_bytes: None,
     };
     let built = chain.build_block(&attributes, &mut source).expect("build");

@@ -26,7 +26,9 @@ use alloy_evm::{
 };
 use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::{Address, B256, Sealed, TxKind};
-use keel_types::{Block, ChainSpec, PrivilegedTx, Receipt, Transaction, rules::L2_BRIDGE_ADDRESS};
+use keel_types::{
+    Block, ChainSpec, FeeParams, PrivilegedTx, Receipt, Transaction, rules::L2_BRIDGE_ADDRESS,
+};
 use revm::{
     context::TxEnv,
     context_interface::{
@@ -51,6 +53,7 @@ use crate::{
         ACCOUNT_BYTES, DIFF_FIXED_BYTES, DiffSizeBound, PRIVILEGED_LOG_BYTES, SLOT_BYTES,
         STORAGE_COUNT_BYTES,
     },
+    fees::{self, BlockFees},
     intrinsic_gas,
 };
 
@@ -74,6 +77,9 @@ pub struct ExecutionOutcome {
     pub requests: Requests,
     /// Every account, slot and code the block changed, with original and new values.
     pub bundle: BundleState,
+    /// What the block's ordinary transactions were charged at beyond gas (docs/fees.md), on a
+    /// chain with the L1 fee rule.
+    pub fees: Option<FeeParams>,
 }
 
 type Factory = EthBlockExecutorFactory<AlloyReceiptBuilder, EvmSpec, EthEvmFactory>;
@@ -120,13 +126,15 @@ where
         }
     }
 
-    /// The executor for the block, its pre-block system calls already applied.
+    /// The executor for the block, its pre-block system calls already applied, and on a chain
+    /// with the L1 fee rule the block's L1 prices written into the `GasPriceOracle` (see
+    /// [`fees::start_block`]) and what the block charges at.
     fn executor<'a>(
         &'a mut self,
         header: &Header,
         withdrawals: Option<&'a [Withdrawal]>,
         tx_count_hint: usize,
-    ) -> Result<Executor<'a, DB>, ExecutionError> {
+    ) -> Result<(Executor<'a, DB>, Option<BlockFees>), ExecutionError> {
         let evm = self
             .factory
             .evm_factory()
@@ -142,7 +150,13 @@ where
         };
         let mut executor = self.factory.create_executor(evm, ctx);
         executor.apply_pre_execution_changes()?;
-        Ok(executor)
+        let fees = match self.spec.fees {
+            Some(config) if header.number > 0 => {
+                Some(fees::start_block(executor.evm.db_mut(), config, header)?)
+            }
+            _ => None,
+        };
+        Ok((executor, fees))
     }
 
     /// After the executor finished: credit the base-fee vault and collect what the block changed.
@@ -151,6 +165,7 @@ where
         header: &Header,
         result: BlockExecutionResult<ReceiptEnvelope>,
         privileged: Privileged,
+        fees: Option<BlockFees>,
     ) -> Result<ExecutionOutcome, ExecutionError> {
         // An L2 keeps the base fee in a vault instead of burning it (docs/architecture.md, Chain
         // rules). Privileged transactions pay no fee.
@@ -178,6 +193,7 @@ where
             blob_gas_used: result.blob_gas_used,
             requests: result.requests,
             bundle: self.state.take_bundle(),
+            fees: fees.map(|fees| fees.params),
         })
     }
 }
@@ -204,13 +220,13 @@ where
     }
     let withdrawals = block.body.withdrawals.as_ref().map(|w| w.as_slice());
     let mut run = BlockRun::new(spec, db, &block.header);
-    let mut executor = run.executor(&block.header, withdrawals, txs.len())?;
+    let (mut executor, fees) = run.executor(&block.header, withdrawals, txs.len())?;
     let mut privileged = Privileged::default();
     for (tx, sender) in txs.iter().zip(senders) {
-        execute_transaction(&mut executor, tx, *sender, &mut privileged)?;
+        execute_transaction(&mut executor, tx, *sender, &mut privileged, fees.as_ref())?;
     }
     let (_evm, result) = executor.finish()?;
-    run.finish(&block.header, result, privileged)
+    run.finish(&block.header, result, privileged, fees)
 }
 
 /// Where [`build_block`] gets its candidate transactions, best first, and tells what became of
@@ -324,7 +340,7 @@ where
     let withdrawals = header.withdrawals_root.map(|_| Vec::new());
     let gas_limit = header.gas_limit;
     let mut run = BlockRun::new(spec, db, header);
-    let mut executor = run.executor(header, withdrawals.as_deref(), 0)?;
+    let (mut executor, fees) = run.executor(header, withdrawals.as_deref(), 0)?;
     let mut bound = DiffSizeBound::new();
     if let Some(transitions) = &executor.evm.db().transition_state {
         bound.record_transitions(transitions);
@@ -348,9 +364,7 @@ where
         let hash = *tx.tx_hash();
         let executed = match &tx {
             Transaction::Ethereum(eth) => {
-                match executor
-                    .execute_transaction_without_commit(Recovered::new_unchecked(eth, sender))
-                {
+                match execute_ethereum_without_commit(&mut executor, eth, sender, fees.as_ref()) {
                     Ok(output) => {
                         let ResultAndState { result, state } = &output.result;
                         let cost = bound.cost(state, result.logs());
@@ -421,7 +435,7 @@ where
         }
     }
     let (_evm, result) = executor.finish()?;
-    let outcome = run.finish(header, result, privileged)?;
+    let outcome = run.finish(header, result, privileged, fees)?;
     Ok(BuiltBlock {
         transactions,
         senders,
@@ -504,15 +518,17 @@ fn execute_transaction<DB>(
     tx: &Transaction,
     sender: Address,
     privileged: &mut Privileged,
+    fees: Option<&BlockFees>,
 ) -> Result<u64, BlockExecutionError>
 where
     DB: DatabaseRef + std::fmt::Debug,
     DB::Error: Send + Sync + 'static,
 {
     match tx {
-        Transaction::Ethereum(eth) => Ok(executor
-            .execute_transaction(Recovered::new_unchecked(eth, sender))?
-            .tx_gas_used()),
+        Transaction::Ethereum(eth) => {
+            let output = execute_ethereum_without_commit(executor, eth, sender, fees)?;
+            Ok(executor.commit_transaction(output).tx_gas_used())
+        }
         Transaction::Privileged(sealed) => {
             let index = executor.receipts.len();
             let gas = execute_privileged(executor, sealed, None, &mut |_| {})?;
@@ -521,6 +537,39 @@ where
             Ok(gas)
         }
     }
+}
+
+/// Run an ordinary transaction without committing it. With the L1 fee rule (docs/fees.md), its
+/// sender must first be able to pay its L1 fee and most operator fee on top of Ethereum's
+/// `gas limit × max fee + value` ([`fees::check_funds`]), and both fees are then taken from it
+/// within the transaction's changes ([`fees::charge`]).
+fn execute_ethereum_without_commit<DB>(
+    executor: &mut Executor<'_, DB>,
+    eth: &alloy_consensus::TxEnvelope,
+    sender: Address,
+    fees: Option<&BlockFees>,
+) -> Result<EthTxResult<HaltReason, TxType>, BlockExecutionError>
+where
+    DB: DatabaseRef + std::fmt::Debug,
+    DB::Error: Send + Sync + 'static,
+{
+    if let Some(fees) = fees {
+        fees::check_funds(executor.evm.db_mut(), fees, eth, sender)?;
+    }
+    let mut output =
+        executor.execute_transaction_without_commit(Recovered::new_unchecked(eth, sender))?;
+    if let Some(fees) = fees {
+        let gas_used = output.result.result.tx_gas_used();
+        fees::charge(
+            executor.evm.db_mut(),
+            fees,
+            eth,
+            sender,
+            gas_used,
+            &mut output.result.state,
+        )?;
+    }
+    Ok(output)
 }
 
 /// Execute a privileged transaction (docs/architecture.md, Chain rules) on the block's executor and

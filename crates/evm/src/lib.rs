@@ -19,6 +19,7 @@ mod call;
 mod db;
 pub mod diff_budget;
 mod executor;
+mod fees;
 mod spec;
 mod state_update;
 mod validation;
@@ -33,6 +34,7 @@ pub use executor::{
     BuiltBlock, ExecutionError, ExecutionOutcome, MAX_PRIVILEGED_TX_DIFF_BYTES,
     PRIVILEGED_DIFF_ROOM, SkipReason, TxSource, build_block, execute_block,
 };
+pub use fees::block_fee_params;
 pub use spec::{EvmSpec, intrinsic_gas, spec_id_at};
 pub use state_update::{StateUpdate, compute_state_update};
 // Defined in keel-trie so the storage crate can apply it without depending on execution.

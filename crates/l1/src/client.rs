@@ -497,6 +497,26 @@ impl L1Client {
         .await
     }
 
+    /// What L1 charges now: the base fee of its latest block (`eth_getBlockByNumber`) and the
+    /// blob base fee (`eth_blobBaseFee`), in wei.
+    pub async fn prices(&self) -> Result<(u128, u128), L1ClientError> {
+        let block = self
+            .request("eth_getBlockByNumber", |p| async move {
+                p.get_block_by_number(BlockNumberOrTag::Latest).await
+            })
+            .await?;
+        let base_fee = block
+            .and_then(|b| b.header.base_fee_per_gas)
+            .map_or(0, u128::from);
+        let blob_base_fee = self
+            .request(
+                "eth_blobBaseFee",
+                |p| async move { p.get_blob_base_fee().await },
+            )
+            .await?;
+        Ok((base_fee, blob_base_fee))
+    }
+
     /// The head and the highest block `bound` allows reading: `eth_blockNumber`, and for a tag
     /// `eth_getBlockByNumber(tag)` ([`L1ClientError::UnsupportedTag`] if the node has no such
     /// block or refuses the tag). The head is read first, so the bound is never above it.

@@ -42,10 +42,11 @@ use keel_chain::{
     PrivilegedLimits, SliceSource, SliceTiming, next_block_timestamp,
 };
 use keel_types::PrivilegedTx;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use crate::{ComponentSwitch, PrivilegedTxSink};
+use crate::{ComponentSwitch, PrivilegedTxSink, l1_watcher::L1WatcherStatus};
 
 /// Default [`BlockProducerConfig::max_privileged_txs_per_block`].
 pub const DEFAULT_MAX_PRIVILEGED_TXS_PER_BLOCK: usize = 1000;
@@ -132,6 +133,9 @@ pub struct BlockProducer {
     mempool: Arc<Mempool>,
     /// While paused, [`BlockProducer::run`] makes no blocks.
     switch: ComponentSwitch,
+    /// What L1 charges now, from the L1 watcher: on a chain with the L1 fee rule each block's
+    /// prices move one step toward it (docs/fees.md). `None` keeps the parent's prices.
+    l1_prices: Option<watch::Receiver<L1WatcherStatus>>,
 }
 
 impl BlockProducer {
@@ -141,7 +145,14 @@ impl BlockProducer {
             chain,
             mempool,
             switch: ComponentSwitch::new("block_producer"),
+            l1_prices: None,
         }
+    }
+
+    /// Take the L1 prices each block moves toward from the L1 watcher's status.
+    pub fn with_l1_prices(mut self, status: watch::Receiver<L1WatcherStatus>) -> Self {
+        self.l1_prices = Some(status);
+        self
     }
 
     /// Makes [`BlockProducer::run`] honour `switch`: while it is paused, no block is made.
@@ -195,6 +206,10 @@ impl BlockProducer {
             gas_limit: next.gas_limit,
             prev_randao: keccak256(next.parent_hash),
             extra_data: self.config.extra_data.clone(),
+            l1_prices: self
+                .l1_prices
+                .as_ref()
+                .and_then(|status| status.borrow().l1_prices),
             max_state_diff_bytes: self.config.max_state_diff_bytes,
         }
     }

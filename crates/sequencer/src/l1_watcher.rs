@@ -303,6 +303,9 @@ pub struct L1WatcherStatus {
     pub l1_unreachable: bool,
     /// The error of the last poll, or the refusal it stopped at; `None` if it went through.
     pub last_error: Option<String>,
+    /// What L1 charged at the last poll that could read it (base fee of its latest block and
+    /// blob base fee): the prices the L1 fee rule moves toward (docs/fees.md).
+    pub l1_prices: Option<keel_types::L1Prices>,
 }
 
 /// Follows the L1 bridge and hands its privileged txs to a sink. See the module docs.
@@ -453,6 +456,7 @@ impl L1Watcher {
             .l1_cursor
             .map_or(self.config.start_block, |c| c + 1);
         let position = self.client.read_position(self.config.read_bound).await?;
+        self.read_prices().await;
         let head = position.head;
         metrics::gauge!("keel_l1_head_block").set(head as f64);
         let idle = PollOutcome {
@@ -541,6 +545,25 @@ impl L1Watcher {
 
     /// Logs where the watcher stands at info level, at most every [`PROGRESS_LOG_INTERVAL`]
     /// (and at the first poll): the head, the read bound, the cursor and the last id.
+    /// Read L1's prices into the status. A failure keeps the last ones (blocks then keep
+    /// charging at their parent's prices) and does not stop the poll: privileged transactions
+    /// matter more than a fresh price.
+    async fn read_prices(&mut self) {
+        match self.client.prices().await {
+            Ok((base_fee, blob_base_fee)) => {
+                let saturate = |v: u128| u64::try_from(v).unwrap_or(u64::MAX);
+                let prices = keel_types::L1Prices {
+                    base_fee: saturate(base_fee),
+                    blob_base_fee: saturate(blob_base_fee),
+                };
+                metrics::gauge!("keel_l1_base_fee_wei").set(prices.base_fee as f64);
+                metrics::gauge!("keel_l1_blob_base_fee_wei").set(prices.blob_base_fee as f64);
+                self.status.send_modify(|s| s.l1_prices = Some(prices));
+            }
+            Err(e) => warn!(error = %e, "could not read L1's prices; keeping the last ones"),
+        }
+    }
+
     fn log_progress(&mut self, outcome: &PollOutcome) {
         let now = std::time::Instant::now();
         if self

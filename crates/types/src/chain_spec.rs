@@ -6,6 +6,8 @@ use alloy_genesis::{ChainConfig, Genesis};
 use alloy_hardforks::{EthereumChainHardforks, EthereumHardfork, EthereumHardforks, ForkCondition};
 use alloy_primitives::{Address, U256};
 
+use crate::fees::{FEE_CONFIG_KEY, FeeConfig};
+
 /// Why a genesis' chain config can't be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainSpecError {
@@ -22,6 +24,9 @@ pub enum ChainSpecError {
     /// The file couldn't be parsed.
     #[error("invalid genesis JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// `config.keelFees` is not a fee configuration.
+    #[error("invalid \"keelFees\" in the genesis config (docs/fees.md): {0}")]
+    Fees(serde_json::Error),
 }
 
 /// Everything about a chain's rules that doesn't change from block to block.
@@ -46,6 +51,8 @@ pub struct ChainSpec {
     /// transactions); `None` burns it, as on Ethereum. A chain rule: every node of a chain must
     /// agree on it.
     pub base_fee_vault: Option<Address>,
+    /// The L1 fee rule (docs/fees.md), when the genesis `config` has `keelFees`: a chain rule.
+    pub fees: Option<FeeConfig>,
 }
 
 impl ChainSpec {
@@ -110,6 +117,11 @@ impl ChainSpec {
             prague_time: config.prague_time,
             osaka_time: config.osaka_time,
             base_fee_vault: None,
+            fees: config
+                .extra_fields
+                .get_deserialized::<FeeConfig>(FEE_CONFIG_KEY)
+                .transpose()
+                .map_err(ChainSpecError::Fees)?,
         })
     }
 

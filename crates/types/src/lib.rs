@@ -14,6 +14,7 @@ pub mod block;
 pub mod chain_spec;
 pub mod dev;
 pub mod envelope;
+pub mod fees;
 pub mod genesis;
 pub mod l1_message;
 pub mod l2_genesis;
@@ -31,6 +32,7 @@ pub use blob::{
 };
 pub use block::{Block, BlockBody, Receipt, SealedHeader, Transaction};
 pub use chain_spec::{ChainSpec, ChainSpecError};
+pub use fees::{FeeCharge, FeeConfig, FeeParams, FeeScalars, L1Prices};
 pub use genesis::{genesis_header, genesis_state_root};
 pub use l1_message::{
     L1Message, l1_message_topic, verify_withdrawal_proof, withdrawal_proof, withdrawals_root,

@@ -68,6 +68,18 @@ pub enum MempoolError {
         have: U256,
         want: U256,
     },
+    /// geth's message, with the L1 fee rule's part (docs/fees.md) and what is missing.
+    #[error(
+        "insufficient funds for gas * price + value + L1 fee + operator fee: address {sender} have {have} want {want} (missing {missing} wei; L1 fee {l1_fee} wei, operator fee at most {operator_fee} wei)"
+    )]
+    InsufficientFundsForFees {
+        sender: Address,
+        have: U256,
+        want: U256,
+        missing: U256,
+        l1_fee: U256,
+        operator_fee: U256,
+    },
     #[error("account limit exceeded: address {sender} has {count} transactions in the pool")]
     AccountLimit { sender: Address, count: usize },
     #[error("internal error: {0}")]
@@ -96,7 +108,8 @@ impl MempoolError {
             MempoolError::ReplacementUnderpriced => "replacement_underpriced",
             MempoolError::NonceTooLow { .. } => "nonce_too_low",
             MempoolError::NonceTooHigh { .. } => "nonce_too_high",
-            MempoolError::InsufficientFunds { .. } => "insufficient_funds",
+            MempoolError::InsufficientFunds { .. }
+            | MempoolError::InsufficientFundsForFees { .. } => "insufficient_funds",
             MempoolError::AccountLimit { .. } => "account_limit",
             MempoolError::Internal(_) => "internal",
         }

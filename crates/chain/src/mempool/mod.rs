@@ -15,7 +15,7 @@ use alloy_eips::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, B256, Sealable};
 use keel_evm::{intrinsic_gas, spec_id_at};
 use keel_storage::{ChainReader, StateReader, StoreError};
-use keel_types::{Block, PrivilegedTx, Transaction};
+use keel_types::{Block, PrivilegedTx, Transaction, fees::GAS_PRICE_ORACLE_ADDRESS};
 use parking_lot::{Condvar, Mutex};
 use rayon::prelude::*;
 use tokio::sync::broadcast;
@@ -242,6 +242,17 @@ impl Mempool {
             .ok_or_else(|| MempoolError::Internal("no head block".into()))?;
         let base_fee = self.chain.spec().next_base_fee(&head);
         let spec_id = spec_id_at(self.chain.spec_arc(), head.timestamp + 1, head.number + 1);
+        // On a chain with the L1 fee rule, the fees at the head's prices and scalars (the next
+        // block's prices are at most a step away).
+        let fee_params = match self.chain.spec().fees {
+            Some(_) => Some(
+                keel_types::FeeParams::from_storage(|slot| {
+                    reader.storage(&GAS_PRICE_ORACLE_ADDRESS, &B256::from(slot))
+                })
+                .map_err(|e| internal(&e))?,
+            ),
+            None => None,
+        };
 
         let mut added = Vec::new();
         let mut pool = self.pool.lock();
@@ -302,6 +313,20 @@ impl Mempool {
                     });
                 }
                 let cost = max_cost(&d.tx);
+                if let Some(params) = &fee_params {
+                    let fees = params.charge(d.size, gas);
+                    let want = cost.saturating_add(fees.total());
+                    if want > account.balance {
+                        return Err(MempoolError::InsufficientFundsForFees {
+                            sender: d.sender,
+                            have: account.balance,
+                            want,
+                            missing: want - account.balance,
+                            l1_fee: fees.l1_fee,
+                            operator_fee: fees.operator_fee,
+                        });
+                    }
+                }
                 if cost > account.balance {
                     return Err(MempoolError::InsufficientFunds {
                         sender: d.sender,

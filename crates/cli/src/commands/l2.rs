@@ -453,7 +453,6 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         "json_rpc",
         supervise_rpc(server.handle.clone(), token.clone()),
     );
-    supervisor.spawn("block_producer", producer.run(token.clone()));
     // Without a datadir the pool has no journal: nothing to compact.
     crate::journal::spawn_compaction(mempool.clone(), token.clone());
     let metrics_url = metrics_server.as_ref().map(|server| server.url());
@@ -492,6 +491,13 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             });
         }
     }
+    // On a chain with the L1 fee rule, blocks move their L1 prices toward what the watcher
+    // reads (docs/fees.md); without an L1 they keep the genesis prices.
+    let producer = match &l1_status {
+        Some(status) => producer.with_l1_prices(status.clone()),
+        None => producer,
+    };
+    supervisor.spawn("block_producer", producer.run(token.clone()));
     let commit_time =
         args.committer
             .commit_time_ms
