@@ -774,6 +774,21 @@ pub fn next_l1_prices(
     Ok(observed.map_or(parent, |observed| parent.toward(&observed)))
 }
 
+/// The fee params (docs/fees.md) of the block built on the head of `reader`, on a chain with the
+/// L1 fee rule: its L1 prices ([`next_l1_prices`]) and the scalars the oracle holds now.
+pub fn next_fee_params(
+    reader: &StoreReader,
+    observed: Option<keel_types::L1Prices>,
+) -> Result<keel_types::FeeParams, ChainError> {
+    use keel_storage::StateReader as _;
+    use keel_types::fees::GAS_PRICE_ORACLE_ADDRESS;
+    let mut params = keel_types::FeeParams::from_storage(|slot| {
+        reader.storage(&GAS_PRICE_ORACLE_ADDRESS, &B256::from(slot))
+    })?;
+    params.prices = next_l1_prices(reader, observed)?;
+    Ok(params)
+}
+
 /// The header of the child of `parent`, with every commitment still to be filled in.
 fn next_header(
     spec: &ChainSpec,

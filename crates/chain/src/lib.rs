@@ -27,7 +27,8 @@ pub mod witness;
 pub use batch_diff::{BatchDiffBuilder, BatchDiffError};
 pub use blockchain::{
     BlockAttributes, Blockchain, BuiltBlock, EVENT_CAPACITY, ExecutedBlock, HeadExecution,
-    ImportOutcome, ImportTimings, NewBlock, PreparedBlock, next_block_timestamp,
+    ImportOutcome, ImportTimings, NewBlock, PreparedBlock, next_block_timestamp, next_fee_params,
+    next_l1_prices,
 };
 pub use diff_apply::{
     AppliedCheckpoint, BatchCheckpoint, DiffApplier, DiffApplyError, genesis_code_hashes,

@@ -154,6 +154,9 @@ pub struct PendingBlock {
     pub base_fee: u64,
     pub gas_limit: u64,
     pub coinbase: Address,
+    /// What its ordinary transactions are charged at beyond gas, on a chain with the L1 fee
+    /// rule (docs/fees.md): the receipts show it.
+    pub fees: Option<keel_types::FeeParams>,
     /// The newest slice (it links to the earlier ones).
     last: Option<Arc<Slice>>,
 }
@@ -175,6 +178,7 @@ impl PendingBlock {
             base_fee,
             gas_limit,
             coinbase,
+            fees: None,
             last: None,
         }
     }

@@ -10,14 +10,15 @@
 //! alloy's Ethereum receipt envelope).
 
 use alloy_consensus::{Sealed, Transaction as _, transaction::Recovered};
-use alloy_eips::Typed2718 as _;
+use alloy_eips::{Encodable2718 as _, Typed2718 as _};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::Encodable;
 use alloy_rpc_types_eth::{
     AnyReceiptEnvelope, BlockTransactions, Header as RpcHeader, Log, TransactionInfo,
     TransactionReceipt,
 };
-use keel_types::{Block, Header, Receipt, Transaction, privileged::PRIVILEGED_TX_TYPE};
+use alloy_serde::{OtherFields, WithOtherFields};
+use keel_types::{Block, FeeParams, Header, Receipt, Transaction, privileged::PRIVILEGED_TX_TYPE};
 use serde::Serialize;
 
 /// A header as `eth_getBlockBy*` and `newHeads` show it. `size` is the encoded block's size when
@@ -138,12 +139,13 @@ pub(crate) fn preconfirmed_receipt(
         base_fee: Some(block.base_fee),
         // Blob transactions never enter the pool.
         blob_gas_price: None,
+        fees: block.fees,
     };
     rpc_receipt(&tx.receipt, &tx.tx, ctx)
 }
 
 /// A receipt as `eth_getTransactionReceipt` shows it.
-pub(crate) type RpcReceipt = TransactionReceipt<AnyReceiptEnvelope<Log>>;
+pub(crate) type RpcReceipt = WithOtherFields<TransactionReceipt<AnyReceiptEnvelope<Log>>>;
 
 /// A block as `eth_getBlockBy*` shows it.
 pub(crate) type RpcBlock = alloy_rpc_types_eth::Block<RpcTransaction>;
@@ -229,6 +231,47 @@ pub(crate) struct ReceiptContext {
     pub base_fee: Option<u64>,
     /// The block's blob gas price, for blob transactions.
     pub blob_gas_price: Option<u128>,
+    /// What the block charged beyond gas, on a chain with the L1 fee rule (docs/fees.md).
+    pub fees: Option<FeeParams>,
+}
+
+/// The L1 fee rule's fields of an ordinary transaction's receipt, under the OP Stack's names
+/// (docs/fees.md), so that wallets' OP Stack extensions show them.
+fn fee_fields(params: &FeeParams, tx: &Transaction, gas_used: u64) -> OtherFields {
+    let Transaction::Ethereum(eth) = tx else {
+        return OtherFields::default();
+    };
+    let len = eth.encode_2718_len();
+    let charge = params.charge(len, gas_used);
+    let quantity = |v: U256| serde_json::Value::String(format!("{v:#x}"));
+    let fields = [
+        ("l1Fee", charge.l1_fee),
+        ("l1GasPrice", U256::from(params.prices.base_fee)),
+        ("l1GasUsed", params.l1_gas_used(len)),
+        ("l1BlobBaseFee", U256::from(params.prices.blob_base_fee)),
+        (
+            "l1BaseFeeScalar",
+            U256::from(params.scalars.base_fee_scalar),
+        ),
+        (
+            "l1BlobBaseFeeScalar",
+            U256::from(params.scalars.blob_base_fee_scalar),
+        ),
+        (
+            "operatorFeeScalar",
+            U256::from(params.scalars.operator_fee_scalar),
+        ),
+        (
+            "operatorFeeConstant",
+            U256::from(params.scalars.operator_fee_constant),
+        ),
+    ];
+    OtherFields::new(
+        fields
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), quantity(value)))
+            .collect(),
+    )
 }
 
 /// A receipt as `eth_getTransactionReceipt` shows it.
@@ -243,7 +286,12 @@ pub(crate) fn rpc_receipt(receipt: &Receipt, tx: &Transaction, ctx: ReceiptConte
         r#type: receipt.ty(),
     };
     let blob_gas_used = tx.blob_gas_used();
-    TransactionReceipt {
+    let other = ctx
+        .fees
+        .as_ref()
+        .map(|params| fee_fields(params, tx, ctx.gas_used))
+        .unwrap_or_default();
+    let receipt = TransactionReceipt {
         inner,
         transaction_hash: ctx.pos.tx_hash,
         transaction_index: Some(ctx.pos.tx_index),
@@ -256,6 +304,10 @@ pub(crate) fn rpc_receipt(receipt: &Receipt, tx: &Transaction, ctx: ReceiptConte
         from: ctx.sender,
         to: tx.to(),
         contract_address: tx.is_create().then(|| ctx.sender.create(tx.nonce())),
+    };
+    WithOtherFields {
+        inner: receipt,
+        other,
     }
 }
 
@@ -266,6 +318,7 @@ pub(crate) fn block_receipts(
     receipts: &[Receipt],
     senders: &[Address],
     blob_gas_price: Option<u128>,
+    fees: Option<FeeParams>,
 ) -> Vec<RpcReceipt> {
     let mut cumulative = 0u64;
     let mut first_log_index = 0u64;
@@ -292,6 +345,7 @@ pub(crate) fn block_receipts(
                 first_log_index,
                 base_fee: block.header.base_fee_per_gas,
                 blob_gas_price,
+                fees,
             };
             first_log_index += receipt.logs().len() as u64;
             rpc_receipt(receipt, tx, ctx)

@@ -10,8 +10,8 @@ use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256, U64};
 use alloy_rpc_types_eth::{BlockId, BlockNumberOrTag, Index};
 use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
-use keel_storage::{ChainReader, StoreReader, StoredReceipt};
-use keel_types::{Block, Header, Receipt, Transaction};
+use keel_storage::{ChainReader, StateReader as _, StoreReader, StoredReceipt};
+use keel_types::{Block, FeeParams, Header, Receipt, Transaction, fees::GAS_PRICE_ORACLE_ADDRESS};
 
 use crate::{
     RpcContext,
@@ -123,6 +123,7 @@ pub(crate) fn transaction_receipt(ctx: &RpcContext, hash: B256) -> RpcResult<Opt
                 block.hash
             )));
         };
+        let fees = block_fee_params(ctx, &reader, &block.header)?;
         let receipt_ctx = mined_receipt_context(
             ctx,
             block.hash,
@@ -132,6 +133,7 @@ pub(crate) fn transaction_receipt(ctx: &RpcContext, hash: B256) -> RpcResult<Opt
             tx,
             stored,
             *sender,
+            fees,
         );
         return Ok(Some(rpc_receipt(&stored.receipt, tx, receipt_ctx)));
     }
@@ -150,9 +152,29 @@ pub(crate) fn transaction_receipt(ctx: &RpcContext, hash: B256) -> RpcResult<Opt
         )));
     };
     let sender = sender(&reader, block_hash, index)?;
-    let receipt_ctx =
-        mined_receipt_context(ctx, block_hash, &header, hash, index, &tx, &stored, sender);
+    let fees = block_fee_params(ctx, &reader, &header)?;
+    let receipt_ctx = mined_receipt_context(
+        ctx, block_hash, &header, hash, index, &tx, &stored, sender, fees,
+    );
     Ok(Some(rpc_receipt(&stored.receipt, &tx, receipt_ctx)))
+}
+
+/// What a block charged beyond gas (docs/fees.md): the L1 prices of its header and the scalars
+/// the `GasPriceOracle` held after its parent. `None` on a chain without the L1 fee rule.
+pub(crate) fn block_fee_params(
+    ctx: &RpcContext,
+    reader: &StoreReader,
+    header: &Header,
+) -> RpcResult<Option<FeeParams>> {
+    if ctx.chain.spec().fees.is_none() || header.number == 0 {
+        return Ok(None);
+    }
+    let canonical = reader.canonical_hash(header.number - 1)? == Some(header.parent_hash);
+    let max_depth = (!canonical).then_some(ctx.chain.state_history());
+    let parent_state = reader.state_after(header.parent_hash, max_depth)?;
+    Ok(keel_evm::block_fee_params(header, |slot| {
+        parent_state.storage(&GAS_PRICE_ORACLE_ADDRESS, &B256::from(slot))
+    })?)
 }
 
 /// What a mined transaction's receipt shows besides the receipt itself.
@@ -166,8 +188,10 @@ fn mined_receipt_context(
     tx: &Transaction,
     stored: &StoredReceipt,
     sender: Address,
+    fees: Option<FeeParams>,
 ) -> ReceiptContext {
     ReceiptContext {
+        fees,
         pos: TxPosition {
             block_hash,
             block_number: header.number,
@@ -245,12 +269,14 @@ fn receipts_of_block(ctx: &RpcContext, id: BlockId) -> RpcResult<Option<Vec<RpcR
     let receipts = stored_receipts(&reader, found.hash)?;
     let senders = senders(&reader, found.hash, found.block.body.transactions.len())?;
     let blob_gas_price = blob_gas_price(ctx, &found.block.header);
+    let fees = block_fee_params(ctx, &reader, &found.block.header)?;
     Ok(Some(block_receipts(
         &found.block,
         found.hash,
         &receipts,
         &senders,
         blob_gas_price,
+        fees,
     )))
 }
 

@@ -250,7 +250,7 @@ impl BlockProducer {
         let started = Instant::now();
         let attributes = self.attributes(&next);
         let hub = self.chain.preconfirmations();
-        let pending = PendingBlock::new(
+        let mut pending = PendingBlock::new(
             next.parent.number + 1,
             next.parent_hash,
             attributes.timestamp,
@@ -258,6 +258,10 @@ impl BlockProducer {
             next.gas_limit,
             self.config.coinbase,
         );
+        if self.chain.spec().fees.is_some() {
+            let reader = self.chain.store().reader().map_err(ChainError::from)?;
+            pending.fees = Some(keel_chain::next_fee_params(&reader, attributes.l1_prices)?);
+        }
         let timing = SliceTiming {
             deadline,
             slice_time,
