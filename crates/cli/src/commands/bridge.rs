@@ -465,6 +465,86 @@ fn print_messages(receipt: &TransactionReceipt, l2_rpc_url: &str) -> eyre::Resul
     Ok(())
 }
 
+/// What an L2 transaction cost its sender, from its receipt: gas × price, and on a chain with
+/// the L1 fee rule its L1 fee and operator fee (docs/fees.md).
+async fn print_l2_cost(l2: &DynProvider, hash: B256) -> eyre::Result<()> {
+    let receipt: serde_json::Value = l2
+        .raw_request("eth_getTransactionReceipt".into(), (hash,))
+        .await
+        .wrap_err("reading the L2 receipt")?;
+    let cost = L2Cost::of_receipt(&receipt)?;
+    println!("L2 fee:     {}", cost.describe());
+    Ok(())
+}
+
+/// The parts of what an L2 transaction cost, as its receipt shows them.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct L2Cost {
+    pub gas_used: U256,
+    pub gas_price: U256,
+    /// `None` on a chain without the L1 fee rule (the receipt has no `l1Fee`).
+    pub l1_fee: Option<U256>,
+    pub operator_fee: U256,
+}
+
+impl L2Cost {
+    pub fn of_receipt(receipt: &serde_json::Value) -> eyre::Result<Self> {
+        let field = |name: &str| -> eyre::Result<Option<U256>> {
+            match receipt.get(name) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(v) => {
+                    let text = v
+                        .as_str()
+                        .ok_or_else(|| eyre!("receipt field {name} is not a quantity: {v}"))?;
+                    Ok(Some(text.parse::<U256>().wrap_err_with(|| {
+                        format!("receipt field {name} is not a quantity: {text}")
+                    })?))
+                }
+            }
+        };
+        let required = |name: &str| -> eyre::Result<U256> {
+            field(name)?.ok_or_else(|| eyre!("the receipt has no {name}"))
+        };
+        let gas_used = required("gasUsed")?;
+        let operator_fee = field("operatorFeeConstant")?.unwrap_or_default()
+            + field("operatorFeeScalar")?.unwrap_or_default() * gas_used;
+        Ok(Self {
+            gas_used,
+            gas_price: required("effectiveGasPrice")?,
+            l1_fee: field("l1Fee")?,
+            operator_fee,
+        })
+    }
+
+    pub fn total(&self) -> U256 {
+        self.gas_used * self.gas_price + self.l1_fee.unwrap_or_default() + self.operator_fee
+    }
+
+    pub fn describe(&self) -> String {
+        let gas = self.gas_used * self.gas_price;
+        let mut text = format!(
+            "{} = gas {} x {} wei ({})",
+            format_eth(self.total()),
+            self.gas_used,
+            self.gas_price,
+            format_eth(gas)
+        );
+        if let Some(l1_fee) = self.l1_fee {
+            text.push_str(&format!(
+                " + L1 fee {} (the L1 data and settlement this transaction causes)",
+                format_eth(l1_fee)
+            ));
+            if !self.operator_fee.is_zero() {
+                text.push_str(&format!(
+                    " + operator fee {}",
+                    format_eth(self.operator_fee)
+                ));
+            }
+        }
+        text
+    }
+}
+
 async fn withdraw(a: WithdrawArgs) -> eyre::Result<()> {
     a.endpoint.refuse_l1_flags()?;
     let signer = signer(&a.key)?;
@@ -487,6 +567,7 @@ async fn withdraw(a: WithdrawArgs) -> eyre::Result<()> {
         format_eth(a.amount),
         a.amount
     );
+    print_l2_cost(&l2, receipt.transaction_hash).await?;
     print_messages(&receipt, &a.endpoint.l2_rpc_url)
 }
 
@@ -506,6 +587,7 @@ async fn withdraw_erc20(a: WithdrawErc20Args) -> eyre::Result<()> {
     ensure_success("the ERC20 withdrawal", &receipt)?;
     println!("L2 tx:      {}", receipt.transaction_hash);
     println!("withdrew {} of {} to {to} on L1", a.amount, a.token_l1);
+    print_l2_cost(&l2, receipt.transaction_hash).await?;
     print_messages(&receipt, &a.endpoint.l2_rpc_url)
 }
 
@@ -545,4 +627,37 @@ async fn balance(a: BalanceArgs) -> eyre::Result<()> {
         println!("L2 token {t}: {b}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::*;
+
+    #[test]
+    fn the_l2_cost_adds_gas_l1_fee_and_operator_fee() {
+        let receipt = serde_json::json!({
+            "gasUsed": "0x5208",
+            "effectiveGasPrice": "0x3b9aca00",
+            "l1Fee": "0x2540be400",
+            "operatorFeeScalar": "0x2",
+            "operatorFeeConstant": "0x64",
+        });
+        let cost = L2Cost::of_receipt(&receipt).expect("cost");
+        assert_eq!(cost.operator_fee, U256::from(100 + 2 * 21_000));
+        assert_eq!(
+            cost.total(),
+            U256::from(21_000u64 * 1_000_000_000 + 10_000_000_000 + 42_100)
+        );
+        let text = cost.describe();
+        assert!(text.contains("L1 fee 0.00000001 ETH"), "{text}");
+        assert!(text.contains("operator fee"), "{text}");
+        // A chain without the rule: gas only.
+        let plain = L2Cost::of_receipt(&serde_json::json!({
+            "gasUsed": "0x5208", "effectiveGasPrice": "0x1"
+        }))
+        .expect("cost");
+        assert_eq!(plain.total(), U256::from(21_000));
+        assert!(!plain.describe().contains("L1 fee"));
+        assert!(L2Cost::of_receipt(&serde_json::json!({"gasUsed": 5})).is_err());
+    }
 }

@@ -614,6 +614,14 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     if let Some(addr) = admin_local {
         banner.field("Admin RPC", format_args!("http://{addr} (loopback only)"));
     }
+    if let Some(fees) = chain.spec().fees {
+        // docs/fees.md: what each ordinary transaction pays besides gas, and where it goes.
+        let vault =
+            |v: Option<Address>| v.map_or_else(|| "none (burned)".to_string(), |a| a.to_string());
+        banner
+            .field("L1 fee vault", vault(fees.l1_fee_vault))
+            .field("Operator fee vault", vault(fees.operator_fee_vault));
+    }
     match &l1 {
         Some(l1) => {
             if let Some(url) = l1.eth_rpc_url.first() {
