@@ -7,7 +7,10 @@
 use alloy_genesis::Genesis;
 use alloy_primitives::{Address, B256, Bytes, U256, address, b256};
 
-use crate::l2_genesis::{L2GenesisConfig, l2_genesis};
+use crate::{
+    fees::{DEFAULT_FEE_PARAMS, FeeConfig},
+    l2_genesis::{L2FeeGenesis, L2GenesisConfig, l2_genesis},
+};
 
 /// The mnemonic whose first ten accounts the dev genesis funds.
 pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
@@ -91,12 +94,42 @@ pub fn messenger_code() -> Bytes {
     artifact_runtime(include_str!("../../../contracts/artifacts/Messenger.json"))
 }
 
+/// `GasPriceOracle`'s runtime code (the L1 fee rule's predeploy, `crate::fees`).
+pub fn gas_price_oracle_code() -> Bytes {
+    artifact_runtime(include_str!(
+        "../../../contracts/artifacts/GasPriceOracle.json"
+    ))
+}
+
 /// Gas limit of dev blocks: high enough that throughput, not the limit, decides how much fits.
 pub const DEV_GAS_LIMIT: u64 = 1_000_000_000;
 
 /// Balance of each funded dev account: one million ether.
 pub fn dev_balance() -> U256 {
     U256::from(1_000_000u64) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+/// Where the dev chain's L1 fees go: the OP Stack's `L1FeeVault` address.
+pub const DEV_L1_FEE_VAULT: Address = address!("0x420000000000000000000000000000000000001A");
+
+/// Where the dev chain's operator fees go: the OP Stack's `OperatorFeeVault` address.
+pub const DEV_OPERATOR_FEE_VAULT: Address = address!("0x420000000000000000000000000000000000001B");
+
+/// The dev chain's L1 fee rule: [`DEFAULT_FEE_PARAMS`], the L1 fees to [`DEV_L1_FEE_VAULT`], the
+/// operator fees to [`DEV_OPERATOR_FEE_VAULT`], and as the `GasPriceOracle`'s owner the dev L1
+/// deployer, dev account 0 (`DEV_ACCOUNTS[0]`, which deploys the dev L1 contracts and governs
+/// their timelock: crates/cli/src/dev_l1.rs), **unaliased**: on the dev chain its key changes the
+/// scalars with a plain L2 transaction. (A real chain's owner is the L2 alias of its L1 timelock,
+/// so only an L1 message can; the timelock's address isn't known to this crate.)
+pub fn dev_fee_genesis() -> L2FeeGenesis {
+    L2FeeGenesis {
+        config: FeeConfig {
+            l1_fee_vault: Some(DEV_L1_FEE_VAULT),
+            operator_fee_vault: Some(DEV_OPERATOR_FEE_VAULT),
+        },
+        params: DEFAULT_FEE_PARAMS,
+        owner: DEV_ACCOUNTS[0].0,
+    }
 }
 
 /// The dev genesis: [`l2_genesis`] with the defaults (Prague from block 0, chain id
@@ -109,6 +142,9 @@ pub fn dev_genesis() -> Genesis {
             .iter()
             .map(|(address, _)| (*address, dev_balance()))
             .collect(),
+        // FEES-SWITCH (issue 18): the dev chain gets the L1 fee rule once the executor charges
+        // it; then this becomes `fees: Some(dev_fee_genesis()),` (and the dev state root changes).
+        fees: None,
         ..L2GenesisConfig::default()
     };
     // Chain id 1729001, distinct non-predeploy addresses: the config is valid by construction
@@ -171,5 +207,34 @@ mod tests {
         assert_eq!(genesis.alloc.len(), 14);
         assert!(l2_bridge_code().len() > 1_000);
         assert!(messenger_code().len() > 100);
+    }
+
+    #[test]
+    fn dev_fee_genesis_builds_a_chain_with_the_rule() {
+        let fees = dev_fee_genesis();
+        assert_eq!(fees.params, DEFAULT_FEE_PARAMS);
+        assert_eq!(fees.owner, DEV_ACCOUNTS[0].0);
+        let config = L2GenesisConfig {
+            funded: DEV_ACCOUNTS
+                .iter()
+                .map(|(address, _)| (*address, dev_balance()))
+                .collect(),
+            fees: Some(fees),
+            ..L2GenesisConfig::default()
+        };
+        let genesis = l2_genesis(&config).expect("valid");
+        let spec = ChainSpec::from_genesis(&genesis).expect("valid genesis");
+        assert_eq!(
+            spec.fees,
+            Some(FeeConfig {
+                l1_fee_vault: Some(DEV_L1_FEE_VAULT),
+                operator_fee_vault: Some(DEV_OPERATOR_FEE_VAULT),
+            })
+        );
+        assert_eq!(genesis.alloc.len(), 15);
+        assert_eq!(
+            genesis.alloc[&crate::fees::GAS_PRICE_ORACLE_ADDRESS].code,
+            Some(gas_price_oracle_code())
+        );
     }
 }

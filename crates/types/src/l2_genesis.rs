@@ -2,19 +2,22 @@
 //! chain config, the funded accounts asked for, and the predeploys every keel L2 carries
 //! (docs/architecture.md, Chain rules; docs/contracts.md, L2 system contracts): `CommonBridgeL2` at
 //! `0x…ffff`, `Messenger` at `0x…fffe`, Multicall3 at its canonical address and the EIP-2935
-//! block-hash history contract. The state root of the result ([`crate::genesis_state_root`]) is
+//! block-hash history contract. A chain with the L1 fee rule ([`L2GenesisConfig::fees`],
+//! docs/fees.md) also gets `keelFees` in its chain config and the `GasPriceOracle` at
+//! [`GAS_PRICE_ORACLE_ADDRESS`]. The state root of the result ([`crate::genesis_state_root`]) is
 //! what the deployer hands to `OnChainProposer` as the root of batch 0.
 
 use std::collections::BTreeMap;
 
 use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
-use alloy_primitives::{Address, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 
 use crate::{
     dev::{
-        DEFAULT_L2_CHAIN_ID, DEV_GAS_LIMIT, MULTICALL3_ADDRESS, l2_bridge_code, messenger_code,
-        multicall3_code,
+        DEFAULT_L2_CHAIN_ID, DEV_GAS_LIMIT, MULTICALL3_ADDRESS, gas_price_oracle_code,
+        l2_bridge_code, messenger_code, multicall3_code,
     },
+    fees::{FEE_CONFIG_KEY, FeeConfig, FeeParams, GAS_PRICE_ORACLE_ADDRESS, slots},
     rules::{L2_BRIDGE_ADDRESS, MESSENGER_ADDRESS},
 };
 
@@ -39,8 +42,33 @@ pub struct L2GenesisConfig {
     /// `extraData` of the genesis header (part of the genesis hash, not of the state root).
     pub extra_data: Bytes,
     /// Accounts to fund and their balances in wei. Each address at most once, and never a
-    /// predeploy's address.
+    /// predeploy's address (nor the `GasPriceOracle`'s, even on a chain without the fee rule).
     pub funded: Vec<(Address, U256)>,
+    /// The L1 fee rule (docs/fees.md): `Some` gives the chain config `keelFees` and predeploys
+    /// the `GasPriceOracle`; `None` builds a chain without the rule (no L1 or operator fee).
+    pub fees: Option<L2FeeGenesis>,
+}
+
+/// The L1 fee rule of a new chain: where the fees go (a chain rule, in the chain config), the
+/// starting prices and scalars and the owner (both in the `GasPriceOracle`'s storage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct L2FeeGenesis {
+    /// The vaults, written to the genesis `config` under `keelFees`.
+    pub config: FeeConfig,
+    /// The L1 prices until the first block brings L1's, and the scalars.
+    pub params: FeeParams,
+    /// The oracle's owner, the only account that may change the scalars: the L2 alias of the L1
+    /// governor (`crate::apply_l1_alias` of the timelock), so only an L1 message can.
+    pub owner: Address,
+}
+
+impl L2FeeGenesis {
+    /// The `GasPriceOracle`'s genesis storage: [`FeeParams::storage`] and the owner.
+    pub fn oracle_storage(&self) -> BTreeMap<B256, B256> {
+        let mut storage: BTreeMap<B256, B256> = self.params.storage().into_iter().collect();
+        storage.insert(slots::OWNER.into(), self.owner.into_word());
+        storage
+    }
 }
 
 impl Default for L2GenesisConfig {
@@ -52,6 +80,7 @@ impl Default for L2GenesisConfig {
             timestamp: 0,
             extra_data: Bytes::new(),
             funded: Vec::new(),
+            fees: None,
         }
     }
 }
@@ -111,6 +140,17 @@ pub fn predeploys() -> [Predeploy; 4] {
     ]
 }
 
+/// The `GasPriceOracle` predeploy of a chain with the L1 fee rule, at
+/// [`GAS_PRICE_ORACLE_ADDRESS`] (its storage comes from [`L2FeeGenesis::oracle_storage`]). Its
+/// address can't be funded on any chain.
+pub fn gas_price_oracle_predeploy() -> Predeploy {
+    Predeploy {
+        name: "GasPriceOracle",
+        address: GAS_PRICE_ORACLE_ADDRESS,
+        code: gas_price_oracle_code(),
+    }
+}
+
 /// The chain config of a keel L2: every fork up to Prague active from block 0 / time 0.
 pub fn l2_chain_config(chain_id: u64) -> ChainConfig {
     ChainConfig {
@@ -135,15 +175,21 @@ pub fn l2_chain_config(chain_id: u64) -> ChainConfig {
     }
 }
 
-/// Builds the L2 genesis of `config`: the predeploys plus the funded accounts.
+/// Builds the L2 genesis of `config`: the predeploys plus the funded accounts, and with
+/// [`L2GenesisConfig::fees`] the fee rule (`keelFees` and the `GasPriceOracle`).
 pub fn l2_genesis(config: &L2GenesisConfig) -> Result<Genesis, L2GenesisError> {
     if config.chain_id == 0 {
         return Err(L2GenesisError::ZeroChainId);
     }
     let predeploys = predeploys();
+    let oracle = gas_price_oracle_predeploy();
     let mut alloc = BTreeMap::new();
     for &(address, balance) in &config.funded {
-        if let Some(p) = predeploys.iter().find(|p| p.address == address) {
+        if let Some(p) = predeploys
+            .iter()
+            .chain([&oracle])
+            .find(|p| p.address == address)
+        {
             return Err(L2GenesisError::FundsPredeploy {
                 address,
                 name: p.name,
@@ -162,8 +208,23 @@ pub fn l2_genesis(config: &L2GenesisConfig) -> Result<Genesis, L2GenesisError> {
                 .with_nonce(Some(1)),
         );
     }
+    let mut chain_config = l2_chain_config(config.chain_id);
+    if let Some(fees) = &config.fees {
+        alloc.insert(
+            oracle.address,
+            GenesisAccount::default()
+                .with_code(Some(oracle.code))
+                .with_nonce(Some(1))
+                .with_storage(Some(fees.oracle_storage())),
+        );
+        chain_config.extra_fields.insert(
+            FEE_CONFIG_KEY.to_string(),
+            // Two optional addresses: serializing them can't fail.
+            serde_json::to_value(fees.config).expect("a FeeConfig serializes"),
+        );
+    }
     Ok(Genesis {
-        config: l2_chain_config(config.chain_id),
+        config: chain_config,
         alloc,
         gas_limit: config.gas_limit,
         base_fee_per_gas: Some(u128::from(config.base_fee_per_gas)),
@@ -242,6 +303,7 @@ mod tests {
             timestamp: 1_700_000_000,
             extra_data: Bytes::from_static(b"hello"),
             funded: vec![(a, U256::from(5) * one_ether()), (b, U256::from(1))],
+            fees: None,
         };
         let genesis = l2_genesis(&config).unwrap();
         assert_eq!(genesis.alloc.len(), 6);
@@ -314,6 +376,124 @@ mod tests {
                 }
             );
             assert!(err.to_string().contains(p.name), "{err}");
+        }
+    }
+
+    fn fee_genesis() -> L2FeeGenesis {
+        L2FeeGenesis {
+            config: FeeConfig {
+                l1_fee_vault: Some(address!("0x000000000000000000000000000000000000f001")),
+                operator_fee_vault: None,
+            },
+            params: FeeParams {
+                prices: crate::L1Prices {
+                    base_fee: 12_000_000_000,
+                    blob_base_fee: 3,
+                },
+                scalars: crate::FeeScalars {
+                    base_fee_scalar: 145_000,
+                    blob_base_fee_scalar: 1_135_000,
+                    operator_fee_scalar: 7,
+                    operator_fee_constant: 1_000,
+                },
+            },
+            owner: address!("0x5555555555555555555555555555555555555555"),
+        }
+    }
+
+    #[test]
+    fn fees_predeploy_the_oracle_with_its_storage() {
+        let fees = fee_genesis();
+        let config = L2GenesisConfig {
+            fees: Some(fees),
+            ..Default::default()
+        };
+        let genesis = l2_genesis(&config).unwrap();
+        assert_eq!(genesis.alloc.len(), 5);
+        let oracle = &genesis.alloc[&GAS_PRICE_ORACLE_ADDRESS];
+        let code = dev::gas_price_oracle_code();
+        assert!(code.len() > 500, "artifact code of the oracle");
+        assert_eq!(oracle.code.as_ref(), Some(&code));
+        assert_eq!(oracle.nonce, Some(1));
+        assert_eq!(oracle.balance, U256::ZERO);
+        let storage = oracle.storage.as_ref().expect("storage");
+        let word = |v: u64| B256::from(U256::from(v));
+        let expect = [
+            (slots::L1_BASE_FEE, word(12_000_000_000)),
+            (slots::BLOB_BASE_FEE, word(3)),
+            (slots::BASE_FEE_SCALAR, word(145_000)),
+            (slots::BLOB_BASE_FEE_SCALAR, word(1_135_000)),
+            (slots::OPERATOR_FEE_SCALAR, word(7)),
+            (slots::OPERATOR_FEE_CONSTANT, word(1_000)),
+            (
+                slots::OWNER,
+                alloy_primitives::b256!(
+                    "0x0000000000000000000000005555555555555555555555555555555555555555"
+                ),
+            ),
+        ];
+        assert_eq!(storage.len(), expect.len());
+        for (slot, value) in expect {
+            assert_eq!(storage.get(&B256::from(slot)), Some(&value), "slot {slot}");
+        }
+        // What the node reads back from the oracle is what was configured.
+        let read = |slot: U256| -> Result<U256, ()> {
+            Ok(storage
+                .get(&B256::from(slot))
+                .map_or(U256::ZERO, |v| U256::from_be_bytes(v.0)))
+        };
+        assert_eq!(FeeParams::from_storage(read), Ok(fees.params));
+
+        // The chain config carries the vaults, and the spec parses them back (also from JSON).
+        let spec = ChainSpec::from_genesis(&genesis).expect("valid chain config");
+        assert_eq!(spec.fees, Some(fees.config));
+        let json = serde_json::to_string_pretty(&genesis).unwrap();
+        assert!(json.contains("\"keelFees\""), "{json}");
+        let (parsed, spec) = ChainSpec::from_genesis_json(&json).unwrap();
+        assert_eq!(spec.fees, Some(fees.config));
+        assert_eq!(genesis_state_root(&parsed), genesis_state_root(&genesis));
+
+        // The rule changes the root, and the oracle's storage is part of it.
+        let none = l2_genesis(&L2GenesisConfig::default()).unwrap();
+        assert_ne!(genesis_state_root(&genesis), genesis_state_root(&none));
+        let mut other = fees;
+        other.params.scalars.base_fee_scalar += 1;
+        let other = l2_genesis(&L2GenesisConfig {
+            fees: Some(other),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_ne!(genesis_state_root(&other), genesis_state_root(&genesis));
+    }
+
+    #[test]
+    fn no_fees_adds_nothing() {
+        let genesis = l2_genesis(&L2GenesisConfig::default()).unwrap();
+        assert!(!genesis.alloc.contains_key(&GAS_PRICE_ORACLE_ADDRESS));
+        assert!(genesis.config.extra_fields.get(FEE_CONFIG_KEY).is_none());
+        assert!(genesis.config.extra_fields.is_empty());
+        assert_eq!(ChainSpec::from_genesis(&genesis).unwrap().fees, None);
+        let json = serde_json::to_string(&genesis).unwrap();
+        assert!(!json.contains("keelFees"), "{json}");
+    }
+
+    #[test]
+    fn refuses_funding_the_oracle_with_or_without_fees() {
+        for fees in [None, Some(fee_genesis())] {
+            let config = L2GenesisConfig {
+                funded: vec![(GAS_PRICE_ORACLE_ADDRESS, one_ether())],
+                fees,
+                ..Default::default()
+            };
+            let err = l2_genesis(&config).unwrap_err();
+            assert_eq!(
+                err,
+                L2GenesisError::FundsPredeploy {
+                    address: GAS_PRICE_ORACLE_ADDRESS,
+                    name: "GasPriceOracle"
+                }
+            );
+            assert!(err.to_string().contains("GasPriceOracle"), "{err}");
         }
     }
 
