@@ -119,6 +119,7 @@ async fn deploy_twice_then_run_the_node_with_the_file() {
         other.to_str().expect("utf-8"),
         "--fund",
         "0x00000000000000000000000000000000000000aa=1ether",
+        "--no-fees",
     ]);
     assert!(out.status.success(), "{}", text(&out));
     let refused = keel(&[
@@ -164,7 +165,7 @@ fn deploy_refuses_a_zero_timelock_delay_for_a_real_genesis() {
     let dir = tempfile::tempdir().expect("tempdir");
     let genesis = dir.path().join("genesis.json");
     let genesis_arg = genesis.to_str().expect("utf-8");
-    let out = keel(&["l2", "genesis", "--out", genesis_arg]);
+    let out = keel(&["l2", "genesis", "--out", genesis_arg, "--no-fees"]);
     assert!(out.status.success(), "{}", text(&out));
     let out = keel(&[
         "l2",

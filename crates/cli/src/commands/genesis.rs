@@ -1,6 +1,8 @@
-//! `keel l2 genesis`: write an L2 genesis file — the chain id, the funded accounts and the
+//! `keel l2 genesis`: write an L2 genesis file — the chain id, the funded accounts, the
 //! predeploys every keel L2 carries (CommonBridgeL2, Messenger, Multicall3, the EIP-2935 history
-//! contract) — and print its state root, which `keel l2 deploy` hands to `OnChainProposer`.
+//! contract) and, unless `--no-fees`, the L1 fee rule (`keelFees` in the chain config and the
+//! GasPriceOracle predeploy, docs/fees.md) — and print its state root, which `keel l2 deploy`
+//! hands to `OnChainProposer`.
 
 use std::{
     fs::OpenOptions,
@@ -13,8 +15,10 @@ use alloy_primitives::{Address, Bytes, U256};
 use clap::Args;
 use eyre::WrapErr;
 use keel_types::{
-    ChainSpec, Genesis, L2GenesisConfig, dev, genesis_header, genesis_state_root, l2_genesis,
-    l2_genesis::{DEFAULT_BASE_FEE_PER_GAS, DEFAULT_GAS_LIMIT},
+    ChainSpec, FeeConfig, FeeParams, FeeScalars, Genesis, L1Prices, L2GenesisConfig, dev,
+    fees::DEFAULT_FEE_PARAMS,
+    genesis_header, genesis_state_root, l2_genesis,
+    l2_genesis::{DEFAULT_BASE_FEE_PER_GAS, DEFAULT_GAS_LIMIT, L2FeeGenesis},
 };
 
 /// Settings of `keel l2 genesis`.
@@ -47,6 +51,110 @@ pub struct GenesisArgs {
     /// Timestamp of the genesis block, in seconds since the Unix epoch.
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub timestamp: u64,
+    #[command(flatten)]
+    pub fees: FeeArgs,
+}
+
+/// The L1 fee rule of the new chain (docs/fees.md): on by default.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "L1 fee rule (docs/fees.md)")]
+pub struct FeeArgs {
+    /// Build a chain without the L1 fee rule: transactions pay only for L2 gas, and nothing pays
+    /// for the chain's L1 data and settlement. No GasPriceOracle, no `keelFees`.
+    #[arg(
+        long = "no-fees",
+        conflicts_with_all = [
+            "l1_fee_vault", "operator_fee_vault", "owner", "base_fee_scalar",
+            "blob_base_fee_scalar", "operator_fee_scalar", "operator_fee_constant", "l1_base_fee",
+            "blob_base_fee",
+        ]
+    )]
+    pub no_fees: bool,
+    /// The account that receives every L1 fee, the fees that pay for the chain's blobs and L1
+    /// transactions (e.g. the committer's funding account or a treasury). Required unless
+    /// --no-fees.
+    #[arg(long = "fees.l1-fee-vault", value_name = "ADDRESS", value_parser = parse_address)]
+    pub l1_fee_vault: Option<Address>,
+    /// The account that receives every operator fee. Default: none, the operator fee is burned
+    /// (it is 0 unless --fees.operator-fee-scalar or --fees.operator-fee-constant say otherwise).
+    #[arg(long = "fees.operator-fee-vault", value_name = "ADDRESS", value_parser = parse_address)]
+    pub operator_fee_vault: Option<Address>,
+    /// The GasPriceOracle's owner, the only account that may change the scalars and the operator
+    /// fee: the L2 alias of your L1 governor (timelock), so that only an L1 message from it
+    /// (`CommonBridge.sendToL2`) can. The alias is the L1 address plus
+    /// 0x4b65000000000000000000000000000000004b65, mod 2^160 (`keel_types::apply_l1_alias`; on
+    /// L1, `CommonBridge.applyL1Alias(address)`). The timelock of `keel l2 deploy` is its seventh
+    /// deployment: `cast compute-address --nonce N+6 DEPLOYER`, N the deployer's nonce before
+    /// deploying. Required unless --no-fees.
+    #[arg(long = "fees.owner", value_name = "ADDRESS", value_parser = parse_address)]
+    pub owner: Option<Address>,
+    /// Weight of the L1 base fee in the L1 fee, in millionths (16 × this × L1 base fee per
+    /// estimated byte).
+    #[arg(long = "fees.base-fee-scalar", value_name = "MILLIONTHS", default_value_t = DEFAULT_FEE_PARAMS.scalars.base_fee_scalar)]
+    pub base_fee_scalar: u32,
+    /// Weight of the L1 blob base fee in the L1 fee, in millionths (this × blob base fee per
+    /// estimated byte).
+    #[arg(long = "fees.blob-base-fee-scalar", value_name = "MILLIONTHS", default_value_t = DEFAULT_FEE_PARAMS.scalars.blob_base_fee_scalar)]
+    pub blob_base_fee_scalar: u32,
+    /// Operator fee per unit of L2 gas used, in wei.
+    #[arg(long = "fees.operator-fee-scalar", value_name = "WEI", default_value_t = DEFAULT_FEE_PARAMS.scalars.operator_fee_scalar, value_parser = parse_wei_u64)]
+    pub operator_fee_scalar: u64,
+    /// Operator fee per transaction, in wei or with a unit (`1gwei`).
+    #[arg(long = "fees.operator-fee-constant", value_name = "WEI", default_value_t = DEFAULT_FEE_PARAMS.scalars.operator_fee_constant, value_parser = parse_wei_u64)]
+    pub operator_fee_constant: u64,
+    /// L1 base fee the chain charges at until its first blocks bring L1's (it moves at most 1/8
+    /// per block), in wei or with a unit (`1gwei`).
+    #[arg(long = "fees.l1-base-fee", value_name = "WEI", default_value_t = DEFAULT_FEE_PARAMS.prices.base_fee, value_parser = parse_wei_u64)]
+    pub l1_base_fee: u64,
+    /// L1 blob base fee the chain charges at until its first blocks bring L1's, in wei or with a
+    /// unit.
+    #[arg(long = "fees.blob-base-fee", value_name = "WEI", default_value_t = DEFAULT_FEE_PARAMS.prices.blob_base_fee, value_parser = parse_wei_u64)]
+    pub blob_base_fee: u64,
+}
+
+impl FeeArgs {
+    /// The fee rule these flags ask for: `None` with --no-fees; otherwise the vault and the owner
+    /// must be given.
+    pub fn fee_genesis(&self) -> eyre::Result<Option<L2FeeGenesis>> {
+        if self.no_fees {
+            return Ok(None);
+        }
+        let Some(l1_fee_vault) = self.l1_fee_vault else {
+            eyre::bail!(
+                "--fees.l1-fee-vault ADDRESS is required: the account that receives the L1 fees, \
+                 which pay for the chain's blobs and L1 transactions (or pass --no-fees for a chain \
+                 without the L1 fee rule)"
+            );
+        };
+        let Some(owner) = self.owner else {
+            eyre::bail!(
+                "--fees.owner ADDRESS is required: the L2 alias of your L1 governor (timelock), \
+                 the only account that may change the fee scalars; the alias is the L1 address + \
+                 0x4b65000000000000000000000000000000004b65 mod 2^160 (keel_types::apply_l1_alias, \
+                 or CommonBridge.applyL1Alias on L1); see `keel l2 genesis --help` (or pass \
+                 --no-fees for a chain without the L1 fee rule)"
+            );
+        };
+        Ok(Some(L2FeeGenesis {
+            config: FeeConfig {
+                l1_fee_vault: Some(l1_fee_vault),
+                operator_fee_vault: self.operator_fee_vault,
+            },
+            params: FeeParams {
+                prices: L1Prices {
+                    base_fee: self.l1_base_fee,
+                    blob_base_fee: self.blob_base_fee,
+                },
+                scalars: FeeScalars {
+                    base_fee_scalar: self.base_fee_scalar,
+                    blob_base_fee_scalar: self.blob_base_fee_scalar,
+                    operator_fee_scalar: self.operator_fee_scalar,
+                    operator_fee_constant: self.operator_fee_constant,
+                },
+            },
+            owner,
+        }))
+    }
 }
 
 /// Writes the genesis and prints its chain id and state root (the root last).
@@ -60,6 +168,7 @@ pub fn run(args: GenesisArgs) -> eyre::Result<()> {
         );
     }
     funded.extend(args.fund.iter().copied());
+    let fees = args.fees.fee_genesis()?;
     let config = L2GenesisConfig {
         chain_id: args.chain_id,
         gas_limit: args.gas_limit,
@@ -67,6 +176,7 @@ pub fn run(args: GenesisArgs) -> eyre::Result<()> {
         timestamp: args.timestamp,
         extra_data: Bytes::new(),
         funded,
+        fees,
     };
     let genesis = l2_genesis(&config)?;
     let spec = ChainSpec::from_genesis(&genesis).wrap_err("the built genesis is invalid")?;
@@ -85,6 +195,18 @@ pub fn run(args: GenesisArgs) -> eyre::Result<()> {
     println!("wrote L2 genesis to {}", args.out.display());
     println!("chain id {}", args.chain_id);
     println!("funded accounts {}", config.funded.len());
+    match &config.fees {
+        Some(fees) => {
+            let to = |v: Option<Address>| v.map_or("burned".to_string(), |a| format!("to {a}"));
+            println!(
+                "L1 fee rule on: L1 fees {}, operator fees {}, GasPriceOracle owner {}",
+                to(fees.config.l1_fee_vault),
+                to(fees.config.operator_fee_vault),
+                fees.owner
+            );
+        }
+        None => println!("L1 fee rule off (--no-fees)"),
+    }
     println!("genesis hash {hash}");
     println!("state root {state_root}");
     Ok(())
@@ -206,6 +328,12 @@ fn parse_base_fee(s: &str) -> Result<u64, String> {
     u64::try_from(fee).map_err(|_| format!("base fee {s:?} is too large (at most 2^64-1 wei)"))
 }
 
+/// Parses a fee setting: an amount of wei that fits a `u64`.
+fn parse_wei_u64(s: &str) -> Result<u64, String> {
+    let amount = parse_amount(s.trim())?;
+    u64::try_from(amount).map_err(|_| format!("{s:?} is too large (at most 2^64-1 wei)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,6 +435,121 @@ mod tests {
                 .unwrap_err()
                 .contains("bad amount")
         );
+    }
+
+    /// `keel l2 genesis --out g.json ARGS`, parsed.
+    fn parse(args: &[&str]) -> Result<GenesisArgs, clap::Error> {
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: GenesisArgs,
+        }
+        let all = ["genesis", "--out", "g.json"].iter().chain(args);
+        <Cli as clap::Parser>::try_parse_from(all).map(|cli| cli.args)
+    }
+
+    #[test]
+    fn fees_are_on_by_default_and_need_a_vault_and_an_owner() {
+        let vault = "0x000000000000000000000000000000000000f001";
+        let owner = "0x5b65000000000000000000000000000000005b65";
+        let err = parse(&[]).unwrap().fees.fee_genesis().unwrap_err();
+        assert!(err.to_string().contains("--fees.l1-fee-vault"), "{err}");
+        let err = parse(&["--fees.l1-fee-vault", vault])
+            .unwrap()
+            .fees
+            .fee_genesis()
+            .unwrap_err();
+        assert!(err.to_string().contains("--fees.owner"), "{err}");
+        assert!(err.to_string().contains("apply_l1_alias"), "{err}");
+
+        let fees = parse(&["--fees.l1-fee-vault", vault, "--fees.owner", owner])
+            .unwrap()
+            .fees
+            .fee_genesis()
+            .unwrap()
+            .expect("the rule");
+        assert_eq!(fees.params, DEFAULT_FEE_PARAMS);
+        assert_eq!(fees.config.l1_fee_vault, Some(vault.parse().unwrap()));
+        assert_eq!(fees.config.operator_fee_vault, None);
+        assert_eq!(fees.owner, owner.parse::<Address>().unwrap());
+
+        let fees = parse(&[
+            "--fees.l1-fee-vault",
+            vault,
+            "--fees.owner",
+            owner,
+            "--fees.operator-fee-vault",
+            owner,
+            "--fees.base-fee-scalar",
+            "1",
+            "--fees.blob-base-fee-scalar",
+            "2",
+            "--fees.operator-fee-scalar",
+            "3",
+            "--fees.operator-fee-constant",
+            "4gwei",
+            "--fees.l1-base-fee",
+            "5gwei",
+            "--fees.blob-base-fee",
+            "0x6",
+        ])
+        .unwrap()
+        .fees
+        .fee_genesis()
+        .unwrap()
+        .expect("the rule");
+        assert_eq!(fees.config.operator_fee_vault, Some(owner.parse().unwrap()));
+        assert_eq!(
+            fees.params,
+            FeeParams {
+                prices: L1Prices {
+                    base_fee: 5_000_000_000,
+                    blob_base_fee: 6,
+                },
+                scalars: FeeScalars {
+                    base_fee_scalar: 1,
+                    blob_base_fee_scalar: 2,
+                    operator_fee_scalar: 3,
+                    operator_fee_constant: 4_000_000_000,
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn no_fees_builds_a_chain_without_the_rule() {
+        assert_eq!(
+            parse(&["--no-fees"]).unwrap().fees.fee_genesis().unwrap(),
+            None
+        );
+        for flag in [
+            "--fees.l1-fee-vault",
+            "--fees.operator-fee-vault",
+            "--fees.owner",
+        ] {
+            let err = parse(&[
+                "--no-fees",
+                flag,
+                "0x000000000000000000000000000000000000f001",
+            ])
+            .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{flag}"
+            );
+        }
+        let err = parse(&["--no-fees", "--fees.base-fee-scalar", "1"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn wei_settings() {
+        assert_eq!(parse_wei_u64("1gwei"), Ok(1_000_000_000));
+        assert_eq!(parse_wei_u64("0"), Ok(0));
+        assert_eq!(parse_wei_u64(&u64::MAX.to_string()), Ok(u64::MAX));
+        assert!(parse_wei_u64("19ether").unwrap_err().contains("too large"));
+        assert!(parse_wei_u64("x").unwrap_err().contains("bad amount"));
     }
 
     #[test]
