@@ -28,6 +28,9 @@ const COINBASE: Address = address!("0x000000000000000000000000000000000000c0de")
 const VAULT: Address = address!("0x000000000000000000000000000000000000fee5");
 const GWEI: u128 = 1_000_000_000;
 const GAS_LIMIT: u64 = 30_000_000;
+/// Fee vaults the first ordinary transaction of a block brings into its diff: the dev chain's
+/// L1 fee vault (its operator fee is 0, so the operator fee vault is never credited).
+const FEE_VAULTS: usize = 1;
 /// Slots each storage-writing transaction of the tests writes.
 const SLOTS_PER_TX: u64 = 20;
 /// The budget of the tests: room for three such transactions (see `storage_txs`).
@@ -254,9 +257,10 @@ fn a_block_stops_at_the_state_diff_budget_and_the_rest_follows() {
     let hashes: Vec<B256> = txs.iter().map(|tx| *tx.tx_hash()).collect();
 
     let (first, source, diff) = build(&chain, txs.clone(), Some(BUDGET));
-    // The first storage call brings its sender, the contract (with its slot count) and the
-    // coinbase; the others their sender and slots.
-    let first_call = 3 * ACCOUNT_BYTES + STORAGE_COUNT_BYTES + SLOTS_PER_TX as usize * SLOT_BYTES;
+    // The first storage call brings its sender, the contract (with its slot count), the
+    // coinbase and the L1 fee vault; the others their sender and slots.
+    let first_call =
+        (3 + FEE_VAULTS) * ACCOUNT_BYTES + STORAGE_COUNT_BYTES + SLOTS_PER_TX as usize * SLOT_BYTES;
     let next_call = ACCOUNT_BYTES + SLOTS_PER_TX as usize * SLOT_BYTES;
     let fitting = 1 + (BUDGET - empty_block_bound() - first_call) / next_call;
     assert_eq!(fitting, 3, "the budget is meant for three storage calls");
@@ -414,12 +418,12 @@ fn a_block_of_transfers_is_bounded_by_its_accounts() {
     let (built, source, diff) = build(&chain, txs, Some(BUDGET));
     assert!(source.skipped.is_empty());
     assert_eq!(built.block.body.transactions.len(), N);
-    // N senders, N recipients and the coinbase.
+    // N senders, N recipients, the coinbase and the L1 fee vault.
     assert_eq!(
         built.state_diff_bound,
-        empty_block_bound() + (2 * N + 1) * ACCOUNT_BYTES
+        empty_block_bound() + (2 * N + 1 + FEE_VAULTS) * ACCOUNT_BYTES
     );
     assert!(diff.encoded_len() <= built.state_diff_bound);
-    // Every one of them and the vault, the history contract are in the real diff.
-    assert_eq!(diff.accounts.len(), 2 * N + 1 + 2);
+    // Every one of them and the base-fee vault, the history contract are in the real diff.
+    assert_eq!(diff.accounts.len(), 2 * N + 1 + FEE_VAULTS + 2);
 }

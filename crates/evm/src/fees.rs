@@ -187,19 +187,18 @@ where
     D: Database,
     D::Error: std::fmt::Display,
 {
-    if !state.contains_key(&vault) {
-        let info = db
-            .basic(vault)
-            .map_err(|e| fatal("reading a fee vault", e))?;
-        let account = info.map_or_else(
-            || Account::new_not_existing(TransactionId::ZERO),
-            Account::from,
-        );
-        state.insert(vault, account);
-    }
-    let account = state
-        .get_mut(&vault)
-        .ok_or_else(|| fatal("crediting a fee vault", "it vanished"))?;
+    let account = match state.entry(vault) {
+        std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+        std::collections::hash_map::Entry::Vacant(entry) => {
+            let info = db
+                .basic(vault)
+                .map_err(|e| fatal("reading a fee vault", e))?;
+            entry.insert(info.map_or_else(
+                || Account::new_not_existing(TransactionId::ZERO),
+                Account::from,
+            ))
+        }
+    };
     account.info.balance = account.info.balance.saturating_add(amount);
     account.mark_touch();
     Ok(())

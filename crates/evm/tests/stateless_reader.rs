@@ -119,6 +119,8 @@ fn a_block_executes_over_a_reader_that_is_not_the_database() {
         excess_blob_gas: parent.excess_blob_gas.map(|_| 0),
         parent_beacon_block_root: parent.parent_beacon_block_root,
         requests_hash: parent.requests_hash,
+        // The dev chain has the L1 fee rule: the block keeps the genesis L1 prices.
+        extra_data: keel_types::fees::DEFAULT_FEE_PARAMS.prices.to_extra_data(),
         ..Header::default()
     };
     let block = Block {

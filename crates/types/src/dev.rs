@@ -142,9 +142,8 @@ pub fn dev_genesis() -> Genesis {
             .iter()
             .map(|(address, _)| (*address, dev_balance()))
             .collect(),
-        // FEES-SWITCH (issue 18): the dev chain gets the L1 fee rule once the executor charges
-        // it; then this becomes `fees: Some(dev_fee_genesis()),` (and the dev state root changes).
-        fees: None,
+        // The dev chain has the L1 fee rule (docs/fees.md), with the dev vaults.
+        fees: Some(dev_fee_genesis()),
         ..L2GenesisConfig::default()
     };
     // Chain id 1729001, distinct non-predeploy addresses: the config is valid by construction
@@ -160,7 +159,7 @@ mod tests {
     /// The dev genesis state root: the root of batch 0 that dev deployments hand to
     /// `OnChainProposer`, and what existing dev datadirs were built on.
     const DEV_GENESIS_STATE_ROOT: B256 =
-        b256!("0x2a836d6434e1e68a4364be7bb1df3f3d0d78974dfe961ba686134a64b9ea04e2");
+        b256!("0x20b58290dfd5f3b453da02a96aff2226c8a8439bb0e21b558f263081cafee756");
 
     #[test]
     fn dev_genesis_state_root_is_stable() {
@@ -204,7 +203,7 @@ mod tests {
         let (_, spec) = ChainSpec::from_genesis_json(&json).expect("valid genesis");
         assert_eq!(spec.chain_id, DEFAULT_L2_CHAIN_ID);
         assert!(spec.prague_time == Some(0));
-        assert_eq!(genesis.alloc.len(), 14);
+        assert_eq!(genesis.alloc.len(), 15);
         assert!(l2_bridge_code().len() > 1_000);
         assert!(messenger_code().len() > 100);
     }

@@ -70,16 +70,10 @@ pub enum MempoolError {
     },
     /// geth's message, with the L1 fee rule's part (docs/fees.md) and what is missing.
     #[error(
-        "insufficient funds for gas * price + value + L1 fee + operator fee: address {sender} have {have} want {want} (missing {missing} wei; L1 fee {l1_fee} wei, operator fee at most {operator_fee} wei)"
+        "insufficient funds for gas * price + value + L1 fee + operator fee: address {} have {} want {} (missing {} wei; L1 fee {} wei, operator fee at most {} wei)",
+        .0.sender, .0.have, .0.want, .0.missing, .0.l1_fee, .0.operator_fee
     )]
-    InsufficientFundsForFees {
-        sender: Address,
-        have: U256,
-        want: U256,
-        missing: U256,
-        l1_fee: U256,
-        operator_fee: U256,
-    },
+    InsufficientFundsForFees(Box<FeeShortfall>),
     #[error("account limit exceeded: address {sender} has {count} transactions in the pool")]
     AccountLimit { sender: Address, count: usize },
     #[error("internal error: {0}")]
@@ -108,10 +102,23 @@ impl MempoolError {
             MempoolError::ReplacementUnderpriced => "replacement_underpriced",
             MempoolError::NonceTooLow { .. } => "nonce_too_low",
             MempoolError::NonceTooHigh { .. } => "nonce_too_high",
-            MempoolError::InsufficientFunds { .. }
-            | MempoolError::InsufficientFundsForFees { .. } => "insufficient_funds",
+            MempoolError::InsufficientFunds { .. } | MempoolError::InsufficientFundsForFees(_) => {
+                "insufficient_funds"
+            }
             MempoolError::AccountLimit { .. } => "account_limit",
             MempoolError::Internal(_) => "internal",
         }
     }
+}
+
+/// What a sender lacks to pay a transaction's gas, value, L1 fee and operator fee (boxed: the
+/// error stays small).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeeShortfall {
+    pub sender: Address,
+    pub have: U256,
+    pub want: U256,
+    pub missing: U256,
+    pub l1_fee: U256,
+    pub operator_fee: U256,
 }

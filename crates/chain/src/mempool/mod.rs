@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use tokio::sync::broadcast;
 use tracing::{debug, error, info, warn};
 
-pub use error::MempoolError;
+pub use error::{FeeShortfall, MempoolError};
 use journal::Journal;
 pub use journal::JournalError;
 pub use pool::{BestTransactions, PooledTx};
@@ -317,14 +317,16 @@ impl Mempool {
                     let fees = params.charge(d.size, gas);
                     let want = cost.saturating_add(fees.total());
                     if want > account.balance {
-                        return Err(MempoolError::InsufficientFundsForFees {
-                            sender: d.sender,
-                            have: account.balance,
-                            want,
-                            missing: want - account.balance,
-                            l1_fee: fees.l1_fee,
-                            operator_fee: fees.operator_fee,
-                        });
+                        return Err(MempoolError::InsufficientFundsForFees(Box::new(
+                            FeeShortfall {
+                                sender: d.sender,
+                                have: account.balance,
+                                want,
+                                missing: want - account.balance,
+                                l1_fee: fees.l1_fee,
+                                operator_fee: fees.operator_fee,
+                            },
+                        )));
                     }
                 }
                 if cost > account.balance {
