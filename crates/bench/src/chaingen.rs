@@ -11,7 +11,10 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, sol};
 use keel_chain::{BlockAttributes, Blockchain, ChainError, ListTxSource};
 use keel_storage::Store;
-use keel_types::{Block, ChainSpec, Transaction};
+use keel_types::{
+    Block, ChainSpec, FeeConfig, FeeParams, Transaction,
+    fees::{FEE_CONFIG_KEY, GAS_PRICE_ORACLE_ADDRESS},
+};
 use rayon::prelude::*;
 use serde_json::json;
 
@@ -23,6 +26,9 @@ sol! {
 pub const TOKEN_ADDRESS: Address = address!("0x00000000000000000000000000000000000b0b00");
 /// Deployed bytecode of contracts/bench/BenchToken.sol (see contracts/artifacts/BenchToken.json).
 const TOKEN_ARTIFACT: &str = include_str!("../../../contracts/artifacts/BenchToken.json");
+/// Where the L1 fees of a generated chain with the fee rule go ([`ChainGenConfig::fees`]): an
+/// address nothing else uses.
+pub const L1_FEE_VAULT: Address = address!("0x00000000000000000000000000000000001f1ee1");
 /// Chain id of generated chains (keel's default L2 chain id).
 pub const CHAIN_ID: u64 = 1_729_001;
 const GENESIS_TIMESTAMP: u64 = 1_700_000_000;
@@ -46,6 +52,10 @@ pub struct ChainGenConfig {
     pub gas_limit: u64,
     /// Seeds the recipient and amount choice, so the same config gives the same chain.
     pub seed: u64,
+    /// The L1 fee rule (docs/fees.md), off by default: with `Some(params)` the genesis has
+    /// `keelFees` with [`L1_FEE_VAULT`] (no operator fee vault) and the GasPriceOracle holding
+    /// `params`; every block then charges at `params.prices` (the generator passes no L1 prices).
+    pub fees: Option<FeeParams>,
 }
 
 /// Who receives the transfers of a generated chain (see [`ChainGenerator::with_transfers`]).
@@ -80,6 +90,7 @@ impl Default for ChainGenConfig {
             workload: Workload::EthTransfer,
             gas_limit: 60_000_000,
             seed: 1,
+            fees: None,
         }
     }
 }
@@ -129,8 +140,12 @@ pub fn token_balance_slot(holder: Address) -> B256 {
 }
 
 /// The genesis document: Prague from genesis, every account holding 1,000,000 ETH and 10^24 token
-/// units.
-pub fn genesis_json(accounts: &[Address], gas_limit: u64) -> Result<String, serde_json::Error> {
+/// units; with `fees`, the L1 fee rule (see [`ChainGenConfig::fees`]).
+pub fn genesis_json(
+    accounts: &[Address],
+    gas_limit: u64,
+    fees: Option<&FeeParams>,
+) -> Result<String, serde_json::Error> {
     let artifact: serde_json::Value = serde_json::from_str(TOKEN_ARTIFACT)?;
     let token_code = artifact["deployedBytecode"].clone();
     let balance = format!("{:#x}", U256::from(10).pow(U256::from(24)));
@@ -147,7 +162,7 @@ pub fn genesis_json(accounts: &[Address], gas_limit: u64) -> Result<String, serd
         TOKEN_ADDRESS.to_string(),
         json!({ "balance": "0x0", "code": token_code, "storage": token_storage }),
     );
-    let genesis = json!({
+    let mut genesis = json!({
         "config": {
             "chainId": CHAIN_ID,
             "terminalTotalDifficulty": 0,
@@ -169,6 +184,21 @@ pub fn genesis_json(accounts: &[Address], gas_limit: u64) -> Result<String, serd
         "baseFeePerGas": "0x3b9aca00",
         "alloc": alloc,
     });
+    if let Some(params) = fees {
+        let config = FeeConfig {
+            l1_fee_vault: Some(L1_FEE_VAULT),
+            operator_fee_vault: None,
+        };
+        genesis["config"][FEE_CONFIG_KEY] = serde_json::to_value(config)?;
+        let storage: BTreeMap<String, serde_json::Value> = params
+            .storage()
+            .into_iter()
+            .map(|(slot, value)| (slot.to_string(), json!(value)))
+            .collect();
+        // Nonce 1 as every predeploy: an empty account would be swept by EIP-161 once touched.
+        genesis["alloc"][GAS_PRICE_ORACLE_ADDRESS.to_string()] =
+            json!({ "balance": "0x0", "nonce": "0x1", "storage": storage });
+    }
     serde_json::to_string_pretty(&genesis)
 }
 
@@ -216,8 +246,11 @@ impl ChainGenerator {
     pub fn new(config: &ChainGenConfig) -> eyre::Result<Self> {
         let signers = account_keys(config.accounts);
         let addresses: Vec<Address> = signers.iter().map(|s| s.address()).collect();
-        let genesis_json = genesis_json(&addresses, config.gas_limit)?;
+        let genesis_json = genesis_json(&addresses, config.gas_limit, config.fees.as_ref())?;
         let (genesis, spec) = ChainSpec::from_genesis_json(&genesis_json)?;
+        if spec.fees.is_some() != config.fees.is_some() {
+            eyre::bail!("the generated genesis does not have the L1 fee rule asked for");
+        }
         let chain = Blockchain::open(Store::in_memory()?, &genesis, spec)?;
         Ok(Self {
             config: config.clone(),
@@ -366,4 +399,47 @@ pub fn sign(
     };
     let signature = signer.sign_hash_sync(&tx.signature_hash())?;
     Ok(Transaction::from(tx.into_signed(signature)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keel_storage::StateReader as _;
+
+    /// The fee rule is off unless asked for; with it, the vault gets every transaction's L1 fee.
+    #[test]
+    fn the_fee_rule_is_opt_in() {
+        let config = ChainGenConfig {
+            accounts: 4,
+            blocks: 2,
+            txs_per_block: 3,
+            ..ChainGenConfig::default()
+        };
+        let plain = generate(&config).unwrap();
+        let (_, spec) = ChainSpec::from_genesis_json(&plain.genesis_json).unwrap();
+        assert!(spec.fees.is_none());
+        assert!(!plain.genesis_json.contains(FEE_CONFIG_KEY));
+
+        let params = keel_types::fees::DEFAULT_FEE_PARAMS;
+        let mut generator = ChainGenerator::new(&ChainGenConfig {
+            fees: Some(params),
+            ..config
+        })
+        .unwrap();
+        let block = generator.next_block(3).unwrap();
+        assert_eq!(
+            keel_types::L1Prices::from_extra_data(&block.header.extra_data),
+            Ok(params.prices)
+        );
+        let expected = block
+            .body
+            .transactions
+            .iter()
+            .map(|tx| params.l1_fee(alloy_eips::Encodable2718::encode_2718_len(tx)))
+            .fold(U256::ZERO, |a, b| a + b);
+        let reader = generator.chain().store().reader().unwrap();
+        let vault = reader.account(&L1_FEE_VAULT).unwrap().unwrap();
+        assert!(expected > U256::ZERO);
+        assert_eq!(vault.balance, expected);
+    }
 }

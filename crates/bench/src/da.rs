@@ -14,34 +14,75 @@
 //! cannot exceed it (brotli's worst case adds a few bytes per 64 KiB to incompressible input).
 //!
 //! For the fullest batch of the first workload it also times what the sealer and committer do
-//! with it (build the diff, choose the smallest payload, pack the blob, KZG sidecar) and commits
-//! it with its blob through keel's real `commitBatch` on anvil to read the L1 gas and blob gas.
+//! with it (build the diff, choose the smallest payload, pack the blob, KZG sidecar), commits it
+//! with its blob through keel's real `commitBatch` on anvil to read the L1 gas and blob gas, and
+//! verifies it (`verifyBatches`, one batch, 2-of-3 attestations) to read that gas too.
+//!
+//! The chains run the L1 fee rule (`keel_types::fees`, docs/fees.md) at
+//! [`DaOptions::fee_scalars`] and the L1 prices [`DaOptions::chain_prices`]. For each workload's
+//! fullest batch the fees collected are the L1 fee vault's balance increase over the batch's
+//! blocks, checked against the sum of `FeeParams::l1_fee` over its transactions; the L1 cost is one
+//! blob (131,072 blob gas × blob base fee) plus `commitBatch` and `verifyBatches` gas (measured
+//! once, on workload 1's batch: the execution gas does not depend on the blob's content) × L1 base
+//! fee. Both are given at each of [`PRICE_POINTS`]: fees are `FeeParams::l1_fee` summed over the
+//! batch's transaction sizes at those prices (at the chains' own prices, that sum is the vault's).
 
 use std::{path::PathBuf, time::Duration, time::Instant};
 
 use alloy::{consensus::BlobTransactionSidecar, rpc::types::TransactionReceipt};
-use alloy_primitives::B256;
-use eyre::{WrapErr, eyre};
+use alloy_eips::Encodable2718;
+use alloy_primitives::{B256, U256};
+use eyre::{WrapErr, bail, eyre};
 use keel_chain::{BatchDiffBuilder, BatchDiffError};
+use keel_storage::{StateReader, StoreReader};
 use keel_types::{
-    StateDiff,
+    Block, FeeParams, FeeScalars, L1Prices, StateDiff, Transaction,
     blob::{
         Codec, MAX_BLOB_PAYLOAD, PayloadSizes, encode_state_diff_payload_as, pack_blob,
         smallest_state_diff_payload,
     },
+    fees::{self, DEFAULT_FEE_PARAMS, GAS_PRICE_ORACLE_ADDRESS},
     state_diff::DiffVersion,
 };
 use serde_json::json;
 
 use crate::{
-    chaingen::{Amounts, ChainGenConfig, ChainGenerator, ETHER, GWEI, Recipients, Workload},
-    l1_gas::{Batch, L1Deployment, deploy_on_anvil, send, thousands},
+    chaingen::{
+        Amounts, ChainGenConfig, ChainGenerator, ETHER, GWEI, L1_FEE_VAULT, Recipients, Workload,
+    },
+    l1_gas::{Batch, L1Deployment, TWO_OF_THREE, deploy_on_anvil, send, thousands, verify_batches},
 };
 
 /// Below `limit - BROTLI_SLACK` bytes of raw payload, the brotli payload surely fits too.
 pub const BROTLI_SLACK: usize = 1024;
 /// Blob gas of one blob (EIP-4844 `GAS_PER_BLOB`).
 pub const GAS_PER_BLOB: u64 = 131_072;
+
+/// L1 prices at which the report compares fees and cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PricePoint {
+    pub name: &'static str,
+    pub prices: L1Prices,
+}
+
+/// The two price points of the report: one where the blob dominates the L1 cost, one where the
+/// execution gas of `commitBatch` and `verifyBatches` does.
+pub const PRICE_POINTS: [PricePoint; 2] = [
+    PricePoint {
+        name: "(a) blob-dominated: L1 base fee 1 gwei, blob base fee 10 gwei",
+        prices: L1Prices {
+            base_fee: GWEI as u64,
+            blob_base_fee: 10 * GWEI as u64,
+        },
+    },
+    PricePoint {
+        name: "(b) execution-dominated: L1 base fee 20 gwei, blob base fee 1 wei",
+        prices: L1Prices {
+            base_fee: 20 * GWEI as u64,
+            blob_base_fee: 1,
+        },
+    },
+];
 
 /// The four payload encodings, in table order.
 pub const ENCODINGS: [(DiffVersion, Codec); 4] = [
@@ -130,6 +171,10 @@ pub struct DaOptions {
     pub l1: bool,
     /// The anvil binary; found with `keel_l1::find_anvil` if unset.
     pub anvil: Option<PathBuf>,
+    /// The scalars of the chains' L1 fee rule (the GasPriceOracle's at genesis).
+    pub fee_scalars: FeeScalars,
+    /// The L1 prices every block of the chains charges at (the genesis oracle's).
+    pub chain_prices: L1Prices,
 }
 
 impl Default for DaOptions {
@@ -144,6 +189,8 @@ impl Default for DaOptions {
             workloads: DaWorkload::ALL.to_vec(),
             l1: true,
             anvil: None,
+            fee_scalars: DEFAULT_FEE_PARAMS.scalars,
+            chain_prices: PRICE_POINTS[0].prices,
         }
     }
 }
@@ -169,6 +216,59 @@ impl EncodingFit {
     }
 }
 
+/// The L1 fees of a workload's fullest batch, and what its sizes say about the size estimate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchFees {
+    /// The fee params every block of the batch charged at (from the GasPriceOracle, and its
+    /// prices from each header's `extraData`).
+    pub params: FeeParams,
+    /// EIP-2718 length of each of the batch's transactions (none is privileged).
+    pub tx_lens: Vec<usize>,
+    /// The L1 fee vault's balance increase over the batch's blocks.
+    pub collected: U256,
+    /// Payload size of the encoding the committer picks for the batch (codec byte included).
+    pub payload_bytes: usize,
+}
+
+impl BatchFees {
+    pub fn transactions(&self) -> usize {
+        self.tx_lens.len()
+    }
+
+    /// Mean EIP-2718 length of the batch's signed transactions.
+    pub fn mean_tx_len(&self) -> f64 {
+        self.tx_lens.iter().sum::<usize>() as f64 / self.transactions().max(1) as f64
+    }
+
+    /// Mean payload bytes per transaction.
+    pub fn payload_per_tx(&self) -> f64 {
+        self.payload_bytes as f64 / self.transactions().max(1) as f64
+    }
+
+    /// Σ `fees::estimated_size` over the batch's transactions, in bytes.
+    pub fn estimated_size(&self) -> f64 {
+        let millionths: U256 = self
+            .tx_lens
+            .iter()
+            .map(|&len| fees::estimated_size(len))
+            .fold(U256::ZERO, |a, b| a + b);
+        u256_f64(millionths) / 1e6
+    }
+
+    /// What the chain would have collected for the batch charging at `prices` (the chain's
+    /// scalars): Σ `FeeParams::l1_fee`. At the chain's own prices this is [`Self::collected`].
+    pub fn fees_at(&self, prices: L1Prices) -> U256 {
+        let params = FeeParams {
+            prices,
+            ..self.params
+        };
+        self.tx_lens
+            .iter()
+            .map(|&len| params.l1_fee(len))
+            .fold(U256::ZERO, |a, b| a + b)
+    }
+}
+
 /// What one workload showed.
 #[derive(Debug, Clone)]
 pub struct WorkloadReport {
@@ -184,6 +284,8 @@ pub struct WorkloadReport {
     /// Accounts and storage slots in that batch's diff.
     pub fullest_accounts: usize,
     pub fullest_slots: usize,
+    /// The L1 fees of that batch.
+    pub fees: BatchFees,
     /// Blocks built (and fed to the diff builder) in the run.
     pub blocks: usize,
     /// Wall time of the workload (chain building, diffs, encodings).
@@ -225,6 +327,101 @@ pub struct L1Cost {
     /// `blobGasUsed` of that receipt.
     pub blob_gas_used: u64,
     pub blob_versioned_hash: B256,
+    /// `gasUsed` of `verifyBatches` for the first batch ever (one-time writes), 2-of-3.
+    pub first_verify_gas: u64,
+    /// `gasUsed` of a later `verifyBatches` of one batch, 2-of-3 (what every batch pays).
+    pub verify_gas: u64,
+}
+
+impl L1Cost {
+    /// L1 execution gas every batch pays: its commit and its share of a one-batch verify.
+    pub fn execution_gas(&self) -> u64 {
+        self.gas_used + self.verify_gas
+    }
+
+    /// What a batch with one blob costs on L1 at `prices`, in wei: (blob, execution).
+    pub fn cost_at(&self, prices: L1Prices) -> (U256, U256) {
+        (
+            U256::from(self.blob_gas_used) * U256::from(prices.blob_base_fee),
+            U256::from(self.execution_gas()) * U256::from(prices.base_fee),
+        )
+    }
+}
+
+/// Fees against cost of one batch at one price point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Coverage {
+    pub point: PricePoint,
+    /// Fees collected for the batch at the point's prices (wei).
+    pub fees: U256,
+    /// Whether `fees` is the chain's own L1 fee vault (the chain ran at these prices).
+    pub from_vault: bool,
+    /// Blob and execution cost at the point's prices (wei).
+    pub blob_cost: U256,
+    pub execution_cost: U256,
+}
+
+impl Coverage {
+    pub fn cost(&self) -> U256 {
+        self.blob_cost + self.execution_cost
+    }
+
+    /// fees / cost (the target is 1.0–1.2).
+    pub fn ratio(&self) -> f64 {
+        u256_f64(self.fees) / u256_f64(self.cost()).max(f64::MIN_POSITIVE)
+    }
+}
+
+/// Fees against cost of `fees`'s batch at each of [`PRICE_POINTS`].
+pub fn coverage(fees: &BatchFees, cost: &L1Cost) -> Vec<Coverage> {
+    PRICE_POINTS
+        .iter()
+        .map(|&point| {
+            let from_vault = point.prices == fees.params.prices;
+            let (blob_cost, execution_cost) = cost.cost_at(point.prices);
+            Coverage {
+                point,
+                fees: if from_vault {
+                    fees.collected
+                } else {
+                    fees.fees_at(point.prices)
+                },
+                from_vault,
+                blob_cost,
+                execution_cost,
+            }
+        })
+        .collect()
+}
+
+/// Least-squares line `y = slope × x + intercept` through `points` (x, y); `None` with fewer
+/// than two distinct x.
+pub fn least_squares(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let n = points.len() as f64;
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
+    if points.len() < 2 || sxx <= 0.0 {
+        return None;
+    }
+    let slope = sxy / sxx;
+    Some((slope, mean_y - slope * mean_x))
+}
+
+fn u256_f64(v: U256) -> f64 {
+    v.to_string().parse().unwrap_or(f64::INFINITY)
+}
+
+/// The fit of payload bytes per transaction against signed transaction size over the workloads
+/// whose fullest batch filled the blob (every encoding overflowed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizeFit {
+    /// Names of the workloads fitted.
+    pub workloads: Vec<&'static str>,
+    pub slope: f64,
+    /// Bytes.
+    pub intercept: f64,
 }
 
 /// Everything [`run`] measured.
@@ -245,6 +442,10 @@ pub struct FullestBatch {
     /// State root and hash of its last block.
     pub state_root: B256,
     pub last_block_hash: B256,
+    /// The L1 fee vault's balance increase over its blocks.
+    pub collected: U256,
+    /// Σ `FeeParams::l1_fee` over its transactions, at the params of their blocks.
+    pub summed_fees: U256,
 }
 
 /// Per encoding, while a workload runs.
@@ -267,6 +468,43 @@ fn payload_len(diff: &StateDiff, version: DiffVersion, codec: Codec) -> Option<u
         .map(|p| p.len())
 }
 
+/// The fee params a block charged at, from the GasPriceOracle after it (`reader` at the block),
+/// checked against the prices in its header; the EIP-2718 length of each of its transactions; and
+/// Σ `l1_fee` over them.
+fn block_fees(reader: &StoreReader, block: &Block) -> eyre::Result<(FeeParams, Vec<usize>, U256)> {
+    let params = FeeParams::from_storage(|slot| {
+        reader.storage(&GAS_PRICE_ORACLE_ADDRESS, &B256::from(slot))
+    })?;
+    let in_header = L1Prices::from_extra_data(&block.header.extra_data)?;
+    if in_header != params.prices {
+        bail!(
+            "block {} charges at {in_header:?} in its header but the oracle holds {:?}",
+            block.header.number,
+            params.prices
+        );
+    }
+    let mut lens = Vec::with_capacity(block.body.transactions.len());
+    let mut sum = U256::ZERO;
+    for tx in &block.body.transactions {
+        if !matches!(tx, Transaction::Ethereum(_)) {
+            bail!(
+                "block {} holds a privileged transaction",
+                block.header.number
+            );
+        }
+        let len = tx.encode_2718_len();
+        lens.push(len);
+        sum += params.l1_fee(len);
+    }
+    Ok((params, lens, sum))
+}
+
+fn vault_balance(reader: &StoreReader) -> eyre::Result<U256> {
+    Ok(reader
+        .account(&L1_FEE_VAULT)?
+        .map_or(U256::ZERO, |account| account.balance))
+}
+
 /// Runs one workload: see the module docs. Returns its report and its fullest batch (for timing
 /// and committing it).
 pub fn measure_workload(
@@ -275,6 +513,10 @@ pub fn measure_workload(
 ) -> eyre::Result<(WorkloadReport, FullestBatch)> {
     let started = Instant::now();
     let limit = options.max_payload;
+    let fee_params = FeeParams {
+        prices: options.chain_prices,
+        scalars: options.fee_scalars,
+    };
     let config = ChainGenConfig {
         accounts: options.accounts,
         blocks: 0,
@@ -282,6 +524,7 @@ pub fn measure_workload(
         workload: workload.workload(),
         gas_limit: 60_000_000,
         seed: options.seed,
+        fees: Some(fee_params),
     };
     let mut generator = ChainGenerator::new(&config)?.with_transfers(
         workload.recipients(),
@@ -290,6 +533,9 @@ pub fn measure_workload(
             max: ETHER,
         },
     );
+    let vault_at_genesis = vault_balance(&generator.chain().store().reader()?)?;
+    let mut tx_lens = Vec::new();
+    let mut summed_fees = U256::ZERO;
     let mut builder = BatchDiffBuilder::new();
     let mut trackers = ENCODINGS.map(|(version, codec)| Tracker {
         version,
@@ -313,6 +559,16 @@ pub fn measure_workload(
         let reader = generator.chain().store().reader()?;
         builder.add_block(&reader, block.header.number)?;
         let transfers = generator.transfers();
+        let (params, lens, fee) = block_fees(&reader, &block)?;
+        if params != fee_params {
+            bail!(
+                "block {} charged at {params:?}, not the genesis' {fee_params:?}",
+                block.header.number
+            );
+        }
+        tx_lens.extend(lens);
+        summed_fees += fee;
+        let collected = vault_balance(&reader)? - vault_at_genesis;
         let diff = match builder.build(known_code) {
             Ok(diff) => diff,
             // Past v1's u16 counts: nothing the benchmark sizes reaches them, but stop cleanly.
@@ -355,6 +611,8 @@ pub fn measure_workload(
                 transfers,
                 state_root: block.header.state_root,
                 last_block_hash: block.header.hash_slow(),
+                collected,
+                summed_fees,
             });
         }
         // The next block: half the transfers the closest encoding has room for at its average
@@ -386,8 +644,25 @@ pub fn measure_workload(
             options.block_txs
         )
     })?;
+    if fullest.collected != fullest.summed_fees {
+        bail!(
+            "{}: the L1 fee vault gained {} wei over the fullest batch but its {} transactions' \
+             l1_fee sum to {} wei",
+            workload.name(),
+            fullest.collected,
+            fullest.transfers,
+            fullest.summed_fees
+        );
+    }
     let diff = fullest.builder.build(known_code)?;
     let chosen = smallest_state_diff_payload(&diff)?;
+    tx_lens.truncate(fullest.transfers);
+    let fees = BatchFees {
+        params: fee_params,
+        tx_lens,
+        collected: fullest.collected,
+        payload_bytes: chosen.payload.len(),
+    };
     let fits = trackers
         .iter()
         .map(|t| EncodingFit {
@@ -408,6 +683,7 @@ pub fn measure_workload(
             fullest_sizes: chosen.sizes,
             fullest_accounts: diff.accounts.len(),
             fullest_slots: diff.accounts.iter().map(|a| a.storage.len()).sum(),
+            fees,
             blocks,
             elapsed: started.elapsed(),
         },
@@ -461,7 +737,8 @@ pub fn time_blob(
 }
 
 /// Commits two batches on a fresh anvil with keel's contracts, both carrying `sidecar` (the
-/// first pays one-time costs; the second is what every batch pays).
+/// first pays one-time costs; the second is what every batch pays), then verifies them one
+/// `verifyBatches` each, with 2-of-3 attestations (again the second is the steady state).
 pub async fn commit_on_l1(
     anvil: Option<PathBuf>,
     sidecar: BlobTransactionSidecar,
@@ -474,13 +751,14 @@ pub async fn commit_on_l1(
         provider,
         client_version,
         hardfork,
+        config,
         outcome,
-        ..
     } = deploy_on_anvil(anvil).await?;
     let proposer = outcome.deployment.contracts.on_chain_proposer.proxy;
     let blob_versioned_hash = keel_l1::sender::versioned_hash(&sidecar)
         .ok_or_else(|| eyre!("the sidecar has no blob"))?;
     let mut receipts: Vec<TransactionReceipt> = Vec::new();
+    let mut batches = Vec::new();
     for number in [1u64, 2] {
         let batch = Batch {
             new_state_root: state_root,
@@ -490,6 +768,21 @@ pub async fn commit_on_l1(
         };
         let tx = batch.commit_request(proposer, sidecar.clone());
         receipts.push(send(&provider, &format!("commitBatch({number})"), tx).await?);
+        batches.push(batch);
+    }
+    let mut verify_gas = Vec::new();
+    for number in [1u64, 2] {
+        let receipt = verify_batches(
+            &provider,
+            proposer,
+            &batches,
+            (config.genesis_state_root, config.genesis_block_hash),
+            blob_versioned_hash,
+            (number, number),
+            &TWO_OF_THREE,
+        )
+        .await?;
+        verify_gas.push(receipt.gas_used);
     }
     let later = &receipts[1];
     Ok(L1Cost {
@@ -500,6 +793,8 @@ pub async fn commit_on_l1(
         gas_used: later.gas_used,
         blob_gas_used: later.blob_gas_used.unwrap_or(0),
         blob_versioned_hash,
+        first_verify_gas: verify_gas[0],
+        verify_gas: verify_gas[1],
     })
 }
 
@@ -545,7 +840,42 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// `wei` in gwei, with thousands separators and three decimals.
+fn gwei(wei: U256) -> String {
+    let milli = wei / U256::from(1_000_000u64);
+    let whole = u64::try_from(milli / U256::from(1_000u64)).unwrap_or(u64::MAX);
+    let frac = u64::try_from(milli % U256::from(1_000u64)).unwrap_or(0);
+    format!("{}.{frac:03}", thousands(whole))
+}
+
+/// A size in millionths of a byte as `fees.rs` writes its constants (`820_000`, `-62_000_000`).
+fn millionths(bytes: f64) -> String {
+    let n = (bytes * 1e6).round() as i64;
+    let sign = if n < 0 { "-" } else { "" };
+    format!("{sign}{}", thousands(n.unsigned_abs()).replace(',', "_"))
+}
+
 impl DaReport {
+    /// The fit of payload bytes per transaction against signed transaction size, over the
+    /// workloads whose fullest batch filled the blob; `None` with fewer than two.
+    pub fn size_fit(&self) -> Option<SizeFit> {
+        let filling: Vec<&WorkloadReport> = self
+            .workloads
+            .iter()
+            .filter(|w| w.fits.iter().all(|f| f.overflow_at.is_some()))
+            .collect();
+        let points: Vec<(f64, f64)> = filling
+            .iter()
+            .map(|w| (w.fees.mean_tx_len(), w.fees.payload_per_tx()))
+            .collect();
+        let (slope, intercept) = least_squares(&points)?;
+        Some(SizeFit {
+            workloads: filling.iter().map(|w| w.workload.name()).collect(),
+            slope,
+            intercept,
+        })
+    }
+
     /// The report as JSON.
     pub fn to_json(&self) -> serde_json::Value {
         let workloads: Vec<serde_json::Value> = self
@@ -579,6 +909,7 @@ impl DaReport {
                         "accounts": w.fullest_accounts,
                         "slots": w.fullest_slots,
                     },
+                    "fees": self.fees_json(w),
                     "blocks": w.blocks,
                     "seconds": w.elapsed.as_secs_f64(),
                 })
@@ -606,6 +937,15 @@ impl DaReport {
                 "gasPerTransfer": c.gas_used as f64 / c.transfers.max(1) as f64,
                 "blobGasPerTransfer": c.blob_gas_used as f64 / c.transfers.max(1) as f64,
                 "blobVersionedHash": c.blob_versioned_hash,
+                "firstVerifyGasUsed": c.first_verify_gas,
+                "verifyGasUsed": c.verify_gas,
+            })
+        });
+        let fit = self.size_fit().map(|f| {
+            json!({
+                "workloads": f.workloads,
+                "slope": f.slope,
+                "interceptBytes": f.intercept,
             })
         });
         json!({
@@ -617,6 +957,39 @@ impl DaReport {
             "workloads": workloads,
             "blobTimings": timings,
             "l1": l1,
+            "sizeFit": fit,
+        })
+    }
+
+    fn fees_json(&self, w: &WorkloadReport) -> serde_json::Value {
+        let f = &w.fees;
+        let coverage: Option<Vec<serde_json::Value>> = self.l1.as_ref().map(|cost| {
+            coverage(f, cost)
+                .iter()
+                .map(|c| {
+                    json!({
+                        "point": c.point.name,
+                        "l1BaseFee": c.point.prices.base_fee,
+                        "blobBaseFee": c.point.prices.blob_base_fee,
+                        "feesWei": c.fees.to_string(),
+                        "feesFromVault": c.from_vault,
+                        "blobCostWei": c.blob_cost.to_string(),
+                        "executionCostWei": c.execution_cost.to_string(),
+                        "costWei": c.cost().to_string(),
+                        "coverage": c.ratio(),
+                    })
+                })
+                .collect()
+        });
+        json!({
+            "params": f.params,
+            "transactions": f.transactions(),
+            "meanSignedTxBytes": f.mean_tx_len(),
+            "payloadBytes": f.payload_bytes,
+            "payloadBytesPerTx": f.payload_per_tx(),
+            "estimatedSizeBytes": f.estimated_size(),
+            "collectedWei": f.collected.to_string(),
+            "coverage": coverage,
         })
     }
 
@@ -719,6 +1092,125 @@ impl DaReport {
                 thousands(c.blob_gas_used),
                 per(c.blob_gas_used)
             ));
+            out.push_str(&format!(
+                "verifyBatches of one batch, 2-of-3: gasUsed {} (the first batch ever: {})\n",
+                thousands(c.verify_gas),
+                thousands(c.first_verify_gas)
+            ));
+        }
+        out.push_str(&self.fee_table());
+        out
+    }
+
+    /// The L1 fee tables: sizes, then fees against cost at each price point, then the fit.
+    fn fee_table(&self) -> String {
+        let Some(first) = self.workloads.first() else {
+            return String::new();
+        };
+        let params = first.fees.params;
+        let s = &params.scalars;
+        let mut out = format!(
+            "\nL1 fees of the fullest batch (keel_types::fees: estimated size = max({} B, {:.6} × \
+             signed length {} {:.6} B); scalars: base fee {}, blob base fee {} (millionths), \
+             operator fee {} + {}/gas (not counted); the chains ran at L1 base fee {} wei, blob \
+             base fee {} wei)\n",
+            fees::MIN_TX_SIZE,
+            fees::SIZE_COEFFICIENT as f64 / 1e6,
+            if fees::SIZE_INTERCEPT < 0 { '-' } else { '+' },
+            fees::SIZE_INTERCEPT.unsigned_abs() as f64 / 1e6,
+            thousands(s.base_fee_scalar.into()),
+            thousands(s.blob_base_fee_scalar.into()),
+            thousands(s.operator_fee_constant),
+            thousands(s.operator_fee_scalar),
+            thousands(params.prices.base_fee),
+            thousands(params.prices.blob_base_fee),
+        );
+        let width = 24;
+        out.push_str(&format!(
+            "{:<width$}  {:>6}  {:>11}  {:>20}  {:>13}  {:>9}  {:>18}\n",
+            "workload",
+            "txs",
+            "signed B/tx",
+            "payload B/tx",
+            "Σ est. size B",
+            "est. B/tx",
+            "fees (vault), gwei"
+        ));
+        for w in &self.workloads {
+            let f = &w.fees;
+            let payload = format!(
+                "{:.2} ({})",
+                f.payload_per_tx(),
+                encoding_name(w.chosen.0, w.chosen.1)
+            );
+            out.push_str(&format!(
+                "{:<width$}  {:>6}  {:>11.2}  {:>20}  {:>13}  {:>9.2}  {:>18}\n",
+                w.workload.name(),
+                thousands(f.transactions() as u64),
+                f.mean_tx_len(),
+                payload,
+                thousands(f.estimated_size().round() as u64),
+                f.estimated_size() / f.transactions().max(1) as f64,
+                gwei(f.collected)
+            ));
+        }
+        match &self.l1 {
+            None => out.push_str(
+                "\nNo L1 cost: commitBatch and verifyBatches were not measured (--no-l1).\n",
+            ),
+            Some(c) => {
+                out.push_str(&format!(
+                    "\nFees against L1 cost per batch = {} blob gas × blob base fee + (commitBatch {} \
+                     + verifyBatches {} = {} gas, measured on anvil above) × L1 base fee; gwei\n",
+                    thousands(c.blob_gas_used),
+                    thousands(c.gas_used),
+                    thousands(c.verify_gas),
+                    thousands(c.execution_gas())
+                ));
+                for point in PRICE_POINTS {
+                    out.push_str(&format!("{}\n", point.name));
+                    out.push_str(&format!(
+                        "  {:<width$}  {:>16}  {:>14}  {:>14}  {:>14}  {:>8}\n",
+                        "workload", "fees", "blob cost", "execution cost", "cost", "coverage"
+                    ));
+                    for w in &self.workloads {
+                        let Some(cov) = coverage(&w.fees, c)
+                            .into_iter()
+                            .find(|cov| cov.point == point)
+                        else {
+                            continue;
+                        };
+                        let source = if cov.from_vault { "vault" } else { "Σ l1_fee" };
+                        out.push_str(&format!(
+                            "  {:<width$}  {:>16}  {:>14}  {:>14}  {:>14}  {:>8.3}  (fees: {source})\n",
+                            w.workload.name(),
+                            gwei(cov.fees),
+                            gwei(cov.blob_cost),
+                            gwei(cov.execution_cost),
+                            gwei(cov.cost()),
+                            cov.ratio()
+                        ));
+                    }
+                }
+            }
+        }
+        match self.size_fit() {
+            None => out.push_str(
+                "\nNo size fit: fewer than two workloads filled the blob (raise --max-txs).\n",
+            ),
+            Some(fit) => out.push_str(&format!(
+                "\nLeast-squares fit over the blob-filling workloads ({}): payload B/tx = {:.4} × \
+                 signed B/tx {} {:.2} B, i.e. SIZE_COEFFICIENT = {}, SIZE_INTERCEPT = {} \
+                 (now {} and {})\n",
+                fit.workloads.join(", "),
+                fit.slope,
+                if fit.intercept < 0.0 { '-' } else { '+' },
+                fit.intercept.abs(),
+                millionths(fit.slope),
+                millionths(fit.intercept),
+                millionths(fees::SIZE_COEFFICIENT as f64 / 1e6),
+                millionths(fees::SIZE_INTERCEPT as f64 / 1e6),
+            )),
         }
         out
     }
@@ -767,5 +1259,101 @@ mod tests {
         let (timings, sidecar) = time_blob(&fullest, 1).unwrap();
         assert_eq!(timings.transfers, best);
         assert!(keel_l1::sender::versioned_hash(&sidecar).is_some());
+        // The chain ran the fee rule: the vault got every transaction's L1 fee (measure_workload
+        // checks the sum), at the chain's prices.
+        let fees = &report.fees;
+        assert_eq!(fees.transactions(), best);
+        assert_eq!(fees.payload_bytes, chosen.payload.len());
+        assert!(fees.collected > U256::ZERO);
+        assert_eq!(fees.fees_at(options.chain_prices), fees.collected);
+        assert!(fees.mean_tx_len() > 100.0, "{}", fees.mean_tx_len());
+        let report = DaReport {
+            options: options.clone(),
+            workloads: vec![report],
+            timings: None,
+            l1: Some(cost(156_194, 112_243)),
+        };
+        let table = report.to_table();
+        assert!(table.contains("(fees: vault)"), "{table}");
+        assert!(table.contains("(fees: Σ l1_fee)"), "{table}");
+        assert!(table.contains("No size fit"), "{table}");
+    }
+
+    fn cost(commit: u64, verify: u64) -> L1Cost {
+        L1Cost {
+            client_version: String::new(),
+            hardfork: String::new(),
+            transfers: 0,
+            first_commit_gas: 0,
+            gas_used: commit,
+            blob_gas_used: GAS_PER_BLOB,
+            blob_versioned_hash: B256::ZERO,
+            first_verify_gas: 0,
+            verify_gas: verify,
+        }
+    }
+
+    #[test]
+    fn coverage_at_both_points() {
+        let fees = BatchFees {
+            params: FeeParams {
+                prices: PRICE_POINTS[0].prices,
+                scalars: DEFAULT_FEE_PARAMS.scalars,
+            },
+            tx_lens: vec![110; 1_000],
+            collected: U256::from(123u64),
+            payload_bytes: 40_000,
+        };
+        assert_eq!(fees.mean_tx_len(), 110.0);
+        assert_eq!(fees.payload_per_tx(), 40.0);
+        let size = fees::estimated_size(110);
+        assert_eq!(
+            fees.estimated_size(),
+            1_000.0 * size.to::<u64>() as f64 / 1e6
+        );
+        let cost = cost(150_000, 100_000);
+        let points = coverage(&fees, &cost);
+        assert_eq!(points.len(), 2);
+        // (a) is the chain's own: the vault's figure.
+        assert!(points[0].from_vault);
+        assert_eq!(points[0].fees, U256::from(123u64));
+        assert_eq!(
+            points[0].blob_cost,
+            U256::from(131_072u64 * 10 * GWEI as u64)
+        );
+        assert_eq!(
+            points[0].execution_cost,
+            U256::from(250_000u64 * GWEI as u64)
+        );
+        // (b) from the sizes.
+        assert!(!points[1].from_vault);
+        let params_b = FeeParams {
+            prices: PRICE_POINTS[1].prices,
+            ..fees.params
+        };
+        assert_eq!(points[1].fees, params_b.l1_fee(110) * U256::from(1_000u64));
+        assert_eq!(points[1].blob_cost, U256::from(131_072u64));
+        assert_eq!(
+            points[1].cost(),
+            U256::from(131_072u64 + 250_000 * 20 * GWEI as u64)
+        );
+        let ratio = points[1].ratio();
+        let want = points[1].fees.to::<u128>() as f64 / points[1].cost().to::<u128>() as f64;
+        assert!((ratio - want).abs() < 1e-12, "{ratio} {want}");
+        assert_eq!(gwei(U256::from(1_234_567_891_234u64)), "1,234.567");
+        assert_eq!(millionths(0.82), "820_000");
+        assert_eq!(millionths(-62.0), "-62_000_000");
+    }
+
+    #[test]
+    fn least_squares_fits_a_line() {
+        let (slope, intercept) = least_squares(&[(100.0, 30.0), (200.0, 80.0)]).unwrap();
+        assert!((slope - 0.5).abs() < 1e-12 && (intercept + 20.0).abs() < 1e-9);
+        let (slope, intercept) = least_squares(&[(0.0, 1.0), (1.0, 2.0), (2.0, 5.0)]).unwrap();
+        assert!((slope - 2.0).abs() < 1e-12, "{slope}");
+        assert!((intercept - 2.0 / 3.0).abs() < 1e-12, "{intercept}");
+        assert_eq!(least_squares(&[(1.0, 1.0)]), None);
+        assert_eq!(least_squares(&[(1.0, 1.0), (1.0, 2.0)]), None);
+        assert_eq!(least_squares(&[]), None);
     }
 }

@@ -510,11 +510,12 @@ impl Node {
         let started = Instant::now();
         while (next_id as usize) < n {
             let producer = self.producer.clone();
-            let built = tokio::task::spawn_blocking(move || producer.produce_block())
-                .await
-                .map_err(|e| eyre!("the block producer thread failed: {e}"))?
-                .wrap_err("producing a block")?
-                .ok_or_else(|| eyre!("the producer made no block"))?;
+            let built =
+                tokio::task::spawn_blocking(move || producer.produce_block().map_err(Box::new))
+                    .await
+                    .map_err(|e| eyre!("the block producer thread failed: {e}"))?
+                    .wrap_err("producing a block")?
+                    .ok_or_else(|| eyre!("the producer made no block"))?;
             let mut count = 0;
             for (tx, receipt) in built.block.body.transactions.iter().zip(&built.receipts) {
                 let Some(privileged) = tx.as_privileged() else {

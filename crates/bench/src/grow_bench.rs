@@ -122,7 +122,7 @@ pub fn run(
     let addresses: Vec<Address> = signers.iter().map(|s| s.address()).collect();
     drop(signers);
     let (genesis, spec) =
-        ChainSpec::from_genesis_json(&genesis_json(&addresses, config.gas_limit)?)?;
+        ChainSpec::from_genesis_json(&genesis_json(&addresses, config.gas_limit, None)?)?;
     let db: PathBuf = dir.join("keel.redb");
     let store = Store::open_with_cache(&db, config.db_cache_bytes)?;
     let chain = Blockchain::open(store.clone(), &genesis, spec)?;

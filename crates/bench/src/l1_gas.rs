@@ -42,6 +42,8 @@ use keel_types::{
 const OWNER: usize = 0;
 const SEQUENCER: usize = 1;
 const SIGNERS: [usize; 3] = [2, 3, 4];
+/// The prover signers of a 2-of-3 attestation (the deployment's threshold).
+pub(crate) const TWO_OF_THREE: [usize; 2] = [SIGNERS[0], SIGNERS[1]];
 const USER: usize = 5;
 const OTHER_USER: usize = 6;
 
@@ -390,45 +392,67 @@ impl Bench {
         last: u64,
         signers: &[usize],
     ) -> eyre::Result<TransactionReceipt> {
-        let mut proofs = Vec::new();
-        for number in first..=last {
-            let index = usize::try_from(number - 1)?;
-            let batch = self
-                .batches
-                .get(index)
-                .ok_or_else(|| eyre!("batch {number} was not committed"))?;
-            let previous = match index {
-                0 => (self.genesis_state_root, self.genesis_block_hash),
-                i => (
-                    self.batches[i - 1].new_state_root,
-                    self.batches[i - 1].last_block_hash,
-                ),
-            };
-            let inputs = batch.public_inputs(previous, self.blob_versioned_hash);
-            let on_l1 = self
-                .proposer()
-                .publicInputs(U256::from(number))
-                .call()
-                .await
-                .wrap_err("publicInputs")?;
-            if on_l1.as_ref() != inputs.encode().as_slice() {
-                bail!(
-                    "the public inputs of batch {number} built in Rust differ from the contract's"
-                );
-            }
-            proofs.push(vec![attest(&inputs, self.proposer, signers)?]);
-        }
-        let call = OnChainProposer::verifyBatchesCall {
-            firstBatch: U256::from(first),
-            proofs,
-        };
-        let tx = TransactionRequest::default()
-            .with_from(addr(SEQUENCER))
-            .with_to(self.proposer)
-            .with_input(Bytes::from(call.abi_encode()));
-        self.send(&format!("verifyBatches({first}..={last})"), tx)
-            .await
+        let genesis = (self.genesis_state_root, self.genesis_block_hash);
+        verify_batches(
+            &self.provider,
+            self.proposer,
+            &self.batches,
+            genesis,
+            self.blob_versioned_hash,
+            (first, last),
+            signers,
+        )
+        .await
     }
+}
+
+/// Sends `verifyBatches(first, …)` for batches `first ..= last` of `batches` (all committed, in
+/// order from batch 1, each with `blob_versioned_hash`; `genesis` is the state root and block
+/// hash before batch 1), each attested by the dev accounts `signers`, from the sequencer. The
+/// public inputs are built in Rust and checked against the contract's.
+pub(crate) async fn verify_batches(
+    provider: &DynProvider,
+    proposer: Address,
+    batches: &[Batch],
+    genesis: (B256, B256),
+    blob_versioned_hash: B256,
+    (first, last): (u64, u64),
+    signers: &[usize],
+) -> eyre::Result<TransactionReceipt> {
+    let contract = OnChainProposerInstance::new(proposer, provider);
+    let mut proofs = Vec::new();
+    for number in first..=last {
+        let index = usize::try_from(number.saturating_sub(1))?;
+        let batch = batches
+            .get(index)
+            .ok_or_else(|| eyre!("batch {number} was not committed"))?;
+        let previous = match index {
+            0 => genesis,
+            i => (
+                batches[i - 1].new_state_root,
+                batches[i - 1].last_block_hash,
+            ),
+        };
+        let inputs = batch.public_inputs(previous, blob_versioned_hash);
+        let on_l1 = contract
+            .publicInputs(U256::from(number))
+            .call()
+            .await
+            .wrap_err("publicInputs")?;
+        if on_l1.as_ref() != inputs.encode().as_slice() {
+            bail!("the public inputs of batch {number} built in Rust differ from the contract's");
+        }
+        proofs.push(vec![attest(&inputs, proposer, signers)?]);
+    }
+    let call = OnChainProposer::verifyBatchesCall {
+        firstBatch: U256::from(first),
+        proofs,
+    };
+    let tx = TransactionRequest::default()
+        .with_from(addr(SEQUENCER))
+        .with_to(proposer)
+        .with_input(Bytes::from(call.abi_encode()));
+    send(provider, &format!("verifyBatches({first}..={last})"), tx).await
 }
 
 /// Sends `tx` and returns its receipt; a failure at estimation or a revert is an error.
@@ -831,7 +855,7 @@ pub async fn run(options: &L1GasOptions) -> eyre::Result<L1GasReport> {
     }
 
     // ---------------------------------------------------------------- verification
-    let two = [SIGNERS[0], SIGNERS[1]];
+    let two = TWO_OF_THREE;
     let r = b.verify(1, 1, &two).await?;
     b.record(
         "proposer",

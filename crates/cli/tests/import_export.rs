@@ -65,6 +65,7 @@ impl Fixture {
             workload: Workload::EthTransfer,
             gas_limit: 30_000_000,
             seed: 7,
+            fees: None,
         })
     }
 
@@ -270,6 +271,7 @@ fn import_compacts_the_datadir_and_keeps_the_chain() {
         workload: Workload::EthTransfer,
         gas_limit: 30_000_000,
         seed: 11,
+        fees: None,
     });
     let file_len = |datadir: &Path| std::fs::metadata(datadir.join("keel.redb")).unwrap().len();
 
@@ -552,6 +554,7 @@ fn genesis_mismatch_is_refused() {
         workload: Workload::EthTransfer,
         gas_limit: 30_000_000,
         seed: 7,
+        fees: None,
     });
     assert_ne!(other.genesis_hash(), f.genesis_hash());
     let out = other.import_into(&f.datadir, &other.blocks_file);
@@ -582,6 +585,7 @@ fn blocks_of_another_chain_are_refused() {
         workload: Workload::EthTransfer,
         gas_limit: 30_000_000,
         seed: 7,
+        fees: None,
     });
     let out = f.import(&other.blocks_file);
     assert_failure(&out);
@@ -857,6 +861,7 @@ fn killed_import_leaves_the_last_whole_block() {
         workload: Workload::EthTransfer,
         gas_limit: 30_000_000,
         seed: 11,
+        fees: None,
     });
     eprintln!("generated in {:.1?}", started.elapsed());
     let total = f.last_number();

@@ -27,6 +27,7 @@ fn generate(seed: u64, blocks: usize) -> GeneratedChain {
         },
         gas_limit: 30_000_000,
         seed,
+        fees: None,
     })
     .expect("generate chain")
 }

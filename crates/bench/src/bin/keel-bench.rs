@@ -9,8 +9,9 @@
 //!
 //! `keel-bench da` builds chains of ETH and ERC20 transfers (to new recipients, and among a fixed
 //! set of traders), follows each batch's state diff block by block, and reports how many transfers
-//! one blob holds in each payload encoding, the time to build the fullest blob, and the L1 gas and
-//! blob gas of committing it on a local anvil.
+//! one blob holds in each payload encoding, the time to build the fullest blob, the L1 gas and
+//! blob gas of committing and verifying it on a local anvil, and (the chains run the L1 fee rule)
+//! the L1 fees each fullest batch collected against what it costs on L1.
 //!
 //! `keel-bench deposits` sends N deposits on a local anvil and times the L1Watcher (until all are
 //! in the mempool's privileged lane) and block production (until all are in L2 blocks), then
@@ -76,6 +77,7 @@ impl GenArgs {
             },
             gas_limit: self.gas_limit,
             seed: 1,
+            fees: None,
         }
     }
 }
@@ -192,7 +194,9 @@ enum Command {
     /// Transfers per blob: real chains (ETH and ERC20 transfers, to new recipients and among a
     /// fixed set of accounts) fed block by block to the batch diff builder; for each of the four
     /// payload encodings (v1/v2 × raw/brotli) the most transfers whose batch fits one blob; the
-    /// time to build the fullest blob; the L1 cost of committing it on anvil.
+    /// time to build the fullest blob; the L1 cost of committing and verifying it on anvil; the
+    /// L1 fees the chain collected for each fullest batch against that cost at two L1 price
+    /// points, and the fit of payload bytes against transaction size.
     Da {
         /// Funded accounts (the senders; the traders).
         #[arg(long, default_value_t = 1_000)]
