@@ -44,10 +44,11 @@ use alloy::{
 };
 use common::{
     Node, key,
-    l1::TestL1,
-    proofs::{batch_json, commit_batches, node_args, prove, start, wait_verified},
+    l1::{TestL1, l1_last_committed, l1_last_verified},
+    proofs::{batch_json, commit_batches, node_args, prove, start, wait_verified, with_flag},
     prover::Prover,
     proxy::Proxy,
+    wait_until,
 };
 use keel_l1::contracts::OnChainProposer;
 use keel_types::dev;
@@ -113,24 +114,6 @@ fn assert_each_once_in_order(events: &[BatchEvent], last: u64, what: &str) {
     );
 }
 
-async fn l1_last_committed(l1: &TestL1) -> u64 {
-    OnChainProposer::new(l1.proposer(), &l1.provider)
-        .lastCommittedBatch()
-        .call()
-        .await
-        .expect("lastCommittedBatch")
-        .to()
-}
-
-async fn l1_last_verified(l1: &TestL1) -> u64 {
-    OnChainProposer::new(l1.proposer(), &l1.provider)
-        .lastVerifiedBatch()
-        .call()
-        .await
-        .expect("lastVerifiedBatch")
-        .to()
-}
-
 /// The node's last sealed batch.
 async fn last_sealed(node: &Node) -> u64 {
     let n: U256 = ProviderBuilder::new()
@@ -150,33 +133,6 @@ async fn sender_nonce(l1: &TestL1) -> u64 {
         .get_transaction_count(dev::DEV_ACCOUNTS[0].0)
         .await
         .expect("nonce")
-}
-
-/// `node_args` with `flag`'s value replaced by `value`.
-fn with_flag(mut args: Vec<String>, flag: &str, value: &str) -> Vec<String> {
-    let i = args
-        .iter()
-        .position(|a| a == flag)
-        .unwrap_or_else(|| panic!("{flag} in {args:?}"));
-    args[i + 1] = value.to_string();
-    args
-}
-
-/// Polls `cond` every 200 ms until it holds; the time it took.
-async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut cond: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !cond().await {
-        assert!(
-            started.elapsed() < timeout,
-            "{what}: not within {timeout:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    started.elapsed()
 }
 
 fn still_running(node: &mut Node) -> bool {

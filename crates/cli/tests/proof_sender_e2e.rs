@@ -25,7 +25,7 @@ use alloy::{
 };
 use common::{
     key,
-    l1::TestL1,
+    l1::{TestL1, l1_last_verified},
     proofs::{batch_json, commit_batches, node_args, prove, start, wait_verified},
 };
 use keel_l1::contracts::OnChainProposer;
@@ -48,15 +48,6 @@ async fn verified_on_l1(l1: &TestL1) -> BTreeMap<u64, Vec<B256>> {
             .push(log.transaction_hash.expect("tx hash"));
     }
     out
-}
-
-async fn l1_last_verified(l1: &TestL1) -> u64 {
-    OnChainProposer::new(l1.proposer(), &l1.provider)
-        .lastVerifiedBatch()
-        .call()
-        .await
-        .expect("lastVerifiedBatch")
-        .to()
 }
 
 /// The batches a `verifyBatches` transaction covers.

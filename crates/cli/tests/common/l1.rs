@@ -9,7 +9,8 @@ use alloy::{
     providers::{DynProvider, Provider},
 };
 use keel_l1::{
-    Anvil, AnvilConfig, DeployConfig, Deployment, contracts::CommonBridge::CommonBridgeInstance,
+    Anvil, AnvilConfig, DeployConfig, Deployment,
+    contracts::{CommonBridge::CommonBridgeInstance, OnChainProposer},
     deploy,
 };
 use keel_types::dev;
@@ -40,6 +41,31 @@ impl TestL1 {
         signers: &[usize],
         threshold: u64,
     ) -> Self {
+        let genesis_path = dir.join("genesis.json");
+        std::fs::write(
+            &genesis_path,
+            serde_json::to_string_pretty(&dev::dev_genesis()).expect("genesis json"),
+        )
+        .expect("write the genesis");
+        Self::deploy(&genesis_path, block_time, validium, signers, threshold).await
+    }
+
+    /// [`TestL1::start`] (no validium) for the L2 genesis in `genesis_file` (e.g. written by
+    /// `keel l2 genesis`) instead of the dev genesis; `genesis_file` is what `keel l2 --network`
+    /// and `reconstruct` then read. Its files go next to `genesis_file`.
+    pub async fn start_with_genesis_file(genesis_file: &Path, block_time: Option<u64>) -> Self {
+        Self::deploy(genesis_file, block_time, false, &[0], 1).await
+    }
+
+    /// Starts anvil and deploys for the genesis at `genesis_path`; the deployment file goes in
+    /// the same directory.
+    async fn deploy(
+        genesis_path: &Path,
+        block_time: Option<u64>,
+        validium: bool,
+        signers: &[usize],
+        threshold: u64,
+    ) -> Self {
         let anvil = Anvil::spawn(&AnvilConfig {
             block_time,
             ..AnvilConfig::default()
@@ -47,13 +73,10 @@ impl TestL1 {
         .await
         .expect("anvil starts");
         let provider = keel_l1::dev_wallet_provider(anvil.url.parse().expect("url"));
-        let genesis = dev::dev_genesis();
-        let genesis_path = dir.join("genesis.json");
-        std::fs::write(
-            &genesis_path,
-            serde_json::to_string_pretty(&genesis).expect("genesis json"),
-        )
-        .expect("write the genesis");
+        let genesis: keel_types::Genesis =
+            serde_json::from_str(&std::fs::read_to_string(genesis_path).expect("read the genesis"))
+                .expect("a genesis file");
+        let dir = genesis_path.parent().expect("the genesis file's directory");
         let owner = dev::DEV_ACCOUNTS[0].0;
         let config = DeployConfig {
             owner,
@@ -114,4 +137,24 @@ impl TestL1 {
             .await
             .unwrap_or_else(|e| panic!("{method}: {e}"))
     }
+}
+
+/// The OnChainProposer's `lastCommittedBatch`.
+pub async fn l1_last_committed(l1: &TestL1) -> u64 {
+    OnChainProposer::new(l1.proposer(), &l1.provider)
+        .lastCommittedBatch()
+        .call()
+        .await
+        .expect("lastCommittedBatch")
+        .to()
+}
+
+/// The OnChainProposer's `lastVerifiedBatch`.
+pub async fn l1_last_verified(l1: &TestL1) -> u64 {
+    OnChainProposer::new(l1.proposer(), &l1.provider)
+        .lastVerifiedBatch()
+        .call()
+        .await
+        .expect("lastVerifiedBatch")
+        .to()
 }

@@ -14,6 +14,7 @@ use alloy::primitives::U256;
 use keel_types::dev;
 
 pub mod l1;
+pub mod price_proxy;
 pub mod proofs;
 pub mod prover;
 pub mod proxy;
@@ -206,6 +207,23 @@ impl Drop for Node {
         let _ = self.child.wait();
         while self.lines.try_recv().is_ok() {}
     }
+}
+
+/// Polls `cond` every 200 ms until it holds; the time it took.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut cond: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !cond().await {
+        assert!(
+            started.elapsed() < timeout,
+            "{what}: not within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    started.elapsed()
 }
 
 pub fn tools_bin(name: &str) -> PathBuf {

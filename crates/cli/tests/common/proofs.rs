@@ -50,6 +50,16 @@ pub fn node_args(l1: &TestL1, datadir: &str, commit_time_ms: &str) -> Vec<String
     .collect()
 }
 
+/// `args` (e.g. [`node_args`]) with `flag`'s value replaced by `value`.
+pub fn with_flag(mut args: Vec<String>, flag: &str, value: &str) -> Vec<String> {
+    let i = args
+        .iter()
+        .position(|a| a == flag)
+        .unwrap_or_else(|| panic!("{flag} in {args:?}"));
+    args[i + 1] = value.to_string();
+    args
+}
+
 pub fn start(args: &[String], env: &[(&str, &str)]) -> Node {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     Node::start_with_env(&args, env)
