@@ -40,9 +40,9 @@ contract GasPriceOracle {
     /// @notice Fixed point of the size estimate and the scalars: 6 decimals.
     uint256 public constant DECIMALS = 6;
     /// @notice Millionths of a byte of estimated size per byte of signed transaction.
-    int256 public constant SIZE_COEFFICIENT = 820_000;
+    int256 public constant SIZE_COEFFICIENT = 764_421;
     /// @notice Estimated size of an empty transaction, in millionths of a byte (before the minimum).
-    int256 public constant SIZE_INTERCEPT = -62_000_000;
+    int256 public constant SIZE_INTERCEPT = -54_415_723;
     /// @notice Least estimated size, in bytes.
     int256 public constant MIN_TX_SIZE = 20;
     /// @notice What `getL1Fee` adds to the length of the unsigned transaction for its signature.

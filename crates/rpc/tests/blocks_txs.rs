@@ -214,6 +214,17 @@ const TX_1559_FIELDS: &[&str] = &[
     "yParity",
 ];
 
+/// The L1 fee rule's fields of an ordinary transaction's receipt, under the OP Stack's names.
+const FEE_FIELDS: &[&str] = &[
+    "l1BaseFeeScalar",
+    "l1BlobBaseFee",
+    "l1BlobBaseFeeScalar",
+    "l1Fee",
+    "l1GasPrice",
+    "l1GasUsed",
+    "operatorFeeConstant",
+    "operatorFeeScalar",
+];
 const RECEIPT_FIELDS: &[&str] = &[
     "blockHash",
     "blockNumber",
@@ -272,10 +283,27 @@ async fn blocks_transactions_receipts_and_logs_have_geths_shape() {
 
     // The receipt.
     let receipt_json = rpc(&node, "eth_getTransactionReceipt", json!([hash])).await;
+    // The dev chain has the L1 fee rule (docs/fees.md): its receipts carry the OP Stack's
+    // fee fields too.
+    let with_fees: Vec<&str> = RECEIPT_FIELDS.iter().chain(FEE_FIELDS).copied().collect();
+    assert_eq!(keys(&receipt_json), sorted(&with_fees), "{receipt_json}");
+    // With no L1 the node keeps the genesis prices: the L1 fee is the default rule's for the
+    // signed transaction's size.
+    let raw = rpc(&node, "debug_getRawTransaction", json!([hash])).await;
+    let raw_len = raw.as_str().expect("hex").len() / 2 - 1;
+    let params = keel_types::fees::DEFAULT_FEE_PARAMS;
     assert_eq!(
-        keys(&receipt_json),
-        sorted(RECEIPT_FIELDS),
+        quantity(&receipt_json["l1Fee"]),
+        params.l1_fee(raw_len).to::<u128>(),
         "{receipt_json}"
+    );
+    assert_eq!(
+        quantity(&receipt_json["l1GasPrice"]),
+        u128::from(params.prices.base_fee)
+    );
+    assert_eq!(
+        quantity(&receipt_json["l1BlobBaseFeeScalar"]),
+        u128::from(params.scalars.blob_base_fee_scalar)
     );
     assert_eq!(receipt_json["type"], "0x2");
     assert_eq!(receipt_json["status"], "0x1");
@@ -387,7 +415,7 @@ async fn blocks_transactions_receipts_and_logs_have_geths_shape() {
         json!([deploy.transaction_hash]),
     )
     .await;
-    assert_eq!(keys(&deployment), sorted(RECEIPT_FIELDS), "{deployment}");
+    assert_eq!(keys(&deployment), sorted(&with_fees), "{deployment}");
     assert_eq!(deployment["contractAddress"], json!(probe));
     assert_eq!(deployment["to"], serde_json::Value::Null);
     // Genesis has no transactions.

@@ -49,10 +49,14 @@ fn without_a_vault_the_base_fee_is_burned() {
     let built = producer.produce_block().expect("build").expect("a block");
     let base_fee = u128::from(built.block.header.base_fee_per_gas.expect("base fee"));
     let paid = before - balance(&chain, dev::DEV_ACCOUNTS[0].0);
-    // The sender paid value + (base fee + tip) × gas; only the tip and the value went anywhere.
-    assert_eq!(paid, U256::from(5 + (base_fee + 1) * 21_000));
+    // The sender paid value + (base fee + tip) × gas + the L1 fee (the dev chain has the L1
+    // fee rule, at the genesis prices without an L1); the base fee went nowhere.
+    let l1_fee = keel_types::fees::DEFAULT_FEE_PARAMS.l1_fee(transfer(0, 0, 1).len());
+    assert!(l1_fee > U256::ZERO);
+    assert_eq!(paid, U256::from(5 + (base_fee + 1) * 21_000) + l1_fee);
     assert_eq!(balance(&chain, COINBASE), U256::from(21_000u64));
     assert_eq!(balance(&chain, VAULT), U256::ZERO);
+    assert_eq!(balance(&chain, dev::DEV_L1_FEE_VAULT), l1_fee);
 }
 
 #[test]

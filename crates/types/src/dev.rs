@@ -159,7 +159,7 @@ mod tests {
     /// The dev genesis state root: the root of batch 0 that dev deployments hand to
     /// `OnChainProposer`, and what existing dev datadirs were built on.
     const DEV_GENESIS_STATE_ROOT: B256 =
-        b256!("0x20b58290dfd5f3b453da02a96aff2226c8a8439bb0e21b558f263081cafee756");
+        b256!("0xd1f4baffd663d6385907871b4842f6ddd91b91233ae95e969c3598673c944578");
 
     #[test]
     fn dev_genesis_state_root_is_stable() {
