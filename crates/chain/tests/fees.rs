@@ -7,7 +7,7 @@
 
 use alloy_consensus::{SignableTransaction, Transaction as _, TxEip1559};
 use alloy_eips::Encodable2718;
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use keel_chain::{
@@ -15,7 +15,8 @@ use keel_chain::{
 };
 use keel_storage::{ChainReader, StateReader, Store, StoreReader};
 use keel_types::{
-    Block, ChainSpec, FeeConfig, FeeParams, FeeScalars, Genesis, L1Prices, Transaction,
+    Block, ChainSpec, FeeConfig, FeeParams, FeeScalars, Genesis, L1Prices, PrivilegedTx,
+    Transaction,
     dev::{self, DEFAULT_L2_CHAIN_ID, DEV_ACCOUNTS},
     fees::{FEE_CONFIG_KEY, GAS_PRICE_ORACLE_ADDRESS, slots},
 };
@@ -377,4 +378,90 @@ fn a_sender_who_can_pay_the_gas_but_not_the_l1_fee_is_refused_with_what_is_missi
         source.skipped
     );
     assert_eq!(balance(&chain, poor.address()), gas_and_value);
+}
+
+/// `setScalars(uint32,uint32)` calldata for the `GasPriceOracle`.
+fn set_scalars(base_fee_scalar: u32, blob_base_fee_scalar: u32) -> Bytes {
+    let mut data = keccak256("setScalars(uint32,uint32)")[..4].to_vec();
+    data.extend_from_slice(B256::from(U256::from(base_fee_scalar)).as_slice());
+    data.extend_from_slice(B256::from(U256::from(blob_base_fee_scalar)).as_slice());
+    data.into()
+}
+
+fn scalars_in_oracle(chain: &Blockchain) -> FeeScalars {
+    let r = reader(chain);
+    FeeParams::from_storage(|slot| r.storage(&GAS_PRICE_ORACLE_ADDRESS, &B256::from(slot)))
+        .expect("oracle")
+        .scalars
+}
+
+#[test]
+fn only_an_l1_message_from_the_owner_changes_the_scalars_from_the_next_block() {
+    // The dev genesis: the real GasPriceOracle, owned by dev account 0.
+    let genesis = dev::dev_genesis();
+    let chain = open(&genesis);
+    let owner = signer(0);
+    let stranger = signer(1);
+    let before = scalars_in_oracle(&chain);
+    assert_eq!(before, keel_types::fees::DEFAULT_FEE_PARAMS.scalars);
+    let carol = address!("0x00000000000000000000000000000000000ca401");
+
+    // Someone else's ordinary transaction calling the setter reverts: nothing changes.
+    let attempt = tx(&stranger, 0, GAS_PRICE_ORACLE_ADDRESS, 0, set_scalars(1, 1));
+    let built = build(&chain, vec![attempt], None);
+    assert!(
+        !built.receipts[0].status(),
+        "a stranger can't set the scalars"
+    );
+    assert_eq!(scalars_in_oracle(&chain), before);
+
+    // The owner's L1 message (a privileged transaction, as `CommonBridge.sendToL2` from the L1
+    // governor makes) sets them; a transfer in the same block still pays the old ones.
+    let message = Transaction::privileged(PrivilegedTx {
+        chain_id: DEFAULT_L2_CHAIN_ID,
+        nonce: 0,
+        from: owner.address(),
+        to: GAS_PRICE_ORACLE_ADDRESS,
+        value: U256::ZERO,
+        gas_limit: 100_000,
+        data: set_scalars(2 * before.base_fee_scalar, 3 * before.blob_base_fee_scalar),
+    });
+    let same_block = tx(&stranger, 1, carol, 1, Bytes::new());
+    let vault_before = balance(&chain, dev::DEV_L1_FEE_VAULT);
+    let built = build(&chain, vec![message, same_block.clone()], None);
+    assert_eq!(built.block.body.transactions.len(), 2);
+    assert!(
+        built.receipts[0].status(),
+        "the owner's message sets the scalars"
+    );
+    let after = scalars_in_oracle(&chain);
+    assert_eq!(after.base_fee_scalar, 2 * before.base_fee_scalar);
+    assert_eq!(after.blob_base_fee_scalar, 3 * before.blob_base_fee_scalar);
+    let Transaction::Ethereum(eth) = &same_block else {
+        panic!("ordinary")
+    };
+    let len = eth.encode_2718_len();
+    let old_params = FeeParams {
+        prices: keel_types::fees::DEFAULT_FEE_PARAMS.prices,
+        scalars: before,
+    };
+    assert_eq!(
+        balance(&chain, dev::DEV_L1_FEE_VAULT) - vault_before,
+        old_params.l1_fee(len),
+        "the block charged at the scalars it started with"
+    );
+
+    // The next block charges at the new ones.
+    let next = tx(&stranger, 2, carol, 1, Bytes::new());
+    let vault_before = balance(&chain, dev::DEV_L1_FEE_VAULT);
+    build(&chain, vec![next], None);
+    let new_params = FeeParams {
+        scalars: after,
+        ..old_params
+    };
+    assert_eq!(
+        balance(&chain, dev::DEV_L1_FEE_VAULT) - vault_before,
+        new_params.l1_fee(len)
+    );
+    assert!(new_params.l1_fee(len) > old_params.l1_fee(len));
 }
