@@ -63,6 +63,10 @@ struct GenArgs {
     /// Block gas limit.
     #[arg(long, default_value_t = 60_000_000)]
     gas_limit: u64,
+    /// Give the chain the L1 fee rule (docs/fees.md) with the default scalars and prices, so
+    /// that every transaction also pays an L1 fee into a vault (to time its cost).
+    #[arg(long)]
+    fees: bool,
 }
 
 impl GenArgs {
@@ -77,7 +81,7 @@ impl GenArgs {
             },
             gas_limit: self.gas_limit,
             seed: 1,
-            fees: None,
+            fees: self.fees.then_some(keel_types::fees::DEFAULT_FEE_PARAMS),
         }
     }
 }
