@@ -98,6 +98,28 @@ pub struct CommitterArgs {
         value_name = "MS"
     )]
     pub commit_time_ms: Option<u64>,
+    /// On a chain with the L1 fee rule (docs/fees.md): seal a batch as soon as the L1 fees its
+    /// transactions paid reach RATIO times what the batch costs on L1 (one blob and
+    /// --committer.batch-l1-gas at its last block's L1 prices), so that fees match cost whether
+    /// or not the batch fills its blob. 0 turns it off (batches then close on time or a full
+    /// blob only).
+    #[arg(
+        long = "committer.seal-at-fee-coverage",
+        env = "KEEL_COMMITTER_SEAL_AT_FEE_COVERAGE",
+        value_name = "RATIO",
+        default_value_t = 1.1,
+        value_parser = parse_coverage
+    )]
+    pub seal_at_fee_coverage: f64,
+    /// L1 gas one batch costs besides its blob (commitBatch and verifyBatches), for
+    /// --committer.seal-at-fee-coverage.
+    #[arg(
+        long = "committer.batch-l1-gas",
+        env = "KEEL_COMMITTER_BATCH_L1_GAS",
+        value_name = "GAS",
+        default_value_t = keel_types::fees::DEFAULT_BATCH_L1_GAS
+    )]
+    pub batch_l1_gas: u64,
     /// Private key of the sequencer account that sends `commitBatch` to the OnChainProposer
     /// (hex). Without it no batch is committed (sealed batches wait). --dev uses the deployer's
     /// dev key unless given.
@@ -341,6 +363,20 @@ impl L1Args {
                 bail!("--l1.on-chain-proposer-address needs --l1.bridge-address too")
             }
         }
+    }
+}
+
+/// A fee coverage ratio: 0 (off) or between 0.5 and 10.
+fn parse_coverage(text: &str) -> Result<f64, String> {
+    let ratio: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number (e.g. 1.1)"))?;
+    if ratio == 0.0 || (0.5..=10.0).contains(&ratio) {
+        Ok(ratio)
+    } else {
+        Err(format!(
+            "{ratio} is out of range: 0 turns sealing on fees off, else give 0.5..=10 (e.g. 1.1)"
+        ))
     }
 }
 

@@ -20,19 +20,25 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy_primitives::B256;
+use alloy::eips::eip2718::Encodable2718 as _;
+use alloy_primitives::{B256, U256};
 use keel_chain::{BatchDiffBuilder, BatchDiffError, Blockchain};
 use keel_storage::{
-    ChainReader, StoreError, StoreReader,
+    ChainReader, StateReader as _, StoreError, StoreReader,
     batches::{BatchBlob, BatchWriteError},
 };
 use keel_types::{
-    Batch, BatchMessage, L1Message, StateDiff,
+    Batch, BatchMessage, FeeParams, FeeScalars, L1Message, L1Prices, StateDiff, Transaction,
     blob::{BlobError, MAX_BLOB_PAYLOAD, fits_one_blob, pack_blob, smallest_state_diff_payload},
+    fees::GAS_PRICE_ORACLE_ADDRESS,
     privileged_rolling_hash, withdrawals_root,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
+
+/// The default of [`BatchSealerConfig::seal_at_fee_coverage_permille`]: a batch is sealed once
+/// its fees pay 110% of its L1 cost (the target of docs/fees.md is 100–120%).
+pub const DEFAULT_SEAL_AT_FEE_COVERAGE_PERMILLE: u32 = 1_100;
 
 /// When batches are sealed.
 #[derive(Debug, Clone)]
@@ -47,6 +53,13 @@ pub struct BatchSealerConfig {
     pub validium: bool,
     /// Code hashes of the genesis: a batch names them by hash instead of publishing them.
     pub genesis_codes: Vec<B256>,
+    /// On a chain with the L1 fee rule (docs/fees.md): seal a batch as soon as the L1 fees of
+    /// its transactions reach this many thousandths of what it costs on L1 at its last block's
+    /// prices ([`keel_types::fees::batch_l1_cost`]), so that each batch's fees match its cost
+    /// whether or not its diff fills a blob. `None` seals on time and blob only.
+    pub seal_at_fee_coverage_permille: Option<u32>,
+    /// L1 execution gas of one batch (commit and verification), for that cost.
+    pub batch_l1_gas: u64,
 }
 
 impl Default for BatchSealerConfig {
@@ -57,6 +70,8 @@ impl Default for BatchSealerConfig {
             poll_interval: Duration::from_millis(250),
             validium: false,
             genesis_codes: Vec::new(),
+            seal_at_fee_coverage_permille: Some(DEFAULT_SEAL_AT_FEE_COVERAGE_PERMILLE),
+            batch_l1_gas: keel_types::fees::DEFAULT_BATCH_L1_GAS,
         }
     }
 }
@@ -125,6 +140,9 @@ struct OpenBatch {
     privileged: usize,
     /// When its first block was added.
     opened: Option<Instant>,
+    /// L1 fees its transactions paid (docs/fees.md), and the L1 prices of its last block.
+    l1_fees: U256,
+    prices: L1Prices,
 }
 
 impl OpenBatch {
@@ -134,6 +152,8 @@ impl OpenBatch {
             blocks: 0,
             privileged: 0,
             opened: None,
+            l1_fees: U256::ZERO,
+            prices: L1Prices::default(),
         }
     }
 }
@@ -198,6 +218,17 @@ impl BatchSealer {
             .head()
             .map_err(|e| SealError::Chain(e.to_string()))?;
         let reader = store.reader()?;
+        // The fee rule's scalars as the head has them (a governance change moves them rarely;
+        // sealing is not a chain rule), to sum the L1 fees of the open batch.
+        let scalars = match self.chain.spec().fees {
+            Some(_) => Some(
+                FeeParams::from_storage(|slot| {
+                    reader.storage(&GAS_PRICE_ORACLE_ADDRESS, &B256::from(slot))
+                })?
+                .scalars,
+            ),
+            None => None,
+        };
         let mut sealed = Vec::new();
         let mut next = match open.diff.block_range() {
             Some((_, last)) if last >= last_sealed => last + 1,
@@ -239,7 +270,35 @@ impl BatchSealer {
             open.blocks += 1;
             open.privileged += privileged;
             open.opened.get_or_insert_with(Instant::now);
+            if let Some(scalars) = scalars
+                && let Some((fees, prices)) = block_l1_fees(&reader, next, scalars)?
+            {
+                open.l1_fees += fees;
+                open.prices = prices;
+            }
             next += 1;
+            if let Some(permille) = self.config.seal_at_fee_coverage_permille
+                && scalars.is_some()
+                && !open.l1_fees.is_zero()
+            {
+                let cost = keel_types::fees::batch_l1_cost(
+                    &open.prices,
+                    self.config.batch_l1_gas,
+                    !self.config.validium,
+                );
+                if !cost.is_zero()
+                    && open.l1_fees * U256::from(1_000) >= cost * U256::from(permille)
+                {
+                    info!(
+                        last_block = next - 1,
+                        l1_fees = %open.l1_fees,
+                        l1_cost = %cost,
+                        "the open batch's L1 fees cover its L1 cost: sealing it"
+                    );
+                    sealed.push(self.seal(&reader, &open.diff)?);
+                    *open = OpenBatch::new();
+                }
+            }
         }
         let time_up = open
             .opened
@@ -433,6 +492,35 @@ impl BatchSealer {
     }
 }
 
+/// The L1 fees the ordinary transactions of block `number` paid at `scalars` and its prices
+/// (docs/fees.md), and those prices; `None` if the block carries none (the genesis).
+fn block_l1_fees(
+    reader: &StoreReader,
+    number: u64,
+    scalars: FeeScalars,
+) -> Result<Option<(U256, L1Prices)>, SealError> {
+    let hash = reader
+        .canonical_hash(number)?
+        .ok_or(SealError::MissingBlock(number))?;
+    let header = reader
+        .header(&hash)?
+        .ok_or(SealError::MissingBlock(number))?;
+    let Ok(prices) = L1Prices::from_extra_data(&header.extra_data) else {
+        return Ok(None);
+    };
+    let params = FeeParams { prices, scalars };
+    let body = reader.body(&hash)?.ok_or(SealError::MissingBlock(number))?;
+    let fees = body
+        .transactions
+        .iter()
+        .filter_map(|tx| match tx {
+            Transaction::Ethereum(eth) => Some(params.l1_fee(eth.encode_2718_len())),
+            Transaction::Privileged(_) => None,
+        })
+        .fold(U256::ZERO, |sum, fee| sum + fee);
+    Ok(Some((fees, prices)))
+}
+
 fn privileged_in_block(reader: &StoreReader, number: u64) -> Result<usize, SealError> {
     let hash = reader
         .canonical_hash(number)?
@@ -485,5 +573,90 @@ mod tests {
         let sealed = sealer.seal_now().expect("seal");
         assert_eq!(sealed.len(), 1);
         assert_eq!((sealed[0].first_block, sealed[0].last_block), (1, 3));
+    }
+
+    /// A dev chain of `blocks` blocks of one transfer each; the signed transfers' sizes.
+    fn chain_of_transfers(blocks: u64) -> (Blockchain, Vec<usize>) {
+        use alloy_consensus::{SignableTransaction as _, TxEip1559};
+        use alloy_signer::SignerSync as _;
+        let genesis = dev::dev_genesis();
+        let spec = ChainSpec::from_genesis(&genesis).expect("dev genesis");
+        let chain =
+            Blockchain::open(Store::in_memory().expect("store"), &genesis, spec).expect("chain");
+        let mempool = Arc::new(Mempool::new(MempoolConfig::default(), chain.clone()));
+        let producer = BlockProducer::new(
+            BlockProducerConfig::default(),
+            chain.clone(),
+            mempool.clone(),
+        );
+        let key =
+            alloy_signer_local::PrivateKeySigner::from_bytes(&dev::DEV_ACCOUNTS[0].1).expect("key");
+        let mut sizes = Vec::new();
+        for nonce in 0..blocks {
+            let tx = TxEip1559 {
+                chain_id: dev::DEFAULT_L2_CHAIN_ID,
+                nonce,
+                gas_limit: 21_000,
+                max_fee_per_gas: 10_000_000_000,
+                max_priority_fee_per_gas: 1,
+                to: alloy_primitives::TxKind::Call(alloy_primitives::Address::repeat_byte(7)),
+                value: U256::from(1),
+                access_list: Default::default(),
+                input: Default::default(),
+            };
+            let signature = key.sign_hash_sync(&tx.signature_hash()).expect("sign");
+            let raw = Transaction::from(tx.into_signed(signature)).encoded_2718();
+            sizes.push(raw.len());
+            mempool.add_raw(&raw).expect("admitted");
+            producer.produce_block().expect("produce").expect("a block");
+        }
+        (chain, sizes)
+    }
+
+    #[test]
+    fn a_batch_is_sealed_once_its_l1_fees_cover_its_l1_cost() {
+        const BLOCKS: u64 = 8;
+        let (chain, sizes) = chain_of_transfers(BLOCKS);
+        // Without an L1 the blocks keep the genesis prices and scalars.
+        let params = keel_types::fees::DEFAULT_FEE_PARAMS;
+        // A batch's L1 gas chosen so that about three transfers pay for it.
+        let batch_l1_gas = 3 * params.l1_fee(sizes[0]).to::<u64>() / params.prices.base_fee;
+        let cost = keel_types::fees::batch_l1_cost(&params.prices, batch_l1_gas, true);
+        let mut fees = U256::ZERO;
+        let mut expected_last = Vec::new();
+        for (i, size) in sizes.iter().enumerate() {
+            fees += params.l1_fee(*size);
+            if fees * U256::from(1_000) >= cost * U256::from(1_100) {
+                expected_last.push(i as u64 + 1);
+                fees = U256::ZERO;
+            }
+        }
+        assert!(expected_last.len() >= 2, "{expected_last:?}");
+        let config = BatchSealerConfig {
+            batch_l1_gas,
+            ..BatchSealerConfig::default()
+        };
+        // Not forced and long before the commit time: only the fees seal.
+        let sealed = BatchSealer::new(config.clone(), chain.clone())
+            .step(false)
+            .expect("step");
+        let last: Vec<u64> = sealed.iter().map(|b| b.last_block).collect();
+        assert_eq!(
+            last, expected_last,
+            "sealed where the fees reached 110% of the cost"
+        );
+
+        // Without the rule, nothing is sealed before the commit time.
+        let (chain, _) = chain_of_transfers(BLOCKS);
+        let off = BatchSealerConfig {
+            seal_at_fee_coverage_permille: None,
+            ..config
+        };
+        assert!(
+            BatchSealer::new(off, chain)
+                .step(false)
+                .expect("step")
+                .is_empty()
+        );
     }
 }

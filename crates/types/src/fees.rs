@@ -304,6 +304,25 @@ impl FeeParams {
     }
 }
 
+/// Blob gas of the one blob a batch carries (EIP-4844 `GAS_PER_BLOB`).
+pub const BLOB_GAS_PER_BATCH: u64 = 131_072;
+
+/// L1 execution gas of one batch: `commitBatch` (159,384) plus a one-batch `verifyBatches` with
+/// a 2-of-3 attestation (112,231), as `keel-bench da` measured them (docs/benchmarks.md),
+/// rounded up.
+pub const DEFAULT_BATCH_L1_GAS: u64 = 272_000;
+
+/// What a batch costs its operator on L1 at `prices`: one blob (none in validium) and
+/// `batch_l1_gas` of execution gas (priority fees aside).
+pub fn batch_l1_cost(prices: &L1Prices, batch_l1_gas: u64, blob: bool) -> U256 {
+    let blob_cost = if blob {
+        U256::from(BLOB_GAS_PER_BATCH) * U256::from(prices.blob_base_fee)
+    } else {
+        U256::ZERO
+    };
+    blob_cost + U256::from(batch_l1_gas) * U256::from(prices.base_fee)
+}
+
 /// The defaults of `keel l2 genesis` and `--dev` (docs/fees.md): scalars that recover a full
 /// blob's L1 cost (blob, `commitBatch` and a one-batch `verifyBatches`) with ~10% to spare, and
 /// starting prices of 1 gwei (L1 base fee) and 1 wei (blob base fee) until the first block
@@ -397,6 +416,19 @@ mod tests {
         // Tiny transactions pay for the minimum size.
         assert_eq!(estimated_size(1), U256::from(20_000_000u64));
         assert!(params.l1_fee(usize::MAX) > params.l1_fee(1000));
+    }
+
+    #[test]
+    fn a_batch_costs_a_blob_and_its_execution_gas() {
+        let prices = L1Prices {
+            base_fee: 10,
+            blob_base_fee: 3,
+        };
+        assert_eq!(
+            batch_l1_cost(&prices, 1_000, true),
+            U256::from(3 * 131_072 + 10_000)
+        );
+        assert_eq!(batch_l1_cost(&prices, 1_000, false), U256::from(10_000));
     }
 
     #[test]

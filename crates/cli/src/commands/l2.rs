@@ -507,6 +507,9 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             commit_time: Duration::from_millis(commit_time.max(1)),
             validium: args.committer.validium,
             genesis_codes: keel_chain::genesis_code_hashes(&genesis),
+            seal_at_fee_coverage_permille: (args.committer.seal_at_fee_coverage > 0.0)
+                .then(|| (args.committer.seal_at_fee_coverage * 1_000.0).round() as u32),
+            batch_l1_gas: args.committer.batch_l1_gas,
             ..BatchSealerConfig::default()
         },
         chain.clone(),
