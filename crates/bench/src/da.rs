@@ -26,6 +26,15 @@
 //! once, on workload 1's batch: the execution gas does not depend on the blob's content) × L1 base
 //! fee. Both are given at each of [`PRICE_POINTS`]: fees are `FeeParams::l1_fee` summed over the
 //! batch's transaction sizes at those prices (at the chains' own prices, that sum is the vault's).
+//!
+//! The fullest batch is what a batch held until its blob fills would collect; the node also seals
+//! a batch as soon as its fees cover its L1 cost 1.1× (`BatchSealer`, docs/fees.md). So each
+//! workload's blocks are also cut into batches the way the node seals them ([`SealedWalk`], one
+//! per price point): from the first block, the open batch's fees are summed (the vault's gain at
+//! the chains' own prices, checked against Σ `l1_fee`; Σ `l1_fee` at the other point), and the
+//! batch is sealed after the first block where they reach [`SEAL_AT_FEE_COVERAGE_PERMILLE`] of
+//! `batch_l1_cost(prices, DEFAULT_BATCH_L1_GAS, blob)`, or before a block that would not fit its
+//! blob, whichever comes first. Its cost uses the measured commit and verify gas.
 
 use std::{path::PathBuf, time::Duration, time::Instant};
 
@@ -286,6 +295,9 @@ pub struct WorkloadReport {
     pub fullest_slots: usize,
     /// The L1 fees of that batch.
     pub fees: BatchFees,
+    /// The run's blocks cut into batches as the node seals them, one walk per [`PRICE_POINTS`]
+    /// entry (same order).
+    pub sealed: Vec<SealedWalk>,
     /// Blocks built (and fed to the diff builder) in the run.
     pub blocks: usize,
     /// Wall time of the workload (chain building, diffs, encodings).
@@ -392,6 +404,314 @@ pub fn coverage(fees: &BatchFees, cost: &L1Cost) -> Vec<Coverage> {
             }
         })
         .collect()
+}
+
+/// The coverage a batch sealed on fees aims at, in thousandths: the node's default
+/// (`keel_sequencer::batch_sealer::DEFAULT_SEAL_AT_FEE_COVERAGE_PERMILLE`, 1,100 = 1.1×).
+pub const SEAL_AT_FEE_COVERAGE_PERMILLE: u32 =
+    keel_sequencer::batch_sealer::DEFAULT_SEAL_AT_FEE_COVERAGE_PERMILLE;
+
+/// What closed a batch of a [`SealedWalk`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedBy {
+    /// Its L1 fees reached [`SEAL_AT_FEE_COVERAGE_PERMILLE`] of its L1 cost after its last block.
+    Fees,
+    /// The next block would not have fit its blob.
+    Blob,
+    /// Neither happened before the run ended: the batch was still open.
+    Open,
+}
+
+impl SealedBy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fees => "fees",
+            Self::Blob => "blob",
+            Self::Open => "open",
+        }
+    }
+}
+
+/// A batch as the node's `BatchSealer` closes it on a busy chain (before its commit time): after
+/// the first block where its L1 fees × 1000 reach `batch_l1_cost(last block's prices,
+/// DEFAULT_BATCH_L1_GAS, blob)` × [`SEAL_AT_FEE_COVERAGE_PERMILLE`], or before a block that would
+/// not fit its blob, whichever comes first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedBatch {
+    pub sealed_by: SealedBy,
+    pub first_block: u64,
+    pub last_block: u64,
+    /// EIP-2718 length of each of its transactions.
+    pub tx_lens: Vec<usize>,
+    /// Its L1 fees at the walk's prices: the L1 fee vault's balance increase over its blocks
+    /// (checked equal to Σ `FeeParams::l1_fee`) when the chain ran at them, else Σ `l1_fee`.
+    pub fees: U256,
+    /// The part of `fees` its last block brought.
+    pub last_block_fees: U256,
+    /// The prices of its last block.
+    pub prices: L1Prices,
+    /// Payload size of the encoding the committer picks for it (codec byte included).
+    pub payload_bytes: usize,
+}
+
+impl SealedBatch {
+    pub fn transactions(&self) -> usize {
+        self.tx_lens.len()
+    }
+
+    /// What the seal rule compares the fees with: `batch_l1_cost` with `DEFAULT_BATCH_L1_GAS`.
+    pub fn threshold_cost(&self) -> U256 {
+        fees::batch_l1_cost(&self.prices, fees::DEFAULT_BATCH_L1_GAS, true)
+    }
+
+    /// What it costs on L1: the measured blob gas and commit + verify gas at its last block's
+    /// prices, or (without an L1 measurement) `batch_l1_cost` with `DEFAULT_BATCH_L1_GAS`.
+    pub fn cost(&self, l1: Option<&L1Cost>) -> U256 {
+        match l1 {
+            Some(c) => {
+                let (blob, execution) = c.cost_at(self.prices);
+                blob + execution
+            }
+            None => self.threshold_cost(),
+        }
+    }
+
+    /// fees / [`Self::cost`].
+    pub fn coverage(&self, l1: Option<&L1Cost>) -> f64 {
+        u256_f64(self.fees) / u256_f64(self.cost(l1)).max(f64::MIN_POSITIVE)
+    }
+}
+
+/// One workload's blocks cut into batches the way the node seals them, at one price point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedWalk {
+    pub point: PricePoint,
+    /// Whether the fees are the chain's own L1 fee vault (the chain ran at the point's prices).
+    pub from_vault: bool,
+    /// Every batch of the run in order: the sealed ones, then the one still open at the end (if
+    /// it holds a block).
+    pub batches: Vec<SealedBatch>,
+}
+
+impl SealedWalk {
+    /// The batches sealed within the run (by fees or blob).
+    pub fn sealed(&self) -> impl Iterator<Item = &SealedBatch> {
+        self.batches
+            .iter()
+            .filter(|b| b.sealed_by != SealedBy::Open)
+    }
+}
+
+/// Whether some encoding of `diff` fits `limit` bytes (as `fits_one_blob`, at any limit).
+fn fits_payload(diff: &StateDiff, limit: usize) -> bool {
+    let raw = [DiffVersion::V2, DiffVersion::V1].map(|v| (v, payload_len(diff, v, Codec::Raw)));
+    if raw
+        .iter()
+        .any(|(_, len)| len.is_some_and(|len| len <= limit))
+    {
+        return true;
+    }
+    // Brotli only for the versions that can hold the diff, v2 (usually the smaller) first.
+    raw.iter()
+        .filter(|(_, len)| len.is_some())
+        .any(|&(v, _)| payload_len(diff, v, Codec::Brotli).is_some_and(|len| len <= limit))
+}
+
+/// The payload the committer picks for `diff`.
+fn chosen_payload_len(diff: &StateDiff) -> eyre::Result<usize> {
+    Ok(smallest_state_diff_payload(diff)?.payload.len())
+}
+
+/// The open batch of a [`Walk`].
+#[derive(Debug, Clone)]
+struct WalkOpen {
+    /// Its own diff builder; `None` while it began at the run's first block, so that the run's
+    /// builder (and fit checks) are its.
+    builder: Option<BatchDiffBuilder>,
+    /// Its diff after its last block.
+    diff: StateDiff,
+    first_block: u64,
+    last_block: u64,
+    tx_lens: Vec<usize>,
+    fees: U256,
+    /// Σ `l1_fee` at the walk's prices (equal to `fees` when they come from the vault).
+    summed: U256,
+    last_block_fees: U256,
+    prices: L1Prices,
+}
+
+/// One block of the run, as a [`Walk`] sees it.
+struct WalkBlock<'a> {
+    reader: &'a StoreReader,
+    number: u64,
+    /// Whether it is the run's first block.
+    first: bool,
+    lens: &'a [usize],
+    /// The L1 fee vault's balance increase over the block.
+    vault_gain: U256,
+    /// The run's batch (every block so far) with this block: its diff and whether it fits.
+    run_diff: &'a StateDiff,
+    run_fits: bool,
+    limit: usize,
+}
+
+/// Cuts a workload's blocks into batches as the `BatchSealer` does, at one price point.
+#[derive(Debug)]
+struct Walk {
+    point: PricePoint,
+    from_vault: bool,
+    params: FeeParams,
+    open: Option<WalkOpen>,
+    batches: Vec<SealedBatch>,
+}
+
+impl Walk {
+    fn new(point: PricePoint, chain: FeeParams) -> Self {
+        Self {
+            point,
+            from_vault: point.prices == chain.prices,
+            params: FeeParams {
+                prices: point.prices,
+                ..chain
+            },
+            open: None,
+            batches: Vec::new(),
+        }
+    }
+
+    fn close(&mut self, open: WalkOpen, sealed_by: SealedBy) -> eyre::Result<()> {
+        if self.from_vault && open.fees != open.summed {
+            bail!(
+                "the L1 fee vault gained {} wei over blocks {}..={} but their {} transactions' \
+                 l1_fee sum to {} wei",
+                open.fees,
+                open.first_block,
+                open.last_block,
+                open.tx_lens.len(),
+                open.summed
+            );
+        }
+        self.batches.push(SealedBatch {
+            sealed_by,
+            first_block: open.first_block,
+            last_block: open.last_block,
+            payload_bytes: chosen_payload_len(&open.diff)?,
+            tx_lens: open.tx_lens,
+            fees: open.fees,
+            last_block_fees: open.last_block_fees,
+            prices: open.prices,
+        });
+        Ok(())
+    }
+
+    /// Adds a block: seals the open batch before it if the block would overflow its blob, then
+    /// after it if its fees reach the threshold.
+    fn add_block(&mut self, b: &WalkBlock<'_>) -> eyre::Result<()> {
+        let no_code = |_: &B256| false;
+        let open = match self.open.take() {
+            None => None,
+            Some(mut open) => {
+                let fits = match &mut open.builder {
+                    None => {
+                        if b.run_fits {
+                            open.diff = b.run_diff.clone();
+                        }
+                        b.run_fits
+                    }
+                    Some(builder) => {
+                        let mut candidate = builder.clone();
+                        candidate.add_block(b.reader, b.number)?;
+                        match candidate.build(no_code) {
+                            Ok(diff) if fits_payload(&diff, b.limit) => {
+                                *builder = candidate;
+                                open.diff = diff;
+                                true
+                            }
+                            Ok(_) | Err(BatchDiffError::TooLarge(_)) => false,
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                };
+                if fits {
+                    Some(open)
+                } else {
+                    // The diff kept is the batch's without this block.
+                    self.close(open, SealedBy::Blob)?;
+                    None
+                }
+            }
+        };
+        let mut open = match open {
+            Some(open) => open,
+            None => {
+                let (builder, diff) = if b.first {
+                    (None, b.run_diff.clone())
+                } else {
+                    let mut builder = BatchDiffBuilder::new();
+                    builder.add_block(b.reader, b.number)?;
+                    let diff = builder.build(no_code)?;
+                    if !fits_payload(&diff, b.limit) {
+                        bail!(
+                            "block {} alone does not fit a payload of {} bytes",
+                            b.number,
+                            b.limit
+                        );
+                    }
+                    (Some(builder), diff)
+                };
+                WalkOpen {
+                    builder,
+                    diff,
+                    first_block: b.number,
+                    last_block: b.number,
+                    tx_lens: Vec::new(),
+                    fees: U256::ZERO,
+                    summed: U256::ZERO,
+                    last_block_fees: U256::ZERO,
+                    prices: self.params.prices,
+                }
+            }
+        };
+        let summed = b
+            .lens
+            .iter()
+            .map(|&len| self.params.l1_fee(len))
+            .fold(U256::ZERO, |a, f| a + f);
+        let gained = if self.from_vault {
+            b.vault_gain
+        } else {
+            summed
+        };
+        open.last_block = b.number;
+        open.tx_lens.extend_from_slice(b.lens);
+        open.summed += summed;
+        open.fees += gained;
+        open.last_block_fees = gained;
+        open.prices = self.params.prices;
+        let threshold = fees::batch_l1_cost(&open.prices, fees::DEFAULT_BATCH_L1_GAS, true);
+        if !open.fees.is_zero()
+            && !threshold.is_zero()
+            && open.fees * U256::from(1_000u64)
+                >= threshold * U256::from(SEAL_AT_FEE_COVERAGE_PERMILLE)
+        {
+            self.close(open, SealedBy::Fees)?;
+        } else {
+            self.open = Some(open);
+        }
+        Ok(())
+    }
+
+    /// The walk's batches, the one still open last.
+    fn finish(mut self) -> eyre::Result<SealedWalk> {
+        if let Some(open) = self.open.take() {
+            self.close(open, SealedBy::Open)?;
+        }
+        Ok(SealedWalk {
+            point: self.point,
+            from_vault: self.from_vault,
+            batches: self.batches,
+        })
+    }
 }
 
 /// Least-squares line `y = slope × x + intercept` through `points` (x, y); `None` with fewer
@@ -534,6 +854,8 @@ pub fn measure_workload(
         },
     );
     let vault_at_genesis = vault_balance(&generator.chain().store().reader()?)?;
+    let mut vault_before = vault_at_genesis;
+    let mut walks = PRICE_POINTS.map(|point| Walk::new(point, fee_params));
     let mut tx_lens = Vec::new();
     let mut summed_fees = U256::ZERO;
     let mut builder = BatchDiffBuilder::new();
@@ -566,9 +888,9 @@ pub fn measure_workload(
                 block.header.number
             );
         }
-        tx_lens.extend(lens);
         summed_fees += fee;
-        let collected = vault_balance(&reader)? - vault_at_genesis;
+        let vault = vault_balance(&reader)?;
+        let collected = vault - vault_at_genesis;
         let diff = match builder.build(known_code) {
             Ok(diff) => diff,
             // Past v1's u16 counts: nothing the benchmark sizes reaches them, but stop cleanly.
@@ -605,6 +927,20 @@ pub fn measure_workload(
                 }
             }
         }
+        for walk in &mut walks {
+            walk.add_block(&WalkBlock {
+                reader: &reader,
+                number: block.header.number,
+                first: blocks == 1,
+                lens: &lens,
+                vault_gain: vault - vault_before,
+                run_diff: &diff,
+                run_fits: any_fits,
+                limit,
+            })?;
+        }
+        vault_before = vault;
+        tx_lens.extend(lens);
         if any_fits {
             fullest = Some(FullestBatch {
                 builder: builder.clone(),
@@ -684,6 +1020,10 @@ pub fn measure_workload(
             fullest_accounts: diff.accounts.len(),
             fullest_slots: diff.accounts.iter().map(|a| a.storage.len()).sum(),
             fees,
+            sealed: walks
+                .into_iter()
+                .map(Walk::finish)
+                .collect::<eyre::Result<_>>()?,
             blocks,
             elapsed: started.elapsed(),
         },
@@ -910,6 +1250,7 @@ impl DaReport {
                         "slots": w.fullest_slots,
                     },
                     "fees": self.fees_json(w),
+                    "sealed": self.sealed_json(w),
                     "blocks": w.blocks,
                     "seconds": w.elapsed.as_secs_f64(),
                 })
@@ -959,6 +1300,43 @@ impl DaReport {
             "l1": l1,
             "sizeFit": fit,
         })
+    }
+
+    fn sealed_json(&self, w: &WorkloadReport) -> serde_json::Value {
+        let l1 = self.l1.as_ref();
+        let walks: Vec<serde_json::Value> = w
+            .sealed
+            .iter()
+            .map(|walk| {
+                let batches: Vec<serde_json::Value> = walk
+                    .batches
+                    .iter()
+                    .map(|b| {
+                        json!({
+                            "sealedBy": b.sealed_by.name(),
+                            "firstBlock": b.first_block,
+                            "lastBlock": b.last_block,
+                            "transactions": b.transactions(),
+                            "payloadBytes": b.payload_bytes,
+                            "feesWei": b.fees.to_string(),
+                            "lastBlockFeesWei": b.last_block_fees.to_string(),
+                            "thresholdCostWei": b.threshold_cost().to_string(),
+                            "costWei": b.cost(l1).to_string(),
+                            "coverage": b.coverage(l1),
+                        })
+                    })
+                    .collect();
+                json!({
+                    "point": walk.point.name,
+                    "feesFromVault": walk.from_vault,
+                    "sealAtFeeCoveragePermille": SEAL_AT_FEE_COVERAGE_PERMILLE,
+                    "thresholdBatchL1Gas": fees::DEFAULT_BATCH_L1_GAS,
+                    "costBatchL1Gas": l1.map_or(fees::DEFAULT_BATCH_L1_GAS, L1Cost::execution_gas),
+                    "batches": batches,
+                })
+            })
+            .collect();
+        json!(walks)
     }
 
     fn fees_json(&self, w: &WorkloadReport) -> serde_json::Value {
@@ -1099,6 +1477,105 @@ impl DaReport {
             ));
         }
         out.push_str(&self.fee_table());
+        out.push_str(&self.sealed_table());
+        out
+    }
+
+    /// The tables of the batches as the node seals them, one per price point.
+    fn sealed_table(&self) -> String {
+        let Some(first) = self.workloads.first() else {
+            return String::new();
+        };
+        let l1 = self.l1.as_ref();
+        let default_gas = fees::DEFAULT_BATCH_L1_GAS;
+        let gas_note = match l1 {
+            Some(c) if c.execution_gas() == default_gas => format!(
+                "the measured commitBatch + verifyBatches, {} gas, equal to DEFAULT_BATCH_L1_GAS",
+                thousands(c.execution_gas())
+            ),
+            Some(c) => format!(
+                "the measured commitBatch + verifyBatches, {} gas, not DEFAULT_BATCH_L1_GAS ({}; \
+                 {}{} gas)",
+                thousands(c.execution_gas()),
+                thousands(default_gas),
+                if c.execution_gas() < default_gas {
+                    '-'
+                } else {
+                    '+'
+                },
+                thousands(c.execution_gas().abs_diff(default_gas))
+            ),
+            None => format!(
+                "not measured (--no-l1): DEFAULT_BATCH_L1_GAS, {} gas",
+                thousands(default_gas)
+            ),
+        };
+        let mut out = format!(
+            "\nBatches as the node seals them (BatchSealer): after the first block where the \
+             batch's L1 fees × 1000 ≥ batch_l1_cost(the block's prices, DEFAULT_BATCH_L1_GAS {}, \
+             blob) × {}, or before a block that would not fit the blob, whichever comes first; \
+             walked over each workload's blocks from the first. Cost = {} blob gas × blob base \
+             fee + L1 execution gas × L1 base fee, the execution gas being {}. First batch of \
+             each workload; the last columns count the batches sealed in the run and their mean \
+             coverage; gwei\n",
+            thousands(default_gas),
+            thousands(SEAL_AT_FEE_COVERAGE_PERMILLE.into()),
+            thousands(l1.map_or(fees::BLOB_GAS_PER_BATCH, |c| c.blob_gas_used)),
+            gas_note,
+        );
+        let width = 24;
+        for (i, point) in PRICE_POINTS.iter().enumerate() {
+            let from_vault = first.sealed.get(i).is_some_and(|w| w.from_vault);
+            let source = if from_vault {
+                "fees: the L1 fee vault's balance increase, checked equal to Σ l1_fee"
+            } else {
+                "fees: Σ l1_fee over the same transactions at these prices (the chain ran at \
+                 another point; the fee is linear in the prices, so this is what it would have \
+                 charged), and the seal points re-walked with them"
+            };
+            out.push_str(&format!("{} ({source})\n", point.name));
+            out.push_str(&format!(
+                "  {:<width$}  {:>9}  {:>9}  {:>6}  {:>10}  {:>16}  {:>14}  {:>8}  {:>7}  {:>9}\n",
+                "workload",
+                "sealed by",
+                "blocks",
+                "txs",
+                "payload B",
+                "fees",
+                "cost",
+                "coverage",
+                "batches",
+                "mean cov."
+            ));
+            for w in &self.workloads {
+                let Some(walk) = w.sealed.get(i) else {
+                    continue;
+                };
+                let Some(batch) = walk.batches.first() else {
+                    continue;
+                };
+                let sealed: Vec<f64> = walk.sealed().map(|b| b.coverage(l1)).collect();
+                let mean = if sealed.is_empty() {
+                    "-".to_string()
+                } else {
+                    format!("{:.3}", sealed.iter().sum::<f64>() / sealed.len() as f64)
+                };
+                out.push_str(&format!(
+                    "  {:<width$}  {:>9}  {:>9}  {:>6}  {:>10}  {:>16}  {:>14}  {:>8.3}  {:>7}  \
+                     {:>9}\n",
+                    w.workload.name(),
+                    batch.sealed_by.name(),
+                    format!("{}..{}", batch.first_block, batch.last_block),
+                    thousands(batch.transactions() as u64),
+                    thousands(batch.payload_bytes as u64),
+                    gwei(batch.fees),
+                    gwei(batch.cost(l1)),
+                    batch.coverage(l1),
+                    sealed.len(),
+                    mean
+                ));
+            }
+        }
         out
     }
 
@@ -1267,6 +1744,22 @@ mod tests {
         assert!(fees.collected > U256::ZERO);
         assert_eq!(fees.fees_at(options.chain_prices), fees.collected);
         assert!(fees.mean_tx_len() > 100.0, "{}", fees.mean_tx_len());
+        // Far below the fee threshold at both points, the first batch as the node seals it is
+        // the fullest one, sealed before the block that overflowed the blob; the run ends with
+        // that block open.
+        assert_eq!(report.sealed.len(), PRICE_POINTS.len());
+        for walk in &report.sealed {
+            let first = &walk.batches[0];
+            assert_eq!(first.sealed_by, SealedBy::Blob, "{walk:?}");
+            assert_eq!(first.first_block, 1);
+            assert_eq!(first.transactions(), best);
+            assert_eq!(first.payload_bytes, chosen.payload.len());
+            assert_eq!(first.fees, fees.fees_at(walk.point.prices));
+            assert_eq!(walk.sealed().count(), 1);
+            assert_eq!(walk.batches.last().unwrap().sealed_by, SealedBy::Open);
+        }
+        assert!(report.sealed[0].from_vault && !report.sealed[1].from_vault);
+        assert_eq!(report.sealed[0].batches[0].fees, fees.collected);
         let report = DaReport {
             options: options.clone(),
             workloads: vec![report],
@@ -1277,6 +1770,82 @@ mod tests {
         assert!(table.contains("(fees: vault)"), "{table}");
         assert!(table.contains("(fees: Σ l1_fee)"), "{table}");
         assert!(table.contains("No size fit"), "{table}");
+        assert!(
+            table.contains("not DEFAULT_BATCH_L1_GAS (272,000; -3,563 gas)"),
+            "{table}"
+        );
+    }
+
+    /// Trading with a blob fee scalar 20× the default: the fees reach 1.1× the cost after a few
+    /// blocks, long before a blob fills, so at (a) the run is cut into batches sealed on fees,
+    /// each covered 1.1× and less than a block's fees more; at (b) (blob base fee 1 wei) nothing
+    /// is sealed.
+    #[test]
+    fn trading_seals_on_fees() {
+        let options = DaOptions {
+            accounts: 40,
+            block_txs: 10,
+            max_txs: 800,
+            runs: 1,
+            workloads: vec![DaWorkload::EthTrading],
+            l1: false,
+            fee_scalars: FeeScalars {
+                blob_base_fee_scalar: 20 * DEFAULT_FEE_PARAMS.scalars.blob_base_fee_scalar,
+                ..DEFAULT_FEE_PARAMS.scalars
+            },
+            ..DaOptions::default()
+        };
+        let (report, _) = measure_workload(DaWorkload::EthTrading, &options).expect("workload");
+        assert_eq!(report.fullest_transfers, 800);
+        let walk = &report.sealed[0];
+        assert!(walk.from_vault);
+        let sealed: Vec<&SealedBatch> = walk.sealed().collect();
+        assert!(sealed.len() >= 3, "{walk:?}");
+        let threshold = |b: &SealedBatch| b.threshold_cost() * U256::from(1_100u64);
+        for b in &sealed {
+            assert_eq!(b.sealed_by, SealedBy::Fees, "{b:?}");
+            assert!(b.fees * U256::from(1_000u64) >= threshold(b), "{b:?}");
+            assert!(
+                (b.fees - b.last_block_fees) * U256::from(1_000u64) < threshold(b),
+                "{b:?}"
+            );
+            let coverage = b.coverage(None);
+            assert!((1.1..1.2).contains(&coverage), "{coverage}");
+            assert!(b.payload_bytes > 0 && b.payload_bytes < 10_000, "{b:?}");
+        }
+        // The batches cut the run's blocks without gap or overlap, and their fees add up to the
+        // vault's gain over the run.
+        let mut next = 1;
+        for b in &walk.batches {
+            assert_eq!(b.first_block, next, "{walk:?}");
+            next = b.last_block + 1;
+        }
+        assert_eq!(next, report.blocks as u64 + 1);
+        let txs: usize = walk.batches.iter().map(SealedBatch::transactions).sum();
+        assert_eq!(txs, 800);
+        let total = walk.batches.iter().fold(U256::ZERO, |a, b| a + b.fees);
+        assert_eq!(total, report.fees.collected);
+        // At (b) the fees stay far below the cost: one batch, still open.
+        let b = &report.sealed[1];
+        assert!(!b.from_vault);
+        assert_eq!(b.batches.len(), 1);
+        assert_eq!(b.batches[0].sealed_by, SealedBy::Open);
+        assert_eq!(
+            b.batches[0].fees,
+            report.fees.fees_at(PRICE_POINTS[1].prices)
+        );
+        let report = DaReport {
+            options,
+            workloads: vec![report],
+            timings: None,
+            l1: None,
+        };
+        let table = report.to_table();
+        assert!(table.contains("not measured (--no-l1)"), "{table}");
+        assert!(
+            table.contains("ETH trading                    fees"),
+            "{table}"
+        );
     }
 
     fn cost(commit: u64, verify: u64) -> L1Cost {

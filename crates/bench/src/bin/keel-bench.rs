@@ -200,7 +200,8 @@ enum Command {
     /// payload encodings (v1/v2 × raw/brotli) the most transfers whose batch fits one blob; the
     /// time to build the fullest blob; the L1 cost of committing and verifying it on anvil; the
     /// L1 fees the chain collected for each fullest batch against that cost at two L1 price
-    /// points, and the fit of payload bytes against transaction size.
+    /// points, and the fit of payload bytes against transaction size; and the same for the
+    /// batches as the node seals them (on 1.1× fee coverage or a full blob, whichever first).
     Da {
         /// Funded accounts (the senders; the traders).
         #[arg(long, default_value_t = 1_000)]
