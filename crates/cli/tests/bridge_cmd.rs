@@ -142,17 +142,18 @@ async fn withdraw_burns_on_l2_and_prints_the_message() {
         )),
         "{stdout}"
     );
-    let receipt = l2
-        .get_transaction_receipt(l2_tx)
-        .await
-        .expect("rpc")
-        .expect("the printed tx has a receipt");
-    let fee = U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
+    // What the transaction cost besides the amount (gas, L1 fee, operator fee), and the
+    // printed breakdown of it.
+    let fee = common::l2_tx_cost(&l2, l2_tx).await;
+    assert!(
+        stdout.contains("L2 fee:") && stdout.contains("+ L1 fee"),
+        "the cost is printed: {stdout}"
+    );
     let after = l2.get_balance(sender).await.expect("balance");
     assert_eq!(
         before - after,
         ether(2) + fee,
-        "the sender paid the amount and gas"
+        "the sender paid the amount, gas and the L1 fee"
     );
     // The amount is burned to address(0) (which is also the dev coinbase, so it gets the tip too).
     assert!(l2.get_balance(Address::ZERO).await.expect("balance") - burned_before >= ether(2));

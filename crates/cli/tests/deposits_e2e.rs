@@ -880,7 +880,7 @@ async fn eth_and_erc20_withdrawals_burn_and_their_proofs_verify_on_l1() {
         .expect("receipt")
         .expect("the withdrawal is mined");
     assert!(receipt.status());
-    let fee = U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
+    let fee = common::l2_tx_cost(&env.l2, eth_tx).await;
     assert_eq!(
         eth_before - env.l2.get_balance(eth_sender).await.expect("balance"),
         eth_amount + fee

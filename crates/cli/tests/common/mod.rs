@@ -338,3 +338,31 @@ pub fn bridge(l1: &l1::TestL1, node: &Node, args: &[&str]) -> Output {
     all.extend_from_slice(&["--l2.rpc-url", &node.url]);
     keel(&all)
 }
+
+/// What an L2 transaction cost its sender besides its value: gas × effective gas price, plus the
+/// L1 fee and the operator fee its receipt shows on a chain with the L1 fee rule (docs/fees.md;
+/// the dev chain has it).
+pub async fn l2_tx_cost(
+    provider: &impl alloy::providers::Provider,
+    hash: alloy::primitives::B256,
+) -> U256 {
+    let receipt: serde_json::Value = provider
+        .raw_request("eth_getTransactionReceipt".into(), (hash,))
+        .await
+        .expect("eth_getTransactionReceipt");
+    let quantity = |name: &str| {
+        receipt
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map_or(U256::ZERO, |text| {
+                text.parse::<U256>()
+                    .unwrap_or_else(|_| panic!("{name} of {receipt} is not a quantity"))
+            })
+    };
+    let gas_used = quantity("gasUsed");
+    assert!(!gas_used.is_zero(), "no gasUsed in {receipt}");
+    gas_used * quantity("effectiveGasPrice")
+        + quantity("l1Fee")
+        + quantity("operatorFeeConstant")
+        + quantity("operatorFeeScalar") * gas_used
+}
