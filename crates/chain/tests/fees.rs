@@ -365,6 +365,28 @@ fn a_sender_who_can_pay_the_gas_but_not_the_l1_fee_is_refused_with_what_is_missi
     );
     assert!(pool.is_empty());
 
+    // A block that includes it anyway is invalid: executing it fails on the sender's funds.
+    let empty = build(&chain, Vec::new(), None);
+    let mut block = empty.block.clone();
+    block.body.transactions = vec![transfer(0)];
+    let parent = reader(&chain);
+    let error = keel_evm::execute_block(
+        chain.spec_arc(),
+        keel_evm::StoreDb::new(&parent, &parent),
+        &Block {
+            header: alloy_consensus::Header {
+                number: block.header.number + 1,
+                parent_hash: empty.hash,
+                ..block.header.clone()
+            },
+            body: block.body,
+        },
+        &[poor.address()],
+    )
+    .expect_err("a block with a sender who can't pay the L1 fee is invalid")
+    .to_string();
+    assert!(error.contains("lack of funds"), "{error}");
+
     // A block builder leaves it out as invalid; nothing changes.
     let senders = keel_chain::recover_senders(std::slice::from_ref(&poor_tx)).expect("sender");
     let mut source = ListTxSource::new(vec![poor_tx], senders);
