@@ -192,25 +192,6 @@ async fn queued_hash(env: &Env, tx: &PrivilegedTx) -> B256 {
     queued
 }
 
-/// Polls L2 for a receipt, read as JSON (a privileged tx's type 0x7e is unknown to alloy).
-async fn l2_receipt(l2: &DynProvider, hash: B256) -> Value {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let receipt: Value = l2
-            .raw_request("eth_getTransactionReceipt".into(), (hash,))
-            .await
-            .expect("eth_getTransactionReceipt");
-        if !receipt.is_null() {
-            return receipt;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no L2 receipt for {hash} within {TIMEOUT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// A transaction by hash, as JSON.
 async fn l2_tx(l2: &DynProvider, hash: B256) -> Value {
     let tx: Value = l2
@@ -456,7 +437,7 @@ async fn deposit_erc20(
         .await
         .expect("privilegedTxHashes");
     assert_eq!(queued, hash, "the CLI prints the queued hash");
-    let receipt = l2_receipt(&env.l2, hash).await;
+    let receipt = common::wait_l2_receipt(&env.l2, hash, TIMEOUT).await;
     assert_eq!(receipt["type"], json!("0x7e"));
     assert_eq!(receipt["status"], json!("0x1"), "{receipt}");
     (hash, receipt)
@@ -511,7 +492,7 @@ async fn a_deposit_to_a_contract_that_refuses_eth_goes_back_to_the_depositor() {
     assert_eq!(tx.value, amount);
     let hash = queued_hash(&env, &tx).await;
 
-    let receipt = l2_receipt(&env.l2, hash).await;
+    let receipt = common::wait_l2_receipt(&env.l2, hash, TIMEOUT).await;
     assert_eq!(receipt["type"], json!("0x7e"));
     assert_eq!(
         receipt["status"],
@@ -615,7 +596,7 @@ async fn send_to_l2_from_an_l1_contract_runs_as_its_alias_and_fails_cleanly_when
     }
     .abi_encode();
     let tx = send(emitter, U256::ZERO, ping.into()).await;
-    let receipt = l2_receipt(&env.l2, tx.hash()).await;
+    let receipt = common::wait_l2_receipt(&env.l2, tx.hash(), TIMEOUT).await;
     assert_eq!(receipt["type"], json!("0x7e"));
     assert_eq!(receipt["status"], json!("0x1"), "{receipt}");
     assert_eq!(address_of(&receipt["from"]), alias, "{receipt}");
@@ -634,7 +615,7 @@ async fn send_to_l2_from_an_l1_contract_runs_as_its_alias_and_fails_cleanly_when
     // The alias has no L2 ETH: a call with value is included, fails, and changes nothing.
     let sink = Address::repeat_byte(0x5a);
     let tx = send(sink, ether(1), Bytes::new()).await;
-    let receipt = l2_receipt(&env.l2, tx.hash()).await;
+    let receipt = common::wait_l2_receipt(&env.l2, tx.hash(), TIMEOUT).await;
     assert_eq!(receipt["type"], json!("0x7e"));
     assert_eq!(
         receipt["status"],
@@ -670,7 +651,7 @@ async fn send_to_l2_from_an_l1_contract_runs_as_its_alias_and_fails_cleanly_when
         .expect("receipt");
     assert!(funding.status());
     let tx = send(sink, ether(1), Bytes::new()).await;
-    let receipt = l2_receipt(&env.l2, tx.hash()).await;
+    let receipt = common::wait_l2_receipt(&env.l2, tx.hash(), TIMEOUT).await;
     assert_eq!(receipt["status"], json!("0x1"), "{receipt}");
     assert_eq!(env.l2.get_balance(sink).await.expect("balance"), ether(1));
     assert_eq!(env.l2.get_balance(alias).await.expect("balance"), ether(2));
@@ -996,7 +977,7 @@ async fn on_a_fresh_chain_a_deposit_to_a_gas_burner_is_sent_back() {
             .expect("L1 receipt");
         let (_, tx) = privileged_tx_of(&l1_receipt);
         assert_eq!(tx.gas_limit, 200_000);
-        let receipt = l2_receipt(&env.l2, queued_hash(&env, &tx).await).await;
+        let receipt = common::wait_l2_receipt(&env.l2, queued_hash(&env, &tx).await, TIMEOUT).await;
         assert_eq!(receipt["status"], json!("0x1"), "{receipt}");
         let logs = logs_of(&receipt);
         let message = the_message(&logs, withdrawal_data(ETH, ETH, depositor, amount));

@@ -303,7 +303,7 @@ async fn send(l2: &DynProvider, signer: &PrivateKeySigner, spec: Spec) -> Sent {
         .await
         .unwrap_or_else(|e| panic!("{label}: expected the node to accept the transaction: {e}"))
         .tx_hash();
-    let receipt = wait_receipt(l2, hash, &label).await;
+    let receipt = common::wait_l2_receipt(l2, hash, Duration::from_secs(30)).await;
     assert_eq!(
         receipt["status"], "0x1",
         "{label}: expected a successful receipt: {receipt}"
@@ -322,24 +322,6 @@ async fn send(l2: &DynProvider, signer: &PrivateKeySigner, spec: Spec) -> Sent {
         quoted_at_block,
         block,
         receipt,
-    }
-}
-
-async fn wait_receipt(l2: &DynProvider, hash: B256, label: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let receipt: Value = l2
-            .raw_request("eth_getTransactionReceipt".into(), (hash,))
-            .await
-            .expect("eth_getTransactionReceipt");
-        if !receipt.is_null() {
-            return receipt;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "expected a receipt for {label} ({hash}) within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -366,3 +366,27 @@ pub async fn l2_tx_cost(
         + quantity("operatorFeeConstant")
         + quantity("operatorFeeScalar") * gas_used
 }
+
+/// Polls an L2 for the receipt of `hash`, read as JSON (a privileged transaction's type `0x7e`
+/// is unknown to alloy, and the fee fields are extra); panics after `timeout`.
+pub async fn wait_l2_receipt(
+    l2: &impl alloy::providers::Provider,
+    hash: alloy::primitives::B256,
+    timeout: Duration,
+) -> serde_json::Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let receipt: serde_json::Value = l2
+            .raw_request("eth_getTransactionReceipt".into(), (hash,))
+            .await
+            .expect("eth_getTransactionReceipt");
+        if !receipt.is_null() {
+            return receipt;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected an L2 receipt for {hash} within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
