@@ -20,7 +20,7 @@ use alloy_evm::{
         BlockValidationError,
     },
     eth::{
-        EthBlockExecutionCtx, EthBlockExecutorFactory, EthEvmFactory, EthTxResult,
+        EthBlockExecutionCtx, EthBlockExecutorFactory, EthEvmContext, EthEvmFactory, EthTxResult,
         receipt_builder::AlloyReceiptBuilder,
     },
 };
@@ -30,7 +30,7 @@ use keel_types::{
     Block, ChainSpec, FeeParams, PrivilegedTx, Receipt, Transaction, rules::L2_BRIDGE_ADDRESS,
 };
 use revm::{
-    context::TxEnv,
+    context::{BlockEnv, TxEnv},
     context_interface::{
         Cfg as _,
         result::{
@@ -42,7 +42,7 @@ use revm::{
         BundleState, DatabaseRef, State, WrapDatabaseRef, states::bundle_state::BundleRetention,
     },
     database_interface::{Database, DatabaseCommit, DatabaseCommitExt},
-    inspector::NoOpInspector,
+    inspector::{Inspector, NoOpInspector},
     primitives::{KECCAK_EMPTY, hardfork::SpecId},
     state::{Account, EvmState, TransactionId},
 };
@@ -83,11 +83,11 @@ pub struct ExecutionOutcome {
 }
 
 type Factory = EthBlockExecutorFactory<AlloyReceiptBuilder, EvmSpec, EthEvmFactory>;
-type Executor<'a, DB> = <Factory as BlockExecutorFactory>::Executor<
-    'a,
-    &'a mut State<WrapDatabaseRef<DB>>,
-    NoOpInspector,
->;
+type Executor<'a, DB, I = NoOpInspector> =
+    <Factory as BlockExecutorFactory>::Executor<'a, &'a mut State<WrapDatabaseRef<DB>>, I>;
+
+/// The EVM context of a block's executor over `DB`: what its inspector sees.
+pub type BlockEvmContext<'a, DB> = EthEvmContext<&'a mut State<WrapDatabaseRef<DB>>>;
 
 /// One block's execution: the state it runs on and the executor factory.
 struct BlockRun<DB: DatabaseRef> {
@@ -129,16 +129,24 @@ where
     /// The executor for the block, its pre-block system calls already applied, and on a chain
     /// with the L1 fee rule the block's L1 prices written into the `GasPriceOracle` (see
     /// [`fees::start_block`]) and what the block charges at.
-    fn executor<'a>(
+    /// `inspector` is attached but disabled (the executor runs as without one) until enabled
+    /// (see [`trace_block`]).
+    fn executor<'a, I>(
         &'a mut self,
         header: &Header,
         withdrawals: Option<&'a [Withdrawal]>,
         tx_count_hint: usize,
-    ) -> Result<(Executor<'a, DB>, Option<BlockFees>), ExecutionError> {
-        let evm = self
-            .factory
-            .evm_factory()
-            .create_evm(&mut self.state, self.env.clone());
+        inspector: I,
+    ) -> Result<(Executor<'a, DB, I>, Option<BlockFees>), ExecutionError>
+    where
+        I: Inspector<BlockEvmContext<'a, DB>>,
+    {
+        let mut evm = self.factory.evm_factory().create_evm_with_inspector(
+            &mut self.state,
+            self.env.clone(),
+            inspector,
+        );
+        evm.disable_inspector();
         let ctx = EthBlockExecutionCtx {
             parent_hash: header.parent_hash,
             parent_beacon_block_root: header.parent_beacon_block_root,
@@ -220,7 +228,8 @@ where
     }
     let withdrawals = block.body.withdrawals.as_ref().map(|w| w.as_slice());
     let mut run = BlockRun::new(spec, db, &block.header);
-    let (mut executor, fees) = run.executor(&block.header, withdrawals, txs.len())?;
+    let (mut executor, fees) =
+        run.executor(&block.header, withdrawals, txs.len(), NoOpInspector)?;
     let mut privileged = Privileged::default();
     for (tx, sender) in txs.iter().zip(senders) {
         execute_transaction(&mut executor, tx, *sender, &mut privileged, fees.as_ref())?;
@@ -340,7 +349,7 @@ where
     let withdrawals = header.withdrawals_root.map(|_| Vec::new());
     let gas_limit = header.gas_limit;
     let mut run = BlockRun::new(spec, db, header);
-    let (mut executor, fees) = run.executor(header, withdrawals.as_deref(), 0)?;
+    let (mut executor, fees) = run.executor(header, withdrawals.as_deref(), 0, NoOpInspector)?;
     let mut bound = DiffSizeBound::new();
     if let Some(transitions) = &executor.evm.db().transition_state {
         bound.record_transitions(transitions);
@@ -400,9 +409,13 @@ where
                     continue;
                 }
                 let index = executor.receipts.len();
-                execute_privileged(&mut executor, sealed, Some(&mut bound), &mut |changes| {
-                    source.state_changed(changes)
-                })
+                execute_privileged(
+                    &mut executor,
+                    sealed,
+                    Some(&mut bound),
+                    &mut |changes| source.state_changed(changes),
+                    None,
+                )
                 .inspect(|gas| {
                     bound.add_privileged();
                     privileged.indices.push(index);
@@ -531,7 +544,7 @@ where
         }
         Transaction::Privileged(sealed) => {
             let index = executor.receipts.len();
-            let gas = execute_privileged(executor, sealed, None, &mut |_| {})?;
+            let gas = execute_privileged(executor, sealed, None, &mut |_| {}, None)?;
             privileged.indices.push(index);
             privileged.gas_used += gas;
             Ok(gas)
@@ -543,8 +556,8 @@ where
 /// sender must first be able to pay its L1 fee and most operator fee on top of Ethereum's
 /// `gas limit × max fee + value` ([`fees::check_funds`]), and both fees are then taken from it
 /// within the transaction's changes ([`fees::charge`]).
-fn execute_ethereum_without_commit<DB>(
-    executor: &mut Executor<'_, DB>,
+fn execute_ethereum_without_commit<'a, DB, I>(
+    executor: &mut Executor<'a, DB, I>,
     eth: &alloy_consensus::TxEnvelope,
     sender: Address,
     fees: Option<&BlockFees>,
@@ -552,6 +565,7 @@ fn execute_ethereum_without_commit<DB>(
 where
     DB: DatabaseRef + std::fmt::Debug,
     DB::Error: Send + Sync + 'static,
+    I: Inspector<BlockEvmContext<'a, DB>>,
 {
     if let Some(fees) = fees {
         fees::check_funds(executor.evm.db_mut(), fees, eth, sender)?;
@@ -604,15 +618,17 @@ where
 ///   gas it used still counted; a mint stands (the funds are locked on L1), as for a reverted
 ///   call. Without this rule one privileged transaction could write more state than a blob
 ///   holds, and the block carrying it could never be committed.
-fn execute_privileged<DB>(
-    executor: &mut Executor<'_, DB>,
+fn execute_privileged<'a, DB, I>(
+    executor: &mut Executor<'a, DB, I>,
     sealed: &Sealed<PrivilegedTx>,
     mut bound: Option<&mut DiffSizeBound>,
     observe: &mut dyn FnMut(&EvmState),
+    traced: Option<PrivilegedHook<'_, DB, I>>,
 ) -> Result<u64, BlockExecutionError>
 where
     DB: DatabaseRef + std::fmt::Debug,
     DB::Error: Send + Sync + 'static,
+    I: Inspector<BlockEvmContext<'a, DB>>,
 {
     let tx = sealed.inner();
     let hash = sealed.hash();
@@ -719,7 +735,7 @@ where
     let saved = (cfg.disable_nonce_check, cfg.disable_eip3607);
     cfg.disable_nonce_check = true;
     cfg.disable_eip3607 = true;
-    let result = executor.evm.transact(tx_env);
+    let result = executor.evm.transact(tx_env.clone());
     let cfg = &mut executor.evm.ctx_mut().cfg;
     (cfg.disable_nonce_check, cfg.disable_eip3607) = saved;
     let mut result = match result {
@@ -750,6 +766,10 @@ where
         bound.record(&result.state, result.result.logs());
     }
     observe(&result.state);
+    if let Some(traced) = traced {
+        let (db, inspector, _) = executor.evm.components_mut();
+        traced(&tx_env, &result, inspector, db);
+    }
     Ok(executor
         .commit_transaction(EthTxResult {
             result,
@@ -761,10 +781,11 @@ where
 
 /// Append the failed receipt of a privileged transaction that could not run: `gas` used, no
 /// logs, no state change.
-fn commit_failed<DB>(executor: &mut Executor<'_, DB>, gas: u64, reason: HaltReason) -> u64
+fn commit_failed<'a, DB, I>(executor: &mut Executor<'a, DB, I>, gas: u64, reason: HaltReason) -> u64
 where
     DB: DatabaseRef + std::fmt::Debug,
     DB::Error: Send + Sync + 'static,
+    I: Inspector<BlockEvmContext<'a, DB>>,
 {
     let result = ExecutionResult::Halt {
         reason,
@@ -778,4 +799,212 @@ where
             tx_type: TxType::Eip1559,
         })
         .tx_gas_used()
+}
+
+/// What [`execute_privileged`] hands a tracer when it ran the call: the transaction's
+/// environment, its outcome (not yet committed), the inspector and the state before it.
+type PrivilegedHook<'h, DB, I> =
+    &'h mut dyn FnMut(&TxEnv, &ResultAndState, &mut I, &State<WrapDatabaseRef<DB>>);
+
+/// The state a block is replayed on by [`trace_block`].
+pub struct BlockReplay<DB: DatabaseRef>(BlockRun<DB>);
+
+impl<DB> BlockReplay<DB>
+where
+    DB: DatabaseRef + std::fmt::Debug,
+    DB::Error: Send + Sync + 'static,
+{
+    /// Replay a block with `header` over `db`, its parent's state.
+    pub fn new(spec: &Arc<ChainSpec>, db: DB, header: &Header) -> Self {
+        Self(BlockRun::new(spec, db, header))
+    }
+}
+
+/// One transaction of a block replayed by [`trace_block`], as executed and before it is
+/// committed.
+pub struct TracedTx<'t, DB: DatabaseRef, I> {
+    /// Its index in the block.
+    pub index: usize,
+    /// What the EVM ran (for a privileged transaction: its call at gas price 0).
+    pub tx_env: &'t TxEnv,
+    /// The block's environment.
+    pub block_env: &'t BlockEnv,
+    /// Its outcome and the state it changed (with the L1 fee rule: its fees taken).
+    pub result: &'t ResultAndState,
+    /// The inspector, which saw this transaction only if it was not reset since.
+    pub inspector: &'t mut I,
+    /// The state just before the transaction.
+    pub state: &'t State<WrapDatabaseRef<DB>>,
+}
+
+/// Why [`trace_block`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error(transparent)]
+    Execution(#[from] ExecutionError),
+    /// The deadline passed.
+    #[error("execution timeout")]
+    Timeout,
+    /// The block has no transaction at that index.
+    #[error("transaction index {index} out of range (the block has {txs})")]
+    NoSuchTransaction { index: usize, txs: usize },
+    /// What the caller's `on_tx` returned.
+    #[error("{0}")]
+    Tracer(String),
+}
+
+impl From<BlockExecutionError> for TraceError {
+    fn from(error: BlockExecutionError) -> Self {
+        Self::Execution(error.into())
+    }
+}
+
+/// Replay `block` (with its recovered `senders`) over `db`, the parent's state, in the block's
+/// environment and by the executor's rules ([`execute_block`]: system calls, privileged
+/// transactions, the L1 fee rule), up to and including its transaction `traced.end()`, with
+/// `inspector` attached to the transactions in `traced` only. Each traced transaction is handed
+/// to `on_tx` before it is committed (see [`TracedTx`]); the inspector is not reset between
+/// transactions: `on_tx` does that. Past `deadline` (checked between transactions and, while
+/// the inspector is attached, every few thousand steps) the replay stops with
+/// [`TraceError::Timeout`].
+///
+/// A privileged transaction that could not run (see `execute_privileged`: failed receipt, no
+/// state change) is handed over with a halt, no state change and nothing inspected. For one from
+/// the L2 bridge, `state` already holds the mint of its value.
+///
+/// `replay` holds the state the block runs on ([`BlockReplay::new`]); it is only borrowed so
+/// that the inspector's bound can name the executor's lifetime.
+pub fn trace_block<'a, DB, I, F>(
+    replay: &'a mut BlockReplay<DB>,
+    block: &'a Block,
+    senders: &[Address],
+    traced: std::ops::RangeInclusive<usize>,
+    inspector: I,
+    deadline: Option<std::time::Instant>,
+    mut on_tx: F,
+) -> Result<(), TraceError>
+where
+    DB: DatabaseRef + std::fmt::Debug,
+    DB::Error: Send + Sync + 'static,
+    (crate::trace::Deadline, I): Inspector<BlockEvmContext<'a, DB>>,
+    F: FnMut(TracedTx<'_, DB, I>) -> Result<(), String>,
+{
+    let txs = &block.body.transactions;
+    if senders.len() != txs.len() {
+        return Err(ExecutionError::SenderCount {
+            senders: senders.len(),
+            txs: txs.len(),
+        }
+        .into());
+    }
+    let last = *traced.end();
+    if last >= txs.len() {
+        return Err(TraceError::NoSuchTransaction {
+            index: last,
+            txs: txs.len(),
+        });
+    }
+    let withdrawals = block.body.withdrawals.as_ref().map(|w| w.as_slice());
+    let timer = crate::trace::Deadline::new(deadline);
+    let (mut executor, fees) =
+        replay
+            .0
+            .executor(&block.header, withdrawals, last + 1, (timer, inspector))?;
+    let block_env = executor.evm.block().clone();
+    for (index, (tx, sender)) in txs.iter().zip(senders).enumerate().take(last + 1) {
+        if deadline.is_some_and(|deadline| std::time::Instant::now() >= deadline) {
+            return Err(TraceError::Timeout);
+        }
+        let inspect = traced.contains(&index);
+        executor.evm.set_inspector_enabled(inspect);
+        match tx {
+            Transaction::Ethereum(eth) => {
+                let output =
+                    execute_ethereum_without_commit(&mut executor, eth, *sender, fees.as_ref())?;
+                if executor.evm.inspector().0.expired() {
+                    return Err(TraceError::Timeout);
+                }
+                if inspect {
+                    let tx_env =
+                        <TxEnv as alloy_evm::FromRecoveredTx<_>>::from_recovered_tx(eth, *sender);
+                    let (state, inspector, _) = executor.evm.components_mut();
+                    on_tx(TracedTx {
+                        index,
+                        tx_env: &tx_env,
+                        block_env: &block_env,
+                        result: &output.result,
+                        inspector: &mut inspector.1,
+                        state,
+                    })
+                    .map_err(TraceError::Tracer)?;
+                }
+                executor.commit_transaction(output);
+            }
+            Transaction::Privileged(sealed) => {
+                let mut handed = false;
+                let mut failure = None;
+                let mut hook = |tx_env: &TxEnv,
+                                result: &ResultAndState,
+                                inspector: &mut (crate::trace::Deadline, I),
+                                state: &State<WrapDatabaseRef<DB>>| {
+                    handed = true;
+                    if inspector.0.expired() {
+                        failure = Some(TraceError::Timeout);
+                        return;
+                    }
+                    if let Err(e) = on_tx(TracedTx {
+                        index,
+                        tx_env,
+                        block_env: &block_env,
+                        result,
+                        inspector: &mut inspector.1,
+                        state,
+                    }) {
+                        failure = Some(TraceError::Tracer(e));
+                    }
+                };
+                let gas = execute_privileged(
+                    &mut executor,
+                    sealed,
+                    None,
+                    &mut |_| {},
+                    inspect.then_some(&mut hook as PrivilegedHook<'_, DB, _>),
+                )?;
+                if let Some(failure) = failure {
+                    return Err(failure);
+                }
+                if inspect && !handed {
+                    let tx_env = TxEnv {
+                        tx_type: keel_types::privileged::PRIVILEGED_TX_TYPE,
+                        caller: sealed.from,
+                        gas_limit: sealed.gas_limit,
+                        kind: TxKind::Call(sealed.to),
+                        value: sealed.value,
+                        data: sealed.data.clone(),
+                        chain_id: Some(sealed.chain_id),
+                        ..TxEnv::default()
+                    };
+                    let result = ResultAndState::new(
+                        ExecutionResult::Halt {
+                            reason: HaltReason::OutOfGas(OutOfGasError::Basic),
+                            gas: ResultGas::default().with_total_gas_spent(gas),
+                            logs: Vec::new(),
+                        },
+                        EvmState::default(),
+                    );
+                    let (state, inspector, _) = executor.evm.components_mut();
+                    on_tx(TracedTx {
+                        index,
+                        tx_env: &tx_env,
+                        block_env: &block_env,
+                        result: &result,
+                        inspector: &mut inspector.1,
+                        state,
+                    })
+                    .map_err(TraceError::Tracer)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }

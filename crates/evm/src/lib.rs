@@ -22,6 +22,7 @@ mod executor;
 mod fees;
 mod spec;
 mod state_update;
+mod trace;
 mod validation;
 
 pub use call::{
@@ -31,12 +32,14 @@ pub use call::{
 pub use db::{StoreDb, StoreDbError};
 pub use diff_budget::DiffSizeBound;
 pub use executor::{
-    BuiltBlock, ExecutionError, ExecutionOutcome, MAX_PRIVILEGED_TX_DIFF_BYTES,
-    PRIVILEGED_DIFF_ROOM, SkipReason, TxSource, build_block, execute_block,
+    BlockReplay, BuiltBlock, ExecutionError, ExecutionOutcome, MAX_PRIVILEGED_TX_DIFF_BYTES,
+    PRIVILEGED_DIFF_ROOM, SkipReason, TraceError, TracedTx, TxSource, build_block, execute_block,
+    trace_block,
 };
 pub use fees::block_fee_params;
 pub use spec::{EvmSpec, intrinsic_gas, spec_id_at};
 pub use state_update::{StateUpdate, compute_state_update};
+pub use trace::{Deadline, inspect_call};
 // Defined in keel-trie so the storage crate can apply it without depending on execution.
 pub use keel_trie::{TrieDiff, TrieWrites};
 pub use validation::{BlockError, logs_bloom, validate_body, validate_header, validate_outcome};

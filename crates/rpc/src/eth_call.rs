@@ -53,15 +53,15 @@ use crate::{
 const ESTIMATE_ERROR_RATIO: f64 = 0.015;
 
 /// The database a call runs on: the block's state under a cache that takes the overrides.
-type CallDb<'a> = CacheDB<StoreDb<'a, BlockState<'a>, StoreReader>>;
+pub(crate) type CallDb<'a> = CacheDB<StoreDb<'a, BlockState<'a>, StoreReader>>;
 
 /// The parameters `eth_call`, `eth_estimateGas` and `eth_createAccessList` share:
 /// `[request, block?, stateOverrides?, blockOverrides?]`.
-struct CallParams {
-    request: TransactionRequest,
-    block: BlockId,
-    state: Option<StateOverride>,
-    block_overrides: Option<Box<BlockOverrides>>,
+pub(crate) struct CallParams {
+    pub(crate) request: TransactionRequest,
+    pub(crate) block: BlockId,
+    pub(crate) state: Option<StateOverride>,
+    pub(crate) block_overrides: Option<Box<BlockOverrides>>,
 }
 
 impl CallParams {
@@ -81,7 +81,7 @@ impl CallParams {
 }
 
 /// Set up the state, environment and transaction of a call, then run `f` on them.
-fn with_call<T>(
+pub(crate) fn with_call<T>(
     ctx: &RpcContext,
     params: CallParams,
     f: impl FnOnce(&mut CallDb<'_>, &EvmEnv, TxEnv) -> RpcResult<T>,
@@ -292,7 +292,7 @@ fn halt_message(reason: &HaltReason) -> String {
 
 /// An EVM failure before execution (an invalid transaction) with geth's message, or a store
 /// failure.
-fn evm_error(error: EVMError<StoreDbError<StoreError>>, from: Address) -> RpcError {
+pub(crate) fn evm_error(error: EVMError<StoreDbError<StoreError>>, from: Address) -> RpcError {
     match error {
         EVMError::Transaction(invalid) => RpcError::server(match invalid {
             InvalidTransaction::LackOfFundForMaxFee { fee, balance } => format!(

@@ -29,6 +29,7 @@ mod pubsub;
 pub mod readiness;
 mod send;
 mod server;
+mod trace;
 mod txpool;
 
 pub use config::{L1Contracts, RpcConfig, default_max_concurrent_calls};

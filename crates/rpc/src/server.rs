@@ -41,6 +41,7 @@ pub fn methods(ctx: RpcContext) -> Result<RpcModule<RpcContext>, RpcError> {
         crate::txpool::register,
         crate::net_web3::register,
         crate::debug::register,
+        crate::trace::register,
         crate::keel::register,
     ];
     for register in registrations {

@@ -1,0 +1,94 @@
+//! What tracing (`debug_trace*`) needs from the EVM beside [`crate::trace_block`]: a call run
+//! with an inspector attached on `eth_call`'s path ([`inspect_call`]), and the inspector that
+//! stops an execution past a deadline ([`Deadline`]).
+
+use std::{fmt::Debug, time::Instant};
+
+use alloy_evm::{Evm, EvmEnv, EvmFactory, eth::EthEvmFactory};
+use revm::{
+    DatabaseRef,
+    context::TxEnv,
+    context_interface::result::{EVMError, ResultAndState},
+    database::CacheDB,
+    inspector::Inspector,
+    interpreter::{InstructionResult, Interpreter, interpreter::EthInterpreter},
+};
+
+/// Steps between two looks at the clock.
+const STEPS_PER_CHECK: u32 = 4096;
+
+/// An inspector that halts the execution it watches once `deadline` has passed (checked every
+/// [`STEPS_PER_CHECK`] steps, then at every step so that the enclosing frames stop too).
+/// Attach it before the tracer (a tuple `(Deadline, tracer)`), and ask [`Deadline::expired`]
+/// after the execution: its outcome is then meaningless.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    deadline: Option<Instant>,
+    steps: u32,
+    expired: bool,
+}
+
+impl Deadline {
+    pub fn new(deadline: Option<Instant>) -> Self {
+        Self {
+            deadline,
+            steps: 0,
+            expired: false,
+        }
+    }
+
+    /// Whether an execution was halted for the deadline.
+    pub fn expired(&self) -> bool {
+        self.expired
+    }
+}
+
+impl<CTX> Inspector<CTX, EthInterpreter> for Deadline {
+    fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, _context: &mut CTX) {
+        let Some(deadline) = self.deadline else {
+            return;
+        };
+        if !self.expired {
+            self.steps += 1;
+            if self.steps < STEPS_PER_CHECK {
+                return;
+            }
+            self.steps = 0;
+            if Instant::now() < deadline {
+                return;
+            }
+            self.expired = true;
+        }
+        interp.halt(InstructionResult::OutOfGas);
+    }
+}
+
+/// Execute `tx` once on `db` like [`crate::transact`] (nothing committed), with `inspector`
+/// attached and stopped past `deadline`. Returns the outcome with the state it changed, or
+/// `Ok(None)` if the deadline passed.
+pub fn inspect_call<'a, DB, I>(
+    db: &'a mut CacheDB<DB>,
+    env: &EvmEnv,
+    tx: TxEnv,
+    inspector: &mut I,
+    deadline: Option<Instant>,
+) -> Result<Option<ResultAndState>, EVMError<DB::Error>>
+where
+    DB: DatabaseRef + Debug,
+    DB::Error: Send + Sync + 'static,
+    I: Inspector<alloy_evm::eth::EthEvmContext<&'a mut CacheDB<DB>>>,
+{
+    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+        return Ok(None);
+    }
+    let mut evm = EthEvmFactory::default().create_evm_with_inspector(
+        db,
+        env.clone(),
+        (Deadline::new(deadline), inspector),
+    );
+    let result = evm.transact(tx)?;
+    if evm.inspector().0.expired() {
+        return Ok(None);
+    }
+    Ok(Some(result))
+}
