@@ -92,3 +92,74 @@ where
     }
     Ok(Some(result))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::Arc, time::Duration};
+
+    use alloy_consensus::Header;
+    use alloy_primitives::{Address, Bytes, TxKind, U256, bytes};
+    use keel_types::ChainSpec;
+    use revm::{database::EmptyDB, inspector::NoOpInspector, state::AccountInfo};
+
+    use super::*;
+    use crate::call_env;
+
+    /// A call of `JUMPDEST PUSH1 0 JUMP` (a loop until the gas runs out) with 10M gas.
+    fn looping_call() -> (CacheDB<EmptyDB>, EvmEnv, TxEnv) {
+        // Not a precompile's address.
+        let looping = Address::repeat_byte(0x10);
+        let mut db = CacheDB::new(EmptyDB::default());
+        db.insert_account_info(
+            looping,
+            AccountInfo::default().with_code(revm::bytecode::Bytecode::new_raw(bytes!("5b600056"))),
+        );
+        let spec =
+            Arc::new(ChainSpec::from_genesis(&keel_types::dev::dev_genesis()).expect("genesis"));
+        let header = Header {
+            number: 1,
+            timestamp: 1,
+            gas_limit: 30_000_000,
+            base_fee_per_gas: Some(0),
+            excess_blob_gas: Some(0),
+            ..Default::default()
+        };
+        let tx = TxEnv {
+            caller: Address::with_last_byte(0x01),
+            kind: TxKind::Call(looping),
+            data: Bytes::new(),
+            value: U256::ZERO,
+            gas_limit: 10_000_000,
+            chain_id: None,
+            ..Default::default()
+        };
+        (db, call_env(&spec, &header), tx)
+    }
+
+    #[test]
+    fn a_call_past_its_deadline_is_halted() {
+        let (mut db, env, tx) = looping_call();
+        // Without a deadline it runs out of gas.
+        let done = inspect_call(&mut db, &env, tx.clone(), &mut NoOpInspector, None)
+            .expect("runs")
+            .expect("no deadline");
+        assert!(!done.result.is_success());
+        assert_eq!(done.result.tx_gas_used(), 10_000_000);
+        // A deadline already passed: not run at all.
+        let past = Some(Instant::now());
+        assert!(
+            inspect_call(&mut db, &env, tx.clone(), &mut NoOpInspector, past)
+                .expect("runs")
+                .is_none()
+        );
+        // A deadline within the loop: halted soon after it.
+        let started = Instant::now();
+        let soon = Some(started + Duration::from_micros(200));
+        assert!(
+            inspect_call(&mut db, &env, tx, &mut NoOpInspector, soon)
+                .expect("runs")
+                .is_none()
+        );
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+}
