@@ -1,7 +1,8 @@
 //! Differential: the same transactions (a value transfer, deployments, a forwarded call that
 //! logs, one whose inner call reverts) sent to keel and to anvil (Prague, keel's chain id, the
-//! same dev keys and nonces), traced with `callTracer` (`withLog`) on both: the call trees must be
-//! the same, field for field, but for the top frame's `gas` (see below).
+//! same dev keys and nonces), traced with `callTracer` (`withLog`) and with the struct logger
+//! (memory and return data on) on both: the call trees must be the same, field for field, but for
+//! the top frame's `gas` (see below), and the struct logs the same op for op.
 //!
 //! Needs anvil: `tools/node_modules/.bin/anvil` (`npm ci --prefix tools`) or on `PATH`.
 
@@ -45,7 +46,11 @@ fn forwarder_initcode(target: Address) -> Bytes {
 async fn call_traces_match_anvils() {
     let node = TestNode::start_manual(MempoolConfig::default(), RpcConfig::default()).await;
     let anvil = Anvil::spawn(&AnvilConfig {
-        extra_args: vec!["--chain-id".into(), CHAIN_ID.to_string()],
+        extra_args: vec![
+            "--chain-id".into(),
+            CHAIN_ID.to_string(),
+            "--steps-tracing".into(),
+        ],
         ..AnvilConfig::default()
     })
     .await
@@ -118,6 +123,25 @@ async fn call_traces_match_anvils() {
         if keel != theirs {
             mismatches.push(format!(
                 "transaction {i} ({hash}):\n keel:  {keel}\n anvil: {theirs}"
+            ));
+        }
+    }
+    // The struct logger (with memory and return data): the same op for op.
+    let opts = json!({ "enableMemory": true, "enableReturnData": true });
+    for (i, hash) in hashes.iter().enumerate() {
+        let keel = rpc(&node, "debug_traceTransaction", json!([hash, opts])).await;
+        let theirs: Value = anvil_client
+            .raw_request("debug_traceTransaction".into(), (hash, opts.clone()))
+            .await
+            .expect("anvil traces");
+        if keel != theirs {
+            let k = keel.to_string();
+            let a = theirs.to_string();
+            let at = k.bytes().zip(a.bytes()).take_while(|(x, y)| x == y).count();
+            mismatches.push(format!(
+                "struct logs of transaction {i}: keel {} anvil {}",
+                &k[at.saturating_sub(200)..(at + 200).min(k.len())],
+                &a[at.saturating_sub(200)..(at + 200).min(a.len())]
             ));
         }
     }
