@@ -1,8 +1,9 @@
 //! Differential: the same transactions (a value transfer, deployments, a forwarded call that
 //! logs, one whose inner call reverts) sent to keel and to anvil (Prague, keel's chain id, the
 //! same dev keys and nonces), traced with `callTracer` (`withLog`) and with the struct logger
-//! (memory and return data on) on both: the call trees must be the same, field for field, but for
-//! the top frame's `gas` (see below), and the struct logs the same op for op.
+//! (memory and return data on) and `prestateTracer` (`diffMode`) on both: the call trees must be
+//! the same, field for field, but for the top frame's `gas` (see below), the struct logs the same
+//! op for op, the state diffs the same but for balances (the chains' fees differ).
 //!
 //! Needs anvil: `tools/node_modules/.bin/anvil` (`npm ci --prefix tools`) or on `PATH`.
 
@@ -142,6 +143,34 @@ async fn call_traces_match_anvils() {
                 "struct logs of transaction {i}: keel {} anvil {}",
                 &k[at.saturating_sub(200)..(at + 200).min(k.len())],
                 &a[at.saturating_sub(200)..(at + 200).min(a.len())]
+            ));
+        }
+    }
+    // prestateTracer (diffMode): the same accounts, nonces, code and storage; balances aside
+    // (the two chains' fees differ: keel's L1 fee and base fee vault, anvil's coinbase).
+    let opts = json!({ "tracer": "prestateTracer", "tracerConfig": { "diffMode": true } });
+    for (i, hash) in hashes.iter().enumerate() {
+        let mut keel = rpc(&node, "debug_traceTransaction", json!([hash, opts])).await;
+        let mut theirs: Value = anvil_client
+            .raw_request("debug_traceTransaction".into(), (hash, opts.clone()))
+            .await
+            .expect("anvil traces");
+        for trace in [&mut keel, &mut theirs] {
+            for side in ["pre", "post"] {
+                if let Some(accounts) = trace[side].as_object_mut() {
+                    for account in accounts.values_mut() {
+                        if let Some(account) = account.as_object_mut() {
+                            account.remove("balance");
+                        }
+                    }
+                    accounts
+                        .retain(|_, account| account.as_object().is_some_and(|a| !a.is_empty()));
+                }
+            }
+        }
+        if keel != theirs {
+            mismatches.push(format!(
+                "prestate of transaction {i}:\n keel:  {keel}\n anvil: {theirs}"
             ));
         }
     }
