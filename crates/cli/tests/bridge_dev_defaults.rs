@@ -61,6 +61,15 @@ async fn the_documented_dev_commands_find_the_l1_by_themselves() {
     assert!(BALANCE.contains(&user.to_string()));
 
     let node = Node::start(&["--dev"]);
+    // The dev chain's fee vaults (docs/fees.md) are in the banner, before the L1 lines.
+    assert_eq!(
+        node.wait_for_line("L1 fee vault:").to_lowercase(),
+        dev::DEV_L1_FEE_VAULT.to_string().to_lowercase()
+    );
+    assert_eq!(
+        node.wait_for_line("Operator fee vault:").to_lowercase(),
+        dev::DEV_OPERATOR_FEE_VAULT.to_string().to_lowercase()
+    );
     let l1_url = node.wait_for_l1_url();
     let bridge: Address = node
         .wait_for_line("L1 bridge:")
