@@ -36,6 +36,9 @@ pub enum RpcError {
     Chain(#[from] ChainError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A failure with a method-specific code (e.g. `eth_simulateV1`'s -38010..-38026).
+    #[error("{message}")]
+    Coded { code: i32, message: String },
 }
 
 impl RpcError {
@@ -68,6 +71,7 @@ impl From<RpcError> for ErrorObjectOwned {
             | RpcError::Store(StoreError::StateNotKept { .. }) => {
                 ErrorObjectOwned::owned(SERVER_ERROR, message, None::<()>)
             }
+            RpcError::Coded { code, .. } => ErrorObjectOwned::owned(code, message, None::<()>),
             RpcError::Store(_) | RpcError::Chain(_) | RpcError::Internal(_) => {
                 tracing::warn!(%message, "internal error serving an RPC request");
                 ErrorObjectOwned::owned(INTERNAL_ERROR, message, None::<()>)

@@ -242,7 +242,7 @@ fn revert_error(data: Bytes) -> RpcError {
 
 /// The reason of a Solidity `Error(string)` or `Panic(uint256)` revert, as geth's
 /// `abi.UnpackRevert` gives it.
-fn revert_reason(data: &[u8]) -> Option<String> {
+pub(crate) fn revert_reason(data: &[u8]) -> Option<String> {
     if let Ok(revert) = Revert::abi_decode(data) {
         return Some(revert.reason);
     }
@@ -264,7 +264,7 @@ fn revert_reason(data: &[u8]) -> Option<String> {
 }
 
 /// geth's VM error message for a halt.
-fn halt_message(reason: &HaltReason) -> String {
+pub(crate) fn halt_message(reason: &HaltReason) -> String {
     match reason {
         HaltReason::OutOfGas(_) => "out of gas",
         HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode | HaltReason::NotActivated => {

@@ -38,6 +38,13 @@ pub(crate) struct BlockState<'a> {
     pending: Option<Arc<PendingBlock>>,
 }
 
+impl<'a> BlockState<'a> {
+    /// The state without the pending block's changes, as a trie too.
+    pub(crate) fn view(&self) -> &StateView<'a> {
+        &self.view
+    }
+}
+
 impl StateReader for BlockState<'_> {
     type Error = StoreError;
 

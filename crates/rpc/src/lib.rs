@@ -1,6 +1,7 @@
 //! keel-rpc: the JSON-RPC server users and their tools talk to. HTTP and WebSocket on one port
-//! (jsonrpsee), JSON-RPC batches, the `eth_`, `net_`, `web3_`, `txpool_` and `debug_getRaw*`
-//! namespaces with geth's output shapes, filters and subscriptions.
+//! (jsonrpsee), JSON-RPC batches, the `eth_` (with `eth_simulateV1`), `net_`, `web3_`, `txpool_`,
+//! `debug_getRaw*` and `debug_trace*` namespaces with geth's output shapes, filters and
+//! subscriptions.
 //!
 //! It reads the chain through [`keel_chain::Blockchain`] and its store, and writes only by
 //! handing transactions to the [`keel_chain::Mempool`]: it never builds or stores blocks.
@@ -29,6 +30,7 @@ mod pubsub;
 pub mod readiness;
 mod send;
 mod server;
+mod simulate;
 mod trace;
 mod txpool;
 
