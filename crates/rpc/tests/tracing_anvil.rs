@@ -1,5 +1,6 @@
 //! Differential: the same transactions (a value transfer, deployments, a forwarded call that
-//! logs, one whose inner call reverts) sent to keel and to anvil (Prague, keel's chain id, the
+//! logs, one whose inner call reverts, a self-destruct, a creation that self-destructs, calls to
+//! precompiles) sent to keel and to anvil (Prague, keel's chain id, the
 //! same dev keys and nonces), traced with `callTracer` (`withLog`) and with the struct logger
 //! (memory and return data on) and `prestateTracer` (`diffMode`) on both: the call trees must be
 //! the same, field for field, but for the top frame's `gas` (see below), the struct logs the same
@@ -43,6 +44,23 @@ fn forwarder_initcode(target: Address) -> Bytes {
     code.into()
 }
 
+/// A contract whose code is `selfdestruct(caller())`.
+fn selfdestruct_initcode() -> Bytes {
+    Bytes::from_static(&[
+        0x60, 0x02, 0x80, 0x60, 0x0b, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3, 0x33, 0xff,
+    ])
+}
+
+/// ecrecover's input: a hash, v, r, s (a valid signature is not needed for a trace).
+fn ecrecover_input() -> Vec<u8> {
+    let mut input = vec![0u8; 128];
+    input[31] = 1;
+    input[63] = 27;
+    input[95] = 1;
+    input[127] = 1;
+    input
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn call_traces_match_anvils() {
     let node = TestNode::start_manual(MempoolConfig::default(), RpcConfig::default()).await;
@@ -80,6 +98,8 @@ async fn call_traces_match_anvils() {
     let forwarder = sender.create(nonce + 2);
     let probe = sender.create(nonce + 3);
     let probe_forwarder = sender.create(nonce + 4);
+    let destructible = sender.create(nonce + 8);
+    let sha_forwarder = sender.create(nonce + 11);
     let too_small = RpcProbe::requireAboveCall {
         value: U256::from(1),
     }
@@ -93,6 +113,16 @@ async fn call_traces_match_anvils() {
         call_tx(0, nonce + 5, forwarder, ping(7, b"hi")).await,
         call_tx(0, nonce + 6, probe_forwarder, too_small).await,
         call_tx(0, nonce + 7, probe, RpcProbe::incrementCall {}.abi_encode()).await,
+        // A contract that self-destructs to its caller, deployed then called (EIP-6780: its
+        // balance moves, the account stays).
+        deploy(nonce + 8, selfdestruct_initcode()).await,
+        call_tx(0, nonce + 9, destructible, Vec::new()).await,
+        // A creation whose initcode self-destructs: created and gone in one transaction.
+        deploy(nonce + 10, Bytes::from_static(&[0x33, 0xff])).await,
+        // Precompiles: sha256 through the forwarder (a nested call), ecrecover called directly.
+        deploy(nonce + 11, forwarder_initcode(Address::with_last_byte(2))).await,
+        call_tx(0, nonce + 12, sha_forwarder, b"abc".to_vec()).await,
+        call_tx(0, nonce + 13, Address::with_last_byte(1), ecrecover_input()).await,
     ];
     let mut hashes: Vec<B256> = Vec::new();
     for tx in &txs {
@@ -127,6 +157,22 @@ async fn call_traces_match_anvils() {
             ));
         }
     }
+    // The new cases are what they claim: a SELFDESTRUCT frame, a nested call to sha256.
+    let destructed = rpc(&node, "debug_traceTransaction", json!([hashes[9], opts])).await;
+    assert_eq!(
+        destructed["calls"][0]["type"], "SELFDESTRUCT",
+        "{destructed}"
+    );
+    let hashed = rpc(&node, "debug_traceTransaction", json!([hashes[12], opts])).await;
+    assert_eq!(
+        hashed["calls"][0]["to"],
+        json!(Address::with_last_byte(2)),
+        "{hashed}"
+    );
+    assert_eq!(
+        hashed["output"], "0xba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        "sha256(\"abc\") comes back through the forwarder"
+    );
     // The struct logger (with memory and return data): the same op for op.
     let opts = json!({ "enableMemory": true, "enableReturnData": true });
     for (i, hash) in hashes.iter().enumerate() {
