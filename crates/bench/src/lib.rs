@@ -14,4 +14,5 @@ pub mod grow_bench;
 pub mod l1_gas;
 pub mod produce_bench;
 pub mod prove_bench;
+pub mod trace_bench;
 pub mod trie_bench;

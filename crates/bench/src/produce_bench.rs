@@ -29,6 +29,8 @@ pub struct ProduceReport {
     pub execution: Duration,
     pub state_root: Duration,
     pub commit: Duration,
+    /// Each block's number, transactions and execution time.
+    pub per_block: Vec<(u64, usize, Duration)>,
 }
 
 /// Generate the transactions of `config`, admit them in batches of `batch` into a fresh node on a
@@ -47,6 +49,21 @@ pub fn produce(
     config: &ChainGenConfig,
     batch: usize,
     dir: &std::path::Path,
+) -> eyre::Result<(ProduceReport, Blockchain, String)> {
+    let producer = BlockProducerConfig {
+        gas_limit: Some(config.gas_limit),
+        ..BlockProducerConfig::default()
+    };
+    produce_with(config, batch, dir, producer)
+}
+
+/// [`produce`] with the block producer configured by `producer` (e.g. no state diff budget, so
+/// that only gas bounds a block).
+pub fn produce_with(
+    config: &ChainGenConfig,
+    batch: usize,
+    dir: &std::path::Path,
+    producer: BlockProducerConfig,
 ) -> eyre::Result<(ProduceReport, Blockchain, String)> {
     let generated = generate(config)?;
     let raws: Vec<Vec<u8>> = generated
@@ -75,14 +92,7 @@ pub fn produce(
     }
     let admission = started.elapsed();
 
-    let producer = BlockProducer::new(
-        BlockProducerConfig {
-            gas_limit: Some(config.gas_limit),
-            ..BlockProducerConfig::default()
-        },
-        chain,
-        mempool.clone(),
-    );
+    let producer = BlockProducer::new(producer, chain, mempool.clone());
     let started = Instant::now();
     let mut report = ProduceReport {
         txs: 0,
@@ -93,6 +103,7 @@ pub fn produce(
         execution: Duration::ZERO,
         state_root: Duration::ZERO,
         commit: Duration::ZERO,
+        per_block: Vec::new(),
     };
     while !mempool.is_empty() {
         let Some(built) = producer.produce_block()? else {
@@ -110,6 +121,11 @@ pub fn produce(
         report.execution += built.timings.execution;
         report.state_root += built.timings.state_root;
         report.commit += built.timings.commit;
+        report.per_block.push((
+            built.block.header.number,
+            built.block.body.transactions.len(),
+            built.timings.execution,
+        ));
     }
     report.production = started.elapsed();
     if report.txs != raws.len() {

@@ -148,6 +148,20 @@ enum Command {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Time tracing against execution: produce the workload's blocks (one block: `--blocks 1`),
+    /// then trace the last one through the node's RPC methods in process
+    /// (`debug_traceBlockByNumber`, JSON in and out) with `callTracer` and with `noopTracer`;
+    /// print each run and the ratio to the block's execution in the producer.
+    Trace {
+        #[command(flatten)]
+        gen_args: GenArgs,
+        /// Traces of the block per tracer.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Where to put the datadir; default: system temp.
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Time the prover against the sequencer on the same batches: produce the workload's blocks
     /// (the sequencer, timed), seal them into batches, build each batch's ProverInput (witness
     /// recorded by re-execution) and re-execute it with the stateless program; print Mgas/s of
@@ -324,6 +338,39 @@ fn main() -> eyre::Result<()> {
                 "end to end (admission + production, one core each would overlap them): {:.0} tx/s",
                 per_sec(r.admission + r.production)
             );
+            Ok(())
+        }
+        Command::Trace {
+            gen_args,
+            runs,
+            workdir,
+        } => {
+            let dir = match &workdir {
+                Some(w) => tempfile::tempdir_in(w)?,
+                None => tempfile::tempdir()?,
+            };
+            let r = keel_bench::trace_bench::run(&gen_args.config(), dir.path(), runs)?;
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+            let exec = ms(r.execution);
+            println!(
+                "block {}: {} txs, execution in the producer {exec:.1} ms",
+                r.block, r.txs
+            );
+            for (name, runs) in [
+                ("callTracer", &r.call_tracer),
+                ("noopTracer", &r.noop_tracer),
+            ] {
+                let mut sorted: Vec<f64> = runs.iter().map(|d| ms(*d)).collect();
+                sorted.sort_by(f64::total_cmp);
+                let median = sorted[sorted.len() / 2];
+                let all: Vec<String> = runs.iter().map(|d| format!("{:.1}", ms(*d))).collect();
+                println!(
+                    "{name}: median {median:.1} ms = {:.2}x execution (runs: {} ms)",
+                    median / exec,
+                    all.join(", ")
+                );
+            }
+            println!("callTracer answer: {} bytes of JSON", r.call_tracer_bytes);
             Ok(())
         }
         Command::Prove {
