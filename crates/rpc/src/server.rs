@@ -42,6 +42,7 @@ pub fn methods(ctx: RpcContext) -> Result<RpcModule<RpcContext>, RpcError> {
         crate::net_web3::register,
         crate::debug::register,
         crate::trace::register,
+        crate::otterscan::register,
         crate::keel::register,
     ];
     for register in registrations {
