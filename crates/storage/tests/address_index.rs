@@ -362,3 +362,42 @@ fn a_reorg_replaces_the_unwound_blocks_entries() {
         Some((3, 0))
     );
 }
+
+/// What the index costs on disk: its table's bytes (keys and B-tree pages) per transaction, for
+/// a chain of ordinary transfers (two entries each: sender and recipient) from many senders.
+#[test]
+fn the_index_costs_about_a_hundred_bytes_per_transaction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("keel.redb")).expect("open");
+    store.set_address_index(true);
+    let mut parent = TestBlock::new(B256::ZERO, 0, &[], 0);
+    parent.write(&store);
+    let mut txs = 0u64;
+    for n in 1..=200u64 {
+        let block_txs: Vec<Tx> = (0..50u64)
+            .map(|i| Tx {
+                from: Address::with_last_byte((i % 200) as u8).create(n),
+                nonce: n,
+                to: Some(Address::with_last_byte(i as u8).create(n + 7)),
+                ok: true,
+            })
+            .collect();
+        txs += block_txs.len() as u64;
+        let block = TestBlock::new(parent.hash(), n, &block_txs, 0);
+        block.write(&store);
+        parent = block;
+    }
+    let size = store
+        .table_sizes()
+        .expect("sizes")
+        .into_iter()
+        .find(|t| t.name == "address_index")
+        .expect("the index's table");
+    assert_eq!(size.entries, 2 * txs);
+    let per_tx = (size.stored_bytes + size.overhead_bytes) / txs;
+    println!("address index: {per_tx} bytes per transaction ({size:?})");
+    assert!(
+        (64..=160).contains(&per_tx),
+        "{per_tx} bytes per transaction"
+    );
+}
