@@ -1,7 +1,8 @@
 //! Otterscan's `ots_` namespace (API level 8), in the shapes erigon, reth and anvil serve
 //! (`alloy_rpc_types_trace::otterscan`):
 //!
-//! - `ots_getApiLevel`, `ots_hasCode(address, block)`;
+//! - `ots_getApiLevel`, `ots_hasCode(address, block)`, `ots_getHeaderByNumber(number)` (also as
+//!   `erigon_getHeaderByNumber`, which Otterscan calls);
 //! - `ots_getBlockDetails(number)`, `ots_getBlockDetailsByHash(hash)`: the header, uncles,
 //!   withdrawals and transaction count, `totalFees` (Σ gas used × effective gas price; keel's L1
 //!   fees are not in it) and `issuance` (always zero: an L2 mints no block reward);
@@ -51,7 +52,7 @@ use serde_json::Value;
 use crate::{
     RpcContext,
     block_id::resolve_number,
-    convert::{RpcBlock, RpcReceipt, RpcTransaction, block_receipts, rpc_block},
+    convert::{RpcBlock, RpcReceipt, RpcTransaction, block_receipts, rpc_block, rpc_header},
     dispatch::{always, register_evm, register_read},
     error::{RpcError, RpcResult},
     eth_blocks::{FoundBlock, block_by_hash, block_fee_params},
@@ -556,6 +557,21 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     module.register_method("ots_getApiLevel", |_, _, _| {
         Ok::<_, ErrorObjectOwned>(API_LEVEL)
     })?;
+    // Otterscan asks for headers by number with erigon's method; reth serves both names.
+    for name in ["ots_getHeaderByNumber", "erigon_getHeaderByNumber"] {
+        register_read(module, name, always, |params, ctx| {
+            let tag: LenientBlockNumberOrTag = params.one()?;
+            let reader = ctx.reader()?;
+            let Some((_, hash)) = resolve_number(&*reader, tag.into())? else {
+                return Ok(None);
+            };
+            let header = reader
+                .header(&hash)
+                .map_err(RpcError::from)?
+                .ok_or_else(|| RpcError::Internal(format!("header of {hash} missing")))?;
+            Ok::<_, ErrorObjectOwned>(Some(rpc_header(header, hash, None)))
+        })?;
+    }
     register_read(module, "ots_hasCode", always, |params, ctx| {
         let mut seq = params.sequence();
         let address: Address = seq.next()?;

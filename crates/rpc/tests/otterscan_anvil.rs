@@ -366,6 +366,25 @@ async fn ots_methods_match_anvils() {
         }
     }
 
+    // The header Otterscan asks erigon for (anvil answers the whole block, keel the header, as
+    // reth): the header's fields agree.
+    let keel = strip(
+        &chains.keel("erigon_getHeaderByNumber", json!([3])).await,
+        CHAIN_FIELDS,
+    );
+    let theirs = strip(
+        &chains.anvil("erigon_getHeaderByNumber", json!([3])).await,
+        CHAIN_FIELDS,
+    );
+    for (field, value) in keel.as_object().expect("a header") {
+        check(format!("header field {field}"), value, &theirs[field]);
+    }
+    assert_eq!(keel["number"], json!("0x3"));
+    assert_eq!(
+        chains.keel("ots_getHeaderByNumber", json!([99])).await,
+        Value::Null
+    );
+
     // ots_getBlockDetails(ByHash), ots_getBlockTransactions for every block.
     for number in 1..=11u64 {
         let (keel, theirs) = chains.both("ots_getBlockDetails", json!([number])).await;
@@ -631,4 +650,57 @@ async fn searches_without_the_index_say_how_to_turn_it_on() {
     let error = rpc_error(&node, "ots_getBlockTransactions", json!([1, "zero", 10])).await;
     assert_eq!(error.code, -32602);
     node.stop().await;
+}
+
+/// With `cors_origins` (`--http.corsdomain`) a browser app on another origin (Otterscan on
+/// localhost:5100) may call the node: the preflight is answered and answers carry the header;
+/// without it, no CORS header is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn cors_lets_a_browser_app_call_the_node() {
+    let origin = "http://localhost:5100";
+    let client = alloy::transports::http::reqwest::Client::new();
+    for (origins, allowed) in [
+        (vec!["*".to_string()], Some("*")),
+        (vec![origin.to_string()], Some(origin)),
+        (vec![], None),
+    ] {
+        let node = TestNode::start_manual(
+            Default::default(),
+            keel_rpc::RpcConfig {
+                cors_origins: origins.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
+        let preflight = client
+            .request(
+                alloy::transports::http::reqwest::Method::OPTIONS,
+                &node.http_url,
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+            .await
+            .expect("preflight");
+        let header = |response: &alloy::transports::http::reqwest::Response| {
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().expect("ascii").to_string())
+        };
+        assert_eq!(header(&preflight).as_deref(), allowed, "{origins:?}");
+        let answer = client
+            .post(&node.http_url)
+            .header("origin", origin)
+            .header("content-type", "application/json")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"ots_getApiLevel","params":[]}"#)
+            .send()
+            .await
+            .expect("call");
+        assert_eq!(header(&answer).as_deref(), allowed, "{origins:?}");
+        let body: Value = answer.json().await.expect("JSON");
+        assert_eq!(body["result"], json!(8));
+        node.stop().await;
+    }
 }

@@ -202,6 +202,16 @@ pub struct HttpArgs {
     /// -32005 "server busy". Default: the number of cores.
     #[arg(long = "rpc.max-concurrent-calls", env = "KEEL_RPC_MAX_CONCURRENT_CALLS", value_parser = clap::value_parser!(u32).range(1..), default_value_t = keel_rpc::default_max_concurrent_calls())]
     pub max_concurrent_calls: u32,
+    /// Origins a browser app may call the JSON-RPC from (CORS), comma-separated, e.g.
+    /// "http://localhost:5100" for a local Otterscan; "*" allows any. Default: none (browsers
+    /// refuse cross-origin calls); "*" with --dev.
+    #[arg(
+        long = "http.corsdomain",
+        env = "KEEL_HTTP_CORSDOMAIN",
+        value_name = "ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_domains: Option<Vec<String>>,
     /// Keep an index of transactions by address (their senders, recipients and created
     /// contracts) for the Otterscan block explorer: ots_searchTransactionsBefore/After (an
     /// address's history page by page) and ots_getTransactionBySenderAndNonce need it, and
@@ -436,6 +446,13 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         gas_cap: args.http.gas_cap,
         max_concurrent_calls: args.http.max_concurrent_calls,
         l1_contracts: l1.as_ref().map(|l1| l1.rpc_report(dev_l1.is_some())),
+        cors_origins: args.http.cors_domains.clone().unwrap_or_else(|| {
+            if args.dev {
+                vec!["*".to_string()]
+            } else {
+                Vec::new()
+            }
+        }),
         ..RpcConfig::default()
     };
     // The operator's pause switches (admin RPC) and what GET /ready reports on.
