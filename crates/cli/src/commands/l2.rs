@@ -845,3 +845,44 @@ pub(crate) async fn wait_for_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--rpc.address-index` alone, `=true`/`=false`, or absent (then `--dev` decides), and
+    /// `--http.corsdomain` as a comma-separated list.
+    #[test]
+    fn the_address_index_and_cors_flags_parse() {
+        use clap::Parser;
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[command(flatten)]
+            http: HttpArgs,
+        }
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("keel").chain(args.iter().copied()))
+                .map(|c| (c.http.address_index, c.http.cors_domains))
+                .expect("parses")
+        };
+        assert_eq!(parse(&[]), (None, None));
+        assert_eq!(parse(&["--rpc.address-index"]).0, Some(true));
+        assert_eq!(parse(&["--rpc.address-index=true"]).0, Some(true));
+        assert_eq!(parse(&["--rpc.address-index=false"]).0, Some(false));
+        assert_eq!(
+            parse(&[
+                "--http.corsdomain",
+                "http://localhost:5100,https://x.example"
+            ])
+            .1,
+            Some(vec![
+                "http://localhost:5100".to_string(),
+                "https://x.example".to_string()
+            ])
+        );
+        assert_eq!(
+            parse(&["--http.corsdomain", "*"]).1,
+            Some(vec!["*".to_string()])
+        );
+    }
+}
