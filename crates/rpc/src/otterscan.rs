@@ -53,7 +53,7 @@ use crate::{
     RpcContext,
     block_id::resolve_number,
     convert::{RpcBlock, RpcReceipt, RpcTransaction, block_receipts, rpc_block, rpc_header},
-    dispatch::{always, register_evm, register_read},
+    dispatch::{always, head_at, register_evm, register_read},
     error::{RpcError, RpcResult},
     eth_blocks::{FoundBlock, block_by_hash, block_fee_params},
     eth_state::state_after,
@@ -553,6 +553,12 @@ fn param_value(
     seq.next::<Value>()
 }
 
+/// For [`register_read`]: reads that may span many blocks (an address's page, its sent
+/// transactions) run on the blocking pool.
+fn never(_: &jsonrpsee::types::Params<'_>) -> bool {
+    false
+}
+
 pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
     module.register_method("ots_getApiLevel", |_, _, _| {
         Ok::<_, ErrorObjectOwned>(API_LEVEL)
@@ -572,7 +578,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
             Ok::<_, ErrorObjectOwned>(Some(rpc_header(header, hash, None)))
         })?;
     }
-    register_read(module, "ots_hasCode", always, |params, ctx| {
+    register_read(module, "ots_hasCode", head_at::<1>, |params, ctx| {
         let mut seq = params.sequence();
         let address: Address = seq.next()?;
         let id: Option<BlockId> = seq.optional_next()?;
@@ -636,7 +642,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     register_read(
         module,
         "ots_searchTransactionsBefore",
-        always,
+        never,
         |params, ctx| {
             let mut seq = params.sequence();
             let address: Address = seq.next()?;
@@ -648,7 +654,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     register_read(
         module,
         "ots_searchTransactionsAfter",
-        always,
+        never,
         |params, ctx| {
             let mut seq = params.sequence();
             let address: Address = seq.next()?;
@@ -660,7 +666,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     register_read(
         module,
         "ots_getTransactionBySenderAndNonce",
-        always,
+        never,
         |params, ctx| {
             let mut seq = params.sequence();
             let sender: Address = seq.next()?;
