@@ -255,8 +255,8 @@ impl StoreReader {
         address_page_in(self.read_txn(), address, from, direction, page_size)
     }
 
-    /// The canonical transaction `address` sent with `nonce`, by the address index: `(block
-    /// number, index)`, `None` if it sent none with that nonce. A binary search over the
+    /// The canonical (signed, not privileged) transaction `address` sent with `nonce`, by the
+    /// address index: `(block number, index)`, `None` if it sent none with that nonce. A binary search over the
     /// address's entries (a sender's nonces grow along the chain): at each probe, the first
     /// transaction from the probe on that `address` sent is read; only the entries' keys are
     /// read in full.
@@ -290,6 +290,10 @@ impl StoreReader {
                             format!("{number}[{position}] missing"),
                         )
                     })?;
+                // A privileged transaction's "nonce" is the L1 bridge's id, not the sender's.
+                if matches!(tx, Transaction::Privileged(_)) {
+                    continue;
+                }
                 return Ok(Some((at, tx.nonce())));
             }
             Ok(None)
