@@ -553,6 +553,21 @@ fn param_value(
     seq.next::<Value>()
 }
 
+/// A block parameter as `eth_getCode` takes it (a tag, a hex number, a block hash object), or a
+/// JSON number as Otterscan may send it.
+fn block_id_param(value: Option<Value>) -> RpcResult<Option<BlockId>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .map(|n| Some(BlockId::Number(BlockNumberOrTag::Number(n))))
+            .ok_or_else(|| RpcError::invalid_params(format!("invalid block number {n}"))),
+        Some(other) => serde_json::from_value(other)
+            .map(Some)
+            .map_err(|e| RpcError::invalid_params(format!("invalid block: {e}"))),
+    }
+}
+
 /// For [`register_read`]: reads that may span many blocks (an address's page, its sent
 /// transactions) run on the blocking pool.
 fn never(_: &jsonrpsee::types::Params<'_>) -> bool {
@@ -581,7 +596,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     register_read(module, "ots_hasCode", head_at::<1>, |params, ctx| {
         let mut seq = params.sequence();
         let address: Address = seq.next()?;
-        let id: Option<BlockId> = seq.optional_next()?;
+        let id = block_id_param(seq.optional_next()?)?;
         let reader = ctx.reader()?;
         let (hash, header) = crate::block_id::require_header(
             &*reader,
@@ -696,5 +711,20 @@ mod tests {
         assert!(page_size(&serde_json::json!(0)).is_err());
         assert!(page_size(&serde_json::json!(MAX_PAGE_SIZE + 1)).is_err());
         assert_eq!(page_size(&serde_json::json!(25)).ok(), Some(25));
+        let block = |v: Value| block_id_param(Some(v)).ok().flatten();
+        assert_eq!(
+            block(serde_json::json!(7)),
+            Some(BlockId::Number(BlockNumberOrTag::Number(7)))
+        );
+        assert_eq!(
+            block(serde_json::json!("0x7")),
+            Some(BlockId::Number(BlockNumberOrTag::Number(7)))
+        );
+        assert_eq!(
+            block(serde_json::json!("latest")),
+            Some(BlockId::Number(BlockNumberOrTag::Latest))
+        );
+        assert!(block_id_param(Some(serde_json::json!("nope"))).is_err());
+        assert!(block_id_param(Some(serde_json::json!(-1))).is_err());
     }
 }
