@@ -44,6 +44,9 @@ pub struct RpcConfig {
     /// The node's L1 contracts, reported by `keel_getL1Contracts` (`null` when unset: a node
     /// without L1).
     pub l1_contracts: Option<L1Contracts>,
+    /// Origins a browser may call the server from (CORS, `--http.corsdomain`): empty = none (no
+    /// CORS headers: browsers refuse cross-origin calls), `["*"]` = any.
+    pub cors_origins: Vec<String>,
 }
 
 /// Where the node's L1 contracts are: what `keel_getL1Contracts` returns, so that clients
@@ -82,6 +85,7 @@ impl Default for RpcConfig {
             send_sync_timeout: Duration::from_secs(10),
             max_fee_history: 1_024,
             l1_contracts: None,
+            cors_origins: Vec::new(),
         }
     }
 }

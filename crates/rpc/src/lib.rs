@@ -1,7 +1,8 @@
 //! keel-rpc: the JSON-RPC server users and their tools talk to. HTTP and WebSocket on one port
-//! (jsonrpsee), JSON-RPC batches, the `eth_` (with `eth_simulateV1`), `net_`, `web3_`, `txpool_`,
-//! `debug_getRaw*` and `debug_trace*` namespaces with geth's output shapes, filters and
-//! subscriptions.
+//! (jsonrpsee), JSON-RPC batches, the `eth_` (with `eth_simulateV1`), `net_`, `web3_`,
+//! `txpool_`, `debug_` (raw data, execution witnesses, geth's tracers) and `keel_` namespaces with
+//! geth's output shapes, filters and subscriptions, and Otterscan's `ots_` namespace (its address
+//! searches served from the store's address index when the node keeps one).
 //!
 //! It reads the chain through [`keel_chain::Blockchain`] and its store, and writes only by
 //! handing transactions to the [`keel_chain::Mempool`]: it never builds or stores blocks.
@@ -26,6 +27,7 @@ mod keel;
 mod logs;
 mod metrics;
 mod net_web3;
+mod otterscan;
 mod pubsub;
 pub mod readiness;
 mod send;

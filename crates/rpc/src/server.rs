@@ -1,5 +1,6 @@
-//! Starting the server: one port for HTTP and WebSocket, with the configured limits, and
-//! `GET /health` and `GET /ready` on it (crate::health).
+//! Starting the server: one port for HTTP and WebSocket, with the configured limits, CORS for
+//! the configured origins (`RpcConfig::cors_origins`), and `GET /health` and `GET /ready` on it
+//! (crate::health).
 
 use std::net::SocketAddr;
 
@@ -7,6 +8,7 @@ use jsonrpsee::{
     RpcModule,
     server::{BatchRequestConfig, ServerConfig, ServerHandle, middleware::rpc::RpcServiceBuilder},
 };
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tracing::info;
 
 use crate::{RpcContext, error::RpcError};
@@ -43,12 +45,39 @@ pub fn methods(ctx: RpcContext) -> Result<RpcModule<RpcContext>, RpcError> {
         crate::debug::register,
         crate::trace::register,
         crate::simulate::register,
+        crate::otterscan::register,
         crate::keel::register,
     ];
     for register in registrations {
         register(&mut module).map_err(|e| RpcError::Internal(e.to_string()))?;
     }
     Ok(module)
+}
+
+/// The CORS layer for `origins` (`RpcConfig::cors_origins`): `None` for none; `*` allows any
+/// origin. Preflight requests are answered for POST with any headers.
+fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, RpcError> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let list = origins
+            .iter()
+            .map(|o| {
+                http::HeaderValue::from_str(o.trim())
+                    .map_err(|_| RpcError::Internal(format!("invalid CORS origin {o:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        AllowOrigin::list(list)
+    };
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([http::Method::POST, http::Method::GET, http::Method::OPTIONS])
+            .allow_headers(Any),
+    ))
 }
 
 /// Bind `ctx.config.addr` and serve every namespace over HTTP and WebSocket.
@@ -73,7 +102,11 @@ pub async fn start(ctx: RpcContext) -> Result<RpcServer, RpcError> {
         .set_rpc_middleware(
             RpcServiceBuilder::new().layer_fn(move |service| rpc_metrics.layer(service)),
         )
-        .set_http_middleware(tower::ServiceBuilder::new().layer(health))
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .option_layer(cors_layer(&config.cors_origins)?)
+                .layer(health),
+        )
         .build(config.addr)
         .await
         .map_err(|e| RpcError::Internal(format!("cannot listen on {}: {e}", config.addr)))?;

@@ -205,7 +205,7 @@ fn trace_range(
     }
 }
 
-fn timeout_error() -> RpcError {
+pub(crate) fn timeout_error() -> RpcError {
     RpcError::server("execution timeout")
 }
 

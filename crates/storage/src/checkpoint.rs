@@ -122,6 +122,11 @@ impl Store {
                 .insert(w.header.number, &w.hash.0)?;
             txn.open_table(tables::META)?
                 .insert(tables::META_HEAD, w.hash.as_slice())?;
+            // A checkpoint has no transactions: an address index caught up with the old head is
+            // caught up with it too.
+            if crate::address_index::next_in(&txn)? == head_number + 1 {
+                crate::address_index::set_next(&txn, w.header.number + 1)?;
+            }
 
             let mut accounts = txn.open_table(tables::ACCOUNTS)?;
             let mut storage = txn.open_table(tables::STORAGE)?;

@@ -7,9 +7,13 @@
 //! [`BlockWrite`]. The same [`Store`] runs on a file (`Store::open`) or fully in memory
 //! (`Store::in_memory`, redb's in-memory backend) for tests and `--datadir memory`; both go through
 //! the same code, so tests exercise what production runs.
+//!
+//! Optionally it keeps an index of transactions by address ([`address_index`], for Otterscan's
+//! `ots_` methods), written with the blocks and rebuilt from the stored blocks on demand.
 
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
+pub mod address_index;
 pub mod batches;
 pub mod checkpoint;
 mod chunked;
@@ -30,6 +34,7 @@ mod trie_store;
 pub mod verify;
 mod view;
 
+pub use address_index::{AddressIndexProgress, AddressPage, Direction};
 pub use checkpoint::{CheckpointError, CheckpointWrite};
 pub use compact::{Compaction, compact_file};
 pub use error::StoreError;

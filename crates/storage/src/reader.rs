@@ -82,33 +82,14 @@ impl StoreReader {
     fn receipt_rows<T>(
         &self,
         hash: &B256,
-        mut decode: impl FnMut(&[u8]) -> Result<T, StoreError>,
+        decode: impl FnMut(&[u8]) -> Result<T, StoreError>,
     ) -> Result<Option<Vec<T>>, StoreError> {
-        let table = self.txn.open_table(tables::RECEIPTS)?;
-        let Some(value) = chunked::get(&table, &hash.0)? else {
-            return Ok(None);
-        };
-        let corrupt = |reason: String| StoreError::corrupt("receipt", format!("{hash}: {reason}"));
-        let (count, rest) = split_u32(&value).ok_or_else(|| corrupt("no count".into()))?;
-        let index_len = (count as usize)
-            .checked_mul(4)
-            .filter(|&n| n <= rest.len())
-            .ok_or_else(|| corrupt(format!("{count} receipts in {} bytes", value.len())))?;
-        let (ends, rows) = rest.split_at(index_len);
-        let mut out = Vec::with_capacity(count as usize);
-        let mut start = 0usize;
-        for end in ends.chunks_exact(4) {
-            let end = u32::from_be_bytes([end[0], end[1], end[2], end[3]]) as usize;
-            let row = rows
-                .get(start..end)
-                .ok_or_else(|| corrupt(format!("row {start}..{end} of {}", rows.len())))?;
-            out.push(decode(row)?);
-            start = end;
-        }
-        if start != rows.len() {
-            return Err(corrupt("trailing bytes".into()));
-        }
-        Ok(Some(out))
+        receipt_rows_in(&self.txn.open_table(tables::RECEIPTS)?, hash, decode)
+    }
+
+    /// The read transaction of this snapshot, for the table groups kept in other modules.
+    pub(crate) fn read_txn(&self) -> &ReadTransaction {
+        &self.txn
     }
 
     /// The logs of each receipt of block `hash`, in order, without the receipts' blooms (which
@@ -563,4 +544,37 @@ impl StoreReader {
 fn split_u32(bytes: &[u8]) -> Option<(u32, &[u8])> {
     let (head, rest) = bytes.split_first_chunk::<4>()?;
     Some((u32::from_be_bytes(*head), rest))
+}
+
+/// Each row of block `hash`'s receipts in `table` (`RECEIPTS`, read or write transaction),
+/// decoded by `decode`, in order; `None` for an unknown block.
+pub(crate) fn receipt_rows_in<T>(
+    table: &impl ReadableTable<(&'static [u8; 32], u16), &'static [u8]>,
+    hash: &B256,
+    mut decode: impl FnMut(&[u8]) -> Result<T, StoreError>,
+) -> Result<Option<Vec<T>>, StoreError> {
+    let Some(value) = chunked::get(table, &hash.0)? else {
+        return Ok(None);
+    };
+    let corrupt = |reason: String| StoreError::corrupt("receipt", format!("{hash}: {reason}"));
+    let (count, rest) = split_u32(&value).ok_or_else(|| corrupt("no count".into()))?;
+    let index_len = (count as usize)
+        .checked_mul(4)
+        .filter(|&n| n <= rest.len())
+        .ok_or_else(|| corrupt(format!("{count} receipts in {} bytes", value.len())))?;
+    let (ends, rows) = rest.split_at(index_len);
+    let mut out = Vec::with_capacity(count as usize);
+    let mut start = 0usize;
+    for end in ends.chunks_exact(4) {
+        let end = u32::from_be_bytes([end[0], end[1], end[2], end[3]]) as usize;
+        let row = rows
+            .get(start..end)
+            .ok_or_else(|| corrupt(format!("row {start}..{end} of {}", rows.len())))?;
+        out.push(decode(row)?);
+        start = end;
+    }
+    if start != rows.len() {
+        return Err(corrupt("trailing bytes".into()));
+    }
+    Ok(Some(out))
 }

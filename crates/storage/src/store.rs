@@ -18,9 +18,10 @@ use redb::{
 use keel_trie::TrieWrites;
 
 use crate::{
-    StateChanges, StoreError, StoreReader, chunked,
-    codec::{decode, encode_receipt_row, encode_senders},
+    StateChanges, StoreError, StoreReader, address_index, chunked,
+    codec::{decode, decode_receipt_row, decode_senders, encode_receipt_row, encode_senders},
     node_cache::NodeCache,
+    reader::receipt_rows_in,
     recent_blocks::{RecentBlock, RecentBlocks},
     state_diff::{self, StateChangesCodec},
     tables,
@@ -68,6 +69,8 @@ pub struct Store {
     snapshot: Arc<SnapshotCache>,
     /// The blocks written last, for reads of one transaction (see [`crate::recent_blocks`]).
     recent: Arc<RecentBlocks>,
+    /// Whether block writes fill the address index (see [`crate::address_index`]).
+    address_index: Arc<AtomicBool>,
 }
 
 /// One read transaction shared by every reader until the next write commits.
@@ -145,6 +148,7 @@ impl Store {
             crate::proofs::create_tables(&txn)?;
             crate::send_journal::create_tables(&txn)?;
             txn.open_table(tables::PUBLISHED_CODES)?;
+            txn.open_table(crate::address_index::ADDRESS_INDEX)?;
             let mut meta = txn.open_table(tables::META)?;
             let version = tables::SCHEMA_VERSION.to_be_bytes();
             let existing = meta.get(tables::META_SCHEMA)?.map(|v| v.value().to_vec());
@@ -180,6 +184,7 @@ impl Store {
             node_cache: Arc::new(NodeCache::new(NodeCache::DEFAULT_DEPTH)),
             snapshot: Arc::default(),
             recent: Arc::new(RecentBlocks::new(RecentBlocks::DEFAULT_CAPACITY)),
+            address_index: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -288,6 +293,21 @@ impl Store {
             txn.open_table(tables::CANONICAL)?
                 .insert(w.header.number, &w.hash.0)?;
             index_transactions(&txn, w.header.number, w.tx_hashes)?;
+            // `meta` is open: the marker is read and moved through it.
+            if self.address_index_enabled() && address_index::read_next(&meta)? == w.header.number {
+                let statuses = w.receipts.iter().map(Receipt::status);
+                address_index::index_block(
+                    &txn,
+                    w.header.number,
+                    &w.body.transactions,
+                    w.senders,
+                    statuses,
+                )?;
+                meta.insert(
+                    address_index::META_ADDRESS_INDEX_NEXT,
+                    (w.header.number + 1).to_be_bytes().as_slice(),
+                )?;
+            }
 
             let mut accounts = txn.open_table(tables::ACCOUNTS)?;
             let mut storage = txn.open_table(tables::STORAGE)?;
@@ -349,7 +369,7 @@ impl Store {
                 let mut chain = Vec::with_capacity(reorg.ancestors.len() + 1);
                 chain.extend_from_slice(reorg.ancestors);
                 chain.push(w.hash);
-                reorg_in(&txn, &chain, reorg.trie)?;
+                reorg_in(&txn, &chain, reorg.trie, self.address_index_enabled())?;
             }
         }
         txn.commit()?;
@@ -371,7 +391,7 @@ impl Store {
         }
         let mut txn = self.db.begin_write()?;
         self.set_txn_durability(&mut txn)?;
-        reorg_in(&txn, new_chain, trie)?;
+        reorg_in(&txn, new_chain, trie, self.address_index_enabled())?;
         txn.commit()?;
         self.node_cache.apply_writes(trie);
         self.committed();
@@ -387,11 +407,14 @@ impl Store {
     }
 }
 
-/// The body of [`Store::reorg`], inside a caller's write transaction.
+/// The body of [`Store::reorg`], inside a caller's write transaction. The address index loses
+/// the unwound blocks' entries (and its marker drops below them) whether it is on or not; the new
+/// chain's blocks are indexed when it is on and caught up.
 fn reorg_in(
     txn: &WriteTransaction,
     new_chain: &[B256],
     trie: &TrieWrites,
+    address_index_on: bool,
 ) -> Result<(), StoreError> {
     let Some(first) = new_chain.first() else {
         return Ok(());
@@ -431,6 +454,7 @@ fn reorg_in(
         swap_diff(&mut flat, &mut reverts, &mut diffs, &head, &mut buf)?;
         canonical.remove(header.number)?;
         unindex_transactions(txn, &head)?;
+        address_index::unindex_block(txn, header.number, &head)?;
         head = header.parent_hash;
     }
 
@@ -449,6 +473,18 @@ fn reorg_in(
         let body = read_body(txn, hash)?;
         let tx_hashes: Vec<B256> = body.transactions.iter().map(|tx| *tx.tx_hash()).collect();
         index_transactions(txn, header.number, &tx_hashes)?;
+        if address_index_on && address_index::next_in(txn)? == header.number {
+            let senders = chunked::get(&txn.open_table(tables::SENDERS)?, &hash.0)?
+                .map(|v| decode_senders(&v))
+                .transpose()?
+                .ok_or_else(|| StoreError::corrupt("senders", format!("{hash} missing")))?;
+            let statuses = receipt_rows_in(&txn.open_table(tables::RECEIPTS)?, hash, |row| {
+                Ok(decode_receipt_row(row)?.receipt.status())
+            })?
+            .ok_or_else(|| StoreError::corrupt("receipts", format!("{hash} missing")))?;
+            address_index::index_block(txn, header.number, &body.transactions, &senders, statuses)?;
+            address_index::set_next(txn, header.number + 1)?;
+        }
         head = *hash;
     }
     txn.open_table(tables::META)?
@@ -596,6 +632,17 @@ fn read_body(txn: &WriteTransaction, hash: &B256) -> Result<BlockBody, StoreErro
     decode("body", &value)
 }
 
+/// The head's number, `None` for an empty store.
+pub(crate) fn read_head_number(txn: &WriteTransaction) -> Result<Option<u64>, StoreError> {
+    let Some(head) = read_meta_hash(txn, tables::META_HEAD)? else {
+        return Ok(None);
+    };
+    txn.open_table(tables::BLOCK_NUMBERS)?
+        .get(&head.0)?
+        .map(|v| Some(v.value()))
+        .ok_or_else(|| StoreError::corrupt("head", format!("{head} has no number")))
+}
+
 fn read_meta_hash(txn: &WriteTransaction, key: &str) -> Result<Option<B256>, StoreError> {
     let table = txn.open_table(tables::META)?;
     let Some(v) = table.get(key)? else {
@@ -615,6 +662,10 @@ impl Store {
 
     pub(crate) fn database(&self) -> &Database {
         &self.db
+    }
+
+    pub(crate) fn address_index_flag(&self) -> &AtomicBool {
+        &self.address_index
     }
 }
 

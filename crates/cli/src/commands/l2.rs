@@ -4,7 +4,15 @@
 //! [`Supervisor`]: a component that stops on its own stops the node with its name and a non-zero
 //! exit.
 
-use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    net::IpAddr,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::Address;
@@ -194,6 +202,26 @@ pub struct HttpArgs {
     /// -32005 "server busy". Default: the number of cores.
     #[arg(long = "rpc.max-concurrent-calls", env = "KEEL_RPC_MAX_CONCURRENT_CALLS", value_parser = clap::value_parser!(u32).range(1..), default_value_t = keel_rpc::default_max_concurrent_calls())]
     pub max_concurrent_calls: u32,
+    /// Origins a browser app may call the JSON-RPC from (CORS), comma-separated, e.g.
+    /// "http://localhost:5100" for a local Otterscan; "*" allows any. Default: none (browsers
+    /// refuse cross-origin calls); "*" with --dev.
+    #[arg(
+        long = "http.corsdomain",
+        env = "KEEL_HTTP_CORSDOMAIN",
+        value_name = "ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_domains: Option<Vec<String>>,
+    /// Keep an index of transactions by address (their senders, recipients and created
+    /// contracts) for the Otterscan block explorer: ots_searchTransactionsBefore/After (an
+    /// address's history page by page) and ots_getTransactionBySenderAndNonce need it, and
+    /// ots_getContractCreator is faster with it. Off by default, on with --dev
+    /// (--rpc.address-index=false turns it off). It costs about 100 bytes of disk per
+    /// transaction and a few index writes per transaction in each block's write. A datadir written
+    /// without it is indexed from its stored blocks in the background at startup (progress in the
+    /// logs; a restart resumes where it stopped); the searches answer an error until it is done.
+    #[arg(long = "rpc.address-index", env = "KEEL_RPC_ADDRESS_INDEX", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub address_index: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -371,8 +399,15 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             datadir.display()
         );
     }
+    // The address index (for Otterscan): on with --rpc.address-index, and by default with --dev.
+    let address_index = args.http.address_index.unwrap_or(args.dev);
+    store.set_address_index(address_index);
     let chain = Blockchain::open(store, &genesis, spec)?.with_state_history(args.state_history);
     let (chain, _) = crate::journal::check_preconfirmed(&datadir, chain)?;
+    let indexer_stop = Arc::new(AtomicBool::new(false));
+    if address_index {
+        spawn_address_indexer(chain.store().clone(), indexer_stop.clone())?;
+    }
     let (head, head_hash) = chain.head()?;
     info!(
         datadir = %datadir.display(),
@@ -411,6 +446,13 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         gas_cap: args.http.gas_cap,
         max_concurrent_calls: args.http.max_concurrent_calls,
         l1_contracts: l1.as_ref().map(|l1| l1.rpc_report(dev_l1.is_some())),
+        cors_origins: args.http.cors_domains.clone().unwrap_or_else(|| {
+            if args.dev {
+                vec!["*".to_string()]
+            } else {
+                Vec::new()
+            }
+        }),
         ..RpcConfig::default()
     };
     // The operator's pause switches (admin RPC) and what GET /ready reports on.
@@ -688,12 +730,72 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         monitor.finish();
     }
     drop(dev_l1);
+    indexer_stop.store(true, Ordering::Relaxed);
     server.stop().await;
     crate::journal::save(&mempool)?;
     chain.store().sync()?;
     let (head, head_hash) = chain.head()?;
     info!(head, %head_hash, "stopped");
     outcome.wrap_err("the node stopped because one of its components did")
+}
+
+/// Blocks the address indexer indexes per write transaction.
+const ADDRESS_INDEX_STEP: u64 = 1_000;
+
+/// Fill the address index from the stored blocks up to the head, on a thread of its own, a step
+/// at a time (each step one write transaction that also records how far it got, so a restart
+/// resumes), logging progress; until `stop`. Block writes index their blocks themselves once it
+/// has caught up. Nothing to do (and nothing logged) when it already has.
+fn spawn_address_indexer(store: keel_storage::Store, stop: Arc<AtomicBool>) -> eyre::Result<()> {
+    let progress = store.address_index_progress()?;
+    if progress.caught_up() {
+        return Ok(());
+    }
+    let head = progress.head.unwrap_or(0);
+    info!(
+        from = progress.next,
+        head, "address index: indexing the stored blocks (--rpc.address-index)"
+    );
+    std::thread::Builder::new()
+        .name("address-index".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            let mut logged = std::time::Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                match store.index_addresses(ADDRESS_INDEX_STEP) {
+                    Ok(progress) if progress.caught_up() => {
+                        info!(
+                            blocks = progress.next,
+                            secs = started.elapsed().as_secs(),
+                            "address index: caught up with the head"
+                        );
+                        return;
+                    }
+                    Ok(progress) => {
+                        if logged.elapsed() >= Duration::from_secs(10) {
+                            logged = std::time::Instant::now();
+                            let head = progress.head.unwrap_or(0);
+                            info!(
+                                indexed = progress.next,
+                                head,
+                                percent = progress.next.saturating_mul(100) / head.max(1),
+                                "address index: indexing"
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            error = %e,
+                            "address index: indexing failed; the ots_ searches stay off until a \
+                             restart"
+                        );
+                        return;
+                    }
+                }
+            }
+        })
+        .wrap_err("starting the address indexer")?;
+    Ok(())
 }
 
 /// The L1 sender settings of the node's L1 accounts (the committer's, and the proof sender's
@@ -741,5 +843,46 @@ pub(crate) async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--rpc.address-index` alone, `=true`/`=false`, or absent (then `--dev` decides), and
+    /// `--http.corsdomain` as a comma-separated list.
+    #[test]
+    fn the_address_index_and_cors_flags_parse() {
+        use clap::Parser;
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[command(flatten)]
+            http: HttpArgs,
+        }
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("keel").chain(args.iter().copied()))
+                .map(|c| (c.http.address_index, c.http.cors_domains))
+                .expect("parses")
+        };
+        assert_eq!(parse(&[]), (None, None));
+        assert_eq!(parse(&["--rpc.address-index"]).0, Some(true));
+        assert_eq!(parse(&["--rpc.address-index=true"]).0, Some(true));
+        assert_eq!(parse(&["--rpc.address-index=false"]).0, Some(false));
+        assert_eq!(
+            parse(&[
+                "--http.corsdomain",
+                "http://localhost:5100,https://x.example"
+            ])
+            .1,
+            Some(vec![
+                "http://localhost:5100".to_string(),
+                "https://x.example".to_string()
+            ])
+        );
+        assert_eq!(
+            parse(&["--http.corsdomain", "*"]).1,
+            Some(vec!["*".to_string()])
+        );
     }
 }
