@@ -44,6 +44,9 @@ pub struct RpcConfig {
     /// The node's L1 contracts, reported by `keel_getL1Contracts` (`null` when unset: a node
     /// without L1).
     pub l1_contracts: Option<L1Contracts>,
+    /// The fee recipient of the blocks this node produces, reported by `eth_coinbase`; `None`
+    /// (a node that produces no blocks) answers geth's "etherbase must be explicitly specified".
+    pub coinbase: Option<Address>,
 }
 
 /// Where the node's L1 contracts are: what `keel_getL1Contracts` returns, so that clients
@@ -82,6 +85,7 @@ impl Default for RpcConfig {
             send_sync_timeout: Duration::from_secs(10),
             max_fee_history: 1_024,
             l1_contracts: None,
+            coinbase: None,
         }
     }
 }

@@ -411,6 +411,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         gas_cap: args.http.gas_cap,
         max_concurrent_calls: args.http.max_concurrent_calls,
         l1_contracts: l1.as_ref().map(|l1| l1.rpc_report(dev_l1.is_some())),
+        coinbase: Some(args.producer.coinbase),
         ..RpcConfig::default()
     };
     // The operator's pause switches (admin RPC) and what GET /ready reports on.
