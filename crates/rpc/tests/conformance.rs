@@ -206,6 +206,40 @@ fn hash_of(value: &Value) -> B256 {
     serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("a hash ({e}): {value}"))
 }
 
+/// The bundle is made from the vendored YAML (tests/spec/bundle.py): same commit, and the same
+/// methods as the method files name, in the same order.
+#[test]
+fn the_bundle_matches_the_vendored_yaml() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/spec/execution-apis");
+    let bundle: Value = serde_json::from_str(BUNDLE).expect("the bundle is JSON");
+    let commit = std::fs::read_to_string(root.join("COMMIT")).expect("COMMIT");
+    assert_eq!(bundle["commit"], json!(commit.trim()));
+    let mut in_yaml = Vec::new();
+    for directory in ["eth", "debug", "txpool"] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join("src").join(directory))
+            .expect("a method directory")
+            .map(|entry| entry.expect("a directory entry").path())
+            .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("a method file");
+            in_yaml.extend(
+                text.lines()
+                    .filter_map(|line| line.strip_prefix("- name: "))
+                    .map(|name| name.trim().to_string()),
+            );
+        }
+    }
+    let in_bundle: Vec<String> = bundle["methods"]
+        .as_array()
+        .expect("methods")
+        .iter()
+        .map(|m| m["name"].as_str().expect("a name").to_string())
+        .collect();
+    assert_eq!(in_bundle, in_yaml, "run tests/spec/bundle.py");
+}
+
 #[test]
 fn the_validator_rejects_what_the_spec_forbids() {
     let spec = Spec::load();
