@@ -24,7 +24,8 @@ pub struct RpcConfig {
     /// with error -32006.
     pub max_subscriptions_per_connection: u32,
     /// Most EVM executions (`eth_call`, `eth_estimateGas`, `eth_createAccessList`,
-    /// `debug_executionWitness`) running at once; the others wait their turn, in order.
+    /// `eth_fillTransaction`, `debug_executionWitness`, `debug_trace*`) running at once; the
+    /// others wait their turn, in order.
     pub max_concurrent_calls: u32,
     /// Longest a call waits for its turn among [`Self::max_concurrent_calls`] before it is
     /// refused with -32005 "server busy".
