@@ -296,6 +296,14 @@ fn rpc_requests() -> Vec<Value> {
         call("eth_sendRawTransaction", json!([raw])),
         call("eth_getStorageAt", json!([address, "0x0", "pending"])),
         call("eth_getProof", json!([address, ["0x0"], "latest"])),
+        call(
+            "eth_getStorageValues",
+            json!([{ address.clone(): ["0x0", "0x1"] }, "latest"]),
+        ),
+        call(
+            "eth_fillTransaction",
+            json!([{"from": address, "to": address, "value": "0x1"}]),
+        ),
         call("eth_subscribe", json!(["newHeads"])),
         call("debug_getRawBlock", json!(["0x2"])),
     ]);

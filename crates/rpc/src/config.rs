@@ -24,7 +24,8 @@ pub struct RpcConfig {
     /// with error -32006.
     pub max_subscriptions_per_connection: u32,
     /// Most EVM executions (`eth_call`, `eth_estimateGas`, `eth_createAccessList`,
-    /// `debug_executionWitness`) running at once; the others wait their turn, in order.
+    /// `eth_fillTransaction`, `debug_executionWitness`, `debug_trace*`) running at once; the
+    /// others wait their turn, in order.
     pub max_concurrent_calls: u32,
     /// Longest a call waits for its turn among [`Self::max_concurrent_calls`] before it is
     /// refused with -32005 "server busy".
@@ -47,6 +48,9 @@ pub struct RpcConfig {
     /// Origins a browser may call the server from (CORS, `--http.corsdomain`): empty = none (no
     /// CORS headers: browsers refuse cross-origin calls), `["*"]` = any.
     pub cors_origins: Vec<String>,
+    /// The fee recipient of the blocks this node produces, reported by `eth_coinbase`; `None`
+    /// (a node that produces no blocks) answers geth's "etherbase must be explicitly specified".
+    pub coinbase: Option<Address>,
 }
 
 /// Where the node's L1 contracts are: what `keel_getL1Contracts` returns, so that clients
@@ -86,6 +90,7 @@ impl Default for RpcConfig {
             max_fee_history: 1_024,
             l1_contracts: None,
             cors_origins: Vec::new(),
+            coinbase: None,
         }
     }
 }

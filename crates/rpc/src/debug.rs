@@ -11,6 +11,7 @@ use alloy_primitives::{B256, Bytes};
 use alloy_rpc_types_eth::BlockId;
 use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
 use keel_storage::ChainReader;
+use serde_json::Value;
 
 use keel_chain::record_witness;
 use keel_types::Header;
@@ -84,6 +85,11 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     crate::dispatch::register_evm(module, "debug_executionWitness", |params, ctx| {
         let id: BlockId = params.one()?;
         Ok::<_, ErrorObjectOwned>(execution_witness(ctx, id)?)
+    })?;
+    // keel keeps no bad blocks: a block that fails import is refused and not stored (geth keeps
+    // the last few it saw on the network).
+    module.register_method("debug_getBadBlocks", |_, _, _| {
+        Ok::<_, ErrorObjectOwned>(Vec::<Value>::new())
     })?;
     module.register_blocking_method("debug_getRawHeader", |params, ctx, _| {
         let id: BlockId = params.one()?;

@@ -182,23 +182,8 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         })
     })?;
     register_evm(module, "eth_estimateGas", |params, ctx| {
-        let cap = ctx.config.gas_cap;
-        call_method(params, ctx, |db, env, tx| {
-            let caller = tx.caller;
-            estimate_gas(db, env, tx, cap, ESTIMATE_ERROR_RATIO)
-                .map(U64::from)
-                .map_err(|e| match e {
-                    EstimateError::Evm(e) => evm_error(e, caller),
-                    EstimateError::Reverted(data) => revert_error(data),
-                    EstimateError::Halted(reason) => RpcError::server(halt_message(&reason)),
-                    EstimateError::GasRequiredExceedsAllowance(gas) => {
-                        RpcError::server(format!("gas required exceeds allowance ({gas})"))
-                    }
-                    EstimateError::InsufficientFundsForTransfer => {
-                        RpcError::server("insufficient funds for transfer")
-                    }
-                })
-        })
+        let params = CallParams::parse(params)?;
+        Ok::<_, ErrorObjectOwned>(U64::from(estimate(ctx, params)?))
     })?;
     register_evm(module, "eth_createAccessList", |params, ctx| {
         call_method(params, ctx, |db, env, tx| {
@@ -217,6 +202,26 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         })
     })?;
     Ok(())
+}
+
+/// `eth_estimateGas`: the lowest gas limit (within geth's error ratio) at which the request
+/// succeeds; also how `eth_fillTransaction` fills `gas`.
+pub(crate) fn estimate(ctx: &RpcContext, params: CallParams) -> RpcResult<u64> {
+    let cap = ctx.config.gas_cap;
+    with_call(ctx, params, |db, env, tx| {
+        let caller = tx.caller;
+        estimate_gas(db, env, tx, cap, ESTIMATE_ERROR_RATIO).map_err(|e| match e {
+            EstimateError::Evm(e) => evm_error(e, caller),
+            EstimateError::Reverted(data) => revert_error(data),
+            EstimateError::Halted(reason) => RpcError::server(halt_message(&reason)),
+            EstimateError::GasRequiredExceedsAllowance(gas) => {
+                RpcError::server(format!("gas required exceeds allowance ({gas})"))
+            }
+            EstimateError::InsufficientFundsForTransfer => {
+                RpcError::server("insufficient funds for transfer")
+            }
+        })
+    })
 }
 
 /// What `eth_call` returns for an outcome: the output, or the revert/halt as an error.

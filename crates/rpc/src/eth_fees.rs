@@ -1,4 +1,12 @@
-//! Fee suggestions and history: `eth_gasPrice`, `eth_maxPriorityFeePerGas`, `eth_feeHistory`.
+//! Fee suggestions and history: `eth_gasPrice`, `eth_maxPriorityFeePerGas`, `eth_feeHistory`,
+//! `eth_baseFee` and `eth_blobBaseFee`.
+//!
+//! `eth_baseFee` is the base fee of the next block (the one built on the head), as the spec
+//! says; it is exactly what that block's header then carries. `eth_blobBaseFee` is geth's: the
+//! blob base fee of the head, from its `excessBlobGas` and the blob parameters in force at its
+//! timestamp. keel's L2 carries no blobs, so its headers' `excessBlobGas` stays 0 and the answer
+//! is the minimum, 1 wei; a chain whose head is before Cancun (no blob fields) answers 0, as
+//! `eth_feeHistory` reports zeroes for pre-EIP-4844 blocks.
 //!
 //! The suggested tip follows geth's gas price oracle: from each of the last
 //! [`TIP_BLOCKS`] blocks take the [`TIP_SAMPLES`] lowest effective tips of its transactions;
@@ -91,6 +99,33 @@ fn gas_price(ctx: &RpcContext) -> RpcResult<U256> {
     let base_fee = ctx.chain.spec().next_base_fee(&head);
     let tip = suggested_tip(ctx, &reader)?;
     Ok(U256::from(base_fee) + U256::from(tip))
+}
+
+/// The head block's header.
+fn head_header(reader: &StoreReader) -> RpcResult<Header> {
+    let (_, head) = reader
+        .head()?
+        .ok_or_else(|| RpcError::Internal("no head block".into()))?;
+    Ok(head)
+}
+
+/// `eth_baseFee`: the base fee per gas of the block that follows the head.
+fn next_base_fee(ctx: &RpcContext) -> RpcResult<U256> {
+    let head = head_header(&*ctx.reader()?)?;
+    Ok(U256::from(ctx.chain.spec().next_base_fee(&head)))
+}
+
+/// `eth_blobBaseFee`: the head's blob base fee (geth's `CalcBlobFee` of the current header), 0
+/// when the head has no blob fields (before Cancun).
+fn blob_base_fee(ctx: &RpcContext) -> RpcResult<U256> {
+    let head = head_header(&*ctx.reader()?)?;
+    let fee = ctx
+        .chain
+        .spec()
+        .blob_params_at(head.timestamp)
+        .and_then(|params| head.blob_fee(params))
+        .unwrap_or_default();
+    Ok(U256::from(fee))
 }
 
 /// `eth_feeHistory`'s result, with geth's field names, order and omissions.
@@ -308,6 +343,12 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
             .reader()
             .and_then(|reader| suggested_tip(&ctx, &reader))?;
         Ok::<_, ErrorObjectOwned>(U256::from(tip))
+    })?;
+    module.register_method("eth_baseFee", |_, ctx, _| {
+        next_base_fee(ctx).map_err(ErrorObjectOwned::from)
+    })?;
+    module.register_method("eth_blobBaseFee", |_, ctx, _| {
+        blob_base_fee(ctx).map_err(ErrorObjectOwned::from)
     })?;
     module.register_blocking_method("eth_feeHistory", |params, ctx, _| {
         let mut seq = params.sequence();

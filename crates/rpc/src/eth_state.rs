@@ -1,11 +1,12 @@
 //! Account state at any block: `eth_getBalance`, `eth_getCode`, `eth_getStorageAt`,
-//! `eth_getTransactionCount` and `eth_getProof` (EIP-1186).
+//! `eth_getStorageValues` (several accounts' slots in one call, at most
+//! [`MAX_STORAGE_VALUES`] slots), `eth_getTransactionCount` and `eth_getProof` (EIP-1186).
 //!
 //! State is read from the flat tables (one lookup per value), for an older block with the state
 //! reverts back to it laid over them. Proofs come from the trie: the head's as stored, a recent
 //! block's rebuilt in memory (within the chain's `--state.history` blocks, else an error).
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
 use alloy_rpc_types_eth::{
@@ -29,6 +30,8 @@ use crate::{
 
 /// Most storage keys one `eth_getProof` may ask for.
 const MAX_PROOF_KEYS: usize = 1_024;
+/// Most slots (over all accounts) one `eth_getStorageValues` may ask for (geth's limit too).
+pub(crate) const MAX_STORAGE_VALUES: usize = 1_024;
 
 /// The state after one block: the head's flat state with the net change back to the block laid
 /// over it (see [`StoreReader::state_after`]); for `"pending"`, the head's with the preconfirmed
@@ -178,6 +181,17 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     })?;
     register_read(
         module,
+        "eth_getStorageValues",
+        head_at::<1>,
+        |params, ctx| {
+            let mut seq = params.sequence();
+            let requests: BTreeMap<Address, Vec<JsonStorageKey>> = seq.next()?;
+            let id: Option<BlockId> = seq.optional_next()?;
+            Ok(storage_values(ctx, requests, id)?)
+        },
+    )?;
+    register_read(
+        module,
         "eth_getTransactionCount",
         head_at::<1>,
         |params, ctx| {
@@ -206,6 +220,46 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         Ok::<_, ErrorObjectOwned>(get_proof(&ctx, address, keys, block_or_latest(id))?)
     })?;
     Ok(())
+}
+
+/// The next nonce of `address`: its nonce in the pending state, or past its pool transactions
+/// (what `eth_getTransactionCount(address, "pending")` answers).
+pub(crate) fn pending_nonce(ctx: &RpcContext, address: Address) -> RpcResult<u64> {
+    let pending = Some(BlockId::Number(BlockNumberOrTag::Pending));
+    let nonce = with_state(ctx, pending, |state| {
+        Ok(state.account(&address)?.map_or(0, |a| a.nonce))
+    })?;
+    Ok(ctx
+        .mempool
+        .pending_nonce(&address)
+        .map_or(nonce, |pool| pool.max(nonce)))
+}
+
+/// `eth_getStorageValues`: for each account, the values of its requested slots, in the order
+/// asked, all read from one block's state.
+fn storage_values(
+    ctx: &RpcContext,
+    requests: BTreeMap<Address, Vec<JsonStorageKey>>,
+    id: Option<BlockId>,
+) -> RpcResult<BTreeMap<Address, Vec<B256>>> {
+    let slots: usize = requests.values().map(Vec::len).sum();
+    if slots > MAX_STORAGE_VALUES {
+        return Err(RpcError::invalid_params(format!(
+            "too many storage slots requested: {slots} (at most {MAX_STORAGE_VALUES} per call)"
+        )));
+    }
+    with_state(ctx, id, |state| {
+        requests
+            .into_iter()
+            .map(|(address, keys)| {
+                let values = keys
+                    .iter()
+                    .map(|key| Ok(B256::from(state.storage(&address, &key.as_b256())?)))
+                    .collect::<RpcResult<Vec<B256>>>()?;
+                Ok((address, values))
+            })
+            .collect()
+    })
 }
 
 /// EIP-1186 account and storage proofs from the trie under the block's state root.

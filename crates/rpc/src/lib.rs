@@ -1,8 +1,13 @@
 //! keel-rpc: the JSON-RPC server users and their tools talk to. HTTP and WebSocket on one port
 //! (jsonrpsee), JSON-RPC batches, the `eth_` (with `eth_simulateV1`), `net_`, `web3_`,
-//! `txpool_`, `debug_` (raw data, execution witnesses, geth's tracers) and `keel_` namespaces with
-//! geth's output shapes, filters and subscriptions, and Otterscan's `ots_` namespace (its address
-//! searches served from the store's address index when the node keeps one).
+//! `txpool_` and `debug_` (raw data, tracing, execution witnesses, bad blocks) namespaces with
+//! geth's output shapes, filters and subscriptions, keel's own `keel_` methods, and Otterscan's
+//! `ots_` namespace (its address searches served from the store's address index when the node
+//! keeps one). Every method the Ethereum JSON-RPC specification defines is served (`eth_config`,
+//! `eth_capabilities`, `eth_fillTransaction`, `eth_getStorageValues` included) except the
+//! EIP-7928 block-access-list methods, which are not in keel's fork; those that need keys
+//! (`eth_sign`, `eth_signTransaction`, `eth_sendTransaction`) answer that the node holds none.
+//! `tests/conformance.rs` checks the answers against the vendored specification (`tests/spec/`).
 //!
 //! It reads the chain through [`keel_chain::Blockchain`] and its store, and writes only by
 //! handing transactions to the [`keel_chain::Mempool`]: it never builds or stores blocks.
@@ -11,6 +16,7 @@
 
 pub mod admin;
 mod block_id;
+mod client;
 mod config;
 mod context;
 mod convert;
@@ -21,6 +27,7 @@ mod eth_blocks;
 mod eth_call;
 mod eth_fees;
 mod eth_state;
+mod fill;
 mod filters;
 mod health;
 mod keel;

@@ -453,6 +453,7 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
                 Vec::new()
             }
         }),
+        coinbase: Some(args.producer.coinbase),
         ..RpcConfig::default()
     };
     // The operator's pause switches (admin RPC) and what GET /ready reports on.
