@@ -39,9 +39,9 @@ use alloy_rpc_types_trace::otterscan::{
     OtsBlockTransactions, OtsReceipt, OtsTransactionReceipt, TraceEntry, TransactionsWithReceipts,
 };
 use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
-use keel_evm::{BlockReplay, StoreDb, TraceError, TracedTx, trace_block};
+use keel_evm::{TracedTx, trace_block};
 use keel_storage::{ChainReader, Direction, StateReader as _, StoreReader};
-use keel_types::{Block, Header};
+use keel_types::Block;
 use revm::context_interface::result::ExecutionResult;
 use revm_inspectors::{
     otterscan::InternalOperationsInspector,
@@ -57,7 +57,7 @@ use crate::{
     error::{RpcError, RpcResult},
     eth_blocks::{FoundBlock, block_by_hash, block_fee_params},
     eth_state::state_after,
-    trace::{DEFAULT_TIMEOUT, timeout_error},
+    trace::{DEFAULT_TIMEOUT, ReplayBase, locate_transaction, replay_error},
 };
 
 /// The Otterscan API level served (what Otterscan 2.x requires).
@@ -379,27 +379,13 @@ fn replay(
     block: &Block,
     range: std::ops::RangeInclusive<usize>,
 ) -> RpcResult<Vec<Replayed>> {
-    if block.header.number == 0 {
-        return Err(RpcError::invalid_params(
-            "the genesis block is not executed: it has nothing to trace",
-        ));
-    }
-    let parent_hash = block.header.parent_hash;
-    let parent: Header = reader
-        .header(&parent_hash)?
-        .ok_or_else(|| RpcError::server(format!("parent {parent_hash} of block not found")))?;
-    let state = state_after(ctx, reader, parent_hash, &parent, false)?;
-    let db = StoreDb::new(&state, reader).with_parent(parent.number, parent_hash);
-    let senders = reader
-        .senders(&hash)?
-        .filter(|s| s.len() == block.body.transactions.len())
-        .ok_or_else(|| RpcError::Internal(format!("senders of block {hash} missing")))?;
+    let base = ReplayBase::new(ctx, reader, hash, block)?;
     let mut out = Vec::new();
-    let mut replay = BlockReplay::new(ctx.chain.spec_arc(), db, &block.header);
+    let mut replay = base.replay(ctx, reader, block);
     let traced = trace_block(
         &mut replay,
         block,
-        &senders,
+        &base.senders,
         range,
         ots_inspector(),
         Some(Instant::now() + DEFAULT_TIMEOUT),
@@ -419,30 +405,17 @@ fn replay(
             Ok(())
         },
     );
-    match traced {
-        Ok(()) => Ok(out),
-        Err(TraceError::Timeout) => Err(timeout_error()),
-        Err(TraceError::NoSuchTransaction { .. }) => {
-            Err(RpcError::server("transaction not found in its block"))
-        }
-        Err(other) => Err(RpcError::Internal(format!(
-            "replaying block {hash}: {other}"
-        ))),
-    }
+    traced.map_err(|e| replay_error(hash, e))?;
+    Ok(out)
 }
 
 /// Replay one canonical transaction; `None` if the node has not included it.
 fn replay_transaction(ctx: &RpcContext, tx_hash: B256) -> RpcResult<Option<Replayed>> {
     let reader = ctx.reader()?;
-    let Some((block_hash, index)) = reader.tx_location(&tx_hash)? else {
+    let Some((found, index)) = locate_transaction(&reader, tx_hash)? else {
         return Ok(None);
     };
-    let Some(found) = block_by_hash(&reader, block_hash)? else {
-        return Ok(None);
-    };
-    let index = usize::try_from(index)
-        .map_err(|_| RpcError::Internal(format!("transaction index {index}")))?;
-    let replayed = replay(ctx, &reader, block_hash, &found.block, index..=index)?;
+    let replayed = replay(ctx, &reader, found.hash, &found.block, index..=index)?;
     Ok(replayed.into_iter().next())
 }
 

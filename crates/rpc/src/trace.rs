@@ -17,7 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 use alloy_rpc_types_eth::{BlockId, BlockNumberOrTag, TransactionRequest};
 use alloy_rpc_types_trace::geth::{
     GethDebugTracerType, GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace,
@@ -34,8 +34,9 @@ use crate::{
     block_id::require_header,
     dispatch::register_evm,
     error::{RpcError, RpcResult},
+    eth_blocks::{FoundBlock, block_by_hash},
     eth_call::{CallParams, evm_error, with_call},
-    eth_state::state_after,
+    eth_state::{BlockState, state_after},
 };
 
 /// A trace's deadline without a `timeout` option (geth's default).
@@ -117,15 +118,82 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(total).ok()
 }
 
-/// A stored block with its hash.
-fn stored_block(reader: &StoreReader, hash: B256) -> RpcResult<Option<Block>> {
-    let Some(header) = reader.header(&hash)? else {
+/// A stored transaction's block and its index in it; `None` for a transaction the node has not
+/// included.
+pub(crate) fn locate_transaction(
+    reader: &StoreReader,
+    tx_hash: B256,
+) -> RpcResult<Option<(FoundBlock, usize)>> {
+    let Some((block_hash, index)) = reader.tx_location(&tx_hash)? else {
         return Ok(None);
     };
-    let body = reader
-        .body(&hash)?
-        .ok_or_else(|| RpcError::Internal(format!("body of block {hash} missing")))?;
-    Ok(Some(Block { header, body }))
+    let Some(found) = block_by_hash(reader, block_hash)? else {
+        return Ok(None);
+    };
+    let index = usize::try_from(index)
+        .map_err(|_| RpcError::Internal(format!("transaction index {index}")))?;
+    Ok(Some((found, index)))
+}
+
+/// What replaying a stored block needs besides the block: the state before it (its parent's) and
+/// its transactions' senders. Shared by the `debug_trace*` and `ots_` replays.
+pub(crate) struct ReplayBase<'a> {
+    state: BlockState<'a>,
+    parent_number: u64,
+    pub(crate) senders: Vec<Address>,
+}
+
+impl<'a> ReplayBase<'a> {
+    /// For block `block` with hash `hash`; the genesis (never executed) is refused.
+    pub(crate) fn new(
+        ctx: &RpcContext,
+        reader: &'a StoreReader,
+        hash: B256,
+        block: &Block,
+    ) -> RpcResult<Self> {
+        if block.header.number == 0 {
+            return Err(RpcError::invalid_params(
+                "the genesis block is not executed: it has nothing to trace",
+            ));
+        }
+        let parent_hash = block.header.parent_hash;
+        let parent = reader
+            .header(&parent_hash)?
+            .ok_or_else(|| RpcError::server(format!("parent {parent_hash} of block not found")))?;
+        let state = state_after(ctx, reader, parent_hash, &parent, false)?;
+        let senders = reader
+            .senders(&hash)?
+            .filter(|s| s.len() == block.body.transactions.len())
+            .ok_or_else(|| RpcError::Internal(format!("senders of block {hash} missing")))?;
+        Ok(Self {
+            state,
+            parent_number: parent.number,
+            senders,
+        })
+    }
+
+    /// The replay of `block` over the parent's state (`BLOCKHASH` along the block's ancestry).
+    pub(crate) fn replay<'s>(
+        &'s self,
+        ctx: &RpcContext,
+        reader: &'s StoreReader,
+        block: &Block,
+    ) -> BlockReplay<StoreDb<'s, BlockState<'a>, StoreReader>> {
+        let db = StoreDb::new(&self.state, reader)
+            .with_parent(self.parent_number, block.header.parent_hash);
+        BlockReplay::new(ctx.chain.spec_arc(), db, &block.header)
+    }
+}
+
+/// A failed block replay as the RPC reports it.
+pub(crate) fn replay_error(hash: B256, error: TraceError) -> RpcError {
+    match error {
+        TraceError::Timeout => timeout_error(),
+        TraceError::NoSuchTransaction { .. } => {
+            RpcError::server("transaction not found in its block")
+        }
+        other => RpcError::Internal(format!("replaying block {hash}: {other}")),
+    }
 }
 
 /// Trace the transactions `range` of `block` (stored, with hash `hash`) with `opts`: replay the
@@ -141,27 +209,13 @@ fn trace_range(
 ) -> RpcResult<Vec<(B256, GethTrace)>> {
     let inspector = inspector(opts)?;
     let deadline = deadline(opts)?;
-    if block.header.number == 0 {
-        return Err(RpcError::invalid_params(
-            "the genesis block is not executed: it has nothing to trace",
-        ));
-    }
-    let parent_hash = block.header.parent_hash;
-    let parent = reader
-        .header(&parent_hash)?
-        .ok_or_else(|| RpcError::server(format!("parent {parent_hash} of block not found")))?;
-    let state = state_after(ctx, reader, parent_hash, &parent, false)?;
-    let db = StoreDb::new(&state, reader).with_parent(parent.number, parent_hash);
-    let senders = reader
-        .senders(&hash)?
-        .filter(|s| s.len() == block.body.transactions.len())
-        .ok_or_else(|| RpcError::Internal(format!("senders of block {hash} missing")))?;
+    let base = ReplayBase::new(ctx, reader, hash, block)?;
     let mut traces = Vec::with_capacity(range.end() + 1 - range.start());
-    let mut replay = BlockReplay::new(ctx.chain.spec_arc(), db, &block.header);
+    let mut replay = base.replay(ctx, reader, block);
     let traced = trace_block(
         &mut replay,
         block,
-        &senders,
+        &base.senders,
         range,
         inspector,
         Some(deadline),
@@ -193,16 +247,8 @@ fn trace_range(
             Ok(())
         },
     );
-    match traced {
-        Ok(()) => Ok(traces),
-        Err(TraceError::Timeout) => Err(timeout_error()),
-        Err(TraceError::NoSuchTransaction { .. }) => Err(RpcError::server(
-            "transaction not found in its block".to_string(),
-        )),
-        Err(other) => Err(RpcError::Internal(format!(
-            "replaying block {hash}: {other}"
-        ))),
-    }
+    traced.map_err(|e| replay_error(hash, e))?;
+    Ok(traces)
 }
 
 pub(crate) fn timeout_error() -> RpcError {
@@ -216,15 +262,10 @@ fn trace_transaction(
     opts: &GethDebugTracingOptions,
 ) -> RpcResult<Option<GethTrace>> {
     let reader = ctx.reader()?;
-    let Some((block_hash, index)) = reader.tx_location(&tx_hash)? else {
+    let Some((found, index)) = locate_transaction(&reader, tx_hash)? else {
         return Ok(None);
     };
-    let Some(block) = stored_block(&reader, block_hash)? else {
-        return Ok(None);
-    };
-    let index = usize::try_from(index)
-        .map_err(|_| RpcError::Internal(format!("transaction index {index}")))?;
-    let traces = trace_range(ctx, &reader, block_hash, &block, index..=index, opts)?;
+    let traces = trace_range(ctx, &reader, found.hash, &found.block, index..=index, opts)?;
     Ok(traces.into_iter().next().map(|(_, trace)| trace))
 }
 
@@ -236,7 +277,9 @@ fn trace_block_by_id(
 ) -> RpcResult<BlockTraces> {
     let reader = ctx.reader()?;
     let (hash, _) = require_header(&*reader, id)?;
-    let block = stored_block(&reader, hash)?.ok_or_else(|| RpcError::server("block not found"))?;
+    let block = block_by_hash(&reader, hash)?
+        .ok_or_else(|| RpcError::server("block not found"))?
+        .block;
     // Checked like a trace, even for a block with nothing to trace.
     inspector(opts)?;
     let count = block.body.transactions.len();
