@@ -113,22 +113,8 @@ pub(crate) fn with_call<T>(
     if let Some(overrides) = block_overrides {
         apply_block_overrides(*overrides, &mut db, &mut env.block_env);
     }
-    if let Some(overrides) = state_overrides {
-        if let Some((address, _)) = overrides
-            .iter()
-            .find(|(_, account)| account.move_precompile_to.is_some())
-        {
-            return Err(RpcError::invalid_params(format!(
-                "account {address}: movePrecompileToAddress is not supported"
-            )));
-        }
-        apply_state_overrides(overrides, &mut db).map_err(|e| match e {
-            StateOverrideError::Database(e) => RpcError::Internal(e.to_string()),
-            StateOverrideError::BothStateAndStateDiff(address) => RpcError::invalid_params(
-                format!("account {address} has both 'state' and 'stateDiff'"),
-            ),
-            other => RpcError::invalid_params(other.to_string()),
-        })?;
+    if let Some(overrides) = &state_overrides {
+        apply_overrides(&mut db, overrides)?;
     }
 
     let cap = if ctx.config.gas_cap == 0 {
@@ -160,6 +146,30 @@ pub(crate) fn with_call<T>(
         .try_into_tx_env(&env)
         .map_err(|e| RpcError::server(e.to_string()))?;
     f(&mut db, &env, tx)
+}
+
+/// Apply a request's state overrides to `db`, refusing what keel does not support
+/// (`movePrecompileToAddress`) and naming the account at fault.
+pub(crate) fn apply_overrides<DB>(db: &mut CacheDB<DB>, overrides: &StateOverride) -> RpcResult<()>
+where
+    DB: revm::DatabaseRef,
+    DB::Error: std::fmt::Display,
+{
+    if let Some((address, _)) = overrides
+        .iter()
+        .find(|(_, account)| account.move_precompile_to.is_some())
+    {
+        return Err(RpcError::invalid_params(format!(
+            "account {address}: movePrecompileToAddress is not supported"
+        )));
+    }
+    apply_state_overrides(overrides.clone(), db).map_err(|e| match e {
+        StateOverrideError::Database(e) => RpcError::Internal(e.to_string()),
+        StateOverrideError::BothStateAndStateDiff(address) => RpcError::invalid_params(format!(
+            "account {address} has both 'state' and 'stateDiff'"
+        )),
+        other => RpcError::invalid_params(other.to_string()),
+    })
 }
 
 /// Run `f` with the parsed parameters (on a blocking thread holding an EVM slot:

@@ -36,11 +36,7 @@ use alloy_consensus::{
     Eip658Value, ReceiptEnvelope,
     proofs::{calculate_receipt_root, calculate_transaction_root},
 };
-use alloy_evm::{
-    EvmEnv,
-    overrides::{StateOverrideError, apply_state_overrides},
-    rpc::TryIntoTxEnv,
-};
+use alloy_evm::{EvmEnv, rpc::TryIntoTxEnv};
 use alloy_primitives::{Address, B256, Bytes, Signature, U256};
 use alloy_rpc_types_eth::{
     BlockId, BlockNumberOrTag, BlockOverrides, TransactionRequest,
@@ -69,7 +65,7 @@ use crate::{
     convert::{TxPosition, rpc_block, rpc_log},
     dispatch::register_evm,
     error::{RpcError, RpcResult},
-    eth_call::{halt_message, revert_reason},
+    eth_call::{apply_overrides, halt_message, revert_reason},
     eth_state::state_after,
     trace::DEFAULT_TIMEOUT,
 };
@@ -539,28 +535,6 @@ fn simulate(
         parent_hash = hash;
     }
     Ok(out)
-}
-
-fn apply_overrides<DB>(db: &mut CacheDB<DB>, overrides: &StateOverride) -> RpcResult<()>
-where
-    DB: DatabaseRef,
-    DB::Error: std::fmt::Display,
-{
-    if let Some((address, _)) = overrides
-        .iter()
-        .find(|(_, account)| account.move_precompile_to.is_some())
-    {
-        return Err(RpcError::invalid_params(format!(
-            "account {address}: movePrecompileToAddress is not supported"
-        )));
-    }
-    apply_state_overrides(overrides.clone(), db).map_err(|e| match e {
-        StateOverrideError::Database(e) => RpcError::Internal(e.to_string()),
-        StateOverrideError::BothStateAndStateDiff(address) => RpcError::invalid_params(format!(
-            "account {address} has both 'state' and 'stateDiff'"
-        )),
-        other => RpcError::invalid_params(other.to_string()),
-    })
 }
 
 /// One call's outcome, before its logs know their block.
