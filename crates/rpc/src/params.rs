@@ -624,3 +624,114 @@ pub fn mark_no_body(mut response: MethodResponse) -> MethodResponse {
     response.extensions_mut().insert(NoBody);
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ok(kind: Kind, value: Value) -> bool {
+        check_value(kind, &value).is_ok()
+    }
+
+    #[test]
+    fn values_are_checked_as_the_spec_says() {
+        let hash = format!("0x{}", "ab".repeat(32));
+        assert!(ok(Kind::Hash, json!(hash)));
+        assert!(ok(
+            Kind::Hash,
+            json!(hash.to_uppercase().replacen("0X", "0x", 1))
+        ));
+        assert!(!ok(Kind::Hash, json!(&hash[2..])));
+        assert!(!ok(Kind::Hash, json!(&hash[..64])));
+        assert!(!ok(Kind::Hash, json!(format!("{hash}00"))));
+        assert!(!ok(Kind::Hash, json!(hash.replacen("0x", "0X", 1))));
+        assert!(ok(Kind::Address, json!(format!("0x{}", "aB".repeat(20)))));
+        assert!(!ok(Kind::Address, json!(format!("0x{}", "ab".repeat(21)))));
+        assert!(!ok(Kind::Address, json!(1)));
+        for good in ["0x0", "0x1", "0xabc", "0xABC"] {
+            assert!(ok(Kind::Quantity, json!(good)), "{good}");
+        }
+        for bad in ["0x", "0x00", "0x01", "1", "0xg", ""] {
+            assert!(!ok(Kind::Quantity, json!(bad)), "{bad}");
+        }
+        assert!(ok(Kind::Quantity, json!(format!("0x{}", "f".repeat(64)))));
+        assert!(!ok(Kind::Quantity, json!(format!("0x{}", "f".repeat(65)))));
+        assert!(ok(Kind::BlockNumber, json!("safe")));
+        assert!(ok(
+            Kind::BlockNumber,
+            json!(format!("0x{}", "f".repeat(16)))
+        ));
+        assert!(!ok(
+            Kind::BlockNumber,
+            json!(format!("0x1{}", "0".repeat(16)))
+        ));
+        assert!(!ok(Kind::BlockNumber, json!(hash)));
+        assert!(!ok(Kind::BlockNumber, json!("Latest")));
+        assert!(ok(Kind::Block, json!(hash)));
+        assert!(ok(
+            Kind::Block,
+            json!({ "blockHash": hash, "requireCanonical": true })
+        ));
+        assert!(ok(Kind::Block, json!({ "blockNumber": "0x5" })));
+        assert!(!ok(
+            Kind::Block,
+            json!({ "blockNumber": "0x5", "blockHash": hash })
+        ));
+        assert!(!ok(
+            Kind::Block,
+            json!({ "blockHash": hash, "requireCanonical": "yes" })
+        ));
+        assert!(ok(Kind::StorageKey, json!("0x")));
+        assert!(ok(Kind::StorageKey, json!("0x001")));
+        assert!(ok(Kind::StorageKey, json!(format!("0x{}", "0".repeat(64)))));
+        assert!(!ok(
+            Kind::StorageKey,
+            json!(format!("0x{}", "0".repeat(65)))
+        ));
+        assert!(ok(Kind::Bytes, json!("0x")));
+        assert!(!ok(Kind::Bytes, json!("0x0")));
+        assert!(ok(Kind::QuantityOrInteger, json!(10)));
+        assert!(ok(Kind::QuantityOrInteger, json!("10")));
+        assert!(!ok(Kind::QuantityOrInteger, json!(-1)));
+        assert!(!ok(Kind::QuantityOrInteger, json!("0x010")));
+        assert!(ok(
+            Kind::Transaction,
+            json!({ "to": null, "input": "0x00" })
+        ));
+        assert!(!ok(Kind::Transaction, json!({ "value": 1 })));
+        assert!(ok(
+            Kind::Filter,
+            json!({ "topics": [null, [hash, null]], "address": [] })
+        ));
+        assert!(!ok(Kind::Filter, json!({ "topics": [[1]] })));
+    }
+
+    #[test]
+    fn params_must_be_an_array_of_the_right_length() {
+        let list = method_params("eth_getBalance").expect("a list");
+        assert_eq!(
+            check(list, Some(r#""0xab""#)).map_err(|e| e.code()),
+            Err(-32600)
+        );
+        assert_eq!(check(list, Some("{}")), Err(ParamsError::ByName));
+        assert_eq!(
+            check(list, None),
+            Err(ParamsError::Missing {
+                index: 0,
+                name: "address"
+            })
+        );
+        let address = format!("\"0x{}\"", "00".repeat(20));
+        assert_eq!(check(list, Some(&format!("[{address}]"))), Ok(()));
+        assert_eq!(check(list, Some(&format!("[{address}, null]"))), Ok(()));
+        assert_eq!(
+            check(list, Some(&format!("[{address}, null, 1]"))),
+            Err(ParamsError::TooMany(2))
+        );
+        let none = method_params("eth_chainId").expect("a list");
+        assert_eq!(check(none, Some("null")), Ok(()));
+        assert_eq!(check(none, Some("[]")), Ok(()));
+        assert_eq!(check(none, Some("[null]")), Err(ParamsError::TooMany(0)));
+    }
+}

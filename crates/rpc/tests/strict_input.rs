@@ -625,3 +625,99 @@ async fn failed_calls_get_the_spec_codes() {
     );
     node.stop().await;
 }
+
+/// The parameter lists agree with the spec's (`tests/spec/execution-apis.json`) for every method
+/// both have: the same parameters in the same order, each of the kind its schema names, required
+/// where the spec requires it; a list may go on with optional parameters geth takes (overrides).
+#[test]
+fn parameter_lists_follow_the_spec() {
+    use keel_rpc::params::{Kind, method_params};
+    // The spec marks these optional; a count of a block's transactions needs the block (geth
+    // requires it too).
+    const REQUIRED_HERE: [&str; 2] = [
+        "eth_getBlockTransactionCountByHash",
+        "eth_getBlockTransactionCountByNumber",
+    ];
+    let spec: Value = serde_json::from_str(include_str!("spec/execution-apis.json")).expect("spec");
+    let mut compared = 0;
+    let mut problems = Vec::new();
+    for method in spec["methods"].as_array().expect("methods") {
+        let name = method["name"].as_str().expect("name");
+        let Some(list) = method_params(name) else {
+            continue;
+        };
+        compared += 1;
+        let params = method["params"].as_array().expect("params");
+        if list.len() < params.len() {
+            problems.push(format!(
+                "{name}: {} params, the spec has {}",
+                list.len(),
+                params.len()
+            ));
+            continue;
+        }
+        for (i, (param, ours)) in params.iter().zip(list).enumerate() {
+            let schema = &param["schema"];
+            let schema_name = schema["$ref"]
+                .as_str()
+                .and_then(|r| r.rsplit('/').next())
+                .or(schema["title"].as_str())
+                .unwrap_or_default();
+            let kind = match schema_name {
+                "hash32" => Some(Kind::Hash),
+                "address" => Some(Kind::Address),
+                "uint" => Some(Kind::Quantity),
+                "bytes" => Some(Kind::Bytes),
+                "bytesMax32" => Some(Kind::StorageKey),
+                "BlockNumberOrTag" => Some(Kind::BlockNumber),
+                "BlockNumberOrTagOrHash" => Some(Kind::Block),
+                "hydrated" => Some(Kind::Bool),
+                "Filter" => Some(Kind::Filter),
+                "GenericTransaction" => Some(Kind::Transaction),
+                "Storage keys" => Some(Kind::StorageKeys),
+                "Storage requests" => Some(Kind::StorageRequests),
+                "rewardPercentiles" => Some(Kind::Numbers),
+                _ => None,
+            };
+            let expected = match (name, kind) {
+                // Filter ids are quantities; geth's HexOrDecimal64 block count.
+                ("eth_uninstallFilter" | "eth_getFilterChanges" | "eth_getFilterLogs", _) => {
+                    Some(Kind::FilterId)
+                }
+                ("eth_feeHistory", Some(Kind::Quantity)) => Some(Kind::QuantityOrInteger),
+                // geth takes a block hash too (its BlockNumberOrHash) where the spec has a number
+                // or tag only.
+                (
+                    "eth_estimateGas"
+                    | "eth_createAccessList"
+                    | "debug_getRawHeader"
+                    | "debug_getRawBlock"
+                    | "debug_getRawReceipts",
+                    Some(Kind::BlockNumber),
+                ) => Some(Kind::Block),
+                _ => kind,
+            };
+            if let Some(kind) = expected
+                && ours.kind != kind
+            {
+                problems.push(format!(
+                    "{name} {i}: {:?}, the spec has {schema_name}",
+                    ours.kind
+                ));
+            }
+            let required =
+                param["required"].as_bool().unwrap_or(false) || REQUIRED_HERE.contains(&name);
+            if ours.required != required {
+                problems.push(format!(
+                    "{name} {i}: required {}, the spec {required}",
+                    ours.required
+                ));
+            }
+        }
+        if let Some(extra) = list[params.len()..].iter().find(|p| p.required) {
+            problems.push(format!("{name}: {} required beyond the spec's", extra.name));
+        }
+    }
+    assert!(compared >= 50, "only {compared} methods compared");
+    assert!(problems.is_empty(), "{problems:#?}");
+}
