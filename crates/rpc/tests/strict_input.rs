@@ -721,3 +721,29 @@ fn parameter_lists_follow_the_spec() {
     assert!(compared >= 50, "only {compared} methods compared");
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+/// Over WebSocket the same checks apply.
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_over_websocket() {
+    use alloy::providers::Provider;
+    let node = TestNode::start_manual(MempoolConfig::default(), RpcConfig::default()).await;
+    let ws = node.ws_client().await;
+    for (method, params) in [
+        ("eth_getBlockByNumber", json!(["latest"])),
+        ("eth_getBalance", json!([&A[2..]])),
+        ("eth_blockNumber", json!([1])),
+    ] {
+        let error = ws
+            .raw_request::<_, Value>(method.into(), params.clone())
+            .await
+            .expect_err("refused");
+        let error = error.as_error_resp().expect("a JSON-RPC error");
+        assert_eq!(error.code, -32602, "{method} {params}: {error:?}");
+    }
+    let ok: Value = ws
+        .raw_request("eth_getBlockByNumber".into(), json!(["latest", false]))
+        .await
+        .expect("well-formed");
+    assert!(ok["hash"].is_string(), "{ok}");
+    node.stop().await;
+}
