@@ -138,3 +138,45 @@ impl From<RpcError> for ErrorObjectOwned {
 }
 
 pub type RpcResult<T> = Result<T, RpcError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{Address, U256};
+    use keel_chain::mempool::FeeShortfall;
+
+    fn code(error: MempoolError) -> i32 {
+        ErrorObjectOwned::from(RpcError::from(error)).code()
+    }
+
+    #[test]
+    fn mempool_rejections_get_the_spec_codes() {
+        // keel's L1-fee shortfall is the spec's insufficient funds, as the plain one.
+        let shortfall = FeeShortfall {
+            sender: Address::ZERO,
+            have: U256::from(1),
+            want: U256::from(3),
+            missing: U256::from(2),
+            l1_fee: U256::from(2),
+            operator_fee: U256::ZERO,
+        };
+        assert_eq!(
+            code(MempoolError::InsufficientFundsForFees(Box::new(shortfall))),
+            809
+        );
+        assert_eq!(code(MempoolError::TipAboveFeeCap), 804);
+        assert_eq!(code(MempoolError::Signature), 1001);
+        assert_eq!(code(MempoolError::AlreadyKnown), 1000);
+        assert_eq!(
+            code(MempoolError::Underpriced {
+                needed: 2,
+                permitted: 1
+            }),
+            802
+        );
+        // No spec code: geth's.
+        assert_eq!(code(MempoolError::PoolFullUnderpriced), -32000);
+        assert_eq!(code(MempoolError::ReplacementUnderpriced), -32000);
+        assert_eq!(code(MempoolError::BlobTx), -32000);
+    }
+}
