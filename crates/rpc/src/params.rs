@@ -468,7 +468,8 @@ fn transaction(value: &Value) -> Checked {
             ("value", quantity),
             ("nonce", quantity),
             ("chainId", quantity),
-            ("type", quantity),
+            // Not `type`: geth ignores it (its TransactionArgs have no such field), and clients
+            // spell it in several ways.
             ("data", bytes),
             ("input", bytes),
         ],

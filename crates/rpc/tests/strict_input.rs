@@ -348,6 +348,13 @@ async fn the_lenient_forms_geth_allows_still_answer() {
     // eth_feeHistory's block count as a number or a decimal string (geth's HexOrDecimal64).
     rpc(&node, "eth_feeHistory", json!([4, "latest", [50]])).await;
     rpc(&node, "eth_feeHistory", json!(["4", "latest", []])).await;
+    // A transaction request's `type` in any spelling (geth ignores the field).
+    rpc(
+        &node,
+        "eth_estimateGas",
+        json!([{ "to": A, "type": "0x02" }]),
+    )
+    .await;
     // Otterscan's JSON numbers.
     rpc(&node, "ots_getBlockDetails", json!([1])).await;
     // A log range up to the head.
