@@ -142,9 +142,7 @@ pub(crate) fn with_call<T>(
             spec.chain_id
         )));
     }
-    let tx: TxEnv = request
-        .try_into_tx_env(&env)
-        .map_err(|e| RpcError::server(e.to_string()))?;
+    let tx: TxEnv = request.try_into_tx_env(&env).map_err(fee_error)?;
     f(&mut db, &env, tx)
 }
 
@@ -170,6 +168,19 @@ where
         )),
         other => RpcError::invalid_params(other.to_string()),
     })
+}
+
+/// A request whose fees can't make a transaction: the spec's gas error where it names one.
+fn fee_error(error: alloy_evm::rpc::EthTxEnvError) -> RpcError {
+    use alloy_evm::rpc::{CallFeesError, EthTxEnvError};
+    let code = match &error {
+        EthTxEnvError::CallFees(CallFeesError::FeeCapTooLow) => {
+            crate::error::FEE_CAP_BELOW_BASE_FEE
+        }
+        EthTxEnvError::CallFees(CallFeesError::TipAboveFeeCap) => crate::error::TIP_ABOVE_FEE_CAP,
+        _ => return RpcError::server(error.to_string()),
+    };
+    RpcError::coded(code, error.to_string())
 }
 
 /// Run `f` with the parsed parameters (on a blocking thread holding an EVM slot:
@@ -223,13 +234,14 @@ pub(crate) fn estimate(ctx: &RpcContext, params: CallParams) -> RpcResult<u64> {
         estimate_gas(db, env, tx, cap, ESTIMATE_ERROR_RATIO).map_err(|e| match e {
             EstimateError::Evm(e) => evm_error(e, caller),
             EstimateError::Reverted(data) => revert_error(data),
-            EstimateError::Halted(reason) => RpcError::server(halt_message(&reason)),
+            EstimateError::Halted(reason) => halt_error(&reason),
             EstimateError::GasRequiredExceedsAllowance(gas) => {
                 RpcError::server(format!("gas required exceeds allowance ({gas})"))
             }
-            EstimateError::InsufficientFundsForTransfer => {
-                RpcError::server("insufficient funds for transfer")
-            }
+            EstimateError::InsufficientFundsForTransfer => RpcError::coded(
+                crate::error::INSUFFICIENT_FUNDS,
+                "insufficient funds for transfer",
+            ),
         })
     })
 }
@@ -239,16 +251,13 @@ fn call_output(result: CallResult) -> RpcResult<Bytes> {
     match result {
         ExecutionResult::Success { output, .. } => Ok(output.into_data()),
         ExecutionResult::Revert { output, .. } => Err(revert_error(output)),
-        ExecutionResult::Halt { reason, .. } => Err(RpcError::server(halt_message(&reason))),
+        ExecutionResult::Halt { reason, .. } => Err(halt_error(&reason)),
     }
 }
 
-/// A revert as geth reports it: code 3 with the data and the decoded reason, or plain
-/// "execution reverted" (-32000) when there is no data.
+/// A revert as the spec reports it: code 3 with the data (`0x` for none) and, as geth gives it,
+/// the decoded reason. (geth answers a revert without data -32000 "execution reverted".)
 fn revert_error(data: Bytes) -> RpcError {
-    if data.is_empty() {
-        return RpcError::server("execution reverted");
-    }
     RpcError::Reverted {
         reason: revert_reason(&data),
         data,
@@ -308,40 +317,87 @@ pub(crate) fn halt_message(reason: &HaltReason) -> String {
 /// An EVM failure before execution (an invalid transaction) with geth's message, or a store
 /// failure.
 pub(crate) fn evm_error(error: EVMError<StoreDbError<StoreError>>, from: Address) -> RpcError {
-    match error {
-        EVMError::Transaction(invalid) => RpcError::server(match invalid {
-            InvalidTransaction::LackOfFundForMaxFee { fee, balance } => format!(
+    use crate::error::{
+        FEE_CAP_BELOW_BASE_FEE, GAS_LIMIT_ABOVE_BLOCK, INSUFFICIENT_FUNDS, INTRINSIC_GAS_TOO_LOW,
+        NONCE_TOO_HIGH, NONCE_TOO_LOW, SERVER_ERROR, TIP_ABOVE_FEE_CAP,
+    };
+    let EVMError::Transaction(invalid) = error else {
+        return match error {
+            EVMError::Database(e) => RpcError::Internal(e.to_string()),
+            other => RpcError::server(other.to_string()),
+        };
+    };
+    // The spec's code for each rejection it names (docs/rpc.md, "Error codes"), geth's
+    // message.
+    let (code, message) = match invalid {
+        InvalidTransaction::LackOfFundForMaxFee { fee, balance } => (
+            INSUFFICIENT_FUNDS,
+            format!(
                 "insufficient funds for gas * price + value: address {from} have {balance} want {fee}"
             ),
-            InvalidTransaction::GasPriceLessThanBasefee => {
-                format!("max fee per gas less than block base fee: address {from}")
-            }
-            InvalidTransaction::PriorityFeeGreaterThanMaxFee => {
-                format!("max priority fee per gas higher than max fee per gas: address {from}")
-            }
-            InvalidTransaction::CallGasCostMoreThanGasLimit {
-                initial_gas,
-                gas_limit,
-            } => format!("intrinsic gas too low: have {gas_limit}, want {initial_gas}"),
-            InvalidTransaction::GasFloorMoreThanGasLimit {
-                gas_floor,
-                gas_limit,
-            } => format!(
-                "insufficient gas for floor data gas cost: have {gas_limit}, want {gas_floor}"
-            ),
-            InvalidTransaction::CreateInitCodeSizeLimit => "max initcode size exceeded".into(),
-            InvalidTransaction::TxGasLimitGreaterThanCap { gas_limit, cap } => {
-                format!("transaction gas limit too high (cap: {cap}, tx: {gas_limit})")
-            }
-            InvalidTransaction::EmptyAuthorizationList => {
-                "EIP-7702 transaction with empty auth list".into()
-            }
-            other => other.to_string(),
-        }),
-        EVMError::Header(e) => RpcError::server(e.to_string()),
-        EVMError::Database(e) => RpcError::Internal(e.to_string()),
-        EVMError::Custom(e) => RpcError::server(e),
-        EVMError::CustomAny(e) => RpcError::server(e.to_string()),
+        ),
+        InvalidTransaction::GasPriceLessThanBasefee => (
+            FEE_CAP_BELOW_BASE_FEE,
+            format!("max fee per gas less than block base fee: address {from}"),
+        ),
+        InvalidTransaction::PriorityFeeGreaterThanMaxFee => (
+            TIP_ABOVE_FEE_CAP,
+            format!("max priority fee per gas higher than max fee per gas: address {from}"),
+        ),
+        InvalidTransaction::CallGasCostMoreThanGasLimit {
+            initial_gas,
+            gas_limit,
+        } => (
+            INTRINSIC_GAS_TOO_LOW,
+            format!("intrinsic gas too low: have {gas_limit}, want {initial_gas}"),
+        ),
+        InvalidTransaction::GasFloorMoreThanGasLimit {
+            gas_floor,
+            gas_limit,
+        } => (
+            INTRINSIC_GAS_TOO_LOW,
+            format!("insufficient gas for floor data gas cost: have {gas_limit}, want {gas_floor}"),
+        ),
+        InvalidTransaction::CallerGasLimitMoreThanBlock => {
+            (GAS_LIMIT_ABOVE_BLOCK, "exceeds block gas limit".to_string())
+        }
+        InvalidTransaction::NonceTooLow { tx, state } => (
+            NONCE_TOO_LOW,
+            format!("nonce too low: address {from}, tx: {tx} state: {state}"),
+        ),
+        InvalidTransaction::NonceTooHigh { tx, state } => (
+            NONCE_TOO_HIGH,
+            format!("nonce too high: address {from}, tx: {tx} state: {state}"),
+        ),
+        InvalidTransaction::CreateInitCodeSizeLimit => {
+            (SERVER_ERROR, "max initcode size exceeded".into())
+        }
+        InvalidTransaction::TxGasLimitGreaterThanCap { gas_limit, cap } => (
+            SERVER_ERROR,
+            format!("transaction gas limit too high (cap: {cap}, tx: {gas_limit})"),
+        ),
+        InvalidTransaction::EmptyAuthorizationList => (
+            SERVER_ERROR,
+            "EIP-7702 transaction with empty auth list".into(),
+        ),
+        other => (SERVER_ERROR, other.to_string()),
+    };
+    if code == SERVER_ERROR {
+        RpcError::server(message)
+    } else {
+        RpcError::coded(code, message)
+    }
+}
+
+/// A halt as an error: the spec's code 4 for an invalid opcode, geth's -32000 (with its message)
+/// for the others.
+pub(crate) fn halt_error(reason: &HaltReason) -> RpcError {
+    let message = halt_message(reason);
+    match reason {
+        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode | HaltReason::NotActivated => {
+            RpcError::coded(crate::error::INVALID_OPCODE, message)
+        }
+        _ => RpcError::server(message),
     }
 }
 
@@ -367,10 +423,11 @@ mod tests {
     }
 
     #[test]
-    fn reverts_without_data_are_plain_server_errors() {
+    fn reverts_are_code_3_with_their_data_even_without_data() {
         let error = ErrorObjectOwned::from(revert_error(Bytes::new()));
-        assert_eq!(error.code(), -32000);
+        assert_eq!(error.code(), 3);
         assert_eq!(error.message(), "execution reverted");
+        assert_eq!(error.data().map(|d| d.get()), Some(r#""0x""#));
         let data = Bytes::from(Revert::from("nope").abi_encode());
         let error = ErrorObjectOwned::from(revert_error(data.clone()));
         assert_eq!(error.code(), 3);

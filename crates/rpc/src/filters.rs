@@ -53,8 +53,8 @@ pub(crate) fn format_id(id: u128) -> String {
     format!("{id:#x}")
 }
 
-/// A filter id from a request: hex, with or without leading zeros (clients that parse ids as
-/// quantities send them back re-encoded).
+/// A filter id from a request: hex (crate::params has already refused anything but a quantity
+/// without leading zeros, the form the ids are given out in).
 fn parse_id(value: &Value) -> Option<u128> {
     let s = value.as_str()?;
     let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;

@@ -19,7 +19,10 @@ use jsonrpsee::{
 };
 use tower::{Layer, Service};
 
-use crate::readiness::{Readiness, ReadinessSource};
+use crate::{
+    params::NoBody,
+    readiness::{Readiness, ReadinessSource},
+};
 
 /// The path of the liveness probe.
 pub const HEALTH_PATH: &str = "/health";
@@ -110,10 +113,20 @@ where
                 let response = ready_response(self.readiness.as_ref());
                 futures::future::ready(Ok(response)).boxed()
             }
+            // A notification (or a batch of only notifications) gets no answer: jsonrpsee
+            // writes `null`, marked by crate::params; the body goes out empty.
             _ => self
                 .inner
                 .call(request)
-                .map(|r| r.map_err(Into::into))
+                .map(|r| {
+                    r.map_err(Into::into).map(|mut response| {
+                        if response.extensions().get::<NoBody>().is_some() {
+                            *response.body_mut() = HttpBody::empty();
+                            response.headers_mut().remove(header::CONTENT_LENGTH);
+                        }
+                        response
+                    })
+                })
                 .boxed(),
         }
     }

@@ -35,6 +35,7 @@ mod logs;
 mod metrics;
 mod net_web3;
 mod otterscan;
+pub mod params;
 mod pubsub;
 pub mod readiness;
 mod send;

@@ -356,8 +356,9 @@ pub(crate) fn stored_block_logs(
 }
 
 /// The canonical block range `fromBlock`..=`toBlock` resolves to, as geth resolves it: a missing
-/// bound or `latest` is the head, a `toBlock` past the head is clamped to it, and `None` means an
-/// empty range (`fromBlock` past the head, or e.g. `fromBlock: latest, toBlock: 5`).
+/// bound or `latest` is the head, a bound past the head is an error (-32602 "block range extends
+/// beyond current head block", as the spec's test expects), and `None` means an empty range
+/// (e.g. `fromBlock: latest, toBlock: 5`).
 fn resolve_range(
     head: u64,
     from: Option<BlockNumberOrTag>,
@@ -371,13 +372,21 @@ fn resolve_range(
     {
         return Err(RpcError::invalid_params("invalid block range params"));
     }
+    if [from, to]
+        .iter()
+        .any(|bound| matches!(bound, Some(BlockNumberOrTag::Number(n)) if *n > head))
+    {
+        return Err(RpcError::invalid_params(
+            "block range extends beyond current head block",
+        ));
+    }
     let resolve = |bound: Option<BlockNumberOrTag>| match bound {
         Some(BlockNumberOrTag::Number(n)) => n,
         Some(BlockNumberOrTag::Earliest) => 0,
         // `latest`, and `safe`/`finalized`, which are the head for now (see `block_id`).
         _ => head,
     };
-    let (first, last) = (resolve(from), resolve(to).min(head));
+    let (first, last) = (resolve(from), resolve(to));
     Ok((first <= last).then_some((first, last)))
 }
 
@@ -557,18 +566,25 @@ mod tests {
             Some((3, 10))
         );
         assert_eq!(
-            resolve_range(10, Some(Earliest), Some(Number(50))).unwrap(),
+            resolve_range(10, Some(Earliest), Some(Number(10))).unwrap(),
             Some((0, 10))
         );
         assert_eq!(
             resolve_range(10, Some(Latest), Some(Number(5))).unwrap(),
             None
         );
-        assert_eq!(resolve_range(10, Some(Number(11)), None).unwrap(), None);
-        assert_eq!(
-            resolve_range(10, Some(Number(11)), Some(Number(20))).unwrap(),
-            None
-        );
+        // A bound past the head is refused (the spec's test, anvil), not clamped.
+        for (from, to) in [
+            (Some(Earliest), Some(Number(11))),
+            (Some(Number(11)), None),
+            (Some(Number(11)), Some(Number(20))),
+        ] {
+            let error = resolve_range(10, from, to).expect_err("past the head");
+            assert_eq!(
+                error.to_string(),
+                "block range extends beyond current head block"
+            );
+        }
         assert!(resolve_range(10, Some(Number(6)), Some(Number(5))).is_err());
         assert!(resolve_range(10, Some(Pending), None).is_err());
     }

@@ -186,7 +186,7 @@ where
                 }
             }
             if answers.is_empty() && got_notification {
-                MethodResponse::notification()
+                crate::params::mark_no_body(MethodResponse::notification())
             } else {
                 MethodResponse::from_batch(answers.finish())
             }

@@ -1,6 +1,7 @@
 //! Starting the server: one port for HTTP and WebSocket, with the configured limits, CORS for
 //! the configured origins (`RpcConfig::cors_origins`), and `GET /health` and `GET /ready` on it
-//! (crate::health).
+//! (crate::health). Every call's parameters are checked before its method runs
+//! (crate::params); notifications get no answer.
 
 use std::net::SocketAddr;
 
@@ -102,7 +103,10 @@ pub async fn start(ctx: RpcContext) -> Result<RpcServer, RpcError> {
     let server = jsonrpsee::server::Server::builder()
         .set_config(server_config)
         .set_rpc_middleware(
-            RpcServiceBuilder::new().layer_fn(move |service| rpc_metrics.layer(service)),
+            RpcServiceBuilder::new()
+                .layer_fn(move |service| rpc_metrics.layer(service))
+                // Inside the metrics: a refused call counts as its method's error.
+                .layer_fn(crate::params::StrictParams::new),
         )
         .set_http_middleware(
             tower::ServiceBuilder::new()

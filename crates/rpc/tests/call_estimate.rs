@@ -225,7 +225,7 @@ async fn reverts_carry_their_data_and_estimates_are_sufficient() {
         (3, "execution reverted: assert(false)")
     );
     assert!(data.is_some());
-    // revert() without data: geth's plain -32000.
+    // revert() without data: code 3 too (the spec's; geth answers -32000), data `0x`.
     let empty = call_json(
         owner.address(),
         probe,
@@ -238,7 +238,7 @@ async fn reverts_carry_their_data_and_estimates_are_sufficient() {
     } = rpc_error(&node, "eth_estimateGas", json!([empty])).await;
     assert_eq!(
         (code, message.as_str(), data),
-        (-32000, "execution reverted", None)
+        (3, "execution reverted", Some(json!("0x")))
     );
 
     // Sending more than one has.
@@ -246,10 +246,10 @@ async fn reverts_carry_their_data_and_estimates_are_sufficient() {
     let RpcError { code, message, .. } = rpc_error(&node, "eth_estimateGas", json!([broke])).await;
     assert_eq!(
         (code, message.as_str()),
-        (-32000, "insufficient funds for transfer")
+        (809, "insufficient funds for transfer")
     );
     let RpcError { code, message, .. } = rpc_error(&node, "eth_call", json!([broke])).await;
-    assert_eq!(code, -32000);
+    assert_eq!(code, 809);
     assert!(
         message.starts_with("insufficient funds for gas * price + value"),
         "{message}"

@@ -153,8 +153,8 @@ async fn fee_history_and_suggestions_follow_the_blocks() {
     assert_eq!(typed.reward.as_ref().map(Vec::len), Some(3));
 
     // "pending": keel has no pending block, so (as geth without one) one block fewer, up to the
-    // head; no percentiles, no `reward`.
-    let pending = rpc(&node, "eth_feeHistory", json!([3, "pending"])).await;
+    // head; no percentiles (an empty list: the list is required, as in geth), no `reward`.
+    let pending = rpc(&node, "eth_feeHistory", json!([3, "pending", []])).await;
     assert_eq!(quantity(&pending["oldestBlock"]), 3);
     assert_eq!(
         quantities(&pending["baseFeePerGas"]),
@@ -177,9 +177,9 @@ async fn fee_history_and_suggestions_follow_the_blocks() {
         past["reward"],
         json!([["0x0"], [format!("{:#x}", 2 * GWEI)]])
     );
-    let capped = rpc(&node, "eth_feeHistory", json!(["0x64", "latest"])).await;
+    let capped = rpc(&node, "eth_feeHistory", json!(["0x64", "latest", []])).await;
     assert_eq!(quantity(&capped["oldestBlock"]), 2);
-    let from_genesis = rpc(&node, "eth_feeHistory", json!(["0x3", "earliest"])).await;
+    let from_genesis = rpc(&node, "eth_feeHistory", json!(["0x3", "earliest", []])).await;
     assert_eq!(quantity(&from_genesis["oldestBlock"]), 0);
     assert_eq!(quantities(&from_genesis["baseFeePerGas"]).len(), 2);
 
@@ -188,7 +188,7 @@ async fn fee_history_and_suggestions_follow_the_blocks() {
     assert_eq!(empty, json!({ "oldestBlock": "0x0", "gasUsedRatio": null }));
 
     // Bad requests.
-    let beyond = rpc_error(&node, "eth_feeHistory", json!(["0x1", "0x63"])).await;
+    let beyond = rpc_error(&node, "eth_feeHistory", json!(["0x1", "0x63", []])).await;
     assert!(
         beyond.message.starts_with("request beyond head block"),
         "{beyond:?}"
@@ -207,6 +207,15 @@ async fn fee_history_and_suggestions_follow_the_blocks() {
     }
     let missing = rpc_error(&node, "eth_feeHistory", json!(["0x2"])).await;
     assert_eq!(missing.code, -32602, "{missing:?}");
+    // The percentiles are required (the spec, geth).
+    let missing = rpc_error(&node, "eth_feeHistory", json!(["0x2", "latest"])).await;
+    assert_eq!(
+        (missing.code, missing.message.as_str()),
+        (
+            -32602,
+            "missing value for required argument 2 (reward percentiles)"
+        )
+    );
 
     // The suggestion: the 60th percentile of each recent block's three lowest tips
     // (1, 2, 3 gwei from block 2 and 5 gwei from block 4) is 2 gwei.

@@ -180,19 +180,26 @@ async fn get_logs_filters_by_address_topics_and_blocks() {
         0
     );
     assert_eq!(count(json!({ "fromBlock": "0x6" })).await, 3);
+    let from_beyond = rpc_error(&node, "eth_getLogs", json!([{ "fromBlock": "0x7" }])).await;
     assert_eq!(
-        count(json!({ "fromBlock": "0x7" })).await,
-        0,
-        "from past the head"
+        from_beyond.code, -32602,
+        "from past the head: {from_beyond:?}"
     );
     assert_eq!(count(json!({})).await, 3, "default range: the latest block");
     assert_eq!(
         count(json!({ "fromBlock": "earliest", "toBlock": "0x3" })).await,
         2
     );
+    // A range past the head is refused (geth, the spec's test), not clamped.
+    let beyond = rpc_error(
+        &node,
+        "eth_getLogs",
+        json!([{ "fromBlock": "0x3", "toBlock": "0x100" }]),
+    )
+    .await;
     assert_eq!(
-        count(json!({ "fromBlock": "0x3", "toBlock": "0x100" })).await,
-        8
+        (beyond.code, beyond.message.as_str()),
+        (-32602, "block range extends beyond current head block")
     );
     assert_eq!(
         count(json!({ "fromBlock": "latest", "toBlock": "0x3" })).await,

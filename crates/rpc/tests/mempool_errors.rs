@@ -38,6 +38,28 @@ fn sign(signer: &PrivateKeySigner, tx: TxEip1559) -> Vec<u8> {
     TxEnvelope::from(tx.into_signed(sig)).encoded_2718()
 }
 
+/// The code each rejection must come with: the execution-apis spec's where it names one
+/// (docs/rpc.md, "Error codes"), else geth's -32000.
+fn spec_code(message: &str) -> i64 {
+    const CODES: [(&str, i64); 11] = [
+        ("nonce too low", 1),
+        ("nonce too high", 2),
+        ("intrinsic gas too low", 800),
+        ("transaction underpriced: tip needed", 802),
+        ("exceeds block gas limit", 803),
+        ("max priority fee per gas higher than max fee per gas", 804),
+        ("max fee per gas less than block base fee", 806),
+        ("insufficient funds for gas * price + value", 809),
+        ("already known", 1000),
+        ("invalid sender", 1001),
+        ("invalid chain id for signer", 1001),
+    ];
+    CODES
+        .iter()
+        .find(|(prefix, _)| message.starts_with(prefix))
+        .map_or(-32000, |(_, code)| *code)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn each_rejection_returns_its_error() {
     // A long block time: nothing is included while the cases run. min_tip makes "underpriced"
@@ -69,7 +91,7 @@ async fn each_rejection_returns_its_error() {
             .as_error_resp()
             .expect("a JSON-RPC error response")
             .clone();
-        assert_eq!(rpc.code, -32000, "{rpc:?}");
+        assert_eq!(rpc.code, spec_code(&rpc.message), "{rpc:?}");
         rpc.message.to_string()
     };
 
@@ -230,11 +252,9 @@ async fn nonce_too_low_once_included() {
         .send_raw_transaction(&sign(&s, tx(0, 20 * GWEI, 2 * GWEI)))
         .await
         .expect_err("spent nonce");
-    let message = err
-        .as_error_resp()
-        .expect("JSON-RPC error")
-        .message
-        .to_string();
+    let error = err.as_error_resp().expect("JSON-RPC error");
+    assert_eq!(error.code, 1, "the spec's code for nonce too low");
+    let message = error.message.to_string();
     assert_eq!(
         message,
         format!("nonce too low: address {}, tx: 0 state: 1", s.address())

@@ -381,7 +381,7 @@ async fn batches_mix_results_and_errors_and_respect_the_limit() {
             "eth_getLogs",
             json!([{ "fromBlock": "0x5", "toBlock": "0x1" }])
         ),
-        call(4, "eth_feeHistory", json!(["0x1", "latest"])),
+        call(4, "eth_feeHistory", json!(["0x1", "latest", []])),
     ]);
     let responses = post(&node, &batch).await;
     let responses = responses.as_array().expect("a batch answer is an array");
