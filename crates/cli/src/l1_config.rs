@@ -62,7 +62,7 @@ pub struct SettlementArgs {
         env = "KEEL_SETTLEMENT_L1_FINALITY",
         value_name = "finalized|safe|latest|N"
     )]
-    pub l1_finality: Option<L1ReadBound>,
+    pub settlement_l1_finality: Option<L1ReadBound>,
     /// Milliseconds between reads of L1 for the two tags.
     #[arg(
         long = "settlement.poll-interval",
@@ -70,7 +70,7 @@ pub struct SettlementArgs {
         default_value_t = 2000,
         value_name = "MS"
     )]
-    pub poll_interval_ms: u64,
+    pub settlement_poll_interval_ms: u64,
 }
 
 /// The L1Watcher's settings.

@@ -633,12 +633,17 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
             SettlementTrackerConfig {
                 on_chain_proposer: l1.on_chain_proposer,
                 commit_confirmations: l1_sender_config(&args.committer, args.dev).confirmations,
-                finality: args.settlement.l1_finality.unwrap_or(if args.dev {
-                    L1ReadBound::Latest
-                } else {
-                    L1ReadBound::Finalized
-                }),
-                poll_interval: Duration::from_millis(args.settlement.poll_interval_ms.max(1)),
+                finality: args
+                    .settlement
+                    .settlement_l1_finality
+                    .unwrap_or(if args.dev {
+                        L1ReadBound::Latest
+                    } else {
+                        L1ReadBound::Finalized
+                    }),
+                poll_interval: Duration::from_millis(
+                    args.settlement.settlement_poll_interval_ms.max(1),
+                ),
             },
             chain.store().clone(),
             L1Client::new(L1ClientConfig::new(l1.eth_rpc_url.clone())).wrap_err("--eth.rpc-url")?,
