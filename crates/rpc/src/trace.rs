@@ -235,7 +235,7 @@ fn trace_block_by_id(
     opts: &GethDebugTracingOptions,
 ) -> RpcResult<BlockTraces> {
     let reader = ctx.reader()?;
-    let (hash, _) = require_header(&*reader, id)?;
+    let (hash, _) = require_header(&reader, id)?;
     let block = stored_block(&reader, hash)?.ok_or_else(|| RpcError::server("block not found"))?;
     // Checked like a trace, even for a block with nothing to trace.
     inspector(opts)?;
