@@ -20,7 +20,9 @@
 //! first read is no longer on L1 (a reorg dropped the commit or the verification), or the lower
 //! reading comes from that block or a later one (a `revertBatch` on L1). A lower reading from an
 //! earlier L1 block (a lagging L1 node behind the failover) changes nothing; while L1 does not
-//! reach the stored block's height again, nothing is decided.
+//! reach the stored block's height again, nothing is decided. When a reorg replaced that block
+//! but L1 still has the batch (its transaction landed again), the tag keeps its block and takes
+//! the new L1 block as its reference.
 //!
 //! An unreachable L1 only delays the tags (logged); a store failure stops the tracker, and so
 //! the node.
@@ -122,12 +124,12 @@ where
     let Some(stored) = stored else {
         return Ok(Move::Keep);
     };
-    if new == old {
-        return Ok(Move::Keep);
-    }
     Ok(match anchor(stored.l1_block, stored.l1_hash).await? {
+        // Lower: the commit or verification is gone. The same batch: a reorg took out the
+        // block it was read at but L1 has the batch again; the tag is re-anchored on the new
+        // chain, so a lagging node's lower answer can't pass for a reorg later.
         AnchorOnL1::Replaced => Move::To(read),
-        AnchorOnL1::Same if read_l1_block >= stored.l1_block => Move::To(read),
+        AnchorOnL1::Same if new < old && read_l1_block >= stored.l1_block => Move::To(read),
         AnchorOnL1::Same | AnchorOnL1::Absent => Move::Keep,
     })
 }
@@ -296,7 +298,14 @@ impl SettlementTracker {
         let block = new.map(|n| n.block);
         metrics::gauge!("keel_settled_block", "tag" => tag.name())
             .set(block.unwrap_or_default() as f64);
-        if now > old {
+        if now == old {
+            info!(
+                tag = tag.name(),
+                batch = now,
+                l1_block,
+                "block tag re-anchored: an L1 reorg moved the batch's L1 transaction"
+            );
+        } else if now > old {
             info!(
                 tag = tag.name(),
                 batch = now,
@@ -351,8 +360,14 @@ mod tests {
             run(tag(1, 5), tag(2, 9), 9, Same).await,
             Move::To(tag(2, 9))
         );
-        // The same batch read at a later block keeps the first L1 block it was seen at.
-        assert_eq!(run(tag(2, 9), tag(2, 12), 12, Replaced).await, Move::Keep);
+        // The same batch read at a later block keeps the first L1 block it was seen at, unless
+        // that block was reorged out (the batch landed again): then it takes the new one.
+        assert_eq!(run(tag(2, 9), tag(2, 12), 12, Same).await, Move::Keep);
+        assert_eq!(run(tag(2, 9), tag(2, 12), 12, Absent).await, Move::Keep);
+        assert_eq!(
+            run(tag(2, 9), tag(2, 12), 12, Replaced).await,
+            Move::To(tag(2, 12))
+        );
         assert_eq!(run(None, None, 12, Replaced).await, Move::Keep);
         // Back: the block the tag was read at was reorged out (commit or verify dropped).
         assert_eq!(
