@@ -48,6 +48,31 @@ pub struct L1Args {
     pub on_chain_proposer: Option<Address>,
 }
 
+/// How the block tags `safe` and `finalized` follow L1 (docs/rpc.md, Block tags).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Block tags (safe, finalized)")]
+pub struct SettlementArgs {
+    /// The L1 block at which `finalized` reads the OnChainProposer's `lastVerifiedBatch`:
+    /// `finalized` (default: a verification counts once L1 itself reports its block as
+    /// finalized, ~13 min on Ethereum), `safe`, `latest`, or N blocks below the head. `latest`
+    /// with --dev unless given (anvil's `finalized` is 64 blocks behind its head). `safe` reads
+    /// `lastCommittedBatch` at the committer's confirmations below the L1 head.
+    #[arg(
+        long = "settlement.l1-finality",
+        env = "KEEL_SETTLEMENT_L1_FINALITY",
+        value_name = "finalized|safe|latest|N"
+    )]
+    pub settlement_l1_finality: Option<L1ReadBound>,
+    /// Milliseconds between reads of L1 for the two tags.
+    #[arg(
+        long = "settlement.poll-interval",
+        env = "KEEL_SETTLEMENT_POLL_INTERVAL",
+        default_value_t = 2000,
+        value_name = "MS"
+    )]
+    pub settlement_poll_interval_ms: u64,
+}
+
 /// The L1Watcher's settings.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "L1 watcher (deposits)")]

@@ -207,6 +207,11 @@ pub const SERIES: &[(&str, Kind, &str)] = &[
         "Last L1 block whose deposits the L1 watcher has read",
     ),
     (
+        "keel_settled_block",
+        Kind::Gauge,
+        "L2 block the block tag names (label tag: safe or finalized), 0 while there is none",
+    ),
+    (
         "keel_deposits_seen_total",
         Kind::Counter,
         "Deposits and other privileged transactions read from L1",

@@ -116,6 +116,9 @@ const MUST_MOVE: &[Moves] = &[
     moves("keel_batch_last", &[("status", "committed")]),
     moves("keel_batch_last", &[("status", "verified")]),
     moves("keel_l1_tx_gas_used_total", &[("kind", "commit")]),
+    // Block tags (--dev reads L1 finality at `latest`, so `finalized` moves too).
+    moves("keel_settled_block", &[("tag", "safe")]),
+    moves("keel_settled_block", &[("tag", "finalized")]),
     moves("keel_l1_tx_fee_wei_total", &[("kind", "commit")]),
     // The committer's L1 account.
     moves("keel_l1_sender_nonce", &[("account", "committer")]),

@@ -54,7 +54,7 @@ struct ExecutionWitnessJson {
 fn execution_witness(ctx: &RpcContext, id: BlockId) -> RpcResult<ExecutionWitnessJson> {
     let reader = ctx.reader()?;
     let (_, header) =
-        resolve_header(&*reader, id)?.ok_or_else(|| RpcError::server("block not found"))?;
+        resolve_header(&reader, id)?.ok_or_else(|| RpcError::server("block not found"))?;
     if header.number == 0 {
         return Err(RpcError::invalid_params(
             "the genesis block is not executed: it has no witness",
@@ -95,7 +95,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         let id: BlockId = params.one()?;
         let reader = ctx.reader()?;
         let (_, header) =
-            resolve_header(&*reader, id)?.ok_or_else(|| RpcError::server("header not found"))?;
+            resolve_header(&reader, id)?.ok_or_else(|| RpcError::server("header not found"))?;
         Ok::<_, ErrorObjectOwned>(Bytes::from(alloy_rlp::encode(&header)))
     })?;
     module.register_blocking_method("debug_getRawBlock", |params, ctx, _| {
@@ -112,7 +112,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         let id: BlockId = params.one()?;
         let reader = ctx.reader()?;
         let (hash, _) =
-            resolve_header(&*reader, id)?.ok_or_else(|| RpcError::server("block not found"))?;
+            resolve_header(&reader, id)?.ok_or_else(|| RpcError::server("block not found"))?;
         let receipts = reader
             .receipts(&hash)
             .map_err(RpcError::from)?

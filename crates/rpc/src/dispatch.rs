@@ -19,14 +19,12 @@ use serde_json::value::RawValue;
 use crate::{RpcContext, error::RpcError};
 
 /// Whether the block parameter at `position` of `params` names the head's state: absent, `null`,
-/// or one of the tags that mean the head. A number or a hash might be deep history.
+/// or one of the tags that mean the head. A number or a hash might be deep history, and so may
+/// `safe` and `finalized` (they follow L1, docs/rpc.md, Block tags).
 pub(crate) fn reads_head(params: &Params<'_>, position: usize) -> bool {
     match param(params, position) {
         Err(()) | Ok(None | Some("null")) => true,
-        Ok(Some(tag)) => matches!(
-            tag,
-            r#""latest""# | r#""pending""# | r#""safe""# | r#""finalized""#
-        ),
+        Ok(Some(tag)) => matches!(tag, r#""latest""# | r#""pending""#),
     }
 }
 
@@ -175,7 +173,9 @@ mod tests {
         assert!(reads_head(&params(r#"["0x01", null]"#), 1));
         assert!(reads_head(&params(r#"["0x01", "latest"]"#), 1));
         assert!(reads_head(&params(r#"["0x01", "pending"]"#), 1));
-        assert!(reads_head(&params(r#"["0x01", "0x2", "finalized"]"#), 2));
+        assert!(reads_head(&params(r#"["0x01", "0x2", "latest"]"#), 2));
+        assert!(!reads_head(&params(r#"["0x01", "0x2", "finalized"]"#), 2));
+        assert!(!reads_head(&params(r#"["0x01", "safe"]"#), 1));
         assert!(!reads_head(&params(r#"["0x01", "0x10"]"#), 1));
         assert!(!reads_head(&params(r#"["0x01", "earliest"]"#), 1));
         assert!(!reads_head(

@@ -390,7 +390,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         |params, ctx, _| {
             let (tag, index): (BlockNumberOrTag, Index) = params.parse()?;
             let reader = ctx.reader()?;
-            let tx = match resolve_number(&*reader, tag)? {
+            let tx = match resolve_number(&reader, tag)? {
                 Some((_, hash)) => mined_transaction(&reader, hash, index.0 as u64)?,
                 None => None,
             };

@@ -93,7 +93,7 @@ pub(crate) fn with_call<T>(
         block_overrides,
     } = params;
     let reader = ctx.reader()?;
-    let (hash, header) = require_header(&*reader, block)?;
+    let (hash, header) = require_header(&reader, block)?;
     let pending = matches!(block, BlockId::Number(BlockNumberOrTag::Pending));
     let state = state_after(ctx, &reader, hash, &header, pending)?;
     let spec = ctx.chain.spec_arc();

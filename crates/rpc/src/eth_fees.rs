@@ -267,8 +267,9 @@ fn fee_history(
             }
             head.number
         }
-        BlockNumberOrTag::Latest | BlockNumberOrTag::Safe | BlockNumberOrTag::Finalized => {
-            head.number
+        BlockNumberOrTag::Latest => head.number,
+        BlockNumberOrTag::Safe | BlockNumberOrTag::Finalized => {
+            crate::block_id::settled_number(&reader, newest)?.unwrap_or(head.number)
         }
     };
     let blocks = blocks.min(newest + 1);

@@ -144,7 +144,7 @@ fn with_state<T>(
     f: impl FnOnce(&BlockState<'_>) -> RpcResult<T>,
 ) -> RpcResult<T> {
     let reader = ctx.reader()?;
-    let (hash, header) = require_header(&*reader, block_or_latest(id))?;
+    let (hash, header) = require_header(&reader, block_or_latest(id))?;
     let state = state_after(ctx, &reader, hash, &header, is_pending(id))?;
     f(&state)
 }
@@ -276,7 +276,7 @@ fn get_proof(
         )));
     }
     let reader = ctx.reader()?;
-    let (hash, header) = require_header(&*reader, id)?;
+    let (hash, header) = require_header(&reader, id)?;
     // Only the head's trie is stored; older tries are rebuilt in memory, within the window.
     let view = reader.state_after(hash, Some(ctx.chain.state_history()))?;
     let mut account_trie = Trie::new(&view, header.state_root);

@@ -8,7 +8,10 @@
 //!   `verifyTxHash` and `verifyL1Block` say where, counted once the L1ProofSender's
 //!   confirmations have passed; a verified batch still carries its commit fields). Its
 //!   withdrawals can be claimed on L1 once it is verified. `blobVersionedHash` is the versioned
-//!   hash of its blob (`null` in validium mode).
+//!   hash of its blob (`null` in validium mode). `safe` and `finalized` say whether the batch's
+//!   last block is at or below the `safe` / `finalized` block tags (docs/rpc.md, Block tags):
+//!   `status` is this node's record of its own L1 transactions, the two flags what L1 says now
+//!   (they go back to `false` if an L1 reorg drops the commit or the verification).
 //! - `keel_getWithdrawalProof(txHash)` → for each `L1Message` of that transaction,
 //!   `{batchNumber, messageId, messageHash, leaf, proof}`: `messageHash` is the message data (for
 //!   a withdrawal, the hash of what is withdrawn), `leaf` its leaf in the batch's withdrawals tree
@@ -57,6 +60,10 @@ struct BatchJson {
     verify_tx_hash: Option<B256>,
     /// The L1 block of that transaction.
     verify_l1_block: Option<U64>,
+    /// Whether its last block is at or below the `safe` tag (docs/rpc.md, Block tags).
+    safe: bool,
+    /// Whether its last block is at or below the `finalized` tag.
+    finalized: bool,
 }
 
 /// One entry of `keel_getWithdrawalProof`.
@@ -76,6 +83,11 @@ fn batch_json(ctx: &RpcContext, batch: Batch) -> Result<BatchJson, RpcError> {
     let blob = store.batch_blob(batch.number)?;
     let commit = store.batch_commit(batch.number)?;
     let verification = store.batch_verification(batch.number)?;
+    // The tags as the block tag resolver reads them (`block_id`), so both answers agree.
+    let settlement = ctx.reader()?.settlement()?;
+    let at_or_below = |tag: Option<keel_storage::settlement::SettledBlock>| {
+        tag.is_some_and(|t| t.batch >= batch.number)
+    };
     Ok(BatchJson {
         number: U64::from(batch.number),
         first_block: U64::from(batch.first_block),
@@ -96,6 +108,8 @@ fn batch_json(ctx: &RpcContext, batch: Batch) -> Result<BatchJson, RpcError> {
         commit_l1_block: commit.map(|c| U64::from(c.l1_block)),
         verify_tx_hash: verification.map(|v| v.tx_hash),
         verify_l1_block: verification.map(|v| U64::from(v.l1_block)),
+        safe: at_or_below(settlement.safe),
+        finalized: at_or_below(settlement.finalized),
     })
 }
 

@@ -383,7 +383,7 @@ fn resolve_range(
     let resolve = |bound: Option<BlockNumberOrTag>| match bound {
         Some(BlockNumberOrTag::Number(n)) => n,
         Some(BlockNumberOrTag::Earliest) => 0,
-        // `latest`, and `safe`/`finalized`, which are the head for now (see `block_id`).
+        // `latest` (the caller turned `safe`/`finalized` into their numbers, see `block_id`).
         _ => head,
     };
     let (first, last) = (resolve(from), resolve(to));
@@ -417,6 +417,15 @@ pub(crate) fn query_logs(ctx: &RpcContext, filter: &LogFilter) -> RpcResult<Vec<
             let (_, head) = reader
                 .head()?
                 .ok_or_else(|| RpcError::Internal("no head block".into()))?;
+            // `safe` and `finalized` name the blocks the one resolver gives (docs/rpc.md).
+            let settled = |bound: Option<BlockNumberOrTag>| -> RpcResult<_> {
+                Ok(match bound {
+                    Some(tag) => crate::block_id::settled_number(&reader, tag)?
+                        .map_or(Some(tag), |n| Some(BlockNumberOrTag::Number(n))),
+                    None => None,
+                })
+            };
+            let (from, to) = (settled(from)?, settled(to)?);
             let Some((first, last)) = resolve_range(head.number, from, to)? else {
                 return Ok(Vec::new());
             };

@@ -556,7 +556,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         register_read(module, name, always, |params, ctx| {
             let tag: LenientBlockNumberOrTag = params.one()?;
             let reader = ctx.reader()?;
-            let Some((_, hash)) = resolve_number(&*reader, tag.into())? else {
+            let Some((_, hash)) = resolve_number(&reader, tag.into())? else {
                 return Ok(None);
             };
             let header = reader
@@ -572,7 +572,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         let id = block_id_param(seq.optional_next()?)?;
         let reader = ctx.reader()?;
         let (hash, header) = crate::block_id::require_header(
-            &*reader,
+            &reader,
             id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)),
         )?;
         let state = state_after(ctx, &reader, hash, &header, false)?;

@@ -406,7 +406,7 @@ fn simulate(
         BlockId::Number(BlockNumberOrTag::Pending) => BlockId::Number(BlockNumberOrTag::Latest),
         other => other,
     };
-    let (base_hash, base) = require_header(&*reader, block)?;
+    let (base_hash, base) = require_header(&reader, block)?;
     let planned = plan(ctx, &base, block_state_calls, validation)?;
     let state = state_after(ctx, &reader, base_hash, &base, false)?;
     let mut store_db = StoreDb::new(&state, &*reader);

@@ -276,7 +276,7 @@ fn trace_block_by_id(
     opts: &GethDebugTracingOptions,
 ) -> RpcResult<BlockTraces> {
     let reader = ctx.reader()?;
-    let (hash, _) = require_header(&*reader, id)?;
+    let (hash, _) = require_header(&reader, id)?;
     let block = block_by_hash(&reader, hash)?
         .ok_or_else(|| RpcError::server("block not found"))?
         .block;

@@ -22,6 +22,7 @@ use alloy::{
 };
 use keel_chain::MempoolConfig;
 use keel_rpc::{RpcConfig, RpcContext};
+use keel_storage::settlement::{SettledBlock, SettlementTag};
 use serde_json::{Value, json};
 
 use common::{
@@ -381,7 +382,20 @@ async fn every_served_spec_method_answers_per_its_schema() {
         ));
     }
 
-    // Blocks and transactions.
+    // Blocks and transactions. The block tags `safe` and `finalized` as the SettlementTracker
+    // would record them once L1 committed (block 2) and verified (block 1) batches.
+    for (tag, block) in [(SettlementTag::Safe, 2), (SettlementTag::Finalized, 1)] {
+        let settled = SettledBlock {
+            batch: block,
+            block,
+            l1_block: 10 + block,
+            l1_hash: B256::repeat_byte(block as u8),
+        };
+        node.chain
+            .store()
+            .set_settlement(tag, Some(&settled))
+            .expect("store the tag");
+    }
     for full in [false, true] {
         c.call("eth_getBlockByHash", json!([hash2, full])).await;
         c.call("eth_getBlockByHash", json!([hash3, full])).await;

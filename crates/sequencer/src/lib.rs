@@ -15,6 +15,7 @@ pub mod l1_proof_sender;
 pub mod l1_watcher;
 pub mod proof_coordinator;
 pub mod prover_input;
+pub mod settlement_tracker;
 pub mod store_journal;
 pub mod supervisor;
 mod switch;
@@ -31,6 +32,7 @@ pub use proof_coordinator::{
     CoordinatorError, ProofCoordinator, ProofCoordinatorConfig, ProverSigners, SignerSourceError,
 };
 pub use prover_input::{ProverInputContext, ProverInputError, build_prover_input};
+pub use settlement_tracker::{SettlementError, SettlementTracker, SettlementTrackerConfig};
 pub use store_journal::StoreJournal;
 pub use supervisor::{Supervisor, SupervisorError};
 pub use switch::ComponentSwitch;

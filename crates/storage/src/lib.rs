@@ -26,6 +26,7 @@ mod reader;
 mod recent_blocks;
 pub mod rollup;
 mod send_journal;
+pub mod settlement;
 mod sizes;
 mod state_diff;
 mod store;

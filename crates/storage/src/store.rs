@@ -147,6 +147,7 @@ impl Store {
             crate::batches::create_tables(&txn)?;
             crate::proofs::create_tables(&txn)?;
             crate::send_journal::create_tables(&txn)?;
+            crate::settlement::create_tables(&txn)?;
             txn.open_table(tables::PUBLISHED_CODES)?;
             txn.open_table(crate::address_index::ADDRESS_INDEX)?;
             let mut meta = txn.open_table(tables::META)?;

@@ -26,8 +26,8 @@ use keel_l1::{
 use keel_rpc::{RpcConfig, RpcContext};
 use keel_sequencer::{
     BatchSealer, BatchSealerConfig, BlockProducer, BlockProducerConfig, ComponentSwitch,
-    L1Committer, L1CommitterConfig, L1Watcher, L1WatcherConfig, PrivilegedTxSink, StoreJournal,
-    Supervisor,
+    L1Committer, L1CommitterConfig, L1Watcher, L1WatcherConfig, PrivilegedTxSink,
+    SettlementTracker, SettlementTrackerConfig, StoreJournal, Supervisor,
 };
 use keel_types::{ChainSpec, Genesis, dev};
 use tokio_util::sync::CancellationToken;
@@ -35,7 +35,7 @@ use tracing::{info, warn};
 
 use crate::{
     datadir,
-    l1_config::{CommitterArgs, L1Args, WatcherArgs},
+    l1_config::{CommitterArgs, L1Args, SettlementArgs, WatcherArgs},
 };
 
 /// `keel l2`: runs the node unless a subcommand is given.
@@ -146,6 +146,8 @@ pub struct L2Args {
     pub watcher: WatcherArgs,
     #[command(flatten)]
     pub committer: CommitterArgs,
+    #[command(flatten)]
+    pub settlement: SettlementArgs,
     #[command(flatten)]
     pub proof_coordinator: super::prover::ProofCoordinatorArgs,
     #[command(flatten)]
@@ -626,6 +628,27 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
                 }
             }
         }
+        // The block tags follow L1 whether or not this node commits (docs/rpc.md, Block tags).
+        let tracker = SettlementTracker::new(
+            SettlementTrackerConfig {
+                on_chain_proposer: l1.on_chain_proposer,
+                commit_confirmations: l1_sender_config(&args.committer, args.dev).confirmations,
+                finality: args
+                    .settlement
+                    .settlement_l1_finality
+                    .unwrap_or(if args.dev {
+                        L1ReadBound::Latest
+                    } else {
+                        L1ReadBound::Finalized
+                    }),
+                poll_interval: Duration::from_millis(
+                    args.settlement.settlement_poll_interval_ms.max(1),
+                ),
+            },
+            chain.store().clone(),
+            L1Client::new(L1ClientConfig::new(l1.eth_rpc_url.clone())).wrap_err("--eth.rpc-url")?,
+        );
+        supervisor.spawn("settlement_tracker", tracker.run(token.clone()));
         proof_sender_address = crate::proof_sender::spawn(
             &args.proof_sender,
             args.dev,
