@@ -4,15 +4,7 @@
 //! [`Supervisor`]: a component that stops on its own stops the node with its name and a non-zero
 //! exit.
 
-use std::{
-    net::IpAddr,
-    path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::Address;
@@ -406,10 +398,6 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     store.set_address_index(address_index);
     let chain = Blockchain::open(store, &genesis, spec)?.with_state_history(args.state_history);
     let (chain, _) = crate::journal::check_preconfirmed(&datadir, chain)?;
-    let indexer_stop = Arc::new(AtomicBool::new(false));
-    if address_index {
-        spawn_address_indexer(chain.store().clone(), indexer_stop.clone())?;
-    }
     let (head, head_hash) = chain.head()?;
     info!(
         datadir = %datadir.display(),
@@ -494,6 +482,12 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
     // Every component is critical: one that stops on its own stops the node, with its name.
     let mut supervisor = Supervisor::new();
     let token = supervisor.token();
+    if address_index {
+        supervisor.spawn(
+            "address_indexer",
+            run_address_indexer(chain.store().clone(), token.clone()),
+        );
+    }
     supervisor.spawn(
         "json_rpc",
         supervise_rpc(server.handle.clone(), token.clone()),
@@ -754,7 +748,6 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
         monitor.finish();
     }
     drop(dev_l1);
-    indexer_stop.store(true, Ordering::Relaxed);
     server.stop().await;
     crate::journal::save(&mempool)?;
     chain.store().sync()?;
@@ -766,59 +759,55 @@ async fn run_node(args: L2Args) -> eyre::Result<()> {
 /// Blocks the address indexer indexes per write transaction.
 const ADDRESS_INDEX_STEP: u64 = 1_000;
 
-/// Fill the address index from the stored blocks up to the head, on a thread of its own, a step
-/// at a time (each step one write transaction that also records how far it got, so a restart
-/// resumes), logging progress; until `stop`. Block writes index their blocks themselves once it
-/// has caught up. Nothing to do (and nothing logged) when it already has.
-fn spawn_address_indexer(store: keel_storage::Store, stop: Arc<AtomicBool>) -> eyre::Result<()> {
+/// Fill the address index from the stored blocks up to the head, a step at a time on the
+/// blocking pool (each step one write transaction that also records how far it got, so a restart
+/// resumes), logging progress; block writes index their blocks themselves once it has caught up.
+/// It then waits for the node to stop (a supervised component that ends stops the node), and a
+/// failed step stops the node with its error rather than leaving the searches off.
+async fn run_address_indexer(
+    store: keel_storage::Store,
+    token: CancellationToken,
+) -> eyre::Result<()> {
     let progress = store.address_index_progress()?;
-    if progress.caught_up() {
-        return Ok(());
-    }
-    let head = progress.head.unwrap_or(0);
-    info!(
-        from = progress.next,
-        head, "address index: indexing the stored blocks (--rpc.address-index)"
-    );
-    std::thread::Builder::new()
-        .name("address-index".into())
-        .spawn(move || {
-            let started = std::time::Instant::now();
-            let mut logged = std::time::Instant::now();
-            while !stop.load(Ordering::Relaxed) {
-                match store.index_addresses(ADDRESS_INDEX_STEP) {
-                    Ok(progress) if progress.caught_up() => {
-                        info!(
-                            blocks = progress.next,
-                            secs = started.elapsed().as_secs(),
-                            "address index: caught up with the head"
-                        );
-                        return;
-                    }
-                    Ok(progress) => {
-                        if logged.elapsed() >= Duration::from_secs(10) {
-                            logged = std::time::Instant::now();
-                            let head = progress.head.unwrap_or(0);
-                            info!(
-                                indexed = progress.next,
-                                head,
-                                percent = progress.next.saturating_mul(100) / head.max(1),
-                                "address index: indexing"
-                            );
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(
-                            error = %e,
-                            "address index: indexing failed; the ots_ searches stay off until a \
-                             restart"
-                        );
-                        return;
-                    }
-                }
+    if !progress.caught_up() {
+        info!(
+            from = progress.next,
+            head = progress.head.unwrap_or(0),
+            "address index: indexing the stored blocks (--rpc.address-index)"
+        );
+        let started = std::time::Instant::now();
+        let mut logged = std::time::Instant::now();
+        loop {
+            if token.is_cancelled() {
+                return Ok(());
             }
-        })
-        .wrap_err("starting the address indexer")?;
+            let step_store = store.clone();
+            let progress =
+                tokio::task::spawn_blocking(move || step_store.index_addresses(ADDRESS_INDEX_STEP))
+                    .await
+                    .wrap_err("address index step")?
+                    .wrap_err("address index: indexing the stored blocks failed")?;
+            if progress.caught_up() {
+                info!(
+                    blocks = progress.next,
+                    secs = started.elapsed().as_secs(),
+                    "address index: caught up with the head"
+                );
+                break;
+            }
+            if logged.elapsed() >= Duration::from_secs(10) {
+                logged = std::time::Instant::now();
+                let head = progress.head.unwrap_or(0);
+                info!(
+                    indexed = progress.next,
+                    head,
+                    percent = progress.next.saturating_mul(100) / head.max(1),
+                    "address index: indexing"
+                );
+            }
+        }
+    }
+    token.cancelled().await;
     Ok(())
 }
 
