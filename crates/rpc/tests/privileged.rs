@@ -5,10 +5,9 @@
 mod common;
 
 use alloy::primitives::{Address, Bytes, U256};
-use keel_chain::{BlockAttributes, ListTxSource, MempoolConfig, next_block_timestamp};
+use keel_chain::MempoolConfig;
 use keel_rpc::RpcConfig;
-use keel_storage::ChainReader;
-use keel_types::{PrivilegedTx, Transaction, dev::DEFAULT_L2_CHAIN_ID, rules::L2_BRIDGE_ADDRESS};
+use keel_types::{PrivilegedTx, dev::DEFAULT_L2_CHAIN_ID, rules::L2_BRIDGE_ADDRESS};
 use serde_json::{Value, json};
 
 use common::{TestNode, keys, quantity, rpc, rpc_error, sorted};
@@ -29,25 +28,7 @@ async fn privileged_transactions_show_with_type_0x7e_and_no_fees() {
     let tx = deposit(recipient, value);
     let hash = tx.hash();
 
-    let chain = node.chain.clone();
-    let built = tokio::task::spawn_blocking(move || {
-        let (_, head) = chain
-            .store()
-            .reader()
-            .expect("reader")
-            .head()
-            .expect("head")
-            .expect("a head");
-        let attributes = BlockAttributes {
-            timestamp: next_block_timestamp(&head),
-            gas_limit: head.gas_limit,
-            ..Default::default()
-        };
-        let mut source = ListTxSource::new(vec![Transaction::from(tx)], vec![L2_BRIDGE_ADDRESS]);
-        chain.build_block(&attributes, &mut source).expect("build")
-    })
-    .await
-    .expect("build task");
+    let built = common::build_privileged_block(&node, tx).await;
     let number = format!("{:#x}", built.block.header.number);
 
     let got = rpc(&node, "eth_getTransactionByHash", json!([hash])).await;

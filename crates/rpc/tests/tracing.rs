@@ -10,10 +10,9 @@ use alloy::{
     primitives::{Address, B256, Bytes, TxKind, U256},
     sol_types::{SolCall, SolEvent},
 };
-use keel_chain::{BlockAttributes, ListTxSource, MempoolConfig, next_block_timestamp};
+use keel_chain::MempoolConfig;
 use keel_rpc::RpcConfig;
-use keel_storage::ChainReader;
-use keel_types::{Transaction, rules::L2_BRIDGE_ADDRESS};
+use keel_types::rules::L2_BRIDGE_ADDRESS;
 use serde_json::{Value, json};
 
 use common::{
@@ -383,25 +382,7 @@ async fn privileged_deposits_are_traced() {
     let value = U256::from(987_654_321u64);
     let tx = common::deposit(0, recipient, value);
     let hash = tx.hash();
-    let chain = node.chain.clone();
-    let built = tokio::task::spawn_blocking(move || {
-        let (_, head) = chain
-            .store()
-            .reader()
-            .expect("reader")
-            .head()
-            .expect("head")
-            .expect("a head");
-        let attributes = BlockAttributes {
-            timestamp: next_block_timestamp(&head),
-            gas_limit: head.gas_limit,
-            ..Default::default()
-        };
-        let mut source = ListTxSource::new(vec![Transaction::from(tx)], vec![L2_BRIDGE_ADDRESS]);
-        chain.build_block(&attributes, &mut source).expect("build")
-    })
-    .await
-    .expect("build task");
+    let built = common::build_privileged_block(&node, tx).await;
     assert_eq!(built.block.body.transactions.len(), 1);
 
     let trace = trace_tx(&node, hash, call_tracer(json!({ "withLog": true }))).await;

@@ -234,3 +234,33 @@ pub fn canonical(node: &TestNode, number: u64) -> (B256, keel_types::Header) {
         .expect("canonical block");
     (hash, reader.header(&hash).expect("lookup").expect("header"))
 }
+
+/// Build and store, on the node's head, a block holding only the privileged transaction `tx` (as
+/// the producer does with one the L1Watcher handed over); the block built.
+pub async fn build_privileged_block(
+    node: &TestNode,
+    tx: keel_types::PrivilegedTx,
+) -> keel_chain::BuiltBlock {
+    let chain = node.chain.clone();
+    tokio::task::spawn_blocking(move || {
+        let (_, head) = chain
+            .store()
+            .reader()
+            .expect("reader")
+            .head()
+            .expect("head")
+            .expect("a head");
+        let attributes = keel_chain::BlockAttributes {
+            timestamp: keel_chain::next_block_timestamp(&head),
+            gas_limit: head.gas_limit,
+            ..Default::default()
+        };
+        let mut source = keel_chain::ListTxSource::new(
+            vec![keel_types::Transaction::from(tx)],
+            vec![keel_types::rules::L2_BRIDGE_ADDRESS],
+        );
+        chain.build_block(&attributes, &mut source).expect("build")
+    })
+    .await
+    .expect("build task")
+}
