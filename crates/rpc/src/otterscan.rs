@@ -38,7 +38,11 @@ use alloy_rpc_types_trace::otterscan::{
     BlockDetails, ContractCreator, InternalIssuance, InternalOperation, OtsBlock,
     OtsBlockTransactions, OtsReceipt, OtsTransactionReceipt, TraceEntry, TransactionsWithReceipts,
 };
-use jsonrpsee::{RpcModule, core::RegisterMethodError, types::ErrorObjectOwned};
+use jsonrpsee::{
+    RpcModule,
+    core::RegisterMethodError,
+    types::{ErrorObjectOwned, Params},
+};
 use keel_evm::{TracedTx, trace_block};
 use keel_storage::{ChainReader, Direction, StateReader as _, StoreReader};
 use keel_types::Block;
@@ -287,6 +291,15 @@ fn search_results(
 
 /// `ots_searchTransactionsBefore`: `address`'s transactions in blocks before `block` (0: from
 /// the head down), newest first.
+/// The searches' parameters: `[address, block, pageSize]`.
+fn search_params(params: &Params<'_>) -> Result<(Address, u64, usize), ErrorObjectOwned> {
+    let mut seq = params.sequence();
+    let address: Address = seq.next()?;
+    let block = lenient_u64(&param_value(&mut seq)?, "block number")?;
+    let size = page_size(&param_value(&mut seq)?)?;
+    Ok((address, block, size))
+}
+
 fn search_before(
     ctx: &RpcContext,
     address: Address,
@@ -632,10 +645,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         "ots_searchTransactionsBefore",
         never,
         |params, ctx| {
-            let mut seq = params.sequence();
-            let address: Address = seq.next()?;
-            let block = lenient_u64(&param_value(&mut seq)?, "block number")?;
-            let size = page_size(&param_value(&mut seq)?)?;
+            let (address, block, size) = search_params(&params)?;
             Ok::<_, ErrorObjectOwned>(search_before(ctx, address, block, size)?)
         },
     )?;
@@ -644,10 +654,7 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
         "ots_searchTransactionsAfter",
         never,
         |params, ctx| {
-            let mut seq = params.sequence();
-            let address: Address = seq.next()?;
-            let block = lenient_u64(&param_value(&mut seq)?, "block number")?;
-            let size = page_size(&param_value(&mut seq)?)?;
+            let (address, block, size) = search_params(&params)?;
             Ok::<_, ErrorObjectOwned>(search_after(ctx, address, block, size)?)
         },
     )?;
