@@ -35,13 +35,13 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     sol_types::SolCall,
 };
-use keel_l1::{Anvil, AnvilConfig};
+use keel_l1::Anvil;
 use keel_storage::Store;
 use serde_json::{Value, json};
 
 use common::{
-    CHAIN_ID, Fee, GWEI, RpcProbe, TestNode, call_tx, next_nonce, produce, request, rpc, rpc_error,
-    send, sign, signed_tx,
+    Fee, GWEI, RpcProbe, TestNode, call_tx, next_nonce, produce, request, rpc, rpc_error, send,
+    sign, signed_tx,
 };
 
 /// Init code that deploys `runtime`.
@@ -241,16 +241,7 @@ async fn ots_methods_match_anvils() {
     let store = Store::in_memory().expect("store");
     store.set_address_index(true);
     let node = TestNode::start_manual_on(store, keel_storage::DEFAULT_STATE_HISTORY).await;
-    let anvil = Anvil::spawn(&AnvilConfig {
-        extra_args: vec![
-            "--chain-id".into(),
-            CHAIN_ID.to_string(),
-            "--no-mining".into(),
-        ],
-        ..AnvilConfig::default()
-    })
-    .await
-    .expect("anvil starts (tools/node_modules/.bin/anvil or on PATH)");
+    let anvil = common::anvil_like_keel(&["--no-mining"]).await;
     let client = ProviderBuilder::new()
         .connect_http(anvil.url.parse().expect("url"))
         .erased();

@@ -14,11 +14,10 @@ use alloy::{
     providers::{Provider, ProviderBuilder},
 };
 use keel_chain::MempoolConfig;
-use keel_l1::{Anvil, AnvilConfig};
 use keel_rpc::RpcConfig;
 use serde_json::{Value, json};
 
-use common::{CHAIN_ID, TestNode, produce, quantity, rpc, rpc_error};
+use common::{TestNode, produce, quantity, rpc, rpc_error};
 
 /// Runtime code: `mstore(0, timestamp); mstore(32, number); mstore(64, sload(0));
 /// log0(0, 96); return(0, 96)`.
@@ -325,12 +324,7 @@ async fn invalid_simulations_fail_with_the_spec_codes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn simulate_and_trace_call_answer_as_anvil_does() {
     let node = TestNode::start_manual(MempoolConfig::default(), RpcConfig::default()).await;
-    let anvil = Anvil::spawn(&AnvilConfig {
-        extra_args: vec!["--chain-id".into(), CHAIN_ID.to_string()],
-        ..AnvilConfig::default()
-    })
-    .await
-    .expect("anvil starts (tools/node_modules/.bin/anvil or on PATH)");
+    let anvil = common::anvil_like_keel(&[]).await;
     let anvil_client = ProviderBuilder::new().connect_http(anvil.url.parse().expect("url"));
     let from = TestNode::dev_signer(0).address();
     let anvil_rpc = |method: &'static str, params: Value| {

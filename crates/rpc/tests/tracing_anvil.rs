@@ -17,13 +17,12 @@ use alloy::{
     sol_types::SolCall,
 };
 use keel_chain::MempoolConfig;
-use keel_l1::{Anvil, AnvilConfig};
 use keel_rpc::RpcConfig;
 use serde_json::{Value, json};
 
 use common::{
-    CHAIN_ID, Fee, GWEI, RpcProbe, TestNode, call_tx, deploy_emitter_tx, next_nonce, ping, produce,
-    request, rpc, send, sign, signed_tx,
+    Fee, GWEI, RpcProbe, TestNode, call_tx, deploy_emitter_tx, next_nonce, ping, produce, request,
+    rpc, send, sign, signed_tx,
 };
 
 /// As in tests/tracing.rs: a forwarder of its calldata to `target`.
@@ -64,16 +63,7 @@ fn ecrecover_input() -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn call_traces_match_anvils() {
     let node = TestNode::start_manual(MempoolConfig::default(), RpcConfig::default()).await;
-    let anvil = Anvil::spawn(&AnvilConfig {
-        extra_args: vec![
-            "--chain-id".into(),
-            CHAIN_ID.to_string(),
-            "--steps-tracing".into(),
-        ],
-        ..AnvilConfig::default()
-    })
-    .await
-    .expect("anvil starts (tools/node_modules/.bin/anvil or on PATH)");
+    let anvil = common::anvil_like_keel(&["--steps-tracing"]).await;
     let anvil_client = ProviderBuilder::new().connect_http(anvil.url.parse().expect("url"));
 
     let signer = TestNode::dev_signer(0);

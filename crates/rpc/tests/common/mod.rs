@@ -264,3 +264,16 @@ pub async fn build_privileged_block(
     .await
     .expect("build task")
 }
+
+/// An anvil with keel's chain id (and the dev keys, which are anvil's), plus `extra` arguments,
+/// for the differential tests. Needs anvil: `tools/node_modules/.bin/anvil` or on `PATH`.
+pub async fn anvil_like_keel(extra: &[&str]) -> keel_l1::Anvil {
+    let mut extra_args = vec!["--chain-id".to_string(), CHAIN_ID.to_string()];
+    extra_args.extend(extra.iter().map(|a| a.to_string()));
+    keel_l1::Anvil::spawn(&keel_l1::AnvilConfig {
+        extra_args,
+        ..keel_l1::AnvilConfig::default()
+    })
+    .await
+    .expect("anvil starts (tools/node_modules/.bin/anvil or on PATH)")
+}
