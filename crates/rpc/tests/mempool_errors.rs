@@ -6,37 +6,20 @@ mod common;
 use std::time::Duration;
 
 use alloy::{
-    consensus::{SignableTransaction, TxEip1559, TxEip4844, TxEnvelope, TxLegacy},
+    consensus::{SignableTransaction, TxEip4844, TxEnvelope, TxLegacy},
     eips::Encodable2718,
-    primitives::{Address, B256, Bytes, TxKind, U256, address},
+    primitives::{Address, B256, Bytes, TxKind, address},
     providers::Provider,
-    signers::{SignerSync, local::PrivateKeySigner},
+    signers::SignerSync,
 };
 use keel_chain::MempoolConfig;
 use keel_rpc::RpcConfig;
 use keel_types::dev;
 
+use common::{signed_raw as sign, transfer_1559 as tx};
+
 const TO: Address = address!("0x00000000000000000000000000000000000000aa");
 const GWEI: u128 = 1_000_000_000;
-
-fn tx(nonce: u64, max_fee: u128, tip: u128) -> TxEip1559 {
-    TxEip1559 {
-        chain_id: dev::DEFAULT_L2_CHAIN_ID,
-        nonce,
-        gas_limit: 21_000,
-        max_fee_per_gas: max_fee,
-        max_priority_fee_per_gas: tip,
-        to: TxKind::Call(TO),
-        value: U256::from(1),
-        access_list: Default::default(),
-        input: Bytes::new(),
-    }
-}
-
-fn sign(signer: &PrivateKeySigner, tx: TxEip1559) -> Vec<u8> {
-    let sig = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
-    TxEnvelope::from(tx.into_signed(sig)).encoded_2718()
-}
 
 /// The code each rejection must come with: the execution-apis spec's where it names one
 /// (docs/rpc.md, "Error codes"), else geth's -32000.

@@ -5,12 +5,7 @@
 
 mod common;
 
-use alloy::{
-    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
-    eips::Encodable2718,
-    primitives::{Address, Bytes, TxKind, U256, address},
-    signers::{SignerSync, local::PrivateKeySigner},
-};
+use alloy::{consensus::TxEip1559, signers::local::PrivateKeySigner};
 use common::{TestNode, post, post_text, produce, rpc, rpc_error, rpc_response};
 use keel_chain::MempoolConfig;
 use keel_rpc::{RpcConfig, RpcContext};
@@ -459,26 +454,11 @@ async fn notifications_are_not_answered() {
 }
 
 const GWEI: u128 = 1_000_000_000;
-const TO: Address = address!("0x00000000000000000000000000000000000000aa");
 
-fn tx(nonce: u64, max_fee: u128, tip: u128) -> TxEip1559 {
-    TxEip1559 {
-        chain_id: dev::DEFAULT_L2_CHAIN_ID,
-        nonce,
-        gas_limit: 21_000,
-        max_fee_per_gas: max_fee,
-        max_priority_fee_per_gas: tip,
-        to: TxKind::Call(TO),
-        value: U256::from(1),
-        access_list: Default::default(),
-        input: Bytes::new(),
-    }
-}
+use common::transfer_1559 as tx;
 
 fn sign(signer: &PrivateKeySigner, tx: TxEip1559) -> String {
-    let sig = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
-    let raw = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
-    format!("0x{}", alloy::hex::encode(raw))
+    format!("0x{}", alloy::hex::encode(common::signed_raw(signer, tx)))
 }
 
 /// The code and message of sending `raw` with `method`.

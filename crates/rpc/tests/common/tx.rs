@@ -239,3 +239,26 @@ pub fn deposit(id: u64, recipient: Address, value: U256) -> PrivilegedTx {
         data: Bytes::from(data),
     }
 }
+
+/// A 1 wei EIP-1559 transfer to 0x…aa with `nonce` and the fees given, unsigned (for tests that
+/// make a transaction fail one check at a time).
+pub fn transfer_1559(nonce: u64, max_fee: u128, tip: u128) -> alloy::consensus::TxEip1559 {
+    alloy::consensus::TxEip1559 {
+        chain_id: DEFAULT_L2_CHAIN_ID,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: max_fee,
+        max_priority_fee_per_gas: tip,
+        to: TxKind::Call(Address::with_last_byte(0xaa)),
+        value: U256::from(1),
+        access_list: Default::default(),
+        input: Bytes::new(),
+    }
+}
+
+/// `tx` signed by `signer`, as the bytes `eth_sendRawTransaction` takes.
+pub fn signed_raw(signer: &PrivateKeySigner, tx: alloy::consensus::TxEip1559) -> Vec<u8> {
+    use alloy::{consensus::SignableTransaction, signers::SignerSync};
+    let sig = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
+    TxEnvelope::from(tx.into_signed(sig)).encoded_2718()
+}
